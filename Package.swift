@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows left to right through the targets: the C wrappers at the bottom, Statistics
+// collects, Server and ResmonClient speak the wire types of ResmonAPI, and the executables only
+// wire modules together (see docs/ARCHITECTURE in README.md).
+let package = Package(
+    name: "resmon",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "resmond", targets: ["resmond"]),
+        .executable(name: "resmon", targets: ["resmon"]),
+        .executable(name: "resmon-bench", targets: ["resmon-bench"]),
+        .library(name: "ResmonClient", targets: ["ResmonClient"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Variadic C calls (MHD_start_daemon, curl_easy_setopt), peer credentials and sd_notify.
+        .target(name: "CShim", dependencies: ["CMicroHTTPD", "CCurl"]),
+
+        .target(name: "Statistics"),
+        .target(name: "ResmonAPI"),
+        .target(name: "Server", dependencies: ["CShim", "Statistics", "ResmonAPI"]),
+        .target(name: "ResmonClient", dependencies: ["CShim", "ResmonAPI"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "ResmonAPI", "Server"]),
+
+        .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
+        .executableTarget(name: "resmon", dependencies: ["ResmonClient", "ResmonAPI"]),
+        .executableTarget(name: "resmon-bench", dependencies: ["Statistics", "ResmonDaemon"]),
+
+        .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

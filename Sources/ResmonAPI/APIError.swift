@@ -1,0 +1,55 @@
+/// A stable, machine-readable error code in `{"error": {"code", "message"}}`.
+///
+/// The list is part of the API (docs/API.md); codes are added, never renamed.
+public struct APIErrorCode: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    private init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+
+    /// A parameter or body that is not valid. HTTP 400.
+    public static let badRequest = APIErrorCode("bad_request")
+    /// A regular expression that does not compile. HTTP 400.
+    public static let invalidRegex = APIErrorCode("invalid_regex")
+    /// A statistic key that is not `subsystem:resource:statistic`. HTTP 400.
+    public static let invalidKey = APIErrorCode("invalid_key")
+    /// No such path. HTTP 404.
+    public static let notFound = APIErrorCode("not_found")
+    /// No statistic has that key (now). HTTP 404.
+    public static let unknownStatistic = APIErrorCode("unknown_statistic")
+    /// The path exists but not with that method. HTTP 405.
+    public static let methodNotAllowed = APIErrorCode("method_not_allowed")
+    /// The caller may not do this. HTTP 403.
+    public static let forbidden = APIErrorCode("forbidden")
+    /// The request conflicts with the current state. HTTP 409.
+    public static let conflict = APIErrorCode("conflict")
+    /// The body is larger than the server accepts. HTTP 413.
+    public static let payloadTooLarge = APIErrorCode("payload_too_large")
+    /// resmond is over its self-limits and refuses new work. HTTP 503.
+    public static let busy = APIErrorCode("busy")
+    /// A fault inside resmond. HTTP 500.
+    public static let internalError = APIErrorCode("internal")
+}
+
+/// The body of every error response.
+public struct ErrorResponse: Codable, Sendable, Error {
+    public struct Detail: Codable, Sendable {
+        public var code: APIErrorCode
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: APIErrorCode, message: String) {
+        self.error = Detail(code: code, message: message)
+    }
+}

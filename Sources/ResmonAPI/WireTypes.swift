@@ -1,0 +1,137 @@
+/// The JSON bodies of resmond's HTTP API, shared by the server and the client library.
+/// Field names are the API's contract: see docs/API.md.
+
+/// `GET /v1/status`.
+public struct StatusResponse: Codable, Sendable {
+    public var version: String
+    public var pid: Int32
+    public var startedAt: Double
+    public var uptimeSeconds: Double
+    public var stepSeconds: Double
+    public var cycles: Int
+    public var statistics: Int
+    public var subsystemsAvailable: Int
+    public var subsystemsUnavailable: Int
+    public var stateDirectory: String
+    public var configDirectory: String
+    public var socket: String
+    /// The TCP address served, nil when TCP is off.
+    public var listen: String?
+    public var busy: Bool
+    public var cpuSecondsTotal: Double
+    public var residentBytes: Double
+    public var lastSampleCPUSeconds: Double?
+
+    public init(version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
+                cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
+                stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
+                cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?) {
+        self.version = version
+        self.pid = pid
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.stepSeconds = stepSeconds
+        self.cycles = cycles
+        self.statistics = statistics
+        self.subsystemsAvailable = subsystemsAvailable
+        self.subsystemsUnavailable = subsystemsUnavailable
+        self.stateDirectory = stateDirectory
+        self.configDirectory = configDirectory
+        self.socket = socket
+        self.listen = listen
+        self.busy = busy
+        self.cpuSecondsTotal = cpuSecondsTotal
+        self.residentBytes = residentBytes
+        self.lastSampleCPUSeconds = lastSampleCPUSeconds
+    }
+}
+
+/// One entry of `GET /v1/subsystems`.
+public struct SubsystemInfo: Codable, Sendable {
+    public var name: String
+    public var summary: String
+    /// `available`, `unavailable` or `disabled`.
+    public var state: String
+    public var reason: String?
+    public var periodSeconds: Double
+    public var statistics: Int
+    public var lastCollected: Double?
+    public var lastDurationSeconds: Double?
+    public var collections: Int
+    public var failures: Int
+
+    public init(name: String, summary: String, state: String, reason: String?, periodSeconds: Double,
+                statistics: Int, lastCollected: Double?, lastDurationSeconds: Double?, collections: Int, failures: Int) {
+        self.name = name
+        self.summary = summary
+        self.state = state
+        self.reason = reason
+        self.periodSeconds = periodSeconds
+        self.statistics = statistics
+        self.lastCollected = lastCollected
+        self.lastDurationSeconds = lastDurationSeconds
+        self.collections = collections
+        self.failures = failures
+    }
+}
+
+public struct SubsystemList: Codable, Sendable {
+    public var subsystems: [SubsystemInfo]
+    public init(subsystems: [SubsystemInfo]) { self.subsystems = subsystems }
+}
+
+/// A statistic with its latest value: `GET /v1/statistics/{key}` and each entry of the catalogue.
+public struct StatisticInfo: Codable, Sendable {
+    public var key: String
+    public var subsystem: String
+    public var resource: String
+    public var statistic: String
+    /// `gauge` or `counter`.
+    public var kind: String
+    public var unit: String
+    public var resolution: Double
+    public var upperBound: Double?
+    public var labels: [String: String]
+    public var help: String
+    /// A gauge's value, or a counter's per-second rate; null when unknown.
+    public var value: Double?
+    /// A counter's raw total.
+    public var total: Double?
+    /// A counter's increase over the last interval.
+    public var increase: Double?
+    /// Seconds since the epoch of the last reading.
+    public var time: Double?
+
+    public init(key: String, subsystem: String, resource: String, statistic: String, kind: String, unit: String,
+                resolution: Double, upperBound: Double?, labels: [String: String], help: String,
+                value: Double?, total: Double?, increase: Double?, time: Double?) {
+        self.key = key
+        self.subsystem = subsystem
+        self.resource = resource
+        self.statistic = statistic
+        self.kind = kind
+        self.unit = unit
+        self.resolution = resolution
+        self.upperBound = upperBound
+        self.labels = labels
+        self.help = help
+        self.value = value
+        self.total = total
+        self.increase = increase
+        self.time = time
+    }
+
+    /// The value's unit: a counter's value is a rate.
+    public var valueUnit: String { kind == "counter" ? unit + "/s" : unit }
+}
+
+public struct StatisticList: Codable, Sendable {
+    public var statistics: [StatisticInfo]
+    public init(statistics: [StatisticInfo]) { self.statistics = statistics }
+}
+
+/// `GET /healthz`.
+public struct HealthResponse: Codable, Sendable {
+    public var status: String
+    public init(status: String) { self.status = status }
+}

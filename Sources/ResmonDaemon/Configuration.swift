@@ -1,0 +1,234 @@
+import FoundationEssentials
+import ResmonAPI
+import Statistics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP address to serve on.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    /// Parses `HOST:PORT`, `[V6]:PORT` or `localhost:PORT`; nil when it is none of these.
+    public init?(parsing text: String) {
+        var host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        if host == "localhost" { host = "127.0.0.1" }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    public var isLoopback: Bool { host.hasPrefix("127.") || host == "::1" }
+}
+
+/// Everything resmond can be told, from `resmond.json` and the command line (docs/CONFIG.md).
+public struct DaemonConfiguration: Sendable, Equatable {
+    public var stateDirectory: String
+    public var configDirectory: String
+    /// The Unix socket; default `<stateDirectory>/resmond.sock`.
+    public var socket: String?
+    /// The group that owns the socket; nil means `resmon` when that group exists.
+    public var socketGroup: String?
+    /// nil when TCP is off (`--listen none`).
+    public var listen: ListenAddress?
+    public var maxRequestBytes = 1 << 20
+    public var httpThreads = 2
+    /// Base sampling step in seconds.
+    public var step = 5
+    /// Exit after this many sampling cycles (for tests and benchmarks).
+    public var cycles: Int?
+    public var procRoot = "/proc"
+    public var sysRoot = "/sys"
+    public var subsystems: [String: SubsystemSettings] = [:]
+
+    public init(stateDirectory: String = DefaultPaths.stateDirectory(),
+                configDirectory: String = DefaultPaths.configDirectory()) {
+        self.stateDirectory = stateDirectory
+        self.configDirectory = configDirectory
+        self.listen = ListenAddress(host: "127.0.0.1", port: DefaultPaths.tcpPort)
+    }
+
+    public var socketPath: String { socket ?? stateDirectory + "/" + DefaultPaths.socketName }
+    public var configFile: String { configDirectory + "/" + DefaultPaths.configName }
+
+    /// The subsystems resmond knows, for validating `collect.subsystems`.
+    public static let subsystemNames = ["cpu", "memory", "load", "pressure", "disk", "net", "fs"]
+}
+
+/// A configuration that cannot be used: which file (or flag), which key, and why.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let source: String
+    public let key: String?
+    public let reason: String
+
+    public var description: String {
+        if let key { return "\(source): key \(key): \(reason)" }
+        return "\(source): \(reason)"
+    }
+}
+
+/// Reads `resmond.json` into a configuration, refusing unknown keys and bad values.
+public struct ConfigurationFile {
+    let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// Applies the file to `configuration`. A missing file changes nothing.
+    public func apply(to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
+        let text: [UInt8]
+        do {
+            guard let bytes = try ConfigurationFile.contents(of: path) else { return }
+            text = bytes
+        } catch {
+            throw ConfigurationError(source: path, key: nil, reason: "\(error)")
+        }
+        let root: JSONValue
+        do {
+            root = try JSONDecoder().decode(JSONValue.self, from: Data(text))
+        } catch {
+            throw ConfigurationError(source: path, key: nil, reason: "not valid JSON: \(ConfigurationFile.describe(error))")
+        }
+        var reader = Reader(source: path)
+        try reader.apply(root, to: &configuration)
+    }
+
+    /// The file's bytes, nil when it does not exist.
+    static func contents(of path: String) throws -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { return nil }
+            throw ReadError(path: path, errno: errno)
+        }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = Glibc.read(descriptor, &chunk, chunk.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ReadError(path: path, errno: errno)
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            if bytes.count > 4 << 20 { throw ConfigurationError(source: path, key: nil, reason: "larger than 4 MiB") }
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
+        }
+        return "\(error)"
+    }
+}
+
+/// Walks the JSON object tree with the key path in hand.
+struct Reader {
+    let source: String
+
+    func fail(_ key: String, _ reason: String) -> ConfigurationError {
+        ConfigurationError(source: source, key: key, reason: reason)
+    }
+
+    func object(_ value: JSONValue, _ key: String, allowed: Set<String>) throws(ConfigurationError) -> [String: JSONValue] {
+        guard case .object(let members) = value else { throw fail(key, "expected an object, got \(value.typeName)") }
+        if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
+            let path = key.isEmpty ? unknown : key + "." + unknown
+            throw fail(path, "unknown key (known here: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        return members
+    }
+
+    func string(_ value: JSONValue, _ key: String) throws(ConfigurationError) -> String {
+        guard case .string(let text) = value else { throw fail(key, "expected a string, got \(value.typeName)") }
+        guard !text.isEmpty else { throw fail(key, "must not be empty") }
+        return text
+    }
+
+    func path(_ value: JSONValue, _ key: String) throws(ConfigurationError) -> String {
+        let text = try string(value, key)
+        guard text.hasPrefix("/") else { throw fail(key, "expected an absolute path, got \"\(text)\"") }
+        return text
+    }
+
+    func integer(_ value: JSONValue, _ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard case .number(let number) = value, number == number.rounded(), let integer = Int(exactly: number) else {
+            throw fail(key, "expected a whole number, got \(value.typeName)")
+        }
+        guard range.contains(integer) else { throw fail(key, "\(integer) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        return integer
+    }
+
+    func bool(_ value: JSONValue, _ key: String) throws(ConfigurationError) -> Bool {
+        guard case .bool(let flag) = value else { throw fail(key, "expected true or false, got \(value.typeName)") }
+        return flag
+    }
+
+    mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
+        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect"])
+        if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
+        if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
+        if let value = top["cycles"] {
+            configuration.cycles = value == .null ? nil : try integer(value, "cycles", 1...Int(Int32.max))
+        }
+        if let value = top["http"] {
+            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads"])
+            if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
+            if let value = http["socketGroup"] { configuration.socketGroup = try string(value, "http.socketGroup") }
+            if let value = http["listen"] {
+                let text = try string(value, "http.listen")
+                configuration.listen = try ListenFlag.parse(text, source: source, key: "http.listen")
+            }
+            if let value = http["maxRequestBytes"] {
+                configuration.maxRequestBytes = try integer(value, "http.maxRequestBytes", 1024...(64 << 20))
+            }
+            if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
+        }
+        if let value = top["collect"] {
+            let collect = try object(value, "collect", allowed: ["procRoot", "sysRoot", "subsystems"])
+            if let value = collect["procRoot"] { configuration.procRoot = try path(value, "collect.procRoot") }
+            if let value = collect["sysRoot"] { configuration.sysRoot = try path(value, "collect.sysRoot") }
+            if let value = collect["subsystems"] {
+                let names = Set(DaemonConfiguration.subsystemNames)
+                let subsystems = try object(value, "collect.subsystems", allowed: names)
+                for (name, entry) in subsystems {
+                    let key = "collect.subsystems." + name
+                    let fields = try object(entry, key, allowed: ["enabled", "period"])
+                    var settings = configuration.subsystems[name] ?? SubsystemSettings()
+                    if let value = fields["enabled"] { settings.enabled = try bool(value, key + ".enabled") }
+                    if let value = fields["period"] { settings.period = Double(try integer(value, key + ".period", 1...3600)) }
+                    configuration.subsystems[name] = settings
+                }
+            }
+        }
+    }
+}
+
+enum ListenFlag {
+    static func parse(_ text: String, source: String, key: String) throws(ConfigurationError) -> ListenAddress? {
+        if text == "none" { return nil }
+        guard let address = ListenAddress(parsing: text) else {
+            throw ConfigurationError(source: source, key: key, reason: "expected \"HOST:PORT\" (for example 127.0.0.1:9465) or \"none\", got \"\(text)\"")
+        }
+        return address
+    }
+}

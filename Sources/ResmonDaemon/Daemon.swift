@@ -1,0 +1,294 @@
+import CShim
+import Dispatch
+import ResmonAPI
+import Server
+import Statistics
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// resmond: wires the collector, the sample table and the HTTP servers together and runs their
+/// lifecycle — start in dependency order, serve, reload and dump on signals, stop in reverse.
+public final class Daemon: Sendable {
+    private let options: DaemonOptions
+    private let configuration: Mutex<DaemonConfiguration>
+    private let table = SampleTable()
+    private let collector: Collector
+    private let startedAt = Clock.wall()
+    private let cycles = Atomic<Int>(0)
+    private let lastSampleCPU = Mutex<Double?>(nil)
+    private let stopping = Atomic<Bool>(false)
+    private let pendingReload = Mutex<DaemonConfiguration?>(nil)
+    /// Wakes the sampler early: to stop or to apply a reload.
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopRequested = DispatchSemaphore(value: 0)
+    private let samplerFinished = DispatchSemaphore(value: 0)
+    private let listenDescription = Mutex<String?>(nil)
+
+    /// Parses the command line, runs the daemon, and exits with its status.
+    public static func main(arguments: [String]) -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        let options: DaemonOptions
+        do {
+            options = try DaemonOptions(arguments: Array(arguments.dropFirst()))
+        } catch {
+            Log.error("\(error)")
+            exit(2)
+        }
+        switch options.action {
+        case .help:
+            print(DaemonOptions.usage)
+            exit(0)
+        case .version:
+            print("resmond \(ResmonVersion.current)")
+            exit(0)
+        case .checkConfig, .run:
+            break
+        }
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try options.configuration()
+            try Daemon.validate(configuration)
+        } catch {
+            Log.error("\(error)")
+            exit(1)
+        }
+        if options.action == .checkConfig {
+            print("resmond: configuration is valid (\(configuration.configFile))")
+            exit(0)
+        }
+        let daemon = Daemon(options: options, configuration: configuration)
+        do {
+            try daemon.run()
+            exit(0)
+        } catch {
+            Log.error("\(error)")
+            exit(1)
+        }
+    }
+
+    /// Checks what the configuration names on this machine: directories and groups.
+    static func validate(_ configuration: DaemonConfiguration) throws(ConfigurationError) {
+        let source = configuration.configFile
+        if let group = configuration.socketGroup, getgrnam(group) == nil {
+            throw ConfigurationError(source: source, key: "http.socketGroup", reason: "no group named \"\(group)\"")
+        }
+        if access(configuration.procRoot, R_OK | X_OK) != 0 {
+            throw ConfigurationError(source: source, key: "collect.procRoot", reason: "\(configuration.procRoot) is not a readable directory")
+        }
+        if access(configuration.sysRoot, R_OK | X_OK) != 0 {
+            throw ConfigurationError(source: source, key: "collect.sysRoot", reason: "\(configuration.sysRoot) is not a readable directory")
+        }
+        if configuration.socketPath.utf8.count > 107 {
+            throw ConfigurationError(source: source, key: "http.socket", reason: "\(configuration.socketPath) is longer than a Unix socket path may be (107 bytes)")
+        }
+    }
+
+    init(options: DaemonOptions, configuration: DaemonConfiguration) {
+        self.options = options
+        self.configuration = Mutex(configuration)
+        let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
+        collector = Collector(subsystems: Collector.hostSubsystems(paths: paths, table: table), table: table,
+                              step: Double(configuration.step), settings: configuration.subsystems)
+        collector.onStateChange = { status in
+            switch status.state {
+            case .available: Log.info("subsystem \(status.name) is available")
+            case .unavailable: Log.warning("subsystem \(status.name) is unavailable: \(status.reason ?? "unknown reason")")
+            case .disabled: Log.info("subsystem \(status.name) is disabled")
+            }
+        }
+    }
+
+    func run() throws {
+        let configuration = self.configuration.withLock { $0 }
+        try makeDirectories(configuration.stateDirectory)
+        let lock: InstanceLock
+        do {
+            lock = try InstanceLock(directory: configuration.stateDirectory)
+        } catch {
+            throw DaemonFailure(error.description)
+        }
+
+        sample()
+        let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
+                                                   subsystems: { [collector] in collector.statuses() }))
+        var servers: [HTTPServer] = []
+        do {
+            servers = try startServers(configuration, router: router)
+        } catch {
+            throw DaemonFailure("\(error)")
+        }
+        let signalSources = installSignalHandlers(router: router)
+
+        let step = configuration.step
+        Log.info("resmond \(ResmonVersion.current) serving \(table.count) statistics on \(configuration.socketPath)"
+                 + (listenDescription.withLock { $0 }.map { " and http://\($0)" } ?? "") + ", step \(step) s")
+        _ = rs_sd_notify("READY=1\nSTATUS=serving")
+
+        DispatchQueue(label: "resmond.sampler", qos: .utility).async { [self] in
+            samplingLoop()
+            samplerFinished.signal()
+        }
+        stopRequested.wait()
+
+        // Stop in reverse order of starting, each part with a deadline.
+        _ = rs_sd_notify("STOPPING=1")
+        signalSources.forEach { $0.cancel() }
+        for server in servers.reversed() { server.stop() }
+        wake.signal()
+        if samplerFinished.wait(timeout: .now() + 1.5) == .timedOut {
+            Log.warning("the sampler did not finish within 1.5 s; stopping anyway")
+        }
+        unlink(configuration.socketPath)
+        withExtendedLifetime(lock) {}
+        Log.info("stopped after \(cycles.load(ordering: .relaxed)) sampling cycles")
+    }
+
+    private func startServers(_ configuration: DaemonConfiguration, router: APIRouter) throws -> [HTTPServer] {
+        var groupID: UInt32?
+        if let name = configuration.socketGroup ?? (getgrnam("resmon") != nil ? "resmon" : nil), let group = getgrnam(name) {
+            groupID = group.pointee.gr_gid
+        }
+        let unixDescriptor = try ListeningSocket.unix(path: configuration.socketPath, mode: 0o660, groupID: groupID)
+        var servers = [try HTTPServer(descriptor: unixDescriptor, transport: .unixSocket, handler: router,
+                                      maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads)]
+        if let listen = configuration.listen {
+            if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
+            let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
+            servers.append(try HTTPServer(descriptor: descriptor, transport: .tcp, handler: router,
+                                          maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads))
+            listenDescription.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
+        }
+        return servers
+    }
+
+    private func installSignalHandlers(router: APIRouter) -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "resmond.signals")
+        func on(_ signals: [Int32], _ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+            signals.map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                source.setEventHandler(handler: action)
+                source.resume()
+                return source
+            }
+        }
+        return on([SIGTERM, SIGINT], { [self] in requestStop() })
+            + on([SIGHUP, SIGTTIN], { [self] in reload() })
+            + on([SIGUSR1, SIGTTOU], { [self] in dump(router: router) })
+    }
+
+    func requestStop() {
+        if !stopping.exchange(true, ordering: .acquiringAndReleasing) {
+            wake.signal()
+            stopRequested.signal()
+        }
+    }
+
+    /// Collects every subsystem that is due: one sampling cycle.
+    private func sample() {
+        let cpu = collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
+        lastSampleCPU.withLock { $0 = cpu }
+        cycles.add(1, ordering: .relaxed)
+    }
+
+    /// Samples on every step boundary of the wall clock (as round-robin archives expect) until
+    /// asked to stop; applies reloads between samples.
+    private func samplingLoop() {
+        while !stopping.load(ordering: .acquiring) {
+            let (step, limit) = configuration.withLock { (Double($0.step), $0.cycles) }
+            if let limit, cycles.load(ordering: .relaxed) >= limit {
+                requestStop()
+                return
+            }
+            let now = Clock.wall()
+            let next = ((now / step).rounded(.down) + 1) * step
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int((next - now) * 1e9)))
+            if stopping.load(ordering: .acquiring) { return }
+            if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
+                collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
+                configuration.withLock { $0 = reloaded }
+                continue
+            }
+            if Clock.wall() + 0.002 < next { continue }
+            sample()
+        }
+    }
+
+    /// Re-reads resmond.json (SIGHUP). A bad file is reported and the running configuration kept.
+    private func reload() {
+        let reloaded: DaemonConfiguration
+        do {
+            reloaded = try options.configuration()
+            try Daemon.validate(reloaded)
+        } catch {
+            Log.error("reload refused, keeping the running configuration: \(error)")
+            return
+        }
+        let current = configuration.withLock { $0 }
+        var restartOnly: [String] = []
+        if reloaded.stateDirectory != current.stateDirectory { restartOnly.append("stateDir") }
+        if reloaded.socketPath != current.socketPath || reloaded.socketGroup != current.socketGroup { restartOnly.append("http.socket") }
+        if reloaded.listen != current.listen || reloaded.maxRequestBytes != current.maxRequestBytes
+            || reloaded.httpThreads != current.httpThreads { restartOnly.append("http") }
+        if reloaded.procRoot != current.procRoot || reloaded.sysRoot != current.sysRoot { restartOnly.append("collect.procRoot/sysRoot") }
+        var applied = reloaded
+        // Keys that need a restart keep their running values so status tells the truth.
+        applied.stateDirectory = current.stateDirectory
+        applied.socket = current.socket
+        applied.socketGroup = current.socketGroup
+        applied.listen = current.listen
+        applied.maxRequestBytes = current.maxRequestBytes
+        applied.httpThreads = current.httpThreads
+        applied.procRoot = current.procRoot
+        applied.sysRoot = current.sysRoot
+        if !restartOnly.isEmpty {
+            Log.warning("reload: \(restartOnly.joined(separator: ", ")) changed and take effect at the next start")
+        }
+        pendingReload.withLock { $0 = applied }
+        wake.signal()
+        Log.info("reloaded \(current.configFile) (step \(applied.step) s)")
+    }
+
+    /// Writes status, subsystems and every statistic to `resmond-dump.json` in the state directory (SIGUSR1).
+    private func dump(router: APIRouter) {
+        let path = configuration.withLock { $0.stateDirectory } + "/resmond-dump.json"
+        func body(_ path: String) -> [UInt8] {
+            router.handle(HTTPRequest(method: "GET", path: path)).body
+        }
+        let bytes = Array("{\"time\":\(Clock.wall()),\"status\":".utf8) + body("/v1/status")
+            + Array(",\"subsystems\":".utf8) + body("/v1/subsystems")
+            + Array(",\"statistics\":".utf8) + body("/v1/statistics") + Array("}\n".utf8)
+        do {
+            try writeAtomically(bytes, to: path)
+            Log.info("state dump written to \(path)")
+        } catch {
+            Log.error("state dump failed: \(error)")
+        }
+    }
+
+    func status() -> StatusResponse {
+        let configuration = self.configuration.withLock { $0 }
+        let subsystems = collector.statuses()
+        let now = Clock.wall()
+        return StatusResponse(
+            version: ResmonVersion.current, pid: getpid(), startedAt: startedAt, uptimeSeconds: now - startedAt,
+            stepSeconds: Double(configuration.step), cycles: cycles.load(ordering: .relaxed), statistics: table.count,
+            subsystemsAvailable: subsystems.filter { $0.state == .available }.count,
+            subsystemsUnavailable: subsystems.filter { $0.state == .unavailable }.count,
+            stateDirectory: configuration.stateDirectory, configDirectory: configuration.configDirectory,
+            socket: configuration.socketPath, listen: listenDescription.withLock { $0 }, busy: false,
+            cpuSecondsTotal: Clock.processCPU(), residentBytes: Daemon.residentBytes(),
+            lastSampleCPUSeconds: lastSampleCPU.withLock { $0 })
+    }
+
+    /// Resident set size from /proc/self/statm.
+    static func residentBytes() -> Double {
+        guard let text = try? ProcFile("/proc/self/statm", capacity: 128).read({ String(decoding: $0, as: UTF8.self) })
+        else { return .nan }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return .nan }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One resmond per state directory: an exclusive `flock` on `resmond.lock`, held for the life
+/// of the process (the kernel drops it when the process dies, even by kill -9).
+final class InstanceLock {
+    private let descriptor: Int32
+
+    struct Held: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(directory: String) throws(Held) {
+        let path = directory + "/resmond.lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw Held(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &buffer, buffer.count, 0)
+            close(descriptor)
+            let holder = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingNewlines() : "unknown"
+            if code == EWOULDBLOCK {
+                throw Held(description: "another resmond (pid \(holder)) is already running with state directory \(directory)")
+            }
+            throw Held(description: "cannot lock \(path): \(String(cString: strerror(code)))")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(descriptor, 0)
+        _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+extension String {
+    func trimmingNewlines() -> String {
+        var text = Substring(self)
+        while let last = text.last, last == "\n" || last == " " { text = text.dropLast() }
+        return String(text)
+    }
+}
+
+/// Creates a directory and its parents (`mkdir -p`).
+func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(DaemonFailure) {
+    var current = ""
+    for component in path.split(separator: "/") {
+        current += "/" + component
+        if mkdir(current, mode) != 0 && errno != EEXIST {
+            throw DaemonFailure("cannot create \(current): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Writes a file so that a crash leaves either the old or the new contents: write a temporary
+/// file, fsync it, rename it over the target, fsync the directory.
+func writeAtomically(_ bytes: [UInt8], to path: String) throws(DaemonFailure) {
+    let temporary = path + ".tmp"
+    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+    guard descriptor >= 0 else { throw DaemonFailure("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+    var written = 0
+    while written < bytes.count {
+        let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            unlink(temporary)
+            throw DaemonFailure("cannot write \(temporary): \(reason)")
+        }
+        written += count
+    }
+    guard fsync(descriptor) == 0, close(descriptor) == 0, rename(temporary, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw DaemonFailure("cannot replace \(path): \(reason)")
+    }
+    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+    let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directoryDescriptor >= 0 {
+        fsync(directoryDescriptor)
+        close(directoryDescriptor)
+    }
+}
+
+/// Why resmond cannot start or go on.
+public struct DaemonFailure: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

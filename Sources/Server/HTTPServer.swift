@@ -1,0 +1,205 @@
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is on the other end of a Unix-socket connection (SO_PEERCRED).
+public struct PeerCredentials: Sendable, Equatable {
+    public let uid: UInt32
+    public let gid: UInt32
+    public let pid: Int32
+}
+
+/// One HTTP request as the routes see it: decoded path and query, lower-cased header names.
+public struct HTTPRequest: Sendable {
+    public enum Transport: Sendable { case unixSocket, tcp }
+
+    public var method: String
+    public var path: String
+    public var query: [String: String]
+    /// Query argument names in the order given, for rejecting unknown ones.
+    public var queryNames: [String]
+    public var headers: [String: String]
+    public var body: [UInt8]
+    public var bodyTooLarge: Bool
+    public var transport: Transport
+    public var peer: PeerCredentials?
+
+    public init(method: String, path: String, query: [String: String] = [:], queryNames: [String]? = nil,
+                headers: [String: String] = [:], body: [UInt8] = [], bodyTooLarge: Bool = false,
+                transport: Transport = .unixSocket, peer: PeerCredentials? = nil) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.queryNames = queryNames ?? Array(query.keys)
+        self.headers = headers
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+        self.transport = transport
+        self.peer = peer
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+    public var headers: [(String, String)]
+
+    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = []) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.headers = headers
+    }
+}
+
+/// Answers requests; called on libmicrohttpd's threads, so it must be thread-safe.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) -> HTTPResponse
+}
+
+/// A failure to set up a listening socket or the server, with the system's reason.
+public struct ServerError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Creates the listening sockets resmond serves.
+public enum ListeningSocket {
+    /// A Unix stream socket at `path` with `mode`, owned by `groupID` when given.
+    public static func unix(path: String, mode: UInt32 = 0o660, groupID: UInt32? = nil) throws(ServerError) -> Int32 {
+        var error = [CChar](repeating: 0, count: 256)
+        let descriptor = rs_listen_unix(path, mode, groupID.map { Int($0) } ?? -1, &error)
+        guard descriptor >= 0 else { throw ServerError(message: message(error)) }
+        return descriptor
+    }
+
+    /// A TCP socket on a numeric address; port 0 picks a free port. Returns the port bound.
+    public static func tcp(host: String, port: Int) throws(ServerError) -> (descriptor: Int32, port: Int) {
+        var error = [CChar](repeating: 0, count: 256)
+        let descriptor = rs_listen_tcp(host, Int32(port), &error)
+        guard descriptor >= 0 else { throw ServerError(message: message(error)) }
+        return (descriptor, Int(rs_socket_port(descriptor)))
+    }
+}
+
+/// An HTTP/1.1 server on libmicrohttpd's own threads over one listening socket.
+public final class HTTPServer: @unchecked Sendable {
+    // `server` is written in init and stop only, both on the owner's thread.
+    private final class Context {
+        let handler: any HTTPHandler
+        let transport: HTTPRequest.Transport
+        init(handler: any HTTPHandler, transport: HTTPRequest.Transport) {
+            self.handler = handler
+            self.transport = transport
+        }
+    }
+
+    private var server: OpaquePointer?
+    private let context: Unmanaged<Context>
+
+    /// Serves `descriptor` (from `ListeningSocket`). The server owns the socket from now on.
+    public init(descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
+                maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
+                timeoutSeconds: Int = 15) throws(ServerError) {
+        context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
+        var error = [CChar](repeating: 0, count: 256)
+        server = rs_http_start(descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch,
+                               context.toOpaque(), maxBodyBytes, UInt32(threads), UInt32(connectionLimit),
+                               UInt32(timeoutSeconds), &error)
+        guard server != nil else {
+            context.release()
+            close(descriptor)
+            throw ServerError(message: message(error))
+        }
+    }
+
+    /// Stops accepting, finishes the requests in progress, and closes the socket.
+    public func stop() {
+        guard let running = server else { return }
+        server = nil
+        rs_http_stop(running)
+        context.release()
+    }
+
+    deinit { stop() }
+
+    /// The C entry point: a static function, never a closure in main.swift (it runs on
+    /// libmicrohttpd's threads, outside any actor).
+    private static let dispatch: rs_http_handler = { request, response, opaque in
+        guard let request, let response, let opaque else { return }
+        let context = Unmanaged<Context>.fromOpaque(opaque).takeUnretainedValue()
+        let incoming = makeRequest(request.pointee, transport: context.transport)
+        let reply = context.handler.handle(incoming)
+        fill(response, with: reply)
+    }
+
+    private static func makeRequest(_ raw: rs_http_request, transport: HTTPRequest.Transport) -> HTTPRequest {
+        func pairs(_ names: UnsafePointer<UnsafePointer<CChar>?>?, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
+                   _ count: Int32) -> [(String, String)] {
+            guard let names, let values, count > 0 else { return [] }
+            return (0..<Int(count)).compactMap { index in
+                guard let name = names[index], let value = values[index] else { return nil }
+                return (String(cString: name), String(cString: value))
+            }
+        }
+        let arguments = pairs(raw.arg_names, raw.arg_values, raw.arg_count)
+        var query: [String: String] = [:]
+        for (name, value) in arguments where query[name] == nil { query[name] = value }
+        var headers: [String: String] = [:]
+        for (name, value) in pairs(raw.header_names, raw.header_values, raw.header_count) {
+            headers[name.lowercased()] = value
+        }
+        let body: [UInt8] = raw.body_length > 0 && raw.body != nil
+            ? Array(UnsafeRawBufferPointer(start: raw.body, count: raw.body_length)) : []
+        let peer = raw.peer_uid >= 0
+            ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
+        return HTTPRequest(method: raw.method.map { String(cString: $0) } ?? "",
+                           path: raw.path.map { String(cString: $0) } ?? "/",
+                           query: query, queryNames: arguments.map(\.0), headers: headers, body: body,
+                           bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer)
+    }
+
+    private static func fill(_ response: UnsafeMutablePointer<rs_http_response>, with reply: HTTPResponse) {
+        response.pointee.status = Int32(reply.status)
+        response.pointee.content_type = contentTypeLiteral(reply.contentType)
+        response.pointee.body = copyToMalloc(reply.body)
+        response.pointee.body_length = reply.body.count
+        if !reply.headers.isEmpty {
+            let lines = reply.headers.map { name, value in
+                name + ": " + value.filter { $0 != "\n" && $0 != "\r" } + "\n"
+            }.joined()
+            response.pointee.extra_headers = strdup(lines)
+        }
+    }
+
+    /// Content types as static C strings, which stay valid after the handler returns.
+    private static func contentTypeLiteral(_ type: String) -> UnsafePointer<CChar> {
+        switch type {
+        case "text/plain; version=0.0.4; charset=utf-8": return staticString("text/plain; version=0.0.4; charset=utf-8")
+        case "text/plain; charset=utf-8": return staticString("text/plain; charset=utf-8")
+        case "text/event-stream": return staticString("text/event-stream")
+        case "application/xml": return staticString("application/xml")
+        case "text/html; charset=utf-8": return staticString("text/html; charset=utf-8")
+        default: return staticString("application/json")
+        }
+    }
+
+    private static func staticString(_ text: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+
+    private static func copyToMalloc(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
+        guard let memory = malloc(max(1, bytes.count)) else { return nil }
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { memcpy(memory, base, bytes.count) }
+        }
+        return memory.assumingMemoryBound(to: CChar.self)
+    }
+}
+
+/// The text in a NUL-terminated C buffer.
+func message(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}

@@ -1,0 +1,166 @@
+import Synchronization
+
+/// What `resmon subsystems` shows about one subsystem.
+public struct SubsystemStatus: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case available, unavailable, disabled
+    }
+
+    public var name: String
+    public var summary: String
+    public var state: State
+    /// Why the subsystem is unavailable or disabled.
+    public var reason: String?
+    public var periodSeconds: Double
+    /// Values recorded in the last collection.
+    public var statistics: Int
+    public var lastCollected: Double?
+    public var lastDurationSeconds: Double?
+    public var collections: Int
+    public var failures: Int
+}
+
+/// How a subsystem is configured: on or off, and how often it is sampled.
+public struct SubsystemSettings: Sendable, Equatable {
+    public var enabled: Bool
+    /// Seconds between samples; nil means the base step. Rounded up to a multiple of the step.
+    public var period: Double?
+
+    public init(enabled: Bool = true, period: Double? = nil) {
+        self.enabled = enabled
+        self.period = period
+    }
+}
+
+/// Runs each subsystem on its own period and publishes what it read into the sample table.
+///
+/// `collect` is called from the sampling thread only; `statuses` may be read from any thread.
+public final class Collector: @unchecked Sendable {
+    // The subsystems and their schedule are confined to the sampling thread; only the status
+    // board crosses threads, behind its mutex.
+    private struct Entry {
+        let subsystem: any Subsystem
+        var settings: SubsystemSettings
+        var nextDue: Double = 0
+    }
+
+    public let table: SampleTable
+    private var entries: [Entry]
+    private var step: Double
+    private var batch = SampleBatch()
+    private let board: Mutex<[SubsystemStatus]>
+    /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
+    public var onStateChange: (@Sendable (SubsystemStatus) -> Void)?
+
+    public init(subsystems: [any Subsystem], table: SampleTable, step: Double,
+                settings: [String: SubsystemSettings] = [:]) {
+        self.table = table
+        self.step = step
+        self.entries = subsystems.map { Entry(subsystem: $0, settings: settings[$0.name] ?? SubsystemSettings()) }
+        self.board = Mutex(subsystems.map { subsystem in
+            let configured = settings[subsystem.name] ?? SubsystemSettings()
+            return SubsystemStatus(
+                name: subsystem.name, summary: subsystem.summary, state: configured.enabled ? .available : .disabled,
+                reason: configured.enabled ? nil : "disabled in the configuration",
+                periodSeconds: Collector.period(configured.period, step: step), statistics: 0,
+                lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0)
+        })
+    }
+
+    /// The built-in host subsystems, in collection order.
+    public static func hostSubsystems(paths: HostPaths, table: SampleTable) -> [any Subsystem] {
+        [
+            CPUSubsystem(paths: paths, table: table),
+            MemorySubsystem(paths: paths, table: table),
+            LoadSubsystem(paths: paths, table: table),
+            PressureSubsystem(paths: paths, table: table),
+            DiskSubsystem(paths: paths, table: table),
+            NetSubsystem(paths: paths, table: table),
+            FileSystemSubsystem(paths: paths, table: table),
+        ]
+    }
+
+    static func period(_ configured: Double?, step: Double) -> Double {
+        guard let configured, configured > step else { return step }
+        return (configured / step).rounded(.up) * step
+    }
+
+    /// Changes the base step and the subsystems' settings (a reload). Call on the sampling thread.
+    public func reconfigure(step: Double, settings: [String: SubsystemSettings]) {
+        self.step = step
+        for index in entries.indices {
+            let name = entries[index].subsystem.name
+            let updated = settings[name] ?? SubsystemSettings()
+            if entries[index].settings.enabled && !updated.enabled { entries[index].subsystem.retireAll() }
+            entries[index].settings = updated
+            entries[index].nextDue = 0
+            let period = Collector.period(updated.period, step: step)
+            updateStatus(name) { status in
+                status.periodSeconds = period
+                if !updated.enabled {
+                    status.state = .disabled
+                    status.reason = "disabled in the configuration"
+                } else if status.state == .disabled {
+                    status.state = .available
+                    status.reason = nil
+                }
+            }
+        }
+    }
+
+    /// Collects every subsystem that is due at `monotonicTime`. Returns the CPU seconds it took.
+    @discardableResult
+    public func collect(time: Double, monotonicTime: Double) -> Double {
+        let started = Clock.threadCPU()
+        for index in entries.indices where entries[index].settings.enabled && monotonicTime + 0.001 >= entries[index].nextDue {
+            let period = Collector.period(entries[index].settings.period, step: step)
+            entries[index].nextDue = monotonicTime + period
+            collect(entries[index].subsystem, time: time, monotonicTime: monotonicTime)
+        }
+        return Clock.threadCPU() - started
+    }
+
+    private func collect(_ subsystem: any Subsystem, time: Double, monotonicTime: Double) {
+        batch.removeAll()
+        let started = Clock.monotonic()
+        do {
+            try subsystem.collect(into: &batch)
+            table.apply(batch, time: time, monotonicTime: monotonicTime)
+            let duration = Clock.monotonic() - started
+            let recorded = batch.count
+            updateStatus(subsystem.name) { status in
+                status.state = .available
+                status.reason = nil
+                status.statistics = recorded
+                status.lastCollected = time
+                status.lastDurationSeconds = duration
+                status.collections += 1
+            }
+        } catch {
+            subsystem.retireAll()
+            let reason = "\(error)"
+            updateStatus(subsystem.name) { status in
+                status.state = .unavailable
+                status.reason = reason
+                status.statistics = 0
+                status.failures += 1
+            }
+        }
+    }
+
+    private func updateStatus(_ name: String, _ change: (inout SubsystemStatus) -> Void) {
+        let changed: SubsystemStatus? = board.withLock { board in
+            guard let index = board.firstIndex(where: { $0.name == name }) else { return nil }
+            let before = board[index]
+            change(&board[index])
+            let after = board[index]
+            return before.state != after.state || before.reason != after.reason ? after : nil
+        }
+        if let changed { onStateChange?(changed) }
+    }
+
+    /// A copy of every subsystem's status.
+    public func statuses() -> [SubsystemStatus] {
+        board.withLock { $0 }
+    }
+}

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a kernel file could not be read.
+public struct ReadError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let errno: Int32
+    public init(path: String, errno: Int32) {
+        self.path = path
+        self.errno = errno
+    }
+    public var description: String { "\(path): \(String(cString: strerror(errno)))" }
+}
+
+/// A /proc or /sys file kept open and re-read from offset 0 with `pread` into a reusable buffer.
+///
+/// Opening a /proc file costs as much as reading it; keeping the descriptor saves half of each
+/// sample. Files that refuse `pread` are reopened on each read instead.
+public final class ProcFile {
+    public let path: String
+    private var descriptor: Int32 = -1
+    private var reopenEachTime = false
+    private(set) var buffer: [UInt8]
+
+    public init(_ path: String, capacity: Int = 4096) {
+        self.path = path
+        self.buffer = [UInt8](repeating: 0, count: capacity)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Reads the whole file and hands its bytes to `body`.
+    public func read<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) throws -> Result {
+        let length = try fill()
+        return try buffer.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[0..<length]))
+        }
+    }
+
+    private func fill() throws -> Int {
+        if descriptor < 0 || reopenEachTime {
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 { throw ReadError(path: path, errno: errno) }
+        }
+        var length = 0
+        while true {
+            if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            let count = buffer.withUnsafeMutableBytes { raw in
+                pread(descriptor, raw.baseAddress! + length, raw.count - length, off_t(length))
+            }
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == ESPIPE && !reopenEachTime {
+                    reopenEachTime = true
+                    return try fill()
+                }
+                close(descriptor)
+                descriptor = -1
+                throw ReadError(path: path, errno: code)
+            }
+            if count == 0 { return length }
+            length += count
+        }
+    }
+}
+
+/// Reads a whole small file once (for files read at discovery, not per sample).
+func readSmallFile(_ path: String) -> String? {
+    let file = ProcFile(path, capacity: 512)
+    return try? file.read { String(decoding: $0, as: UTF8.self) }
+}
+
+func pathExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}
+
+/// Lists a directory's entries (without `.` and `..`); empty when it cannot be read.
+func directoryEntries(_ path: String) -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// Walks text a line and a field at a time, without allocating.
+public struct TextScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position: Int
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        self.position = 0
+    }
+
+    public var atEnd: Bool { position >= bytes.count }
+
+    /// The next line (without its newline) as a scanner of its own.
+    public mutating func nextLine() -> TextScanner? {
+        guard position < bytes.count else { return nil }
+        let start = position
+        while position < bytes.count && bytes[position] != 0x0a { position += 1 }
+        let line = TextScanner(UnsafeBufferPointer(rebasing: bytes[start..<position]))
+        if position < bytes.count { position += 1 }
+        return line
+    }
+
+    mutating func skipSpaces() {
+        while position < bytes.count && (bytes[position] == 0x20 || bytes[position] == 0x09) { position += 1 }
+    }
+
+    /// The next whitespace-separated field.
+    public mutating func field() -> UnsafeBufferPointer<UInt8>? {
+        skipSpaces()
+        guard position < bytes.count else { return nil }
+        let start = position
+        while position < bytes.count && bytes[position] != 0x20 && bytes[position] != 0x09 { position += 1 }
+        return UnsafeBufferPointer(rebasing: bytes[start..<position])
+    }
+
+    /// The next field as text.
+    public mutating func word() -> String? {
+        field().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The next field as an unsigned integer; nil when it is not one.
+    public mutating func unsigned() -> UInt64? {
+        guard let field = field() else { return nil }
+        return TextScanner.parseUnsigned(field)
+    }
+
+    /// The next field as a decimal number; nil when it is not one.
+    public mutating func decimal() -> Double? {
+        guard let field = field() else { return nil }
+        return TextScanner.parseDecimal(field)
+    }
+
+    /// Skips `count` fields.
+    public mutating func skip(_ count: Int) {
+        for _ in 0..<count { _ = field() }
+    }
+
+    /// Moves past the next occurrence of `byte`; false when there is none.
+    public mutating func skip(past byte: UInt8) -> Bool {
+        while position < bytes.count {
+            defer { position += 1 }
+            if bytes[position] == byte { return true }
+        }
+        return false
+    }
+
+    public var rest: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[position...]) }
+
+    public static func parseUnsigned(_ field: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard !field.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in field {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            let (product, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = product.addingReportingOverflow(UInt64(byte - 0x30))
+            if overflow1 || overflow2 { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    public static func parseDecimal(_ field: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard !field.isEmpty else { return nil }
+        var integer: Double = 0
+        var fraction: Double = 0
+        var scale: Double = 1
+        var seenDot = false
+        var seenDigit = false
+        var negative = false
+        for (offset, byte) in field.enumerated() {
+            if byte == 0x2d && offset == 0 { negative = true; continue }
+            if byte == 0x2e && !seenDot { seenDot = true; continue }
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            seenDigit = true
+            if seenDot {
+                scale /= 10
+                fraction += Double(byte - 0x30) * scale
+            } else {
+                integer = integer * 10 + Double(byte - 0x30)
+            }
+        }
+        guard seenDigit else { return nil }
+        return negative ? -(integer + fraction) : integer + fraction
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Whether these bytes spell `text`.
+    func spells(_ text: StaticString) -> Bool {
+        guard count == text.utf8CodeUnitCount else { return false }
+        let other = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+        return elementsEqual(other)
+    }
+
+    func starts(with text: StaticString) -> Bool {
+        guard count >= text.utf8CodeUnitCount else { return false }
+        let other = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+        return self[0..<other.count].elementsEqual(other)
+    }
+}

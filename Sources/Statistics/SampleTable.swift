@@ -1,0 +1,191 @@
+import Synchronization
+
+/// An index into the sample table, resolved once from a key.
+public struct StatisticHandle: Hashable, Sendable {
+    public let index: Int32
+    /// Distinguishes a reused slot from the statistic that held it before.
+    public let generation: UInt32
+}
+
+/// The latest reading of one statistic, as readers outside the sampling loop see it.
+public struct Sample: Sendable {
+    public let descriptor: StatisticDescriptor
+    /// A gauge's value, or a counter's per-second rate; NaN when unknown (first reading, reset).
+    public let value: Double
+    /// A counter's raw total; NaN for a gauge.
+    public let total: Double
+    /// A counter's increase over the last interval; NaN for a gauge or when unknown.
+    public let increase: Double
+    /// Wall-clock time of the reading, seconds since the epoch.
+    public let time: Double
+}
+
+/// Writes collected in one pass of a subsystem, applied to the table under one lock.
+public struct SampleBatch: Sendable {
+    struct Entry {
+        var handle: StatisticHandle
+        var value: Double
+    }
+    var entries: [Entry] = []
+
+    public init() {}
+
+    /// Records a gauge's value, or a counter's raw total (the table derives its rate).
+    public mutating func record(_ handle: StatisticHandle, _ value: Double) {
+        entries.append(Entry(handle: handle, value: value))
+    }
+
+    public var count: Int { entries.count }
+    public mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
+}
+
+/// The latest value of every statistic, in flat arrays indexed by handle.
+///
+/// Keys are resolved to handles once, when a statistic is registered; the sampling loop and the
+/// monitor engine then work on handles only. All access goes through one mutex: writers apply a
+/// whole batch at a time, readers copy what they need.
+public final class SampleTable: Sendable {
+    struct Storage {
+        var descriptors: [StatisticDescriptor?] = []
+        var generations: [UInt32] = []
+        var values: [Double] = []
+        var totals: [Double] = []
+        var increases: [Double] = []
+        var times: [Double] = []
+        var monotonicTimes: [Double] = []
+        var handlesByKey: [String: StatisticHandle] = [:]
+        var freeSlots: [Int32] = []
+        var liveCount = 0
+    }
+
+    private let storage = Mutex(Storage())
+
+    public init() {}
+
+    /// Registers a statistic (or returns the handle it already has).
+    public func register(_ descriptor: StatisticDescriptor) -> StatisticHandle {
+        storage.withLock { storage in
+            if let handle = storage.handlesByKey[descriptor.key.text] {
+                storage.descriptors[Int(handle.index)] = descriptor
+                return handle
+            }
+            let index: Int32
+            if let free = storage.freeSlots.popLast() {
+                index = free
+                let slot = Int(index)
+                storage.descriptors[slot] = descriptor
+                storage.generations[slot] &+= 1
+                storage.values[slot] = .nan
+                storage.totals[slot] = .nan
+                storage.increases[slot] = .nan
+                storage.times[slot] = .nan
+                storage.monotonicTimes[slot] = .nan
+            } else {
+                index = Int32(storage.descriptors.count)
+                storage.descriptors.append(descriptor)
+                storage.generations.append(0)
+                storage.values.append(.nan)
+                storage.totals.append(.nan)
+                storage.increases.append(.nan)
+                storage.times.append(.nan)
+                storage.monotonicTimes.append(.nan)
+            }
+            let handle = StatisticHandle(index: index, generation: storage.generations[Int(index)])
+            storage.handlesByKey[descriptor.key.text] = handle
+            storage.liveCount += 1
+            return handle
+        }
+    }
+
+    /// Removes a statistic whose resource has gone; its slot may be reused under a new generation.
+    public func retire(_ handle: StatisticHandle) {
+        storage.withLock { storage in
+            let slot = Int(handle.index)
+            guard slot < storage.descriptors.count, storage.generations[slot] == handle.generation,
+                  let descriptor = storage.descriptors[slot] else { return }
+            storage.handlesByKey[descriptor.key.text] = nil
+            storage.descriptors[slot] = nil
+            storage.freeSlots.append(handle.index)
+            storage.liveCount -= 1
+        }
+    }
+
+    /// Applies one subsystem's readings, all taken at the same moment.
+    public func apply(_ batch: SampleBatch, time: Double, monotonicTime: Double) {
+        storage.withLock { storage in
+            for entry in batch.entries {
+                let slot = Int(entry.handle.index)
+                guard slot < storage.descriptors.count, storage.generations[slot] == entry.handle.generation,
+                      let descriptor = storage.descriptors[slot] else { continue }
+                switch descriptor.kind {
+                case .gauge:
+                    storage.values[slot] = entry.value
+                case .counter:
+                    let increase = SampleTable.increase(from: storage.totals[slot], to: entry.value, wrapsAt: descriptor.wrapsAt)
+                    let elapsed = monotonicTime - storage.monotonicTimes[slot]
+                    storage.increases[slot] = increase
+                    storage.values[slot] = elapsed > 0 ? increase / elapsed : .nan
+                    storage.totals[slot] = entry.value
+                    storage.monotonicTimes[slot] = monotonicTime
+                }
+                storage.times[slot] = time
+            }
+        }
+    }
+
+    /// The increase of a counter between two raw totals: NaN on the first reading and after a
+    /// reset (a decrease that is not a wrap of a fixed-width counter).
+    static func increase(from previous: Double, to current: Double, wrapsAt modulus: Double?) -> Double {
+        guard !previous.isNaN, !current.isNaN else { return .nan }
+        if current >= previous { return current - previous }
+        if let modulus, previous < modulus, previous - current > modulus / 2 {
+            return modulus - previous + current
+        }
+        return .nan
+    }
+
+    /// The handle of a key, if the statistic exists now.
+    public func handle(for key: String) -> StatisticHandle? {
+        storage.withLock { $0.handlesByKey[key] }
+    }
+
+    /// The latest reading of one statistic.
+    public func sample(_ handle: StatisticHandle) -> Sample? {
+        storage.withLock { storage in storage.sample(at: Int(handle.index), generation: handle.generation) }
+    }
+
+    /// The latest reading of one statistic by its text key.
+    public func sample(forKey key: String) -> Sample? {
+        storage.withLock { storage in
+            guard let handle = storage.handlesByKey[key] else { return nil }
+            return storage.sample(at: Int(handle.index), generation: handle.generation)
+        }
+    }
+
+    /// Every live statistic whose key passes `include`, in key order.
+    public func samples(where include: (String) -> Bool = { _ in true }) -> [Sample] {
+        let found: [Sample] = storage.withLock { storage in
+            var found: [Sample] = []
+            found.reserveCapacity(storage.liveCount)
+            for slot in storage.descriptors.indices {
+                guard let descriptor = storage.descriptors[slot], include(descriptor.key.text) else { continue }
+                if let sample = storage.sample(at: slot, generation: storage.generations[slot]) { found.append(sample) }
+            }
+            return found
+        }
+        return found.sorted { $0.descriptor.key.text < $1.descriptor.key.text }
+    }
+
+    /// How many statistics are live.
+    public var count: Int { storage.withLock { $0.liveCount } }
+}
+
+extension SampleTable.Storage {
+    func sample(at slot: Int, generation: UInt32) -> Sample? {
+        guard slot >= 0, slot < descriptors.count, generations[slot] == generation,
+              let descriptor = descriptors[slot] else { return nil }
+        let isCounter = descriptor.kind == .counter
+        return Sample(descriptor: descriptor, value: values[slot], total: isCounter ? totals[slot] : .nan,
+                      increase: isCounter ? increases[slot] : .nan, time: times[slot])
+    }
+}

@@ -1,0 +1,3 @@
+import ResmonDaemon
+
+Daemon.main(arguments: CommandLine.arguments)
