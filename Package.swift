@@ -27,13 +27,14 @@ let package = Package(
         .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "ResmonAPI", "Server"]),
 
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
-        .executableTarget(name: "resmon", dependencies: ["ResmonClient", "ResmonAPI"]),
+        .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
+        .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
         .executableTarget(name: "resmon-bench", dependencies: ["Statistics", "ResmonDaemon"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
-                    resources: [.copy("Fixtures")]),
-        .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonTestSupport"]),
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -372,7 +372,12 @@ int rs_http_fetch(const char *socket_path, const char *url, const char *method,
     CURLcode code = curl_easy_perform(curl);
     int result = 0;
     if (code != CURLE_OK) {
-        fail(error, curl_easy_strerror(code), curl_error[0] ? curl_error : "no detail");
+        long os_error = 0;
+        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_error);
+        if (code == CURLE_COULDNT_CONNECT && os_error != 0)
+            fail(error, "connect", strerror((int)os_error));
+        else
+            fail(error, curl_easy_strerror(code), curl_error[0] ? curl_error : "no detail");
         result = (int)code;
         free(buffer.data);
     } else {

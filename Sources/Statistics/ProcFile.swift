@@ -174,28 +174,27 @@ public struct TextScanner {
         return value
     }
 
+    /// A decimal such as `0.35` or `-1.5`, rounded once (digits as an integer over a power of ten).
     public static func parseDecimal(_ field: UnsafeBufferPointer<UInt8>) -> Double? {
         guard !field.isEmpty else { return nil }
-        var integer: Double = 0
-        var fraction: Double = 0
-        var scale: Double = 1
+        var digits: UInt64 = 0
+        var fractionDigits = 0
         var seenDot = false
         var seenDigit = false
         var negative = false
         for (offset, byte) in field.enumerated() {
             if byte == 0x2d && offset == 0 { negative = true; continue }
             if byte == 0x2e && !seenDot { seenDot = true; continue }
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            guard byte >= 0x30 && byte <= 0x39, digits < UInt64.max / 10 - 10 else { return nil }
             seenDigit = true
-            if seenDot {
-                scale /= 10
-                fraction += Double(byte - 0x30) * scale
-            } else {
-                integer = integer * 10 + Double(byte - 0x30)
-            }
+            digits = digits * 10 + UInt64(byte - 0x30)
+            if seenDot { fractionDigits += 1 }
         }
         guard seenDigit else { return nil }
-        return negative ? -(integer + fraction) : integer + fraction
+        var scale = 1.0
+        for _ in 0..<fractionDigits { scale *= 10 }
+        let value = Double(digits) / scale
+        return negative ? -value : value
     }
 }
 

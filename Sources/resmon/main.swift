@@ -1,1 +1,6 @@
-print("x")
+import ResmonCLI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(CLI.main(CommandLine.arguments))

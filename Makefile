@@ -1,0 +1,55 @@
+# resmon: `make run` starts resmond on its embedded defaults; `make test` runs every test.
+# Both install what is missing first (Debian packages, only when absent).
+
+SWIFT ?= swift
+# What building needs.
+BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
+# The real tools the tests check against: promtool (in prometheus) and stress-ng for load.
+TEST_PACKAGES := prometheus stress-ng
+
+.PHONY: all build run test bench deps test-deps clean
+
+all: build
+
+# apt-get update then install, only when a package is missing. policy-rc.d keeps the
+# prometheus package from starting a server of its own while it installs.
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  echo "installing:" $$missing; \
+	  policy=/usr/sbin/policy-rc.d; made=""; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' | $$sudo tee $$policy >/dev/null && $$sudo chmod 755 $$policy && made=1; fi; \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; status=$$?; \
+	  if [ -n "$$made" ]; then $$sudo rm -f $$policy; fi; \
+	  exit $$status; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+test-deps: deps
+	$(call install_missing,$(TEST_PACKAGES))
+
+build: deps
+	$(SWIFT) build
+
+run: deps
+	$(SWIFT) build -c release --product resmond
+	$(SWIFT) build -c release --product resmon
+	@echo "resmond starting; in another shell: $(CURDIR)/.build/release/resmon status"
+	exec $(CURDIR)/.build/release/resmond
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) build -c release
+	mkdir -p bench
+	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json
+
+clean:
+	rm -rf .build

@@ -1,0 +1,290 @@
+import FoundationEssentials
+import ResmonAPI
+import ResmonClient
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `resmon` command line: human tables by default, `--json` for scripts.
+///
+/// Exit status: 0 success, 1 resmond answered with an error (an unknown key …), 2 no resmond
+/// answered, 64 bad usage.
+public enum CLI {
+    public enum ExitCode {
+        public static let success: Int32 = 0
+        public static let failure: Int32 = 1
+        public static let unreachable: Int32 = 2
+        public static let usage: Int32 = 64
+    }
+
+    struct UsageError: Error { let message: String }
+
+    struct Invocation {
+        var command: String?
+        var arguments: [String] = []
+        var json = false
+        var help = false
+        var socket: String?
+        var options: [String: String] = [:]
+    }
+
+    static let usage = """
+        Usage: resmon [--socket PATH] [--json] COMMAND [ARGUMENTS]
+
+        Reads resmond, the resmon daemon, over its Unix socket (--socket, else $RESMON_SOCKET,
+        else \(DefaultPaths.socket())).
+
+        Commands:
+          status              the daemon's state: version, uptime, step, statistics, its own CPU and memory
+          subsystems          each subsystem: available or why not, period, statistics
+          stats [REGEX]       the statistics whose keys match REGEX (POSIX extended), with values
+          get KEY...          one statistic in full (KEY is subsystem:resource:statistic)
+          watch KEY...        refresh the values of KEYs in place until Ctrl-C
+          version             the version of resmon
+
+        Options:
+          --json              print JSON instead of a table
+          --socket PATH       the daemon's socket
+          --help              help for resmon or for a command
+
+        Exit status: 0 success, 1 resmond refused (unknown key, bad regex), 2 no resmond answered, 64 bad usage.
+        """
+
+    static let commandHelp: [String: String] = [
+        "status": "Usage: resmon status [--json]\n\nShows resmond's version, uptime, step, sampling cycles, statistic count and its own CPU and memory use.\n",
+        "subsystems": "Usage: resmon subsystems [--json]\n\nLists each subsystem with its state (available, unavailable with the reason, disabled), its sampling period and how many statistics it recorded.\n",
+        "stats": "Usage: resmon stats [REGEX] [--json]\n\nLists the statistics whose keys match REGEX (a POSIX extended regular expression, searched\nunanchored: 'cpu:total', '^fs:.*used_ratio$'), with value and unit, kind. Counters show their rate.\n",
+        "get": "Usage: resmon get KEY... [--json]\n\nShows each statistic in full: value, raw total and rate for counters, unit, resolution, upper bound,\nlabels and time of the reading. KEY is subsystem:resource:statistic, e.g. cpu:total:usage_ratio.\n",
+        "watch": "Usage: resmon watch KEY... [--interval SECONDS] [--count N] [--json]\n\nRefreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.\n",
+        "version": "Usage: resmon version\n\nPrints the version of resmon.\n",
+    ]
+
+    public static func main(_ arguments: [String]) -> Int32 {
+        let invocation: Invocation
+        do {
+            invocation = try parse(Array(arguments.dropFirst()))
+        } catch {
+            printError(error.message + " (see resmon --help)")
+            return ExitCode.usage
+        }
+        guard let command = invocation.command else {
+            print(usage)
+            return invocation.help ? ExitCode.success : ExitCode.usage
+        }
+        if invocation.help {
+            guard let help = commandHelp[command] else {
+                printError("unknown command \"\(command)\" (see resmon --help)")
+                return ExitCode.usage
+            }
+            print(help, terminator: "")
+            return ExitCode.success
+        }
+        let client = ResmonClient(socketPath: invocation.socket)
+        do {
+            switch command {
+            case "status": try status(client, invocation)
+            case "subsystems": try subsystems(client, invocation)
+            case "stats": try stats(client, invocation)
+            case "get": try get(client, invocation)
+            case "watch": try watch(client, invocation)
+            case "version": print("resmon \(ResmonVersion.current)")
+            default:
+                printError("unknown command \"\(command)\" (see resmon --help)")
+                return ExitCode.usage
+            }
+            return ExitCode.success
+        } catch let error as UsageError {
+            printError(error.message + " (see resmon \(command) --help)")
+            return ExitCode.usage
+        } catch let error as ClientError {
+            printError(error.description)
+            if case .unreachable = error { return ExitCode.unreachable }
+            return ExitCode.failure
+        } catch {
+            printError("\(error)")
+            return ExitCode.failure
+        }
+    }
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
+        var invocation = Invocation()
+        let valued: Set<String> = ["--socket", "--interval", "--count"]
+        var index = 0
+        while index < arguments.count {
+            var argument = arguments[index]
+            var inline: String?
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                inline = String(argument[argument.index(after: equals)...])
+                argument = String(argument[..<equals])
+            }
+            switch argument {
+            case "--json": invocation.json = true
+            case "--help", "-h": invocation.help = true
+            case _ where valued.contains(argument):
+                var value = inline
+                if value == nil {
+                    index += 1
+                    guard index < arguments.count else { throw UsageError(message: "\(argument) needs a value") }
+                    value = arguments[index]
+                }
+                if argument == "--socket" { invocation.socket = value } else { invocation.options[argument] = value }
+            case _ where argument.hasPrefix("-") && argument.count > 1:
+                throw UsageError(message: "unknown option \"\(argument)\"")
+            default:
+                if invocation.command == nil { invocation.command = argument } else { invocation.arguments.append(argument) }
+            }
+            index += 1
+        }
+        return invocation
+    }
+
+    // MARK: - Commands
+
+    static func status(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...0)
+        let status = try client.status()
+        if invocation.json { return printJSON(status) }
+        var table = TextTable(header: ["resmond", "\(status.version) (pid \(status.pid)), up \(ValueFormatter.duration(status.uptimeSeconds))"])
+        table.append(["socket", status.socket])
+        table.append(["http", status.listen.map { "http://\($0)" } ?? "off"])
+        table.append(["step", "\(ValueFormatter.number(status.stepSeconds)) s, \(status.cycles) cycles"])
+        table.append(["statistics", "\(status.statistics) (\(status.subsystemsAvailable) subsystems available, \(status.subsystemsUnavailable) unavailable)"])
+        table.append(["self", "cpu \(ValueFormatter.number(status.cpuSecondsTotal)) s, rss \(ValueFormatter.bytes(status.residentBytes))"
+                      + (status.lastSampleCPUSeconds.map { ", last sample \(ValueFormatter.number($0 * 1000)) ms cpu" } ?? "")])
+        table.append(["busy", status.busy ? "yes: refusing new work" : "no"])
+        table.append(["state", status.stateDirectory])
+        print(table.render(), terminator: "")
+    }
+
+    static func subsystems(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...0)
+        let subsystems = try client.subsystems()
+        if invocation.json { return printJSON(SubsystemList(subsystems: subsystems)) }
+        var table = TextTable(header: ["SUBSYSTEM", "STATE", "PERIOD", "STATISTICS", "DETAIL"], rightAligned: [2, 3])
+        for subsystem in subsystems {
+            table.append([subsystem.name, subsystem.state, ValueFormatter.number(subsystem.periodSeconds) + " s",
+                          String(subsystem.statistics), subsystem.reason ?? subsystem.summary])
+        }
+        print(table.render(), terminator: "")
+    }
+
+    static func stats(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...1)
+        let statistics = try client.statistics(matching: invocation.arguments.first)
+        if invocation.json { return printJSON(StatisticList(statistics: statistics)) }
+        print(statisticsTable(statistics), terminator: "")
+    }
+
+    static func statisticsTable(_ statistics: [StatisticInfo]) -> String {
+        var table = TextTable(header: ["KEY", "VALUE", "KIND"], rightAligned: [1])
+        for statistic in statistics {
+            table.append([statistic.key, ValueFormatter.format(statistic), statistic.kind])
+        }
+        return table.render()
+    }
+
+    static func get(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 1...Int.max)
+        let statistics = try invocation.arguments.map { key throws(ClientError) in try client.statistic(key) }
+        if invocation.json {
+            return statistics.count == 1 ? printJSON(statistics[0]) : printJSON(StatisticList(statistics: statistics))
+        }
+        for (index, statistic) in statistics.enumerated() {
+            if index > 0 { print() }
+            var table = TextTable(header: ["key", statistic.key])
+            table.append(["value", ValueFormatter.format(statistic)])
+            if statistic.kind == "counter" {
+                table.append(["total", ValueFormatter.format(statistic.total, unit: statistic.unit)])
+                table.append(["increase", ValueFormatter.format(statistic.increase, unit: statistic.unit)])
+            }
+            table.append(["kind", statistic.kind])
+            table.append(["unit", statistic.unit])
+            table.append(["resolution", ValueFormatter.number(statistic.resolution)])
+            table.append(["upper bound", statistic.upperBound.map { ValueFormatter.format($0, unit: statistic.unit) } ?? "none"])
+            table.append(["labels", statistic.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: " ")])
+            table.append(["time", statistic.time.map(formatTime) ?? "never"])
+            table.append(["help", statistic.help])
+            print(table.render(), terminator: "")
+        }
+    }
+
+    static func watch(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 1...Int.max)
+        var interval: Double
+        if let text = invocation.options["--interval"] {
+            guard let value = Double(text), value >= 0.1, value <= 3600 else {
+                throw UsageError(message: "--interval: expected seconds from 0.1 to 3600, got \"\(text)\"")
+            }
+            interval = value
+        } else {
+            interval = try client.status().stepSeconds
+        }
+        var remaining: Int?
+        if let text = invocation.options["--count"] {
+            guard let count = Int(text), count >= 1 else { throw UsageError(message: "--count: expected a positive whole number, got \"\(text)\"") }
+            remaining = count
+        }
+        let terminal = isatty(1) == 1
+        while true {
+            let statistics = try invocation.arguments.map { key throws(ClientError) in try client.statistic(key) }
+            if invocation.json {
+                printJSON(StatisticList(statistics: statistics), pretty: false)
+            } else {
+                let body = formatTime(Clock.now()) + "\n" + statisticsTable(statistics)
+                // Home the cursor and clear the screen, so the table refreshes in place.
+                print(terminal ? "\u{1B}[H\u{1B}[2J" + body : body, terminator: terminal ? "" : "\n")
+            }
+            fflushStandardOutput()
+            if let count = remaining {
+                remaining = count - 1
+                if count - 1 == 0 { return }
+            }
+            usleep(UInt32(interval * 1_000_000))
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func expectArguments(_ invocation: Invocation, _ range: ClosedRange<Int>) throws(UsageError) {
+        let count = invocation.arguments.count
+        guard range.contains(count) else {
+            if range.upperBound == 0 { throw UsageError(message: "\(invocation.command ?? "") takes no arguments") }
+            if count < range.lowerBound { throw UsageError(message: "\(invocation.command ?? "") needs a statistic key") }
+            throw UsageError(message: "too many arguments")
+        }
+        if let options = invocation.options.keys.first, invocation.command != "watch" {
+            throw UsageError(message: "\(options) applies to watch only")
+        }
+    }
+
+    static func printJSON<Body: Encodable>(_ body: Body, pretty: Bool = true) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(body) { print(String(decoding: data, as: UTF8.self)) }
+    }
+
+    static func printError(_ message: String) {
+        let line = Array(("resmon: " + message + "\n").utf8)
+        _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    static func fflushStandardOutput() {
+        fflush(nil)
+    }
+
+    static func formatTime(_ epoch: Double) -> String {
+        var seconds = time_t(epoch)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+}
+
+enum Clock {
+    static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,154 @@
+import CShim
+import FoundationEssentials
+import ResmonAPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a request to resmond did not give the answer asked for.
+public enum ClientError: Error, Sendable, CustomStringConvertible {
+    /// Nothing answered on the socket: resmond is not running, or the path is wrong.
+    case unreachable(socket: String, reason: String)
+    /// resmond answered with an error (`{"error": {"code", "message"}}`).
+    case api(status: Int, code: APIErrorCode, message: String)
+    /// resmond answered something this client cannot read.
+    case malformedResponse(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let socket, let reason):
+            "no resmond answers on \(socket) (\(reason)); start it with 'resmond' or 'make run', or pass --socket"
+        case .api(let status, let code, let message): "\(message) (HTTP \(status), \(code))"
+        case .malformedResponse(let detail): "unreadable answer from resmond: \(detail)"
+        }
+    }
+}
+
+/// A raw HTTP answer.
+public struct ClientResponse: Sendable {
+    public let status: Int
+    public let body: [UInt8]
+}
+
+/// The Swift consumer library: resmond's HTTP API over its Unix socket, through libcurl.
+public struct ResmonClient: Sendable {
+    public let socketPath: String
+    public var timeoutMilliseconds: Int
+
+    /// A client of the resmond on `socketPath` (default: `$RESMON_SOCKET`, else the default socket).
+    public init(socketPath: String? = nil, timeoutMilliseconds: Int = 10_000) {
+        self.socketPath = socketPath ?? ResmonClient.defaultSocket()
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// `$RESMON_SOCKET` when set, else the socket in the default state directory.
+    public static func defaultSocket() -> String {
+        if let configured = getenv("RESMON_SOCKET"), configured.pointee != 0 { return String(cString: configured) }
+        return DefaultPaths.socket()
+    }
+
+    // MARK: - The API
+
+    public func health() throws(ClientError) -> HealthResponse { try get("/healthz") }
+    public func status() throws(ClientError) -> StatusResponse { try get("/v1/status") }
+    public func subsystems() throws(ClientError) -> [SubsystemInfo] {
+        let list: SubsystemList = try get("/v1/subsystems")
+        return list.subsystems
+    }
+
+    /// The catalogue, optionally only keys matching a POSIX extended regular expression.
+    public func statistics(matching pattern: String? = nil) throws(ClientError) -> [StatisticInfo] {
+        let list: StatisticList = try get("/v1/statistics", query: pattern.map { [("match", $0)] } ?? [])
+        return list.statistics
+    }
+
+    /// One statistic by its key, e.g. `cpu:total:usage_ratio`.
+    public func statistic(_ key: String) throws(ClientError) -> StatisticInfo {
+        try get("/v1/statistics/" + ResmonClient.escapePath(key))
+    }
+
+    /// The Prometheus exposition text of `/metrics`.
+    public func metrics() throws(ClientError) -> String {
+        let response = try send("GET", "/metrics")
+        try ResmonClient.check(response)
+        return String(decoding: response.body, as: UTF8.self)
+    }
+
+    // MARK: - Plumbing
+
+    /// Decodes a JSON answer of a GET.
+    public func get<Body: Decodable>(_ path: String, query: [(String, String)] = []) throws(ClientError) -> Body {
+        let response = try send("GET", path, query: query)
+        try ResmonClient.check(response)
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(response.body))
+        } catch {
+            throw .malformedResponse("\(path): \(error)")
+        }
+    }
+
+    /// One request; the answer whatever its status. Throws only when nothing answered.
+    public func send(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+                     headers: [String] = []) throws(ClientError) -> ClientResponse {
+        var url = "http://localhost" + path
+        if !query.isEmpty {
+            url += "?" + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
+        }
+        var status = 0
+        var answer: UnsafeMutablePointer<CChar>?
+        var length = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let headerText = (body != nil ? ["Content-Type: application/json"] : []) + headers
+        let result: Int32 = headerText.joined(separator: "\n").withCString { headerPointer in
+            if let body {
+                // A trailing NUL keeps the pointer valid for an empty body; it is not sent.
+                let terminated = body.map { CChar(bitPattern: $0) } + [0]
+                return terminated.withUnsafeBufferPointer { chars in
+                    rs_http_fetch(socketPath, url, method, chars.baseAddress, body.count, headerPointer,
+                                  timeoutMilliseconds, 256 << 20, &status, &answer, &length, &error)
+                }
+            }
+            return rs_http_fetch(socketPath, url, method, nil, 0, headerPointer, timeoutMilliseconds, 256 << 20,
+                                 &status, &answer, &length, &error)
+        }
+        guard result == 0, let answer else {
+            throw .unreachable(socket: socketPath, reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+        defer { free(answer) }
+        let bytes = Array(UnsafeRawBufferPointer(start: answer, count: length))
+        return ClientResponse(status: status, body: bytes)
+    }
+
+    static func check(_ response: ClientResponse) throws(ClientError) {
+        guard !(200..<300).contains(response.status) else { return }
+        if let failure = try? JSONDecoder().decode(ErrorResponse.self, from: Data(response.body)) {
+            throw .api(status: response.status, code: failure.error.code, message: failure.error.message)
+        }
+        throw .malformedResponse("HTTP \(response.status) without an error body")
+    }
+
+    /// Percent-encodes a path, keeping `/` and `:` (statistic keys read as they are).
+    static func escapePath(_ text: String) -> String {
+        escape(text, keeping: "/:")
+    }
+
+    static func escapeQuery(_ text: String) -> String {
+        escape(text, keeping: "")
+    }
+
+    private static func escape(_ text: String, keeping extra: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        let kept = Set(extra.utf8)
+        for byte in text.utf8 {
+            let unreserved = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39)
+                || byte == 0x2d || byte == 0x2e || byte == 0x5f || byte == 0x7e
+            if unreserved || kept.contains(byte) {
+                bytes.append(byte)
+            } else {
+                bytes += [0x25, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
