@@ -28,6 +28,11 @@ public final class Daemon: Sendable {
 
     /// Parses the command line, runs the daemon, and exits with its status.
     public static func main(arguments: [String]) -> Never {
+        // A parent may hand down a blocked signal mask (Foundation's Process does); TERM, HUP
+        // and USR1 must reach us.
+        var nothing = sigset_t()
+        sigemptyset(&nothing)
+        sigprocmask(SIG_SETMASK, &nothing, nil)
         signal(SIGPIPE, SIG_IGN)
         let options: DaemonOptions
         do {

@@ -1,0 +1,118 @@
+import Foundation
+import ResmonTestSupport
+import Testing
+@testable import ResmonDaemon
+
+@Suite struct ConfigurationTests {
+    func load(_ text: String) throws -> DaemonConfiguration {
+        let directory = TemporaryDirectory("resmon-config")
+        try directory.write("resmond.json", text)
+        var options = DaemonOptions()
+        options.configDirectory = directory.path
+        return try options.configuration()
+    }
+
+    func error(_ text: String) -> ConfigurationError? {
+        do {
+            _ = try load(text)
+            return nil
+        } catch {
+            return error as? ConfigurationError
+        }
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let configuration = try load("""
+            {"stateDir": "/tmp/s", "step": 1, "cycles": 3,
+             "http": {"socket": "/tmp/s/x.sock", "listen": "127.0.0.1:0", "maxRequestBytes": 2048, "threads": 3},
+             "collect": {"procRoot": "/proc", "sysRoot": "/sys", "subsystems": {"disk": {"enabled": false}, "fs": {"period": 30}}}}
+            """)
+        #expect(configuration.stateDirectory == "/tmp/s")
+        #expect(configuration.step == 1 && configuration.cycles == 3)
+        #expect(configuration.socketPath == "/tmp/s/x.sock")
+        #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 0))
+        #expect(configuration.maxRequestBytes == 2048 && configuration.httpThreads == 3)
+        #expect(configuration.subsystems["disk"]?.enabled == false)
+        #expect(configuration.subsystems["fs"]?.period == 30)
+    }
+
+    @Test func aMissingFileMeansEmbeddedDefaults() throws {
+        var options = DaemonOptions()
+        options.configDirectory = TemporaryDirectory("resmon-empty").path
+        let configuration = try options.configuration()
+        #expect(configuration.step == 5)
+        #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 9465))
+        #expect(configuration.socketPath == configuration.stateDirectory + "/resmond.sock")
+    }
+
+    @Test func flagsOverrideTheFile() throws {
+        let directory = TemporaryDirectory("resmon-config")
+        try directory.write("resmond.json", #"{"step": 10, "http": {"listen": "127.0.0.1:1234"}}"#)
+        let options = try DaemonOptions(arguments: ["--config-dir", directory.path, "--step", "1", "--listen", "none"])
+        let configuration = try options.configuration()
+        #expect(configuration.step == 1)
+        #expect(configuration.listen == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"stepp": 5}"#, "stepp", "unknown key"),
+        (#"{"http": {"lisen": "x"}}"#, "http.lisen", "unknown key"),
+        (#"{"step": 0}"#, "step", "out of range"),
+        (#"{"step": 2.5}"#, "step", "whole number"),
+        (#"{"step": "5"}"#, "step", "got a string"),
+        (#"{"http": {"listen": "nowhere"}}"#, "http.listen", "HOST:PORT"),
+        (#"{"http": {"listen": "127.0.0.1:70000"}}"#, "http.listen", "HOST:PORT"),
+        (#"{"stateDir": "relative/dir"}"#, "stateDir", "absolute path"),
+        (#"{"collect": {"subsystems": {"gpu": {}}}}"#, "collect.subsystems.gpu", "unknown key"),
+        (#"{"collect": {"subsystems": {"cpu": {"enabled": "yes"}}}}"#, "collect.subsystems.cpu.enabled", "true or false"),
+        (#"{"http": []}"#, "http", "expected an object"),
+    ])
+    func badKeysAndValuesAreRefusedWithFileKeyAndReason(_ text: String, _ key: String, _ reason: String) throws {
+        let failure = try #require(error(text))
+        #expect(failure.key == key)
+        #expect(failure.reason.contains(reason))
+        #expect(failure.source.hasSuffix("/resmond.json"))
+        #expect(failure.description.contains("resmond.json: key \(key): "))
+    }
+
+    @Test func invalidJSONIsRefusedWithTheFile() throws {
+        let failure = try #require(error("{\"step\": 5,,}"))
+        #expect(failure.key == nil)
+        #expect(failure.description.contains("resmond.json: not valid JSON"))
+    }
+
+    @Test(arguments: [
+        (["--step", "0"], "--step"), (["--step"], "needs a value"), (["--bogus"], "unknown option"),
+        (["--listen", "x"], "--listen"), (["--state-dir", "rel"], "absolute path"), (["--cycles", "-1"], "--cycles"),
+    ])
+    func badFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
+        #expect {
+            _ = try DaemonOptions(arguments: arguments)
+        } throws: { error in
+            (error as? DaemonOptions.UsageError)?.message.contains(message) == true
+        }
+    }
+
+    @Test func listenAddresses() {
+        #expect(ListenAddress(parsing: "127.0.0.1:9465") == ListenAddress(host: "127.0.0.1", port: 9465))
+        #expect(ListenAddress(parsing: "[::1]:80") == ListenAddress(host: "::1", port: 80))
+        #expect(ListenAddress(parsing: "localhost:1")?.host == "127.0.0.1")
+        #expect(ListenAddress(parsing: "9465") == nil)
+        #expect(ListenAddress(parsing: ":9465") == nil)
+    }
+
+    @Test func checkConfigReportsThroughTheBinary() throws {
+        let directory = TemporaryDirectory("resmon-check")
+        try directory.write("resmond.json", #"{"http": {"threads": 99}}"#)
+        let bad = try Products.run(Products.path("resmond"), ["--config-dir", directory.path, "--check-config"])
+        #expect(bad.status == 1)
+        #expect(bad.error.contains("resmond.json: key http.threads: 99 is out of range"))
+        try directory.write("resmond.json", #"{"http": {"threads": 2}}"#)
+        let good = try Products.run(Products.path("resmond"), ["--config-dir", directory.path, "--check-config"])
+        #expect(good.status == 0)
+        let usage = try Products.run(Products.path("resmond"), ["--frobnicate"])
+        #expect(usage.status == 2)
+        #expect(try Products.run(Products.path("resmond"), ["--version"]).output.hasPrefix("resmond "))
+        #expect(try Products.run(Products.path("resmond"), ["--help"]).output.contains("--check-config"))
+    }
+}
