@@ -17,19 +17,21 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // Variadic C calls (MHD_start_daemon, curl_easy_setopt), peer credentials and sd_notify.
-        .target(name: "CShim", dependencies: ["CMicroHTTPD", "CCurl"]),
+        // Variadic C calls (MHD_start_daemon), closed enums, peer credentials and sd_notify.
+        .target(name: "CShim", dependencies: ["CMicroHTTPD"]),
+        // The libcurl client calls, kept apart so that the daemon does not load libcurl.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "Statistics"),
         .target(name: "ResmonAPI"),
         .target(name: "Server", dependencies: ["CShim", "Statistics", "ResmonAPI"]),
-        .target(name: "ResmonClient", dependencies: ["CShim", "ResmonAPI"]),
+        .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
         .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "ResmonAPI", "Server"]),
 
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["Statistics", "ResmonDaemon"]),
+        .executableTarget(name: "resmon-bench", dependencies: ["Statistics"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],

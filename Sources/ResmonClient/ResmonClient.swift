@@ -1,4 +1,4 @@
-import CShim
+import CCurlShim
 import FoundationEssentials
 import ResmonAPI
 #if canImport(Glibc)

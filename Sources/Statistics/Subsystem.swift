@@ -82,12 +82,15 @@ final class ResourceSlots {
     func begin() { pass &+= 1 }
 
     /// The handles of `resource`, in the order of the specs; registers them the first time.
-    func handles(for resource: String, capacities: [Double?] = [], labels: () -> [String: String]) -> [StatisticHandle] {
+    /// `capacities` and `labels` are evaluated only then, never on the per-sample path.
+    func handles(for resource: String, capacities: @autoclosure () -> [Double?] = [],
+                 labels: () -> [String: String]) -> [StatisticHandle] {
         if let slot = slots[resource] {
             slots[resource]!.lastSeen = pass
             return slot.handles
         }
         let resourceLabels = labels()
+        let capacities = capacities()
         let handles = specs.map { spec -> StatisticHandle in
             let upperBound: Double?
             switch spec.bound {

@@ -1,1 +1,142 @@
-print("x")
+// resmon-bench: prints one line per figure and writes them to a JSON file
+// ([{"name","value","unit"}]). Run through `make bench` (release build).
+import FoundationEssentials
+import Statistics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Figure: Encodable {
+    let name: String
+    let value: Double
+    let unit: String
+}
+
+var figures: [Figure] = []
+@MainActor func report(_ name: String, _ value: Double, _ unit: String) {
+    figures.append(Figure(name: name, value: value, unit: unit))
+    let rounded = (value * 1000).rounded() / 1000
+    print("\(name): \(rounded) \(unit)")
+}
+
+var arguments = CommandLine.arguments.dropFirst()
+var resmondPath = "./.build/release/resmond"
+var outputPath = "bench/results.json"
+var idleSeconds = 60
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--resmond": resmondPath = arguments.popFirst() ?? resmondPath
+    case "--output": outputPath = arguments.popFirst() ?? outputPath
+    case "--seconds": idleSeconds = Int(arguments.popFirst() ?? "") ?? idleSeconds
+    default:
+        print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N]")
+        exit(64)
+    }
+}
+
+// MARK: - One host sample: every built-in subsystem collected once, on this machine's /proc.
+
+do {
+    let table = SampleTable()
+    let collector = Collector(subsystems: Collector.hostSubsystems(paths: HostPaths(), table: table), table: table, step: 1)
+    var monotonic = 1.0
+    for _ in 0..<50 {
+        monotonic += 1
+        collector.collect(time: monotonic, monotonicTime: monotonic)
+    }
+    let rounds = 2000
+    let cpuStart = Clock.threadCPU()
+    let wallStart = Clock.monotonic()
+    for _ in 0..<rounds {
+        monotonic += 1
+        collector.collect(time: monotonic, monotonicTime: monotonic)
+    }
+    let cpu = (Clock.threadCPU() - cpuStart) / Double(rounds)
+    let wall = (Clock.monotonic() - wallStart) / Double(rounds)
+    report("host_sample_cpu", cpu * 1e6, "us")
+    report("host_sample_wall", wall * 1e6, "us")
+    report("host_sample_statistics", Double(table.count), "statistics")
+    for status in collector.statuses() {
+        // Per subsystem, the wall time of its last collection.
+        report("subsystem_\(status.name)_wall", (status.lastDurationSeconds ?? .nan) * 1e6, "us")
+    }
+}
+
+// MARK: - An idle resmond: RSS, RssAnon, PSS and CPU after a while at step 1 and step 5.
+
+func spawn(_ path: String, _ arguments: [String]) -> pid_t? {
+    var child = pid_t()
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    return posix_spawn(&child, path, &actions, nil, argv, environ) == 0 ? child : nil
+}
+
+func kibibytes(_ field: String, in text: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+    }
+    return nil
+}
+
+func read(_ path: String) -> String {
+    (try? ProcFile(path, capacity: 4096).read { String(decoding: $0, as: UTF8.self) }) ?? ""
+}
+
+/// utime + stime of a process, in seconds.
+func cpuSeconds(_ pid: pid_t) -> Double {
+    let stat = read("/proc/\(pid)/stat")
+    guard let close = stat.lastIndex(of: ")") else { return .nan }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+if access(resmondPath, X_OK) == 0 {
+    var daemons: [(step: Int, pid: pid_t, directory: String)] = []
+    for step in [1, 5] {
+        let directory = "/tmp/resmon-bench-\(getpid())-\(step)"
+        mkdir(directory, 0o755)
+        if let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config",
+                                         "--listen", "127.0.0.1:0", "--step", "\(step)"]) {
+            daemons.append((step, pid, directory))
+        }
+    }
+    // Let them settle, then measure CPU over the rest of the period.
+    sleep(5)
+    let startCPU = daemons.map { cpuSeconds($0.pid) }
+    sleep(UInt32(max(1, idleSeconds - 5)))
+    for (index, daemon) in daemons.enumerated() {
+        let rollup = read("/proc/\(daemon.pid)/smaps_rollup")
+        let status = read("/proc/\(daemon.pid)/status")
+        let used = cpuSeconds(daemon.pid) - startCPU[index]
+        report("resmond_step\(daemon.step)_rss", (kibibytes("Rss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_step\(daemon.step)_rss_anon", (kibibytes("RssAnon", in: status) ?? .nan) / 1024, "MiB")
+        report("resmond_step\(daemon.step)_pss", (kibibytes("Pss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_step\(daemon.step)_cpu", used * 1000 / Double(max(1, idleSeconds - 5)), "ms/s")
+        kill(daemon.pid, SIGTERM)
+        var status_: Int32 = 0
+        waitpid(daemon.pid, &status_, 0)
+        unlink(daemon.directory + "/resmond.lock")
+        rmdir(daemon.directory + "/config")
+        rmdir(daemon.directory)
+    }
+} else {
+    print("resmond not found at \(resmondPath): skipping the idle-daemon figures")
+}
+
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+if let data = try? encoder.encode(figures) {
+    let bytes = Array(data) + [0x0a]
+    let descriptor = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    if descriptor >= 0 {
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        print("wrote \(outputPath)")
+    }
+}

@@ -51,15 +51,6 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
                               unsigned timeout_seconds, char *error);
 void rs_http_stop(rs_http_server *server);
 
-/* ---- HTTP client (libcurl) ---- */
-
-/* One request; socket_path NULL means TCP. Returns 0 on success, else fills error (size 256).
- * *body is malloc'd (NUL-terminated) and owned by the caller. */
-int rs_http_fetch(const char *socket_path, const char *url, const char *method,
-                  const char *request_body, size_t request_length, const char *headers,
-                  long timeout_ms, size_t max_response_bytes,
-                  long *status, char **body, size_t *body_length, char *error);
-
 /* ---- systemd and process helpers ---- */
 
 /* Sends state (e.g. "READY=1") to $NOTIFY_SOCKET; 0 when sent or when there is no socket. */
