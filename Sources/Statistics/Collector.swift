@@ -109,10 +109,14 @@ public final class Collector: @unchecked Sendable {
     }
 
     /// Collects every subsystem that is due at `monotonicTime`. Returns the CPU seconds it took.
+    ///
+    /// The sampler runs on step boundaries but starts between two, so a subsystem counts as due
+    /// half a step early: the first boundary after start-up is not skipped.
     @discardableResult
     public func collect(time: Double, monotonicTime: Double) -> Double {
         let started = Clock.threadCPU()
-        for index in entries.indices where entries[index].settings.enabled && monotonicTime + 0.001 >= entries[index].nextDue {
+        let slack = step / 2
+        for index in entries.indices where entries[index].settings.enabled && monotonicTime + slack >= entries[index].nextDue {
             let period = Collector.period(entries[index].settings.period, step: step)
             entries[index].nextDue = monotonicTime + period
             collect(entries[index].subsystem, time: time, monotonicTime: monotonicTime)

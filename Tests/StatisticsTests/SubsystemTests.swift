@@ -213,3 +213,18 @@ struct Host {
         #expect(host.sample("fs:/tmp:size_bytes") == nil)
     }
 }
+
+@Suite struct CollectorScheduleTests {
+    @Test func subsystemsRunOnTheirOwnPeriodsAndTheFirstBoundaryIsNotSkipped() throws {
+        let host = try Host()
+        let collector = Collector(subsystems: [LoadSubsystem(paths: host.paths, table: host.table),
+                                               MemorySubsystem(paths: host.paths, table: host.table)],
+                                  table: host.table, step: 5, settings: ["memory": SubsystemSettings(period: 12)])
+        // Start-up 0.7 s into a step, then every boundary: 4.3 s after start, then 5 s apart.
+        for time in [100.7, 105.0, 110.0, 115.0, 120.0] { collector.collect(time: time, monotonicTime: time) }
+        let statuses = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0) })
+        #expect(statuses["load"]?.collections == 5)
+        #expect(statuses["memory"]?.periodSeconds == 15) // rounded up to a multiple of the step
+        #expect(statuses["memory"]?.collections == 2) // at 100.7 and 115
+    }
+}
