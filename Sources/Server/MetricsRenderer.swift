@@ -24,22 +24,18 @@ public enum MetricsRenderer {
                 output += name + labels(sample.descriptor) + " " + format(value) + "\n"
             }
         }
-        output += "# HELP resmon_build_info resmond's version\n# TYPE resmon_build_info gauge\n"
-        output += "resmon_build_info{version=\"\(escapeLabel(status.version))\"} 1\n"
-        output += "# HELP resmon_busy 1 while resmond is over its self-limits and refuses new work\n# TYPE resmon_busy gauge\n"
-        output += "resmon_busy \(status.busy ? 1 : 0)\n"
-        output += "# HELP resmon_statistics Statistics in the sample table\n# TYPE resmon_statistics gauge\n"
-        output += "resmon_statistics \(status.statistics)\n"
-        output += "# HELP resmon_cpu_seconds_total CPU time resmond has used\n# TYPE resmon_cpu_seconds_total counter\n"
-        output += "resmon_cpu_seconds_total \(format(status.cpuSecondsTotal))\n"
-        output += "# HELP resmon_resident_memory_bytes resmond's resident set size\n# TYPE resmon_resident_memory_bytes gauge\n"
-        output += "resmon_resident_memory_bytes \(format(status.residentBytes))\n"
-        output += "# HELP resmon_sample_cycles_total Sampling cycles completed\n# TYPE resmon_sample_cycles_total counter\n"
-        output += "resmon_sample_cycles_total \(status.cycles)\n"
-        output += "# HELP resmon_subsystem_up 1 when the subsystem collects, 0 when it is unavailable or disabled\n# TYPE resmon_subsystem_up gauge\n"
-        for subsystem in subsystems {
-            output += "resmon_subsystem_up{subsystem=\"\(escapeLabel(subsystem.name))\"} \(subsystem.state == .available ? 1 : 0)\n"
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
+            output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { output += name + sample.labels + " " + format(sample.value) + "\n" }
         }
+        family("resmon_build_info", "gauge", "resmond's version", [("{version=\"\(escapeLabel(status.version))\"}", 1)])
+        family("resmon_busy", "gauge", "1 while resmond is over its self-limits and refuses new work", [("", status.busy ? 1 : 0)])
+        family("resmon_statistics", "gauge", "Statistics in the sample table", [("", Double(status.statistics))])
+        family("resmon_cpu_seconds_total", "counter", "CPU time resmond has used", [("", status.cpuSecondsTotal)])
+        family("resmon_resident_memory_bytes", "gauge", "resmond's resident set size", [("", status.residentBytes)])
+        family("resmon_sample_cycles_total", "counter", "Sampling cycles completed", [("", Double(status.cycles))])
+        family("resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
+               subsystems.map { ("{subsystem=\"\(escapeLabel($0.name))\"}", $0.state == .available ? 1 : 0) })
         return output
     }
 
