@@ -135,3 +135,20 @@ public struct HealthResponse: Codable, Sendable {
     public var status: String
     public init(status: String) { self.status = status }
 }
+
+/// The body of `PUT /v1/statistics/app:RESOURCE:NAME`.
+public struct PushRequest: Codable, Sendable {
+    /// A gauge's level or a counter's raw total.
+    public var value: Double
+    /// `gauge` (default) or `counter`.
+    public var kind: String?
+    public var unit: String?
+    public var help: String?
+
+    public init(value: Double, kind: String? = nil, unit: String? = nil, help: String? = nil) {
+        self.value = value
+        self.kind = kind
+        self.unit = unit
+        self.help = help
+    }
+}

@@ -26,6 +26,8 @@ public enum CLI {
         var help = false
         var socket: String?
         var options: [String: String] = [:]
+        var conditions: [String] = []
+        var delete = false
     }
 
     static let usage = """
@@ -37,7 +39,10 @@ public enum CLI {
         Commands:
           status              the daemon's state: version, uptime, step, statistics, its own CPU and memory
           subsystems          each subsystem: available or why not, period, statistics
-          stats [REGEX]       the statistics whose keys match REGEX (POSIX extended), with values
+          stats [REGEX] [--where LABEL~REGEX]...
+                              the statistics whose keys match REGEX (POSIX extended) and whose
+                              labels match, with values
+          push KEY VALUE      push an application statistic (KEY is app:RESOURCE:NAME)
           get KEY...          one statistic in full (KEY is subsystem:resource:statistic)
           watch KEY...        refresh the values of KEYs in place until Ctrl-C
           version             the version of resmon
@@ -53,7 +58,8 @@ public enum CLI {
     static let commandHelp: [String: String] = [
         "status": "Usage: resmon status [--json]\n\nShows resmond's version, uptime, step, sampling cycles, statistic count and its own CPU and memory use.\n",
         "subsystems": "Usage: resmon subsystems [--json]\n\nLists each subsystem with its state (available, unavailable with the reason, disabled), its sampling period and how many statistics it recorded.\n",
-        "stats": "Usage: resmon stats [REGEX] [--json]\n\nLists the statistics whose keys match REGEX (a POSIX extended regular expression, searched\nunanchored: 'cpu:total', '^fs:.*used_ratio$'), with value and unit, kind. Counters show their rate.\n",
+        "stats": "Usage: resmon stats [REGEX] [--where CONDITION]... [--json]\n\nLists the statistics whose keys match REGEX (a POSIX extended regular expression, searched\nunanchored: 'cpu:total', '^fs:.*used_ratio$') and whose labels meet every CONDITION:\nlabel=value, label!=value, label~regex, label!~regex (e.g. --where name~^nginx --where user=www-data;\nsubsystem, resource and statistic work as labels too), with value and unit, kind. Counters show their rate.\n",
+        "push": "Usage: resmon push KEY VALUE [--kind gauge|counter] [--unit UNIT] [--help-text TEXT] [--json]\n       resmon push --delete KEY\n\nPushes an application statistic: KEY is app:RESOURCE:NAME, VALUE a gauge's level or a counter's\nraw total (a counter's NAME ends in _total). It expires unless pushed again within push.expireSeconds.\n",
         "get": "Usage: resmon get KEY... [--json]\n\nShows each statistic in full: value, raw total and rate for counters, unit, resolution, upper bound,\nlabels and time of the reading. KEY is subsystem:resource:statistic, e.g. cpu:total:usage_ratio.\n",
         "watch": "Usage: resmon watch KEY... [--interval SECONDS] [--count N] [--json]\n\nRefreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.\n",
         "version": "Usage: resmon version\n\nPrints the version of resmon.\n",
@@ -86,6 +92,7 @@ public enum CLI {
             case "subsystems": try subsystems(client, invocation)
             case "stats": try stats(client, invocation)
             case "get": try get(client, invocation)
+            case "push": try push(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
             default:
@@ -108,7 +115,7 @@ public enum CLI {
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
-        let valued: Set<String> = ["--socket", "--interval", "--count"]
+        let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -127,7 +134,10 @@ public enum CLI {
                     guard index < arguments.count else { throw UsageError(message: "\(argument) needs a value") }
                     value = arguments[index]
                 }
-                if argument == "--socket" { invocation.socket = value } else { invocation.options[argument] = value }
+                if argument == "--socket" { invocation.socket = value }
+                else if argument == "--where", let value { invocation.conditions.append(value) }
+                else { invocation.options[argument] = value }
+            case "--delete": invocation.delete = true
             case _ where argument.hasPrefix("-") && argument.count > 1:
                 throw UsageError(message: "unknown option \"\(argument)\"")
             default:
@@ -170,7 +180,7 @@ public enum CLI {
 
     static func stats(_ client: ResmonClient, _ invocation: Invocation) throws {
         try expectArguments(invocation, 0...1)
-        let statistics = try client.statistics(matching: invocation.arguments.first)
+        let statistics = try client.statistics(matching: invocation.arguments.first, where: invocation.conditions)
         if invocation.json { return printJSON(StatisticList(statistics: statistics)) }
         print(statisticsTable(statistics), terminator: "")
     }
@@ -206,6 +216,22 @@ public enum CLI {
             table.append(["help", statistic.help])
             print(table.render(), terminator: "")
         }
+    }
+
+    static func push(_ client: ResmonClient, _ invocation: Invocation) throws {
+        if invocation.delete {
+            try expectArguments(invocation, 1...1)
+            try client.removePushed(invocation.arguments[0])
+            return
+        }
+        try expectArguments(invocation, 2...2)
+        guard let value = Double(invocation.arguments[1]), value.isFinite else {
+            throw UsageError(message: "VALUE: expected a number, got \"\(invocation.arguments[1])\"")
+        }
+        let statistic = try client.push(invocation.arguments[0], value: value, kind: invocation.options["--kind"] ?? "gauge",
+                                        unit: invocation.options["--unit"] ?? "", help: invocation.options["--help-text"])
+        if invocation.json { return printJSON(statistic) }
+        print("\(statistic.key) = \(ValueFormatter.format(statistic))")
     }
 
     static func watch(_ client: ResmonClient, _ invocation: Invocation) throws {
@@ -252,8 +278,15 @@ public enum CLI {
             if count < range.lowerBound { throw UsageError(message: "\(invocation.command ?? "") needs a statistic key") }
             throw UsageError(message: "too many arguments")
         }
-        if let options = invocation.options.keys.first, invocation.command != "watch" {
-            throw UsageError(message: "\(options) applies to watch only")
+        let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"]]
+        if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
+            throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
+        }
+        if !invocation.conditions.isEmpty && invocation.command != "stats" {
+            throw UsageError(message: "--where applies to stats only")
+        }
+        if invocation.delete && invocation.command != "push" {
+            throw UsageError(message: "--delete applies to push only")
         }
     }
 

@@ -12,6 +12,8 @@ public enum ValueFormatter {
             return number(value * 100) + " %"
         case "seconds":
             return perSecond ? number(value) + " s/s" : duration(value)
+        case "":
+            return number(value) + suffix
         default:
             return number(value) + " " + unit + suffix
         }

@@ -56,10 +56,35 @@ public struct ResmonClient: Sendable {
         return list.subsystems
     }
 
-    /// The catalogue, optionally only keys matching a POSIX extended regular expression.
-    public func statistics(matching pattern: String? = nil) throws(ClientError) -> [StatisticInfo] {
-        let list: StatisticList = try get("/v1/statistics", query: pattern.map { [("match", $0)] } ?? [])
+    /// The catalogue, optionally only keys matching a POSIX extended regular expression and
+    /// labels meeting every condition (`name~^nginx$`, `unit=ssh.service`, `user!=root`).
+    public func statistics(matching pattern: String? = nil, where conditions: [String] = []) throws(ClientError) -> [StatisticInfo] {
+        let query = (pattern.map { [("match", $0)] } ?? []) + conditions.map { ("where", $0) }
+        let list: StatisticList = try get("/v1/statistics", query: query)
         return list.statistics
+    }
+
+    /// Pushes an application statistic (`app:RESOURCE:NAME`): a gauge's level or a counter's total.
+    @discardableResult
+    public func push(_ key: String, value: Double, kind: String = "gauge", unit: String = "", help: String? = nil) throws(ClientError) -> StatisticInfo {
+        let body: [UInt8]
+        do {
+            body = Array(try JSONEncoder().encode(PushRequest(value: value, kind: kind, unit: unit, help: help)))
+        } catch {
+            throw .malformedResponse("cannot encode the push: \(error)")
+        }
+        let response = try send("PUT", "/v1/statistics/" + ResmonClient.escapePath(key), body: body)
+        try ResmonClient.check(response)
+        do {
+            return try JSONDecoder().decode(StatisticInfo.self, from: Data(response.body))
+        } catch {
+            throw .malformedResponse("\(key): \(error)")
+        }
+    }
+
+    /// Removes a pushed statistic.
+    public func removePushed(_ key: String) throws(ClientError) {
+        try ResmonClient.check(try send("DELETE", "/v1/statistics/" + ResmonClient.escapePath(key)))
     }
 
     /// One statistic by its key, e.g. `cpu:total:usage_ratio`.

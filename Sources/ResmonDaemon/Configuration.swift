@@ -59,6 +59,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var procRoot = "/proc"
     public var sysRoot = "/sys"
     public var subsystems: [String: SubsystemSettings] = [:]
+    /// Seconds a pushed statistic lives without a new push.
+    public var pushExpireSeconds = 300
+    /// A root-owned file holding the bearer token that authorizes writes over TCP.
+    public var tokenFile: String?
 
     public init(stateDirectory: String = DefaultPaths.stateDirectory(),
                 configDirectory: String = DefaultPaths.configDirectory()) {
@@ -71,7 +75,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var configFile: String { configDirectory + "/" + DefaultPaths.configName }
 
     /// The subsystems resmond knows, for validating `collect.subsystems`.
-    public static let subsystemNames = ["cpu", "memory", "load", "pressure", "disk", "net", "fs"]
+    public static let subsystemNames = ["cpu", "memory", "load", "pressure", "disk", "net", "fs", "process", "cgroup", "self", "app"]
 }
 
 /// A configuration that cannot be used: which file (or flag), which key, and why.
@@ -184,14 +188,15 @@ struct Reader {
     }
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect"])
+        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push"])
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
         if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
         if let value = top["cycles"] {
             configuration.cycles = value == .null ? nil : try integer(value, "cycles", 1...Int(Int32.max))
         }
         if let value = top["http"] {
-            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads"])
+            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile"])
+            if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
             if let value = http["socketGroup"] { configuration.socketGroup = try string(value, "http.socketGroup") }
             if let value = http["listen"] {
@@ -202,6 +207,10 @@ struct Reader {
                 configuration.maxRequestBytes = try integer(value, "http.maxRequestBytes", 1024...(64 << 20))
             }
             if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
+        }
+        if let value = top["push"] {
+            let push = try object(value, "push", allowed: ["expireSeconds"])
+            if let value = push["expireSeconds"] { configuration.pushExpireSeconds = try integer(value, "push.expireSeconds", 1...86400) }
         }
         if let value = top["collect"] {
             let collect = try object(value, "collect", allowed: ["procRoot", "sysRoot", "subsystems"])

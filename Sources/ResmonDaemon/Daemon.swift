@@ -25,6 +25,8 @@ public final class Daemon: Sendable {
     private let stopRequested = DispatchSemaphore(value: 0)
     private let samplerFinished = DispatchSemaphore(value: 0)
     private let listenDescription = Mutex<String?>(nil)
+    private let pushed: PushedStatistics
+    private let writeToken: String?
 
     /// Parses the command line, runs the daemon, and exits with its status.
     public static func main(arguments: [String]) -> Never {
@@ -85,17 +87,46 @@ public final class Daemon: Sendable {
         if access(configuration.sysRoot, R_OK | X_OK) != 0 {
             throw ConfigurationError(source: source, key: "collect.sysRoot", reason: "\(configuration.sysRoot) is not a readable directory")
         }
+        if let tokenFile = configuration.tokenFile {
+            _ = try readToken(tokenFile, source: source)
+        }
         if configuration.socketPath.utf8.count > 107 {
             throw ConfigurationError(source: source, key: "http.socket", reason: "\(configuration.socketPath) is longer than a Unix socket path may be (107 bytes)")
         }
+    }
+
+    /// The bearer token in `path`, which must be a regular file owned by root that only its
+    /// owner can read (anyone who can read it can write to resmond over TCP).
+    static func readToken(_ path: String, source: String) throws(ConfigurationError) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_uid == 0, info.st_mode & 0o077 == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must be a regular file owned by root with mode 0600 or 0400")
+        }
+        let bytes = (try? ConfigurationFile.contents(of: path)) ?? nil
+        let token = String(decoding: bytes ?? [], as: UTF8.self).trimmingNewlines()
+        guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must hold one token of at least 16 characters")
+        }
+        return token
     }
 
     init(options: DaemonOptions, configuration: DaemonConfiguration) {
         self.options = options
         self.configuration = Mutex(configuration)
         let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
-        collector = Collector(subsystems: Collector.hostSubsystems(paths: paths, table: table), table: table,
-                              step: Double(configuration.step), settings: configuration.subsystems)
+        pushed = PushedStatistics(table: table, expireSeconds: configuration.pushExpireSeconds)
+        writeToken = configuration.tokenFile.flatMap { try? Daemon.readToken($0, source: configuration.configFile) }
+        let collectorBox = Mutex<Collector?>(nil)
+        let subsystems = Collector.builtInSubsystems(paths: paths, table: table) + [
+            SelfSubsystem(table: table, sampleCost: { collectorBox.withLock { $0?.lastCycleCPU } ?? .nan }),
+            AppSubsystem(pushed: pushed),
+        ]
+        collector = Collector(subsystems: subsystems, table: table, step: Double(configuration.step),
+                              settings: configuration.subsystems)
+        collectorBox.withLock { $0 = collector }
         collector.onStateChange = { status in
             switch status.state {
             case .available: Log.info("subsystem \(status.name) is available")
@@ -116,8 +147,10 @@ public final class Daemon: Sendable {
         }
 
         sample()
+        raiseDescriptorLimit()
         let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
-                                                   subsystems: { [collector] in collector.statuses() }))
+                                                   subsystems: { [collector] in collector.statuses() },
+                                                   pushed: pushed, writeToken: writeToken))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -184,6 +217,16 @@ public final class Daemon: Sendable {
             + on([SIGUSR1, SIGTTOU], { [self] in dump(router: router) })
     }
 
+    /// Per-process files are kept open; let resmond hold as many descriptors as it may.
+    private func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        if getrlimit(resource, &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = min(limit.rlim_max, 1 << 20)
+            setrlimit(resource, &limit)
+        }
+    }
+
     func requestStop() {
         if !stopping.exchange(true, ordering: .acquiringAndReleasing) {
             wake.signal()
@@ -213,6 +256,7 @@ public final class Daemon: Sendable {
             if stopping.load(ordering: .acquiring) { return }
             if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
+                pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
                 configuration.withLock { $0 = reloaded }
                 continue
             }
@@ -238,6 +282,7 @@ public final class Daemon: Sendable {
         if reloaded.listen != current.listen || reloaded.maxRequestBytes != current.maxRequestBytes
             || reloaded.httpThreads != current.httpThreads { restartOnly.append("http") }
         if reloaded.procRoot != current.procRoot || reloaded.sysRoot != current.sysRoot { restartOnly.append("collect.procRoot/sysRoot") }
+        if reloaded.tokenFile != current.tokenFile { restartOnly.append("http.tokenFile") }
         var applied = reloaded
         // Keys that need a restart keep their running values so status tells the truth.
         applied.stateDirectory = current.stateDirectory
@@ -248,6 +293,7 @@ public final class Daemon: Sendable {
         applied.httpThreads = current.httpThreads
         applied.procRoot = current.procRoot
         applied.sysRoot = current.sysRoot
+        applied.tokenFile = current.tokenFile
         if !restartOnly.isEmpty {
             Log.warning("reload: \(restartOnly.joined(separator: ", ")) changed and take effect at the next start")
         }

@@ -7,12 +7,18 @@ public struct APIContext: Sendable {
     public var table: SampleTable
     public var status: @Sendable () -> StatusResponse
     public var subsystems: @Sendable () -> [SubsystemStatus]
+    public var pushed: PushedStatistics
+    /// The bearer token that authorizes writes over TCP; nil: TCP is read-only.
+    public var writeToken: String?
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
-                subsystems: @escaping @Sendable () -> [SubsystemStatus]) {
+                subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
+                writeToken: String? = nil) {
         self.table = table
         self.status = status
         self.subsystems = subsystems
+        self.pushed = pushed
+        self.writeToken = writeToken
     }
 }
 
@@ -63,8 +69,9 @@ public struct APIRouter: HTTPHandler {
             return try json(SubsystemList(subsystems: context.subsystems().map(APIRouter.info)))
         case "/v1/statistics":
             try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["match"], request)
-            return try listStatistics(match: request.query["match"])
+            try acceptOnly(["match", "where"], request)
+            return try listStatistics(match: request.query["match"],
+                                      where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
             let body = MetricsRenderer.render(samples: context.table.samples(), status: context.status(),
@@ -72,32 +79,91 @@ public struct APIRouter: HTTPHandler {
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
         default:
             if path.hasPrefix("/v1/statistics/") {
-                try allow(request, ["GET", "HEAD"])
+                let text = String(path.dropFirst("/v1/statistics/".count))
+                let pushable = text.hasPrefix("app:")
+                try allow(request, pushable ? ["GET", "HEAD", "PUT", "DELETE"] : ["GET", "HEAD"])
                 try acceptOnly([], request)
-                return try statistic(key: String(path.dropFirst("/v1/statistics/".count)))
+                switch request.method {
+                case "PUT": return try push(key: text, request)
+                case "DELETE": return try unpush(key: text, request)
+                default: return try statistic(key: text)
+                }
             }
             throw Failure(status: 404, code: .notFound, message: "no such path: \(path)")
         }
     }
 
-    private func listStatistics(match pattern: String?) throws -> HTTPResponse {
-        var regex: POSIXRegex?
-        if let pattern {
-            do {
-                regex = try POSIXRegex(pattern)
-            } catch {
-                throw Failure(status: 400, code: .invalidRegex, message: "match: \(error)")
-            }
+    private func listStatistics(match pattern: String?, where conditions: [String]) throws -> HTTPResponse {
+        let selector: Selector
+        do {
+            selector = try Selector(match: pattern, where: conditions)
+        } catch {
+            let code: APIErrorCode = error.message.contains("regular expression") ? .invalidRegex : .badRequest
+            throw Failure(status: 400, code: code, message: error.message)
         }
-        let samples = context.table.samples { key in regex?.matches(key) ?? true }
+        let samples = context.table.samples(selectedBy: selector)
         return try json(StatisticList(statistics: samples.map(APIRouter.info)))
     }
 
-    private func statistic(key text: String) throws -> HTTPResponse {
+    private func parseKey(_ text: String) throws -> StatisticKey {
         guard let key = StatisticKey(parsing: text) else {
             throw Failure(status: 400, code: .invalidKey,
                           message: "\"\(text)\" is not a statistic key: expected subsystem:resource:statistic with subsystem and statistic in [a-z0-9_]+")
         }
+        return key
+    }
+
+    /// Writes over TCP need the configured bearer token; over the Unix socket the socket's
+    /// permissions decide.
+    private func authorizeWrite(_ request: HTTPRequest) throws {
+        guard request.transport == .tcp else { return }
+        guard let token = context.writeToken else {
+            throw Failure(status: 403, code: .forbidden, message: "TCP is read-only: write through the Unix socket, or configure http.tokenFile")
+        }
+        guard request.headers["authorization"] == "Bearer " + token else {
+            throw Failure(status: 403, code: .forbidden, message: "writes over TCP need the bearer token of http.tokenFile")
+        }
+    }
+
+    private func push(key text: String, _ request: HTTPRequest) throws -> HTTPResponse {
+        try authorizeWrite(request)
+        let key = try parseKey(text)
+        let body: PushRequest
+        do {
+            body = try JSONDecoder().decode(PushRequest.self, from: Data(request.body))
+        } catch {
+            throw Failure(status: 400, code: .badRequest,
+                          message: "expected a JSON body {\"value\": NUMBER, \"kind\": \"gauge\"|\"counter\", \"unit\": TEXT}")
+        }
+        guard let kind = StatisticKind(rawValue: body.kind ?? "gauge") else {
+            throw Failure(status: 400, code: .badRequest, message: "kind \"\(body.kind ?? "")\": expected gauge or counter")
+        }
+        if let help = body.help, help.utf8.count > 512 {
+            throw Failure(status: 400, code: .badRequest, message: "help is longer than 512 bytes")
+        }
+        do {
+            try context.pushed.push(key, value: body.value, kind: kind, unit: body.unit ?? "", help: body.help)
+        } catch {
+            switch error {
+            case .kindConflict: throw Failure(status: 409, code: .conflict, message: error.description)
+            case .full: throw Failure(status: 503, code: .busy, message: error.description)
+            default: throw Failure(status: 400, code: .badRequest, message: error.description)
+            }
+        }
+        return try statistic(key: key.text)
+    }
+
+    private func unpush(key text: String, _ request: HTTPRequest) throws -> HTTPResponse {
+        try authorizeWrite(request)
+        let key = try parseKey(text)
+        guard context.pushed.remove(key) else {
+            throw Failure(status: 404, code: .unknownStatistic, message: "no pushed statistic \(key.text)")
+        }
+        return HTTPResponse(status: 204, body: [])
+    }
+
+    private func statistic(key text: String) throws -> HTTPResponse {
+        let key = try parseKey(text)
         guard let sample = context.table.sample(forKey: key.text) else {
             throw Failure(status: 404, code: .unknownStatistic, message: "no statistic \(key.text) (see GET /v1/statistics)")
         }

@@ -19,19 +19,22 @@ public struct HTTPRequest: Sendable {
     public var query: [String: String]
     /// Query argument names in the order given, for rejecting unknown ones.
     public var queryNames: [String]
+    /// Every query argument in order, repeated names included (`where=…&where=…`).
+    public var queryItems: [(String, String)]
     public var headers: [String: String]
     public var body: [UInt8]
     public var bodyTooLarge: Bool
     public var transport: Transport
     public var peer: PeerCredentials?
 
-    public init(method: String, path: String, query: [String: String] = [:], queryNames: [String]? = nil,
+    public init(method: String, path: String, query: [String: String] = [:], queryItems: [(String, String)]? = nil,
                 headers: [String: String] = [:], body: [UInt8] = [], bodyTooLarge: Bool = false,
                 transport: Transport = .unixSocket, peer: PeerCredentials? = nil) {
         self.method = method
         self.path = path
         self.query = query
-        self.queryNames = queryNames ?? Array(query.keys)
+        self.queryItems = queryItems ?? query.map { ($0.key, $0.value) }
+        self.queryNames = self.queryItems.map(\.0)
         self.headers = headers
         self.body = body
         self.bodyTooLarge = bodyTooLarge
@@ -157,7 +160,7 @@ public final class HTTPServer: @unchecked Sendable {
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
         return HTTPRequest(method: raw.method.map { String(cString: $0) } ?? "",
                            path: raw.path.map { String(cString: $0) } ?? "/",
-                           query: query, queryNames: arguments.map(\.0), headers: headers, body: body,
+                           query: query, queryItems: arguments, headers: headers, body: body,
                            bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer)
     }
 

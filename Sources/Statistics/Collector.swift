@@ -45,10 +45,14 @@ public final class Collector: @unchecked Sendable {
     }
 
     public let table: SampleTable
+    /// CPU seconds of the last `collect` (read by the `self` subsystem on the same thread).
+    public private(set) var lastCycleCPU = 0.0
     private var entries: [Entry]
     private var step: Double
     private var batch = SampleBatch()
     private let board: Mutex<[SubsystemStatus]>
+    /// Consumers that need a subsystem sampled faster than configured: requester → (subsystem, period).
+    private let fasterRequests = Mutex<[String: (subsystem: String, period: Double)]>([:])
     /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
     public var onStateChange: (@Sendable (SubsystemStatus) -> Void)?
 
@@ -67,7 +71,15 @@ public final class Collector: @unchecked Sendable {
         })
     }
 
-    /// The built-in host subsystems, in collection order.
+    /// The built-in subsystems, in collection order: the host, then processes and cgroups.
+    public static func builtInSubsystems(paths: HostPaths, table: SampleTable) -> [any Subsystem] {
+        hostSubsystems(paths: paths, table: table) + [
+            ProcessSubsystem(paths: paths, table: table),
+            CgroupSubsystem(paths: paths, table: table),
+        ]
+    }
+
+    /// The host-wide subsystems, in collection order.
     public static func hostSubsystems(paths: HostPaths, table: SampleTable) -> [any Subsystem] {
         [
             CPUSubsystem(paths: paths, table: table),
@@ -94,7 +106,7 @@ public final class Collector: @unchecked Sendable {
             if entries[index].settings.enabled && !updated.enabled { entries[index].subsystem.retireAll() }
             entries[index].settings = updated
             entries[index].nextDue = 0
-            let period = Collector.period(updated.period, step: step)
+            let period = effectivePeriod(entries[index], fasterRequests.withLock { $0 })
             updateStatus(name) { status in
                 status.periodSeconds = period
                 if !updated.enabled {
@@ -116,12 +128,43 @@ public final class Collector: @unchecked Sendable {
     public func collect(time: Double, monotonicTime: Double) -> Double {
         let started = Clock.threadCPU()
         let slack = step / 2
+        let requests = fasterRequests.withLock { $0 }
         for index in entries.indices where entries[index].settings.enabled && monotonicTime + slack >= entries[index].nextDue {
-            let period = Collector.period(entries[index].settings.period, step: step)
+            let period = effectivePeriod(entries[index], requests)
             entries[index].nextDue = monotonicTime + period
             collect(entries[index].subsystem, time: time, monotonicTime: monotonicTime)
         }
-        return Clock.threadCPU() - started
+        publishPeriods(requests)
+        lastCycleCPU = Clock.threadCPU() - started
+        return lastCycleCPU
+    }
+
+    private func effectivePeriod(_ entry: Entry, _ requests: [String: (subsystem: String, period: Double)]) -> Double {
+        let configured = Collector.period(entry.settings.period, step: step)
+        let asked = requests.values.filter { $0.subsystem == entry.subsystem.name }.map(\.period).min()
+        guard let asked, asked < configured else { return configured }
+        return Collector.period(asked, step: step)
+    }
+
+    /// Asks for `subsystem` to be sampled at least every `period` seconds (never faster than the
+    /// step) until the requester withdraws: a monitor that needs a statistic faster than its
+    /// subsystem's configured period. Safe from any thread; takes effect at the next cycle.
+    public func requestPeriod(_ period: Double, for subsystem: String, by requester: String) {
+        fasterRequests.withLock { $0[requester] = (subsystem, period) }
+    }
+
+    public func withdrawPeriodRequest(by requester: String) {
+        fasterRequests.withLock { $0[requester] = nil }
+    }
+
+    /// Shows the periods in force (on the sampling thread, which owns `entries`).
+    private func publishPeriods(_ requests: [String: (subsystem: String, period: Double)]) {
+        let periods = entries.map { ($0.subsystem.name, effectivePeriod($0, requests)) }
+        board.withLock { board in
+            for (name, period) in periods {
+                if let index = board.firstIndex(where: { $0.name == name }) { board[index].periodSeconds = period }
+            }
+        }
     }
 
     private func collect(_ subsystem: any Subsystem, time: Double, monotonicTime: Double) {

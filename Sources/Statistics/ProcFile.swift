@@ -23,9 +23,12 @@ public final class ProcFile {
     private var reopenEachTime = false
     private(set) var buffer: [UInt8]
 
-    public init(_ path: String, capacity: Int = 4096) {
+    /// - Parameter keepOpen: false opens and closes the file on each read (for the many
+    ///   per-process files beyond the descriptor budget).
+    public init(_ path: String, capacity: Int = 4096, keepOpen: Bool = true) {
         self.path = path
         self.buffer = [UInt8](repeating: 0, count: capacity)
+        self.reopenEachTime = !keepOpen
     }
 
     deinit {
@@ -63,10 +66,19 @@ public final class ProcFile {
                 descriptor = -1
                 throw ReadError(path: path, errno: code)
             }
-            if count == 0 { return length }
+            if count == 0 {
+                if reopenEachTime {
+                    close(descriptor)
+                    descriptor = -1
+                }
+                return length
+            }
             length += count
         }
     }
+
+    /// Whether the file is held open between reads.
+    public var isOpen: Bool { descriptor >= 0 }
 }
 
 /// Reads a whole small file once (for files read at discovery, not per sample).
@@ -115,16 +127,18 @@ public struct TextScanner {
         return line
     }
 
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a }
+
     mutating func skipSpaces() {
-        while position < bytes.count && (bytes[position] == 0x20 || bytes[position] == 0x09) { position += 1 }
+        while position < bytes.count && TextScanner.isSpace(bytes[position]) { position += 1 }
     }
 
-    /// The next whitespace-separated field.
+    /// The next field separated by spaces, tabs or newlines.
     public mutating func field() -> UnsafeBufferPointer<UInt8>? {
         skipSpaces()
         guard position < bytes.count else { return nil }
         let start = position
-        while position < bytes.count && bytes[position] != 0x20 && bytes[position] != 0x09 { position += 1 }
+        while position < bytes.count && !TextScanner.isSpace(bytes[position]) { position += 1 }
         return UnsafeBufferPointer(rebasing: bytes[start..<position])
     }
 

@@ -162,13 +162,23 @@ public final class SampleTable: Sendable {
         }
     }
 
+    /// Every live statistic a selector chooses, in key order.
+    public func samples(selectedBy selector: Selector) -> [Sample] {
+        samples(describedBy: selector.matches)
+    }
+
     /// Every live statistic whose key passes `include`, in key order.
     public func samples(where include: (String) -> Bool = { _ in true }) -> [Sample] {
+        samples { include($0.key.text) }
+    }
+
+    /// Every live statistic whose descriptor passes `include`, in key order.
+    public func samples(describedBy include: (StatisticDescriptor) -> Bool) -> [Sample] {
         let found: [Sample] = storage.withLock { storage in
             var found: [Sample] = []
             found.reserveCapacity(storage.liveCount)
             for slot in storage.descriptors.indices {
-                guard let descriptor = storage.descriptors[slot], include(descriptor.key.text) else { continue }
+                guard let descriptor = storage.descriptors[slot], include(descriptor) else { continue }
                 if let sample = storage.sample(at: slot, generation: storage.generations[slot]) { found.append(sample) }
             }
             return found

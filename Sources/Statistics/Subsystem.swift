@@ -117,6 +117,12 @@ final class ResourceSlots {
         }
     }
 
+    /// Retires one resource now (a reused PID: the same name, another process).
+    func retire(_ resource: String) {
+        guard let slot = slots.removeValue(forKey: resource) else { return }
+        slot.handles.forEach(table.retire)
+    }
+
     func retireAll() {
         for slot in slots.values { slot.handles.forEach(table.retire) }
         slots.removeAll()

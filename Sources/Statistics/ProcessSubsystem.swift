@@ -1,0 +1,246 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `process`: per PID, from /proc/PID/stat, io and fd; labels from comm, cmdline, status and
+/// cgroup, read once when the process is first seen. Kernel threads are left out.
+///
+/// A PID is a resource only while the same process holds it: a PID reused by a new process
+/// (another start time) is retired and registered afresh.
+public final class ProcessSubsystem: Subsystem {
+    public let name = "process"
+    public let summary = "CPU, memory, threads, descriptors and I/O per process (/proc/PID)"
+
+    /// The numeric `state` statistic: the letter of /proc/PID/stat as a number.
+    public static let stateCodes: [UInt8: Double] = [
+        UInt8(ascii: "R"): 1, UInt8(ascii: "S"): 2, UInt8(ascii: "D"): 3, UInt8(ascii: "Z"): 4,
+        UInt8(ascii: "T"): 5, UInt8(ascii: "t"): 6, UInt8(ascii: "I"): 7, UInt8(ascii: "X"): 8,
+    ]
+
+    private static let specs: [StatisticSpec] = [
+        .gauge("cpu_ratio", "ratio", "Share of the whole machine's CPU time the process used", resolution: 0.01, bound: .ratio),
+        .counter("cpu_seconds_total", "seconds", "CPU time used, user and system (its rate is cores used)", resolution: 0.01),
+        .gauge("rss_bytes", "bytes", "Resident set size", bound: .capacity(0)),
+        .gauge("vsize_bytes", "bytes", "Virtual memory size"),
+        .gauge("threads", "threads", "Threads"),
+        .gauge("open_fds", "descriptors", "Open file descriptors"),
+        .counter("read_bytes_total", "bytes", "Bytes read from storage"),
+        .counter("written_bytes_total", "bytes", "Bytes written to storage"),
+        .counter("major_faults_total", "faults", "Page faults that read from disk"),
+        .gauge("state", "state", "1 running, 2 sleeping, 3 disk sleep, 4 zombie, 5 stopped, 6 traced, 7 idle, 8 dead"),
+    ]
+
+    private final class Tracked {
+        let stat: ProcFile
+        let io: ProcFile
+        let startTime: UInt64
+        var cpuTicks: UInt64 = 0
+        var monotonic: Double = .nan
+        var hasIO = true
+
+        init(stat: ProcFile, io: ProcFile, startTime: UInt64) {
+            self.stat = stat
+            self.io = io
+            self.startTime = startTime
+        }
+    }
+
+    private let paths: HostPaths
+    private let slots: ResourceSlots
+    private var tracked: [Int32: Tracked] = [:]
+    private var userNames: [UInt32: String] = [:]
+    private let tickSeconds = 1 / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
+    private let cpuCount = Double(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    private let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+    private let memoryTotal: Double?
+    /// Past this many processes, per-process files are opened for each read instead of held.
+    private let heldFileLimit: Int
+    /// Clock used for CPU shares; a parameter so tests can step it.
+    public var monotonicClock: () -> Double = Clock.monotonic
+
+    public init(paths: HostPaths, table: SampleTable) {
+        self.paths = paths
+        slots = ResourceSlots(subsystem: "process", specs: ProcessSubsystem.specs, table: table)
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        heldFileLimit = max(0, Int(min(limit.rlim_cur, 1 << 20)) / 4)
+        memoryTotal = readSmallFile(paths.proc("meminfo")).flatMap { text in
+            text.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Double($0) }.map { $0 * 1024 }
+        }
+    }
+
+    public func collect(into batch: inout SampleBatch) throws {
+        guard let directory = opendir(paths.procRoot) else {
+            throw SubsystemUnavailable("cannot list \(paths.procRoot): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(directory) }
+        slots.begin()
+        var alive: Set<Int32> = []
+        while let entry = readdir(directory) {
+            let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                var value: Int32 = 0
+                for byte in raw {
+                    if byte == 0 { break }
+                    guard byte >= 0x30 && byte <= 0x39, value < Int32.max / 10 - 10 else { return nil }
+                    value = value * 10 + Int32(byte - 0x30)
+                }
+                return value > 0 ? value : nil
+            }
+            guard let pid else { continue }
+            if collect(pid, into: &batch) { alive.insert(pid) }
+        }
+        tracked = tracked.filter { alive.contains($0.key) }
+        slots.end()
+    }
+
+    /// Reads one process; false when it is gone, a kernel thread, or unreadable (skipped quietly).
+    private func collect(_ pid: Int32, into batch: inout SampleBatch) -> Bool {
+        let base = paths.procRoot + "/\(pid)/"
+        let process: Tracked
+        if let known = tracked[pid] {
+            process = known
+        } else {
+            let keepOpen = tracked.count < heldFileLimit
+            process = Tracked(stat: ProcFile(base + "stat", capacity: 1024, keepOpen: keepOpen),
+                              io: ProcFile(base + "io", capacity: 512, keepOpen: keepOpen), startTime: 0)
+        }
+        guard let stat = try? process.stat.read({ ProcessSubsystem.parseStat($0) }) ?? nil else {
+            return false
+        }
+        if stat.isKernelThread { return false }
+        let now = monotonicClock()
+        let resource = String(pid)
+        var current = process
+        if tracked[pid] == nil || process.startTime != stat.startTime {
+            if tracked[pid] != nil { slots.retire(resource) }
+            current = Tracked(stat: process.stat, io: process.io, startTime: stat.startTime)
+            tracked[pid] = current
+        }
+        let handles = slots.handles(for: resource, capacities: [memoryTotal]) {
+            labels(pid: pid, base: base, comm: stat.comm, startTime: stat.startTime)
+        }
+        let cpuTicks = stat.userTicks &+ stat.systemTicks
+        var ratio = Double.nan
+        if !current.monotonic.isNaN, now > current.monotonic, cpuTicks >= current.cpuTicks {
+            ratio = min(1, Double(cpuTicks - current.cpuTicks) * tickSeconds / (now - current.monotonic) / cpuCount)
+        }
+        current.cpuTicks = cpuTicks
+        current.monotonic = now
+        var readBytes = Double.nan, writtenBytes = Double.nan
+        if current.hasIO {
+            do {
+                try current.io.read { bytes in
+                    var text = TextScanner(bytes)
+                    while var line = text.nextLine() {
+                        guard let label = line.field() else { continue }
+                        if label.spells("read_bytes:") { readBytes = line.unsigned().map { Double($0) } ?? .nan }
+                        else if label.spells("write_bytes:") { writtenBytes = line.unsigned().map { Double($0) } ?? .nan }
+                    }
+                }
+            } catch let error as ReadError where error.errno == EACCES || error.errno == EPERM {
+                current.hasIO = false // another user's process, when resmond is not root
+            } catch {}
+        }
+        let values: [Double] = [
+            ratio, Double(cpuTicks) * tickSeconds, Double(stat.rssPages) * pageSize, Double(stat.vsize),
+            Double(stat.threads), countEntries(base + "fd"), readBytes, writtenBytes, Double(stat.majorFaults),
+            ProcessSubsystem.stateCodes[stat.state] ?? 0,
+        ]
+        for (handle, value) in zip(handles, values) { batch.record(handle, value) }
+        return true
+    }
+
+    struct Stat {
+        var comm: String
+        var state: UInt8
+        var isKernelThread: Bool
+        var majorFaults: UInt64
+        var userTicks: UInt64
+        var systemTicks: UInt64
+        var threads: UInt64
+        var startTime: UInt64
+        var vsize: UInt64
+        var rssPages: UInt64
+    }
+
+    /// Parses /proc/PID/stat. The command name is between the first `(` and the *last* `)`,
+    /// so names with spaces or parentheses parse.
+    static func parseStat(_ bytes: UnsafeBufferPointer<UInt8>) -> Stat? {
+        guard let open = bytes.firstIndex(of: 0x28), let close = bytes.lastIndex(of: 0x29), close > open else { return nil }
+        let comm = String(decoding: UnsafeBufferPointer(rebasing: bytes[(open + 1)..<close]), as: UTF8.self)
+        var fields = TextScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
+        guard let stateField = fields.field(), let state = stateField.first else { return nil }
+        var numbers = [UInt64](repeating: 0, count: 21)
+        for index in 0..<21 {
+            guard let field = fields.field() else { return nil }
+            // Some fields (tty, priority, nice) may be negative; only the unsigned ones are used.
+            numbers[index] = TextScanner.parseUnsigned(field) ?? 0
+        }
+        // After state: ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+        // cutime cstime priority nice num_threads itrealvalue starttime vsize rss
+        let flags = numbers[5]
+        return Stat(comm: comm, state: state, isKernelThread: flags & 0x0020_0000 != 0, majorFaults: numbers[8],
+                    userTicks: numbers[10], systemTicks: numbers[11], threads: numbers[16], startTime: numbers[18],
+                    vsize: numbers[19], rssPages: numbers[20])
+    }
+
+    /// Open descriptors: the entries of /proc/PID/fd; NaN when unreadable.
+    private func countEntries(_ path: String) -> Double {
+        guard let directory = opendir(path) else { return .nan }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != 0x2e { count += 1 }
+        }
+        return Double(count)
+    }
+
+    private func labels(pid: Int32, base: String, comm: String, startTime: UInt64) -> [String: String] {
+        var labels = ["name": comm, "start_time": String(startTime)]
+        if let raw = try? ProcFile(base + "cmdline", capacity: 1024, keepOpen: false).read({ Array($0.prefix(512)) }) {
+            let text = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            labels["cmdline"] = text.trimmingCharacters(in: " ")
+        }
+        if let status = readSmallFile(base + "status"),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+           let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) }) {
+            labels["user"] = userName(uid)
+        }
+        if let cgroups = readSmallFile(base + "cgroup") {
+            labels["unit"] = ProcessSubsystem.systemdUnit(cgroupFile: cgroups) ?? ""
+        }
+        return labels
+    }
+
+    private func userName(_ uid: UInt32) -> String {
+        if let known = userNames[uid] { return known }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 1024)
+        let name = getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0 && result != nil
+            ? String(cString: entry.pw_name) : String(uid)
+        userNames[uid] = name
+        return name
+    }
+
+    /// The systemd unit of a process from /proc/PID/cgroup: the innermost `.service` or
+    /// `.scope` (else `.slice`) in the unified or the name=systemd hierarchy.
+    static func systemdUnit(cgroupFile: String) -> String? {
+        var path: Substring?
+        for line in cgroupFile.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            if parts[1] == "name=systemd" || (parts[1].isEmpty && path == nil) { path = parts[2] }
+        }
+        guard let path else { return nil }
+        let components = path.split(separator: "/")
+        if let unit = components.last(where: { $0.hasSuffix(".service") || $0.hasSuffix(".scope") }) { return String(unit) }
+        return components.last(where: { $0.hasSuffix(".slice") }).map(String.init)
+    }
+
+    public func retireAll() {
+        slots.retireAll()
+        tracked.removeAll()
+    }
+}

@@ -1,0 +1,111 @@
+import Synchronization
+
+/// Statistics that applications push (`PUT /v1/statistics/app:RESOURCE:NAME`): kept in the
+/// sample table like collected ones, and retired when not pushed again within the expiry.
+public final class PushedStatistics: Sendable {
+    /// Why a push is refused.
+    public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        case notApp(String)
+        case invalidValue(String)
+        case invalidUnit(String)
+        case kindConflict(key: String, existing: StatisticKind)
+        case namingConvention(String)
+        case full(limit: Int)
+
+        public var description: String {
+            switch self {
+            case .notApp(let key): "\(key): only app:RESOURCE:NAME statistics can be pushed"
+            case .invalidValue(let reason): reason
+            case .invalidUnit(let unit): "unit \"\(unit)\": expected up to 32 characters of [a-z0-9_/%]"
+            case .kindConflict(let key, let existing): "\(key) is a \(existing.rawValue); delete it before pushing another kind"
+            case .namingConvention(let reason): reason
+            case .full(let limit): "already \(limit) pushed statistics; delete some or let them expire"
+            }
+        }
+    }
+
+    struct Entry {
+        let handle: StatisticHandle
+        let kind: StatisticKind
+        var lastPush: Double
+    }
+
+    public static let limit = 10_000
+    private let table: SampleTable
+    private let entries = Mutex<[String: Entry]>([:])
+    private let expireSeconds: Atomic<Int>
+
+    public init(table: SampleTable, expireSeconds: Int = 300) {
+        self.table = table
+        self.expireSeconds = Atomic(expireSeconds)
+    }
+
+    public func setExpiry(seconds: Int) { expireSeconds.store(seconds, ordering: .relaxed) }
+
+    /// Records a value: a gauge's level or a counter's raw total. Returns the handle.
+    @discardableResult
+    public func push(_ key: StatisticKey, value: Double, kind: StatisticKind, unit: String, help: String? = nil,
+                     time: Double = Clock.wall(), monotonicTime: Double = Clock.monotonic()) throws(Refusal) -> StatisticHandle {
+        guard key.subsystem == "app" else { throw .notApp(key.text) }
+        guard key.resource.utf8.count <= 200 else { throw .invalidValue("the resource is longer than 200 bytes") }
+        guard value.isFinite else { throw .invalidValue("value must be a finite number") }
+        if kind == .counter && value < 0 { throw .invalidValue("a counter's total cannot be negative") }
+        guard unit.utf8.count <= 32, unit.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2f || $0 == 0x25 })
+        else { throw .invalidUnit(unit) }
+        let isTotal = key.statistic.hasSuffix("_total")
+        if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
+        if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
+        let handle: StatisticHandle = try entries.withLock { entries throws(Refusal) in
+            if let existing = entries[key.text] {
+                guard existing.kind == kind else { throw .kindConflict(key: key.text, existing: existing.kind) }
+                entries[key.text]!.lastPush = monotonicTime
+                return existing.handle
+            }
+            guard entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
+            let descriptor = StatisticDescriptor(key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
+                                                 help: help ?? "Pushed by an application")
+            let handle = table.register(descriptor)
+            entries[key.text] = Entry(handle: handle, kind: kind, lastPush: monotonicTime)
+            return handle
+        }
+        var batch = SampleBatch()
+        batch.record(handle, value)
+        table.apply(batch, time: time, monotonicTime: monotonicTime)
+        return handle
+    }
+
+    /// Removes a pushed statistic; false when there was none.
+    public func remove(_ key: StatisticKey) -> Bool {
+        guard let entry = entries.withLock({ $0.removeValue(forKey: key.text) }) else { return false }
+        table.retire(entry.handle)
+        return true
+    }
+
+    /// Retires what was not pushed within the expiry. Returns how many are left.
+    @discardableResult
+    public func expire(monotonicTime: Double = Clock.monotonic()) -> Int {
+        let horizon = monotonicTime - Double(expireSeconds.load(ordering: .relaxed))
+        let (stale, left) = entries.withLock { entries in
+            let stale = entries.filter { $0.value.lastPush < horizon }
+            for key in stale.keys { entries[key] = nil }
+            return (Array(stale.values), entries.count)
+        }
+        for entry in stale { table.retire(entry.handle) }
+        return left
+    }
+}
+
+/// `app`: the pushed statistics as a subsystem, so they are listed, counted and expired each cycle.
+public final class AppSubsystem: Subsystem {
+    public let name = "app"
+    public let summary = "Statistics pushed by applications (PUT /v1/statistics/app:RESOURCE:NAME)"
+    private let pushed: PushedStatistics
+
+    public init(pushed: PushedStatistics) { self.pushed = pushed }
+
+    public func collect(into batch: inout SampleBatch) throws {
+        pushed.expire()
+    }
+
+    public func retireAll() {}
+}

@@ -1,0 +1,87 @@
+/// Chooses statistics: a regular expression over keys and label matchers, all of which must
+/// hold. Used by `GET /v1/statistics?match=&where=` and, later, by monitor targets.
+///
+/// Label matchers are written `label=value`, `label!=value`, `label~REGEX`, `label!~REGEX`.
+/// Besides a statistic's own labels, `subsystem`, `resource` and `statistic` can be matched.
+public struct Selector: Sendable {
+    public struct LabelMatcher: Sendable {
+        public enum Operation: String, Sendable { case equal = "=", notEqual = "!=", matches = "~", notMatches = "!~" }
+        public let label: String
+        public let operation: Operation
+        public let value: String
+        let regex: POSIXRegex?
+
+        /// Parses `label~REGEX` and its kin.
+        public init(parsing text: String) throws(SelectorError) {
+            guard let index = text.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else {
+                throw SelectorError(message: "\"\(text)\": expected label=value, label!=value, label~regex or label!~regex")
+            }
+            let label = String(text[..<index])
+            let rest = text[index...]
+            let operation: Operation
+            if rest.hasPrefix("!=") { operation = .notEqual }
+            else if rest.hasPrefix("!~") { operation = .notMatches }
+            else if rest.hasPrefix("=") { operation = .equal }
+            else if rest.hasPrefix("~") { operation = .matches }
+            else { throw SelectorError(message: "\"\(text)\": expected =, !=, ~ or !~ after the label name") }
+            guard !label.isEmpty, label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f }) else {
+                throw SelectorError(message: "\"\(text)\": a label name is [A-Za-z0-9_]+")
+            }
+            self.label = label
+            self.operation = operation
+            self.value = String(rest.dropFirst(operation.rawValue.count))
+            if operation == .matches || operation == .notMatches {
+                do {
+                    regex = try POSIXRegex(value)
+                } catch {
+                    throw SelectorError(message: "\(label)\(operation.rawValue): \(error)")
+                }
+            } else {
+                regex = nil
+            }
+        }
+
+        func matches(_ descriptor: StatisticDescriptor) -> Bool {
+            let actual: String
+            if let value = descriptor.labels[label] { actual = value }
+            else if label == "subsystem" { actual = descriptor.key.subsystem }
+            else if label == "resource" { actual = descriptor.key.resource }
+            else if label == "statistic" { actual = descriptor.key.statistic }
+            else { actual = "" } // an absent label matches as empty, as in Prometheus
+            switch operation {
+            case .equal: return actual == value
+            case .notEqual: return actual != value
+            case .matches: return regex?.matches(actual) ?? false
+            case .notMatches: return !(regex?.matches(actual) ?? false)
+            }
+        }
+    }
+
+    public let keyPattern: POSIXRegex?
+    public let matchers: [LabelMatcher]
+
+    public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
+        if let pattern {
+            do {
+                keyPattern = try POSIXRegex(pattern)
+            } catch {
+                throw SelectorError(message: "match: \(error)")
+            }
+        } else {
+            keyPattern = nil
+        }
+        var matchers: [LabelMatcher] = []
+        for condition in conditions { matchers.append(try LabelMatcher(parsing: condition)) }
+        self.matchers = matchers
+    }
+
+    public func matches(_ descriptor: StatisticDescriptor) -> Bool {
+        if let keyPattern, !keyPattern.matches(descriptor.key.text) { return false }
+        return matchers.allSatisfy { $0.matches(descriptor) }
+    }
+}
+
+public struct SelectorError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
