@@ -52,15 +52,15 @@ public final class PushedStatistics: Sendable {
         if kind == .counter && value < 0 { throw .invalidValue("a counter's total cannot be negative") }
         guard unit.utf8.count <= 32, unit.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2f || $0 == 0x25 })
         else { throw .invalidUnit(unit) }
-        let isTotal = key.statistic.hasSuffix("_total")
-        if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
-        if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
         let handle: StatisticHandle = try entries.withLock { entries throws(Refusal) in
             if let existing = entries[key.text] {
                 guard existing.kind == kind else { throw .kindConflict(key: key.text, existing: existing.kind) }
                 entries[key.text]!.lastPush = monotonicTime
                 return existing.handle
             }
+            let isTotal = key.statistic.hasSuffix("_total")
+            if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
+            if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
             guard entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
             let descriptor = StatisticDescriptor(key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
                                                  help: help ?? "Pushed by an application")
