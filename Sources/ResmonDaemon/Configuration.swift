@@ -58,7 +58,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var cycles: Int?
     public var procRoot = "/proc"
     public var sysRoot = "/sys"
-    public var subsystems: [String: SubsystemSettings] = [:]
+    /// Processes and cgroups are sampled every 5 s unless configured: a host's process table is
+    /// its most expensive read, and monitors that need one faster ask the collector for it.
+    public var subsystems: [String: SubsystemSettings] = DaemonConfiguration.defaultSubsystems
+    public static let defaultSubsystems = ["process": SubsystemSettings(period: 5), "cgroup": SubsystemSettings(period: 5)]
     /// Seconds a pushed statistic lives without a new push.
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.

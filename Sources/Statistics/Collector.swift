@@ -16,6 +16,8 @@ public struct SubsystemStatus: Sendable, Equatable {
     public var statistics: Int
     public var lastCollected: Double?
     public var lastDurationSeconds: Double?
+    /// Wall time spent in all collections so far.
+    public var totalDurationSeconds: Double = 0
     public var collections: Int
     public var failures: Int
 }
@@ -181,6 +183,7 @@ public final class Collector: @unchecked Sendable {
                 status.statistics = recorded
                 status.lastCollected = time
                 status.lastDurationSeconds = duration
+                status.totalDurationSeconds += duration
                 status.collections += 1
             }
         } catch {

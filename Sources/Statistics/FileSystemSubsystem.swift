@@ -36,6 +36,8 @@ public final class FileSystemSubsystem: Subsystem {
 
     private let mountTable: ProcFile
     private let slots: ResourceSlots
+    /// The parsed mount table, re-read only when the kernel says it changed.
+    private var mounts: [Mount]?
 
     public init(paths: HostPaths, table: SampleTable) {
         mountTable = ProcFile(paths.proc("self/mounts"), capacity: 16384)
@@ -77,7 +79,10 @@ public final class FileSystemSubsystem: Subsystem {
     }
 
     public func collect(into batch: inout SampleBatch) throws {
-        let mounts = try mountTable.read { FileSystemSubsystem.realMounts(in: $0) }
+        if mounts == nil || mountTable.hasChanged() {
+            mounts = try mountTable.read { FileSystemSubsystem.realMounts(in: $0) }
+        }
+        let mounts = self.mounts ?? []
         slots.begin()
         defer { slots.end() }
         for mount in mounts {
@@ -101,5 +106,8 @@ public final class FileSystemSubsystem: Subsystem {
         }
     }
 
-    public func retireAll() { slots.retireAll() }
+    public func retireAll() {
+        slots.retireAll()
+        mounts = nil
+    }
 }

@@ -79,6 +79,15 @@ public final class ProcFile {
 
     /// Whether the file is held open between reads.
     public var isOpen: Bool { descriptor >= 0 }
+
+    /// Whether the kernel flagged the file as changed since it was last read (the mount table
+    /// signals a change with POLLPRI/POLLERR). True when the file is not open.
+    public func hasChanged() -> Bool {
+        guard descriptor >= 0, !reopenEachTime else { return true }
+        var entry = pollfd(fd: descriptor, events: Int16(POLLPRI), revents: 0)
+        guard poll(&entry, 1, 0) >= 0 else { return true }
+        return entry.revents & Int16(POLLPRI | POLLERR) != 0
+    }
 }
 
 /// Reads a whole small file once (for files read at discovery, not per sample).

@@ -49,10 +49,17 @@ public final class ProcessSubsystem: Subsystem {
     private let slots: ResourceSlots
     private var tracked: [Int32: Tracked] = [:]
     private var userNames: [UInt32: String] = [:]
+    /// Kernel threads, skipped without reading; re-checked every `kernelThreadRecheck` passes
+    /// in case a PID was reused by a user process between two passes.
+    private var kernelThreads: Set<Int32> = []
+    private var passes = 0
+    private static let kernelThreadRecheck = 10
     private let tickSeconds = 1 / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
     private let cpuCount = Double(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     private let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
     private let memoryTotal: Double?
+    /// Whether procRoot is the real procfs (a fixture tree's directory sizes are not counts).
+    private let isProcfs: Bool
     /// Past this many processes, per-process files are opened for each read instead of held.
     private let heldFileLimit: Int
     /// Clock used for CPU shares; a parameter so tests can step it.
@@ -64,6 +71,9 @@ public final class ProcessSubsystem: Subsystem {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         heldFileLimit = max(0, Int(min(limit.rlim_cur, 1 << 20)) / 4)
+        // procfs directories have size 0; a fixture tree on a disk file system does not.
+        var root = stat()
+        isProcfs = stat(paths.procRoot, &root) == 0 && root.st_size == 0
         memoryTotal = readSmallFile(paths.proc("meminfo")).flatMap { text in
             text.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
                 .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Double($0) }.map { $0 * 1024 }
@@ -76,7 +86,10 @@ public final class ProcessSubsystem: Subsystem {
         }
         defer { closedir(directory) }
         slots.begin()
+        passes += 1
+        if passes % ProcessSubsystem.kernelThreadRecheck == 0 { kernelThreads.removeAll() }
         var alive: Set<Int32> = []
+        var listed: Set<Int32> = []
         while let entry = readdir(directory) {
             let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 var value: Int32 = 0
@@ -88,9 +101,12 @@ public final class ProcessSubsystem: Subsystem {
                 return value > 0 ? value : nil
             }
             guard let pid else { continue }
+            listed.insert(pid)
+            if kernelThreads.contains(pid) { continue }
             if collect(pid, into: &batch) { alive.insert(pid) }
         }
         tracked = tracked.filter { alive.contains($0.key) }
+        kernelThreads.formIntersection(listed)
         slots.end()
     }
 
@@ -108,7 +124,10 @@ public final class ProcessSubsystem: Subsystem {
         guard let stat = try? process.stat.read({ ProcessSubsystem.parseStat($0) }) ?? nil else {
             return false
         }
-        if stat.isKernelThread { return false }
+        if stat.isKernelThread {
+            kernelThreads.insert(pid)
+            return false
+        }
         let now = monotonicClock()
         let resource = String(pid)
         var current = process
@@ -185,8 +204,11 @@ public final class ProcessSubsystem: Subsystem {
                     vsize: numbers[19], rssPages: numbers[20])
     }
 
-    /// Open descriptors: the entries of /proc/PID/fd; NaN when unreadable.
+    /// Open descriptors of a process. Linux 6.2 and later report the count as the size of
+    /// /proc/PID/fd, which costs one stat; older kernels report 0, and the entries are counted.
     private func countEntries(_ path: String) -> Double {
+        var info = stat()
+        if isProcfs && stat(path, &info) == 0 && info.st_size > 0 { return Double(info.st_size) }
         guard let directory = opendir(path) else { return .nan }
         defer { closedir(directory) }
         var count = 0

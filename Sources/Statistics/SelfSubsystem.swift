@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `self`: resmond itself — CPU, memory (RSS, RssAnon, PSS), descriptors, threads and what a
 /// sampling cycle costs — so its overhead is monitored like anything else.
 public final class SelfSubsystem: Subsystem {
@@ -45,7 +49,9 @@ public final class SelfSubsystem: Subsystem {
                 if let label = line.field(), label.spells("Pss:") { pss = line.unsigned().map { Double($0) * 1024 } ?? .nan }
             }
         }
-        let descriptors = Double(max(0, directoryEntries("/proc/self/fd").count - 1)) // minus the one listing it
+        var info = stat()
+        let descriptors = stat("/proc/self/fd", &info) == 0 && info.st_size > 0
+            ? Double(info.st_size) : Double(max(0, directoryEntries("/proc/self/fd").count - 1)) // minus the one listing it
         slots.begin()
         let handles = slots.handles(for: "resmond") { [:] }
         let values = [Clock.processCPU(), rss, anonymous, pss, descriptors, threads, sampleCost()]

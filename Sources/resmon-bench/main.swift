@@ -57,9 +57,43 @@ do {
     report("host_sample_wall", wall * 1e6, "us")
     report("host_sample_statistics", Double(table.count), "statistics")
     for status in collector.statuses() {
-        // Per subsystem, the wall time of its last collection.
-        report("subsystem_\(status.name)_wall", (status.lastDurationSeconds ?? .nan) * 1e6, "us")
+        // Per subsystem, the mean wall time of a collection.
+        report("subsystem_\(status.name)_wall", status.totalDurationSeconds / Double(max(1, status.collections)) * 1e6, "us")
     }
+}
+
+// MARK: - A full sample: host, every process and every cgroup.
+
+do {
+    let table = SampleTable()
+    let processes = ProcessSubsystem(paths: HostPaths(), table: table)
+    let cgroups = CgroupSubsystem(paths: HostPaths(), table: table)
+    let collector = Collector(subsystems: Collector.hostSubsystems(paths: HostPaths(), table: table) + [processes, cgroups],
+                              table: table, step: 1)
+    var monotonic = 1.0
+    for _ in 0..<20 {
+        monotonic += 1
+        collector.collect(time: monotonic, monotonicTime: monotonic)
+    }
+    let rounds = 500
+    let cpuStart = Clock.threadCPU()
+    for _ in 0..<rounds {
+        monotonic += 1
+        collector.collect(time: monotonic, monotonicTime: monotonic)
+    }
+    let cpu = (Clock.threadCPU() - cpuStart) / Double(rounds)
+    let statuses = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0) })
+    let processCount = Double(table.samples(where: { $0.hasPrefix("process:") && $0.hasSuffix(":rss_bytes") }).count)
+    report("full_sample_cpu", cpu * 1e6, "us")
+    report("full_sample_statistics", Double(table.count), "statistics")
+    report("processes", processCount, "processes")
+    func average(_ name: String) -> Double {
+        guard let status = statuses[name], status.collections > 0 else { return .nan }
+        return status.totalDurationSeconds / Double(status.collections)
+    }
+    report("process_subsystem_wall", average("process") * 1e6, "us")
+    report("per_process_wall", average("process") * 1e6 / max(1, processCount), "us")
+    report("cgroup_subsystem_wall", average("cgroup") * 1e6, "us")
 }
 
 // MARK: - An idle resmond: RSS, RssAnon, PSS and CPU after a while at step 1 and step 5.
@@ -97,13 +131,21 @@ func cpuSeconds(_ pid: pid_t) -> Double {
 }
 
 if access(resmondPath, X_OK) == 0 {
-    var daemons: [(step: Int, pid: pid_t, directory: String)] = []
-    for step in [1, 5] {
-        let directory = "/tmp/resmon-bench-\(getpid())-\(step)"
+    // Defaults at step 1 and 5, and step 1 with processes and cgroups every second too.
+    var daemons: [(label: String, pid: pid_t, directory: String)] = []
+    for (label, step, everySecond) in [("step1", 1, false), ("step5", 5, false), ("step1_processes1s", 1, true)] {
+        let directory = "/tmp/resmon-bench-\(getpid())-\(label)"
         mkdir(directory, 0o755)
+        mkdir(directory + "/config", 0o755)
+        if everySecond {
+            let text = #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#
+            let descriptor = open(directory + "/config/resmond.json", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            _ = text.withCString { write(descriptor, $0, strlen($0)) }
+            close(descriptor)
+        }
         if let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config",
                                          "--listen", "127.0.0.1:0", "--step", "\(step)"]) {
-            daemons.append((step, pid, directory))
+            daemons.append((label, pid, directory))
         }
     }
     // Let them settle, then measure CPU over the rest of the period.
@@ -114,14 +156,15 @@ if access(resmondPath, X_OK) == 0 {
         let rollup = read("/proc/\(daemon.pid)/smaps_rollup")
         let status = read("/proc/\(daemon.pid)/status")
         let used = cpuSeconds(daemon.pid) - startCPU[index]
-        report("resmond_step\(daemon.step)_rss", (kibibytes("Rss", in: rollup) ?? .nan) / 1024, "MiB")
-        report("resmond_step\(daemon.step)_rss_anon", (kibibytes("RssAnon", in: status) ?? .nan) / 1024, "MiB")
-        report("resmond_step\(daemon.step)_pss", (kibibytes("Pss", in: rollup) ?? .nan) / 1024, "MiB")
-        report("resmond_step\(daemon.step)_cpu", used * 1000 / Double(max(1, idleSeconds - 5)), "ms/s")
+        report("resmond_\(daemon.label)_rss", (kibibytes("Rss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_\(daemon.label)_rss_anon", (kibibytes("RssAnon", in: status) ?? .nan) / 1024, "MiB")
+        report("resmond_\(daemon.label)_pss", (kibibytes("Pss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_\(daemon.label)_cpu", used * 1000 / Double(max(1, idleSeconds - 5)), "ms/s")
         kill(daemon.pid, SIGTERM)
         var status_: Int32 = 0
         waitpid(daemon.pid, &status_, 0)
         unlink(daemon.directory + "/resmond.lock")
+        unlink(daemon.directory + "/config/resmond.json")
         rmdir(daemon.directory + "/config")
         rmdir(daemon.directory)
     }

@@ -43,6 +43,8 @@ import Testing
         #expect(configuration.step == 5)
         #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 9465))
         #expect(configuration.socketPath == configuration.stateDirectory + "/resmond.sock")
+        #expect(configuration.subsystems["process"]?.period == 5)
+        #expect(configuration.subsystems["cgroup"]?.period == 5)
     }
 
     @Test func flagsOverrideTheFile() throws {

@@ -13,7 +13,8 @@ import Glibc
         let daemon = try DaemonHarness()
         let sleeper = try SpawnedGroup("/bin/sleep", ["300"])
         let key = "process:\(sleeper.pid):rss_bytes"
-        #expect(daemon.eventually(timeout: 3) { (try? daemon.client.statistic(key)) != nil })
+        // Processes are sampled every 5 s by default: within one period, and a little.
+        #expect(daemon.eventually(timeout: 6.5) { (try? daemon.client.statistic(key)) != nil })
         let statistic = try daemon.client.statistic(key)
         #expect(statistic.labels["name"] == "sleep")
         #expect(statistic.labels["cmdline"] == "/bin/sleep 300")
@@ -21,7 +22,7 @@ import Glibc
         let selected = try daemon.client.statistics(matching: ":rss_bytes$", where: ["name=sleep", "resource=\(sleeper.pid)"])
         #expect(selected.map(\.key) == [key])
         sleeper.stop()
-        #expect(daemon.eventually(timeout: 3) { (try? daemon.client.statistic(key)) == nil })
+        #expect(daemon.eventually(timeout: 6.5) { (try? daemon.client.statistic(key)) == nil })
     }
 
     @Test func resmondWatchesItselfAndTheCgroups() throws {
