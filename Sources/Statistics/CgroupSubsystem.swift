@@ -51,10 +51,7 @@ public final class CgroupSubsystem: Subsystem {
         unifiedSlots = ResourceSlots(subsystem: "cgroup", specs: CgroupSubsystem.specs, table: table)
         legacySlots = ResourceSlots(subsystem: "cgroup", specs: Array(CgroupSubsystem.specs.prefix(7)), table: table)
         slots = unifiedSlots
-        memoryTotal = readSmallFile(paths.proc("meminfo")).flatMap { text in
-            text.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
-                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Double($0) }.map { $0 * 1024 }
-        } ?? .nan
+        memoryTotal = MemorySubsystem.total(paths: paths) ?? .nan
     }
 
     /// Which cgroup file systems this host has.

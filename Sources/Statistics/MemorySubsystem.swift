@@ -82,6 +82,14 @@ public final class MemorySubsystem: Subsystem {
     }
 
     public func retireAll() { slots.retireAll() }
+
+    /// MemTotal in bytes, read once (the upper bound of per-process and per-cgroup memory).
+    static func total(paths: HostPaths) -> Double? {
+        readSmallFile(paths.proc("meminfo")).flatMap { text in
+            text.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
+                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Double($0) }.map { $0 * 1024 }
+        }
+    }
 }
 
 /// `load`: the run-queue averages from /proc/loadavg.

@@ -74,10 +74,7 @@ public final class ProcessSubsystem: Subsystem {
         // procfs directories have size 0; a fixture tree on a disk file system does not.
         var root = stat()
         isProcfs = stat(paths.procRoot, &root) == 0 && root.st_size == 0
-        memoryTotal = readSmallFile(paths.proc("meminfo")).flatMap { text in
-            text.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
-                .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Double($0) }.map { $0 * 1024 }
-        }
+        memoryTotal = MemorySubsystem.total(paths: paths)
     }
 
     public func collect(into batch: inout SampleBatch) throws {
