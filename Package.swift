@@ -23,6 +23,7 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "Statistics"),
+        .target(name: "History", dependencies: ["Statistics"]),
         .target(name: "ResmonAPI"),
         .target(name: "Server", dependencies: ["CShim", "Statistics", "ResmonAPI"]),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "ResmonTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

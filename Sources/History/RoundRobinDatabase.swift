@@ -1,0 +1,324 @@
+/// How a data source's raw readings become rates (rrdtool's data-source types).
+public enum DataSourceKind: String, Sendable, Codable {
+    /// The reading is the rate.
+    case gauge = "GAUGE"
+    /// A monotonic count; a decrease is a 32- or 64-bit wrap.
+    case counter = "COUNTER"
+    /// A count whose change may be negative; a reset gives a negative rate (use min 0 to drop it).
+    case derive = "DERIVE"
+    /// A count reset at each reading: the reading divided by the interval.
+    case absolute = "ABSOLUTE"
+}
+
+/// How rows of one archive summarize the primary data points they cover.
+public enum ConsolidationFunction: String, Sendable, Codable, CaseIterable {
+    case average = "AVERAGE", minimum = "MIN", maximum = "MAX", last = "LAST"
+
+    /// Parses `average`, `AVERAGE`, `min`, `max`, `last`.
+    public init?(name: String) {
+        switch name.uppercased() {
+        case "AVERAGE", "AVG": self = .average
+        case "MIN", "MINIMUM": self = .minimum
+        case "MAX", "MAXIMUM": self = .maximum
+        case "LAST": self = .last
+        default: return nil
+        }
+    }
+}
+
+/// The shape of one round-robin archive.
+public struct ArchiveDefinition: Sendable, Equatable, Codable {
+    public let function: ConsolidationFunction
+    public let stepsPerRow: Int
+    public let rows: Int
+    public let xff: Double
+
+    public init(_ function: ConsolidationFunction, stepsPerRow: Int, rows: Int, xff: Double = 0.5) {
+        self.function = function
+        self.stepsPerRow = stepsPerRow
+        self.rows = rows
+        self.xff = xff
+    }
+
+    /// xcp-rrdd's timescales for a base step: 120 × 1 step, 120 × 1 min, 168 × 1 h, 366 × 1 day,
+    /// each with AVERAGE, MIN, MAX and LAST; `tiers` keeps only the finest ones.
+    public static func standard(step: Int, tiers: Int = 4) -> [ArchiveDefinition] {
+        let timescales = [(1, 120), (max(1, 60 / step), 120), (max(1, 3600 / step), 168), (max(1, 86400 / step), 366)]
+        return timescales.prefix(max(1, min(4, tiers))).flatMap { stepsPerRow, rows in
+            ConsolidationFunction.allCases.map { ArchiveDefinition($0, stepsPerRow: stepsPerRow, rows: rows) }
+        }
+    }
+}
+
+/// One data source with its round-robin archives, updated and consolidated exactly as
+/// rrdtool does (rrd_update.c): rates are integrated into primary data points (PDPs) of one
+/// step, a PDP more than half unknown is unknown, and archives consolidate PDPs into rows,
+/// a row with more than `xff` of its PDPs unknown being unknown. Rows are float32, as in xcp-rrdd.
+///
+/// Archives of one step per row hold the same values whatever their function, so they share
+/// one ring of storage.
+public struct RoundRobinDatabase: Sendable {
+    public let step: Int
+    public let kind: DataSourceKind
+    /// Seconds after which an update counts as unknown.
+    public let heartbeat: Int
+    public let minimum: Double
+    public let maximum: Double
+    public let archives: [ArchiveDefinition]
+
+    /// Time of the last update, whole seconds.
+    public private(set) var lastUpdate: Int
+    /// The last raw reading (NaN for unknown): counters and derives rate against it.
+    public private(set) var lastReading: Double = .nan
+    /// Rate × seconds gathered for the PDP in progress, and how many of its seconds were unknown.
+    private(set) var pdpValue: Double = 0
+    private(set) var pdpUnknownSeconds: Int
+
+    struct Consolidation: Sendable {
+        var value: Double = .nan
+        var primary: Double = .nan
+        var secondary: Double = .nan
+        var unknownPDPs = 0
+    }
+
+    /// Per archive: its row storage index (archives of one step per row share one) and its state.
+    private var storageIndex: [Int]
+    private(set) var consolidations: [Consolidation]
+    private var storage: [[Float]]
+    /// Per storage ring, the index of the newest row.
+    private var newestRow: [Int]
+
+    public init(step: Int, kind: DataSourceKind, heartbeat: Int, minimum: Double = .nan, maximum: Double = .nan,
+                archives: [ArchiveDefinition], start: Int) {
+        self.step = step
+        self.kind = kind
+        self.heartbeat = heartbeat
+        self.minimum = minimum
+        self.maximum = maximum
+        self.archives = archives
+        self.lastUpdate = start
+        self.pdpUnknownSeconds = start % step
+        var storageIndex: [Int] = []
+        var storage: [[Float]] = []
+        var sharedFinest: Int?
+        for archive in archives {
+            if archive.stepsPerRow == 1, let shared = sharedFinest, storage[shared].count == archive.rows {
+                storageIndex.append(shared)
+                continue
+            }
+            storage.append([Float](repeating: .nan, count: archive.rows))
+            storageIndex.append(storage.count - 1)
+            if archive.stepsPerRow == 1 && sharedFinest == nil { sharedFinest = storage.count - 1 }
+        }
+        self.storageIndex = storageIndex
+        self.storage = storage
+        self.newestRow = storage.map { $0.count - 1 }
+        // PDPs of the first row before the start count as unknown, as rrdtool create does.
+        self.consolidations = archives.map { archive in
+            var state = Consolidation()
+            state.unknownPDPs = ((start - start % step) % (step * archive.stepsPerRow)) / step
+            state.value = RoundRobinDatabase.neutral(archive.function)
+            return state
+        }
+    }
+
+    static func neutral(_ function: ConsolidationFunction) -> Double {
+        switch function {
+        case .average: 0
+        case .minimum: .infinity
+        case .maximum: -.infinity
+        case .last: .nan
+        }
+    }
+
+    /// Bytes of row storage (what the archives cost in memory, without bookkeeping).
+    public var storageBytes: Int { storage.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
+
+    public enum UpdateError: Error, Equatable {
+        /// An update not after the last one (rrdtool refuses it too).
+        case notAfterLastUpdate(time: Int, last: Int)
+    }
+
+    /// Records a raw reading at `time` (NaN for unknown).
+    public mutating func update(time: Int, reading: Double) throws(UpdateError) {
+        guard time > lastUpdate else { throw .notAfterLastUpdate(time: time, last: lastUpdate) }
+        let interval = Double(time - lastUpdate)
+        // rate × interval for this update, NaN when unknown.
+        var gathered = Double.nan
+        if !reading.isNaN && time - lastUpdate <= heartbeat {
+            switch kind {
+            case .gauge:
+                gathered = reading * interval
+            case .counter:
+                if !lastReading.isNaN {
+                    var delta = reading - lastReading
+                    if delta < 0 { delta += 4_294_967_296 }
+                    if delta < 0 { delta += 18_446_744_069_414_584_320 }
+                    gathered = delta
+                }
+            case .derive:
+                if !lastReading.isNaN { gathered = reading - lastReading }
+            case .absolute:
+                gathered = reading
+            }
+            let rate = gathered / interval
+            if !rate.isNaN && ((!maximum.isNaN && rate > maximum) || (!minimum.isNaN && rate < minimum)) { gathered = .nan }
+        }
+        lastReading = reading
+
+        let previousStepStart = lastUpdate - lastUpdate % step
+        let currentStepStart = time - time % step
+        let elapsedSteps = (currentStepStart - previousStepStart) / step
+        defer { lastUpdate = time }
+        if elapsedSteps == 0 {
+            if gathered.isNaN { pdpUnknownSeconds += time - lastUpdate } else { pdpValue = (pdpValue.isNaN ? 0 : pdpValue) + gathered }
+            return
+        }
+        // The PDP in progress ends at the first boundary after the last update; the PDPs wholly
+        // inside this update's interval get its rate; what follows the last boundary starts the next.
+        let rate = gathered / interval
+        let before = Double(previousStepStart + step - lastUpdate)
+        let after = Double(time - currentStepStart)
+        var unknownBefore = 0.0
+        if gathered.isNaN {
+            unknownBefore = before
+        } else {
+            if pdpValue.isNaN { pdpValue = 0 }
+            pdpValue += rate * before
+        }
+        let first: Double = Double(step) / 2 < Double(pdpUnknownSeconds)
+            ? .nan
+            : pdpValue / (Double(step - pdpUnknownSeconds) - unknownBefore)
+        if gathered.isNaN {
+            pdpUnknownSeconds = Int(after.rounded(.down))
+            pdpValue = .nan
+        } else {
+            pdpUnknownSeconds = 0
+            pdpValue = rate * after
+        }
+        let firstIndex = previousStepStart / step + 1
+        addPDPs(first, count: 1, endingAt: firstIndex)
+        if elapsedSteps > 1 { addPDPs(rate, count: elapsedSteps - 1, endingAt: firstIndex + elapsedSteps - 1) }
+    }
+
+    /// Feeds `count` PDPs of one value, the last being PDP number `lastIndex` (its end time over
+    /// the step), into every archive. A row completes when its last PDP's index is a multiple of
+    /// its steps per row, so rows align to multiples of their span in absolute time, as in rrdtool.
+    private mutating func addPDPs(_ value: Double, count: Int, endingAt lastIndex: Int) {
+        var ringWritten = Set<Int>()
+        for index in archives.indices {
+            let archive = archives[index]
+            let perRow = archive.stepsPerRow
+            let ring = storageIndex[index]
+            if perRow == 1 {
+                if ringWritten.insert(ring).inserted { write(value, times: count, ring: ring) }
+                continue
+            }
+            var state = consolidations[index]
+            var remaining = count
+            var pdpIndex = lastIndex - count // the index of the PDP before the first one fed
+            while remaining > 0 {
+                let toRowEnd = perRow - ((pdpIndex % perRow) + perRow) % perRow
+                let taken = min(remaining, toRowEnd)
+                RoundRobinDatabase.accumulate(&state, value, count: taken, function: archive.function)
+                pdpIndex += taken
+                remaining -= taken
+                if pdpIndex % perRow == 0 {
+                    state.primary = RoundRobinDatabase.finish(state, archive, lastPDP: value)
+                    write(state.primary, times: 1, ring: ring)
+                    state.value = RoundRobinDatabase.neutral(archive.function)
+                    state.unknownPDPs = 0
+                    // Whole rows of the same value: written at once, however long the gap.
+                    let wholeRows = remaining / perRow
+                    if wholeRows > 0 {
+                        state.secondary = value
+                        write(value, times: wholeRows, ring: ring)
+                        pdpIndex += wholeRows * perRow
+                        remaining -= wholeRows * perRow
+                    }
+                }
+            }
+            consolidations[index] = state
+        }
+    }
+
+    private static func accumulate(_ state: inout Consolidation, _ value: Double, count: Int, function: ConsolidationFunction) {
+        guard count > 0 else { return }
+        if value.isNaN {
+            state.unknownPDPs += count
+            if function == .last { state.value = .nan }
+            return
+        }
+        switch function {
+        case .average: state.value = (state.value.isNaN ? 0 : state.value) + value * Double(count)
+        case .minimum: state.value = state.value.isNaN ? value : min(state.value, value)
+        case .maximum: state.value = state.value.isNaN ? value : max(state.value, value)
+        case .last: state.value = value
+        }
+    }
+
+    private static func finish(_ state: Consolidation, _ archive: ArchiveDefinition, lastPDP: Double) -> Double {
+        if Double(state.unknownPDPs) > Double(archive.stepsPerRow) * archive.xff { return .nan }
+        switch archive.function {
+        case .average: return state.value / Double(archive.stepsPerRow - state.unknownPDPs)
+        case .minimum, .maximum: return state.value.isFinite ? state.value : .nan
+        case .last: return lastPDP
+        }
+    }
+
+    private mutating func write(_ value: Double, times: Int, ring: Int) {
+        let rows = storage[ring].count
+        let stored = Float(value)
+        for _ in 0..<min(times, rows) {
+            newestRow[ring] = (newestRow[ring] + 1) % rows
+            storage[ring][newestRow[ring]] = stored
+        }
+        if times > rows {
+            // Skipped rows wrapped around completely: the ring holds only the fill value.
+            newestRow[ring] = (newestRow[ring] + times - rows) % rows
+        }
+    }
+
+    /// The end time of the newest row of an archive.
+    public func newestRowTime(_ archive: Int) -> Int {
+        let span = archives[archive].stepsPerRow * step
+        return lastUpdate - lastUpdate % span
+    }
+
+    /// The rows of one archive, oldest first, with the end time of the first row.
+    public func rows(of archive: Int) -> (firstRowEnd: Int, values: [Float]) {
+        let ring = storageIndex[archive]
+        let rows = storage[ring].count
+        let span = archives[archive].stepsPerRow * step
+        var values: [Float] = []
+        values.reserveCapacity(rows)
+        for offset in 1...rows { values.append(storage[ring][(newestRow[ring] + offset) % rows]) }
+        return (newestRowTime(archive) - (rows - 1) * span, values)
+    }
+
+    /// A time series for `function` from `start` to `end`: the finest archive whose span
+    /// reaches back to `start` (xcp-rrdd's and rrdtool fetch's choice), or the coarsest when none
+    /// does, optionally no finer than `resolution` seconds. Each value covers (time − step, time].
+    public func fetch(_ function: ConsolidationFunction, start: Int, end: Int, resolution: Int = 0)
+        -> (step: Int, times: [Int], values: [Double]) {
+        let candidates = archives.indices.filter { archives[$0].function == function }
+            .sorted { archives[$0].stepsPerRow < archives[$1].stepsPerRow }
+        guard !candidates.isEmpty else { return (step, [], []) }
+        let chosen = candidates.first { index in
+            let span = archives[index].stepsPerRow * step
+            return span >= resolution && newestRowTime(index) - archives[index].rows * span <= start
+        } ?? candidates.last!
+        let span = archives[chosen].stepsPerRow * step
+        let (firstEnd, values) = rows(of: chosen)
+        var times: [Int] = []
+        var result: [Double] = []
+        var time = (start / span + 1) * span
+        while time <= end {
+            let index = (time - firstEnd) / span
+            times.append(time)
+            result.append(index >= 0 && index < values.count ? Double(values[index]) : .nan)
+            time += span
+        }
+        return (span, times, result)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import ResmonTestSupport
+import Testing
+@testable import History
+
+@Suite struct ConsolidationTests {
+    let start = 1_700_000_000
+
+    @Test func gaugeUpdatesOnStepsArePDPsAsTheyAre() throws {
+        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
+                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 4)], start: start)
+        for (offset, value) in [(5, 1.0), (10, 2.0), (15, 3.0), (20, 4.0)] {
+            try database.update(time: start + offset, reading: value)
+        }
+        #expect(database.rows(of: 0).values == [1, 2, 3, 4])
+        #expect(database.rows(of: 0).firstRowEnd == start + 5)
+    }
+
+    @Test func aPDPMoreThanHalfUnknownIsUnknownAndLessIsWeighted() throws {
+        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, minimum: 0,
+                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
+        try database.update(time: start + 5, reading: 1)
+        try database.update(time: start + 10, reading: 2)
+        try database.update(time: start + 17, reading: .nan) // (10, 17] unknown
+        try database.update(time: start + 20, reading: 4)    // (17, 20] known: 3 of 5 s
+        #expect(database.rows(of: 0).values.map { $0.isNaN ? -1 : $0 } == [2, -1, 4])
+    }
+
+    @Test func aGapLongerThanTheHeartbeatIsUnknown() throws {
+        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
+                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 5)], start: start)
+        try database.update(time: start + 5, reading: 1)
+        try database.update(time: start + 25, reading: 9) // 20 s > heartbeat
+        let tail = database.rows(of: 0).values.suffix(4)
+        #expect(tail.allSatisfy { $0.isNaN })
+        #expect(throws: RoundRobinDatabase.UpdateError.self) { try database.update(time: start + 25, reading: 1) }
+    }
+
+    @Test func averageMinMaxLastWithXff() throws {
+        let archives = ConsolidationFunction.allCases.map { ArchiveDefinition($0, stepsPerRow: 4, rows: 2, xff: 0.5) }
+        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, archives: archives, start: start)
+        // Row one: 1, 2, 3, 6. Row two: 2 unknown of 4 PDPs (= xff, still known): 10, NaN, NaN, 20.
+        for (offset, value) in [(5, 1.0), (10, 2), (15, 3), (20, 6), (25, 10), (30, .nan), (35, .nan), (40, 20)] {
+            try database.update(time: start + offset, reading: value)
+        }
+        func rows(_ function: ConsolidationFunction) -> [Float] {
+            database.rows(of: ConsolidationFunction.allCases.firstIndex(of: function)!).values
+        }
+        #expect(rows(.average) == [3, 15])
+        #expect(rows(.minimum) == [1, 10])
+        #expect(rows(.maximum) == [6, 20])
+        #expect(rows(.last) == [6, 20])
+        // Three unknown PDPs of four is over xff: unknown.
+        for (offset, value) in [(45, Double.nan), (50, .nan), (55, .nan), (60, 1)] {
+            try database.update(time: start + offset, reading: value)
+        }
+        #expect(rows(.average).last?.isNaN == true)
+    }
+
+    @Test func countersRateAndDeriveWithMinimumZeroDropsResets() throws {
+        var counter = RoundRobinDatabase(step: 5, kind: .derive, heartbeat: 10, minimum: 0,
+                                         archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
+        for (offset, value) in [(5, 100.0), (10, 150), (15, 20), (20, 70)] {
+            try counter.update(time: start + offset, reading: value)
+        }
+        let values = counter.rows(of: 0).values
+        #expect(values[0] == 10)       // 50 in 5 s
+        #expect(values[1].isNaN)       // reset: negative rate under the minimum
+        #expect(values[2] == 10)
+        var wrapping = RoundRobinDatabase(step: 5, kind: .counter, heartbeat: 10,
+                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 1)], start: start)
+        try wrapping.update(time: start + 5, reading: 4_294_967_290)
+        try wrapping.update(time: start + 10, reading: 4)
+        #expect(wrapping.rows(of: 0).values == [2]) // 10 across the 32-bit wrap in 5 s
+    }
+
+    @Test func standardTimescales() {
+        let five = ArchiveDefinition.standard(step: 5)
+        #expect(five.count == 16)
+        #expect(Set(five.map(\.stepsPerRow)) == [1, 12, 720, 17280])
+        #expect(five.filter { $0.stepsPerRow == 720 }.allSatisfy { $0.rows == 168 })
+        let database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, archives: five, start: start)
+        // The four one-step archives share a ring: (120 + 3 × 4 × (120 + 168 + 366)) floats … of which
+        // the finest is stored once.
+        #expect(database.storageBytes == (120 + 4 * (120 + 168 + 366)) * 4)
+        #expect(RoundRobinDatabase(step: 1, kind: .gauge, heartbeat: 3, archives: ArchiveDefinition.standard(step: 1, tiers: 1), start: start).storageBytes == 480)
+    }
+
+    @Test func fetchPicksTheFinestArchiveThatCoversTheStart() throws {
+        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
+                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 10),
+                                                     ArchiveDefinition(.average, stepsPerRow: 6, rows: 10)], start: start)
+        for offset in stride(from: 5, through: 300, by: 5) { try database.update(time: start + offset, reading: Double(offset)) }
+        let recent = database.fetch(.average, start: start + 260, end: start + 300)
+        #expect(recent.step == 5 && recent.values == [265, 270, 275, 280, 285, 290, 295, 300])
+        let older = database.fetch(.average, start: start + 100, end: start + 300)
+        #expect(older.step == 30)
+        // Rows end on multiples of 30 s in absolute time: the last whole one is (250, 280].
+        let expected: Double = (255 + 260 + 265 + 270 + 275 + 280) / 6
+        #expect(older.values.last == expected)
+        #expect(database.fetch(.average, start: start + 260, end: start + 300, resolution: 30).step == 30)
+    }
+}
+
+/// The same updates fed to the real rrdtool and to resmon's engine give the same rows.
+@Suite struct RRDToolAgreementTests {
+    static let rrdtool = "/usr/bin/rrdtool"
+
+    /// Every RRA's rows of an rrdtool dump, in order.
+    static func dumpedRows(_ xml: String) -> [[Double]] {
+        xml.components(separatedBy: "<rra>").dropFirst().map { section in
+            section.components(separatedBy: "<row><v>").dropFirst().map { cell in
+                let text = cell.components(separatedBy: "</v>")[0].trimmingCharacters(in: .whitespaces)
+                return text == "NaN" || text.hasSuffix("nan") ? .nan : Double(text) ?? .nan
+            }
+        }
+    }
+
+    @Test(arguments: [DataSourceKind.gauge, .derive, .counter, .absolute])
+    func agreesWithRRDTool(_ kind: DataSourceKind) throws {
+        let directory = TemporaryDirectory("resmon-rrd")
+        let file = directory.file("x.rrd")
+        let start = 1_700_000_000
+        let archives = ConsolidationFunction.allCases.flatMap { function in
+            [ArchiveDefinition(function, stepsPerRow: 1, rows: 40), ArchiveDefinition(function, stepsPerRow: 3, rows: 20)]
+        }
+        let minimum = kind == .derive ? 0.0 : Double.nan
+        var database = RoundRobinDatabase(step: 5, kind: kind, heartbeat: 12, minimum: minimum, archives: archives, start: start)
+        let create = try Products.run(RRDToolAgreementTests.rrdtool, ["create", file, "--start", "\(start)", "--step", "5",
+            "DS:v:\(kind.rawValue):12:\(minimum.isNaN ? "U" : "0"):U"] + archives.map { "RRA:\($0.function.rawValue):0.5:\($0.stepsPerRow):\($0.rows)" })
+        #expect(create.status == 0, "\(create.error)")
+
+        var generator = SplitMix(seed: UInt64(kind.rawValue.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
+        var time = start
+        var total = 1000.0
+        var updates: [String] = []
+        for _ in 0..<150 {
+            time += Int(generator.next() % 9) + 1 // irregular, sometimes past the heartbeat
+            if generator.next() % 20 == 0 { time += 13 }
+            let unknown = generator.next() % 10 == 0
+            total += Double(generator.next() % 500)
+            if kind == .derive && generator.next() % 25 == 0 { total = Double(generator.next() % 100) } // a reset
+            // rrdtool takes whole numbers for counters and derives.
+            let reading = unknown ? Double.nan : (kind == .gauge ? Double(generator.next() % 1000) / 10
+                                                  : kind == .absolute ? Double(generator.next() % 1000) : total)
+            try database.update(time: time, reading: reading)
+            updates.append("\(time):" + (reading.isNaN ? "U" : kind == .gauge ? "\(reading)" : "\(Int(reading))"))
+        }
+        for chunk in stride(from: 0, to: updates.count, by: 50) {
+            let update = try Products.run(RRDToolAgreementTests.rrdtool, ["update", file] + updates[chunk..<min(chunk + 50, updates.count)])
+            #expect(update.status == 0, "\(update.error)")
+        }
+        let dump = try Products.run(RRDToolAgreementTests.rrdtool, ["dump", file])
+        let theirs = RRDToolAgreementTests.dumpedRows(dump.output)
+        #expect(theirs.count == archives.count)
+        for (index, rows) in theirs.enumerated() {
+            let ours = database.rows(of: index).values.map(Double.init)
+            #expect(ours.count == rows.count)
+            for (mine, their) in zip(ours, rows) {
+                let agree = (mine.isNaN && their.isNaN) || abs(mine - their) <= max(1e-5, abs(their) * 1e-6)
+                #expect(agree, "\(archives[index]) row: resmon \(mine), rrdtool \(their)")
+            }
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing case can be replayed.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
