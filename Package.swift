@@ -23,11 +23,12 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "Statistics"),
-        .target(name: "History", dependencies: ["Statistics"]),
+        .target(name: "Storage"),
+        .target(name: "History", dependencies: ["Statistics", "Storage"]),
         .target(name: "ResmonAPI"),
-        .target(name: "Server", dependencies: ["CShim", "Statistics", "ResmonAPI"]),
+        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "ResmonAPI"]),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "ResmonAPI", "Server"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "History", "Storage", "ResmonAPI", "Server"]),
 
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),

@@ -152,3 +152,36 @@ public struct PushRequest: Codable, Sendable {
         self.help = help
     }
 }
+
+/// `GET /v1/history/{key}`: one statistic's consolidated rows, oldest first.
+public struct HistoryResponse: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+        /// End of the interval the value covers, seconds since the epoch.
+        public var t: Int
+        /// null when unknown.
+        public var v: Double?
+        public init(t: Int, v: Double?) {
+            self.t = t
+            self.v = v
+        }
+    }
+
+    public var key: String
+    public var cf: String
+    /// Seconds each row covers.
+    public var step: Int
+    public var start: Int
+    public var end: Int
+    public var unit: String
+    public var rows: [Row]
+
+    public init(key: String, cf: String, step: Int, start: Int, end: Int, unit: String, rows: [Row]) {
+        self.key = key
+        self.cf = cf
+        self.step = step
+        self.start = start
+        self.end = end
+        self.unit = unit
+        self.rows = rows
+    }
+}

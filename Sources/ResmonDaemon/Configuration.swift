@@ -62,6 +62,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// its most expensive read, and monitors that need one faster ask the collector for it.
     public var subsystems: [String: SubsystemSettings] = DaemonConfiguration.defaultSubsystems
     public static let defaultSubsystems = ["process": SubsystemSettings(period: 5), "cgroup": SubsystemSettings(period: 5)]
+    /// Seconds between history snapshots (a crash loses at most this much history).
+    public var historySnapshotSeconds = 60
+    /// Timescales kept for process statistics (1: the finest only; 4: all).
+    public var historyProcessTiers = 1
     /// Seconds a pushed statistic lives without a new push.
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
@@ -191,7 +195,7 @@ struct Reader {
     }
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push"])
+        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history"])
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
         if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
         if let value = top["cycles"] {
@@ -210,6 +214,11 @@ struct Reader {
                 configuration.maxRequestBytes = try integer(value, "http.maxRequestBytes", 1024...(64 << 20))
             }
             if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
+        }
+        if let value = top["history"] {
+            let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers"])
+            if let value = history["snapshotSeconds"] { configuration.historySnapshotSeconds = try integer(value, "history.snapshotSeconds", 1...86400) }
+            if let value = history["processTiers"] { configuration.historyProcessTiers = try integer(value, "history.processTiers", 1...4) }
         }
         if let value = top["push"] {
             let push = try object(value, "push", allowed: ["expireSeconds"])

@@ -1,8 +1,10 @@
 import CShim
 import Dispatch
+import History
 import ResmonAPI
 import Server
 import Statistics
+import Storage
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +29,8 @@ public final class Daemon: Sendable {
     private let listenDescription = Mutex<String?>(nil)
     private let pushed: PushedStatistics
     private let writeToken: String?
+    private let history: HistoryStore
+    private let lastSnapshot = Mutex<Double>(0)
 
     /// Parses the command line, runs the daemon, and exits with its status.
     public static func main(arguments: [String]) -> Never {
@@ -118,6 +122,7 @@ public final class Daemon: Sendable {
         self.configuration = Mutex(configuration)
         let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
         pushed = PushedStatistics(table: table, expireSeconds: configuration.pushExpireSeconds)
+        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers))
         writeToken = configuration.tokenFile.flatMap { try? Daemon.readToken($0, source: configuration.configFile) }
         let collectorBox = Mutex<Collector?>(nil)
         let subsystems = Collector.builtInSubsystems(paths: paths, table: table) + [
@@ -146,11 +151,13 @@ public final class Daemon: Sendable {
             throw DaemonFailure(error.description)
         }
 
+        restoreHistory(configuration)
         sample()
         raiseDescriptorLimit()
         let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
                                                    subsystems: { [collector] in collector.statuses() },
-                                                   pushed: pushed, writeToken: writeToken))
+                                                   pushed: pushed, writeToken: writeToken, history: history,
+                                                   hostUUID: Daemon.hostUUID()))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -178,6 +185,7 @@ public final class Daemon: Sendable {
         if samplerFinished.wait(timeout: .now() + 1.5) == .timedOut {
             Log.warning("the sampler did not finish within 1.5 s; stopping anyway")
         }
+        saveHistory()
         unlink(configuration.socketPath)
         withExtendedLifetime(lock) {}
         Log.info("stopped after \(cycles.load(ordering: .relaxed)) sampling cycles")
@@ -234,11 +242,51 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// Collects every subsystem that is due: one sampling cycle.
+    /// Collects every subsystem that is due, then archives the readings: one sampling cycle.
     private func sample() {
-        let cpu = collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
-        lastSampleCPU.withLock { $0 = cpu }
-        cycles.add(1, ordering: .relaxed)
+        let started = Clock.threadCPU()
+        collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
+        let periods = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
+        history.record(table.samples(), periods: periods)
+        let count = cycles.add(1, ordering: .relaxed).newValue
+        if count % 60 == 0 { history.prune(now: Clock.wall()) }
+        let interval = Double(configuration.withLock { $0.historySnapshotSeconds })
+        if Clock.monotonic() - lastSnapshot.withLock({ $0 }) >= interval { saveHistory() }
+        lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
+    }
+
+    private var historyPath: String { configuration.withLock { $0.stateDirectory } + "/history.snapshot" }
+
+    /// Loads the last snapshot; a damaged one is moved aside and history starts empty.
+    private func restoreHistory(_ configuration: DaemonConfiguration) {
+        lastSnapshot.withLock { $0 = Clock.monotonic() }
+        let path = historyPath
+        do {
+            guard let bytes = try readWholeFile(path) else { return }
+            let restored = try history.restore(bytes)
+            Log.info("history restored: \(restored) statistics from \(path)")
+        } catch {
+            let aside = path + ".damaged-\(Int(Clock.wall()))"
+            rename(path, aside)
+            Log.error("history snapshot \(path) cannot be used (\(error)); moved to \(aside), starting with empty history")
+        }
+    }
+
+    private func saveHistory() {
+        lastSnapshot.withLock { $0 = Clock.monotonic() }
+        do {
+            try history.write(to: historyPath)
+        } catch {
+            Log.error("history snapshot failed: \(error)")
+        }
+    }
+
+    /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.
+    static func hostUUID() -> String {
+        let text = (try? readWholeFile("/etc/machine-id", limit: 4096)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let hex = Array(text.filter { $0.isHexDigit }.lowercased())
+        guard hex.count >= 32 else { return "00000000-0000-0000-0000-000000000000" }
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
     }
 
     /// Samples on every step boundary of the wall clock (as round-robin archives expect) until

@@ -59,37 +59,6 @@ func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(DaemonFailure)
     }
 }
 
-/// Writes a file so that a crash leaves either the old or the new contents: write a temporary
-/// file, fsync it, rename it over the target, fsync the directory.
-func writeAtomically(_ bytes: [UInt8], to path: String) throws(DaemonFailure) {
-    let temporary = path + ".tmp"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-    guard descriptor >= 0 else { throw DaemonFailure("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-    var written = 0
-    while written < bytes.count {
-        let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            unlink(temporary)
-            throw DaemonFailure("cannot write \(temporary): \(reason)")
-        }
-        written += count
-    }
-    guard fsync(descriptor) == 0, close(descriptor) == 0, rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw DaemonFailure("cannot replace \(path): \(reason)")
-    }
-    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-    let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directoryDescriptor >= 0 {
-        fsync(directoryDescriptor)
-        close(directoryDescriptor)
-    }
-}
-
 /// Why resmond cannot start or go on.
 public struct DaemonFailure: Error, Sendable, CustomStringConvertible {
     public let description: String

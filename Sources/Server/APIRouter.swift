@@ -1,4 +1,5 @@
 import FoundationEssentials
+import History
 import ResmonAPI
 import Statistics
 
@@ -10,15 +11,20 @@ public struct APIContext: Sendable {
     public var pushed: PushedStatistics
     /// The bearer token that authorizes writes over TCP; nil: TCP is read-only.
     public var writeToken: String?
+    public var history: HistoryStore?
+    /// The host's uuid in rrd_updates legends (from /etc/machine-id).
+    public var hostUUID: String
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
-                writeToken: String? = nil) {
+                writeToken: String? = nil, history: HistoryStore? = nil, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
         self.table = table
         self.status = status
         self.subsystems = subsystems
         self.pushed = pushed
         self.writeToken = writeToken
+        self.history = history
+        self.hostUUID = hostUUID
     }
 }
 
@@ -77,7 +83,17 @@ public struct APIRouter: HTTPHandler {
             let body = MetricsRenderer.render(samples: context.table.samples(), status: context.status(),
                                               subsystems: context.subsystems())
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
+        case "/rrd_updates":
+            try allow(request, ["GET", "HEAD"])
+            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id"], request)
+            return try HistoryRoutes(context: context).rrdUpdates(request, history: try historyStore())
         default:
+            if path.hasPrefix("/v1/history/") {
+                try allow(request, ["GET", "HEAD"])
+                try acceptOnly(["cf", "start", "end", "resolution"], request)
+                return try HistoryRoutes(context: context).history(request, history: try historyStore(),
+                                                                   key: String(path.dropFirst("/v1/history/".count)))
+            }
             if path.hasPrefix("/v1/statistics/") {
                 let text = String(path.dropFirst("/v1/statistics/".count))
                 let pushable = text.hasPrefix("app:")
@@ -91,6 +107,13 @@ public struct APIRouter: HTTPHandler {
             }
             throw Failure(status: 404, code: .notFound, message: "no such path: \(path)")
         }
+    }
+
+    private func historyStore() throws -> HistoryStore {
+        guard let history = context.history else {
+            throw Failure(status: 404, code: .notFound, message: "history is not kept by this resmond")
+        }
+        return history
     }
 
     private func listStatistics(match pattern: String?, where conditions: [String]) throws -> HTTPResponse {

@@ -1,0 +1,146 @@
+import Statistics
+import Storage
+import Synchronization
+
+/// The recent past of every archived statistic: one round-robin database per key, fed from the
+/// sample table after each sampling cycle, persisted in snapshots.
+///
+/// Archived by class (DESIGN.md): process statistics keep the finest timescale only (unless
+/// configured), everything else all four; counters are stored as rates (DERIVE, minimum 0, so a
+/// reset is a gap rather than a negative spike).
+public final class HistoryStore: Sendable {
+    public struct Settings: Sendable, Equatable {
+        public var step: Int
+        public var processTiers: Int
+        public var fullTiers: Int
+
+        public init(step: Int, processTiers: Int = 1, fullTiers: Int = 4) {
+            self.step = step
+            self.processTiers = processTiers
+            self.fullTiers = fullTiers
+        }
+    }
+
+    private let settings: Settings
+    private let databases = Mutex<[String: RoundRobinDatabase]>([:])
+    /// Snapshot format: magic, version, then a checksum over the rest.
+    static let magic = Array("RESMONH\u{0}".utf8)
+    static let version = 1
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    public var step: Int { settings.step }
+
+    /// Records the latest samples: each statistic whose reading is newer than its last update.
+    /// `periods` gives each subsystem's sampling period, for the heartbeat.
+    public func record(_ samples: [Sample], periods: [String: Double]) {
+        let step = settings.step
+        databases.withLock { databases in
+            for sample in samples {
+                guard sample.time.isFinite else { continue }
+                let time = Int(sample.time.rounded(.down))
+                let descriptor = sample.descriptor
+                let key = descriptor.key.text
+                let reading = descriptor.kind == .counter ? sample.total : sample.value
+                if databases[key] == nil {
+                    let period = max(Double(step), periods[descriptor.key.subsystem] ?? Double(step))
+                    let tiers = descriptor.key.subsystem == "process" ? settings.processTiers : settings.fullTiers
+                    let isCounter = descriptor.kind == .counter
+                    databases[key] = RoundRobinDatabase(
+                        step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
+                        minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
+                        start: time - step)
+                }
+                guard time > databases[key]!.lastUpdate else { continue }
+                try? databases[key]!.update(time: time, reading: reading)
+            }
+        }
+    }
+
+    /// Forgets statistics not updated for the finest archive's span (processes that exited).
+    public func prune(now: Double) {
+        let horizon = Int(now) - 120 * settings.step
+        databases.withLock { databases in
+            databases = databases.filter { $0.value.lastUpdate >= horizon }
+        }
+    }
+
+    /// A copy of one statistic's database.
+    public func database(_ key: String) -> RoundRobinDatabase? {
+        databases.withLock { $0[key] }
+    }
+
+    /// Copies of the databases whose keys pass `include`.
+    public func databases(where include: (String) -> Bool) -> [(key: String, database: RoundRobinDatabase)] {
+        databases.withLock { databases in
+            databases.filter { include($0.key) }.map { ($0.key, $0.value) }.sorted { $0.key < $1.key }
+        }
+    }
+
+    public var count: Int { databases.withLock { $0.count } }
+
+    /// Bytes of row storage across all databases.
+    public var storageBytes: Int { databases.withLock { $0.values.reduce(0) { $0 + $1.storageBytes } } }
+
+    // MARK: - Snapshots
+
+    /// The whole store as bytes: magic, version, FNV-1a 64 checksum of the payload, payload.
+    public func snapshot() -> [UInt8] {
+        var payload = ByteWriter()
+        databases.withLock { databases in
+            payload.integer(settings.step)
+            payload.integer(databases.count)
+            for (key, database) in databases {
+                payload.string(key)
+                database.encode(into: &payload)
+            }
+        }
+        var header = ByteWriter()
+        header.bytes = HistoryStore.magic
+        header.integer(HistoryStore.version)
+        header.integer(Int(Int64(bitPattern: HistoryStore.checksum(payload.bytes))))
+        return header.bytes + payload.bytes
+    }
+
+    /// Replaces the store's contents with a snapshot. Databases of another step are dropped
+    /// (the step changed): returns how many were restored.
+    @discardableResult
+    public func restore(_ bytes: [UInt8]) throws(SnapshotError) -> Int {
+        guard bytes.count >= HistoryStore.magic.count + 16, Array(bytes.prefix(HistoryStore.magic.count)) == HistoryStore.magic else {
+            throw SnapshotError("not a resmon history snapshot")
+        }
+        var reader = ByteReader(bytes, from: HistoryStore.magic.count)
+        let version = try reader.integer()
+        guard version == HistoryStore.version else { throw SnapshotError("snapshot version \(version), expected \(HistoryStore.version)") }
+        let checksum = UInt64(bitPattern: Int64(try reader.integer()))
+        let payload = Array(bytes[reader.position...])
+        guard HistoryStore.checksum(payload) == checksum else { throw SnapshotError("checksum mismatch: the snapshot is damaged") }
+        var body = ByteReader(payload)
+        let step = try body.integer(in: 1...86400)
+        let count = try body.integer(in: 0...10_000_000)
+        var restored: [String: RoundRobinDatabase] = [:]
+        for _ in 0..<count {
+            let key = try body.string()
+            let database = try RoundRobinDatabase(decoding: &body)
+            if step == settings.step { restored[key] = database }
+        }
+        databases.withLock { $0 = restored }
+        return restored.count
+    }
+
+    /// Writes a snapshot atomically (temporary file, fsync, rename).
+    public func write(to path: String) throws(StorageError) {
+        try writeAtomically(snapshot(), to: path)
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}

@@ -1,0 +1,160 @@
+import FoundationEssentials
+import History
+import ResmonAPI
+import Statistics
+
+/// `/v1/history/…` and xapi's `/rrd_updates`.
+struct HistoryRoutes {
+    let context: APIContext
+
+    /// `start`/`end` as epoch seconds, or negative: seconds before now.
+    static func time(_ text: String?, name: String, default fallback: Int, now: Int) throws -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text) else {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected whole seconds since the epoch, or negative seconds before now, got \"\(text)\"")
+        }
+        return value < 0 ? now + value : value
+    }
+
+    static func function(_ text: String?) throws -> ConsolidationFunction? {
+        guard let text else { return nil }
+        guard let function = ConsolidationFunction(name: text) else {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "cf: expected AVERAGE, MIN, MAX or LAST, got \"\(text)\"")
+        }
+        return function
+    }
+
+    func history(_ request: HTTPRequest, history: HistoryStore, key text: String) throws -> HTTPResponse {
+        var keyText = text
+        let wantsXML = keyText.hasSuffix("/rrdtool.xml")
+        if wantsXML { keyText = String(keyText.dropLast("/rrdtool.xml".count)) }
+        guard let key = StatisticKey(parsing: keyText) else {
+            throw APIRouter.Failure(status: 400, code: .invalidKey, message: "\"\(keyText)\" is not a statistic key")
+        }
+        guard let database = history.database(key.text) else {
+            throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no history for \(key.text) (it is not archived, or has not been sampled yet)")
+        }
+        if wantsXML {
+            return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDToolXML.dump(database).utf8))
+        }
+        let now = Int(Clock.wall())
+        let end = try HistoryRoutes.time(request.query["end"], name: "end", default: now, now: now)
+        let start = try HistoryRoutes.time(request.query["start"], name: "start", default: end - 120 * history.step, now: now)
+        guard start < end else { throw APIRouter.Failure(status: 400, code: .badRequest, message: "start must be before end") }
+        let function = try HistoryRoutes.function(request.query["cf"]) ?? .average
+        var resolution = 0
+        if let text = request.query["resolution"] {
+            guard let value = Int(text), value > 0 else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "resolution: expected positive whole seconds, got \"\(text)\"")
+            }
+            resolution = value
+        }
+        let series = database.fetch(function, start: start, end: end, resolution: resolution)
+        let unit = context.table.sample(forKey: key.text)?.descriptor.unit ?? ""
+        let rows = zip(series.times, series.values).map { HistoryResponse.Row(t: $0, v: $1.isFinite ? $1 : nil) }
+        let body = HistoryResponse(key: key.text, cf: function.rawValue, step: series.step, start: start, end: end,
+                                   unit: unit, rows: rows)
+        return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(body)))
+    }
+
+    /// xapi's `GET /rrd_updates?start=&cf=&interval=&host=true[&json][&vm_uuid=]`.
+    func rrdUpdates(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
+        guard let startText = request.query["start"], let start = Int(startText) else {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "start: expected seconds since the epoch (negative: before the last update)")
+        }
+        let function = try HistoryRoutes.function(request.query["cf"])
+        var interval = history.step
+        if let text = request.query["interval"] {
+            guard let value = Int(text), value > 0 else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "interval: expected positive whole seconds, got \"\(text)\"")
+            }
+            interval = value
+        }
+        let includeHost = request.query["host"].map { $0 == "true" || $0 == "1" } ?? false
+        let onlyVM = request.query["vm_uuid"]
+        var columns: [RRDUpdates.Column] = []
+        if includeHost { columns += hostColumns(history) }
+        columns += cgroupColumns(history).filter { onlyVM == nil || $0.uuid == onlyVM }
+        guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
+            throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
+        }
+        let prefersJSON = request.query["json"] != nil
+            || (request.headers["accept"].map { $0.contains("application/json") && !$0.contains("xml") } ?? false)
+        if prefersJSON {
+            return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8))
+        }
+        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table).utf8))
+    }
+
+    /// The host's data sources: resmon's own (key with `:` as `_`) and xapi's names.
+    private func hostColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+        let uuid = context.hostUUID
+        let all = history.databases { !$0.hasPrefix("process:") && !$0.hasPrefix("cgroup:") }
+        var columns: [RRDUpdates.Column] = []
+        for (key, database) in all {
+            guard let parsed = StatisticKey(parsing: key) else { continue }
+            columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
+            switch (parsed.subsystem, parsed.resource, parsed.statistic) {
+            case ("cpu", "total", "usage_ratio"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "cpu_avg", database: database))
+            case ("cpu", let cpu, "usage_ratio"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: cpu, database: database))
+            case ("memory", "host", "total_bytes"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_total_kib", database: database, scale: 1.0 / 1024))
+            case ("memory", "host", "available_bytes"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_free_kib", database: database, scale: 1.0 / 1024))
+            case ("load", "host", "load1"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "loadavg", database: database))
+            case ("net", let interface, "receive_bytes_total"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_rx", database: database))
+            case ("net", let interface, "transmit_bytes_total"):
+                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_tx", database: database))
+            default:
+                break
+            }
+        }
+        return columns
+    }
+
+    /// cgroups as xapi's VMs: a uuid derived from the path, and VM data-source names.
+    private func cgroupColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+        var columns: [RRDUpdates.Column] = []
+        for (key, database) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
+            guard let parsed = StatisticKey(parsing: key), parsed.resource != "/" else { continue }
+            let uuid = HistoryRoutes.uuid(for: parsed.resource)
+            columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database))
+            switch parsed.statistic {
+            case "cpu_ratio":
+                columns.append(.init(objectType: "vm", uuid: uuid, name: "cpu0", database: database))
+            case "memory_bytes":
+                columns.append(.init(objectType: "vm", uuid: uuid, name: "memory", database: database))
+            default:
+                break
+            }
+        }
+        return columns
+    }
+
+    /// A stable UUID-shaped name for a text (two FNV-1a hashes), version nibble 8 (custom).
+    static func uuid(for text: String) -> String {
+        func fnv(_ seed: UInt64) -> UInt64 {
+            var hash = seed
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01b3
+            }
+            return hash
+        }
+        let high = fnv(0xcbf2_9ce4_8422_2325), low = fnv(0x8422_2325_cbf2_9ce4)
+        var bytes = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        return formatUUID(bytes)
+    }
+
+    static func formatUUID(_ bytes: [UInt8]) -> String {
+        let hex = bytes.map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}
