@@ -45,6 +45,7 @@ public enum CLI {
           push KEY VALUE      push an application statistic (KEY is app:RESOURCE:NAME)
           get KEY...          one statistic in full (KEY is subsystem:resource:statistic)
           watch KEY...        refresh the values of KEYs in place until Ctrl-C
+          history KEY         the archived past of a statistic, with a sparkline
           version             the version of resmon
 
         Options:
@@ -63,6 +64,7 @@ public enum CLI {
         "get": "Usage: resmon get KEY... [--json]\n\nShows each statistic in full: value, raw total and rate for counters, unit, resolution, upper bound,\nlabels and time of the reading. KEY is subsystem:resource:statistic, e.g. cpu:total:usage_ratio.\n",
         "watch": "Usage: resmon watch KEY... [--interval SECONDS] [--count N] [--json]\n\nRefreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.\n",
         "version": "Usage: resmon version\n\nPrints the version of resmon.\n",
+        "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
     ]
 
     public static func main(_ arguments: [String]) -> Int32 {
@@ -93,6 +95,7 @@ public enum CLI {
             case "stats": try stats(client, invocation)
             case "get": try get(client, invocation)
             case "push": try push(client, invocation)
+            case "history": try history(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
             default:
@@ -115,7 +118,7 @@ public enum CLI {
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
-        let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text"]
+        let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -234,6 +237,50 @@ public enum CLI {
         print("\(statistic.key) = \(ValueFormatter.format(statistic))")
     }
 
+    /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.
+    static func duration(_ text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+        if let unit = text.last.flatMap({ units[$0] }), let number = Int(text.dropLast()), number > 0 { return number * unit }
+        if let number = Int(text), number > 0 { return number }
+        return nil
+    }
+
+    static func history(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 1...1)
+        var since = 600
+        if let text = invocation.options["--since"] {
+            guard let seconds = duration(text) else { throw UsageError(message: "--since: expected a duration such as 90s, 10m, 2h, 7d, got \"\(text)\"") }
+            since = seconds
+        }
+        let function = invocation.options["--cf"] ?? "average"
+        guard ["average", "avg", "min", "max", "last"].contains(function.lowercased()) else {
+            throw UsageError(message: "--cf: expected average, min, max or last, got \"\(function)\"")
+        }
+        let history = try client.history(invocation.arguments[0], function: function.uppercased(), start: -since)
+        if invocation.json { return printJSON(history) }
+        let statistic = try? client.statistic(invocation.arguments[0])
+        let perSecond = statistic?.kind == "counter"
+        print("\(history.key) \(history.cf) every \(ValueFormatter.duration(Double(history.step))), \(history.rows.count) rows")
+        print(sparkline(history.rows.map(\.v)))
+        var table = TextTable(header: ["TIME", "VALUE"], rightAligned: [1])
+        for row in history.rows {
+            table.append([formatTime(Double(row.t)), ValueFormatter.format(row.v, unit: history.unit, perSecond: perSecond)])
+        }
+        print(table.render(), terminator: "")
+    }
+
+    /// One character per value, ▁ to █ between the smallest and largest; a space when unknown.
+    static func sparkline(_ values: [Double?]) -> String {
+        let bars = Array("▁▂▃▄▅▆▇█")
+        let known = values.compactMap { $0 }
+        guard let low = known.min(), let high = known.max() else { return String(repeating: " ", count: values.count) }
+        return String(values.map { value -> Character in
+            guard let value else { return " " }
+            if high == low { return bars[3] }
+            return bars[min(bars.count - 1, Int((value - low) / (high - low) * Double(bars.count - 1) + 0.5))]
+        })
+    }
+
     static func watch(_ client: ResmonClient, _ invocation: Invocation) throws {
         try expectArguments(invocation, 1...Int.max)
         var interval: Double
@@ -278,7 +325,8 @@ public enum CLI {
             if count < range.lowerBound { throw UsageError(message: "\(invocation.command ?? "") needs a statistic key") }
             throw UsageError(message: "too many arguments")
         }
-        let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"]]
+        let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"],
+                                              "history": ["--since", "--cf"]]
         if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
             throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
         }

@@ -92,6 +92,16 @@ public struct ResmonClient: Sendable {
         try get("/v1/statistics/" + ResmonClient.escapePath(key))
     }
 
+    /// One statistic's archived rows: `start` and `end` as epoch seconds or negative (before now).
+    public func history(_ key: String, function: String = "AVERAGE", start: Int? = nil, end: Int? = nil,
+                        resolution: Int? = nil) throws(ClientError) -> HistoryResponse {
+        var query = [("cf", function)]
+        if let start { query.append(("start", String(start))) }
+        if let end { query.append(("end", String(end))) }
+        if let resolution { query.append(("resolution", String(resolution))) }
+        return try get("/v1/history/" + ResmonClient.escapePath(key), query: query)
+    }
+
     /// The Prometheus exposition text of `/metrics`.
     public func metrics() throws(ClientError) -> String {
         let response = try send("GET", "/metrics")
