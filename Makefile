@@ -4,8 +4,8 @@
 SWIFT ?= swift
 # What building needs.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
-# The real tools the tests check against: promtool (in prometheus) and stress-ng for load.
-TEST_PACKAGES := prometheus stress-ng
+# The real tools the tests check against: promtool (in prometheus), rrdtool, and stress-ng for load.
+TEST_PACKAGES := prometheus stress-ng rrdtool
 
 .PHONY: all build run test bench deps test-deps clean
 

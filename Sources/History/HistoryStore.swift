@@ -23,6 +23,9 @@ public final class HistoryStore: Sendable {
 
     private let settings: Settings
     private let databases = Mutex<[String: RoundRobinDatabase]>([:])
+    /// Table slot → (generation, key), so a cycle's readings find their databases without keys.
+    private let slots = Mutex<[(generation: UInt32, key: String)?]>([])
+    private let recordBuffer = Mutex<[SampleTable.Reading]>([])
     /// Snapshot format: magic, version, then a checksum over the rest.
     static let magic = Array("RESMONH\u{0}".utf8)
     static let version = 1
@@ -33,8 +36,46 @@ public final class HistoryStore: Sendable {
 
     public var step: Int { settings.step }
 
-    /// Records the latest samples: each statistic whose reading is newer than its last update.
-    /// `periods` gives each subsystem's sampling period, for the heartbeat.
+    /// Records the latest readings of a table: each statistic whose reading is newer than its
+    /// last update. `periods` gives each subsystem's sampling period, for the heartbeat.
+    /// Statistics are found by handle; their keys are looked up only when first seen.
+    public func record(_ table: SampleTable, periods: [String: Double]) {
+        var readings = recordBuffer.withLock { buffer in
+            defer { buffer = [] }
+            return buffer
+        }
+        table.readings(into: &readings)
+        let step = settings.step
+        databases.withLock { databases in
+            var bySlot = slots.withLock { $0 }
+            for reading in readings {
+                guard reading.time.isFinite else { continue }
+                let time = Int(reading.time.rounded(.down))
+                let slot = Int(reading.handle.index)
+                if slot >= bySlot.count { bySlot.append(contentsOf: repeatElement(nil, count: slot + 1 - bySlot.count)) }
+                var key = bySlot[slot].flatMap { $0.generation == reading.handle.generation ? $0.key : nil }
+                if key == nil {
+                    guard let descriptor = table.descriptor(reading.handle) else { continue }
+                    key = descriptor.key.text
+                    bySlot[slot] = (reading.handle.generation, descriptor.key.text)
+                    if databases[descriptor.key.text] == nil {
+                        let period = max(Double(step), periods[descriptor.key.subsystem] ?? Double(step))
+                        let tiers = descriptor.key.subsystem == "process" ? settings.processTiers : settings.fullTiers
+                        databases[descriptor.key.text] = RoundRobinDatabase(
+                            step: step, kind: reading.isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
+                            minimum: reading.isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
+                            start: time - step)
+                    }
+                }
+                guard let key, let last = databases[key]?.lastUpdate, time > last else { continue }
+                try? databases[key]!.update(time: time, reading: reading.value)
+            }
+            slots.withLock { $0 = bySlot }
+        }
+        recordBuffer.withLock { $0 = readings }
+    }
+
+    /// Records samples (tests and tools): each statistic whose reading is newer than its last update.
     public func record(_ samples: [Sample], periods: [String: Double]) {
         let step = settings.step
         databases.withLock { databases in
@@ -43,18 +84,17 @@ public final class HistoryStore: Sendable {
                 let time = Int(sample.time.rounded(.down))
                 let descriptor = sample.descriptor
                 let key = descriptor.key.text
-                let reading = descriptor.kind == .counter ? sample.total : sample.value
+                let isCounter = descriptor.kind == .counter
                 if databases[key] == nil {
                     let period = max(Double(step), periods[descriptor.key.subsystem] ?? Double(step))
                     let tiers = descriptor.key.subsystem == "process" ? settings.processTiers : settings.fullTiers
-                    let isCounter = descriptor.kind == .counter
                     databases[key] = RoundRobinDatabase(
                         step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
                         minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
                         start: time - step)
                 }
                 guard time > databases[key]!.lastUpdate else { continue }
-                try? databases[key]!.update(time: time, reading: reading)
+                try? databases[key]!.update(time: time, reading: isCounter ? sample.total : sample.value)
             }
         }
     }

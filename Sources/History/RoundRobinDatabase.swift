@@ -205,13 +205,13 @@ public struct RoundRobinDatabase: Sendable {
     /// the step), into every archive. A row completes when its last PDP's index is a multiple of
     /// its steps per row, so rows align to multiples of their span in absolute time, as in rrdtool.
     private mutating func addPDPs(_ value: Double, count: Int, endingAt lastIndex: Int) {
-        var ringWritten = Set<Int>()
         for index in archives.indices {
             let archive = archives[index]
             let perRow = archive.stepsPerRow
             let ring = storageIndex[index]
             if perRow == 1 {
-                if ringWritten.insert(ring).inserted { write(value, times: count, ring: ring) }
+                // Archives sharing a ring: only the first one to use it writes.
+                if storageIndex.firstIndex(of: ring) == index { write(value, times: count, ring: ring) }
                 continue
             }
             var state = consolidations[index]

@@ -247,7 +247,7 @@ public final class Daemon: Sendable {
         let started = Clock.threadCPU()
         collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
         let periods = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
-        history.record(table.samples(), periods: periods)
+        history.record(table, periods: periods)
         let count = cycles.add(1, ordering: .relaxed).newValue
         if count % 60 == 0 { history.prune(now: Clock.wall()) }
         let interval = Double(configuration.withLock { $0.historySnapshotSeconds })

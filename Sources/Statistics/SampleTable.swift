@@ -186,6 +186,38 @@ public final class SampleTable: Sendable {
         return found.sorted { $0.descriptor.key.text < $1.descriptor.key.text }
     }
 
+    /// A reading without its descriptor, for consumers that walk every statistic each cycle.
+    public struct Reading: Sendable {
+        public let handle: StatisticHandle
+        public let isCounter: Bool
+        /// A gauge's value or a counter's raw total.
+        public let value: Double
+        public let time: Double
+    }
+
+    /// Every live statistic's latest reading, in slot order, without copying descriptors.
+    public func readings(into readings: inout [Reading]) {
+        readings.removeAll(keepingCapacity: true)
+        storage.withLock { storage in
+            for slot in storage.descriptors.indices {
+                guard let descriptor = storage.descriptors[slot] else { continue }
+                let isCounter = descriptor.kind == .counter
+                readings.append(Reading(handle: StatisticHandle(index: Int32(slot), generation: storage.generations[slot]),
+                                        isCounter: isCounter, value: isCounter ? storage.totals[slot] : storage.values[slot],
+                                        time: storage.times[slot]))
+            }
+        }
+    }
+
+    /// The descriptor of a live statistic.
+    public func descriptor(_ handle: StatisticHandle) -> StatisticDescriptor? {
+        storage.withLock { storage in
+            let slot = Int(handle.index)
+            guard slot < storage.descriptors.count, storage.generations[slot] == handle.generation else { return nil }
+            return storage.descriptors[slot]
+        }
+    }
+
     /// How many statistics are live.
     public var count: Int { storage.withLock { $0.liveCount } }
 }
