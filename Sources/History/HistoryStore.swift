@@ -45,7 +45,6 @@ public final class HistoryStore: Sendable {
             return buffer
         }
         table.readings(into: &readings)
-        let step = settings.step
         databases.withLock { databases in
             var bySlot = slots.withLock { $0 }
             for reading in readings {
@@ -59,12 +58,7 @@ public final class HistoryStore: Sendable {
                     key = descriptor.key.text
                     bySlot[slot] = (reading.handle.generation, descriptor.key.text)
                     if databases[descriptor.key.text] == nil {
-                        let period = max(Double(step), periods[descriptor.key.subsystem] ?? Double(step))
-                        let tiers = descriptor.key.subsystem == "process" ? settings.processTiers : settings.fullTiers
-                        databases[descriptor.key.text] = RoundRobinDatabase(
-                            step: step, kind: reading.isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
-                            minimum: reading.isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
-                            start: time - step)
+                        databases[descriptor.key.text] = makeDatabase(descriptor.key, isCounter: reading.isCounter, time: time, periods: periods)
                     }
                 }
                 guard let key, let last = databases[key]?.lastUpdate, time > last else { continue }
@@ -75,9 +69,19 @@ public final class HistoryStore: Sendable {
         recordBuffer.withLock { $0 = readings }
     }
 
+    /// A new database for a statistic: counters as DERIVE with minimum 0, heartbeat three
+    /// sampling periods, all timescales but for processes.
+    private func makeDatabase(_ key: StatisticKey, isCounter: Bool, time: Int, periods: [String: Double]) -> RoundRobinDatabase {
+        let step = settings.step
+        let period = max(Double(step), periods[key.subsystem] ?? Double(step))
+        let tiers = key.subsystem == "process" ? settings.processTiers : settings.fullTiers
+        return RoundRobinDatabase(step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
+                                  minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
+                                  start: time - step)
+    }
+
     /// Records samples (tests and tools): each statistic whose reading is newer than its last update.
     public func record(_ samples: [Sample], periods: [String: Double]) {
-        let step = settings.step
         databases.withLock { databases in
             for sample in samples {
                 guard sample.time.isFinite else { continue }
@@ -86,12 +90,7 @@ public final class HistoryStore: Sendable {
                 let key = descriptor.key.text
                 let isCounter = descriptor.kind == .counter
                 if databases[key] == nil {
-                    let period = max(Double(step), periods[descriptor.key.subsystem] ?? Double(step))
-                    let tiers = descriptor.key.subsystem == "process" ? settings.processTiers : settings.fullTiers
-                    databases[key] = RoundRobinDatabase(
-                        step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
-                        minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
-                        start: time - step)
+                    databases[key] = makeDatabase(descriptor.key, isCounter: isCounter, time: time, periods: periods)
                 }
                 guard time > databases[key]!.lastUpdate else { continue }
                 try? databases[key]!.update(time: time, reading: isCounter ? sample.total : sample.value)
@@ -121,6 +120,12 @@ public final class HistoryStore: Sendable {
 
     public var count: Int { databases.withLock { $0.count } }
 
+    /// Replaces every database (tools and tests).
+    public func replace(with databases: [String: RoundRobinDatabase]) {
+        self.databases.withLock { $0 = databases }
+        slots.withLock { $0 = [] }
+    }
+
     /// Bytes of row storage across all databases.
     public var storageBytes: Int { databases.withLock { $0.values.reduce(0) { $0 + $1.storageBytes } } }
 
@@ -140,7 +145,7 @@ public final class HistoryStore: Sendable {
         var header = ByteWriter()
         header.bytes = HistoryStore.magic
         header.integer(HistoryStore.version)
-        header.integer(Int(Int64(bitPattern: HistoryStore.checksum(payload.bytes))))
+        header.raw64(HistoryStore.checksum(payload.bytes))
         return header.bytes + payload.bytes
     }
 
@@ -154,7 +159,7 @@ public final class HistoryStore: Sendable {
         var reader = ByteReader(bytes, from: HistoryStore.magic.count)
         let version = try reader.integer()
         guard version == HistoryStore.version else { throw SnapshotError("snapshot version \(version), expected \(HistoryStore.version)") }
-        let checksum = UInt64(bitPattern: Int64(try reader.integer()))
+        let checksum = try reader.raw64()
         let payload = Array(bytes[reader.position...])
         guard HistoryStore.checksum(payload) == checksum else { throw SnapshotError("checksum mismatch: the snapshot is damaged") }
         var body = ByteReader(payload)
@@ -166,7 +171,7 @@ public final class HistoryStore: Sendable {
             let database = try RoundRobinDatabase(decoding: &body)
             if step == settings.step { restored[key] = database }
         }
-        databases.withLock { $0 = restored }
+        replace(with: restored)
         return restored.count
     }
 

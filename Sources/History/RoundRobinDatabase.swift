@@ -435,6 +435,7 @@ struct ByteWriter {
     var bytes: [UInt8] = []
 
     mutating func integer(_ value: Int) { withUnsafeBytes(of: Int64(value).littleEndian) { bytes += $0 } }
+    mutating func raw64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
     mutating func double(_ value: Double) { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
     mutating func string(_ value: String) {
         integer(value.utf8.count)
