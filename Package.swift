@@ -23,12 +23,14 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         .target(name: "Statistics"),
-        .target(name: "Storage"),
+        .target(name: "Storage", dependencies: ["CSQLite"]),
         .target(name: "History", dependencies: ["Statistics", "Storage"]),
         .target(name: "ResmonAPI"),
-        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "ResmonAPI"]),
+        .target(name: "Events", dependencies: ["ResmonAPI", "Storage"]),
+        .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"]),
+        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"]),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "History", "Storage", "ResmonAPI", "Server"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"]),
 
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "ResmonTestSupport"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

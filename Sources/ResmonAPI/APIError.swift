@@ -26,6 +26,8 @@ public struct APIErrorCode: Hashable, Sendable, Codable, CustomStringConvertible
     public static let notFound = APIErrorCode("not_found")
     /// No statistic has that key (now). HTTP 404.
     public static let unknownStatistic = APIErrorCode("unknown_statistic")
+    /// No monitor has that id. HTTP 404.
+    public static let unknownMonitor = APIErrorCode("unknown_monitor")
     /// The path exists but not with that method. HTTP 405.
     public static let methodNotAllowed = APIErrorCode("method_not_allowed")
     /// The caller may not do this. HTTP 403.

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import ResmonAPI
+import ResmonAPI
 import Statistics
 #if canImport(Glibc)
 import Glibc

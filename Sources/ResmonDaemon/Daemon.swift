@@ -1,6 +1,8 @@
 import CShim
 import Dispatch
+import Events
 import History
+import Monitoring
 import ResmonAPI
 import Server
 import Statistics
@@ -30,6 +32,7 @@ public final class Daemon: Sendable {
     private let pushed: PushedStatistics
     private let writeToken: String?
     private let history: HistoryStore
+    private let monitors = Mutex<MonitorEngine?>(nil)
     private let lastSnapshot = Mutex<Double>(0)
 
     /// Parses the command line, runs the daemon, and exits with its status.
@@ -152,12 +155,22 @@ public final class Daemon: Sendable {
         }
 
         restoreHistory(configuration)
-        sample()
+        let engine: MonitorEngine
+        do {
+            let state = try StateDatabase(path: configuration.stateDirectory + "/state.db",
+                                          migrations: [EventLog.schema + MonitorEngine.schema])
+            engine = MonitorEngine(database: state, table: table, step: Double(configuration.step))
+            sample()
+            try engine.load()
+        } catch {
+            throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
+        }
+        monitors.withLock { $0 = engine }
         raiseDescriptorLimit()
         let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
                                                    subsystems: { [collector] in collector.statuses() },
                                                    pushed: pushed, writeToken: writeToken, history: history,
-                                                   hostUUID: Daemon.hostUUID()))
+                                                   monitors: engine, hostUUID: Daemon.hostUUID()))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -186,6 +199,7 @@ public final class Daemon: Sendable {
             Log.warning("the sampler did not finish within 1.5 s; stopping anyway")
         }
         saveHistory()
+        engine.saveAll()
         unlink(configuration.socketPath)
         withExtendedLifetime(lock) {}
         Log.info("stopped after \(cycles.load(ordering: .relaxed)) sampling cycles")
@@ -248,6 +262,7 @@ public final class Daemon: Sendable {
         collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
         let periods = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
         history.record(table, periods: periods)
+        monitors.withLock { $0 }?.evaluate(now: Clock.wall())
         let count = cycles.add(1, ordering: .relaxed).newValue
         if count % 60 == 0 { history.prune(now: Clock.wall()) }
         let interval = Double(configuration.withLock { $0.historySnapshotSeconds })

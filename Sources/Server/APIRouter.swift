@@ -1,5 +1,6 @@
 import FoundationEssentials
 import History
+import Monitoring
 import ResmonAPI
 import Statistics
 
@@ -12,18 +13,21 @@ public struct APIContext: Sendable {
     /// The bearer token that authorizes writes over TCP; nil: TCP is read-only.
     public var writeToken: String?
     public var history: HistoryStore?
+    public var monitors: MonitorEngine?
     /// The host's uuid in rrd_updates legends (from /etc/machine-id).
     public var hostUUID: String
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
-                writeToken: String? = nil, history: HistoryStore? = nil, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
+                writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
+                hostUUID: String = "00000000-0000-0000-0000-000000000000") {
         self.table = table
         self.status = status
         self.subsystems = subsystems
         self.pushed = pushed
         self.writeToken = writeToken
         self.history = history
+        self.monitors = monitors
         self.hostUUID = hostUUID
     }
 }
@@ -83,11 +87,24 @@ public struct APIRouter: HTTPHandler {
             let body = MetricsRenderer.render(samples: context.table.samples(), status: context.status(),
                                               subsystems: context.subsystems())
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
+        case "/v1/monitors":
+            try acceptOnly([], request)
+            return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
+                .route(request, path: path) { methods in try allow(request, methods) }
+        case "/v1/events":
+            try allow(request, ["GET", "HEAD"])
+            try acceptOnly(["after", "limit", "monitor"], request)
+            return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id"], request)
             return try HistoryRoutes(context: context).rrdUpdates(request, history: try historyStore())
         default:
+            if path == "/v1/monitors/" || path.hasPrefix("/v1/monitors/") || path == "/v1/monitors" {
+                try acceptOnly([], request)
+                return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
+                    .route(request, path: path) { methods in try allow(request, methods) }
+            }
             if path.hasPrefix("/v1/history/") {
                 try allow(request, ["GET", "HEAD"])
                 try acceptOnly(["cf", "start", "end", "resolution"], request)
@@ -107,6 +124,13 @@ public struct APIRouter: HTTPHandler {
             }
             throw Failure(status: 404, code: .notFound, message: "no such path: \(path)")
         }
+    }
+
+    private func monitorEngine() throws -> MonitorEngine {
+        guard let monitors = context.monitors else {
+            throw Failure(status: 404, code: .notFound, message: "monitors are not kept by this resmond")
+        }
+        return monitors
     }
 
     private func historyStore() throws -> HistoryStore {

@@ -209,6 +209,24 @@ public final class SampleTable: Sendable {
         }
     }
 
+    /// Flat copies of the table's columns by slot, for evaluating many monitors without a lock
+    /// per reading: a gauge's value or a counter's rate, the raw value (gauge value or counter
+    /// total), the reading's time, and the slot's generation (UInt32.max for a free slot).
+    public func copyColumns(values: inout [Double], raws: inout [Double], times: inout [Double], generations: inout [UInt32]) {
+        storage.withLock { storage in
+            let count = storage.descriptors.count
+            values = storage.values
+            times = storage.times
+            raws.removeAll(keepingCapacity: true)
+            generations.removeAll(keepingCapacity: true)
+            for slot in 0..<count {
+                let isCounter = storage.descriptors[slot]?.kind == .counter
+                raws.append(isCounter ? storage.totals[slot] : storage.values[slot])
+                generations.append(storage.descriptors[slot] == nil ? UInt32.max : storage.generations[slot])
+            }
+        }
+    }
+
     /// The descriptor of a live statistic.
     public func descriptor(_ handle: StatisticHandle) -> StatisticDescriptor? {
         storage.withLock { storage in

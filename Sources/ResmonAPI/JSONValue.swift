@@ -1,8 +1,6 @@
-import FoundationEssentials
-
-/// Any JSON value, for reading configuration files key by key so that an unknown key or a
-/// value of the wrong type is reported with its path.
-enum JSONValue: Decodable, Equatable {
+/// Any JSON value: for reading configuration key by key (so an unknown key is reported with its
+/// path) and for merging partial updates (`PATCH`).
+public enum JSONValue: Codable, Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -10,7 +8,7 @@ enum JSONValue: Decodable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
@@ -20,7 +18,19 @@ enum JSONValue: Decodable, Equatable {
         else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 
-    var typeName: String {
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

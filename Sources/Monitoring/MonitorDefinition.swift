@@ -1,0 +1,205 @@
+import Events
+import ResmonAPI
+import Statistics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a reading is turned into the value a monitor compares (the RMF's statisticTransform).
+public enum Transform: UInt8, Sendable {
+    case none, percent, change, rate
+
+    init?(name: String) {
+        switch name {
+        case "none": self = .none
+        case "percent": self = .percent
+        case "change": self = .change
+        case "rate": self = .rate
+        default: return nil
+        }
+    }
+}
+
+/// A threshold monitor's condition.
+public enum Condition: UInt8, Sendable {
+    case above, atOrAbove, at, atOrBelow, below, notAt
+
+    init?(name: String) {
+        switch name {
+        case "above": self = .above
+        case "atOrAbove": self = .atOrAbove
+        case "at": self = .at
+        case "atOrBelow": self = .atOrBelow
+        case "below": self = .below
+        case "notAt": self = .notAt
+        default: return nil
+        }
+    }
+}
+
+/// A monitor spec that cannot be accepted, with the field and the reason.
+public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A validated monitor: the spec with defaults filled in and its target resolved.
+public struct MonitorDefinition: Sendable {
+    public let id: String
+    public var spec: MonitorSpec
+    public let key: StatisticKey
+    public let transform: Transform
+    public let condition: Condition
+    public let severity: Severity
+    /// nil: one-directional (the state clears silently).
+    public let cancelSeverity: Severity?
+    /// Seconds between evaluations (a multiple of the step).
+    public let rate: Double
+    public let owner: Int
+    public let createdAt: Double
+
+    /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
+    /// monitors) accepts a target that does not exist at the moment.
+    public init(spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
+                lenient: Bool = false) throws(MonitorSpecError) {
+        var spec = input
+        guard let key = StatisticKey(parsing: spec.target) else {
+            throw MonitorSpecError("target: \"\(spec.target)\" is not a statistic key (subsystem:resource:statistic)")
+        }
+        let sample = table.sample(forKey: key.text)
+        if sample == nil && !lenient {
+            throw MonitorSpecError("target: no statistic \(key.text) (GET /v1/statistics lists them)")
+        }
+        if let type = spec.type, type != "threshold" {
+            throw MonitorSpecError("type: \"\(type)\" is not available; expected threshold")
+        }
+        guard let transform = Transform(name: spec.transform ?? "none") else {
+            throw MonitorSpecError("transform: expected none, percent, change or rate, got \"\(spec.transform ?? "")\"")
+        }
+        if transform == .percent, let sample, sample.descriptor.upperBound == nil {
+            throw MonitorSpecError("transform percent: \(key.text) has no upper bound to be a percentage of")
+        }
+        guard let condition = Condition(name: spec.condition) else {
+            throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition)\"")
+        }
+        guard spec.value.isFinite else { throw MonitorSpecError("value must be a finite number") }
+        if let tolerance = spec.tolerance, !(tolerance >= 0 && tolerance.isFinite) {
+            throw MonitorSpecError("tolerance must be a non-negative number")
+        }
+        if let cancel = spec.cancelValue, !cancel.isFinite { throw MonitorSpecError("cancelValue must be a finite number") }
+        if let cancel = spec.cancelValue {
+            let raisesHigh = condition == .above || condition == .atOrAbove
+            let raisesLow = condition == .below || condition == .atOrBelow
+            if raisesHigh && cancel > spec.value {
+                throw MonitorSpecError("cancelValue \(cancel) must not be above value \(spec.value) for condition \(spec.condition)")
+            }
+            if raisesLow && cancel < spec.value {
+                throw MonitorSpecError("cancelValue \(cancel) must not be below value \(spec.value) for condition \(spec.condition)")
+            }
+            if !raisesHigh && !raisesLow && cancel < 0 {
+                throw MonitorSpecError("cancelValue is the cancel band of \(spec.condition): it must not be negative")
+            }
+        }
+        for (name, count) in [("samples", spec.samples), ("cancelSamples", spec.cancelSamples)] {
+            if let count, !(1...100_000).contains(count) { throw MonitorSpecError("\(name) must be from 1 to 100000") }
+        }
+        guard let severity = Severity(name: spec.severity ?? "warning") else {
+            throw MonitorSpecError("severity: expected emerg, alert, crit, err, warning, notice, info or debug, got \"\(spec.severity ?? "")\"")
+        }
+        var cancelSeverity: Severity? = .notice
+        if let name = spec.cancelSeverity {
+            if name == "none" { cancelSeverity = nil }
+            else if let parsed = Severity(name: name) { cancelSeverity = parsed }
+            else { throw MonitorSpecError("cancelSeverity: expected a syslog severity or none, got \"\(name)\"") }
+        }
+        if let rate = spec.loggingRate, !(rate >= 0 && rate.isFinite) { throw MonitorSpecError("loggingRate must be 0 or more seconds") }
+        if spec.microMonitoringRate != nil {
+            throw MonitorSpecError("microMonitoringRate: sub-second monitoring is not available in this resmond yet")
+        }
+        var rate = spec.monitoringRate ?? step
+        guard rate.isFinite, rate >= 1, rate <= 86400, rate == rate.rounded() else {
+            throw MonitorSpecError("monitoringRate must be whole seconds from 1 to 86400")
+        }
+        if rate < step {
+            throw MonitorSpecError("monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); run resmond with --step \(Int(rate)) or less")
+        }
+        if let sample, sample.descriptor.resolution > rate && sample.descriptor.resolution > 1 {
+            throw MonitorSpecError("monitoringRate \(Int(rate)) s is below the resolution of \(key.text) (\(sample.descriptor.resolution) s)")
+        }
+        rate = (rate / step).rounded(.up) * step
+        if let interval = spec.monitoringInterval, !(interval >= 0 && interval.isFinite) {
+            throw MonitorSpecError("monitoringInterval must be 0 (until stopped) or more seconds")
+        }
+        if let id = spec.id {
+            guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f }) else {
+                throw MonitorSpecError("id: 1 to 64 characters of [A-Za-z0-9._-]")
+            }
+        }
+        if (spec.name?.utf8.count ?? 0) > 256 { throw MonitorSpecError("name is longer than 256 bytes") }
+        for (field, map) in [("labels", spec.labels), ("annotations", spec.annotations)] {
+            guard let map else { continue }
+            if map.count > 64 { throw MonitorSpecError("\(field): at most 64 entries") }
+            if map.contains(where: { $0.key.isEmpty || $0.key.utf8.count > 128 || $0.value.utf8.count > 4096 }) {
+                throw MonitorSpecError("\(field): names of 1 to 128 bytes, values up to 4096 bytes")
+            }
+        }
+        let id = spec.id ?? MonitorDefinition.randomUUID()
+        spec.id = id
+        spec.name = spec.name ?? "\(key.text) \(spec.condition) \(MonitorDefinition.number(spec.value))"
+        spec.transform = spec.transform ?? "none"
+        spec.type = "threshold"
+        spec.samples = spec.samples ?? 1
+        spec.cancelSamples = spec.cancelSamples ?? spec.samples
+        spec.tolerance = spec.tolerance ?? 0
+        spec.severity = severity.name
+        spec.cancelSeverity = cancelSeverity?.name ?? "none"
+        spec.loggingRate = spec.loggingRate ?? 0
+        spec.monitoringRate = rate
+        spec.monitoringInterval = spec.monitoringInterval ?? 0
+        spec.dataCapture = spec.dataCapture ?? false
+        spec.labels = spec.labels ?? [:]
+        spec.annotations = spec.annotations ?? [:]
+        spec.start = spec.start ?? true
+        self.id = id
+        self.spec = spec
+        self.key = key
+        self.transform = transform
+        self.condition = condition
+        self.severity = severity
+        self.cancelSeverity = cancelSeverity
+        self.rate = rate
+        self.owner = owner
+        self.createdAt = createdAt
+    }
+
+    /// The event type a raise of this monitor logs, given the value that raised it.
+    func raiseType(value: Double) -> EventType {
+        switch condition {
+        case .above: .above
+        case .atOrAbove: .atOrAbove
+        case .at: .at
+        case .atOrBelow: .atOrBelow
+        case .below: .below
+        case .notAt: value < spec.value ? .notAtBelow : .notAtAbove
+        }
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// A random (version 4) UUID; Swift's system generator reads the kernel's (getrandom).
+    static func randomUUID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = (bytes[6] & 0x0f) | 0x40
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        let hex = bytes.map { byte -> String in
+            let text = String(byte, radix: 16)
+            return text.count == 1 ? "0" + text : text
+        }.joined()
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}

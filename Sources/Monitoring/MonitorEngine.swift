@@ -1,0 +1,537 @@
+import Events
+import FoundationEssentials
+import ResmonAPI
+import Statistics
+import Storage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A request the engine refuses, with the HTTP status it deserves.
+public struct MonitorError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case invalid, notFound, conflict, forbidden, storage }
+    public let kind: Kind
+    public let message: String
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// One raw reading kept for a monitor with `dataCapture`.
+public struct CapturedReading: Codable, Sendable {
+    public let time: Double
+    public let raw: Double?
+    public let value: Double?
+}
+
+/// The monitor engine: threshold monitors over flat arrays, evaluated by rate group after each
+/// sampling cycle; definitions and state in the state database, events appended there before
+/// anyone sees them.
+public final class MonitorEngine: Sendable {
+    public static let schema = [
+        "CREATE TABLE monitors (id TEXT PRIMARY KEY, spec TEXT NOT NULL, owner INTEGER NOT NULL, created REAL NOT NULL)",
+        "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
+    ]
+
+    /// Persisted runtime state: what a restart must not forget.
+    struct SavedState: Codable {
+        var phase: String
+        var count: Int32
+        var running: Bool
+        var paused: Bool
+        var notified: Bool
+        var loggedRaised: Bool
+        var lastLogged: Double?
+        var raisedAt: Double?
+        var startedAt: Double?
+        var lastRaiseEvent: Int64?
+    }
+
+    struct Group {
+        var members: [Int] = []
+        var nextDue = 0.0
+    }
+
+    struct Core {
+        var definitions: [MonitorDefinition?] = []
+        var slots: [ThresholdSlot] = []
+        var startedAt: [Double] = []
+        var lastRaiseEvent: [Int64] = []
+        var indexByID: [String: Int] = [:]
+        var free: [Int] = []
+        var groups: [Double: Group] = [:]
+        var captures: [Int: [CapturedReading]] = [:]
+        var values: [Double] = [], raws: [Double] = [], times: [Double] = []
+        var generations: [UInt32] = []
+        var lastSnapshot = 0.0
+    }
+
+    private let core = Mutex(Core())
+    private let database: StateDatabase
+    private let table: SampleTable
+    private let step: Double
+    private let host: String
+    /// Called with events after they are committed (streams and sinks, later).
+    private let published: @Sendable ([EventRecord]) -> Void
+    public static let captureLimit = 1024
+
+    public init(database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
+                published: @escaping @Sendable ([EventRecord]) -> Void = { _ in }) {
+        self.database = database
+        self.table = table
+        self.step = step
+        self.published = published
+        if let host {
+            self.host = host
+        } else {
+            var name = [CChar](repeating: 0, count: 256)
+            gethostname(&name, name.count - 1)
+            self.host = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        }
+    }
+
+    // MARK: - Loading
+
+    /// Loads every monitor and its state from the database (at start).
+    public func load() throws {
+        let rows = try database.withDatabase { database in
+            try database.execute("SELECT m.id, m.spec, m.owner, m.created, s.state FROM monitors m LEFT JOIN monitor_state s ON s.id = m.id ORDER BY m.created")
+        }
+        let decoder = JSONDecoder()
+        core.withLock { core in
+            for row in rows {
+                guard let specText = row[1].text, let spec = try? decoder.decode(MonitorSpec.self, from: Data(specText.utf8)) else { continue }
+                let definition: MonitorDefinition
+                do {
+                    definition = try MonitorDefinition(spec: spec, owner: Int(row[2].integer ?? 0), createdAt: row[3].real ?? 0,
+                                                       step: step, table: table, lenient: true)
+                } catch {
+                    continue
+                }
+                let index = add(definition, to: &core)
+                if let text = row[4].text, let saved = try? decoder.decode(SavedState.self, from: Data(text.utf8)) {
+                    var slot = core.slots[index]
+                    slot.phase = Phase(name: saved.phase) ?? .clear
+                    slot.count = saved.count
+                    slot.running = saved.running
+                    slot.paused = saved.paused
+                    slot.notified = saved.notified
+                    slot.loggedRaised = saved.loggedRaised
+                    slot.lastLogged = saved.lastLogged ?? .nan
+                    slot.raisedAt = saved.raisedAt ?? .nan
+                    core.slots[index] = slot
+                    core.startedAt[index] = saved.startedAt ?? .nan
+                    core.lastRaiseEvent[index] = saved.lastRaiseEvent ?? 0
+                }
+            }
+        }
+    }
+
+    /// Places a definition in a slot and its rate group.
+    private func add(_ definition: MonitorDefinition, to core: inout Core) -> Int {
+        let spec = definition.spec
+        let handle = table.handle(for: definition.key.text)
+        let bound = table.sample(forKey: definition.key.text)?.descriptor.upperBound ?? .nan
+        let slot = ThresholdSlot(
+            handle: handle.map { $0.index } ?? -1, generation: handle?.generation ?? 0, transform: definition.transform,
+            condition: definition.condition, threshold: spec.value, tolerance: spec.tolerance ?? 0,
+            cancelThreshold: spec.cancelValue ?? .nan, samples: Int32(spec.samples ?? 1),
+            cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), upperBound: bound,
+            loggingRate: spec.loggingRate ?? 0, running: spec.start ?? true)
+        let index: Int
+        if let reused = core.free.popLast() {
+            index = reused
+            core.definitions[index] = definition
+            core.slots[index] = slot
+            core.startedAt[index] = Clock.wall()
+            core.lastRaiseEvent[index] = 0
+        } else {
+            index = core.slots.count
+            core.definitions.append(definition)
+            core.slots.append(slot)
+            core.startedAt.append(Clock.wall())
+            core.lastRaiseEvent.append(0)
+        }
+        core.indexByID[definition.id] = index
+        core.groups[definition.rate, default: Group()].members.append(index)
+        return index
+    }
+
+    private func remove(_ index: Int, from core: inout Core) {
+        guard let definition = core.definitions[index] else { return }
+        core.indexByID[definition.id] = nil
+        core.groups[definition.rate]?.members.removeAll { $0 == index }
+        if core.groups[definition.rate]?.members.isEmpty == true { core.groups[definition.rate] = nil }
+        core.definitions[index] = nil
+        core.slots[index].running = false
+        core.captures[index] = nil
+        core.free.append(index)
+    }
+
+    // MARK: - Creating and changing
+
+    /// Validates and stores monitors, all or none; answers only after they are committed.
+    public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
+        let now = Clock.wall()
+        var definitions: [MonitorDefinition] = []
+        for (position, spec) in specs.enumerated() {
+            do {
+                definitions.append(try MonitorDefinition(spec: spec, owner: owner, createdAt: now, step: step, table: table))
+            } catch {
+                throw MonitorError(kind: .invalid, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
+            }
+        }
+        let ids = definitions.map(\.id)
+        if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try core.withLock { core throws(MonitorError) -> [MonitorInfo] in
+            if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
+                throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
+            }
+            do {
+                try database.withDatabase { database in
+                    try database.transaction {
+                        for definition in definitions {
+                            try database.execute("INSERT INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)", [
+                                .text(definition.id), .text(String(decoding: try encoder.encode(definition.spec), as: UTF8.self)),
+                                .integer(Int64(owner)), .real(now),
+                            ])
+                        }
+                    }
+                }
+            } catch {
+                throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
+            }
+            return definitions.map { definition in
+                let index = add(definition, to: &core)
+                return info(index, core)
+            }
+        }
+    }
+
+    /// Applies a partial spec (PATCH): the fields given replace the stored ones; the monitor is
+    /// validated again and starts afresh (a raised one is cancelled first).
+    public func update(_ id: String, patch: [String: JSONValue], caller: Int) throws(MonitorError) -> MonitorInfo {
+        if patch["id"] != nil { throw MonitorError(kind: .invalid, message: "id cannot be changed") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try core.withLock { core throws(MonitorError) -> MonitorInfo in
+            let index = try lookup(id, core, caller: caller)
+            guard let old = core.definitions[index] else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+            let merged: MonitorSpec
+            do {
+                guard case .object(var fields) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
+                    throw MonitorError(kind: .invalid, message: "cannot merge")
+                }
+                for (name, value) in patch { fields[name] = value }
+                merged = try JSONDecoder().decode(MonitorSpec.self, from: try encoder.encode(JSONValue.object(fields)))
+            } catch let error as MonitorSpec.UnknownField {
+                throw MonitorError(kind: .invalid, message: error.description)
+            } catch {
+                throw MonitorError(kind: .invalid, message: "the patch does not make a valid monitor: \(error)")
+            }
+            let definition: MonitorDefinition
+            do {
+                definition = try MonitorDefinition(spec: merged, owner: old.owner, createdAt: old.createdAt, step: step, table: table)
+            } catch let error as MonitorSpecError {
+                throw MonitorError(kind: .invalid, message: error.message)
+            } catch {
+                throw MonitorError(kind: .invalid, message: "\(error)")
+            }
+            var events: [EventRecord] = []
+            if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was changed")) }
+            remove(index, from: &core)
+            let newIndex = add(definition, to: &core)
+            try commit(events: events, saving: [newIndex], core: &core) { database in
+                try database.execute("UPDATE monitors SET spec = ? WHERE id = ?",
+                                     [.text(String(decoding: try encoder.encode(definition.spec), as: UTF8.self)), .text(id)])
+            }
+            return info(newIndex, core)
+        }
+    }
+
+    /// Deletes a monitor; a raised one logs `canceled` first.
+    public func delete(_ id: String, caller: Int) throws(MonitorError) {
+        try core.withLock { core throws(MonitorError) in
+            let index = try lookup(id, core, caller: caller)
+            var events: [EventRecord] = []
+            if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
+            try commit(events: events, saving: [], core: &core) { database in
+                try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
+                try database.execute("DELETE FROM monitors WHERE id = ?", [.text(id)])
+            }
+            remove(index, from: &core)
+        }
+    }
+
+    public enum Action: String, Sendable, CaseIterable {
+        case start, stop, pause, resume, reset, resetNotification = "reset-notification"
+    }
+
+    /// start / stop (keeps state) / pause (evaluates, logs nothing) / resume (logs a state that
+    /// differs from the last logged) / reset (back to just created; cancels if raised) /
+    /// reset-notification (the next reading that meets the condition logs again).
+    public func perform(_ action: Action, on id: String, caller: Int) throws(MonitorError) -> MonitorInfo {
+        try core.withLock { core throws(MonitorError) -> MonitorInfo in
+            let index = try lookup(id, core, caller: caller)
+            var events: [EventRecord] = []
+            let now = Clock.wall()
+            switch action {
+            case .start:
+                if !core.slots[index].running { core.startedAt[index] = now }
+                core.slots[index].running = true
+            case .stop:
+                core.slots[index].running = false
+            case .pause:
+                core.slots[index].paused = true
+            case .resume:
+                core.slots[index].paused = false
+                let slot = core.slots[index]
+                if slot.phase.isRaised && !slot.loggedRaised {
+                    events.append(raiseEvent(index, core, value: slot.lastValue, time: now, repeated: false))
+                    core.slots[index].loggedRaised = true
+                    core.slots[index].notified = true
+                    core.slots[index].lastLogged = now
+                } else if !slot.phase.isRaised && slot.loggedRaised {
+                    if core.definitions[index]?.cancelSeverity != nil {
+                        events.append(cancelEvent(index, core, reason: "cleared while notifications were paused"))
+                    }
+                    core.slots[index].loggedRaised = false
+                }
+            case .reset:
+                if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was reset")) }
+                let running = core.slots[index].running
+                let paused = core.slots[index].paused
+                var fresh = core.slots[index]
+                fresh.phase = .clear
+                fresh.count = 0
+                fresh.notified = false
+                fresh.loggedRaised = false
+                fresh.previousRaw = .nan
+                fresh.previousTime = .nan
+                fresh.lastSeen = .nan
+                fresh.lastValue = .nan
+                fresh.lastLogged = .nan
+                fresh.raisedAt = .nan
+                fresh.running = running
+                fresh.paused = paused
+                core.slots[index] = fresh
+                core.startedAt[index] = now
+            case .resetNotification:
+                core.slots[index].notified = false
+            }
+            try commit(events: events, saving: [index], core: &core)
+            return info(index, core)
+        }
+    }
+
+    private func lookup(_ id: String, _ core: Core, caller: Int) throws(MonitorError) -> Int {
+        guard let index = core.indexByID[id], let definition = core.definitions[index] else {
+            throw MonitorError(kind: .notFound, message: "no monitor \(id)")
+        }
+        if caller != 0 && caller != definition.owner {
+            throw MonitorError(kind: .forbidden, message: "monitor \(id) belongs to uid \(definition.owner); only its owner or root may change it")
+        }
+        return index
+    }
+
+    // MARK: - Reading
+
+    public func list() -> [MonitorInfo] {
+        core.withLock { core in core.definitions.indices.filter { core.definitions[$0] != nil }.map { info($0, core) } }
+    }
+
+    public func monitor(_ id: String) -> MonitorInfo? {
+        core.withLock { core in core.indexByID[id].map { info($0, core) } }
+    }
+
+    public func captured(_ id: String) -> [CapturedReading]? {
+        core.withLock { core in core.indexByID[id].map { core.captures[$0] ?? [] } }
+    }
+
+    public var count: Int { core.withLock { $0.indexByID.count } }
+
+    public func events(after: Int64, limit: Int, monitor: String? = nil) throws -> [EventRecord] {
+        try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
+    }
+
+    private func info(_ index: Int, _ core: Core) -> MonitorInfo {
+        let definition = core.definitions[index]!
+        let slot = core.slots[index]
+        func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
+        return MonitorInfo(id: definition.id, spec: definition.spec, owner: definition.owner, createdAt: definition.createdAt,
+                           state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
+                                                   paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
+                                                   lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
+                                                   lastEventTime: known(slot.lastLogged)))
+    }
+
+    // MARK: - Evaluation
+
+    /// Evaluates every monitor whose rate group is due at `now` (wall clock), logs what they
+    /// find, and writes changed state. Called on the sampling thread after each cycle.
+    public func evaluate(now: Double) {
+        var pending: [(index: Int, outcome: Outcome, value: Double, time: Double)] = []
+        var changed: [Int] = []
+        core.withLock { core in
+            table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
+            let slack = step / 2
+            for rate in core.groups.keys {
+                guard now + slack >= core.groups[rate]!.nextDue else { continue }
+                core.groups[rate]!.nextDue = now + rate
+                for index in core.groups[rate]!.members {
+                    evaluate(index, now: now, core: &core, pending: &pending, changed: &changed)
+                }
+            }
+            var events: [EventRecord] = []
+            for transition in pending {
+                let index = transition.index
+                guard let definition = core.definitions[index] else { continue }
+                let paused = core.slots[index].paused
+                switch transition.outcome {
+                case .raise, .repeatRaise:
+                    guard !paused else { continue }
+                    events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
+                    core.slots[index].notified = true
+                    core.slots[index].loggedRaised = true
+                    core.slots[index].lastLogged = transition.time
+                case .cancel:
+                    guard !paused, core.slots[index].loggedRaised else { continue }
+                    if definition.cancelSeverity != nil {
+                        events.append(cancelEvent(index, core, reason: "the condition ended", value: transition.value, time: transition.time))
+                    }
+                    core.slots[index].loggedRaised = false
+                    core.slots[index].notified = false
+                case .nothing:
+                    break
+                }
+            }
+            let snapshotDue = now - core.lastSnapshot >= 60
+            if snapshotDue {
+                core.lastSnapshot = now
+                changed = core.definitions.indices.filter { core.definitions[$0] != nil }
+            }
+            if !events.isEmpty || !changed.isEmpty {
+                try? commit(events: events, saving: changed, core: &core)
+            }
+        }
+    }
+
+    private func evaluate(_ index: Int, now: Double, core: inout Core,
+                          pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
+        var slot = core.slots[index]
+        guard slot.running else { return }
+        if let interval = core.definitions[index]?.spec.monitoringInterval, interval > 0, now - core.startedAt[index] >= interval {
+            core.slots[index].running = false
+            changed.append(index)
+            return
+        }
+        var handle = Int(slot.handle)
+        if handle < 0 || handle >= core.generations.count || core.generations[handle] != slot.generation {
+            // The statistic went away or has not appeared yet: look its key up again.
+            guard let definition = core.definitions[index], let found = table.handle(for: definition.key.text) else {
+                slot.lastEvaluated = now
+                core.slots[index] = slot
+                return
+            }
+            slot.handle = found.index
+            slot.generation = found.generation
+            slot.previousRaw = .nan
+            if slot.transform == .percent { slot.upperBound = table.sample(forKey: definition.key.text)?.descriptor.upperBound ?? .nan }
+            handle = Int(found.index)
+            guard handle < core.generations.count, core.generations[handle] == found.generation else {
+                core.slots[index] = slot
+                return
+            }
+        }
+        let time = core.times[handle]
+        guard time != slot.lastSeen else { return } // no new reading since the last evaluation
+        slot.lastSeen = time
+        let raw = core.raws[handle]
+        let value = slot.transformed(value: core.values[handle], raw: raw, time: time)
+        let before = slot.phase
+        let outcome = slot.evaluate(value, now: time)
+        core.slots[index] = slot
+        if core.definitions[index]?.spec.dataCapture == true {
+            var ring = core.captures[index] ?? []
+            if ring.count >= MonitorEngine.captureLimit { ring.removeFirst(ring.count - MonitorEngine.captureLimit + 1) }
+            ring.append(CapturedReading(time: time, raw: raw.isFinite ? raw : nil, value: value.isFinite ? value : nil))
+            core.captures[index] = ring
+        }
+        if outcome != .nothing { pending.append((index, outcome, value, time)) }
+        if before != slot.phase || outcome != .nothing { changed.append(index) }
+    }
+
+    // MARK: - Events and persistence
+
+    private func raiseEvent(_ index: Int, _ core: Core, value: Double, time: Double, repeated: Bool) -> EventRecord {
+        let definition = core.definitions[index]!
+        let type = definition.raiseType(value: value)
+        let spec = definition.spec
+        let shown = value.isFinite ? MonitorDefinition.number((value * 1e6).rounded() / 1e6) : "unknown"
+        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value))"
+            + (repeated ? " (still)" : "")
+        return EventRecord(id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
+                           monitorId: definition.id, monitorName: spec.name, key: definition.key.text,
+                           value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
+                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+    }
+
+    private func cancelEvent(_ index: Int, _ core: Core, reason: String, value: Double = .nan, time: Double = Clock.wall()) -> EventRecord {
+        let definition = core.definitions[index]!
+        let spec = definition.spec
+        let cancels = core.lastRaiseEvent[index]
+        return EventRecord(id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
+                           severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
+                           monitorName: spec.name, key: definition.key.text, value: value.isFinite ? value : nil,
+                           threshold: spec.value, host: host, message: "\(spec.name ?? definition.id): \(reason)",
+                           cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+    }
+
+    /// Appends events and writes the listed monitors' state in one transaction, then publishes.
+    private func commit(events: [EventRecord], saving indexes: [Int], core: inout Core,
+                        also extra: ((Database) throws -> Void)? = nil) throws(MonitorError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let stored: [EventRecord]
+        do {
+            stored = try database.withDatabase { database in
+                try database.transaction {
+                    try extra?(database)
+                    let stored = try EventLog.append(events, in: database)
+                    for event in stored where event.type != EventType.canceled.name {
+                        if let id = event.monitorId, let index = core.indexByID[id] { core.lastRaiseEvent[index] = event.id }
+                    }
+                    for index in Set(indexes) {
+                        guard let definition = core.definitions[index] else { continue }
+                        let slot = core.slots[index]
+                        let saved = SavedState(phase: slot.phase.name, count: slot.count, running: slot.running, paused: slot.paused,
+                                               notified: slot.notified, loggedRaised: slot.loggedRaised,
+                                               lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
+                                               raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
+                                               startedAt: core.startedAt[index].isFinite ? core.startedAt[index] : nil,
+                                               lastRaiseEvent: core.lastRaiseEvent[index])
+                        try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)",
+                                             [.text(definition.id), .text(String(decoding: try encoder.encode(saved), as: UTF8.self))])
+                    }
+                    return stored
+                }
+            }
+        } catch {
+            throw MonitorError(kind: .storage, message: "cannot store monitor state: \(error)")
+        }
+        if !stored.isEmpty { published(stored) }
+    }
+
+    /// Writes every monitor's state (at a clean stop).
+    public func saveAll() {
+        core.withLock { core in
+            let all = core.definitions.indices.filter { core.definitions[$0] != nil }
+            try? commit(events: [], saving: all, core: &core)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Events
+import FoundationEssentials
+import Monitoring
+import ResmonAPI
+
+/// `/v1/monitors…` and `/v1/events`.
+struct MonitorRoutes {
+    let engine: MonitorEngine
+    let authorizeWrite: (HTTPRequest) throws -> Void
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    func json<Body: Encodable>(_ body: Body, status: Int = 200) throws -> HTTPResponse {
+        HTTPResponse(status: status, body: Array(try MonitorRoutes.encoder.encode(body)))
+    }
+
+    /// The caller's uid: the peer's over the Unix socket; root for a TCP write with the token.
+    static func caller(_ request: HTTPRequest) -> Int {
+        request.peer.map { Int($0.uid) } ?? 0
+    }
+
+    static func failure(_ error: MonitorError) -> APIRouter.Failure {
+        switch error.kind {
+        case .invalid: APIRouter.Failure(status: 400, code: .badRequest, message: error.message)
+        case .notFound: APIRouter.Failure(status: 404, code: .unknownMonitor, message: error.message)
+        case .conflict: APIRouter.Failure(status: 409, code: .conflict, message: error.message)
+        case .forbidden: APIRouter.Failure(status: 403, code: .forbidden, message: error.message)
+        case .storage: APIRouter.Failure(status: 503, code: .busy, message: error.message)
+        }
+    }
+
+    func route(_ request: HTTPRequest, path: String, allow: ([String]) throws -> Void) throws -> HTTPResponse {
+        let rest = path.dropFirst("/v1/monitors".count).split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        do {
+            if rest.isEmpty || (rest.count == 1 && rest.first == "") {
+                try allow(["GET", "HEAD", "POST"])
+                if request.method == "POST" { return try create(request) }
+                return try json(MonitorList(monitors: engine.list()))
+            }
+            let id = String(rest.first!)
+            if rest.count == 1 {
+                try allow(["GET", "HEAD", "PATCH", "DELETE"])
+                switch request.method {
+                case "PATCH":
+                    try authorizeWrite(request)
+                    guard case .object(let patch)? = try? JSONDecoder().decode(JSONValue.self, from: Data(request.body)) else {
+                        throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a JSON object of the fields to change")
+                    }
+                    return try json(try engine.update(id, patch: patch, caller: MonitorRoutes.caller(request)))
+                case "DELETE":
+                    try authorizeWrite(request)
+                    try engine.delete(id, caller: MonitorRoutes.caller(request))
+                    return HTTPResponse(status: 204, body: [])
+                default:
+                    guard let monitor = engine.monitor(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+                    return try json(monitor)
+                }
+            }
+            guard rest.count == 2 else { throw APIRouter.Failure(status: 404, code: .notFound, message: "no such path: \(path)") }
+            let verb = String(rest.last!)
+            switch verb {
+            case "state":
+                try allow(["GET", "HEAD"])
+                guard let monitor = engine.monitor(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+                return try json(monitor.state)
+            case "capture":
+                try allow(["GET", "HEAD"])
+                guard let readings = engine.captured(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+                return try json(["readings": readings])
+            default:
+                guard let action = MonitorEngine.Action(rawValue: verb) else {
+                    throw APIRouter.Failure(status: 404, code: .notFound,
+                                            message: "no action \(verb) (start, stop, pause, resume, reset, reset-notification, state, capture)")
+                }
+                try allow(["POST"])
+                try authorizeWrite(request)
+                return try json(try engine.perform(action, on: id, caller: MonitorRoutes.caller(request)))
+            }
+        } catch let error as MonitorError {
+            throw MonitorRoutes.failure(error)
+        }
+    }
+
+    private func create(_ request: HTTPRequest) throws -> HTTPResponse {
+        try authorizeWrite(request)
+        let decoder = JSONDecoder()
+        let body = Data(request.body)
+        let specs: [MonitorSpec]
+        let single: Bool
+        do {
+            if request.body.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }) == UInt8(ascii: "[") {
+                specs = try decoder.decode([MonitorSpec].self, from: body)
+                single = false
+            } else {
+                specs = [try decoder.decode(MonitorSpec.self, from: body)]
+                single = true
+            }
+        } catch let error as MonitorSpec.UnknownField {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "missing field \"\(key.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw APIRouter.Failure(status: 400, code: .badRequest,
+                                    message: "field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a monitor spec (a JSON object) or an array of them")
+        }
+        guard !specs.isEmpty, specs.count <= 100_000 else {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "between 1 and 100000 monitors per request")
+        }
+        let created = try engine.create(specs, owner: MonitorRoutes.caller(request))
+        return single ? try json(created[0], status: 201) : try json(MonitorList(monitors: created), status: 201)
+    }
+
+    func events(_ request: HTTPRequest) throws -> HTTPResponse {
+        let after = try request.query["after"].map { text -> Int64 in
+            guard let value = Int64(text), value >= 0 else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "after: expected an event id, got \"\(text)\"")
+            }
+            return value
+        } ?? 0
+        let limit = try request.query["limit"].map { text -> Int in
+            guard let value = Int(text), (1...10_000).contains(value) else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "limit: expected 1 to 10000, got \"\(text)\"")
+            }
+            return value
+        } ?? 100
+        let events = try engine.events(after: after, limit: limit, monitor: request.query["monitor"])
+        return try json(EventList(events: events, next: events.last?.id ?? after))
+    }
+}

@@ -1,0 +1,151 @@
+import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A SQLite error with the database's message.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { "sqlite error \(code): \(message)" }
+}
+
+/// A value bound to or read from a statement.
+public enum DatabaseValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+
+    public var integer: Int64? { if case .integer(let value) = self { return value }; return nil }
+    public var real: Double? {
+        switch self {
+        case .real(let value): return value
+        case .integer(let value): return Double(value)
+        default: return nil
+        }
+    }
+    public var text: String? { if case .text(let value) = self { return value }; return nil }
+}
+
+/// The thin SQLite layer resmond's durable state stands on: one connection, WAL journal,
+/// `synchronous=FULL` so a committed transaction survives power loss, statements prepared per call.
+/// The connection is opened in SQLite's serialized mode, but transactions need one user at a
+/// time: share it through `StateDatabase`, which serializes access.
+public final class Database: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    public let path: String
+
+    /// `SQLITE_TRANSIENT`: SQLite copies bound text before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    public init(path: String) throws(DatabaseError) {
+        self.path = path
+        var opened: OpaquePointer?
+        let status = sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard status == SQLITE_OK, let opened else {
+            let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(opened)
+            throw DatabaseError(code: status, message: "\(path): \(message)")
+        }
+        handle = opened
+        sqlite3_busy_timeout(opened, 5000)
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA synchronous=FULL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit { sqlite3_close(handle) }
+
+    private func error(_ code: Int32) -> DatabaseError {
+        DatabaseError(code: code, message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs one statement with parameters; returns its rows.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [DatabaseValue] = []) throws(DatabaseError) -> [[DatabaseValue]] {
+        var statement: OpaquePointer?
+        let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard prepared == SQLITE_OK else { throw error(prepared) }
+        defer { sqlite3_finalize(statement) }
+        for (offset, parameter) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            let bound: Int32
+            switch parameter {
+            case .null: bound = sqlite3_bind_null(statement, index)
+            case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
+            case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
+            case .text(let value): bound = sqlite3_bind_text(statement, index, value, -1, Database.transient)
+            }
+            guard bound == SQLITE_OK else { throw error(bound) }
+        }
+        var rows: [[DatabaseValue]] = []
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { return rows }
+            guard step == SQLITE_ROW else { throw error(step) }
+            let columns = sqlite3_column_count(statement)
+            rows.append((0..<columns).map { column in
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+                case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+                case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, column)))
+                default: return .null
+                }
+            })
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// The schema version (`PRAGMA user_version`).
+    public func schemaVersion() throws(DatabaseError) -> Int {
+        Int(try execute("PRAGMA user_version").first?.first?.integer ?? 0)
+    }
+
+    /// Brings the schema forward: runs each migration above the stored version, in one
+    /// transaction per step, and records the new version.
+    public func migrate(_ migrations: [[String]]) throws {
+        let current = try schemaVersion()
+        guard current <= migrations.count else {
+            throw DatabaseError(code: SQLITE_ERROR, message: "\(path) has schema version \(current), newer than this resmond knows (\(migrations.count))")
+        }
+        for version in current..<migrations.count {
+            try transaction {
+                for statement in migrations[version] { try execute(statement) }
+                try execute("PRAGMA user_version = \(version + 1)")
+            }
+        }
+    }
+}
+
+import Synchronization
+
+/// resmond's one state database (monitors, their state, events), shared by the modules that
+/// keep durable state; every use holds its lock, so statements never interleave.
+public final class StateDatabase: Sendable {
+    private let database: Mutex<Database>
+
+    public init(path: String, migrations: [[String]]) throws {
+        let opened = try Database(path: path)
+        try opened.migrate(migrations)
+        database = Mutex(opened)
+    }
+
+    public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
+        try database.withLock { try body($0) }
+    }
+}
