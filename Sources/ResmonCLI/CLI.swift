@@ -46,6 +46,9 @@ public enum CLI {
           get KEY...          one statistic in full (KEY is subsystem:resource:statistic)
           watch KEY...        refresh the values of KEYs in place until Ctrl-C
           history KEY         the archived past of a statistic, with a sparkline
+          monitor create KEY CONDITION VALUE [OPTIONS]   create a threshold monitor (see monitor --help)
+          monitor list|show|start|stop|pause|resume|reset|reset-notification|delete [ID]
+          events [--after ID] [--limit N]               the event log
           version             the version of resmon
 
         Options:
@@ -64,6 +67,21 @@ public enum CLI {
         "get": "Usage: resmon get KEY... [--json]\n\nShows each statistic in full: value, raw total and rate for counters, unit, resolution, upper bound,\nlabels and time of the reading. KEY is subsystem:resource:statistic, e.g. cpu:total:usage_ratio.\n",
         "watch": "Usage: resmon watch KEY... [--interval SECONDS] [--count N] [--json]\n\nRefreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.\n",
         "version": "Usage: resmon version\n\nPrints the version of resmon.\n",
+        "monitor": """
+            Usage: resmon monitor create KEY CONDITION VALUE [--samples N] [--cancel-below V | --cancel-above V]
+                                  [--cancel-samples N] [--tolerance T] [--transform none|percent|change|rate]
+                                  [--severity S] [--cancel-severity S|none] [--logging-rate SECONDS] [--rate SECONDS]
+                                  [--interval-limit SECONDS] [--name NAME] [--id ID] [--stopped] [--capture] [--json]
+                   resmon monitor create --from-file SPEC.json     (one spec or an array; docs/MONITORS.md)
+                   resmon monitor list [--json]
+                   resmon monitor show|start|stop|pause|resume|reset|reset-notification|delete ID [--json]
+
+            CONDITION is above, atOrAbove, at, atOrBelow, below or notAt. Example: raise when the CPU has
+            been over 90 % for a minute at a 5 s step, and cancel when it drops under 70 %:
+              resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
+
+            """,
+        "events": "Usage: resmon events [--after ID] [--limit N] [--json]\n\nShows the event log, oldest first, after event ID (default: the last N events).\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
     ]
 
@@ -96,6 +114,8 @@ public enum CLI {
             case "get": try get(client, invocation)
             case "push": try push(client, invocation)
             case "history": try history(client, invocation)
+            case "monitor": try monitor(client, invocation)
+            case "events": try events(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
             default:
@@ -118,7 +138,10 @@ public enum CLI {
 
     static func parse(_ arguments: [String]) throws(UsageError) -> Invocation {
         var invocation = Invocation()
-        let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf"]
+        let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf",
+                                   "--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value", "--transform",
+                                   "--severity", "--cancel-severity", "--logging-rate", "--rate", "--interval-limit", "--name", "--id",
+                                   "--from-file", "--tolerance", "--after", "--limit"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -141,6 +164,8 @@ public enum CLI {
                 else if argument == "--where", let value { invocation.conditions.append(value) }
                 else { invocation.options[argument] = value }
             case "--delete": invocation.delete = true
+            case "--stopped": invocation.options["--stopped"] = "true"
+            case "--capture": invocation.options["--capture"] = "true"
             case _ where argument.hasPrefix("-") && argument.count > 1:
                 throw UsageError(message: "unknown option \"\(argument)\"")
             default:
@@ -237,6 +262,129 @@ public enum CLI {
         print("\(statistic.key) = \(ValueFormatter.format(statistic))")
     }
 
+    static func monitor(_ client: ResmonClient, _ invocation: Invocation) throws {
+        guard let verb = invocation.arguments.first else { throw UsageError(message: "monitor needs a command: create, list, show, start, stop, pause, resume, reset, reset-notification, delete") }
+        var rest = invocation
+        rest.arguments = Array(invocation.arguments.dropFirst())
+        switch verb {
+        case "create":
+            let specs = try monitorSpecs(rest)
+            let created = try client.createMonitors(specs)
+            if invocation.json { return printJSON(MonitorList(monitors: created)) }
+            for monitor in created { print("created \(monitor.id): \(monitor.spec.name ?? "")") }
+        case "list":
+            guard rest.arguments.isEmpty else { throw UsageError(message: "monitor list takes no arguments") }
+            let monitors = try client.monitors()
+            if invocation.json { return printJSON(MonitorList(monitors: monitors)) }
+            var table = TextTable(header: ["ID", "NAME", "STATE", "LAST VALUE", "RUNNING"])
+            for monitor in monitors {
+                table.append([monitor.id, monitor.spec.name ?? "", monitor.state.phase + (monitor.state.paused ? " (paused)" : ""),
+                              monitor.state.lastValue.map(ValueFormatter.number) ?? "unknown", monitor.state.running ? "yes" : "no"])
+            }
+            print(table.render(), terminator: "")
+        case "show", "start", "stop", "pause", "resume", "reset", "reset-notification", "delete":
+            guard rest.arguments.count == 1 else { throw UsageError(message: "monitor \(verb) needs one monitor id") }
+            let id = rest.arguments[0]
+            let monitor: MonitorInfo
+            switch verb {
+            case "show": monitor = try client.monitor(id)
+            case "delete":
+                try client.deleteMonitor(id)
+                if !invocation.json { print("deleted \(id)") }
+                return
+            default: monitor = try client.perform(verb, monitor: id)
+            }
+            if invocation.json { return printJSON(monitor) }
+            var table = TextTable(header: ["id", monitor.id])
+            table.append(["name", monitor.spec.name ?? ""])
+            table.append(["target", monitor.spec.target + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
+            table.append(["condition", "\(monitor.spec.condition) \(ValueFormatter.number(monitor.spec.value)), \(monitor.spec.samples ?? 1) samples"
+                          + (monitor.spec.cancelValue.map { ", cancel past \(ValueFormatter.number($0))" } ?? "")])
+            table.append(["state", monitor.state.phase + (monitor.state.count > 0 ? " (\(monitor.state.count))" : "")
+                          + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")])
+            table.append(["last value", monitor.state.lastValue.map(ValueFormatter.number) ?? "unknown"])
+            table.append(["severity", "\(monitor.spec.severity ?? "warning"), cancel \(monitor.spec.cancelSeverity ?? "notice")"])
+            print(table.render(), terminator: "")
+        default:
+            throw UsageError(message: "unknown monitor command \"\(verb)\"")
+        }
+    }
+
+    /// The specs of `monitor create`: from a file, or from KEY CONDITION VALUE and options.
+    static func monitorSpecs(_ invocation: Invocation) throws -> [MonitorSpec] {
+        let options = invocation.options
+        if let file = options["--from-file"] {
+            guard invocation.arguments.isEmpty else { throw UsageError(message: "--from-file takes no KEY CONDITION VALUE") }
+            guard let data = FileManagerless.read(file) else { throw UsageError(message: "--from-file: cannot read \(file)") }
+            do {
+                if data.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 }) == UInt8(ascii: "[") {
+                    return try JSONDecoder().decode([MonitorSpec].self, from: Data(data))
+                }
+                return [try JSONDecoder().decode(MonitorSpec.self, from: Data(data))]
+            } catch {
+                throw UsageError(message: "--from-file: \(file) is not a monitor spec: \(error)")
+            }
+        }
+        guard invocation.arguments.count == 3 else { throw UsageError(message: "monitor create needs KEY CONDITION VALUE") }
+        guard let value = Double(invocation.arguments[2]) else { throw UsageError(message: "VALUE: expected a number, got \"\(invocation.arguments[2])\"") }
+        var spec = MonitorSpec(target: invocation.arguments[0], condition: invocation.arguments[1], value: value)
+        func number(_ name: String) throws -> Double? {
+            guard let text = options[name] else { return nil }
+            guard let value = Double(text) else { throw UsageError(message: "\(name): expected a number, got \"\(text)\"") }
+            return value
+        }
+        func whole(_ name: String) throws -> Int? {
+            guard let text = options[name] else { return nil }
+            guard let value = Int(text) else { throw UsageError(message: "\(name): expected a whole number, got \"\(text)\"") }
+            return value
+        }
+        spec.samples = try whole("--samples")
+        spec.cancelSamples = try whole("--cancel-samples")
+        spec.cancelValue = try number("--cancel-below") ?? number("--cancel-above") ?? number("--cancel-value")
+        spec.tolerance = try number("--tolerance")
+        spec.transform = options["--transform"]
+        spec.severity = options["--severity"]
+        spec.cancelSeverity = options["--cancel-severity"]
+        spec.loggingRate = try number("--logging-rate")
+        spec.monitoringRate = try number("--rate")
+        spec.monitoringInterval = try number("--interval-limit")
+        spec.name = options["--name"]
+        spec.id = options["--id"]
+        if options["--stopped"] != nil { spec.start = false }
+        if options["--capture"] != nil { spec.dataCapture = true }
+        return [spec]
+    }
+
+    static func events(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...0)
+        let limit = try invocation.options["--limit"].map { text -> Int in
+            guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError(message: "--limit: expected 1 to 10000") }
+            return value
+        } ?? 50
+        var after: Int64 = 0
+        if let text = invocation.options["--after"] {
+            guard let value = Int64(text), value >= 0 else { throw UsageError(message: "--after: expected an event id") }
+            after = value
+        } else {
+            // The last `limit` events: find the newest id first.
+            var cursor: Int64 = 0
+            while true {
+                let page = try client.events(after: cursor, limit: 10_000)
+                if page.events.isEmpty { break }
+                cursor = page.next
+            }
+            after = max(0, cursor - Int64(limit))
+        }
+        let list = try client.events(after: after, limit: limit)
+        if invocation.json { return printJSON(list) }
+        var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"])
+        for event in list.events {
+            table.append([String(event.id), formatTime(event.time), event.severity, "\(event.type) (\(event.code))",
+                          event.monitorName ?? event.monitorId ?? "", event.message])
+        }
+        print(table.render(), terminator: "")
+    }
+
     /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.
     static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
@@ -326,7 +474,10 @@ public enum CLI {
             throw UsageError(message: "too many arguments")
         }
         let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"],
-                                              "history": ["--since", "--cf"]]
+                                              "history": ["--since", "--cf"], "events": ["--after", "--limit"],
+                                              "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
+                                                          "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
+                                                          "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture"]]
         if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
             throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
         }
@@ -359,6 +510,23 @@ public enum CLI {
         localtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+    }
+}
+
+/// Reads a small file without Foundation's FileManager.
+enum FileManagerless {
+    static func read(_ path: String) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count == 0 { break }
+            bytes += chunk[0..<count]
+            if bytes.count > 64 << 20 { return nil }
+        }
+        return bytes
     }
 }
 

@@ -102,6 +102,61 @@ public struct ResmonClient: Sendable {
         return try get("/v1/history/" + ResmonClient.escapePath(key), query: query)
     }
 
+    // MARK: - Monitors and events
+
+    /// Creates monitors (all or none); returns them as stored, with ids and defaults filled in.
+    public func createMonitors(_ specs: [MonitorSpec]) throws(ClientError) -> [MonitorInfo] {
+        let list: MonitorList = try send(json: specs, method: "POST", path: "/v1/monitors")
+        return list.monitors
+    }
+
+    public func monitors() throws(ClientError) -> [MonitorInfo] {
+        let list: MonitorList = try get("/v1/monitors")
+        return list.monitors
+    }
+
+    public func monitor(_ id: String) throws(ClientError) -> MonitorInfo {
+        try get("/v1/monitors/" + ResmonClient.escapePath(id))
+    }
+
+    /// start, stop, pause, resume, reset, reset-notification.
+    @discardableResult
+    public func perform(_ action: String, monitor id: String) throws(ClientError) -> MonitorInfo {
+        let response = try send("POST", "/v1/monitors/" + ResmonClient.escapePath(id) + "/" + action)
+        try ResmonClient.check(response)
+        return try ResmonClient.decode(response, "/v1/monitors/\(id)/\(action)")
+    }
+
+    public func deleteMonitor(_ id: String) throws(ClientError) {
+        try ResmonClient.check(try send("DELETE", "/v1/monitors/" + ResmonClient.escapePath(id)))
+    }
+
+    /// Events with ids above `after`, oldest first.
+    public func events(after: Int64 = 0, limit: Int = 100) throws(ClientError) -> EventList {
+        try get("/v1/events", query: [("after", String(after)), ("limit", String(limit))])
+    }
+
+    /// Sends a JSON body and decodes the JSON answer.
+    public func send<Body: Encodable, Answer: Decodable>(json body: Body, method: String, path: String) throws(ClientError) -> Answer {
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try JSONEncoder().encode(body))
+        } catch {
+            throw .malformedResponse("cannot encode the request: \(error)")
+        }
+        let response = try send(method, path, body: bytes)
+        try ResmonClient.check(response)
+        return try ResmonClient.decode(response, path)
+    }
+
+    static func decode<Answer: Decodable>(_ response: ClientResponse, _ path: String) throws(ClientError) -> Answer {
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(response.body))
+        } catch {
+            throw .malformedResponse("\(path): \(error)")
+        }
+    }
+
     /// The Prometheus exposition text of `/metrics`.
     public func metrics() throws(ClientError) -> String {
         let response = try send("GET", "/metrics")
