@@ -146,13 +146,13 @@ public final class MonitorEngine: Sendable {
             index = reused
             core.definitions[index] = definition
             core.slots[index] = slot
-            core.startedAt[index] = Clock.wall()
+            core.startedAt[index] = .nan
             core.lastRaiseEvent[index] = 0
         } else {
             index = core.slots.count
             core.definitions.append(definition)
             core.slots.append(slot)
-            core.startedAt.append(Clock.wall())
+            core.startedAt.append(.nan) // set by the first evaluation, on the evaluation clock
             core.lastRaiseEvent.append(0)
         }
         core.indexByID[definition.id] = index
@@ -282,7 +282,7 @@ public final class MonitorEngine: Sendable {
             let now = Clock.wall()
             switch action {
             case .start:
-                if !core.slots[index].running { core.startedAt[index] = now }
+                if !core.slots[index].running { core.startedAt[index] = .nan }
                 core.slots[index].running = true
             case .stop:
                 core.slots[index].running = false
@@ -320,7 +320,7 @@ public final class MonitorEngine: Sendable {
                 fresh.running = running
                 fresh.paused = paused
                 core.slots[index] = fresh
-                core.startedAt[index] = now
+                core.startedAt[index] = .nan
             case .resetNotification:
                 core.slots[index].notified = false
             }
@@ -425,6 +425,7 @@ public final class MonitorEngine: Sendable {
                           pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
         var slot = core.slots[index]
         guard slot.running else { return }
+        if core.startedAt[index].isNaN { core.startedAt[index] = now }
         if let interval = core.definitions[index]?.spec.monitoringInterval, interval > 0, now - core.startedAt[index] >= interval {
             core.slots[index].running = false
             changed.append(index)

@@ -1,0 +1,255 @@
+import Events
+import Foundation
+import ResmonAPI
+import ResmonTestSupport
+import Statistics
+import Storage
+import Testing
+@testable import Monitoring
+
+/// An engine over a real state database and a sample table whose values the test sets.
+final class Rig {
+    let directory = TemporaryDirectory("resmon-monitor")
+    let table = SampleTable()
+    let handle: StatisticHandle
+    var database: StateDatabase
+    var engine: MonitorEngine
+    var time = 1_800_000_000.0
+
+    init(kind: StatisticKind = .gauge, upperBound: Double? = 200) throws {
+        handle = table.register(StatisticDescriptor(key: StatisticKey(parsing: kind == .gauge ? "app:test:level" : "app:test:count_total")!,
+                                                    kind: kind, unit: "", upperBound: upperBound, help: "test"))
+        database = try StateDatabase(path: directory.file("state.db"), migrations: [EventLog.schema + MonitorEngine.schema])
+        engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
+        feedValue(.nan) // the statistic exists from the start
+    }
+
+    var key: String { table.descriptor(handle)!.key.text }
+
+    @discardableResult
+    func create(_ configure: (inout MonitorSpec) -> Void = { _ in }, condition: String = "above", value: Double = 50) throws -> String {
+        var spec = MonitorSpec(target: key, condition: condition, value: value)
+        spec.id = "m"
+        configure(&spec)
+        return try engine.create([spec], owner: 0)[0].id
+    }
+
+    private func feedValue(_ value: Double) {
+        time += 1
+        var batch = SampleBatch()
+        batch.record(handle, value)
+        table.apply(batch, time: time, monotonicTime: time)
+    }
+
+    /// Sets the statistic and evaluates, once per value.
+    func feed(_ values: Double...) { feed(values) }
+
+    func feed(_ values: [Double]) {
+        for value in values {
+            feedValue(value)
+            engine.evaluate(now: time)
+        }
+    }
+
+    var events: [EventRecord] { (try? engine.events(after: 0, limit: 1000)) ?? [] }
+    var types: [String] { events.map(\.type) }
+    var phase: String { engine.monitor("m")?.state.phase ?? "gone" }
+
+    /// A new engine on the same database: a restart.
+    func restart() throws {
+        engine.saveAll()
+        database = try StateDatabase(path: directory.file("state.db"), migrations: [EventLog.schema + MonitorEngine.schema])
+        engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
+        try engine.load()
+    }
+}
+
+@Suite struct ThresholdSemanticsTests {
+    @Test func samplesConsecutiveReadingsRaiseAndABreakResets() throws {
+        let rig = try Rig()
+        try rig.create { $0.samples = 3 }
+        rig.feed(60, 60, 40, 60, 60)
+        #expect(rig.types.isEmpty)
+        #expect(rig.phase == "pending")
+        rig.feed(60)
+        #expect(rig.types == ["above"])
+        #expect(rig.events[0].code == 501 && rig.events[0].value == 60 && rig.events[0].threshold == 50)
+        #expect(rig.phase == "raised")
+    }
+
+    @Test func unknownReadingsNeitherAdvanceNorReset() throws {
+        let rig = try Rig()
+        try rig.create { $0.samples = 2 }
+        rig.feed(60, .nan, .nan, 60)
+        #expect(rig.types == ["above"])
+        rig.feed(.nan, 10, .nan, .nan) // one cancel reading of two; unknowns keep the count
+        #expect(rig.types == ["above"])
+        #expect(rig.phase == "pendingCancel")
+        rig.feed(10)
+        #expect(rig.types == ["above", "canceled"])
+    }
+
+    @Test(arguments: [
+        ("above", 50.0, [50.0, 51], "above", 501), ("atOrAbove", 50, [49, 50], "atOrAbove", 502),
+        ("at", 50, [47, 48], "at", 503), ("atOrBelow", 50, [51, 50], "atOrBelow", 504), ("below", 50, [50, 49], "below", 505),
+        ("notAt", 50, [52, 47], "notAtBelow", 506), ("notAt", 50, [52, 53], "notAtAbove", 507),
+    ])
+    func everyConditionAndItsCode(_ condition: String, _ value: Double, _ readings: [Double], _ type: String, _ code: Int) throws {
+        let rig = try Rig()
+        try rig.create({ $0.tolerance = 2 }, condition: condition, value: value)
+        rig.feed(readings)
+        #expect(rig.types == [type])
+        #expect(rig.events.first?.code == code)
+    }
+
+    @Test func hysteresisWithCancelValueAndCancelSamples() throws {
+        let rig = try Rig()
+        try rig.create { $0.cancelValue = 30; $0.cancelSamples = 2 }
+        rig.feed(60, 40, 45, 29)           // 40 and 45 are below 50 but above the cancel value: still raised
+        #expect(rig.types == ["above"])
+        #expect(rig.phase == "pendingCancel")
+        rig.feed(35)                        // back inside the band: the cancel count resets
+        #expect(rig.phase == "raised")
+        rig.feed(20, 20)
+        #expect(rig.types == ["above", "canceled"])
+        #expect(rig.events[1].cancels == rig.events[0].id)
+        #expect(rig.events[1].severity == "notice")
+    }
+
+    @Test func oneShotLogsOnceUntilResetNotification() throws {
+        let rig = try Rig()
+        try rig.create()
+        rig.feed(60, 61, 62)
+        #expect(rig.types == ["above"])
+        _ = try rig.engine.perform(.resetNotification, on: "m", caller: 0)
+        #expect(rig.phase == "raised")
+        rig.feed(63, 64)
+        #expect(rig.types == ["above", "above"])
+    }
+
+    @Test func loggingRateRepeatsTheRaiseNoMoreOftenThanItsPeriod() throws {
+        let rig = try Rig()
+        try rig.create { $0.loggingRate = 3 }
+        rig.feed(60, 60, 60, 60, 60, 60, 60)  // times 1..7 after the first: raise at t, repeats at t+3, t+6
+        #expect(rig.types == ["above", "above", "above"])
+    }
+
+    @Test func cancelSeverityNoneClearsSilently() throws {
+        let rig = try Rig()
+        try rig.create { $0.cancelSeverity = "none" }
+        rig.feed(60, 10, 60)
+        #expect(rig.types == ["above", "above"])
+    }
+
+    @Test func percentChangeAndRateTransforms() throws {
+        let percent = try Rig(upperBound: 200)
+        try percent.create({ $0.transform = "percent" }, value: 40) // 40 % of 200 = 80
+        percent.feed(79, 81)
+        #expect(percent.types == ["above"])
+        #expect(percent.events[0].value == 40.5)
+
+        let change = try Rig()
+        try change.create({ $0.transform = "change" }, value: 5)
+        change.feed(100, 103, 109)            // first reading unknown; +3; +6
+        #expect(change.types == ["above"])
+        #expect(change.events[0].value == 6)
+
+        let rate = try Rig(kind: .counter)
+        try rate.create({ $0.transform = "rate" }, value: 10)
+        rate.feed(1000, 1005, 1020)           // per second: 5, 15
+        #expect(rate.types == ["above"])
+        #expect(rate.events[0].value == 15)
+
+        let noBound = try Rig(upperBound: nil)
+        #expect(throws: MonitorError.self) { try noBound.create { $0.transform = "percent" } }
+    }
+
+    @Test func pauseEvaluatesButLogsNothingAndResumeLogsTheDifference() throws {
+        let rig = try Rig()
+        try rig.create()
+        _ = try rig.engine.perform(.pause, on: "m", caller: 0)
+        rig.feed(60)
+        #expect(rig.types.isEmpty)
+        #expect(rig.phase == "raised")
+        _ = try rig.engine.perform(.resume, on: "m", caller: 0)
+        #expect(rig.types == ["above"])
+        _ = try rig.engine.perform(.pause, on: "m", caller: 0)
+        rig.feed(10)
+        _ = try rig.engine.perform(.resume, on: "m", caller: 0)
+        #expect(rig.types == ["above", "canceled"])
+    }
+
+    @Test func resetAndDeleteWhileRaisedCancel() throws {
+        let rig = try Rig()
+        try rig.create()
+        rig.feed(60)
+        _ = try rig.engine.perform(.reset, on: "m", caller: 0)
+        #expect(rig.types == ["above", "canceled"])
+        #expect(rig.phase == "clear")
+        rig.feed(60)
+        try rig.engine.delete("m", caller: 0)
+        #expect(rig.types == ["above", "canceled", "above", "canceled"])
+        #expect(rig.engine.monitor("m") == nil)
+    }
+
+    @Test func stopKeepsStateAndStartResumesEvaluation() throws {
+        let rig = try Rig()
+        try rig.create { $0.samples = 2 }
+        rig.feed(60)
+        _ = try rig.engine.perform(.stop, on: "m", caller: 0)
+        rig.feed(60, 60)
+        #expect(rig.types.isEmpty)
+        #expect(rig.engine.monitor("m")?.state.count == 1)
+        _ = try rig.engine.perform(.start, on: "m", caller: 0)
+        rig.feed(60)
+        #expect(rig.types == ["above"])
+    }
+
+    @Test func aRaisedMonitorStaysRaisedAcrossARestartAndDoesNotFireAgain() throws {
+        let rig = try Rig()
+        try rig.create()
+        rig.feed(60)
+        try rig.restart()
+        #expect(rig.phase == "raised")
+        rig.feed(61, 62)
+        #expect(rig.types == ["above"])
+        rig.feed(10)
+        #expect(rig.types == ["above", "canceled"])
+    }
+
+    @Test func ownersAndPreciseRefusals() throws {
+        let rig = try Rig()
+        _ = try rig.engine.create([{ var spec = MonitorSpec(target: rig.key, condition: "above", value: 1); spec.id = "owned"; return spec }()], owner: 1000)
+        #expect(throws: MonitorError.self) { try rig.engine.delete("owned", caller: 1001) }
+        try rig.engine.delete("owned", caller: 1000)
+        func refusal(_ configure: (inout MonitorSpec) -> Void) -> String {
+            var spec = MonitorSpec(target: rig.key, condition: "above", value: 1)
+            configure(&spec)
+            do {
+                _ = try rig.engine.create([spec], owner: 0)
+                return "accepted"
+            } catch {
+                return error.message
+            }
+        }
+        #expect(refusal { $0.target = "app:test:missing" }.contains("no statistic app:test:missing"))
+        #expect(refusal { $0.target = "nonsense" }.contains("not a statistic key"))
+        #expect(refusal { $0.samples = 0 }.contains("samples"))
+        #expect(refusal { $0.condition = "over" }.contains("condition"))
+        #expect(refusal { $0.cancelValue = 5 }.contains("cancelValue"))
+        #expect(refusal { $0.severity = "loud" }.contains("severity"))
+        #expect(refusal { $0.microMonitoringRate = 10_000 }.contains("microMonitoringRate"))
+        #expect(refusal { $0.monitoringRate = 0.5 }.contains("monitoringRate"))
+        _ = try rig.create()
+        #expect(throws: MonitorError.self) { try rig.create() } // the same id again: conflict
+    }
+
+    @Test func dataCaptureAndMonitoringInterval() throws {
+        let rig = try Rig()
+        try rig.create { $0.dataCapture = true; $0.monitoringInterval = 3 }
+        rig.feed(1, 2, 3, 4, 5, 6)
+        let captured = rig.engine.captured("m") ?? []
+        #expect(captured.compactMap(\.raw).prefix(2) == [1, 2])
+        #expect(rig.engine.monitor("m")?.state.running == false) // stopped itself after 3 s
+    }
+}
