@@ -1,0 +1,119 @@
+import Foundation
+import ResmonAPI
+import ResmonClient
+import ResmonTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct MonitorEndToEndTests {
+    @Test func aCPUMonitorRaisesUnderStressAndCancelsAfter() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
+        var spec = MonitorSpec(target: "cpu:total:usage_ratio", condition: "above", value: 0.8)
+        spec.id = "cpu-busy"
+        spec.samples = 2
+        spec.cancelValue = 0.5
+        spec.cancelSamples = 2
+        _ = try daemon.client.createMonitors([spec])
+        let stress = try SpawnedGroup("/usr/bin/stress-ng", ["--cpu", "2", "--timeout", "60s", "--quiet"])
+        // Two periods of load plus a period of slack.
+        #expect(daemon.eventually(timeout: 6) { (try? daemon.client.events().events.contains { $0.type == "above" }) == true })
+        stress.stop()
+        #expect(daemon.eventually(timeout: 8) { (try? daemon.client.events().events.contains { $0.type == "canceled" }) == true })
+        let events = try daemon.client.events().events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        #expect(events[0].monitorId == "cpu-busy" && events[0].code == 501 && (events[0].value ?? 0) > 0.8)
+        #expect(events[1].cancels == events[0].id)
+    }
+
+    @Test func aRestartCleanOrKillNineNeitherLosesNorRepeats() throws {
+        let directory = TemporaryDirectory("resmon-monitor-restart")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        _ = try daemon!.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "level"
+        _ = try daemon!.client.createMonitors([spec])
+        _ = try daemon!.client.push("app:test:level", value: 60)
+        #expect(daemon!.eventually { (try? daemon!.client.monitor("level").state.phase) == "raised" })
+        #expect(try daemon!.client.events().events.map(\.type) == ["above"])
+
+        for stop in [SIGTERM, SIGKILL] {
+            daemon!.signal(stop)
+            _ = daemon!.waitForExit(timeout: 5)
+            daemon = nil
+            daemon = try DaemonHarness(directory: directory)
+            _ = try daemon!.client.push("app:test:level", value: 70) // still above
+            #expect(daemon!.eventually { (try? daemon!.client.monitor("level").state.lastValue) == 70 })
+            #expect(try daemon!.client.monitor("level").state.phase == "raised")
+            #expect(try daemon!.client.events().events.map(\.type) == ["above"], "after \(stop == SIGTERM ? "SIGTERM" : "SIGKILL")")
+        }
+        _ = try daemon!.client.push("app:test:level", value: 1)
+        #expect(daemon!.eventually { (try? daemon!.client.events().events.map(\.type)) == ["above", "canceled"] })
+    }
+
+    @Test func aBurstOfCreationsInterruptedByKillNineLosesNoneAcknowledged() throws {
+        let directory = TemporaryDirectory("resmon-monitor-burst")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        let client = daemon!.client
+        let acknowledged = ResmonTestSupport.Mutex<[String]>([])
+        let failure = ResmonTestSupport.Mutex<String>("")
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for index in 0..<2000 {
+                var spec = MonitorSpec(target: "load:host:load1", condition: "above", value: 1000)
+                spec.id = "burst-\(index)"
+                do {
+                    _ = try client.createMonitors([spec])
+                } catch {
+                    failure.set("\(error)")
+                    break
+                }
+                acknowledged.set(acknowledged.get() + [spec.id!])
+            }
+            done.signal()
+        }
+        // Kill it mid-burst: once some creations are acknowledged, however busy the machine is.
+        let deadline = Date().addingTimeInterval(20)
+        while acknowledged.get().count < 20 && Date() < deadline && failure.get().isEmpty { usleep(10_000) }
+        daemon!.signal(SIGKILL)
+        _ = daemon!.waitForExit(timeout: 5)
+        done.wait()
+        daemon = nil
+        let acked = acknowledged.get()
+        #expect(acked.count > 10, "\(failure.get())")
+        let restarted = try DaemonHarness(directory: directory)
+        let stored = Set(try restarted.client.monitors().map(\.id))
+        #expect(acked.allSatisfy { stored.contains($0) }, "lost: \(acked.filter { !stored.contains($0) }.prefix(5))")
+    }
+
+    @Test func cliCreatesListsAndDeletes() throws {
+        let daemon = try DaemonHarness()
+        let resmon = Products.path("resmon")
+        let environment = ["RESMON_SOCKET": daemon.socket]
+        let create = try Products.run(resmon, ["monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--samples", "12",
+                                               "--cancel-below", "0.7", "--id", "cpu-busy"], environment: environment)
+        #expect(create.status == 0, "\(create.error)")
+        let list = try Products.run(resmon, ["monitor", "list"], environment: environment)
+        #expect(list.output.contains("cpu-busy"))
+        let show = try Products.run(resmon, ["--json", "monitor", "show", "cpu-busy"], environment: environment)
+        let monitor = try JSONDecoder().decode(MonitorInfo.self, from: Data(show.output.utf8))
+        #expect(monitor.spec.samples == 12 && monitor.spec.cancelValue == 0.7 && monitor.spec.cancelSamples == 12)
+        let file = daemon.directory.file("spec.json")
+        try #"[{"id": "a", "target": "load:host:load1", "condition": "above", "value": 100}, {"id": "b", "target": "load:host:load5", "condition": "below", "value": 0, "severity": "crit"}]"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try Products.run(resmon, ["monitor", "create", "--from-file", file], environment: environment).status == 0)
+        #expect(try daemon.client.monitors().count == 3)
+        #expect(try Products.run(resmon, ["monitor", "pause", "a"], environment: environment).status == 0)
+        #expect(try daemon.client.monitor("a").state.paused)
+        #expect(try Products.run(resmon, ["monitor", "delete", "a"], environment: environment).status == 0)
+        #expect(try Products.run(resmon, ["monitor", "show", "a"], environment: environment).status == 1)
+        let bad = try Products.run(resmon, ["monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--transform", "percent"],
+                                   environment: environment)
+        #expect(bad.status == 0) // cpu ratios have an upper bound of 1
+        let noBound = try Products.run(resmon, ["monitor", "create", "load:host:load1", "above", "50", "--transform", "percent"],
+                                       environment: environment)
+        #expect(noBound.status == 1 && noBound.error.contains("no upper bound"))
+        #expect(try Products.run(resmon, ["events"], environment: environment).status == 0)
+    }
+}
