@@ -140,7 +140,8 @@ public final class MonitorEngine: Sendable {
             condition: definition.condition, threshold: spec.value, tolerance: spec.tolerance ?? 0,
             cancelThreshold: spec.cancelValue ?? .nan, samples: Int32(spec.samples ?? 1),
             cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), upperBound: bound,
-            loggingRate: spec.loggingRate ?? 0, running: spec.start ?? true)
+            loggingRate: spec.loggingRate ?? 0, interval: spec.monitoringInterval ?? 0, capture: spec.dataCapture ?? false,
+            running: spec.start ?? true)
         let index: Int
         if let reused = core.free.popLast() {
             index = reused
@@ -426,7 +427,7 @@ public final class MonitorEngine: Sendable {
         var slot = core.slots[index]
         guard slot.running else { return }
         if core.startedAt[index].isNaN { core.startedAt[index] = now }
-        if let interval = core.definitions[index]?.spec.monitoringInterval, interval > 0, now - core.startedAt[index] >= interval {
+        if slot.interval > 0, now - core.startedAt[index] >= slot.interval {
             core.slots[index].running = false
             changed.append(index)
             return
@@ -457,7 +458,7 @@ public final class MonitorEngine: Sendable {
         let before = slot.phase
         let outcome = slot.evaluate(value, now: time)
         core.slots[index] = slot
-        if core.definitions[index]?.spec.dataCapture == true {
+        if slot.capture {
             var ring = core.captures[index] ?? []
             if ring.count >= MonitorEngine.captureLimit { ring.removeFirst(ring.count - MonitorEngine.captureLimit + 1) }
             ring.append(CapturedReading(time: time, raw: raw.isFinite ? raw : nil, value: value.isFinite ? value : nil))

@@ -44,6 +44,10 @@ struct ThresholdSlot {
     var cancelSamples: Int32
     var upperBound: Double
     var loggingRate: Double
+    /// monitoringInterval (0: until stopped) and dataCapture, kept here so evaluation never
+    /// touches the cold definition.
+    var interval: Double = 0
+    var capture = false
 
     var phase: Phase = .clear
     var count: Int32 = 0

@@ -1,8 +1,12 @@
 // resmon-bench: prints one line per figure and writes them to a JSON file
 // ([{"name","value","unit"}]). Run through `make bench` (release build).
+import Events
 import FoundationEssentials
 import History
+import Monitoring
+import ResmonAPI
 import Statistics
+import Storage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -177,6 +181,68 @@ do {
     for source in 0..<sources { unlink("\(directory)/\(source).rrd") }
     unlink("\(directory)/all.rrd")
     rmdir(directory)
+}
+
+// MARK: - Threshold monitors: evaluation cost and memory per monitor.
+
+func residentBytes() -> Double {
+    let text = read("/proc/self/statm")
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Double(fields[1]) ?? .nan) * Double(sysconf(Int32(_SC_PAGESIZE))) : .nan
+}
+
+for count in [1_000, 100_000, 1_000_000] {
+    let directory = "/tmp/resmon-bench-monitors-\(getpid())-\(count)"
+    mkdir(directory, 0o755)
+    defer {
+        for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
+        rmdir(directory)
+    }
+    let table = SampleTable()
+    let statistics = 100
+    let handles = (0..<statistics).map { index in
+        table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "r\(index)", statistic: "value"),
+                                           kind: .gauge, unit: "", upperBound: 100, help: "bench"))
+    }
+    var time = 1_800_000_000.0
+    func feed() {
+        time += 1
+        var batch = SampleBatch()
+        for (index, handle) in handles.enumerated() { batch.record(handle, Double((Int(time) + index) % 100)) }
+        table.apply(batch, time: time, monotonicTime: time)
+    }
+    feed()
+    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: [EventLog.schema + MonitorEngine.schema]) else { continue }
+    let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
+    let before = residentBytes()
+    var created = 0
+    while created < count {
+        let batch = min(50_000, count - created)
+        let specs = (created..<(created + batch)).map { index -> MonitorSpec in
+            // Thresholds past the values' range: evaluations without events, the steady state.
+            var spec = MonitorSpec(target: "bench:r\(index % statistics):value", condition: index % 2 == 0 ? "above" : "below",
+                                   value: index % 2 == 0 ? 1000 : -1000)
+            spec.id = "m\(index)"
+            spec.samples = 3
+            return spec
+        }
+        _ = try? engine.create(specs, owner: 0)
+        created += batch
+    }
+    let bytesPerMonitor = (residentBytes() - before) / Double(count)
+    feed()
+    engine.evaluate(now: time) // warm
+    let rounds = count >= 1_000_000 ? 5 : 50
+    var cpu = 0.0
+    for _ in 0..<rounds {
+        feed()
+        let started = Clock.threadCPU()
+        engine.evaluate(now: time)
+        cpu += Clock.threadCPU() - started
+    }
+    let label = count >= 1_000_000 ? "1m" : count >= 100_000 ? "100k" : "1k"
+    report("monitor_eval_\(label)", cpu / Double(rounds * count) * 1e9, "ns")
+    report("monitor_memory_\(label)", bytesPerMonitor, "bytes")
 }
 
 // MARK: - An idle resmond: RSS, RssAnon, PSS and CPU after a while at step 1 and step 5.
