@@ -76,11 +76,16 @@ public final class MonitorEngine: Sendable {
     private let host: String
     /// Called with events after they are committed (streams and sinks, later).
     private let published: @Sendable ([EventRecord]) -> Void
+    /// Asks the collector to sample a subsystem at least at a monitor's rate (subsystem, seconds,
+    /// monitor id), or withdraws the request (seconds nil).
+    private let samplingRequest: @Sendable (String, Double?, String) -> Void
     public static let captureLimit = 1024
 
     public init(database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
-                published: @escaping @Sendable ([EventRecord]) -> Void = { _ in }) {
+                published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
+                samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in }) {
         self.database = database
+        self.samplingRequest = samplingRequest
         self.table = table
         self.step = step
         self.published = published
@@ -158,11 +163,13 @@ public final class MonitorEngine: Sendable {
         }
         core.indexByID[definition.id] = index
         core.groups[definition.rate, default: Group()].members.append(index)
+        samplingRequest(definition.key.subsystem, definition.rate, definition.id)
         return index
     }
 
     private func remove(_ index: Int, from core: inout Core) {
         guard let definition = core.definitions[index] else { return }
+        samplingRequest(definition.key.subsystem, nil, definition.id)
         core.indexByID[definition.id] = nil
         core.groups[definition.rate]?.members.removeAll { $0 == index }
         if core.groups[definition.rate]?.members.isEmpty == true { core.groups[definition.rate] = nil }

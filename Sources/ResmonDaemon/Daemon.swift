@@ -159,7 +159,12 @@ public final class Daemon: Sendable {
         do {
             let state = try StateDatabase(path: configuration.stateDirectory + "/state.db",
                                           migrations: [EventLog.schema + MonitorEngine.schema])
-            engine = MonitorEngine(database: state, table: table, step: Double(configuration.step))
+            engine = MonitorEngine(database: state, table: table, step: Double(configuration.step),
+                                   samplingRequest: { [collector] subsystem, rate, id in
+                                       // A monitor faster than its subsystem's period gets it sampled at its rate.
+                                       if let rate { collector.requestPeriod(rate, for: subsystem, by: "monitor:" + id) }
+                                       else { collector.withdrawPeriodRequest(by: "monitor:" + id) }
+                                   })
             sample()
             try engine.load()
         } catch {

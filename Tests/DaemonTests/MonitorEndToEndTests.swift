@@ -87,6 +87,21 @@ import Glibc
         #expect(acked.allSatisfy { stored.contains($0) }, "lost: \(acked.filter { !stored.contains($0) }.prefix(5))")
     }
 
+    @Test func aMonitorFasterThanItsSubsystemGetsItSampledAtItsRate() throws {
+        let daemon = try DaemonHarness()
+        let key = "process:\(daemon.process.processIdentifier):rss_bytes"
+        #expect(daemon.eventually(timeout: 7) { (try? daemon.client.statistic(key)) != nil })
+        func processPeriod() -> Double? { try? daemon.client.subsystems().first { $0.name == "process" }?.periodSeconds }
+        #expect(processPeriod() == 5)
+        var spec = MonitorSpec(target: key, condition: "above", value: 1e15)
+        spec.id = "fast"
+        spec.monitoringRate = 1
+        _ = try daemon.client.createMonitors([spec])
+        #expect(daemon.eventually(timeout: 4) { processPeriod() == 1 })
+        try daemon.client.deleteMonitor("fast")
+        #expect(daemon.eventually(timeout: 4) { processPeriod() == 5 })
+    }
+
     @Test func cliCreatesListsAndDeletes() throws {
         let daemon = try DaemonHarness()
         let resmon = Products.path("resmon")
