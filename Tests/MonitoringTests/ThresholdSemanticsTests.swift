@@ -253,3 +253,36 @@ final class Rig {
         #expect(rig.engine.monitor("m")?.state.running == false) // stopped itself after 3 s
     }
 }
+
+@Suite struct MonitorChangeTests {
+    @Test func patchRevalidatesAndStartsAfresh() throws {
+        let rig = try Rig()
+        try rig.create()
+        rig.feed(60)
+        #expect(rig.types == ["above"])
+        let changed = try rig.engine.update("m", patch: ["value": .number(70), "samples": .number(2)], caller: 0)
+        #expect(changed.spec.value == 70 && changed.spec.samples == 2)
+        #expect(rig.types == ["above", "canceled"]) // a raised monitor that changes is cancelled first
+        rig.feed(75)
+        #expect(rig.phase == "pending")
+        rig.feed(75)
+        #expect(rig.types == ["above", "canceled", "above"])
+        #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["condition": .string("sideways")], caller: 0) }
+        #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["colour": .string("red")], caller: 0) }
+        #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["id": .string("other")], caller: 0) }
+        #expect(rig.engine.monitor("m")?.spec.value == 70) // refused patches change nothing
+        try rig.restart()
+        #expect(rig.engine.monitor("m")?.spec.value == 70) // and an accepted one is durable
+    }
+
+    @Test func eventsPageWithAfterAndLimit() throws {
+        let rig = try Rig()
+        try rig.create { $0.loggingRate = 1 }
+        rig.feed(60, 60, 60, 60, 60)
+        let all = try rig.engine.events(after: 0, limit: 100)
+        #expect(all.count == 5)
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0.id < $1.id })
+        let page = try rig.engine.events(after: all[1].id, limit: 2)
+        #expect(page.map(\.id) == [all[2].id, all[3].id])
+    }
+}
