@@ -304,9 +304,7 @@ public final class Daemon: Sendable {
     /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.
     static func hostUUID() -> String {
         let text = (try? readWholeFile("/etc/machine-id", limit: 4096)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let hex = Array(text.filter { $0.isHexDigit }.lowercased())
-        guard hex.count >= 32 else { return "00000000-0000-0000-0000-000000000000" }
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+        return UUIDText.format(hex: text) ?? "00000000-0000-0000-0000-000000000000"
     }
 
     /// Samples on every step boundary of the wall clock (as round-robin archives expect) until

@@ -1,0 +1,17 @@
+/// UUIDs as text, without Foundation's UUID type.
+public enum UUIDText {
+    /// 32 hexadecimal digits (or 16 bytes) in the 8-4-4-4-12 form.
+    public static func format(hex digits: String) -> String? {
+        let hex = Array(digits.lowercased().filter { $0.isHexDigit })
+        guard hex.count >= 32 else { return nil }
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+    }
+
+    public static func format(bytes: [UInt8]) -> String {
+        let hex = bytes.map { byte -> String in
+            let text = String(byte, radix: 16)
+            return text.count == 1 ? "0" + text : text
+        }.joined()
+        return format(hex: hex) ?? hex
+    }
+}
