@@ -1,10 +1,12 @@
 import Foundation
+import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
 
 /// resmond against real load from stress-ng, checked against /proc/stat read by the test itself.
-@Suite struct LoadTests {
+/// Serialized, so that one test's load does not disturb the other's measurements.
+@Suite(.serialized) struct LoadTests {
     /// Busy and total ticks of the aggregate line of /proc/stat, as `top` counts them.
     static func ticks() throws -> (busy: Double, total: Double) {
         let text = try String(contentsOfFile: "/proc/stat", encoding: .utf8)
@@ -16,14 +18,15 @@ import Testing
 
     @Test func cpuUsageAgreesWithProcStatUnderStress() throws {
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
+        // A 2 s step: the few milliseconds between resmond's read and the test's weigh half as much.
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "2"])
         let stress = try SpawnedGroup("/usr/bin/stress-ng", ["--cpu", "1", "--timeout", "60s", "--quiet"])
         defer { stress.stop() }
         sleep(1)
 
         // Read /proc/stat right after each sample the daemon publishes, so both cover one interval.
         func nextSample(after time: Double) throws -> (value: Double, time: Double, ticks: (busy: Double, total: Double)) {
-            let deadline = Date().addingTimeInterval(10)
+            let deadline = Date().addingTimeInterval(12)
             while Date() < deadline {
                 let statistic = try daemon.client.statistic("cpu:total:usage_ratio")
                 if let sampled = statistic.time, sampled > time, let value = statistic.value {
@@ -42,4 +45,24 @@ import Testing
             previous = current
         }
     }
+
+    @Test func aCPUMonitorRaisesUnderStressAndCancelsAfter() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
+        var spec = MonitorSpec(target: "cpu:total:usage_ratio", condition: "above", value: 0.8)
+        spec.id = "cpu-busy"
+        spec.samples = 2
+        spec.cancelValue = 0.5
+        spec.cancelSamples = 2
+        _ = try daemon.client.createMonitors([spec])
+        let stress = try SpawnedGroup("/usr/bin/stress-ng", ["--cpu", "2", "--timeout", "60s", "--quiet"])
+        // Two periods of load plus a period of slack.
+        #expect(daemon.eventually(timeout: 6) { (try? daemon.client.events().events.contains { $0.type == "above" }) == true })
+        stress.stop()
+        #expect(daemon.eventually(timeout: 8) { (try? daemon.client.events().events.contains { $0.type == "canceled" }) == true })
+        let events = try daemon.client.events().events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        #expect(events[0].monitorId == "cpu-busy" && events[0].code == 501 && (events[0].value ?? 0) > 0.8)
+        #expect(events[1].cancels == events[0].id)
+    }
+
 }
