@@ -114,20 +114,37 @@ public struct MonitorDefinition: Sendable {
             else { throw MonitorSpecError("cancelSeverity: expected a syslog severity or none, got \"\(name)\"") }
         }
         if let rate = spec.loggingRate, !(rate >= 0 && rate.isFinite) { throw MonitorSpecError("loggingRate must be 0 or more seconds") }
-        if spec.microMonitoringRate != nil {
-            throw MonitorSpecError("microMonitoringRate: sub-second monitoring is not available in this resmond yet")
+        var rate: Double
+        if let micro = spec.microMonitoringRate {
+            guard (0...999_999).contains(micro) else {
+                throw MonitorSpecError("microMonitoringRate: microseconds from 0 to 999999, added to monitoringRate")
+            }
+            let seconds = spec.monitoringRate ?? 0
+            guard seconds.isFinite, seconds >= 0, seconds <= 86400, seconds == seconds.rounded() else {
+                throw MonitorSpecError("monitoringRate must be whole seconds from 0 to 86400")
+            }
+            rate = seconds + Double(micro) / 1e6
+            guard rate >= 0.01 else { throw MonitorSpecError("monitoringRate + microMonitoringRate must be at least 10 ms") }
+        } else {
+            rate = spec.monitoringRate ?? step
+            guard rate.isFinite, rate >= 1, rate <= 86400, rate == rate.rounded() else {
+                throw MonitorSpecError("monitoringRate must be whole seconds from 1 to 86400")
+            }
+            if rate < step {
+                throw MonitorSpecError("monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); use microMonitoringRate for sub-step monitoring, or run resmond with a smaller --step")
+            }
         }
-        var rate = spec.monitoringRate ?? step
-        guard rate.isFinite, rate >= 1, rate <= 86400, rate == rate.rounded() else {
-            throw MonitorSpecError("monitoringRate must be whole seconds from 1 to 86400")
+        if let sample, sample.descriptor.updateInterval > rate {
+            throw MonitorSpecError("the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(key.text): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s")
         }
         if rate < step {
-            throw MonitorSpecError("monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); run resmond with --step \(Int(rate)) or less")
+            // Sub-step monitoring re-reads the statistic's subsystem at the monitor's rate.
+            guard MonitorDefinition.fastSubsystems.contains(key.subsystem) else {
+                throw MonitorSpecError("sub-step monitoring is available for \(MonitorDefinition.fastSubsystems.sorted().joined(separator: ", ")) statistics, not \(key.subsystem) (reading every process or cgroup that often would cost more than it tells)")
+            }
+        } else {
+            rate = (rate / step).rounded(.up) * step
         }
-        if let sample, sample.descriptor.resolution > rate && sample.descriptor.resolution > 1 {
-            throw MonitorSpecError("monitoringRate \(Int(rate)) s is below the resolution of \(key.text) (\(sample.descriptor.resolution) s)")
-        }
-        rate = (rate / step).rounded(.up) * step
         if let interval = spec.monitoringInterval, !(interval >= 0 && interval.isFinite) {
             throw MonitorSpecError("monitoringInterval must be 0 (until stopped) or more seconds")
         }
@@ -155,7 +172,7 @@ public struct MonitorDefinition: Sendable {
         spec.severity = severity.name
         spec.cancelSeverity = cancelSeverity?.name ?? "none"
         spec.loggingRate = spec.loggingRate ?? 0
-        spec.monitoringRate = rate
+        spec.monitoringRate = spec.microMonitoringRate == nil ? rate : (spec.monitoringRate ?? 0)
         spec.monitoringInterval = spec.monitoringInterval ?? 0
         spec.dataCapture = spec.dataCapture ?? false
         spec.labels = spec.labels ?? [:]
@@ -184,6 +201,9 @@ public struct MonitorDefinition: Sendable {
         case .notAt: value < spec.value ? .notAtBelow : .notAtAbove
         }
     }
+
+    /// Subsystems cheap enough to re-read at sub-step rates (down to 10 ms).
+    public static let fastSubsystems: Set<String> = ["cpu", "memory", "load", "pressure", "disk", "net", "self", "app"]
 
     static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"

@@ -20,12 +20,6 @@ public struct MonitorError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// One raw reading kept for a monitor with `dataCapture`.
-public struct CapturedReading: Codable, Sendable {
-    public let time: Double
-    public let raw: Double?
-    public let value: Double?
-}
 
 /// The monitor engine: threshold monitors over flat arrays, evaluated by rate group after each
 /// sampling cycle; definitions and state in the state database, events appended there before
@@ -79,12 +73,17 @@ public final class MonitorEngine: Sendable {
     /// Asks the collector to sample a subsystem at least at a monitor's rate (subsystem, seconds,
     /// monitor id), or withdraws the request (seconds nil).
     private let samplingRequest: @Sendable (String, Double?, String) -> Void
+    /// Called when the set of rates changes, so a sampler asleep until the next step can wake
+    /// for a new sub-step monitor.
+    private let scheduleChanged: @Sendable () -> Void
     public static let captureLimit = 1024
 
     public init(database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
                 published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
-                samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in }) {
+                samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
+                scheduleChanged: @escaping @Sendable () -> Void = {}) {
         self.database = database
+        self.scheduleChanged = scheduleChanged
         self.samplingRequest = samplingRequest
         self.table = table
         self.step = step
@@ -164,6 +163,7 @@ public final class MonitorEngine: Sendable {
         core.indexByID[definition.id] = index
         core.groups[definition.rate, default: Group()].members.append(index)
         samplingRequest(definition.key.subsystem, definition.rate, definition.id)
+        if definition.rate < step { scheduleChanged() }
         return index
     }
 
@@ -363,6 +363,22 @@ public final class MonitorEngine: Sendable {
 
     public var count: Int { core.withLock { $0.indexByID.count } }
 
+    /// The sub-step monitors' needs: the shortest rate among them and the subsystems they read;
+    /// nil when no monitor is faster than the step.
+    public func fastSchedule() -> (interval: Double, subsystems: Set<String>)? {
+        core.withLock { core in
+            let fast = core.groups.keys.filter { $0 < step }
+            guard let interval = fast.min() else { return nil }
+            var subsystems = Set<String>()
+            for rate in fast {
+                for index in core.groups[rate]?.members ?? [] {
+                    if let subsystem = core.definitions[index]?.key.subsystem { subsystems.insert(subsystem) }
+                }
+            }
+            return (interval, subsystems)
+        }
+    }
+
     public func events(after: Int64, limit: Int, monitor: String? = nil) throws -> [EventRecord] {
         try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
     }
@@ -387,8 +403,8 @@ public final class MonitorEngine: Sendable {
         var changed: [Int] = []
         core.withLock { core in
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
-            let slack = step / 2
             for rate in core.groups.keys {
+                let slack = min(step, rate) / 2
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
                 core.groups[rate]!.nextDue = now + rate
                 for index in core.groups[rate]!.members {

@@ -184,3 +184,16 @@ public struct EventList: Codable, Sendable {
         self.next = next
     }
 }
+
+/// One raw reading kept for a monitor with `dataCapture`.
+public struct CapturedReading: Codable, Sendable {
+    public let time: Double
+    public let raw: Double?
+    public let value: Double?
+
+    public init(time: Double, raw: Double?, value: Double?) {
+        self.time = time
+        self.raw = raw
+        self.value = value
+    }
+}

@@ -164,7 +164,8 @@ public final class Daemon: Sendable {
                                        // A monitor faster than its subsystem's period gets it sampled at its rate.
                                        if let rate { collector.requestPeriod(rate, for: subsystem, by: "monitor:" + id) }
                                        else { collector.withdrawPeriodRequest(by: "monitor:" + id) }
-                                   })
+                                   },
+                                   scheduleChanged: { [wake] in wake.signal() })
             sample()
             try engine.load()
         } catch {
@@ -317,8 +318,12 @@ public final class Daemon: Sendable {
                 return
             }
             let now = Clock.wall()
-            let next = ((now / step).rounded(.down) + 1) * step
-            _ = wake.wait(timeout: .now() + .nanoseconds(Int((next - now) * 1e9)))
+            let nextStep = ((now / step).rounded(.down) + 1) * step
+            // Sub-step monitors wake the sampler between steps to re-read just their subsystems.
+            let fast = monitors.withLock { $0 }?.fastSchedule()
+            var wakeAt = nextStep
+            if let fast { wakeAt = min(nextStep, ((now / fast.interval).rounded(.down) + 1) * fast.interval) }
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, wakeAt - now) * 1e9)))
             if stopping.load(ordering: .acquiring) { return }
             if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
@@ -326,8 +331,13 @@ public final class Daemon: Sendable {
                 configuration.withLock { $0 = reloaded }
                 continue
             }
-            if Clock.wall() + 0.002 < next { continue }
-            sample()
+            let woke = Clock.wall()
+            if woke + 0.002 >= nextStep {
+                sample()
+            } else if let fast, woke + 0.002 >= wakeAt {
+                collector.collect(subsystems: fast.subsystems, time: woke, monotonicTime: Clock.monotonic())
+                monitors.withLock { $0 }?.evaluate(now: woke)
+            }
         }
     }
 

@@ -9,11 +9,11 @@ public final class CPUSubsystem: Subsystem {
 
     private static let tickSeconds = 1 / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
     private static let perCPU: [StatisticSpec] = [
-        .gauge("usage_ratio", "ratio", "Share of time the CPU was not idle or waiting for I/O", resolution: 0.01, bound: .ratio),
-        .gauge("user_ratio", "ratio", "Share of time in user mode, nice included", resolution: 0.01, bound: .ratio),
-        .gauge("system_ratio", "ratio", "Share of time in the kernel, interrupts included", resolution: 0.01, bound: .ratio),
-        .gauge("iowait_ratio", "ratio", "Share of time idle with I/O outstanding", resolution: 0.01, bound: .ratio),
-        .gauge("steal_ratio", "ratio", "Share of time taken by the hypervisor for other guests", resolution: 0.01, bound: .ratio),
+        .gauge("usage_ratio", "ratio", "Share of time the CPU was not idle or waiting for I/O", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
+        .gauge("user_ratio", "ratio", "Share of time in user mode, nice included", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
+        .gauge("system_ratio", "ratio", "Share of time in the kernel, interrupts included", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
+        .gauge("iowait_ratio", "ratio", "Share of time idle with I/O outstanding", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
+        .gauge("steal_ratio", "ratio", "Share of time taken by the hypervisor for other guests", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
         .counter("busy_seconds_total", "seconds", "CPU time not idle (its rate is cores busy)", resolution: 0.01),
     ]
     private static let host: [StatisticSpec] = [

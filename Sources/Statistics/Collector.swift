@@ -141,6 +141,14 @@ public final class Collector: @unchecked Sendable {
         return lastCycleCPU
     }
 
+    /// Collects the named subsystems now, whatever their schedule (sub-second monitoring between
+    /// two steps). Call on the sampling thread.
+    public func collect(subsystems names: Set<String>, time: Double, monotonicTime: Double) {
+        for entry in entries where entry.settings.enabled && names.contains(entry.subsystem.name) {
+            collect(entry.subsystem, time: time, monotonicTime: monotonicTime)
+        }
+    }
+
     private func effectivePeriod(_ entry: Entry, _ requests: [String: (subsystem: String, period: Double)]) -> Double {
         let configured = Collector.period(entry.settings.period, step: step)
         let asked = requests.values.filter { $0.subsystem == entry.subsystem.name }.map(\.period).min()

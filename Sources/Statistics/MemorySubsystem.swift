@@ -98,9 +98,9 @@ public final class LoadSubsystem: Subsystem {
     public let summary = "Load averages and task counts (/proc/loadavg)"
 
     private static let specs: [StatisticSpec] = [
-        .gauge("load1", "tasks", "Load average over 1 minute", resolution: 0.01),
-        .gauge("load5", "tasks", "Load average over 5 minutes", resolution: 0.01),
-        .gauge("load15", "tasks", "Load average over 15 minutes", resolution: 0.01),
+        .gauge("load1", "tasks", "Load average over 1 minute", resolution: 0.01, updateInterval: 5),
+        .gauge("load5", "tasks", "Load average over 5 minutes", resolution: 0.01, updateInterval: 5),
+        .gauge("load15", "tasks", "Load average over 15 minutes", resolution: 0.01, updateInterval: 5),
         .gauge("runnable", "tasks", "Tasks runnable now"),
         .gauge("tasks", "tasks", "Tasks (processes and threads) in existence"),
     ]

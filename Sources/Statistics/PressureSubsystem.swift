@@ -11,9 +11,9 @@ public final class PressureSubsystem: Subsystem {
     private static let specs: [StatisticSpec] = ["some", "full"].flatMap { scope -> [StatisticSpec] in
         let who = scope == "some" ? "at least one task" : "all non-idle tasks"
         return [
-            .gauge("\(scope)_avg10_ratio", "ratio", "Share of time \(who) stalled, 10 s average", resolution: 0.0001, bound: .ratio),
-            .gauge("\(scope)_avg60_ratio", "ratio", "Share of time \(who) stalled, 60 s average", resolution: 0.0001, bound: .ratio),
-            .gauge("\(scope)_avg300_ratio", "ratio", "Share of time \(who) stalled, 300 s average", resolution: 0.0001, bound: .ratio),
+            .gauge("\(scope)_avg10_ratio", "ratio", "Share of time \(who) stalled, 10 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
+            .gauge("\(scope)_avg60_ratio", "ratio", "Share of time \(who) stalled, 60 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
+            .gauge("\(scope)_avg300_ratio", "ratio", "Share of time \(who) stalled, 300 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
             .counter("\(scope)_stall_seconds_total", "seconds", "Time \(who) stalled (its rate is the stalled share)", resolution: 1e-6),
         ]
     }

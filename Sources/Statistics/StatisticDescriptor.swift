@@ -20,10 +20,13 @@ public struct StatisticDescriptor: Sendable {
     public let help: String
     /// For a counter that wraps (a 32-bit kernel field): the modulus. `nil` means a decrease is a reset.
     public let wrapsAt: Double?
+    /// Seconds between the kernel's updates of the value (load averages: 5; PSI averages: 2;
+    /// CPU shares: a tick), 0 when it changes continuously: the finest rate worth monitoring.
+    public let updateInterval: Double
 
     public init(key: StatisticKey, kind: StatisticKind, unit: String, resolution: Double = 1,
                 upperBound: Double? = nil, labels: [String: String] = [:], help: String,
-                wrapsAt: Double? = nil) {
+                wrapsAt: Double? = nil, updateInterval: Double = 0) {
         self.key = key
         self.kind = kind
         self.unit = unit
@@ -32,5 +35,6 @@ public struct StatisticDescriptor: Sendable {
         self.labels = labels
         self.help = help
         self.wrapsAt = wrapsAt
+        self.updateInterval = updateInterval
     }
 }

@@ -53,9 +53,11 @@ struct StatisticSpec {
     var resolution: Double = 1
     var bound: Bound = .none
     var wrapsAt: Double? = nil
+    var updateInterval: Double = 0
 
-    static func gauge(_ name: String, _ unit: String, _ help: String, resolution: Double = 1, bound: Bound = .none) -> StatisticSpec {
-        StatisticSpec(name: name, kind: .gauge, unit: unit, help: help, resolution: resolution, bound: bound)
+    static func gauge(_ name: String, _ unit: String, _ help: String, resolution: Double = 1, bound: Bound = .none,
+                      updateInterval: Double = 0) -> StatisticSpec {
+        StatisticSpec(name: name, kind: .gauge, unit: unit, help: help, resolution: resolution, bound: bound, updateInterval: updateInterval)
     }
 
     static func counter(_ name: String, _ unit: String, _ help: String, resolution: Double = 1, wrapsAt: Double? = nil) -> StatisticSpec {
@@ -102,7 +104,8 @@ final class ResourceSlots {
             let key = StatisticKey(subsystem: subsystem, resource: resource, statistic: spec.name)
             return table.register(StatisticDescriptor(
                 key: key, kind: spec.kind, unit: spec.unit, resolution: spec.resolution,
-                upperBound: upperBound, labels: resourceLabels, help: spec.help, wrapsAt: spec.wrapsAt))
+                upperBound: upperBound, labels: resourceLabels, help: spec.help, wrapsAt: spec.wrapsAt,
+                updateInterval: spec.updateInterval))
         }
         slots[resource] = (handles, pass)
         return handles

@@ -83,6 +83,33 @@ import Glibc
         #expect(daemon.eventually(timeout: 4) { processPeriod() == 5 })
     }
 
+    @Test func aSubSecondMonitorReadsItsStatisticAtItsRate() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "5"])
+        var spec = MonitorSpec(target: "cpu:total:usage_ratio", condition: "above", value: 2)
+        spec.id = "fast"
+        spec.microMonitoringRate = 100_000 // 100 ms, with a 5 s step
+        spec.dataCapture = true
+        _ = try daemon.client.createMonitors([spec])
+        usleep(1_500_000)
+        let body = try daemon.client.send("GET", "/v1/monitors/fast/capture").body
+        let readings = try JSONDecoder().decode([String: [CapturedReading]].self, from: Data(body))["readings"] ?? []
+        #expect(readings.count >= 8, "\(readings.count) readings in 1.5 s")
+        let gaps = zip(readings, readings.dropFirst()).map { $1.time - $0.time }
+        #expect(gaps.allSatisfy { $0 > 0.05 && $0 < 0.3 }, "\(gaps)")
+
+        func refusal(_ target: String, micro: Int) throws -> String {
+            var spec = MonitorSpec(target: target, condition: "above", value: 1)
+            spec.microMonitoringRate = micro
+            let response = try daemon.client.send("POST", "/v1/monitors", body: Array(try JSONEncoder().encode(spec)))
+            return response.status == 400 ? String(decoding: response.body, as: UTF8.self) : "HTTP \(response.status)"
+        }
+        #expect(try refusal("load:host:load1", micro: 100_000).contains("every 5 s"))
+        #expect(try refusal("cpu:total:usage_ratio", micro: 5_000).contains("10 ms"))
+        let process = "process:\(daemon.process.processIdentifier):rss_bytes"
+        #expect(daemon.eventually(timeout: 7) { (try? daemon.client.statistic(process)) != nil })
+        #expect(try refusal(process, micro: 500_000).contains("sub-step monitoring is available"))
+    }
+
     @Test func cliCreatesListsAndDeletes() throws {
         let daemon = try DaemonHarness()
         let resmon = Products.path("resmon")

@@ -238,7 +238,8 @@ final class Rig {
         #expect(refusal { $0.condition = "over" }.contains("condition"))
         #expect(refusal { $0.cancelValue = 5 }.contains("cancelValue"))
         #expect(refusal { $0.severity = "loud" }.contains("severity"))
-        #expect(refusal { $0.microMonitoringRate = 10_000 }.contains("microMonitoringRate"))
+        #expect(refusal { $0.microMonitoringRate = 5_000 }.contains("at least 10 ms"))
+        #expect(refusal { $0.microMonitoringRate = 2_000_000 }.contains("microMonitoringRate"))
         #expect(refusal { $0.monitoringRate = 0.5 }.contains("monitoringRate"))
         _ = try rig.create()
         #expect(throws: MonitorError.self) { try rig.create() } // the same id again: conflict
