@@ -134,7 +134,9 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); use microMonitoringRate for sub-step monitoring, or run resmond with a smaller --step")
             }
         }
-        if let sample, sample.descriptor.updateInterval > rate {
+        // Only sub-second monitoring is refused for a rate finer than the kernel's updates; a
+        // monitor at the step on a slower statistic just sees repeated readings.
+        if spec.microMonitoringRate != nil, let sample, sample.descriptor.updateInterval > rate {
             throw MonitorSpecError("the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(key.text): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s")
         }
         if rate < step {
