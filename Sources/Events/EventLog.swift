@@ -107,17 +107,58 @@ public enum EventLog {
             SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
                    cancels, labels, annotations FROM events WHERE id > ? AND (? IS NULL OR monitor_id = ?) ORDER BY id LIMIT ?
             """, [.integer(after), monitor.map { .text($0) } ?? .null, monitor.map { .text($0) } ?? .null, .integer(Int64(limit))])
+        return rows.map(decode)
+    }
+
+    private static func decode(_ row: [DatabaseValue]) -> EventRecord {
         let decoder = JSONDecoder()
-        return rows.map { row in
-            let labels = (try? decoder.decode([String: String].self, from: Data((row[13].text ?? "{}").utf8))) ?? [:]
-            let annotations = (try? decoder.decode([String: String].self, from: Data((row[14].text ?? "{}").utf8))) ?? [:]
-            return EventRecord(
-                id: row[0].integer ?? 0, time: row[1].real ?? 0, code: Int(row[2].integer ?? 0), type: row[3].text ?? "",
-                severity: Severity(rawValue: Int(row[4].integer ?? 6))?.name ?? "info", monitorId: row[5].text,
-                monitorName: row[6].text, key: row[7].text, value: row[8].real, threshold: row[9].real,
-                host: row[10].text ?? "", message: row[11].text ?? "", cancels: row[12].integer,
-                labels: labels, annotations: annotations)
+        let labels = (try? decoder.decode([String: String].self, from: Data((row[13].text ?? "{}").utf8))) ?? [:]
+        let annotations = (try? decoder.decode([String: String].self, from: Data((row[14].text ?? "{}").utf8))) ?? [:]
+        return EventRecord(
+            id: row[0].integer ?? 0, time: row[1].real ?? 0, code: Int(row[2].integer ?? 0), type: row[3].text ?? "",
+            severity: Severity(rawValue: Int(row[4].integer ?? 6))?.name ?? "info", monitorId: row[5].text,
+            monitorName: row[6].text, key: row[7].text, value: row[8].real, threshold: row[9].real,
+            host: row[10].text ?? "", message: row[11].text ?? "", cancels: row[12].integer,
+            labels: labels, annotations: annotations)
+    }
+
+    /// A query: events matching `filter`, after an id, within a time range, oldest or newest
+    /// first, at most `limit`. Pages through the log so a selective filter still fills the page.
+    public static func query(after: Int64 = 0, since: Double? = nil, until: Double? = nil, newestFirst: Bool = false,
+                             limit: Int, filter: EventFilter? = nil, in database: Database) throws -> [EventRecord] {
+        var found: [EventRecord] = []
+        var cursor: Int64? = nil
+        let page = 1000
+        while found.count < limit {
+            var conditions = ["id > ?"]
+            var parameters: [DatabaseValue] = [.integer(after)]
+            if let cursor {
+                conditions.append(newestFirst ? "id < ?" : "id > ?")
+                parameters.append(.integer(cursor))
+            }
+            if let since {
+                conditions.append("time >= ?")
+                parameters.append(.real(since))
+            }
+            if let until {
+                conditions.append("time <= ?")
+                parameters.append(.real(until))
+            }
+            parameters.append(.integer(Int64(page)))
+            let rows = try database.execute("""
+                SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                       cancels, labels, annotations FROM events WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY id \(newestFirst ? "DESC" : "ASC") LIMIT ?
+                """, parameters)
+            let events = rows.map(decode)
+            for event in events where filter?.matches(event) ?? true {
+                found.append(event)
+                if found.count == limit { break }
+            }
+            guard events.count == page, let last = events.last else { break }
+            cursor = last.id
         }
+        return found
     }
 
     /// The highest event id so far (0 when none).

@@ -383,6 +383,15 @@ public final class MonitorEngine: Sendable {
         try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
     }
 
+    /// Events matching a filter within a time range (`GET /v1/events`).
+    public func queryEvents(after: Int64, since: Double?, until: Double?, newestFirst: Bool, limit: Int,
+                            filter: EventFilter?) throws -> [EventRecord] {
+        try database.withDatabase { database in
+            try EventLog.query(after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
+                               filter: filter, in: database)
+        }
+    }
+
     private func info(_ index: Int, _ core: Core) -> MonitorInfo {
         let definition = core.definitions[index]!
         let slot = core.slots[index]

@@ -48,7 +48,7 @@ public enum CLI {
           history KEY         the archived past of a statistic, with a sparkline
           monitor create KEY CONDITION VALUE [OPTIONS]   create a threshold monitor (see monitor --help)
           monitor list|show|start|stop|pause|resume|reset|reset-notification|delete [ID]
-          events [--after ID] [--limit N]               the event log
+          events [--filter EXPR] [--since 1h] [--after ID] [--limit N]   the event log
           version             the version of resmon
 
         Options:
@@ -81,7 +81,7 @@ public enum CLI {
               resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
 
             """,
-        "events": "Usage: resmon events [--after ID] [--limit N] [--json]\n\nShows the event log, oldest first, after event ID (default: the last N events).\n",
+        "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--json]\n\nShows the event log, oldest first: the last N (default 50) events, or those after event ID, that match\nthe filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since TIME (-1h, RFC 3339).\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
     ]
 
@@ -141,7 +141,7 @@ public enum CLI {
         let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf",
                                    "--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value", "--transform",
                                    "--severity", "--cancel-severity", "--logging-rate", "--rate", "--interval-limit", "--name", "--id",
-                                   "--from-file", "--tolerance", "--after", "--limit"]
+                                   "--from-file", "--tolerance", "--after", "--limit", "--filter"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -361,21 +361,17 @@ public enum CLI {
             guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError(message: "--limit: expected 1 to 10000") }
             return value
         } ?? 50
-        var after: Int64 = 0
+        let filter = invocation.options["--filter"]
+        let since = invocation.options["--since"].map { text in duration(text).map { "-\($0)" } ?? text }
+        let list: EventList
         if let text = invocation.options["--after"] {
-            guard let value = Int64(text), value >= 0 else { throw UsageError(message: "--after: expected an event id") }
-            after = value
+            guard let after = Int64(text), after >= 0 else { throw UsageError(message: "--after: expected an event id") }
+            list = try client.events(after: after, limit: limit, filter: filter, since: since)
         } else {
-            // The last `limit` events: find the newest id first.
-            var cursor: Int64 = 0
-            while true {
-                let page = try client.events(after: cursor, limit: 10_000)
-                if page.events.isEmpty { break }
-                cursor = page.next
-            }
-            after = max(0, cursor - Int64(limit))
+            // The last `limit` matching events, shown oldest first.
+            let newest = try client.events(limit: limit, filter: filter, since: since, newestFirst: true)
+            list = EventList(events: newest.events.reversed(), next: newest.events.first?.id ?? 0)
         }
-        let list = try client.events(after: after, limit: limit)
         if invocation.json { return printJSON(list) }
         var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"])
         for event in list.events {
@@ -474,7 +470,7 @@ public enum CLI {
             throw UsageError(message: "too many arguments")
         }
         let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"],
-                                              "history": ["--since", "--cf"], "events": ["--after", "--limit"],
+                                              "history": ["--since", "--cf"], "events": ["--after", "--limit", "--filter", "--since"],
                                               "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
                                                           "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
                                                           "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture"]]

@@ -131,9 +131,16 @@ public struct ResmonClient: Sendable {
         try ResmonClient.check(try send("DELETE", "/v1/monitors/" + ResmonClient.escapePath(id)))
     }
 
-    /// Events with ids above `after`, oldest first.
-    public func events(after: Int64 = 0, limit: Int = 100) throws(ClientError) -> EventList {
-        try get("/v1/events", query: [("after", String(after)), ("limit", String(limit))])
+    /// Events with ids above `after`, oldest first (newest first with `newestFirst`), matching a
+    /// filter (docs/EVENTS.md) and a time range (`since`/`until`: epoch seconds, RFC 3339, `-1h`).
+    public func events(after: Int64 = 0, limit: Int = 100, filter: String? = nil, since: String? = nil,
+                       until: String? = nil, newestFirst: Bool = false) throws(ClientError) -> EventList {
+        var query = [("after", String(after)), ("limit", String(limit))]
+        if let filter { query.append(("filter", filter)) }
+        if let since { query.append(("since", since)) }
+        if let until { query.append(("until", until)) }
+        if newestFirst { query.append(("order", "desc")) }
+        return try get("/v1/events", query: query)
     }
 
     /// Sends a JSON body and decodes the JSON answer.

@@ -93,7 +93,7 @@ public struct APIRouter: HTTPHandler {
                 .route(request, path: path) { methods in try allow(request, methods) }
         case "/v1/events":
             try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["after", "limit", "monitor"], request)
+            try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])

@@ -129,7 +129,33 @@ struct MonitorRoutes {
             }
             return value
         } ?? 100
-        let events = try engine.events(after: after, limit: limit, monitor: request.query["monitor"])
-        return try json(EventList(events: events, next: events.last?.id ?? after))
+        var filterText = request.query["filter"] ?? ""
+        if let monitor = request.query["monitor"] {
+            let escaped = monitor.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"")
+            let quoted = "monitorId = \"" + escaped + "\""
+            filterText = filterText.isEmpty ? quoted : "(\(filterText)) && \(quoted)"
+        }
+        let now = EventFilter.now()
+        let filter: EventFilter?
+        do {
+            filter = filterText.isEmpty ? nil : try EventFilter(filterText, now: now)
+        } catch {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
+        }
+        func time(_ name: String) throws -> Double? {
+            guard let text = request.query[name] else { return nil }
+            guard let value = EventFilter.time(text, now: now) else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -1h, got \"\(text)\"")
+            }
+            return value
+        }
+        let order = request.query["order"] ?? "asc"
+        guard order == "asc" || order == "desc" else {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "order: expected asc or desc, got \"\(order)\"")
+        }
+        let events = try engine.queryEvents(after: after, since: try time("since"), until: try time("until"),
+                                            newestFirst: order == "desc", limit: limit, filter: filter)
+        let next = order == "desc" ? after : (events.last?.id ?? after)
+        return try json(EventList(events: events, next: next))
     }
 }

@@ -110,6 +110,31 @@ import Glibc
         #expect(try refusal(process, micro: 500_000).contains("sub-step monitoring is available"))
     }
 
+    @Test func eventsAreQueriedWithFiltersAndTimes() throws {
+        let daemon = try DaemonHarness()
+        _ = try daemon.client.push("app:test:level", value: 10)
+        for (id, severity) in [("low", "notice"), ("high", "crit")] {
+            var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+            spec.id = id
+            spec.severity = severity
+            spec.labels = ["tier": id]
+            _ = try daemon.client.createMonitors([spec])
+        }
+        _ = try daemon.client.push("app:test:level", value: 60)
+        #expect(daemon.eventually { ((try? daemon.client.events().events.count) ?? 0) == 2 })
+        #expect(try daemon.client.events(filter: "severity >= err").events.map(\.monitorId) == ["high"])
+        #expect(try daemon.client.events(filter: #"labels.tier = "low" && type = above"#).events.map(\.monitorId) == ["low"])
+        #expect(try daemon.client.events(since: "-1h").events.count == 2)
+        #expect(try daemon.client.events(until: "-1h").events.isEmpty)
+        #expect(try daemon.client.events(limit: 1, newestFirst: true).events.map(\.monitorId) != daemon.client.events(limit: 1).events.map(\.monitorId))
+        let bad = try daemon.client.send("GET", "/v1/events", query: [("filter", "severity >= loud")])
+        #expect(bad.status == 400)
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("at position 13"))
+        let cli = try Products.run(Products.path("resmon"), ["events", "--filter", "severity >= err", "--since", "1h"],
+                                   environment: ["RESMON_SOCKET": daemon.socket])
+        #expect(cli.status == 0 && cli.output.contains("crit") && !cli.output.contains("notice"), "\(cli.output) \(cli.error)")
+    }
+
     @Test func cliCreatesListsAndDeletes() throws {
         let daemon = try DaemonHarness()
         let resmon = Products.path("resmon")
