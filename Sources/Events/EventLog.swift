@@ -161,6 +161,21 @@ public enum EventLog {
         return found
     }
 
+    /// Deletes events older than `maximumAge` seconds or beyond the newest `maximumCount`, at most
+    /// `batch` at a time so that a large backlog never holds the database from writers for long.
+    /// Returns how many were deleted.
+    @discardableResult
+    public static func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double, batch: Int = 5000,
+                                        in database: Database) throws -> Int {
+        let newest = try lastID(in: database)
+        let rows = try database.execute("""
+            DELETE FROM events WHERE id IN (
+                SELECT id FROM events WHERE time < ? OR id <= ? ORDER BY id LIMIT ?)
+            """, [.real(now - maximumAge), .integer(newest - Int64(maximumCount)), .integer(Int64(batch))])
+        _ = rows
+        return Int(try database.execute("SELECT changes()").first?.first?.integer ?? 0)
+    }
+
     /// The highest event id so far (0 when none).
     public static func lastID(in database: Database) throws -> Int64 {
         try database.execute("SELECT COALESCE(MAX(id), 0) FROM events").first?.first?.integer ?? 0

@@ -383,6 +383,14 @@ public final class MonitorEngine: Sendable {
         try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
     }
 
+    /// Applies the event log's retention (a batch at a time; call periodically).
+    @discardableResult
+    public func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double) -> Int {
+        (try? database.withDatabase { database in
+            try EventLog.enforceRetention(maximumAge: maximumAge, maximumCount: maximumCount, now: now, in: database)
+        }) ?? 0
+    }
+
     /// Events matching a filter within a time range (`GET /v1/events`).
     public func queryEvents(after: Int64, since: Double?, until: Double?, newestFirst: Bool, limit: Int,
                             filter: EventFilter?) throws -> [EventRecord] {

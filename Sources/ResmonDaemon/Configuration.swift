@@ -67,6 +67,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var historySnapshotSeconds = 60
     /// Timescales kept for process statistics (1: the finest only; 4: all).
     public var historyProcessTiers = 1
+    /// Events older than this many days are deleted.
+    public var eventRetentionDays = 30
+    /// At most this many events are kept (the oldest go first).
+    public var eventRetentionCount = 1_000_000
     /// Seconds a pushed statistic lives without a new push.
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
@@ -196,7 +200,7 @@ struct Reader {
     }
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history"])
+        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events"])
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
         if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
         if let value = top["cycles"] {
@@ -220,6 +224,11 @@ struct Reader {
             let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers"])
             if let value = history["snapshotSeconds"] { configuration.historySnapshotSeconds = try integer(value, "history.snapshotSeconds", 1...86400) }
             if let value = history["processTiers"] { configuration.historyProcessTiers = try integer(value, "history.processTiers", 1...4) }
+        }
+        if let value = top["events"] {
+            let events = try object(value, "events", allowed: ["retentionDays", "retentionCount"])
+            if let value = events["retentionDays"] { configuration.eventRetentionDays = try integer(value, "events.retentionDays", 1...36500) }
+            if let value = events["retentionCount"] { configuration.eventRetentionCount = try integer(value, "events.retentionCount", 100...1_000_000_000) }
         }
         if let value = top["push"] {
             let push = try object(value, "push", allowed: ["expireSeconds"])

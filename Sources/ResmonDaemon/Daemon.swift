@@ -270,7 +270,14 @@ public final class Daemon: Sendable {
         history.record(table, periods: periods)
         monitors.withLock { $0 }?.evaluate(now: Clock.wall())
         let count = cycles.add(1, ordering: .relaxed).newValue
-        if count % 60 == 0 { history.prune(now: Clock.wall()) }
+        if count % 60 == 0 {
+            history.prune(now: Clock.wall())
+            let (days, maximum) = configuration.withLock { ($0.eventRetentionDays, $0.eventRetentionCount) }
+            // Batch by batch, each in its own short transaction, so writers wait at most one batch.
+            if let engine = monitors.withLock({ $0 }) {
+                while engine.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall()) >= 5000 {}
+            }
+        }
         let interval = Double(configuration.withLock { $0.historySnapshotSeconds })
         if Clock.monotonic() - lastSnapshot.withLock({ $0 }) >= interval { saveHistory() }
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
