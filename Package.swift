@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "HistoryTests", dependencies: ["History", "ResmonTestSupport"]),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],

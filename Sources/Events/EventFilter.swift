@@ -122,6 +122,10 @@ public struct EventFilter: Sendable {
         var position = 0
         let now: Double
         var regexes: [Int: POSIXRegex] = [:]
+        /// Nesting of parentheses and `!`: bounded, so a hostile filter cannot exhaust the stack
+        /// of the HTTP thread that parses it.
+        var depth = 0
+        static let maximumDepth = 64
 
         init(_ bytes: [UInt8], now: Double) {
             self.bytes = bytes
@@ -156,6 +160,11 @@ public struct EventFilter: Sendable {
 
         mutating func unary() throws(ParseError) -> Node {
             skipSpaces()
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Parser.maximumDepth else {
+                throw ParseError(position: position, message: "nested deeper than \(Parser.maximumDepth) levels of ( and !")
+            }
             if position < bytes.count && bytes[position] == 0x21 && !(position + 1 < bytes.count && bytes[position + 1] == 0x3d) {
                 position += 1
                 return .not(try unary())

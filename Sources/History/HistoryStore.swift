@@ -37,9 +37,10 @@ public final class HistoryStore: Sendable {
     public var step: Int { settings.step }
 
     /// Records the latest readings of a table: each statistic whose reading is newer than its
-    /// last update. `periods` gives each subsystem's sampling period, for the heartbeat.
+    /// last update. `periods` gives each subsystem's sampling period, for the heartbeat; it is
+    /// asked only when a statistic is first seen, not every cycle.
     /// Statistics are found by handle; their keys are looked up only when first seen.
-    public func record(_ table: SampleTable, periods: [String: Double]) {
+    public func record(_ table: SampleTable, periods: () -> [String: Double]) {
         var readings = recordBuffer.withLock { buffer in
             defer { buffer = [] }
             return buffer
@@ -47,6 +48,7 @@ public final class HistoryStore: Sendable {
         table.readings(into: &readings)
         databases.withLock { databases in
             var bySlot = slots.withLock { $0 }
+            var knownPeriods: [String: Double]?
             for reading in readings {
                 guard reading.time.isFinite else { continue }
                 let time = Int(reading.time.rounded(.down))
@@ -58,7 +60,9 @@ public final class HistoryStore: Sendable {
                     key = descriptor.key.text
                     bySlot[slot] = (reading.handle.generation, descriptor.key.text)
                     if databases[descriptor.key.text] == nil {
-                        databases[descriptor.key.text] = makeDatabase(descriptor.key, isCounter: reading.isCounter, time: time, periods: periods)
+                        if knownPeriods == nil { knownPeriods = periods() }
+                        databases[descriptor.key.text] = makeDatabase(descriptor.key, isCounter: reading.isCounter, time: time,
+                                                                      periods: knownPeriods ?? [:])
                     }
                 }
                 guard let key, let last = databases[key]?.lastUpdate, time > last else { continue }
@@ -78,24 +82,6 @@ public final class HistoryStore: Sendable {
         return RoundRobinDatabase(step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
                                   minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
                                   start: time - step)
-    }
-
-    /// Records samples (tests and tools): each statistic whose reading is newer than its last update.
-    public func record(_ samples: [Sample], periods: [String: Double]) {
-        databases.withLock { databases in
-            for sample in samples {
-                guard sample.time.isFinite else { continue }
-                let time = Int(sample.time.rounded(.down))
-                let descriptor = sample.descriptor
-                let key = descriptor.key.text
-                let isCounter = descriptor.kind == .counter
-                if databases[key] == nil {
-                    databases[key] = makeDatabase(descriptor.key, isCounter: isCounter, time: time, periods: periods)
-                }
-                guard time > databases[key]!.lastUpdate else { continue }
-                try? databases[key]!.update(time: time, reading: isCounter ? sample.total : sample.value)
-            }
-        }
     }
 
     /// Forgets statistics not updated for the finest archive's span (processes that exited).

@@ -317,7 +317,8 @@ public struct RoundRobinDatabase: Sendable {
 
     /// A time series for `function` from `start` to `end`: the finest archive whose span
     /// reaches back to `start` (xcp-rrdd's and rrdtool fetch's choice), or the coarsest when none
-    /// does, optionally no finer than `resolution` seconds. Each value covers (time − step, time].
+    /// does, optionally no finer than `resolution` seconds. Each value covers (time − step, time];
+    /// rows are limited to what the archive holds.
     public func fetch(_ function: ConsolidationFunction, start: Int, end: Int, resolution: Int = 0)
         -> (step: Int, times: [Int], values: [Double]) {
         let candidates = archives.indices.filter { archives[$0].function == function }
@@ -331,8 +332,10 @@ public struct RoundRobinDatabase: Sendable {
         let (firstEnd, values) = rows(of: chosen)
         var times: [Int] = []
         var result: [Double] = []
-        var time = (start / span + 1) * span
-        while time <= end {
+        // Only the archive's own rows: a far start or end must not turn into millions of empty rows.
+        var time = max((start / span + 1) * span, firstEnd)
+        let last = min(end, newestRowTime(chosen))
+        while time <= last {
             let index = (time - firstEnd) / span
             times.append(time)
             result.append(index >= 0 && index < values.count ? Double(values[index]) : .nan)

@@ -266,8 +266,9 @@ public final class Daemon: Sendable {
     private func sample() {
         let started = Clock.threadCPU()
         collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
-        let periods = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
-        history.record(table, periods: periods)
+        history.record(table) { [collector] in
+            Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
+        }
         monitors.withLock { $0 }?.evaluate(now: Clock.wall())
         let count = cycles.add(1, ordering: .relaxed).newValue
         if count % 60 == 0 {

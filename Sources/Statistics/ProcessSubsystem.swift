@@ -33,6 +33,8 @@ public final class ProcessSubsystem: Subsystem {
     private final class Tracked {
         let stat: ProcFile
         let io: ProcFile
+        /// `/proc/PID/`, built once per process rather than every sample.
+        var base = ""
         let startTime: UInt64
         var cpuTicks: UInt64 = 0
         var monotonic: Double = .nan
@@ -109,15 +111,17 @@ public final class ProcessSubsystem: Subsystem {
 
     /// Reads one process; false when it is gone, a kernel thread, or unreadable (skipped quietly).
     private func collect(_ pid: Int32, into batch: inout SampleBatch) -> Bool {
-        let base = paths.procRoot + "/\(pid)/"
         let process: Tracked
         if let known = tracked[pid] {
             process = known
         } else {
+            let base = paths.procRoot + "/\(pid)/"
             let keepOpen = tracked.count < heldFileLimit
             process = Tracked(stat: ProcFile(base + "stat", capacity: 1024, keepOpen: keepOpen),
                               io: ProcFile(base + "io", capacity: 512, keepOpen: keepOpen), startTime: 0)
+            process.base = base
         }
+        let base = process.base
         guard let stat = try? process.stat.read({ ProcessSubsystem.parseStat($0) }) ?? nil else {
             return false
         }
@@ -131,6 +135,7 @@ public final class ProcessSubsystem: Subsystem {
         if tracked[pid] == nil || process.startTime != stat.startTime {
             if tracked[pid] != nil { slots.retire(resource) }
             current = Tracked(stat: process.stat, io: process.io, startTime: stat.startTime)
+            current.base = base
             tracked[pid] = current
         }
         let handles = slots.handles(for: resource, capacities: [memoryTotal]) {

@@ -2,6 +2,7 @@ import Foundation
 import ResmonTestSupport
 import Testing
 @testable import History
+import Statistics
 
 @Suite struct ConsolidationTests {
     let start = 1_700_000_000
@@ -99,6 +100,9 @@ import Testing
         let expected: Double = (255 + 260 + 265 + 270 + 275 + 280) / 6
         #expect(older.values.last == expected)
         #expect(database.fetch(.average, start: start + 260, end: start + 300, resolution: 30).step == 30)
+        // A range far beyond the archive gives its rows, not billions of empty ones.
+        let huge = database.fetch(.average, start: -1_000_000_000_000, end: 1_000_000_000_000_000)
+        #expect(huge.step == 30 && huge.values.count == 10 && huge.times.last == start + 280) // the coarse archive, its rows only
     }
 }
 
@@ -204,5 +208,30 @@ struct SplitMix: RandomNumberGenerator {
         #expect(throws: SnapshotError.self) { try HistoryStore(settings: .init(step: 5)).restore(bytes) }
         #expect(throws: SnapshotError.self) { try HistoryStore(settings: .init(step: 5)).restore(Array(bytes.prefix(20))) }
         #expect(throws: SnapshotError.self) { try HistoryStore(settings: .init(step: 5)).restore(Array("garbage".utf8)) }
+    }
+}
+
+@Suite struct HistoryStoreTests {
+    @Test func archivesByClassAndCountersAsRates() throws {
+        let table = SampleTable()
+        let gauge = table.register(StatisticDescriptor(key: StatisticKey(parsing: "memory:host:used_bytes")!, kind: .gauge, unit: "bytes", help: ""))
+        let counter = table.register(StatisticDescriptor(key: StatisticKey(parsing: "net:eth0:receive_bytes_total")!, kind: .counter, unit: "bytes", help: ""))
+        let process = table.register(StatisticDescriptor(key: StatisticKey(parsing: "process:42:rss_bytes")!, kind: .gauge, unit: "bytes", help: ""))
+        let store = HistoryStore(settings: .init(step: 5))
+        var asked = 0
+        for (index, time) in stride(from: 1_800_000_005.0, through: 1_800_000_030, by: 5).enumerated() {
+            var batch = SampleBatch()
+            batch.record(gauge, 100)
+            batch.record(counter, Double(index) * 50) // 10 bytes/s
+            batch.record(process, 7)
+            table.apply(batch, time: time, monotonicTime: time)
+            store.record(table) { asked += 1; return [:] }
+        }
+        #expect(asked == 1) // periods are asked once, when statistics first appear
+        #expect(store.database("memory:host:used_bytes")?.archives.count == 16)
+        #expect(store.database("process:42:rss_bytes")?.archives.count == 4) // the finest timescale only
+        let rates = try #require(store.database("net:eth0:receive_bytes_total")).rows(of: 0).values.suffix(4)
+        #expect(rates.allSatisfy { $0 == 10 })
+        #expect(store.database("net:eth0:receive_bytes_total")?.kind == .derive)
     }
 }

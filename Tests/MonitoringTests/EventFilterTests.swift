@@ -36,6 +36,7 @@ import Testing
         #expect(try matches(#"labels.team = "ops""#, base))
         #expect(try matches(#"annotations.runbook contains "wiki""#, base))
         #expect(try matches("!(type = canceled) || value < 0", base))
+        #expect(try matches(String(repeating: "(", count: 60) + "type = above" + String(repeating: ")", count: 60), base))
         #expect(try matches("type = canceled || type = above && value > 90", base)) // && binds tighter
         #expect(try !matches("(type = canceled || type = above) && value > 99", base))
         #expect(try matches("time >= -2m", base))
@@ -55,6 +56,8 @@ import Testing
         (#"monitor ~ "(""#, 10, "invalid regular expression"),
         ("value > 1 value < 2", 10, "expected && or || or the end"),
         ("time > yesterday", 7, "expected a time"),
+        (String(repeating: "(", count: 20_000), 64, "nested deeper than 64 levels"),
+        (String(repeating: "!", count: 20_000) + "type = at", 64, "nested deeper than 64 levels"),
     ])
     func errorsNameThePositionAndWhatWasExpected(_ text: String, _ position: Int, _ message: String) {
         do {
