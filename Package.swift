@@ -16,11 +16,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Variadic C calls (MHD_start_daemon), closed enums, peer credentials and sd_notify.
         .target(name: "CShim", dependencies: ["CMicroHTTPD"]),
-        // The libcurl client calls, kept apart so that the daemon does not load libcurl.
-        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The libcurl client calls. libcurl is loaded with dlopen on first use (its headers come
+        // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
 
         .target(name: "Statistics"),
         .target(name: "Storage", dependencies: ["CSQLite"]),

@@ -383,6 +383,11 @@ public final class MonitorEngine: Sendable {
         try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
     }
 
+    /// The newest event id in the log (0 when empty).
+    public func lastEventID() throws -> Int64 {
+        try database.withDatabase { try EventLog.lastID(in: $0) }
+    }
+
     /// Applies the event log's retention (a batch at a time; call periodically).
     @discardableResult
     public func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double) -> Int {

@@ -23,6 +23,7 @@ public enum CLI {
         var command: String?
         var arguments: [String] = []
         var json = false
+        var follow = false
         var help = false
         var socket: String?
         var options: [String: String] = [:]
@@ -48,7 +49,7 @@ public enum CLI {
           history KEY         the archived past of a statistic, with a sparkline
           monitor create KEY CONDITION VALUE [OPTIONS]   create a threshold monitor (see monitor --help)
           monitor list|show|start|stop|pause|resume|reset|reset-notification|delete [ID]
-          events [--filter EXPR] [--since 1h] [--after ID] [--limit N]   the event log
+          events [--filter EXPR] [--since 1h] [--after ID] [--limit N] [--follow]   the event log
           version             the version of resmon
 
         Options:
@@ -81,7 +82,7 @@ public enum CLI {
               resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
 
             """,
-        "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--json]\n\nShows the event log, oldest first: the last N (default 50) events, or those after event ID, that match\nthe filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since TIME (-1h, RFC 3339).\n",
+        "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--follow] [--json]\n\nShows the event log, oldest first: the last N (default 50; 10 with --follow) events, or those after\nevent ID, that match the filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since\nTIME (-1h, RFC 3339). --follow (-f) then prints events as they happen, one per line (one JSON object\nper line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart\nof resmond.\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
     ]
 
@@ -152,6 +153,7 @@ public enum CLI {
             }
             switch argument {
             case "--json": invocation.json = true
+            case "--follow", "-f": invocation.follow = true
             case "--help", "-h": invocation.help = true
             case _ where valued.contains(argument):
                 var value = inline
@@ -360,7 +362,7 @@ public enum CLI {
         let limit = try invocation.options["--limit"].map { text -> Int in
             guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError(message: "--limit: expected 1 to 10000") }
             return value
-        } ?? 50
+        } ?? (invocation.follow ? 10 : 50)
         let filter = invocation.options["--filter"]
         let since = invocation.options["--since"].map { text in duration(text).map { "-\($0)" } ?? text }
         let list: EventList
@@ -372,6 +374,7 @@ public enum CLI {
             let newest = try client.events(limit: limit, filter: filter, since: since, newestFirst: true)
             list = EventList(events: newest.events.reversed(), next: newest.events.first?.id ?? 0)
         }
+        if invocation.follow { return try follow(client, invocation, shown: list, filter: filter) }
         if invocation.json { return printJSON(list) }
         var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"])
         for event in list.events {
@@ -379,6 +382,27 @@ public enum CLI {
                           event.monitorName ?? event.monitorId ?? "", event.message])
         }
         print(table.render(), terminator: "")
+    }
+
+    /// `events --follow`: what was shown, then every later event as it is logged, a line each.
+    static func follow(_ client: ResmonClient, _ invocation: Invocation, shown list: EventList, filter: String?) throws {
+        func show(_ event: EventRecord) {
+            if invocation.json {
+                printJSON(event, pretty: false)
+            } else {
+                print([String(event.id), formatTime(event.time), event.severity, "\(event.type) (\(event.code))",
+                       event.monitorName ?? event.monitorId ?? "-", event.message].joined(separator: "  "))
+            }
+            fflush(nil) // a line as soon as it happens, also into a pipe
+        }
+        list.events.forEach(show)
+        // Resume after the last event shown; with none shown, after the newest in the log.
+        var after = list.events.last?.id
+        if after == nil { after = try client.events(limit: 1, newestFirst: true).events.first?.id ?? 0 }
+        try client.followEvents(after: after, filter: filter, onEvent: { event in
+            show(event)
+            return true
+        }, onReconnect: { reason in printError("reconnecting: \(reason)") })
     }
 
     /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.

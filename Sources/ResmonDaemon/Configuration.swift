@@ -53,6 +53,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var listen: ListenAddress?
     public var maxRequestBytes = 1 << 20
     public var httpThreads = 2
+    /// Open connections per listening socket, event streams included.
+    public var maxConnections = 2048
     /// Base sampling step in seconds.
     public var step = 5
     /// Exit after this many sampling cycles (for tests and benchmarks).
@@ -207,7 +209,8 @@ struct Reader {
             configuration.cycles = value == .null ? nil : try integer(value, "cycles", 1...Int(Int32.max))
         }
         if let value = top["http"] {
-            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile"])
+            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
+                                                               "maxConnections"])
             if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
             if let value = http["socketGroup"] { configuration.socketGroup = try string(value, "http.socketGroup") }
@@ -219,6 +222,9 @@ struct Reader {
                 configuration.maxRequestBytes = try integer(value, "http.maxRequestBytes", 1024...(64 << 20))
             }
             if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
+            if let value = http["maxConnections"] {
+                configuration.maxConnections = try integer(value, "http.maxConnections", 16...65536)
+            }
         }
         if let value = top["history"] {
             let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers"])

@@ -155,11 +155,19 @@ public final class Daemon: Sendable {
         }
 
         restoreHistory(configuration)
+        var streamSettings = EventStreamHub.Settings()
+        streamSettings.maximumStreams = configuration.maxConnections
+        let streams = EventStreamHub(settings: streamSettings,
+                                     read: { [self] after, limit in
+                                         try monitors.withLock { $0 }?.events(after: after, limit: limit) ?? []
+                                     },
+                                     newest: { [self] in try monitors.withLock { $0 }?.lastEventID() ?? 0 })
         let engine: MonitorEngine
         do {
             let state = try StateDatabase(path: configuration.stateDirectory + "/state.db",
                                           migrations: [EventLog.schema + MonitorEngine.schema])
             engine = MonitorEngine(database: state, table: table, step: Double(configuration.step),
+                                   published: { events in streams.publish(events) },
                                    samplingRequest: { [collector] subsystem, rate, id in
                                        // A monitor faster than its subsystem's period gets it sampled at its rate.
                                        if let rate { collector.requestPeriod(rate, for: subsystem, by: "monitor:" + id) }
@@ -176,7 +184,7 @@ public final class Daemon: Sendable {
         let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
                                                    subsystems: { [collector] in collector.statuses() },
                                                    pushed: pushed, writeToken: writeToken, history: history,
-                                                   monitors: engine, hostUUID: Daemon.hostUUID()))
+                                                   monitors: engine, streams: streams, hostUUID: Daemon.hostUUID()))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -199,6 +207,8 @@ public final class Daemon: Sendable {
         // Stop in reverse order of starting, each part with a deadline.
         _ = rs_sd_notify("STOPPING=1")
         signalSources.forEach { $0.cancel() }
+        // Streams end first: libmicrohttpd must not be stopped with a connection suspended.
+        streams.stop()
         for server in servers.reversed() { server.stop() }
         wake.signal()
         if samplerFinished.wait(timeout: .now() + 1.5) == .timedOut {
@@ -218,12 +228,14 @@ public final class Daemon: Sendable {
         }
         let unixDescriptor = try ListeningSocket.unix(path: configuration.socketPath, mode: 0o660, groupID: groupID)
         var servers = [try HTTPServer(descriptor: unixDescriptor, transport: .unixSocket, handler: router,
-                                      maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads)]
+                                      maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
+                                      connectionLimit: configuration.maxConnections)]
         if let listen = configuration.listen {
             if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
             let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
             servers.append(try HTTPServer(descriptor: descriptor, transport: .tcp, handler: router,
-                                          maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads))
+                                          maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
+                                          connectionLimit: configuration.maxConnections))
             listenDescription.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
         }
         return servers
@@ -364,7 +376,7 @@ public final class Daemon: Sendable {
         if reloaded.stateDirectory != current.stateDirectory { restartOnly.append("stateDir") }
         if reloaded.socketPath != current.socketPath || reloaded.socketGroup != current.socketGroup { restartOnly.append("http.socket") }
         if reloaded.listen != current.listen || reloaded.maxRequestBytes != current.maxRequestBytes
-            || reloaded.httpThreads != current.httpThreads { restartOnly.append("http") }
+            || reloaded.httpThreads != current.httpThreads || reloaded.maxConnections != current.maxConnections { restartOnly.append("http") }
         if reloaded.procRoot != current.procRoot || reloaded.sysRoot != current.sysRoot { restartOnly.append("collect.procRoot/sysRoot") }
         if reloaded.tokenFile != current.tokenFile { restartOnly.append("http.tokenFile") }
         var applied = reloaded
@@ -375,6 +387,7 @@ public final class Daemon: Sendable {
         applied.listen = current.listen
         applied.maxRequestBytes = current.maxRequestBytes
         applied.httpThreads = current.httpThreads
+        applied.maxConnections = current.maxConnections
         applied.procRoot = current.procRoot
         applied.sysRoot = current.sysRoot
         applied.tokenFile = current.tokenFile

@@ -14,13 +14,16 @@ public struct APIContext: Sendable {
     public var writeToken: String?
     public var history: HistoryStore?
     public var monitors: MonitorEngine?
+    /// Feeds `/v1/events/stream`; nil: streams are not offered.
+    public var streams: EventStreamHub?
     /// The host's uuid in rrd_updates legends (from /etc/machine-id).
     public var hostUUID: String
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
                 writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
-                hostUUID: String = "00000000-0000-0000-0000-000000000000") {
+                streams: EventStreamHub? = nil, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
+        self.streams = streams
         self.table = table
         self.status = status
         self.subsystems = subsystems
@@ -95,6 +98,13 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
+        case "/v1/events/stream":
+            try allow(request, ["GET"])
+            try acceptOnly(["after", "monitor", "filter", "heartbeat"], request)
+            guard let hub = context.streams else {
+                throw Failure(status: 404, code: .notFound, message: "event streams are not offered by this resmond")
+            }
+            return try MonitorRoutes.stream(request, hub: hub)
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id"], request)

@@ -48,12 +48,16 @@ public struct HTTPResponse: Sendable {
     public var contentType: String
     public var body: [UInt8]
     public var headers: [(String, String)]
+    /// When set, the body is this stream, sent as it is written (server-sent events).
+    public var stream: ServerStream?
 
-    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = []) {
+    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = [],
+                stream: ServerStream? = nil) {
         self.status = status
         self.contentType = contentType
         self.body = body
         self.headers = headers
+        self.stream = stream
     }
 }
 
@@ -169,6 +173,10 @@ public final class HTTPServer: @unchecked Sendable {
         response.pointee.content_type = contentTypeLiteral(reply.contentType)
         response.pointee.body = copyToMalloc(reply.body)
         response.pointee.body_length = reply.body.count
+        if let stream = reply.stream {
+            rs_stream_retain(stream.pointer) // handed over to the shim, which releases it with the response
+            response.pointee.stream = stream.pointer
+        }
         if !reply.headers.isEmpty {
             let lines = reply.headers.map { name, value in
                 name + ": " + value.filter { $0 != "\n" && $0 != "\r" } + "\n"

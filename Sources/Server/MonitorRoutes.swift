@@ -129,19 +129,8 @@ struct MonitorRoutes {
             }
             return value
         } ?? 100
-        var filterText = request.query["filter"] ?? ""
-        if let monitor = request.query["monitor"] {
-            let escaped = monitor.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"")
-            let quoted = "monitorId = \"" + escaped + "\""
-            filterText = filterText.isEmpty ? quoted : "(\(filterText)) && \(quoted)"
-        }
         let now = EventFilter.now()
-        let filter: EventFilter?
-        do {
-            filter = filterText.isEmpty ? nil : try EventFilter(filterText, now: now)
-        } catch {
-            throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
-        }
+        let filter = try MonitorRoutes.filter(request, now: now)
         func time(_ name: String) throws -> Double? {
             guard let text = request.query[name] else { return nil }
             guard let value = EventFilter.time(text, now: now) else {
@@ -157,5 +146,52 @@ struct MonitorRoutes {
                                             newestFirst: order == "desc", limit: limit, filter: filter)
         let next = order == "desc" ? after : (events.last?.id ?? after)
         return try json(EventList(events: events, next: next))
+    }
+
+    /// The `filter` (and `monitor`) query parameters as one compiled filter.
+    static func filter(_ request: HTTPRequest, now: Double) throws -> EventFilter? {
+        var filterText = request.query["filter"] ?? ""
+        if let monitor = request.query["monitor"] {
+            let escaped = monitor.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"")
+            let quoted = "monitorId = \"" + escaped + "\""
+            filterText = filterText.isEmpty ? quoted : "(\(filterText)) && \(quoted)"
+        }
+        do {
+            return filterText.isEmpty ? nil : try EventFilter(filterText, now: now)
+        } catch {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
+        }
+    }
+
+    /// `GET /v1/events/stream`: server-sent events after `Last-Event-ID` or `after` (from now on
+    /// when neither is given), matching `filter`, with a heartbeat comment every `heartbeat` s.
+    static func stream(_ request: HTTPRequest, hub: EventStreamHub) throws -> HTTPResponse {
+        func eventID(_ text: String, _ name: String) throws -> Int64 {
+            guard let value = Int64(text.filter { $0 != " " }), value >= 0 else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected an event id, got \"\(text)\"")
+            }
+            return value
+        }
+        var after = try request.query["after"].map { try eventID($0, "after") }
+        if let resume = request.headers["last-event-id"], !resume.isEmpty { after = try eventID(resume, "Last-Event-ID") }
+        let heartbeat = try request.query["heartbeat"].map { text -> Double in
+            guard let value = Double(text), value >= 0.1, value <= 300 else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "heartbeat: expected 0.1 to 300 seconds, got \"\(text)\"")
+            }
+            return value
+        } ?? 15
+        let filter = try MonitorRoutes.filter(request, now: EventFilter.now())
+        let stream: ServerStream
+        do {
+            stream = try hub.open(after: after, filter: filter, heartbeat: heartbeat)
+        } catch {
+            switch error {
+            case .stopping: throw APIRouter.Failure(status: 503, code: .busy, message: "resmond is stopping; reconnect to the next one")
+            case .tooMany: throw APIRouter.Failure(status: 503, code: .busy, message: "too many event streams are open")
+            case .noMemory: throw APIRouter.Failure(status: 503, code: .busy, message: "no memory for another event stream")
+            }
+        }
+        return HTTPResponse(status: 200, contentType: "text/event-stream", body: [],
+                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")], stream: stream)
     }
 }

@@ -28,12 +28,32 @@ typedef struct rs_http_request {
     long peer_pid;
 } rs_http_request;
 
+/* A server-sent event stream: the handler creates one, hands it to the response, and keeps a
+ * reference to write into it from any thread. The connection is suspended while the buffer is
+ * empty (no busy-waiting) and resumed by a write. */
+typedef struct rs_stream rs_stream;
+
+/* A stream whose buffer holds at most capacity bytes; the caller holds one reference. */
+rs_stream *rs_stream_create(size_t capacity);
+/* Appends bytes: 0 when buffered, 1 when they do not fit (nothing written), -1 when the
+ * connection is gone or the stream finished. */
+int rs_stream_write(rs_stream *stream, const char *data, size_t length);
+/* Free bytes in the buffer. */
+size_t rs_stream_space(rs_stream *stream);
+/* Whether the peer is gone (the response was released). */
+int rs_stream_closed(rs_stream *stream);
+/* Ends the body once the buffer has been sent. */
+void rs_stream_finish(rs_stream *stream);
+void rs_stream_retain(rs_stream *stream);
+void rs_stream_release(rs_stream *stream);
+
 typedef struct rs_http_response {
     int status;
     const char *content_type;     /* must stay valid until the handler returns */
     char *body;                   /* malloc'd; the shim frees it */
     size_t body_length;
     char *extra_headers;          /* malloc'd "Name: value\n" lines or NULL; freed by the shim */
+    rs_stream *stream;            /* when set, the body is this stream; the handler hands over one reference */
 } rs_http_response;
 
 typedef void (*rs_http_handler)(const rs_http_request *request, rs_http_response *response, void *context);

@@ -1,0 +1,193 @@
+import CCurlShim
+import FoundationEssentials
+import ResmonAPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One server-sent event: its `id:`, `event:` (default `message`) and joined `data:` lines.
+public struct ServerSentEvent: Sendable, Equatable {
+    public var id: String?
+    public var event: String
+    public var data: String
+}
+
+/// Parses a server-sent event stream as it arrives, in chunks cut anywhere (the WHATWG
+/// EventSource rules: lines end in LF, CR or CRLF; `:` starts a comment; a blank line dispatches).
+public struct ServerSentEventParser: Sendable {
+    private var line: [UInt8] = []
+    private var afterCR = false
+    private var id: String?
+    private var event = ""
+    private var data: [String] = []
+    private var hasData = false
+
+    public init() {}
+
+    /// Feeds bytes; returns the events they complete.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [ServerSentEvent] {
+        var complete: [ServerSentEvent] = []
+        for byte in bytes {
+            if afterCR {
+                afterCR = false
+                if byte == 0x0a { continue }
+            }
+            if byte == 0x0a || byte == 0x0d {
+                afterCR = byte == 0x0d
+                if let event = endLine() { complete.append(event) }
+            } else {
+                line.append(byte)
+            }
+        }
+        return complete
+    }
+
+    private mutating func endLine() -> ServerSentEvent? {
+        defer { line.removeAll(keepingCapacity: true) }
+        if line.isEmpty {
+            defer {
+                event = ""
+                data = []
+                hasData = false
+            }
+            guard hasData else { return nil }
+            return ServerSentEvent(id: id, event: event.isEmpty ? "message" : event, data: data.joined(separator: "\n"))
+        }
+        if line.first == 0x3a { return nil } // a comment: heartbeats
+        let colon = line.firstIndex(of: 0x3a)
+        let field = String(decoding: line[..<(colon ?? line.endIndex)], as: UTF8.self)
+        var value = colon.map { Array(line[line.index(after: $0)...]) } ?? []
+        if value.first == 0x20 { value.removeFirst() }
+        let text = String(decoding: value, as: UTF8.self)
+        switch field {
+        case "id": if !text.contains("\0") { id = text }
+        case "event": event = text
+        case "data":
+            data.append(text)
+            hasData = true
+        default: break
+        }
+        return nil
+    }
+}
+
+extension ResmonClient {
+    /// How a stream ended.
+    public enum StreamEnd: Sendable, Equatable {
+        /// The server ended it (it is stopping); resume with the last id seen.
+        case ended
+        /// The consumer fell too far behind; resume from the log with the last id seen.
+        case overflow
+        /// The handler asked to stop.
+        case stopped
+    }
+
+    /// Reads `GET /v1/events/stream` once: events after `after` (from now on when nil) that match
+    /// `filter`, handed to `onEvent` in id order until it returns false or the stream ends. A
+    /// stream silent for three heartbeats counts as lost (`ClientError.unreachable`).
+    public func streamEvents(after: Int64?, filter: String? = nil, heartbeat: Double = 5,
+                             onEvent: (EventRecord) -> Bool) throws(ClientError) -> StreamEnd {
+        var query: [(String, String)] = [("heartbeat", String(heartbeat))]
+        if let after { query.append(("after", String(after))) }
+        if let filter { query.append(("filter", filter)) }
+        let url = "http://localhost/v1/events/stream?"
+            + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
+        return try withoutActuallyEscaping(onEvent) { handler throws(ClientError) -> StreamEnd in
+            let reader = StreamReader(onEvent: handler)
+            let context = Unmanaged.passUnretained(reader).toOpaque()
+            var status = 0
+            var error = [CChar](repeating: 0, count: 256)
+            let result = rs_http_stream(socketPath, url, nil, 5000, Int(heartbeat * 3000) + 1000, { data, length, context in
+                guard let context else { return 0 }
+                let reader = Unmanaged<StreamReader>.fromOpaque(context).takeUnretainedValue()
+                return reader.take(UnsafeRawBufferPointer(start: data, count: length)) ? 1 : 0
+            }, context, &status, &error)
+            if status != 0 && status != 200 {
+                try ResmonClient.check(ClientResponse(status: status, body: reader.raw))
+            }
+            if let failure = reader.failure { throw failure }
+            if reader.stopped { return .stopped }
+            if reader.overflowed { return .overflow }
+            guard result == 0 else {
+                throw .unreachable(socket: socketPath, reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            }
+            return .ended
+        }
+    }
+
+    /// Follows the event stream for good: reconnects by itself after a restart of resmond, an
+    /// overflow or a lost connection, resuming after the last event seen, so that `onEvent`
+    /// receives every matching event exactly once. Returns when `onEvent` returns false; throws
+    /// only what reconnecting cannot cure (a bad filter). `onReconnect` hears why it reconnects.
+    public func followEvents(after: Int64?, filter: String? = nil, heartbeat: Double = 5,
+                             onEvent: (EventRecord) -> Bool, onReconnect: (String) -> Void = { _ in }) throws(ClientError) {
+        var cursor = after
+        var delay = 0.2
+        while true {
+            var received = false
+            let end: StreamEnd
+            do {
+                if cursor == nil { cursor = try events(limit: 1, newestFirst: true).events.first?.id ?? 0 }
+                end = try streamEvents(after: cursor, filter: filter, heartbeat: heartbeat) { event in
+                    received = true
+                    cursor = event.id
+                    return onEvent(event)
+                }
+            } catch {
+                if case .api(let status, _, _) = error, status == 400 { throw error }
+                onReconnect("\(error)")
+                usleep(UInt32(delay * 1e6))
+                delay = min(delay * 2, 5)
+                continue
+            }
+            if received { delay = 0.2 }
+            switch end {
+            case .stopped: return
+            case .overflow: onReconnect("fell behind; resuming from the log after event \(cursor ?? 0)")
+            case .ended:
+                onReconnect("the stream ended (resmond stopping?); reconnecting after event \(cursor ?? 0)")
+                usleep(UInt32(delay * 1e6))
+                delay = min(delay * 2, 5)
+            }
+        }
+    }
+}
+
+/// Turns the chunks of one stream into events for the handler.
+private final class StreamReader {
+    let onEvent: (EventRecord) -> Bool
+    var parser = ServerSentEventParser()
+    /// The first bytes, kept for the error body of a refused stream.
+    var raw: [UInt8] = []
+    var stopped = false
+    var overflowed = false
+    var failure: ClientError?
+
+    init(onEvent: @escaping (EventRecord) -> Bool) {
+        self.onEvent = onEvent
+    }
+
+    func take(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if raw.count < 65536 { raw += bytes.prefix(65536 - raw.count) }
+        for message in parser.feed(bytes) {
+            switch message.event {
+            case "overflow":
+                overflowed = true
+            case "message":
+                do {
+                    let event = try JSONDecoder().decode(EventRecord.self, from: Data(message.data.utf8))
+                    if !onEvent(event) {
+                        stopped = true
+                        return false
+                    }
+                } catch {
+                    failure = .malformedResponse("event stream: \(error)")
+                    return false
+                }
+            default:
+                break
+            }
+        }
+        return true
+    }
+}
