@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CSQLite"]),
         .target(name: "History", dependencies: ["Statistics", "Storage"]),
         .target(name: "ResmonAPI"),
-        .target(name: "Events", dependencies: ["ResmonAPI", "Storage", "Statistics"]),
+        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "Storage", "Statistics"]),
         .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"]),
         .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"]),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),

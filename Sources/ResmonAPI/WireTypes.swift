@@ -185,3 +185,38 @@ public struct HistoryResponse: Codable, Sendable {
         self.rows = rows
     }
 }
+
+/// A sink's progress as `GET /v1/sinks` reports it.
+public struct SinkStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var type: String
+    public var filter: String?
+    /// The last event id this sink has dealt with (delivered, skipped by its filter, or rejected).
+    public var after: Int64
+    public var delivered: Int
+    public var rejected: Int
+    public var retries: Int
+    public var lastError: String?
+    /// When the next attempt after a failure is due (seconds since the epoch); nil when not waiting.
+    public var retryAt: Double?
+
+    public init(name: String, type: String, filter: String?, after: Int64, delivered: Int, rejected: Int, retries: Int,
+                lastError: String?, retryAt: Double?) {
+        self.name = name
+        self.type = type
+        self.filter = filter
+        self.after = after
+        self.delivered = delivered
+        self.rejected = rejected
+        self.retries = retries
+        self.lastError = lastError
+        self.retryAt = retryAt
+    }
+}
+
+/// `GET /v1/sinks`.
+public struct SinkList: Codable, Sendable, Equatable {
+    public var sinks: [SinkStatus]
+    public init(sinks: [SinkStatus]) { self.sinks = sinks }
+}
+

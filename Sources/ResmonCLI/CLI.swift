@@ -50,6 +50,7 @@ public enum CLI {
           monitor create KEY CONDITION VALUE [OPTIONS]   create a threshold monitor (see monitor --help)
           monitor list|show|start|stop|pause|resume|reset|reset-notification|delete [ID]
           events [--filter EXPR] [--since 1h] [--after ID] [--limit N] [--follow]   the event log
+          sinks               where events are delivered: each sink's position, deliveries, retries, last error
           version             the version of resmon
 
         Options:
@@ -82,6 +83,7 @@ public enum CLI {
               resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
 
             """,
+        "sinks": "Usage: resmon sinks [--json]\n\nLists the sinks configured under \"sinks\" in resmond.json: the last event each has dealt with, how many\nit delivered and had rejected, how often it retried, and its last error.\n",
         "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--follow] [--json]\n\nShows the event log, oldest first: the last N (default 50; 10 with --follow) events, or those after\nevent ID, that match the filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since\nTIME (-1h, RFC 3339). --follow (-f) then prints events as they happen, one per line (one JSON object\nper line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart\nof resmond.\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
     ]
@@ -117,6 +119,7 @@ public enum CLI {
             case "history": try history(client, invocation)
             case "monitor": try monitor(client, invocation)
             case "events": try events(client, invocation)
+            case "sinks": try sinks(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
             default:
@@ -403,6 +406,18 @@ public enum CLI {
             show(event)
             return true
         }, onReconnect: { reason in printError("reconnecting: \(reason)") })
+    }
+
+    static func sinks(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...0)
+        let sinks = try client.sinks()
+        if invocation.json { return printJSON(SinkList(sinks: sinks)) }
+        var table = TextTable(header: ["NAME", "TYPE", "AFTER", "DELIVERED", "REJECTED", "RETRIES", "LAST ERROR"])
+        for sink in sinks {
+            table.append([sink.name, sink.type, String(sink.after), String(sink.delivered), String(sink.rejected),
+                          String(sink.retries), sink.lastError ?? ""])
+        }
+        print(table.render(), terminator: "")
     }
 
     /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.

@@ -10,6 +10,12 @@ public struct ServerSentEvent: Sendable, Equatable {
     public var id: String?
     public var event: String
     public var data: String
+
+    public init(id: String?, event: String, data: String) {
+        self.id = id
+        self.event = event
+        self.data = data
+    }
 }
 
 /// Parses a server-sent event stream as it arrives, in chunks cut anywhere (the WHATWG

@@ -143,6 +143,12 @@ public struct ResmonClient: Sendable {
         return try get("/v1/events", query: query)
     }
 
+    /// Each configured sink's progress: its position in the log, deliveries, retries, last error.
+    public func sinks() throws(ClientError) -> [SinkStatus] {
+        let list: SinkList = try get("/v1/sinks")
+        return list.sinks
+    }
+
     /// Sends a JSON body and decodes the JSON answer.
     public func send<Body: Encodable, Answer: Decodable>(json body: Body, method: String, path: String) throws(ClientError) -> Answer {
         let bytes: [UInt8]

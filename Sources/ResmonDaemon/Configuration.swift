@@ -1,5 +1,5 @@
+import Events
 import FoundationEssentials
-import ResmonAPI
 import ResmonAPI
 import Statistics
 #if canImport(Glibc)
@@ -77,6 +77,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
     public var tokenFile: String?
+    /// Where events are delivered (`sinks`), in name order.
+    public var sinks: [SinkConfiguration] = []
 
     public init(stateDirectory: String = DefaultPaths.stateDirectory(),
                 configDirectory: String = DefaultPaths.configDirectory()) {
@@ -167,9 +169,9 @@ struct Reader {
         ConfigurationError(source: source, key: key, reason: reason)
     }
 
-    func object(_ value: JSONValue, _ key: String, allowed: Set<String>) throws(ConfigurationError) -> [String: JSONValue] {
+    func object(_ value: JSONValue, _ key: String, allowed: Set<String>?) throws(ConfigurationError) -> [String: JSONValue] {
         guard case .object(let members) = value else { throw fail(key, "expected an object, got \(value.typeName)") }
-        if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
+        if let allowed, let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
             let path = key.isEmpty ? unknown : key + "." + unknown
             throw fail(path, "unknown key (known here: \(allowed.sorted().joined(separator: ", ")))")
         }
@@ -202,7 +204,8 @@ struct Reader {
     }
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events"])
+        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
+                                                          "sinks"])
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
         if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
         if let value = top["cycles"] {
@@ -236,6 +239,12 @@ struct Reader {
             if let value = events["retentionDays"] { configuration.eventRetentionDays = try integer(value, "events.retentionDays", 1...36500) }
             if let value = events["retentionCount"] { configuration.eventRetentionCount = try integer(value, "events.retentionCount", 100...1_000_000_000) }
         }
+        if let value = top["sinks"] {
+            let sinks = try object(value, "sinks", allowed: nil)
+            configuration.sinks = try sinks.keys.sorted().map { name throws(ConfigurationError) in
+                try sink(name: name, sinks[name]!)
+            }
+        }
         if let value = top["push"] {
             let push = try object(value, "push", allowed: ["expireSeconds"])
             if let value = push["expireSeconds"] { configuration.pushExpireSeconds = try integer(value, "push.expireSeconds", 1...86400) }
@@ -268,4 +277,107 @@ enum ListenFlag {
         }
         return address
     }
+}
+
+extension Reader {
+    /// One entry of `sinks`: `{"type": "syslog"|"webhook"|"exec"|"alertmanager", "filter": …, …}`.
+    func sink(name: String, _ value: JSONValue) throws(ConfigurationError) -> SinkConfiguration {
+        let key = "sinks." + name
+        guard name.utf8.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw fail(key, "a sink name is 1 to 64 letters, digits, '-', '_' or '.'")
+        }
+        let common: Set<String> = ["type", "filter", "maxBackoffSeconds"]
+        guard case .object(let members) = value, let typeValue = members["type"] else {
+            throw fail(key, "expected an object with \"type\": syslog, webhook, exec or alertmanager")
+        }
+        let type = try string(typeValue, key + ".type")
+        func number(_ name: String, _ range: ClosedRange<Double>, _ fallback: Double) throws(ConfigurationError) -> Double {
+            guard let value = members[name] else { return fallback }
+            guard case .number(let number) = value else { throw fail(key + "." + name, "expected a number, got \(value.typeName)") }
+            guard range.contains(number) else { throw fail(key + "." + name, "\(number) is out of range \(range.lowerBound)…\(range.upperBound)") }
+            return number
+        }
+        func httpURL(_ name: String) throws(ConfigurationError) -> String {
+            guard let value = members[name] else { throw fail(key + "." + name, "required for a \(type) sink") }
+            let text = try string(value, key + "." + name)
+            guard text.hasPrefix("http://") || text.hasPrefix("https://"), !text.contains(where: { $0.isWhitespace }) else {
+                throw fail(key + "." + name, "expected an http:// or https:// URL, got \"\(text)\"")
+            }
+            return text
+        }
+        let kind: SinkConfiguration.Kind
+        switch type {
+        case "syslog":
+            _ = try object(value, key, allowed: common.union(["socket", "address", "facility", "appName"]))
+            var target = SinkConfiguration.SyslogTarget.unixSocket("/dev/log")
+            if let socket = members["socket"] { target = .unixSocket(try path(socket, key + ".socket")) }
+            if let address = members["address"] {
+                let text = try string(address, key + ".address")
+                guard let parsed = ListenAddress(parsing: text) else {
+                    throw fail(key + ".address", "expected HOST:PORT with a numeric host, got \"\(text)\"")
+                }
+                target = .udp(host: parsed.host, port: parsed.port)
+            }
+            let facility = try members["facility"].map { value throws(ConfigurationError) -> Int in
+                let text = try string(value, key + ".facility")
+                guard let code = Reader.facilities[text] else {
+                    throw fail(key + ".facility", "expected one of \(Reader.facilities.keys.sorted().joined(separator: ", ")), got \"\(text)\"")
+                }
+                return code
+            } ?? 3
+            let appName = try members["appName"].map { value throws(ConfigurationError) in try string(value, key + ".appName") } ?? "resmond"
+            kind = .syslog(target, facility: facility, appName: appName)
+        case "webhook":
+            _ = try object(value, key, allowed: common.union(["url", "headers", "timeoutSeconds"]))
+            var headers: [String: String] = [:]
+            if let value = members["headers"] {
+                for (name, header) in try object(value, key + ".headers", allowed: nil) {
+                    let text = try string(header, key + ".headers." + name)
+                    guard !name.contains(where: { $0 == ":" || $0.isWhitespace }), !text.contains(where: \.isNewline) else {
+                        throw fail(key + ".headers." + name, "a header name without ':' or spaces, and a value on one line")
+                    }
+                    headers[name] = text
+                }
+            }
+            kind = .webhook(url: try httpURL("url"), headers: headers, timeoutSeconds: try number("timeoutSeconds", 0.1...300, 10))
+        case "exec":
+            _ = try object(value, key, allowed: common.union(["command", "timeoutSeconds", "concurrency"]))
+            guard case .array(let parts)? = members["command"], !parts.isEmpty else {
+                throw fail(key + ".command", "expected an array: the program's absolute path, then its arguments")
+            }
+            var command: [String] = []
+            for (index, part) in parts.enumerated() {
+                command.append(index == 0 ? try path(part, key + ".command[0]") : try string(part, key + ".command[\(index)]"))
+            }
+            // A program that runs as resmond's user must come from a file only root can change.
+            var info = stat()
+            guard stat(source, &info) == 0, info.st_uid == 0, info.st_mode & 0o022 == 0 else {
+                throw fail(key, "exec sinks are accepted only from a configuration file owned by root and writable by nobody else")
+            }
+            let concurrency = Int(try number("concurrency", 1...64, 4))
+            kind = .exec(command: command, timeoutSeconds: try number("timeoutSeconds", 0.1...3600, 10), concurrency: concurrency)
+        case "alertmanager":
+            _ = try object(value, key, allowed: common.union(["url", "resendSeconds", "timeoutSeconds"]))
+            kind = .alertmanager(url: try httpURL("url"), resendSeconds: try number("resendSeconds", 1...3600, 60),
+                                 timeoutSeconds: try number("timeoutSeconds", 0.1...300, 10))
+        default:
+            throw fail(key + ".type", "expected syslog, webhook, exec or alertmanager, got \"\(type)\"")
+        }
+        var filter: String?
+        if let value = members["filter"] {
+            let text = try string(value, key + ".filter")
+            do {
+                _ = try EventFilter(text)
+            } catch {
+                throw fail(key + ".filter", error.description)
+            }
+            filter = text
+        }
+        return SinkConfiguration(name: name, kind: kind, filter: filter,
+                                 maximumBackoffSeconds: try number("maxBackoffSeconds", 1...86400, 300))
+    }
+
+    static let facilities = ["kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+                             "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17, "local2": 18,
+                             "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23]
 }

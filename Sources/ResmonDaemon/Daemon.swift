@@ -34,6 +34,7 @@ public final class Daemon: Sendable {
     private let history: HistoryStore
     private let monitors = Mutex<MonitorEngine?>(nil)
     private let lastSnapshot = Mutex<Double>(0)
+    private let sinks = Mutex<SinkRunner?>(nil)
 
     /// Parses the command line, runs the daemon, and exits with its status.
     public static func main(arguments: [String]) -> Never {
@@ -165,9 +166,14 @@ public final class Daemon: Sendable {
         let engine: MonitorEngine
         do {
             let state = try StateDatabase(path: configuration.stateDirectory + "/state.db",
-                                          migrations: [EventLog.schema + MonitorEngine.schema])
+                                          migrations: [EventLog.schema + MonitorEngine.schema, SinkRunner.schema])
+            let runner = SinkRunner(database: state)
+            sinks.withLock { $0 = runner }
             engine = MonitorEngine(database: state, table: table, step: Double(configuration.step),
-                                   published: { events in streams.publish(events) },
+                                   published: { [self] events in
+                                       streams.publish(events)
+                                       sinks.withLock { $0 }?.wake()
+                                   },
                                    samplingRequest: { [collector] subsystem, rate, id in
                                        // A monitor faster than its subsystem's period gets it sampled at its rate.
                                        if let rate { collector.requestPeriod(rate, for: subsystem, by: "monitor:" + id) }
@@ -180,11 +186,14 @@ public final class Daemon: Sendable {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
         monitors.withLock { $0 = engine }
+        let sinkRunner = sinks.withLock { $0 }!
+        sinkRunner.configure(configuration.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
         raiseDescriptorLimit()
         let router = APIRouter(context: APIContext(table: table, status: { [self] in status() },
                                                    subsystems: { [collector] in collector.statuses() },
                                                    pushed: pushed, writeToken: writeToken, history: history,
-                                                   monitors: engine, streams: streams, hostUUID: Daemon.hostUUID()))
+                                                   monitors: engine, streams: streams, sinks: { sinkRunner.statuses() },
+                                                   hostUUID: Daemon.hostUUID()))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -214,6 +223,7 @@ public final class Daemon: Sendable {
         if samplerFinished.wait(timeout: .now() + 1.5) == .timedOut {
             Log.warning("the sampler did not finish within 1.5 s; stopping anyway")
         }
+        sinkRunner.stop()
         saveHistory()
         engine.saveAll()
         unlink(configuration.socketPath)
@@ -322,6 +332,13 @@ public final class Daemon: Sendable {
         }
     }
 
+    /// The host name events carry.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        return String(cString: buffer)
+    }
+
     /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.
     static func hostUUID() -> String {
         let text = (try? readWholeFile("/etc/machine-id", limit: 4096)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -348,6 +365,7 @@ public final class Daemon: Sendable {
             if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
                 pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
+                sinks.withLock { $0 }?.configure(reloaded.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
                 configuration.withLock { $0 = reloaded }
                 continue
             }

@@ -16,14 +16,17 @@ public struct APIContext: Sendable {
     public var monitors: MonitorEngine?
     /// Feeds `/v1/events/stream`; nil: streams are not offered.
     public var streams: EventStreamHub?
+    /// The sinks' progress for `/v1/sinks`.
+    public var sinks: @Sendable () -> [SinkStatus]
     /// The host's uuid in rrd_updates legends (from /etc/machine-id).
     public var hostUUID: String
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
                 writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
-                streams: EventStreamHub? = nil, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
+                streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
         self.streams = streams
+        self.sinks = sinks
         self.table = table
         self.status = status
         self.subsystems = subsystems
@@ -98,6 +101,10 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
+        case "/v1/sinks":
+            try allow(request, ["GET", "HEAD"])
+            try acceptOnly([], request)
+            return try json(SinkList(sinks: context.sinks()))
         case "/v1/events/stream":
             try allow(request, ["GET"])
             try acceptOnly(["after", "monitor", "filter", "heartbeat"], request)

@@ -192,6 +192,7 @@ struct MonitorRoutes {
             }
         }
         return HTTPResponse(status: 200, contentType: "text/event-stream", body: [],
-                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")], stream: stream)
+                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Connection", "close")],
+                            stream: stream)
     }
 }

@@ -1,0 +1,457 @@
+import CCurlShim
+import Dispatch
+import FoundationEssentials
+import ResmonAPI
+import Storage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `2026-11-22T02:11:16.357549Z`: RFC 3339 in UTC with microseconds.
+func rfc3339(_ time: Double) -> String {
+    var seconds = time_t(time.rounded(.down))
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    let micros = Int(((time - time.rounded(.down)) * 1e6).rounded(.down))
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    let fraction = String(micros + 1_000_000).dropFirst()
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
+}
+
+private let jsonEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+}()
+
+/// A number as text without a needless `.0`.
+private func numberText(_ value: Double?) -> String {
+    guard let value else { return "" }
+    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    return String(value)
+}
+
+// MARK: - syslog
+
+/// RFC 5424 over a datagram socket: `<PRI>1 TIME HOST APP PID TYPE [resmon@32473 …][labels@32473 …] MESSAGE`.
+final class SyslogTransport: SinkTransport, @unchecked Sendable {
+    // `descriptor` is only touched by the sink's own thread.
+    private let target: SinkConfiguration.SyslogTarget
+    private let facility: Int
+    private let appName: String
+    private let host: String
+    private var descriptor: Int32 = -1
+
+    /// 32473 is the private enterprise number RFC 5612 sets aside for documentation and examples.
+    static let enterprise = "32473"
+
+    init(target: SinkConfiguration.SyslogTarget, facility: Int, appName: String, host: String) {
+        self.target = target
+        self.facility = facility
+        self.appName = appName
+        self.host = host
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    func deliver(_ event: EventRecord) -> DeliveryResult {
+        let line = Array(SyslogTransport.format(event, facility: facility, appName: appName, host: host).utf8)
+        if descriptor < 0, let failure = open() { return .retry(failure) }
+        let sent = line.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == line.count else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            descriptor = -1
+            return .retry("syslog: \(reason)")
+        }
+        return .delivered
+    }
+
+    /// Connects the datagram socket; the reason when it cannot.
+    private func open() -> String? {
+        switch target {
+        case .unixSocket(let path):
+            let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard socket >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                _ = path.utf8CString.withUnsafeBytes { memcpy(raw.baseAddress!, $0.baseAddress!, min($0.count, raw.count - 1)) }
+            }
+            let status = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard status == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(socket)
+                return "\(path): \(reason)"
+            }
+            descriptor = socket
+        case .udp(let host, let port):
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+            hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+            var found: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else { return "\(host): not a numeric address" }
+            defer { freeaddrinfo(found) }
+            let socket = Glibc.socket(address.pointee.ai_family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard socket >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
+            guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(socket)
+                return "\(host):\(port): \(reason)"
+            }
+            descriptor = socket
+        }
+        return nil
+    }
+
+    static func format(_ event: EventRecord, facility: Int, appName: String, host: String) -> String {
+        let severity = Severity(name: event.severity)?.rawValue ?? Severity.info.rawValue
+        var fields: [(String, String)] = [("id", String(event.id)), ("code", String(event.code)), ("severity", event.severity)]
+        if let id = event.monitorId { fields.append(("monitorId", id)) }
+        if let name = event.monitorName { fields.append(("monitorName", name)) }
+        if let key = event.key { fields.append(("key", key)) }
+        if event.value != nil { fields.append(("value", numberText(event.value))) }
+        if event.threshold != nil { fields.append(("threshold", numberText(event.threshold))) }
+        if let cancels = event.cancels { fields.append(("cancels", String(cancels))) }
+        var data = element("resmon@" + enterprise, fields)
+        if !event.labels.isEmpty { data += element("labels@" + enterprise, event.labels.sorted { $0.key < $1.key }) }
+        let header = "<\(facility * 8 + severity)>1 \(rfc3339(event.time)) \(token(host, 255)) \(token(appName, 48)) \(getpid()) \(token(event.type, 32)) "
+        return header + data + " " + event.message
+    }
+
+    /// An SD-ELEMENT; names are printable ASCII without `= ] "` or space (at most 32), values escape `" \ ]`.
+    private static func element(_ id: String, _ parameters: [(String, String)]) -> String {
+        "[" + id + parameters.map { name, value in
+            var escaped = ""
+            for character in value {
+                if character == "\"" || character == "\\" || character == "]" { escaped.append("\\") }
+                escaped.append(character)
+            }
+            return " " + token(name, 32) + "=\"" + escaped + "\""
+        }.joined() + "]"
+    }
+
+    /// A header field: printable ASCII without spaces (`-` when empty).
+    private static func token(_ text: String, _ limit: Int) -> String {
+        let kept = text.unicodeScalars.map { scalar -> Character in
+            scalar.value > 32 && scalar.value < 127 && scalar != "=" && scalar != "]" && scalar != "\"" ? Character(scalar) : "_"
+        }
+        return kept.isEmpty ? "-" : String(kept.prefix(limit))
+    }
+}
+
+// MARK: - HTTP
+
+/// One HTTP POST through libcurl (loaded on first use).
+func post(url: String, body: [UInt8], headers: [String], timeoutSeconds: Double) -> (status: Int, body: String, error: String?) {
+    var status = 0
+    var answer: UnsafeMutablePointer<CChar>?
+    var length = 0
+    var error = [CChar](repeating: 0, count: 256)
+    let terminated = body.map { CChar(bitPattern: $0) } + [0]
+    let result = (["Content-Type: application/json", "User-Agent: resmond/\(ResmonVersion.current)"] + headers)
+        .joined(separator: "\n").withCString { headerText in
+            terminated.withUnsafeBufferPointer { chars in
+                rs_http_fetch(nil, url, "POST", chars.baseAddress, body.count, headerText, Int(timeoutSeconds * 1000),
+                              1 << 20, &status, &answer, &length, &error)
+            }
+        }
+    defer { free(answer) }
+    guard result == 0 else { return (0, "", error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+    let text = answer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: min(length, 512)), as: UTF8.self) } ?? ""
+    return (status, text, nil)
+}
+
+/// How an HTTP answer counts for delivery: 2xx delivered; 408, 429, 5xx and no answer retried;
+/// any other status rejected.
+func outcome(_ answer: (status: Int, body: String, error: String?), url: String) -> DeliveryResult {
+    if let error = answer.error { return .retry("\(url): \(error)") }
+    switch answer.status {
+    case 200..<300: return .delivered
+    case 408, 429, 500...: return .retry("\(url) answered \(answer.status)")
+    default: return .rejected("\(url) answered \(answer.status): \(answer.body)")
+    }
+}
+
+/// A JSON POST per event, with `X-Resmon-Event-Id` for the receiver to drop duplicates.
+final class WebhookTransport: SinkTransport {
+    let url: String
+    let headers: [String]
+    let timeoutSeconds: Double
+
+    init(url: String, headers: [String: String], timeoutSeconds: Double) {
+        self.url = url
+        self.headers = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    func deliver(_ event: EventRecord) -> DeliveryResult {
+        guard let body = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
+        let answer = post(url: url, body: Array(body), headers: headers + ["X-Resmon-Event-Id: \(event.id)"],
+                          timeoutSeconds: timeoutSeconds)
+        return outcome(answer, url: url)
+    }
+}
+
+// MARK: - Alertmanager
+
+/// Alertmanager API v2 (`POST /api/v2/alerts`): a raise starts a firing alert, re-sent every
+/// `resendSeconds` with `endsAt` four intervals ahead (as Prometheus does, so the alert resolves
+/// by itself if resmond goes away); a cancel sends it with `endsAt` set to the cancel's time.
+/// Firing alerts are kept in `sink_alerts` so that re-sending survives a restart.
+final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
+    // `lastResend` is only touched by the sink's own thread.
+    struct Alert: Codable, Sendable {
+        var labels: [String: String]
+        var annotations: [String: String]
+        var startsAt: String
+        var endsAt: String?
+        var generatorURL: String?
+    }
+
+    let sink: String
+    let endpoint: String
+    let resendSeconds: Double
+    let timeoutSeconds: Double
+    let host: String
+    let database: StateDatabase
+    let log: @Sendable (String) -> Void
+    private var lastResend = 0.0
+
+    init(sink: String, url: String, resendSeconds: Double, timeoutSeconds: Double, host: String, database: StateDatabase,
+         log: @escaping @Sendable (String) -> Void) {
+        self.sink = sink
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        endpoint = base + "/api/v2/alerts"
+        self.resendSeconds = resendSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.host = host
+        self.database = database
+        self.log = log
+    }
+
+    static let raiseTypes: Set<String> = ["above", "atOrAbove", "at", "atOrBelow", "below", "notAtBelow", "notAtAbove",
+                                          "counterRateExceeded", "watermark", "noData"]
+
+    func deliver(_ event: EventRecord) -> DeliveryResult {
+        guard let monitor = event.monitorId else { return .delivered }
+        if event.type == "canceled" {
+            guard var alert = firing()[monitor] else { return .delivered }
+            alert.endsAt = rfc3339(event.time)
+            let result = send([alert])
+            if result == .delivered || result.isRejected { forget(monitor) }
+            return result
+        }
+        guard AlertmanagerTransport.raiseTypes.contains(event.type) else { return .delivered }
+        let alert = AlertmanagerTransport.alert(for: event, host: host)
+        var sent = alert
+        sent.endsAt = rfc3339(EventFilter.now() + 4 * resendSeconds)
+        let result = send([sent])
+        if result == .delivered { remember(monitor, alert) }
+        return result
+    }
+
+    func idle(now: Double) {
+        guard now - lastResend >= resendSeconds else { return }
+        lastResend = now
+        let alerts = firing().values.map { alert -> Alert in
+            var sent = alert
+            sent.endsAt = rfc3339(now + 4 * resendSeconds)
+            return sent
+        }
+        guard !alerts.isEmpty else { return }
+        if case .retry(let reason) = send(alerts) { log("sink \(sink): re-sending \(alerts.count) firing alerts failed: \(reason)") }
+    }
+
+    static func alert(for event: EventRecord, host: String) -> Alert {
+        var labels: [String: String] = [:]
+        for (name, value) in event.labels { labels[labelName(name)] = value }
+        labels["alertname"] = event.monitorName ?? event.monitorId ?? "resmon"
+        labels["host"] = event.host.isEmpty ? host : event.host
+        labels["monitor"] = event.monitorId ?? ""
+        labels["severity"] = event.severity
+        if let key = event.key { labels["statistic"] = key }
+        var annotations = event.annotations
+        annotations["summary"] = annotations["summary"] ?? event.message
+        if event.value != nil { annotations["value"] = numberText(event.value) }
+        if event.threshold != nil { annotations["threshold"] = numberText(event.threshold) }
+        annotations["event"] = String(event.id)
+        return Alert(labels: labels, annotations: annotations, startsAt: rfc3339(event.time), endsAt: nil, generatorURL: nil)
+    }
+
+    /// Prometheus label names: `[a-zA-Z_][a-zA-Z0-9_]*`.
+    static func labelName(_ name: String) -> String {
+        var result = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") ? $0 : "_" })
+        if result.first?.isNumber ?? true { result = "_" + result }
+        return result
+    }
+
+    private func send(_ alerts: [Alert]) -> DeliveryResult {
+        guard let body = try? jsonEncoder.encode(alerts) else { return .rejected("the alert cannot be encoded") }
+        return outcome(post(url: endpoint, body: Array(body), headers: [], timeoutSeconds: timeoutSeconds), url: endpoint)
+    }
+
+    private func firing() -> [String: Alert] {
+        let rows = (try? database.withDatabase { database in
+            try database.execute("SELECT monitor_id, alert FROM sink_alerts WHERE sink = ?", [.text(sink)])
+        }) ?? []
+        var alerts: [String: Alert] = [:]
+        for row in rows {
+            guard let id = row[0].text, let text = row[1].text,
+                  let alert = try? JSONDecoder().decode(Alert.self, from: Data(text.utf8)) else { continue }
+            alerts[id] = alert
+        }
+        return alerts
+    }
+
+    private func remember(_ monitor: String, _ alert: Alert) {
+        guard let text = try? jsonEncoder.encode(alert) else { return }
+        _ = try? database.withDatabase { database in
+            try database.execute("INSERT OR REPLACE INTO sink_alerts (sink, monitor_id, alert) VALUES (?, ?, ?)",
+                                 [.text(sink), .text(monitor), .text(String(decoding: text, as: UTF8.self))])
+        }
+    }
+
+    private func forget(_ monitor: String) {
+        _ = try? database.withDatabase { database in
+            try database.execute("DELETE FROM sink_alerts WHERE sink = ? AND monitor_id = ?", [.text(sink), .text(monitor)])
+        }
+    }
+}
+
+extension DeliveryResult {
+    var isRejected: Bool { if case .rejected = self { return true }; return false }
+}
+
+// MARK: - exec
+
+/// Runs a program (from root-owned configuration only) per event: posix_spawn in its own process
+/// group with an empty signal mask, the event as JSON on stdin and as RESMON_* variables, at most
+/// `concurrency` at once, the group killed at `timeoutSeconds`. A failing program is logged, not
+/// retried: a program is not a receiver that comes back.
+final class ExecTransport: SinkTransport, @unchecked Sendable {
+    let command: [String]
+    let timeoutSeconds: Double
+    let concurrency: Int
+    let log: @Sendable (String) -> Void
+    /// Running children: pid → (deadline, event id).
+    final class Children: Sendable {
+        let state = Mutex<[pid_t: Child]>([:])
+    }
+    struct Child: Sendable {
+        var deadline: Double
+        var event: Int64
+    }
+    private let children = Children()
+    private let reaper: any DispatchSourceTimer
+
+    init(command: [String], timeoutSeconds: Double, concurrency: Int, log: @escaping @Sendable (String) -> Void) {
+        self.command = command
+        self.timeoutSeconds = timeoutSeconds
+        self.concurrency = concurrency
+        self.log = log
+        reaper = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "resmond.exec-reaper"))
+        reaper.schedule(deadline: .now() + 0.05, repeating: 0.05, leeway: .milliseconds(20))
+        reaper.setEventHandler { [children, log, command] in ExecTransport.reap(children, log: log, command: command) }
+        reaper.resume()
+    }
+
+    deinit { reaper.cancel() }
+
+    func deliver(_ event: EventRecord) -> DeliveryResult {
+        while children.state.withLock({ $0.count }) >= concurrency {
+            usleep(10_000)
+        }
+        guard let json = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
+        var pipeEnds: [Int32] = [0, 0]
+        guard pipe(&pipeEnds) == 0 else { return .retry("pipe: \(String(cString: strerror(errno)))") }
+        for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        var environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           "RESMON_EVENT_ID=\(event.id)", "RESMON_EVENT_TIME=\(rfc3339(event.time))",
+                           "RESMON_EVENT_CODE=\(event.code)", "RESMON_EVENT_TYPE=\(event.type)",
+                           "RESMON_SEVERITY=\(event.severity)", "RESMON_HOST=\(event.host)", "RESMON_MESSAGE=\(event.message)"]
+        if let id = event.monitorId { environment.append("RESMON_MONITOR_ID=\(id)") }
+        if let name = event.monitorName { environment.append("RESMON_MONITOR_NAME=\(name)") }
+        if let key = event.key { environment.append("RESMON_KEY=\(key)") }
+        if event.value != nil { environment.append("RESMON_VALUE=\(numberText(event.value))") }
+        if event.threshold != nil { environment.append("RESMON_THRESHOLD=\(numberText(event.threshold))") }
+        let pid: pid_t
+        do {
+            pid = try ExecTransport.spawn(command, environment: environment, stdin: pipeEnds[0])
+        } catch {
+            close(pipeEnds[0])
+            close(pipeEnds[1])
+            log("sink exec: cannot start \(command[0]): \(error)")
+            return .rejected("cannot start \(command[0]): \(error)")
+        }
+        close(pipeEnds[0])
+        children.state.withLock { $0[pid] = Child(deadline: EventFilter.now() + timeoutSeconds, event: event.id) }
+        // The event fits a pipe's buffer; a program that never reads must not block the sink.
+        _ = fcntl(pipeEnds[1], F_SETFL, fcntl(pipeEnds[1], F_GETFL) | O_NONBLOCK)
+        _ = (Array(json) + [0x0a]).withUnsafeBytes { write(pipeEnds[1], $0.baseAddress, $0.count) }
+        close(pipeEnds[1])
+        return .delivered
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        let code: Int32
+        var description: String { String(cString: strerror(code)) }
+    }
+
+    static func spawn(_ command: [String], environment: [String], stdin: Int32) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let arguments = command.map { strdup($0) } + [nil]
+        let variables = environment.map { strdup($0) } + [nil]
+        defer {
+            arguments.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, command[0], &actions, &attributes, arguments, variables)
+        guard status == 0 else { throw SpawnError(code: status) }
+        return pid
+    }
+
+    /// Collects finished children and kills the groups of those past their deadline.
+    private static func reap(_ children: Children, log: @Sendable (String) -> Void, command: [String]) {
+        let now = EventFilter.now()
+        for (pid, child) in children.state.withLock({ $0 }) {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid {
+                children.state.withLock { _ = $0.removeValue(forKey: pid) }
+                let exited = status & 0x7f == 0
+                let code = (status >> 8) & 0xff
+                if !exited || code != 0 {
+                    log("sink exec: \(command[0]) for event \(child.event) " + (exited ? "exited with \(code)" : "was killed by signal \(status & 0x7f)"))
+                }
+            } else if result < 0 {
+                children.state.withLock { _ = $0.removeValue(forKey: pid) }
+            } else if now >= child.deadline {
+                kill(0 - pid, SIGKILL)
+                log("sink exec: \(command[0]) for event \(child.event) ran past its timeout; its process group was killed")
+                children.state.withLock { $0[pid] = Child(deadline: Double.infinity, event: child.event) }
+            }
+        }
+    }
+}
