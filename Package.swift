@@ -42,7 +42,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
