@@ -41,7 +41,7 @@ public enum Severity: Int, Sendable, CaseIterable, Comparable {
 public enum EventType: Int, Sendable, CaseIterable {
     case canceled = 500, above, atOrAbove, at, atOrBelow, below, notAtBelow, notAtAbove
     case counterRateExceeded = 508, subsystemConfigurationChange = 509, resourceConfigurationChange = 510
-    case watermark = 520, noData = 521
+    case watermark = 520, noData = 521, eventStorm = 522
 
     public var name: String {
         switch self {
@@ -58,6 +58,7 @@ public enum EventType: Int, Sendable, CaseIterable {
         case .resourceConfigurationChange: "resourceConfigurationChange"
         case .watermark: "watermark"
         case .noData: "noData"
+        case .eventStorm: "eventStorm"
         }
     }
 }

@@ -61,6 +61,7 @@ public final class MonitorEngine: Sendable {
         var values: [Double] = [], raws: [Double] = [], times: [Double] = []
         var generations: [UInt32] = []
         var lastSnapshot = 0.0
+        var storm = StormLimiter()
     }
 
     private let core = Mutex(Core())
@@ -94,6 +95,14 @@ public final class MonitorEngine: Sendable {
             var name = [CChar](repeating: 0, count: 256)
             gethostname(&name, name.count - 1)
             self.host = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        }
+    }
+
+    /// Storm limits (events.perMonitorPerMinute, events.maxPerSecond); applies from the next cycle.
+    public func setStormLimits(perMonitorPerMinute: Int, maximumPerSecond: Int) {
+        core.withLock { core in
+            core.storm.perMonitorPerMinute = perMonitorPerMinute
+            core.storm.maximumPerSecond = maximumPerSecond
         }
     }
 
@@ -176,6 +185,7 @@ public final class MonitorEngine: Sendable {
         core.definitions[index] = nil
         core.slots[index].running = false
         core.captures[index] = nil
+        core.storm.forget(index)
         core.free.append(index)
     }
 
@@ -441,10 +451,16 @@ public final class MonitorEngine: Sendable {
                 switch transition.outcome {
                 case .raise, .repeatRaise:
                     guard !paused else { continue }
-                    events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
                     core.slots[index].notified = true
-                    core.slots[index].loggedRaised = true
                     core.slots[index].lastLogged = transition.time
+                    // Held back by the storm limits: counted into the summary. A raise held
+                    // back leaves nothing for its cancel to end, so that cancel is held too.
+                    guard core.storm.admit(index, now: now) else {
+                        if transition.outcome == .raise { core.slots[index].loggedRaised = false }
+                        continue
+                    }
+                    events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
+                    core.slots[index].loggedRaised = true
                 case .cancel:
                     guard !paused, core.slots[index].loggedRaised else { continue }
                     if definition.cancelSeverity != nil {
@@ -455,6 +471,16 @@ public final class MonitorEngine: Sendable {
                 case .nothing:
                     break
                 }
+            }
+            if let storm = core.storm.summary(now: now) {
+                let seconds = Int((now - storm.since).rounded(.up))
+                events.append(EventRecord(
+                    id: 0, time: now, code: EventType.eventStorm.rawValue, type: EventType.eventStorm.name,
+                    severity: Severity.warning.name, monitorId: nil, monitorName: nil, key: nil, value: Double(storm.count),
+                    threshold: nil, host: host,
+                    message: "event storm: \(storm.count) raise events from \(storm.monitors) monitors held back in the last \(max(1, seconds)) s "
+                        + "(limits: \(core.storm.perMonitorPerMinute) per monitor per minute, \(core.storm.maximumPerSecond) per second)",
+                    cancels: nil, labels: [:], annotations: [:]))
             }
             let snapshotDue = now - core.lastSnapshot >= 60
             if snapshotDue {

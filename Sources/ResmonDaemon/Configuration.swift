@@ -73,6 +73,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var eventRetentionDays = 30
     /// At most this many events are kept (the oldest go first).
     public var eventRetentionCount = 1_000_000
+    /// Storm limits: raises a monitor may log a minute, and all monitors together a second.
+    public var eventsPerMonitorPerMinute = 30
+    public var eventsPerSecond = 1000
     /// Seconds a pushed statistic lives without a new push.
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
@@ -235,7 +238,11 @@ struct Reader {
             if let value = history["processTiers"] { configuration.historyProcessTiers = try integer(value, "history.processTiers", 1...4) }
         }
         if let value = top["events"] {
-            let events = try object(value, "events", allowed: ["retentionDays", "retentionCount"])
+            let events = try object(value, "events", allowed: ["retentionDays", "retentionCount", "perMonitorPerMinute", "maxPerSecond"])
+            if let value = events["perMonitorPerMinute"] {
+                configuration.eventsPerMonitorPerMinute = try integer(value, "events.perMonitorPerMinute", 1...100_000)
+            }
+            if let value = events["maxPerSecond"] { configuration.eventsPerSecond = try integer(value, "events.maxPerSecond", 1...1_000_000) }
             if let value = events["retentionDays"] { configuration.eventRetentionDays = try integer(value, "events.retentionDays", 1...36500) }
             if let value = events["retentionCount"] { configuration.eventRetentionCount = try integer(value, "events.retentionCount", 100...1_000_000_000) }
         }

@@ -186,6 +186,7 @@ public final class Daemon: Sendable {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
         monitors.withLock { $0 = engine }
+        engine.setStormLimits(perMonitorPerMinute: configuration.eventsPerMonitorPerMinute, maximumPerSecond: configuration.eventsPerSecond)
         let sinkRunner = sinks.withLock { $0 }!
         sinkRunner.configure(configuration.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
         raiseDescriptorLimit()
@@ -365,6 +366,8 @@ public final class Daemon: Sendable {
             if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
                 pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
+                monitors.withLock { $0 }?.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute,
+                                                          maximumPerSecond: reloaded.eventsPerSecond)
                 sinks.withLock { $0 }?.configure(reloaded.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
                 configuration.withLock { $0 = reloaded }
                 continue

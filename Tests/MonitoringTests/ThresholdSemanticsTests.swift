@@ -65,6 +65,28 @@ final class Rig {
 }
 
 @Suite struct ThresholdSemanticsTests {
+    @Test func aFlappingMonitorIsHeldToItsStormLimitAndTheRestFoldsIntoASummary() throws {
+        let rig = try Rig()
+        rig.engine.setStormLimits(perMonitorPerMinute: 3, maximumPerSecond: 1000)
+        try rig.create()
+        // Ten raises in ten seconds: three pass with their cancels, seven are held back.
+        for _ in 0..<10 { rig.feed(90, 10) }
+        let logged = rig.types.filter { $0 != "eventStorm" }
+        #expect(logged == ["above", "canceled", "above", "canceled", "above", "canceled"])
+        let summaries = rig.events.filter { $0.type == "eventStorm" }
+        #expect(!summaries.isEmpty && summaries.allSatisfy { $0.code == 522 && $0.severity == "warning" })
+        #expect(summaries.reduce(0) { $0 + Int($1.value ?? 0) } + 3 <= 10)
+        // Every logged raise has its cancel; a minute later the monitor may log again.
+        rig.time += 60
+        rig.feed(90)
+        #expect(rig.types.filter { $0 == "above" }.count == 4)
+        rig.feed(10)
+        rig.time += 10
+        rig.feed(10)
+        let held = rig.events.filter { $0.type == "eventStorm" }.reduce(0) { $0 + Int($1.value ?? 0) }
+        #expect(held == 7, "every held-back raise is counted in a summary")
+    }
+
     @Test func samplesConsecutiveReadingsRaiseAndABreakResets() throws {
         let rig = try Rig()
         try rig.create { $0.samples = 3 }

@@ -1,0 +1,78 @@
+/// Bounds an event storm (a monitor flapping, a thousand template instances raising at once):
+/// each monitor may log `perMonitorPerMinute` raises a minute and all monitors together
+/// `maximumPerSecond` a second, as token buckets, so bursts pass and floods do not. What is held
+/// back is counted and folded into one summary event at most every `summarySeconds`, never
+/// dropped silently. Cancels are not limited: a raise that was logged always gets its cancel
+/// (and the cancel of a raise that was held back is held back too, by the engine).
+public struct StormLimiter: Sendable {
+    public var perMonitorPerMinute: Int
+    public var maximumPerSecond: Int
+    public var summarySeconds: Double
+
+    private var buckets: [Int: Bucket] = [:]
+    private var global: Bucket
+    private var held = 0
+    private var heldMonitors = Set<Int>()
+    private var heldSince = Double.nan
+    private var lastSummary = -Double.infinity
+    private var lastPrune = 0.0
+
+    struct Bucket: Sendable {
+        var tokens: Double
+        var time: Double
+
+        mutating func refill(now: Double, capacity: Double, perSecond: Double) {
+            tokens = min(capacity, tokens + max(0, now - time) * perSecond)
+            time = now
+        }
+    }
+
+    public init(perMonitorPerMinute: Int = 30, maximumPerSecond: Int = 1000, summarySeconds: Double = 5) {
+        self.perMonitorPerMinute = perMonitorPerMinute
+        self.maximumPerSecond = maximumPerSecond
+        self.summarySeconds = summarySeconds
+        global = Bucket(tokens: Double(maximumPerSecond), time: -Double.infinity)
+    }
+
+    /// Whether monitor `monitor` may log a raise at `now`; counts it as held back when not.
+    public mutating func admit(_ monitor: Int, now: Double) -> Bool {
+        let capacity = Double(perMonitorPerMinute)
+        var bucket = buckets[monitor] ?? Bucket(tokens: capacity, time: now)
+        bucket.refill(now: now, capacity: capacity, perSecond: capacity / 60)
+        global.refill(now: now, capacity: Double(maximumPerSecond), perSecond: Double(maximumPerSecond))
+        let admitted = bucket.tokens >= 1 && global.tokens >= 1
+        if admitted {
+            bucket.tokens -= 1
+            global.tokens -= 1
+        } else {
+            if held == 0 { heldSince = now }
+            held += 1
+            heldMonitors.insert(monitor)
+        }
+        buckets[monitor] = bucket
+        return admitted
+    }
+
+    /// Forgets a monitor (deleted).
+    public mutating func forget(_ monitor: Int) {
+        buckets[monitor] = nil
+    }
+
+    /// The summary due at `now`, if events were held back: how many, from how many monitors,
+    /// since when. At most one every `summarySeconds`.
+    public mutating func summary(now: Double) -> (count: Int, monitors: Int, since: Double)? {
+        if now - lastPrune >= 60 {
+            // Buckets that have refilled are the same as none: keep the table as small as the storm.
+            lastPrune = now
+            let capacity = Double(perMonitorPerMinute)
+            buckets = buckets.filter { _, bucket in bucket.tokens + (now - bucket.time) * capacity / 60 < capacity }
+        }
+        guard held > 0, now - lastSummary >= summarySeconds else { return nil }
+        defer {
+            held = 0
+            heldMonitors.removeAll(keepingCapacity: true)
+            lastSummary = now
+        }
+        return (held, heldMonitors.count, heldSince)
+    }
+}
