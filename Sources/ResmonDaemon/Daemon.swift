@@ -337,7 +337,7 @@ public final class Daemon: Sendable {
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
-        return String(cString: buffer)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.

@@ -5,8 +5,11 @@ import FoundationEssentials
 import History
 import Monitoring
 import ResmonAPI
+import ResmonClient
 import Statistics
 import Storage
+import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -245,6 +248,31 @@ for count in [1_000, 100_000, 1_000_000] {
     report("monitor_memory_\(label)", bytesPerMonitor, "bytes")
 }
 
+// MARK: - The event log: events per second appended, one per transaction and a thousand.
+
+do {
+    let directory = "/tmp/resmon-bench-events-\(getpid())"
+    mkdir(directory, 0o755)
+    defer {
+        for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
+        rmdir(directory)
+    }
+    if let state = try? StateDatabase(path: directory + "/state.db", migrations: [EventLog.schema + MonitorEngine.schema]) {
+        let event = EventRecord(id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
+                                monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
+                                message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])
+        for (label, perTransaction, transactions) in [("single", 1, 300), ("batch1000", 1000, 30)] {
+            let started = Clock.monotonic()
+            for _ in 0..<transactions {
+                try? state.withDatabase { database in
+                    try database.transaction { _ = try EventLog.append(Array(repeating: event, count: perTransaction), in: database) }
+                }
+            }
+            report("event_log_append_\(label)", Double(perTransaction * transactions) / (Clock.monotonic() - started), "events/s")
+        }
+    }
+}
+
 // MARK: - An idle resmond: RSS, RssAnon, PSS and CPU after a while at step 1 and step 5.
 
 func spawn(_ path: String, _ arguments: [String]) -> pid_t? {
@@ -317,8 +345,62 @@ if access(resmondPath, X_OK) == 0 {
         rmdir(daemon.directory + "/config")
         rmdir(daemon.directory)
     }
+    crossingToStreamLatency()
 } else {
     print("resmond not found at \(resmondPath): skipping the idle-daemon figures")
+}
+
+/// From a threshold crossing (a pushed value past a 1 s monitor's threshold) to a streaming
+/// consumer holding the event. DESIGN's bar: one monitoring period + 10 ms.
+@MainActor func crossingToStreamLatency() {
+    let directory = "/tmp/resmon-bench-\(getpid())-latency"
+    mkdir(directory, 0o755)
+    mkdir(directory + "/config", 0o755)
+    guard let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none", "--step", "1"])
+    else { return }
+    defer {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        for name in ["state.db", "state.db-wal", "state.db-shm", "history.snapshot", "resmond.lock"] { unlink(directory + "/" + name) }
+        rmdir(directory + "/config")
+        rmdir(directory)
+    }
+    let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 5000)
+    var ready = false
+    for _ in 0..<200 where !ready {
+        ready = (try? client.health()) != nil
+        usleep(50_000)
+    }
+    guard ready, (try? client.push("app:bench:level", value: 0)) != nil else { return }
+    var spec = MonitorSpec(target: "app:bench:level", condition: "above", value: 50)
+    spec.id = "latency"
+    guard (try? client.createMonitors([spec])) != nil else { return }
+    let received = Mutex<[Double]>([])
+    DispatchQueue.global().async {
+        _ = try? client.streamEvents(after: nil) { event in
+            received.withLock { $0.append(Clock.wall()) }
+            return true
+        }
+    }
+    sleep(1)
+    var latencies: [Double] = []
+    for round in 0..<10 {
+        let before = received.withLock { $0.count }
+        let crossed = Clock.wall()
+        _ = try? client.push("app:bench:level", value: round % 2 == 0 ? 90 : 10)
+        var arrived: Double?
+        for _ in 0..<300 where arrived == nil {
+            usleep(2000)
+            arrived = received.withLock { $0.count > before ? $0[before] : nil }
+        }
+        if let arrived { latencies.append(arrived - crossed) }
+        usleep(UInt32.random(in: 0...1_000_000)) // cross at any point of the period
+    }
+    guard !latencies.isEmpty else { return }
+    report("crossing_to_stream_mean", latencies.reduce(0, +) / Double(latencies.count) * 1000, "ms")
+    report("crossing_to_stream_max", latencies.max()! * 1000, "ms")
+    report("crossing_to_stream_bar", 1010, "ms")
 }
 
 let encoder = JSONEncoder()
