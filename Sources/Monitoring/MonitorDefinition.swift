@@ -37,6 +37,11 @@ public enum Condition: UInt8, Sendable {
     }
 }
 
+/// What a monitor does with its readings (DESIGN.md, Monitors).
+public enum MonitorKind: UInt8, Sendable {
+    case threshold, watermarkHigh, watermarkLow, leakyBucket
+}
+
 /// A monitor spec that cannot be accepted, with the field and the reason.
 public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
     public let message: String
@@ -49,6 +54,7 @@ public struct MonitorDefinition: Sendable {
     public let id: String
     public var spec: MonitorSpec
     public let key: StatisticKey
+    public let kind: MonitorKind
     public let transform: Transform
     public let condition: Condition
     public let severity: Severity
@@ -71,8 +77,48 @@ public struct MonitorDefinition: Sendable {
         if sample == nil && !lenient {
             throw MonitorSpecError("target: no statistic \(key.text) (GET /v1/statistics lists them)")
         }
-        if let type = spec.type, type != "threshold" {
-            throw MonitorSpecError("type: \"\(type)\" is not available; expected threshold")
+        func refuse(_ fields: [(String, Bool)], for type: String) throws(MonitorSpecError) {
+            if let field = fields.first(where: \.1) { throw MonitorSpecError("\(field.0) does not apply to a \(type) monitor") }
+        }
+        let kind: MonitorKind
+        var condition = Condition.above
+        switch spec.type ?? "threshold" {
+        case "threshold":
+            guard let name = spec.condition, let parsed = Condition(name: name) else {
+                throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition ?? "nothing")\"")
+            }
+            guard let value = spec.value, value.isFinite else { throw MonitorSpecError("value: a threshold monitor needs a finite number") }
+            try refuse([("mark", spec.mark != nil), ("events", spec.events != nil), ("bucketSize", spec.bucketSize != nil),
+                        ("fillValue", spec.fillValue != nil)], for: "threshold")
+            condition = parsed
+            kind = .threshold
+        case "watermark":
+            try refuse([("condition", spec.condition != nil), ("value", spec.value != nil), ("samples", spec.samples != nil),
+                        ("cancelValue", spec.cancelValue != nil), ("cancelSamples", spec.cancelSamples != nil),
+                        ("cancelSeverity", spec.cancelSeverity != nil), ("bucketSize", spec.bucketSize != nil),
+                        ("fillValue", spec.fillValue != nil)], for: "watermark")
+            switch spec.mark ?? "high" {
+            case "high": kind = .watermarkHigh
+            case "low": kind = .watermarkLow
+            default: throw MonitorSpecError("mark: expected high or low, got \"\(spec.mark ?? "")\"")
+            }
+        case "leakyBucket":
+            try refuse([("condition", spec.condition != nil), ("value", spec.value != nil), ("mark", spec.mark != nil),
+                        ("events", spec.events != nil), ("samples", spec.samples != nil), ("cancelValue", spec.cancelValue != nil),
+                        ("cancelSamples", spec.cancelSamples != nil), ("tolerance", spec.tolerance != nil)], for: "leakyBucket")
+            guard let size = spec.bucketSize, size.isFinite, size > 0 else { throw MonitorSpecError("bucketSize: a leaky bucket needs a size above 0") }
+            guard let fill = spec.fillValue, fill.isFinite, fill > 0 else {
+                throw MonitorSpecError("fillValue: a leaky bucket needs what it refills per monitoring period, above 0")
+            }
+            if let sample, sample.descriptor.kind != .counter {
+                throw MonitorSpecError("a leaky bucket drains by a counter's growth; \(key.text) is a \(sample.descriptor.kind.rawValue)")
+            }
+            if let transform = spec.transform, transform != "none" {
+                throw MonitorSpecError("transform does not apply to a leakyBucket monitor (it reads the counter's increase)")
+            }
+            kind = .leakyBucket
+        case let other:
+            throw MonitorSpecError("type: expected threshold, watermark or leakyBucket, got \"\(other)\"")
         }
         guard let transform = Transform(name: spec.transform ?? "none") else {
             throw MonitorSpecError("transform: expected none, percent, change or rate, got \"\(spec.transform ?? "")\"")
@@ -80,10 +126,7 @@ public struct MonitorDefinition: Sendable {
         if transform == .percent, let sample, sample.descriptor.upperBound == nil {
             throw MonitorSpecError("transform percent: \(key.text) has no upper bound to be a percentage of")
         }
-        guard let condition = Condition(name: spec.condition) else {
-            throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition)\"")
-        }
-        guard spec.value.isFinite else { throw MonitorSpecError("value must be a finite number") }
+        let value = spec.value ?? 0
         if let tolerance = spec.tolerance, !(tolerance >= 0 && tolerance.isFinite) {
             throw MonitorSpecError("tolerance must be a non-negative number")
         }
@@ -91,20 +134,20 @@ public struct MonitorDefinition: Sendable {
         if let cancel = spec.cancelValue {
             let raisesHigh = condition == .above || condition == .atOrAbove
             let raisesLow = condition == .below || condition == .atOrBelow
-            if raisesHigh && cancel > spec.value {
-                throw MonitorSpecError("cancelValue \(cancel) must not be above value \(spec.value) for condition \(spec.condition)")
+            if raisesHigh && cancel > value {
+                throw MonitorSpecError("cancelValue \(cancel) must not be above value \(value) for condition \(spec.condition ?? "")")
             }
-            if raisesLow && cancel < spec.value {
-                throw MonitorSpecError("cancelValue \(cancel) must not be below value \(spec.value) for condition \(spec.condition)")
+            if raisesLow && cancel < value {
+                throw MonitorSpecError("cancelValue \(cancel) must not be below value \(value) for condition \(spec.condition ?? "")")
             }
             if !raisesHigh && !raisesLow && cancel < 0 {
-                throw MonitorSpecError("cancelValue is the cancel band of \(spec.condition): it must not be negative")
+                throw MonitorSpecError("cancelValue is the cancel band of \(spec.condition ?? ""): it must not be negative")
             }
         }
         for (name, count) in [("samples", spec.samples), ("cancelSamples", spec.cancelSamples)] {
             if let count, !(1...100_000).contains(count) { throw MonitorSpecError("\(name) must be from 1 to 100000") }
         }
-        guard let severity = Severity(name: spec.severity ?? "warning") else {
+        guard let severity = Severity(name: spec.severity ?? (kind == .watermarkHigh || kind == .watermarkLow ? "info" : "warning")) else {
             throw MonitorSpecError("severity: expected emerg, alert, crit, err, warning, notice, info or debug, got \"\(spec.severity ?? "")\"")
         }
         var cancelSeverity: Severity? = .notice
@@ -165,14 +208,25 @@ public struct MonitorDefinition: Sendable {
         }
         let id = spec.id ?? MonitorDefinition.randomUUID()
         spec.id = id
-        spec.name = spec.name ?? "\(key.text) \(spec.condition) \(MonitorDefinition.number(spec.value))"
+        switch kind {
+        case .threshold:
+            spec.name = spec.name ?? "\(key.text) \(spec.condition ?? "") \(MonitorDefinition.number(value))"
+            spec.type = "threshold"
+            spec.samples = spec.samples ?? 1
+            spec.cancelSamples = spec.cancelSamples ?? spec.samples
+        case .watermarkHigh, .watermarkLow:
+            spec.mark = kind == .watermarkHigh ? "high" : "low"
+            spec.name = spec.name ?? "\(key.text) \(spec.mark!) watermark"
+            spec.type = "watermark"
+            spec.events = spec.events ?? false
+        case .leakyBucket:
+            spec.name = spec.name ?? "\(key.text) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
+            spec.type = "leakyBucket"
+        }
         spec.transform = spec.transform ?? "none"
-        spec.type = "threshold"
-        spec.samples = spec.samples ?? 1
-        spec.cancelSamples = spec.cancelSamples ?? spec.samples
-        spec.tolerance = spec.tolerance ?? 0
+        if kind != .leakyBucket { spec.tolerance = spec.tolerance ?? 0 }
         spec.severity = severity.name
-        spec.cancelSeverity = cancelSeverity?.name ?? "none"
+        spec.cancelSeverity = kind == .watermarkHigh || kind == .watermarkLow ? nil : cancelSeverity?.name ?? "none"
         spec.loggingRate = spec.loggingRate ?? 0
         spec.monitoringRate = spec.microMonitoringRate == nil ? rate : (spec.monitoringRate ?? 0)
         spec.monitoringInterval = spec.monitoringInterval ?? 0
@@ -183,6 +237,7 @@ public struct MonitorDefinition: Sendable {
         self.id = id
         self.spec = spec
         self.key = key
+        self.kind = kind
         self.transform = transform
         self.condition = condition
         self.severity = severity
@@ -194,13 +249,15 @@ public struct MonitorDefinition: Sendable {
 
     /// The event type a raise of this monitor logs, given the value that raised it.
     func raiseType(value: Double) -> EventType {
+        if kind == .leakyBucket { return .counterRateExceeded }
+        if kind != .threshold { return .watermark }
         switch condition {
-        case .above: .above
-        case .atOrAbove: .atOrAbove
-        case .at: .at
-        case .atOrBelow: .atOrBelow
-        case .below: .below
-        case .notAt: value < spec.value ? .notAtBelow : .notAtAbove
+        case .above: return .above
+        case .atOrAbove: return .atOrAbove
+        case .at: return .at
+        case .atOrBelow: return .atOrBelow
+        case .below: return .below
+        case .notAt: return value < (spec.value ?? 0) ? .notAtBelow : .notAtAbove
         }
     }
 

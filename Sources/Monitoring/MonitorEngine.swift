@@ -42,6 +42,7 @@ public final class MonitorEngine: Sendable {
         var raisedAt: Double?
         var startedAt: Double?
         var lastRaiseEvent: Int64?
+        var extra: ExtraState?
     }
 
     struct Group {
@@ -62,6 +63,8 @@ public final class MonitorEngine: Sendable {
         var generations: [UInt32] = []
         var lastSnapshot = 0.0
         var storm = StormLimiter()
+        /// Watermark and leaky-bucket state by slot index.
+        var extra: [Int: ExtraState] = [:]
     }
 
     private let core = Mutex(Core())
@@ -138,6 +141,13 @@ public final class MonitorEngine: Sendable {
                     core.slots[index] = slot
                     core.startedAt[index] = saved.startedAt ?? .nan
                     core.lastRaiseEvent[index] = saved.lastRaiseEvent ?? 0
+                    if let stored = saved.extra, var extra = core.extra[index] {
+                        extra.level = stored.level
+                        extra.extreme = stored.extreme
+                        extra.extremeTime = stored.extremeTime
+                        extra.reported = stored.reported
+                        core.extra[index] = extra
+                    }
                 }
             }
         }
@@ -149,8 +159,9 @@ public final class MonitorEngine: Sendable {
         let handle = table.handle(for: definition.key.text)
         let bound = table.sample(forKey: definition.key.text)?.descriptor.upperBound ?? .nan
         let slot = ThresholdSlot(
+            kind: definition.kind,
             handle: handle.map { $0.index } ?? -1, generation: handle?.generation ?? 0, transform: definition.transform,
-            condition: definition.condition, threshold: spec.value, tolerance: spec.tolerance ?? 0,
+            condition: definition.condition, threshold: spec.value ?? 0, tolerance: spec.tolerance ?? 0,
             cancelThreshold: spec.cancelValue ?? .nan, samples: Int32(spec.samples ?? 1),
             cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), upperBound: bound,
             loggingRate: spec.loggingRate ?? 0, interval: spec.monitoringInterval ?? 0, capture: spec.dataCapture ?? false,
@@ -170,10 +181,28 @@ public final class MonitorEngine: Sendable {
             core.lastRaiseEvent.append(0)
         }
         core.indexByID[definition.id] = index
+        core.extra[index] = MonitorEngine.extraState(for: definition)
         core.groups[definition.rate, default: Group()].members.append(index)
         samplingRequest(definition.key.subsystem, definition.rate, definition.id)
         if definition.rate < step { scheduleChanged() }
         return index
+    }
+
+    /// The fresh side state of a watermark or leaky bucket; nil for a threshold.
+    static func extraState(for definition: MonitorDefinition) -> ExtraState? {
+        switch definition.kind {
+        case .threshold: return nil
+        case .watermarkHigh, .watermarkLow:
+            var extra = ExtraState()
+            extra.events = definition.spec.events ?? false
+            return extra
+        case .leakyBucket:
+            var extra = ExtraState()
+            extra.size = definition.spec.bucketSize ?? 1
+            extra.fill = definition.spec.fillValue ?? 1
+            extra.period = definition.rate
+            return extra
+        }
     }
 
     private func remove(_ index: Int, from core: inout Core) {
@@ -185,6 +214,7 @@ public final class MonitorEngine: Sendable {
         core.definitions[index] = nil
         core.slots[index].running = false
         core.captures[index] = nil
+        core.extra[index] = nil
         core.storm.forget(index)
         core.free.append(index)
     }
@@ -339,6 +369,7 @@ public final class MonitorEngine: Sendable {
                 fresh.paused = paused
                 core.slots[index] = fresh
                 core.startedAt[index] = .nan
+                if let definition = core.definitions[index] { core.extra[index] = MonitorEngine.extraState(for: definition) }
             case .resetNotification:
                 core.slots[index].notified = false
             }
@@ -423,7 +454,10 @@ public final class MonitorEngine: Sendable {
                            state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
                                                    paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
                                                    lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
-                                                   lastEventTime: known(slot.lastLogged)))
+                                                   lastEventTime: known(slot.lastLogged),
+                                                   watermark: core.extra[index].flatMap { known($0.extreme) },
+                                                   watermarkTime: core.extra[index].flatMap { known($0.extremeTime) },
+                                                   level: definition.kind == .leakyBucket ? core.extra[index].map { $0.level.isNaN ? $0.size : $0.level } : nil))
     }
 
     // MARK: - Evaluation
@@ -461,6 +495,14 @@ public final class MonitorEngine: Sendable {
                     }
                     events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
                     core.slots[index].loggedRaised = true
+                case .watermark:
+                    guard !paused, var extra = core.extra[index] else { continue }
+                    let previous = extra.reported
+                    extra.reported = extra.extreme
+                    core.extra[index] = extra
+                    core.slots[index].lastLogged = transition.time
+                    guard core.storm.admit(index, now: now) else { continue }
+                    events.append(watermarkEvent(index, core, value: extra.extreme, previous: previous, time: transition.time))
                 case .cancel:
                     guard !paused, core.slots[index].loggedRaised else { continue }
                     if definition.cancelSeverity != nil {
@@ -525,9 +567,22 @@ public final class MonitorEngine: Sendable {
         guard time != slot.lastSeen else { return } // no new reading since the last evaluation
         slot.lastSeen = time
         let raw = core.raws[handle]
+        let increase = raw - slot.previousRaw
+        let elapsed = time - slot.previousTime
         let value = slot.transformed(value: core.values[handle], raw: raw, time: time)
         let before = slot.phase
-        let outcome = slot.evaluate(value, now: time)
+        let outcome: Outcome
+        switch slot.kind {
+        case .threshold:
+            outcome = slot.evaluate(value, now: time)
+        case .leakyBucket:
+            slot.lastEvaluated = now
+            outcome = core.extra[index]?.leak(&slot, increase: increase, elapsed: elapsed, now: time) ?? .nothing
+        case .watermarkHigh, .watermarkLow:
+            slot.lastValue = value
+            slot.lastEvaluated = now
+            outcome = core.extra[index]?.mark(&slot, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
+        }
         core.slots[index] = slot
         if slot.capture {
             var ring = core.captures[index] ?? []
@@ -541,12 +596,32 @@ public final class MonitorEngine: Sendable {
 
     // MARK: - Events and persistence
 
+    private func watermarkEvent(_ index: Int, _ core: Core, value: Double, previous: Double, time: Double) -> EventRecord {
+        let definition = core.definitions[index]!
+        let spec = definition.spec
+        let shown = MonitorDefinition.number((value * 1e6).rounded() / 1e6)
+        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(shown) (from \(MonitorDefinition.number((previous * 1e6).rounded() / 1e6)))"
+        return EventRecord(id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
+                           severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+                           key: definition.key.text, value: value, threshold: previous.isFinite ? previous : nil, host: host,
+                           message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+    }
+
     private func raiseEvent(_ index: Int, _ core: Core, value: Double, time: Double, repeated: Bool) -> EventRecord {
         let definition = core.definitions[index]!
+        if definition.kind == .leakyBucket {
+            let spec = definition.spec
+            let message = "\(definition.key.text) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
+                + (repeated ? " (still)" : "")
+            return EventRecord(id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
+                               severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+                               key: definition.key.text, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
+                               message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        }
         let type = definition.raiseType(value: value)
         let spec = definition.spec
         let shown = value.isFinite ? MonitorDefinition.number((value * 1e6).rounded() / 1e6) : "unknown"
-        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value))"
+        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value ?? 0))"
             + (repeated ? " (still)" : "")
         return EventRecord(id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
                            monitorId: definition.id, monitorName: spec.name, key: definition.key.text,
@@ -561,7 +636,8 @@ public final class MonitorEngine: Sendable {
         return EventRecord(id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
                            severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
                            monitorName: spec.name, key: definition.key.text, value: value.isFinite ? value : nil,
-                           threshold: spec.value, host: host, message: "\(spec.name ?? definition.id): \(reason)",
+                           threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
+                           message: "\(spec.name ?? definition.id): \(reason)",
                            cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
@@ -587,7 +663,7 @@ public final class MonitorEngine: Sendable {
                                                lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
                                                raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
                                                startedAt: core.startedAt[index].isFinite ? core.startedAt[index] : nil,
-                                               lastRaiseEvent: core.lastRaiseEvent[index])
+                                               lastRaiseEvent: core.lastRaiseEvent[index], extra: core.extra[index])
                         try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)",
                                              [.text(definition.id), .text(String(decoding: try encoder.encode(saved), as: UTF8.self))])
                     }

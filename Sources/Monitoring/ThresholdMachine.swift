@@ -28,10 +28,91 @@ public enum Phase: UInt8, Sendable {
 /// What an evaluation asks to be logged.
 public enum Outcome: UInt8, Sendable {
     case nothing, raise, repeatRaise, cancel
+    /// A watermark moved by more than its tolerance.
+    case watermark
+}
+
+/// The state of the monitors that are not thresholds, kept apart so the threshold slots stay small.
+struct ExtraState: Codable, Sendable {
+    /// Leaky bucket: its level (NaN: full, not yet read), size, refill per period, period.
+    var level = Double.nan
+    var size = 0.0
+    var fill = 0.0
+    var period = 1.0
+    /// Watermark: the extreme seen and when; the extreme last reported by an event.
+    var extreme = Double.nan
+    var extremeTime = Double.nan
+    var reported = Double.nan
+    var events = false
+
+    enum CodingKeys: String, CodingKey { case level, extreme, extremeTime, reported }
+
+    init() {}
+
+    // Unknown values (NaN) are stored as absent: JSON has no NaN.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        level = try container.decodeIfPresent(Double.self, forKey: .level) ?? .nan
+        extreme = try container.decodeIfPresent(Double.self, forKey: .extreme) ?? .nan
+        extremeTime = try container.decodeIfPresent(Double.self, forKey: .extremeTime) ?? .nan
+        reported = try container.decodeIfPresent(Double.self, forKey: .reported) ?? .nan
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        func put(_ value: Double, _ key: CodingKeys) throws { if value.isFinite { try container.encode(value, forKey: key) } }
+        try put(level, .level)
+        try put(extreme, .extreme)
+        try put(extremeTime, .extremeTime)
+        try put(reported, .reported)
+    }
+
+    /// A leaky bucket's reading: refill for the time elapsed, drain by the counter's increase.
+    /// Raised when the bucket runs empty; cancelled once a refill tops it up again.
+    mutating func leak(_ slot: inout ThresholdSlot, increase: Double, elapsed: Double, now: Double) -> Outcome {
+        guard increase.isFinite, increase >= 0, elapsed > 0 else { return .nothing } // first reading or a counter reset
+        let refilled = min(size, (level.isNaN ? size : level) + fill * elapsed / period)
+        level = max(0, refilled - increase)
+        slot.lastValue = level
+        if slot.phase.isRaised {
+            if refilled >= size {
+                slot.phase = .clear
+                return .cancel
+            }
+            guard level == 0 else { return .nothing }
+            if slot.loggingRate > 0 { return now - slot.lastLogged >= slot.loggingRate ? .repeatRaise : .nothing }
+            return slot.notified ? .nothing : .repeatRaise
+        }
+        guard level == 0 else { return .nothing }
+        slot.phase = .raised
+        slot.raisedAt = now
+        return .raise
+    }
+
+    /// A watermark's reading: the extreme follows; an event when it moved past the tolerance
+    /// since the last one (and loggingRate allows). The first reading sets the mark silently.
+    mutating func mark(_ slot: inout ThresholdSlot, value: Double, high: Bool, now: Double) -> Outcome {
+        guard value.isFinite else { return .nothing }
+        if extreme.isNaN || (high ? value > extreme : value < extreme) {
+            extreme = value
+            extremeTime = now
+        }
+        guard events else { return .nothing }
+        guard !reported.isNaN else {
+            reported = extreme
+            return .nothing
+        }
+        guard abs(extreme - reported) > slot.tolerance,
+              slot.loggingRate == 0 || slot.lastLogged.isNaN || now - slot.lastLogged >= slot.loggingRate else {
+            return .nothing
+        }
+        return .watermark
+    }
 }
 
 /// The hot, flat part of one threshold monitor: everything an evaluation reads and writes.
 struct ThresholdSlot {
+    var kind: MonitorKind = .threshold
     var handle: Int32
     var generation: UInt32
     var transform: Transform

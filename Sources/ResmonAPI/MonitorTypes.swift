@@ -7,11 +7,19 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     public var target: String
     /// `none` (default), `percent`, `change`, `rate`.
     public var transform: String?
-    /// `threshold` (the only type so far).
+    /// `threshold` (default), `watermark` or `leakyBucket`.
     public var type: String?
-    /// `above`, `atOrAbove`, `at`, `atOrBelow`, `below`, `notAt`.
-    public var condition: String
-    public var value: Double
+    /// Threshold: `above`, `atOrAbove`, `at`, `atOrBelow`, `below`, `notAt`.
+    public var condition: String?
+    /// Threshold: the value compared with.
+    public var value: Double?
+    /// Watermark: `high` (default) or `low`.
+    public var mark: String?
+    /// Watermark: log a `watermark` event when the mark moves by more than `tolerance`.
+    public var events: Bool?
+    /// Leaky bucket: its size, and what it refills per monitoring period.
+    public var bucketSize: Double?
+    public var fillValue: Double?
     public var tolerance: Double?
     public var samples: Int?
     public var cancelValue: Double?
@@ -34,8 +42,15 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         self.value = value
     }
 
+    /// A watermark or leaky-bucket monitor; set its fields after.
+    public init(target: String, type: String) {
+        self.target = target
+        self.type = type
+    }
+
     static let fields: Set<String> = [
-        "id", "name", "target", "transform", "type", "condition", "value", "tolerance", "samples", "cancelValue",
+        "id", "name", "target", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
+        "tolerance", "samples", "cancelValue",
         "cancelSamples", "severity", "cancelSeverity", "loggingRate", "monitoringRate", "microMonitoringRate",
         "monitoringInterval", "dataCapture", "labels", "annotations", "start",
     ]
@@ -63,8 +78,12 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         target = try container.decode(String.self, forKey: .target)
         transform = try container.decodeIfPresent(String.self, forKey: .transform)
         type = try container.decodeIfPresent(String.self, forKey: .type)
-        condition = try container.decode(String.self, forKey: .condition)
-        value = try container.decode(Double.self, forKey: .value)
+        condition = try container.decodeIfPresent(String.self, forKey: .condition)
+        value = try container.decodeIfPresent(Double.self, forKey: .value)
+        mark = try container.decodeIfPresent(String.self, forKey: .mark)
+        events = try container.decodeIfPresent(Bool.self, forKey: .events)
+        bucketSize = try container.decodeIfPresent(Double.self, forKey: .bucketSize)
+        fillValue = try container.decodeIfPresent(Double.self, forKey: .fillValue)
         tolerance = try container.decodeIfPresent(Double.self, forKey: .tolerance)
         samples = try container.decodeIfPresent(Int.self, forKey: .samples)
         cancelValue = try container.decodeIfPresent(Double.self, forKey: .cancelValue)
@@ -97,9 +116,18 @@ public struct MonitorStateInfo: Codable, Sendable, Equatable {
     public var lastEvaluated: Double?
     public var raisedAt: Double?
     public var lastEventTime: Double?
+    /// Watermark: the extreme value seen and when.
+    public var watermark: Double?
+    public var watermarkTime: Double?
+    /// Leaky bucket: its level now (full is bucketSize; 0 is the rate exceeded).
+    public var level: Double?
 
     public init(phase: String, count: Int, running: Bool, paused: Bool, notified: Bool, lastValue: Double?,
-                lastEvaluated: Double?, raisedAt: Double?, lastEventTime: Double?) {
+                lastEvaluated: Double?, raisedAt: Double?, lastEventTime: Double?, watermark: Double? = nil,
+                watermarkTime: Double? = nil, level: Double? = nil) {
+        self.watermark = watermark
+        self.watermarkTime = watermarkTime
+        self.level = level
         self.phase = phase
         self.count = count
         self.running = running

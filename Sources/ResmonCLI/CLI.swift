@@ -74,6 +74,8 @@ public enum CLI {
                                   [--cancel-samples N] [--tolerance T] [--transform none|percent|change|rate]
                                   [--severity S] [--cancel-severity S|none] [--logging-rate SECONDS] [--rate SECONDS]
                                   [--interval-limit SECONDS] [--name NAME] [--id ID] [--stopped] [--capture] [--json]
+                   resmon monitor create KEY watermark high|low [--tolerance T --events] [--transform change]
+                   resmon monitor create KEY leaky-bucket SIZE --fill F   (a counter; F refills per period)
                    resmon monitor create --from-file SPEC.json     (one spec or an array; docs/MONITORS.md)
                    resmon monitor list [--json]
                    resmon monitor show|start|stop|pause|resume|reset|reset-notification|delete ID [--json]
@@ -145,7 +147,7 @@ public enum CLI {
         let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf",
                                    "--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value", "--transform",
                                    "--severity", "--cancel-severity", "--logging-rate", "--rate", "--interval-limit", "--name", "--id",
-                                   "--from-file", "--tolerance", "--after", "--limit", "--filter"]
+                                   "--from-file", "--tolerance", "--after", "--limit", "--filter", "--fill"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -171,6 +173,7 @@ public enum CLI {
             case "--delete": invocation.delete = true
             case "--stopped": invocation.options["--stopped"] = "true"
             case "--capture": invocation.options["--capture"] = "true"
+            case "--events": invocation.options["--events"] = "true"
             case _ where argument.hasPrefix("-") && argument.count > 1:
                 throw UsageError(message: "unknown option \"\(argument)\"")
             default:
@@ -303,8 +306,16 @@ public enum CLI {
             var table = TextTable(header: ["id", monitor.id])
             table.append(["name", monitor.spec.name ?? ""])
             table.append(["target", monitor.spec.target + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
-            table.append(["condition", "\(monitor.spec.condition) \(ValueFormatter.number(monitor.spec.value)), \(monitor.spec.samples ?? 1) samples"
-                          + (monitor.spec.cancelValue.map { ", cancel past \(ValueFormatter.number($0))" } ?? "")])
+            switch monitor.spec.type ?? "threshold" {
+            case "watermark":
+                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(ValueFormatter.number) ?? "none yet")
+                              + (monitor.state.watermarkTime.map { " at \(formatTime($0))" } ?? "")])
+            case "leakyBucket":
+                table.append(["bucket", "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"])
+            default:
+                table.append(["condition", "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
+                              + (monitor.spec.cancelValue.map { ", cancel past \(ValueFormatter.number($0))" } ?? "")])
+            }
             table.append(["state", monitor.state.phase + (monitor.state.count > 0 ? " (\(monitor.state.count))" : "")
                           + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")])
             table.append(["last value", monitor.state.lastValue.map(ValueFormatter.number) ?? "unknown"])
@@ -331,8 +342,22 @@ public enum CLI {
             }
         }
         guard invocation.arguments.count == 3 else { throw UsageError(message: "monitor create needs KEY CONDITION VALUE") }
-        guard let value = Double(invocation.arguments[2]) else { throw UsageError(message: "VALUE: expected a number, got \"\(invocation.arguments[2])\"") }
-        var spec = MonitorSpec(target: invocation.arguments[0], condition: invocation.arguments[1], value: value)
+        var spec: MonitorSpec
+        switch invocation.arguments[1] {
+        case "watermark":
+            spec = MonitorSpec(target: invocation.arguments[0], type: "watermark")
+            spec.mark = invocation.arguments[2]
+            if options["--events"] != nil { spec.events = true }
+        case "leaky-bucket", "leakyBucket":
+            guard let size = Double(invocation.arguments[2]) else { throw UsageError(message: "SIZE: expected a number, got \"\(invocation.arguments[2])\"") }
+            guard let fill = options["--fill"].flatMap(Double.init) else { throw UsageError(message: "a leaky bucket needs --fill F (a number)") }
+            spec = MonitorSpec(target: invocation.arguments[0], type: "leakyBucket")
+            spec.bucketSize = size
+            spec.fillValue = fill
+        default:
+            guard let value = Double(invocation.arguments[2]) else { throw UsageError(message: "VALUE: expected a number, got \"\(invocation.arguments[2])\"") }
+            spec = MonitorSpec(target: invocation.arguments[0], condition: invocation.arguments[1], value: value)
+        }
         func number(_ name: String) throws -> Double? {
             guard let text = options[name] else { return nil }
             guard let value = Double(text) else { throw UsageError(message: "\(name): expected a number, got \"\(text)\"") }
@@ -512,7 +537,8 @@ public enum CLI {
                                               "history": ["--since", "--cf"], "events": ["--after", "--limit", "--filter", "--since"],
                                               "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
                                                           "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
-                                                          "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture"]]
+                                                          "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture",
+                                                          "--fill", "--events"]]
         if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
             throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
         }

@@ -34,6 +34,16 @@ final class Rig {
         return try engine.create([spec], owner: 0)[0].id
     }
 
+    /// A watermark or leaky bucket with id "m".
+    func create(type: String, _ configure: (inout MonitorSpec) -> Void) throws {
+        var spec = MonitorSpec(target: key, type: type)
+        spec.id = "m"
+        configure(&spec)
+        _ = try engine.create([spec], owner: 0)
+    }
+
+    var state: MonitorStateInfo? { engine.monitor("m")?.state }
+
     private func feedValue(_ value: Double) {
         time += 1
         var batch = SampleBatch()
@@ -85,6 +95,59 @@ final class Rig {
         rig.feed(10)
         let held = rig.events.filter { $0.type == "eventStorm" }.reduce(0) { $0 + Int($1.value ?? 0) }
         #expect(held == 7, "every held-back raise is counted in a summary")
+    }
+
+    @Test func aWatermarkFollowsTheExtremeAndReportsMovesPastItsTolerance() throws {
+        let rig = try Rig()
+        try rig.create(type: "watermark") { $0.events = true; $0.tolerance = 5 }
+        rig.feed(10, 12, 30, 20, 31, 40)      // 10 sets the mark silently; 12 and 31 move it by ≤ 5
+        #expect(rig.types == ["watermark", "watermark"])
+        #expect(rig.events.map(\.value) == [30, 40] && rig.events.map(\.threshold) == [10, 30])
+        #expect(rig.events[0].code == 520 && rig.events[0].severity == "info")
+        #expect(rig.state?.watermark == 40 && rig.state?.watermarkTime == rig.time - 0)
+        try rig.restart()                      // the mark survives a restart
+        #expect(rig.state?.watermark == 40)
+        _ = try rig.engine.perform(.reset, on: "m", caller: 0)
+        #expect(rig.state?.watermark == nil)
+
+        let low = try Rig()
+        try low.create(type: "watermark") { $0.mark = "low" }
+        low.feed(10, 5, 7)
+        #expect(low.state?.watermark == 5 && low.types.isEmpty) // events are off by default
+
+        let change = try Rig()
+        try change.create(type: "watermark") { $0.transform = "change" }
+        change.feed(100, 103, 109, 110)       // the largest increase between readings
+        #expect(change.state?.watermark == 6)
+
+        let limited = try Rig()
+        try limited.create(type: "watermark") { $0.events = true; $0.loggingRate = 10 }
+        limited.feed(10, 30, 50)              // 50 comes within loggingRate of the report of 30
+        #expect(limited.events.map(\.value) == [30])
+        limited.time += 10
+        limited.feed(0)                       // the move held back is reported once the rate allows
+        #expect(limited.events.map(\.value) == [30, 50])
+    }
+
+    @Test func aLeakyBucketAlarmsOnASustainedRateAndCancelsWhenItRefills() throws {
+        let rig = try Rig(kind: .counter)
+        try rig.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 }
+        rig.feed(1000, 1002, 1010)            // bursts within the bucket: levels 8, 2
+        #expect(rig.types.isEmpty && rig.state?.level == 2)
+        rig.feed(1015)                        // refilled to 4, drained by 5: empty
+        #expect(rig.types == ["counterRateExceeded"] && rig.events[0].code == 508 && rig.state?.level == 0)
+        rig.feed(1016, 1016, 1016, 1016, 1016) // refilling: 1, 3, 5, 7, 9
+        #expect(rig.types == ["counterRateExceeded"] && rig.state?.phase == "raised")
+        rig.feed(1016)                        // full again: the condition ended
+        #expect(rig.types == ["counterRateExceeded", "canceled"])
+        rig.feed(5)                           // a counter reset is no reading
+        #expect(rig.state?.level == 10)
+
+        let gauge = try Rig()
+        #expect(throws: MonitorError.self) { try gauge.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 } }
+        #expect(throws: MonitorError.self) { try rig.create(type: "leakyBucket") { $0.id = "n"; $0.bucketSize = 10 } }
+        #expect(throws: MonitorError.self) { try rig.create(type: "watermark") { $0.id = "n"; $0.condition = "above" } }
+        #expect(throws: MonitorError.self) { try rig.create(type: "histogram") { $0.id = "n" } }
     }
 
     @Test func samplesConsecutiveReadingsRaiseAndABreakResets() throws {
