@@ -10,7 +10,7 @@ import Glibc
 
 /// A request the engine refuses, with the HTTP status it deserves.
 public struct MonitorError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case invalid, notFound, conflict, forbidden, storage }
+    public enum Kind: Sendable { case invalid, notFound, conflict, forbidden, storage, busy }
     public let kind: Kind
     public let message: String
     public init(kind: Kind, message: String) {
@@ -68,6 +68,8 @@ public final class MonitorEngine: Sendable {
     }
 
     private let core = Mutex(Core())
+    /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
+    private let busyReason = Mutex<String?>(nil)
     private let database: StateDatabase
     private let table: SampleTable
     private let step: Double
@@ -222,7 +224,21 @@ public final class MonitorEngine: Sendable {
     // MARK: - Creating and changing
 
     /// Validates and stores monitors, all or none; answers only after they are committed.
+    /// Sets (or clears, with nil) the reason resmond is over its self-limits.
+    public func setBusy(_ reason: String?) {
+        busyReason.withLock { $0 = reason }
+    }
+
+    public var busy: String? { busyReason.withLock { $0 } }
+
+    private func refuseWhenBusy() throws(MonitorError) {
+        if let reason = busy {
+            throw MonitorError(kind: .busy, message: "resmond is over its self-limits (\(reason)); existing monitors keep running, new ones are refused until it is back under them")
+        }
+    }
+
     public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
+        try refuseWhenBusy()
         let now = Clock.wall()
         var definitions: [MonitorDefinition] = []
         for (position, spec) in specs.enumerated() {
@@ -324,7 +340,8 @@ public final class MonitorEngine: Sendable {
     /// differs from the last logged) / reset (back to just created; cancels if raised) /
     /// reset-notification (the next reading that meets the condition logs again).
     public func perform(_ action: Action, on id: String, caller: Int) throws(MonitorError) -> MonitorInfo {
-        try core.withLock { core throws(MonitorError) -> MonitorInfo in
+        if action == .start { try refuseWhenBusy() }
+        return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
             var events: [EventRecord] = []
             let now = Clock.wall()

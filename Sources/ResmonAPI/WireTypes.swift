@@ -18,6 +18,10 @@ public struct StatusResponse: Codable, Sendable {
     /// The TCP address served, nil when TCP is off.
     public var listen: String?
     public var busy: Bool
+    /// Why resmond is busy (over which self-limit), when it is.
+    public var busyReason: String?
+    /// The self-limits and resmond's last measurement against them.
+    public var limits: SelfLimits?
     public var cpuSecondsTotal: Double
     public var residentBytes: Double
     public var lastSampleCPUSeconds: Double?
@@ -25,7 +29,10 @@ public struct StatusResponse: Codable, Sendable {
     public init(version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
                 cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
                 stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
-                cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?) {
+                cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?, busyReason: String? = nil,
+                limits: SelfLimits? = nil) {
+        self.busyReason = busyReason
+        self.limits = limits
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -43,6 +50,24 @@ public struct StatusResponse: Codable, Sendable {
         self.cpuSecondsTotal = cpuSecondsTotal
         self.residentBytes = residentBytes
         self.lastSampleCPUSeconds = lastSampleCPUSeconds
+    }
+}
+
+/// resmond's self-limits (`limits` in resmond.json) and what it last measured of itself.
+public struct SelfLimits: Codable, Sendable, Equatable {
+    public var cpuPercent: Double
+    public var memoryMB: Int
+    public var selfMonitoringSeconds: Int
+    /// CPU used over the last self-monitoring period, percent of one core; nil before the first.
+    public var measuredCPUPercent: Double?
+    public var measuredMemoryMB: Double?
+
+    public init(cpuPercent: Double, memoryMB: Int, selfMonitoringSeconds: Int, measuredCPUPercent: Double?, measuredMemoryMB: Double?) {
+        self.cpuPercent = cpuPercent
+        self.memoryMB = memoryMB
+        self.selfMonitoringSeconds = selfMonitoringSeconds
+        self.measuredCPUPercent = measuredCPUPercent
+        self.measuredMemoryMB = measuredMemoryMB
     }
 }
 

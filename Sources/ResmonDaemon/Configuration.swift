@@ -80,6 +80,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
     public var tokenFile: String?
+    /// Self-limits: over this CPU share of one core or this RSS, new monitors are refused (503 busy).
+    public var cpuLimitPercent = 5.0
+    public var memoryLimitMB = 25
+    public var selfMonitoringSeconds = 15
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
 
@@ -208,7 +212,20 @@ struct Reader {
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
         let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                                                          "sinks"])
+                                                          "sinks", "limits"])
+        if let value = top["limits"] {
+            let limits = try object(value, "limits", allowed: ["cpuPercent", "memoryMB", "selfMonitoringSeconds"])
+            if let value = limits["cpuPercent"] {
+                guard case .number(let percent) = value, percent > 0, percent <= 1600 else {
+                    throw fail("limits.cpuPercent", "expected a percentage of one core above 0 (up to 1600)")
+                }
+                configuration.cpuLimitPercent = percent
+            }
+            if let value = limits["memoryMB"] { configuration.memoryLimitMB = try integer(value, "limits.memoryMB", 1...1_048_576) }
+            if let value = limits["selfMonitoringSeconds"] {
+                configuration.selfMonitoringSeconds = try integer(value, "limits.selfMonitoringSeconds", 1...3600)
+            }
+        }
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }
         if let value = top["step"] { configuration.step = try integer(value, "step", 1...300) }
         if let value = top["cycles"] {

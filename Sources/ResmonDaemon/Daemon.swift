@@ -35,6 +35,8 @@ public final class Daemon: Sendable {
     private let monitors = Mutex<MonitorEngine?>(nil)
     private let lastSnapshot = Mutex<Double>(0)
     private let sinks = Mutex<SinkRunner?>(nil)
+    /// The last self-measurement: when (monotonic), process CPU seconds then, and the result.
+    private let selfCheck = Mutex<(time: Double, cpu: Double, cpuPercent: Double?, memoryMB: Double?)>((0, 0, nil, nil))
 
     /// Parses the command line, runs the daemon, and exits with its status.
     public static func main(arguments: [String]) -> Never {
@@ -302,9 +304,41 @@ public final class Daemon: Sendable {
                 while engine.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall()) >= 5000 {}
             }
         }
+        checkSelfLimits()
         let interval = Double(configuration.withLock { $0.historySnapshotSeconds })
         if Clock.monotonic() - lastSnapshot.withLock({ $0 }) >= interval { saveHistory() }
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
+    }
+
+    /// Every `limits.selfMonitoringSeconds`: resmond's CPU share of one core and its RSS against
+    /// its limits. Over either, new monitors and starts are refused (503 busy) until it is back
+    /// under both; existing monitors keep running.
+    private func checkSelfLimits() {
+        let (period, cpuLimit, memoryLimit) = configuration.withLock { ($0.selfMonitoringSeconds, $0.cpuLimitPercent, $0.memoryLimitMB) }
+        let now = Clock.monotonic()
+        let cpu = Clock.processCPU()
+        let due = selfCheck.withLock { check -> (Double, Double)? in
+            if check.time == 0 {
+                check.time = now
+                check.cpu = cpu
+                return nil
+            }
+            guard now - check.time >= Double(period) else { return nil }
+            defer { check.time = now; check.cpu = cpu }
+            return (now - check.time, cpu - check.cpu)
+        }
+        guard let (elapsed, used) = due, let engine = monitors.withLock({ $0 }) else { return }
+        let cpuPercent = used / elapsed * 100
+        let memoryMB = Daemon.residentBytes() / 1_048_576
+        selfCheck.withLock { $0.cpuPercent = cpuPercent; $0.memoryMB = memoryMB }
+        var reasons: [String] = []
+        if cpuPercent > cpuLimit { reasons.append("CPU \((cpuPercent * 10).rounded() / 10) % of a core > limit \(cpuLimit) %") }
+        if memoryMB > Double(memoryLimit) { reasons.append("RSS \((memoryMB * 10).rounded() / 10) MB > limit \(memoryLimit) MB") }
+        let reason = reasons.isEmpty ? nil : reasons.joined(separator: ", ")
+        let before = engine.busy
+        engine.setBusy(reason)
+        if let reason, before == nil { Log.warning("over the self-limits (\(reason)): refusing new monitors") }
+        if reason == nil, before != nil { Log.info("back under the self-limits: accepting new monitors") }
     }
 
     private var historyPath: String { configuration.withLock { $0.stateDirectory } + "/history.snapshot" }
@@ -447,9 +481,15 @@ public final class Daemon: Sendable {
             subsystemsAvailable: subsystems.filter { $0.state == .available }.count,
             subsystemsUnavailable: subsystems.filter { $0.state == .unavailable }.count,
             stateDirectory: configuration.stateDirectory, configDirectory: configuration.configDirectory,
-            socket: configuration.socketPath, listen: listenDescription.withLock { $0 }, busy: false,
+            socket: configuration.socketPath, listen: listenDescription.withLock { $0 },
+            busy: monitors.withLock { $0 }?.busy != nil,
             cpuSecondsTotal: Clock.processCPU(), residentBytes: Daemon.residentBytes(),
-            lastSampleCPUSeconds: lastSampleCPU.withLock { $0 })
+            lastSampleCPUSeconds: lastSampleCPU.withLock { $0 }, busyReason: monitors.withLock { $0 }?.busy,
+            limits: selfCheck.withLock { check in
+                SelfLimits(cpuPercent: configuration.cpuLimitPercent, memoryMB: configuration.memoryLimitMB,
+                           selfMonitoringSeconds: configuration.selfMonitoringSeconds,
+                           measuredCPUPercent: check.cpuPercent, measuredMemoryMB: check.memoryMB)
+            })
     }
 
     /// Resident set size from /proc/self/statm.

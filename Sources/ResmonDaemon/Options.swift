@@ -12,6 +12,9 @@ public struct DaemonOptions: Sendable, Equatable {
     public var listen: ListenAddress??
     public var step: Int?
     public var cycles: Int?
+    public var cpuLimit: Double?
+    public var memoryLimit: Int?
+    public var selfMonitoring: Int?
 
     public static let usage = """
         Usage: resmond [OPTIONS]
@@ -26,6 +29,9 @@ public struct DaemonOptions: Sendable, Equatable {
           --listen ADDR       loopback TCP address HOST:PORT, or none (default 127.0.0.1:\(DefaultPaths.tcpPort))
           --step SECONDS      base sampling step, 1 to 300 (default 5)
           --cycles N          exit 0 after N sampling cycles
+          --cpu-limit PERCENT     self-limit: refuse new monitors over this CPU share of one core (default 5)
+          --memory-limit MB       self-limit: refuse new monitors over this RSS (default 25)
+          --self-monitoring SECONDS   how often resmond measures itself against its limits (default 15)
           --check-config      validate the configuration and exit (0 valid, 1 not)
           --help              show this help
           --version           show the version
@@ -85,6 +91,24 @@ public struct DaemonOptions: Sendable, Equatable {
                     throw UsageError(message: "--cycles: expected a positive whole number, got \"\(text)\"")
                 }
                 self.cycles = cycles
+            case "--cpu-limit":
+                let text = try value(flag, inline)
+                guard let percent = Double(text), percent > 0, percent <= 1600 else {
+                    throw UsageError(message: "--cpu-limit: expected a percentage of one core above 0, got \"\(text)\"")
+                }
+                cpuLimit = percent
+            case "--memory-limit":
+                let text = try value(flag, inline)
+                guard let megabytes = Int(text), (1...1_048_576).contains(megabytes) else {
+                    throw UsageError(message: "--memory-limit: expected whole megabytes from 1, got \"\(text)\"")
+                }
+                memoryLimit = megabytes
+            case "--self-monitoring":
+                let text = try value(flag, inline)
+                guard let seconds = Int(text), (1...3600).contains(seconds) else {
+                    throw UsageError(message: "--self-monitoring: expected whole seconds from 1 to 3600, got \"\(text)\"")
+                }
+                selfMonitoring = seconds
             default:
                 throw UsageError(message: "unknown option \"\(argument)\" (see resmond --help)")
             }
@@ -110,6 +134,9 @@ public struct DaemonOptions: Sendable, Equatable {
         if let listen { configuration.listen = listen }
         if let step { configuration.step = step }
         if let cycles { configuration.cycles = cycles }
+        if let cpuLimit { configuration.cpuLimitPercent = cpuLimit }
+        if let memoryLimit { configuration.memoryLimitMB = memoryLimit }
+        if let selfMonitoring { configuration.selfMonitoringSeconds = selfMonitoring }
         return configuration
     }
 }

@@ -28,6 +28,7 @@ struct MonitorRoutes {
         case .invalid: APIRouter.Failure(status: 400, code: .badRequest, message: error.message)
         case .notFound: APIRouter.Failure(status: 404, code: .unknownMonitor, message: error.message)
         case .conflict: APIRouter.Failure(status: 409, code: .conflict, message: error.message)
+        case .busy: APIRouter.Failure(status: 503, code: .busy, message: error.message)
         case .forbidden: APIRouter.Failure(status: 403, code: .forbidden, message: error.message)
         case .storage: APIRouter.Failure(status: 503, code: .busy, message: error.message)
         }

@@ -110,6 +110,40 @@ import Glibc
         #expect(try refusal(process, micro: 500_000).contains("sub-step monitoring is available"))
     }
 
+    @Test func overItsSelfLimitsResmondRefusesNewMonitorsAndKeepsTheOld() throws {
+        let daemon = try DaemonHarness(configuration: #"{"limits": {"memoryMB": 4096, "selfMonitoringSeconds": 1}}"#)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "old"
+        var kept = spec
+        kept.id = "kept"
+        _ = try daemon.client.createMonitors([spec, kept])
+        #expect(daemon.eventually { (try? daemon.client.status().limits?.measuredMemoryMB) != nil })
+        #expect(try daemon.client.status().busy == false)
+        // A memory limit resmond cannot meet, applied by a reload.
+        try daemon.directory.write("config/resmond.json", #"{"limits": {"memoryMB": 1, "selfMonitoringSeconds": 1}}"#)
+        daemon.signal(SIGHUP)
+        #expect(daemon.eventually { (try? daemon.client.status().busy) == true })
+        #expect(try daemon.client.status().busyReason?.contains("RSS") == true)
+        spec.id = "new"
+        let refused = try daemon.client.send("POST", "/v1/monitors", body: Array(JSONEncoder().encode(spec)))
+        #expect(refused.status == 503 && String(decoding: refused.body, as: UTF8.self).contains("busy"))
+        _ = try daemon.client.perform("stop", monitor: "old")
+        let start = try daemon.client.send("POST", "/v1/monitors/old/start")
+        #expect(start.status == 503)
+        #expect(try daemon.client.metrics().contains("resmon_busy 1"))
+        // Existing monitors keep running while busy.
+        _ = try daemon.client.push("app:test:level", value: 60)
+        #expect(daemon.eventually { (try? daemon.client.events().events.map(\.monitorId)) == ["kept"] })
+        try daemon.directory.write("config/resmond.json", #"{"limits": {"memoryMB": 4096, "selfMonitoringSeconds": 1}}"#)
+        daemon.signal(SIGHUP)
+        #expect(daemon.eventually { (try? daemon.client.status().busy) == false })
+        _ = try daemon.client.perform("start", monitor: "old")
+        _ = try daemon.client.push("app:test:level", value: 61)
+        #expect(daemon.eventually { (try? daemon.client.events().events.map(\.monitorId)) == ["kept", "old"] })
+        #expect(daemon.stderr.contains("over the self-limits") && daemon.stderr.contains("back under the self-limits"))
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)
