@@ -42,6 +42,20 @@ public enum MonitorKind: UInt8, Sendable {
     case threshold, watermarkHigh, watermarkLow, leakyBucket
 }
 
+/// How an aggregate target combines its members.
+public enum AggregateFunction: String, Sendable {
+    case sum, average, min, max, count
+}
+
+/// A target as the engine uses it.
+public enum ResolvedTarget: Sendable {
+    case key(StatisticKey)
+    /// Re-resolved whenever statistics come and go.
+    case aggregate(Selector, AggregateFunction)
+    /// One instance monitor per matching statistic.
+    case template(Selector)
+}
+
 /// A monitor spec that cannot be accepted, with the field and the reason.
 public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
     public let message: String
@@ -53,7 +67,11 @@ public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
 public struct MonitorDefinition: Sendable {
     public let id: String
     public var spec: MonitorSpec
-    public let key: StatisticKey
+    /// The statistic of a single-key target; nil for aggregates and templates.
+    public let key: StatisticKey?
+    public let target: ResolvedTarget
+    /// The target as events show it: the key, or `sum(select{label=~"…"})`.
+    public let targetText: String
     public let kind: MonitorKind
     public let transform: Transform
     public let condition: Condition
@@ -70,13 +88,43 @@ public struct MonitorDefinition: Sendable {
     public init(spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
                 lenient: Bool = false) throws(MonitorSpecError) {
         var spec = input
-        guard let key = StatisticKey(parsing: spec.target) else {
-            throw MonitorSpecError("target: \"\(spec.target)\" is not a statistic key (subsystem:resource:statistic)")
+        let key: StatisticKey?
+        let target: ResolvedTarget
+        var sample: Sample?
+        switch spec.target {
+        case .key(let text):
+            guard let parsed = StatisticKey(parsing: text) else {
+                throw MonitorSpecError("target: \"\(text)\" is not a statistic key (subsystem:resource:statistic)")
+            }
+            sample = table.sample(forKey: parsed.text)
+            if sample == nil && !lenient {
+                throw MonitorSpecError("target: no statistic \(parsed.text) (GET /v1/statistics lists them)")
+            }
+            key = parsed
+            target = .key(parsed)
+        case .selection(let selection):
+            let selector: Selector
+            do {
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+            } catch {
+                throw MonitorSpecError("target: \(error.message)")
+            }
+            if selection.each == true {
+                if selection.aggregate != nil { throw MonitorSpecError("target: a template (each) has no aggregate; it gets one monitor per statistic") }
+                target = .template(selector)
+            } else {
+                guard let name = selection.aggregate, let function = AggregateFunction(rawValue: name) else {
+                    throw MonitorSpecError("target.aggregate: expected sum, average, min, max or count (or \"each\": true for a template), got \"\(selection.aggregate ?? "nothing")\"")
+                }
+                if spec.type == "leakyBucket" { throw MonitorSpecError("a leaky bucket needs one counter: use a key, or a template for one per counter") }
+                if spec.transform == "percent" { throw MonitorSpecError("transform percent: an aggregate has no upper bound to be a percentage of") }
+                target = .aggregate(selector, function)
+            }
+            if spec.microMonitoringRate != nil { throw MonitorSpecError("microMonitoringRate applies to single-statistic targets") }
+            if spec.template != nil { throw MonitorSpecError("template is set by resmond on a template's instances") }
+            key = nil
         }
-        let sample = table.sample(forKey: key.text)
-        if sample == nil && !lenient {
-            throw MonitorSpecError("target: no statistic \(key.text) (GET /v1/statistics lists them)")
-        }
+        let targetText = spec.target.description
         func refuse(_ fields: [(String, Bool)], for type: String) throws(MonitorSpecError) {
             if let field = fields.first(where: \.1) { throw MonitorSpecError("\(field.0) does not apply to a \(type) monitor") }
         }
@@ -111,7 +159,7 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("fillValue: a leaky bucket needs what it refills per monitoring period, above 0")
             }
             if let sample, sample.descriptor.kind != .counter {
-                throw MonitorSpecError("a leaky bucket drains by a counter's growth; \(key.text) is a \(sample.descriptor.kind.rawValue)")
+                throw MonitorSpecError("a leaky bucket drains by a counter's growth; \(targetText) is a \(sample.descriptor.kind.rawValue)")
             }
             if let transform = spec.transform, transform != "none" {
                 throw MonitorSpecError("transform does not apply to a leakyBucket monitor (it reads the counter's increase)")
@@ -124,7 +172,7 @@ public struct MonitorDefinition: Sendable {
             throw MonitorSpecError("transform: expected none, percent, change or rate, got \"\(spec.transform ?? "")\"")
         }
         if transform == .percent, let sample, sample.descriptor.upperBound == nil {
-            throw MonitorSpecError("transform percent: \(key.text) has no upper bound to be a percentage of")
+            throw MonitorSpecError("transform percent: \(targetText) has no upper bound to be a percentage of")
         }
         let value = spec.value ?? 0
         if let tolerance = spec.tolerance, !(tolerance >= 0 && tolerance.isFinite) {
@@ -180,12 +228,12 @@ public struct MonitorDefinition: Sendable {
         // Only sub-second monitoring is refused for a rate finer than the kernel's updates; a
         // monitor at the step on a slower statistic just sees repeated readings.
         if spec.microMonitoringRate != nil, let sample, sample.descriptor.updateInterval > rate {
-            throw MonitorSpecError("the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(key.text): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s")
+            throw MonitorSpecError("the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(targetText): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s")
         }
         if rate < step {
             // Sub-step monitoring re-reads the statistic's subsystem at the monitor's rate.
-            guard MonitorDefinition.fastSubsystems.contains(key.subsystem) else {
-                throw MonitorSpecError("sub-step monitoring is available for \(MonitorDefinition.fastSubsystems.sorted().joined(separator: ", ")) statistics, not \(key.subsystem) (reading every process or cgroup that often would cost more than it tells)")
+            guard let key, MonitorDefinition.fastSubsystems.contains(key.subsystem) else {
+                throw MonitorSpecError("sub-step monitoring is available for \(MonitorDefinition.fastSubsystems.sorted().joined(separator: ", ")) statistics, not \(key?.subsystem ?? targetText) (reading every process or cgroup that often would cost more than it tells)")
             }
         } else {
             rate = (rate / step).rounded(.up) * step
@@ -210,17 +258,17 @@ public struct MonitorDefinition: Sendable {
         spec.id = id
         switch kind {
         case .threshold:
-            spec.name = spec.name ?? "\(key.text) \(spec.condition ?? "") \(MonitorDefinition.number(value))"
+            spec.name = spec.name ?? "\(targetText) \(spec.condition ?? "") \(MonitorDefinition.number(value))"
             spec.type = "threshold"
             spec.samples = spec.samples ?? 1
             spec.cancelSamples = spec.cancelSamples ?? spec.samples
         case .watermarkHigh, .watermarkLow:
             spec.mark = kind == .watermarkHigh ? "high" : "low"
-            spec.name = spec.name ?? "\(key.text) \(spec.mark!) watermark"
+            spec.name = spec.name ?? "\(targetText) \(spec.mark!) watermark"
             spec.type = "watermark"
             spec.events = spec.events ?? false
         case .leakyBucket:
-            spec.name = spec.name ?? "\(key.text) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
+            spec.name = spec.name ?? "\(targetText) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
             spec.type = "leakyBucket"
         }
         spec.transform = spec.transform ?? "none"
@@ -237,6 +285,8 @@ public struct MonitorDefinition: Sendable {
         self.id = id
         self.spec = spec
         self.key = key
+        self.target = target
+        self.targetText = targetText
         self.kind = kind
         self.transform = transform
         self.condition = condition

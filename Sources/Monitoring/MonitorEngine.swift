@@ -30,6 +30,15 @@ public final class MonitorEngine: Sendable {
         "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
     ]
 
+    /// Template instances are not stored as monitors (their templates make them again), but
+    /// their state is, so that a raised instance stays raised across a restart.
+    public static let instanceSchema = [
+        "CREATE TABLE instance_state (id TEXT PRIMARY KEY, template TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
+    ]
+
+    /// The state database's migrations, in order: events and monitors, sink cursors, instance state.
+    public static let migrations = [EventLog.schema + MonitorEngine.schema, SinkRunner.schema, MonitorEngine.instanceSchema]
+
     /// Persisted runtime state: what a restart must not forget.
     struct SavedState: Codable {
         var phase: String
@@ -65,15 +74,22 @@ public final class MonitorEngine: Sendable {
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
         var extra: [Int: ExtraState] = [:]
+        /// Aggregate targets' members and templates' instances by slot index, re-resolved when
+        /// the sample table's structure version moves past `resolvedVersion`.
+        var aggregates: [Int: AggregateMembers] = [:]
+        var templates: [Int: TemplateInstances] = [:]
+        var resolvedVersion = UInt64.max
+        /// When selections were last resolved: the time of an empty aggregate's reading.
+        var resolvedAt = 0.0
     }
 
-    private let core = Mutex(Core())
+    let core = Mutex(Core())
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
-    private let database: StateDatabase
-    private let table: SampleTable
-    private let step: Double
-    private let host: String
+    let database: StateDatabase
+    let table: SampleTable
+    let step: Double
+    let host: String
     /// Called with events after they are committed (streams and sinks, later).
     private let published: @Sendable ([EventRecord]) -> Void
     /// Asks the collector to sample a subsystem at least at a monitor's rate (subsystem, seconds,
@@ -131,35 +147,40 @@ public final class MonitorEngine: Sendable {
                 }
                 let index = add(definition, to: &core)
                 if let text = row[4].text, let saved = try? decoder.decode(SavedState.self, from: Data(text.utf8)) {
-                    var slot = core.slots[index]
-                    slot.phase = Phase(name: saved.phase) ?? .clear
-                    slot.count = saved.count
-                    slot.running = saved.running
-                    slot.paused = saved.paused
-                    slot.notified = saved.notified
-                    slot.loggedRaised = saved.loggedRaised
-                    slot.lastLogged = saved.lastLogged ?? .nan
-                    slot.raisedAt = saved.raisedAt ?? .nan
-                    core.slots[index] = slot
-                    core.startedAt[index] = saved.startedAt ?? .nan
-                    core.lastRaiseEvent[index] = saved.lastRaiseEvent ?? 0
-                    if let stored = saved.extra, var extra = core.extra[index] {
-                        extra.level = stored.level
-                        extra.extreme = stored.extreme
-                        extra.extremeTime = stored.extremeTime
-                        extra.reported = stored.reported
-                        core.extra[index] = extra
-                    }
+                    apply(saved, to: index, core: &core)
                 }
             }
         }
     }
 
+    /// Puts saved runtime state back on a monitor's slot.
+    func apply(_ saved: SavedState, to index: Int, core: inout Core) {
+        var slot = core.slots[index]
+        slot.phase = Phase(name: saved.phase) ?? .clear
+        slot.count = saved.count
+        slot.running = saved.running
+        slot.paused = saved.paused
+        slot.notified = saved.notified
+        slot.loggedRaised = saved.loggedRaised
+        slot.lastLogged = saved.lastLogged ?? .nan
+        slot.raisedAt = saved.raisedAt ?? .nan
+        core.slots[index] = slot
+        core.startedAt[index] = saved.startedAt ?? .nan
+        core.lastRaiseEvent[index] = saved.lastRaiseEvent ?? 0
+        if let stored = saved.extra, var extra = core.extra[index] {
+            extra.level = stored.level
+            extra.extreme = stored.extreme
+            extra.extremeTime = stored.extremeTime
+            extra.reported = stored.reported
+            core.extra[index] = extra
+        }
+    }
+
     /// Places a definition in a slot and its rate group.
-    private func add(_ definition: MonitorDefinition, to core: inout Core) -> Int {
+    func add(_ definition: MonitorDefinition, to core: inout Core) -> Int {
         let spec = definition.spec
-        let handle = table.handle(for: definition.key.text)
-        let bound = table.sample(forKey: definition.key.text)?.descriptor.upperBound ?? .nan
+        let handle = definition.key.flatMap { table.handle(for: $0.text) }
+        let bound = definition.key.flatMap { table.sample(forKey: $0.text)?.descriptor.upperBound } ?? .nan
         let slot = ThresholdSlot(
             kind: definition.kind,
             handle: handle.map { $0.index } ?? -1, generation: handle?.generation ?? 0, transform: definition.transform,
@@ -184,8 +205,19 @@ public final class MonitorEngine: Sendable {
         }
         core.indexByID[definition.id] = index
         core.extra[index] = MonitorEngine.extraState(for: definition)
+        switch definition.target {
+        case .key: break
+        case .aggregate(let selector, let function):
+            core.aggregates[index] = AggregateMembers(selector: selector, function: function)
+            core.resolvedVersion = .max
+        case .template(let selector):
+            // A template is not evaluated itself: its instances are.
+            core.templates[index] = TemplateInstances(selector: selector)
+            core.resolvedVersion = .max
+            return index
+        }
         core.groups[definition.rate, default: Group()].members.append(index)
-        samplingRequest(definition.key.subsystem, definition.rate, definition.id)
+        if let key = definition.key { samplingRequest(key.subsystem, definition.rate, definition.id) }
         if definition.rate < step { scheduleChanged() }
         return index
     }
@@ -207,9 +239,9 @@ public final class MonitorEngine: Sendable {
         }
     }
 
-    private func remove(_ index: Int, from core: inout Core) {
+    func remove(_ index: Int, from core: inout Core) {
         guard let definition = core.definitions[index] else { return }
-        samplingRequest(definition.key.subsystem, nil, definition.id)
+        if let key = definition.key { samplingRequest(key.subsystem, nil, definition.id) }
         core.indexByID[definition.id] = nil
         core.groups[definition.rate]?.members.removeAll { $0 == index }
         if core.groups[definition.rate]?.members.isEmpty == true { core.groups[definition.rate] = nil }
@@ -217,6 +249,8 @@ public final class MonitorEngine: Sendable {
         core.slots[index].running = false
         core.captures[index] = nil
         core.extra[index] = nil
+        core.aggregates[index] = nil
+        core.templates[index] = nil
         core.storm.forget(index)
         core.free.append(index)
     }
@@ -286,6 +320,9 @@ public final class MonitorEngine: Sendable {
         return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
             guard let old = core.definitions[index] else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+            if let template = old.spec.template {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): change the template")
+            }
             let merged: MonitorSpec
             do {
                 guard case .object(var fields) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
@@ -308,9 +345,11 @@ public final class MonitorEngine: Sendable {
             }
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was changed")) }
+            let retired = removeInstances(of: index, reason: "its template was changed", core: &core, events: &events)
             remove(index, from: &core)
             let newIndex = add(definition, to: &core)
             try commit(events: events, saving: [newIndex], core: &core) { database in
+                for id in retired { try database.execute("DELETE FROM instance_state WHERE id = ?", [.text(id)]) }
                 try database.execute("UPDATE monitors SET spec = ? WHERE id = ?",
                                      [.text(String(decoding: try encoder.encode(definition.spec), as: UTF8.self)), .text(id)])
             }
@@ -322,9 +361,14 @@ public final class MonitorEngine: Sendable {
     public func delete(_ id: String, caller: Int) throws(MonitorError) {
         try core.withLock { core throws(MonitorError) in
             let index = try lookup(id, core, caller: caller)
+            if let template = core.definitions[index]?.spec.template {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): delete or change the template")
+            }
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
+            let retired = removeInstances(of: index, reason: "its template was deleted", core: &core, events: &events)
             try commit(events: events, saving: [], core: &core) { database in
+                for id in retired { try database.execute("DELETE FROM instance_state WHERE id = ?", [.text(id)]) }
                 try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
                 try database.execute("DELETE FROM monitors WHERE id = ?", [.text(id)])
             }
@@ -345,6 +389,9 @@ public final class MonitorEngine: Sendable {
             let index = try lookup(id, core, caller: caller)
             var events: [EventRecord] = []
             let now = Clock.wall()
+            // On a template, the action applies to the template and to every instance.
+            let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
+            for index in targets {
             switch action {
             case .start:
                 if !core.slots[index].running { core.startedAt[index] = .nan }
@@ -390,7 +437,8 @@ public final class MonitorEngine: Sendable {
             case .resetNotification:
                 core.slots[index].notified = false
             }
-            try commit(events: events, saving: [index], core: &core)
+            }
+            try commit(events: events, saving: targets, core: &core)
             return info(index, core)
         }
     }
@@ -430,7 +478,7 @@ public final class MonitorEngine: Sendable {
             var subsystems = Set<String>()
             for rate in fast {
                 for index in core.groups[rate]?.members ?? [] {
-                    if let subsystem = core.definitions[index]?.key.subsystem { subsystems.insert(subsystem) }
+                    if let subsystem = core.definitions[index]?.key?.subsystem { subsystems.insert(subsystem) }
                 }
             }
             return (interval, subsystems)
@@ -463,7 +511,7 @@ public final class MonitorEngine: Sendable {
         }
     }
 
-    private func info(_ index: Int, _ core: Core) -> MonitorInfo {
+    func info(_ index: Int, _ core: Core) -> MonitorInfo {
         let definition = core.definitions[index]!
         let slot = core.slots[index]
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
@@ -486,6 +534,13 @@ public final class MonitorEngine: Sendable {
         var changed: [Int] = []
         core.withLock { core in
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
+            var events: [EventRecord] = []
+            var retired: [String] = []
+            let version = table.structureVersion
+            if version != core.resolvedVersion {
+                core.resolvedVersion = version
+                resolveSelections(now: now, core: &core, events: &events, retired: &retired, changed: &changed)
+            }
             for rate in core.groups.keys {
                 let slack = min(step, rate) / 2
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
@@ -494,7 +549,6 @@ public final class MonitorEngine: Sendable {
                     evaluate(index, now: now, core: &core, pending: &pending, changed: &changed)
                 }
             }
-            var events: [EventRecord] = []
             for transition in pending {
                 let index = transition.index
                 guard let definition = core.definitions[index] else { continue }
@@ -546,8 +600,14 @@ public final class MonitorEngine: Sendable {
                 core.lastSnapshot = now
                 changed = core.definitions.indices.filter { core.definitions[$0] != nil }
             }
-            if !events.isEmpty || !changed.isEmpty {
-                try? commit(events: events, saving: changed, core: &core)
+            if !events.isEmpty || !changed.isEmpty || !retired.isEmpty {
+                do {
+                    try commit(events: events, saving: changed, core: &core) { database in
+                        for id in retired { try database.execute("DELETE FROM instance_state WHERE id = ?", [.text(id)]) }
+                    }
+                } catch {
+                    // The state stays in memory and is written with the next change or snapshot.
+                }
             }
         }
     }
@@ -562,10 +622,14 @@ public final class MonitorEngine: Sendable {
             changed.append(index)
             return
         }
+        let reading: (value: Double, raw: Double, time: Double)
+        if let aggregate = core.aggregates[index] {
+            reading = aggregate.reading(core)
+        } else {
         var handle = Int(slot.handle)
         if handle < 0 || handle >= core.generations.count || core.generations[handle] != slot.generation {
             // The statistic went away or has not appeared yet: look its key up again.
-            guard let definition = core.definitions[index], let found = table.handle(for: definition.key.text) else {
+            guard let definition = core.definitions[index], let key = definition.key, let found = table.handle(for: key.text) else {
                 slot.lastEvaluated = now
                 core.slots[index] = slot
                 return
@@ -573,20 +637,22 @@ public final class MonitorEngine: Sendable {
             slot.handle = found.index
             slot.generation = found.generation
             slot.previousRaw = .nan
-            if slot.transform == .percent { slot.upperBound = table.sample(forKey: definition.key.text)?.descriptor.upperBound ?? .nan }
+            if slot.transform == .percent { slot.upperBound = table.sample(forKey: key.text)?.descriptor.upperBound ?? .nan }
             handle = Int(found.index)
             guard handle < core.generations.count, core.generations[handle] == found.generation else {
                 core.slots[index] = slot
                 return
             }
         }
-        let time = core.times[handle]
+        reading = (core.values[handle], core.raws[handle], core.times[handle])
+        }
+        let time = reading.time
         guard time != slot.lastSeen else { return } // no new reading since the last evaluation
         slot.lastSeen = time
-        let raw = core.raws[handle]
+        let raw = reading.raw
         let increase = raw - slot.previousRaw
         let elapsed = time - slot.previousTime
-        let value = slot.transformed(value: core.values[handle], raw: raw, time: time)
+        let value = slot.transformed(value: reading.value, raw: raw, time: time)
         let before = slot.phase
         let outcome: Outcome
         switch slot.kind {
@@ -617,10 +683,10 @@ public final class MonitorEngine: Sendable {
         let definition = core.definitions[index]!
         let spec = definition.spec
         let shown = MonitorDefinition.number((value * 1e6).rounded() / 1e6)
-        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(shown) (from \(MonitorDefinition.number((previous * 1e6).rounded() / 1e6)))"
+        let message = "\(definition.targetText) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(shown) (from \(MonitorDefinition.number((previous * 1e6).rounded() / 1e6)))"
         return EventRecord(id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
                            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
-                           key: definition.key.text, value: value, threshold: previous.isFinite ? previous : nil, host: host,
+                           key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
                            message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
@@ -628,38 +694,38 @@ public final class MonitorEngine: Sendable {
         let definition = core.definitions[index]!
         if definition.kind == .leakyBucket {
             let spec = definition.spec
-            let message = "\(definition.key.text) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
+            let message = "\(definition.targetText) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
                 + (repeated ? " (still)" : "")
             return EventRecord(id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
                                severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
-                               key: definition.key.text, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
+                               key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
                                message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
         }
         let type = definition.raiseType(value: value)
         let spec = definition.spec
         let shown = value.isFinite ? MonitorDefinition.number((value * 1e6).rounded() / 1e6) : "unknown"
-        let message = "\(definition.key.text) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value ?? 0))"
+        let message = "\(definition.targetText) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value ?? 0))"
             + (repeated ? " (still)" : "")
         return EventRecord(id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
-                           monitorId: definition.id, monitorName: spec.name, key: definition.key.text,
+                           monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
                            value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
                            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
-    private func cancelEvent(_ index: Int, _ core: Core, reason: String, value: Double = .nan, time: Double = Clock.wall()) -> EventRecord {
+    func cancelEvent(_ index: Int, _ core: Core, reason: String, value: Double = .nan, time: Double = Clock.wall()) -> EventRecord {
         let definition = core.definitions[index]!
         let spec = definition.spec
         let cancels = core.lastRaiseEvent[index]
         return EventRecord(id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
                            severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
-                           monitorName: spec.name, key: definition.key.text, value: value.isFinite ? value : nil,
+                           monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
                            threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
                            message: "\(spec.name ?? definition.id): \(reason)",
                            cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     /// Appends events and writes the listed monitors' state in one transaction, then publishes.
-    private func commit(events: [EventRecord], saving indexes: [Int], core: inout Core,
+    func commit(events: [EventRecord], saving indexes: [Int], core: inout Core,
                         also extra: ((Database) throws -> Void)? = nil) throws(MonitorError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -681,8 +747,14 @@ public final class MonitorEngine: Sendable {
                                                raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
                                                startedAt: core.startedAt[index].isFinite ? core.startedAt[index] : nil,
                                                lastRaiseEvent: core.lastRaiseEvent[index], extra: core.extra[index])
-                        try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)",
-                                             [.text(definition.id), .text(String(decoding: try encoder.encode(saved), as: UTF8.self))])
+                        let text = String(decoding: try encoder.encode(saved), as: UTF8.self)
+                        if let template = definition.spec.template {
+                            try database.execute("INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",
+                                                 [.text(definition.id), .text(template), .text(text)])
+                        } else {
+                            try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)",
+                                                 [.text(definition.id), .text(text)])
+                        }
                     }
                     return stored
                 }

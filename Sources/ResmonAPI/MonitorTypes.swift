@@ -1,10 +1,95 @@
+/// What a monitor watches: one statistic key, or a selection of statistics — aggregated into one
+/// value, or (`each`) a template that gets one monitor per matching statistic.
+public enum MonitorTarget: Codable, Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
+    case key(String)
+    case selection(MonitorSelection)
+
+    public init(stringLiteral value: String) { self = .key(value) }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let key = try? container.decode(String.self) {
+            self = .key(key)
+        } else {
+            self = .selection(try container.decode(MonitorSelection.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .key(let key): try container.encode(key)
+        case .selection(let selection): try container.encode(selection)
+        }
+    }
+
+    /// The key of a single-statistic target.
+    public var key: String? { if case .key(let key) = self { return key }; return nil }
+
+    public var description: String {
+        switch self {
+        case .key(let key): return key
+        case .selection(let selection): return selection.description
+        }
+    }
+}
+
+/// `{"select": REGEX over keys, "where": {label: REGEX}, "aggregate": FUNCTION}` or `…, "each": true}`.
+public struct MonitorSelection: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// A POSIX extended regular expression over statistic keys (searched, so anchor it).
+    public var select: String
+    /// Label name → POSIX extended regular expression its value must match (an absent label is "").
+    public var `where`: [String: String]?
+    /// `sum`, `average`, `min`, `max` or `count`.
+    public var aggregate: String?
+    /// A template: one monitor per matching statistic.
+    public var each: Bool?
+
+    public init(select: String, where conditions: [String: String]? = nil, aggregate: String? = nil, each: Bool? = nil) {
+        self.select = select
+        self.where = conditions
+        self.aggregate = aggregate
+        self.each = each
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case select, `where`, aggregate, each }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw MonitorSpec.UnknownField(name: "target." + unknown)
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        select = try container.decode(String.self, forKey: .select)
+        `where` = try container.decodeIfPresent([String: String].self, forKey: .where)
+        aggregate = try container.decodeIfPresent(String.self, forKey: .aggregate)
+        each = try container.decodeIfPresent(Bool.self, forKey: .each)
+    }
+
+    /// `sum(select{label=~"regex"})`, `each(select{…})`.
+    public var description: String {
+        let labels = (`where` ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=~\"\($0.value)\"" }.joined(separator: ",")
+        return "\(each == true ? "each" : aggregate ?? "?")(\(select)\(labels.isEmpty ? "" : "{" + labels + "}"))"
+    }
+}
+
 /// A monitor as consumers write it (`POST /v1/monitors`); docs/MONITORS.md explains each field.
 /// Unknown fields are refused, so a misspelt one never silently falls back to a default.
 public struct MonitorSpec: Codable, Sendable, Equatable {
     public var id: String?
     public var name: String?
-    /// One statistic key, `subsystem:resource:statistic`.
-    public var target: String
+    /// One statistic key, `subsystem:resource:statistic`, or a selection (aggregate or template).
+    public var target: MonitorTarget
+    /// Set by resmond on a template's instances: the template's id (read-only).
+    public var template: String?
     /// `none` (default), `percent`, `change`, `rate`.
     public var transform: String?
     /// `threshold` (default), `watermark` or `leakyBucket`.
@@ -36,20 +121,30 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     /// Created running (default) or stopped.
     public var start: Bool?
 
-    public init(target: String, condition: String, value: Double) {
+    public init(target: MonitorTarget, condition: String, value: Double) {
         self.target = target
         self.condition = condition
         self.value = value
     }
 
+    /// A threshold monitor on one statistic key.
+    public init(target key: String, condition: String, value: Double) {
+        self.init(target: .key(key), condition: condition, value: value)
+    }
+
+    /// A watermark or leaky-bucket monitor on one statistic key.
+    public init(target key: String, type: String) {
+        self.init(target: .key(key), type: type)
+    }
+
     /// A watermark or leaky-bucket monitor; set its fields after.
-    public init(target: String, type: String) {
+    public init(target: MonitorTarget, type: String) {
         self.target = target
         self.type = type
     }
 
     static let fields: Set<String> = [
-        "id", "name", "target", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
+        "id", "name", "target", "template", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
         "tolerance", "samples", "cancelValue",
         "cancelSamples", "severity", "cancelSeverity", "loggingRate", "monitoringRate", "microMonitoringRate",
         "monitoringInterval", "dataCapture", "labels", "annotations", "start",
@@ -75,7 +170,8 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decodeIfPresent(String.self, forKey: .id)
         name = try container.decodeIfPresent(String.self, forKey: .name)
-        target = try container.decode(String.self, forKey: .target)
+        target = try container.decode(MonitorTarget.self, forKey: .target)
+        template = try container.decodeIfPresent(String.self, forKey: .template)
         transform = try container.decodeIfPresent(String.self, forKey: .transform)
         type = try container.decodeIfPresent(String.self, forKey: .type)
         condition = try container.decodeIfPresent(String.self, forKey: .condition)

@@ -74,6 +74,8 @@ public enum CLI {
                                   [--cancel-samples N] [--tolerance T] [--transform none|percent|change|rate]
                                   [--severity S] [--cancel-severity S|none] [--logging-rate SECONDS] [--rate SECONDS]
                                   [--interval-limit SECONDS] [--name NAME] [--id ID] [--stopped] [--capture] [--json]
+                   resmon monitor create --select REGEX [--where LABEL=VALUE|LABEL~REGEX]... --aggregate sum|average|min|max|count CONDITION VALUE
+                   resmon monitor create --select REGEX [--where …]... --each CONDITION VALUE   (one monitor per statistic)
                    resmon monitor create KEY watermark high|low [--tolerance T --events] [--transform change]
                    resmon monitor create KEY leaky-bucket SIZE --fill F   (a counter; F refills per period)
                    resmon monitor create --from-file SPEC.json     (one spec or an array; docs/MONITORS.md)
@@ -147,7 +149,7 @@ public enum CLI {
         let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf",
                                    "--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value", "--transform",
                                    "--severity", "--cancel-severity", "--logging-rate", "--rate", "--interval-limit", "--name", "--id",
-                                   "--from-file", "--tolerance", "--after", "--limit", "--filter", "--fill"]
+                                   "--from-file", "--tolerance", "--after", "--limit", "--filter", "--fill", "--select", "--aggregate"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -174,6 +176,7 @@ public enum CLI {
             case "--stopped": invocation.options["--stopped"] = "true"
             case "--capture": invocation.options["--capture"] = "true"
             case "--events": invocation.options["--events"] = "true"
+            case "--each": invocation.options["--each"] = "true"
             case _ where argument.hasPrefix("-") && argument.count > 1:
                 throw UsageError(message: "unknown option \"\(argument)\"")
             default:
@@ -305,7 +308,8 @@ public enum CLI {
             if invocation.json { return printJSON(monitor) }
             var table = TextTable(header: ["id", monitor.id])
             table.append(["name", monitor.spec.name ?? ""])
-            table.append(["target", monitor.spec.target + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
+            table.append(["target", monitor.spec.target.description + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
+            if let template = monitor.spec.template { table.append(["template", template]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
                 table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(ValueFormatter.number) ?? "none yet")
@@ -341,22 +345,42 @@ public enum CLI {
                 throw UsageError(message: "--from-file: \(file) is not a monitor spec: \(error)")
             }
         }
-        guard invocation.arguments.count == 3 else { throw UsageError(message: "monitor create needs KEY CONDITION VALUE") }
+        // The target: KEY, or --select REGEX [--where LABEL~REGEX]... with --aggregate F or --each.
+        let target: MonitorTarget
+        var arguments = invocation.arguments
+        if let select = options["--select"] {
+            var labels: [String: String] = [:]
+            for condition in invocation.conditions {
+                guard let split = condition.firstIndex(where: { $0 == "=" || $0 == "~" }) else {
+                    throw UsageError(message: "--where \(condition): expected LABEL=VALUE or LABEL~REGEX")
+                }
+                let value = String(condition[condition.index(after: split)...])
+                labels[String(condition[..<split])] = condition[split] == "~" ? value : "^" + escapeRegex(value) + "$"
+            }
+            let each = options["--each"] != nil
+            guard each || options["--aggregate"] != nil else { throw UsageError(message: "--select needs --aggregate sum|average|min|max|count, or --each") }
+            target = .selection(MonitorSelection(select: select, where: labels.isEmpty ? nil : labels,
+                                                 aggregate: options["--aggregate"], each: each ? true : nil))
+            guard arguments.count == 2 else { throw UsageError(message: "monitor create --select … needs CONDITION VALUE (no KEY)") }
+        } else {
+            guard arguments.count == 3 else { throw UsageError(message: "monitor create needs KEY CONDITION VALUE") }
+            target = .key(arguments.removeFirst())
+        }
         var spec: MonitorSpec
-        switch invocation.arguments[1] {
+        switch arguments[0] {
         case "watermark":
-            spec = MonitorSpec(target: invocation.arguments[0], type: "watermark")
-            spec.mark = invocation.arguments[2]
+            spec = MonitorSpec(target: target, type: "watermark")
+            spec.mark = arguments[1]
             if options["--events"] != nil { spec.events = true }
         case "leaky-bucket", "leakyBucket":
-            guard let size = Double(invocation.arguments[2]) else { throw UsageError(message: "SIZE: expected a number, got \"\(invocation.arguments[2])\"") }
+            guard let size = Double(arguments[1]) else { throw UsageError(message: "SIZE: expected a number, got \"\(arguments[1])\"") }
             guard let fill = options["--fill"].flatMap(Double.init) else { throw UsageError(message: "a leaky bucket needs --fill F (a number)") }
-            spec = MonitorSpec(target: invocation.arguments[0], type: "leakyBucket")
+            spec = MonitorSpec(target: target, type: "leakyBucket")
             spec.bucketSize = size
             spec.fillValue = fill
         default:
-            guard let value = Double(invocation.arguments[2]) else { throw UsageError(message: "VALUE: expected a number, got \"\(invocation.arguments[2])\"") }
-            spec = MonitorSpec(target: invocation.arguments[0], condition: invocation.arguments[1], value: value)
+            guard let value = Double(arguments[1]) else { throw UsageError(message: "VALUE: expected a number, got \"\(arguments[1])\"") }
+            spec = MonitorSpec(target: target, condition: arguments[0], value: value)
         }
         func number(_ name: String) throws -> Double? {
             guard let text = options[name] else { return nil }
@@ -383,6 +407,16 @@ public enum CLI {
         if options["--stopped"] != nil { spec.start = false }
         if options["--capture"] != nil { spec.dataCapture = true }
         return [spec]
+    }
+
+    /// A literal as a POSIX extended regular expression.
+    static func escapeRegex(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "\\^$.|?*+()[]{}".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
     }
 
     static func events(_ client: ResmonClient, _ invocation: Invocation) throws {
@@ -538,12 +572,12 @@ public enum CLI {
                                               "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
                                                           "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
                                                           "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture",
-                                                          "--fill", "--events"]]
+                                                          "--fill", "--events", "--select", "--aggregate", "--each"]]
         if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
             throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
         }
-        if !invocation.conditions.isEmpty && invocation.command != "stats" {
-            throw UsageError(message: "--where applies to stats only")
+        if !invocation.conditions.isEmpty && invocation.command != "stats" && invocation.command != "monitor" {
+            throw UsageError(message: "--where applies to stats and monitor create --select only")
         }
         if invocation.delete && invocation.command != "push" {
             throw UsageError(message: "--delete applies to push only")

@@ -168,7 +168,7 @@ public final class Daemon: Sendable {
         let engine: MonitorEngine
         do {
             let state = try StateDatabase(path: configuration.stateDirectory + "/state.db",
-                                          migrations: [EventLog.schema + MonitorEngine.schema, SinkRunner.schema])
+                                          migrations: MonitorEngine.migrations)
             let runner = SinkRunner(database: state)
             sinks.withLock { $0 = runner }
             engine = MonitorEngine(database: state, table: table, step: Double(configuration.step),

@@ -56,6 +56,8 @@ public final class SampleTable: Sendable {
         var handlesByKey: [String: StatisticHandle] = [:]
         var freeSlots: [Int32] = []
         var liveCount = 0
+        /// Bumped when a statistic comes, goes, or changes its labels.
+        var structureVersion: UInt64 = 0
     }
 
     private let storage = Mutex(Storage())
@@ -66,9 +68,11 @@ public final class SampleTable: Sendable {
     public func register(_ descriptor: StatisticDescriptor) -> StatisticHandle {
         storage.withLock { storage in
             if let handle = storage.handlesByKey[descriptor.key.text] {
+                if storage.descriptors[Int(handle.index)]?.labels != descriptor.labels { storage.structureVersion &+= 1 }
                 storage.descriptors[Int(handle.index)] = descriptor
                 return handle
             }
+            storage.structureVersion &+= 1
             let index: Int32
             if let free = storage.freeSlots.popLast() {
                 index = free
@@ -107,6 +111,7 @@ public final class SampleTable: Sendable {
             storage.descriptors[slot] = nil
             storage.freeSlots.append(handle.index)
             storage.liveCount -= 1
+            storage.structureVersion &+= 1
         }
     }
 
@@ -159,6 +164,22 @@ public final class SampleTable: Sendable {
         storage.withLock { storage in
             guard let handle = storage.handlesByKey[key] else { return nil }
             return storage.sample(at: Int(handle.index), generation: handle.generation)
+        }
+    }
+
+    /// Changes whenever a statistic comes, goes or changes its labels: consumers that resolve
+    /// selections (aggregates, templates) re-resolve only then.
+    public var structureVersion: UInt64 { storage.withLock { $0.structureVersion } }
+
+    /// The handles and descriptors a selector chooses, in slot order.
+    public func handles(selectedBy selector: Selector) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        storage.withLock { storage in
+            var found: [(handle: StatisticHandle, descriptor: StatisticDescriptor)] = []
+            for slot in storage.descriptors.indices {
+                guard let descriptor = storage.descriptors[slot], selector.matches(descriptor) else { continue }
+                found.append((StatisticHandle(index: Int32(slot), generation: storage.generations[slot]), descriptor))
+            }
+            return found
         }
     }
 

@@ -75,6 +75,11 @@ public struct Selector: Sendable {
         self.matchers = matchers
     }
 
+    /// A key pattern and label → regular expression pairs (a monitor target's `where`).
+    public init(match pattern: String, labels: [String: String]) throws(SelectorError) {
+        try self.init(match: pattern, where: labels.sorted { $0.key < $1.key }.map { $0.key + "~" + $0.value })
+    }
+
     public func matches(_ descriptor: StatisticDescriptor) -> Bool {
         if let keyPattern, !keyPattern.matches(descriptor.key.text) { return false }
         return matchers.allSatisfy { $0.matches(descriptor) }

@@ -215,7 +215,7 @@ for count in [1_000, 100_000, 1_000_000] {
         table.apply(batch, time: time, monotonicTime: time)
     }
     feed()
-    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: [EventLog.schema + MonitorEngine.schema]) else { continue }
+    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { continue }
     let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
     let before = residentBytes()
     var created = 0
@@ -223,7 +223,7 @@ for count in [1_000, 100_000, 1_000_000] {
         let batch = min(50_000, count - created)
         let specs = (created..<(created + batch)).map { index -> MonitorSpec in
             // Thresholds past the values' range: evaluations without events, the steady state.
-            var spec = MonitorSpec(target: "bench:r\(index % statistics):value", condition: index % 2 == 0 ? "above" : "below",
+            var spec = MonitorSpec(target: .key("bench:r\(index % statistics):value"), condition: index % 2 == 0 ? "above" : "below",
                                    value: index % 2 == 0 ? 1000 : -1000)
             spec.id = "m\(index)"
             spec.samples = 3
@@ -257,7 +257,7 @@ do {
         for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
         rmdir(directory)
     }
-    if let state = try? StateDatabase(path: directory + "/state.db", migrations: [EventLog.schema + MonitorEngine.schema]) {
+    if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) {
         let event = EventRecord(id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
                                 monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
                                 message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])

@@ -144,6 +144,40 @@ import Glibc
         #expect(daemon.stderr.contains("over the self-limits") && daemon.stderr.contains("back under the self-limits"))
     }
 
+    /// Issue 6's "each process named X" and "the processes named X in total", one command each,
+    /// following processes that start and exit. The sleeper gets a name of its own, so that
+    /// other tests' processes do not join.
+    @Test func aTemplateAndAnAggregateFollowProcessesThatStartAndExit() throws {
+        let directory = TemporaryDirectory("resmon-template")
+        let name = "rsleep\(Int.random(in: 100_000...999_999))"
+        let program = directory.file(name)
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+        let daemon = try DaemonHarness(configuration: #"{"collect": {"subsystems": {"process": {"period": 1}}}}"#)
+        let resmon = Products.path("resmon")
+        let select = ["--select", "^process:[0-9]+:rss_bytes$", "--where", "name=\(name)"]
+        for arguments in [["--each", "above", "1", "--id", "each-sleeper"], ["--aggregate", "count", "above", "1", "--id", "two-sleepers"]] {
+            let created = try Products.run(resmon, ["monitor", "create"] + select + arguments, environment: ["RESMON_SOCKET": daemon.socket])
+            #expect(created.status == 0, "\(created.output) \(created.error)")
+        }
+        func instances() -> [MonitorInfo] { ((try? daemon.client.monitors()) ?? []).filter { $0.spec.template == "each-sleeper" } }
+        let first = try SpawnedGroup(program, ["300"])
+        #expect(daemon.eventually { instances().count == 1 && instances()[0].state.phase == "raised" })
+        #expect(instances().first?.id.hasPrefix("each-sleeper.\(first.pid)-") == true, "PID and start time: \(instances().map(\.id))")
+        let second = try SpawnedGroup(program, ["300"])
+        #expect(daemon.eventually { instances().count == 2 })
+        #expect(daemon.eventually { (try? daemon.client.monitor("two-sleepers").state.phase) == "raised" })
+        first.stop()
+        #expect(daemon.eventually { instances().count == 1 && instances()[0].id.hasPrefix("each-sleeper.\(second.pid)-") })
+        #expect(daemon.eventually { (try? daemon.client.monitor("two-sleepers").state.phase) == "clear" })
+        let events = try daemon.client.events().events
+        let firstInstance = events.first { $0.monitorId?.hasPrefix("each-sleeper.\(first.pid)-") == true }?.monitorId
+        #expect(events.filter { $0.monitorId == firstInstance }.map(\.type) == ["above", "canceled"], "retired with a cancel")
+        #expect(events.filter { $0.monitorId == "two-sleepers" }.map(\.type) == ["above", "canceled"])
+        #expect(events.first { $0.monitorId == firstInstance }?.labels["name"] == name)
+        second.stop()
+        #expect(daemon.eventually { instances().isEmpty })
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)

@@ -1,0 +1,150 @@
+import Events
+import FoundationEssentials
+import ResmonAPI
+import Statistics
+import Storage
+
+/// The members of an aggregate target: the statistics its selector chooses now.
+struct AggregateMembers: Sendable {
+    let selector: Selector
+    let function: AggregateFunction
+    var handles: [StatisticHandle] = []
+
+    init(selector: Selector, function: AggregateFunction) {
+        self.selector = selector
+        self.function = function
+    }
+
+    /// The aggregate of the members' latest readings, skipping unknown ones: the value, the
+    /// same function over raw totals (for `change` and `rate`), and the newest member's time.
+    /// An empty set (or all unknown) is unknown, except for `count`, which is then 0.
+    func reading(_ core: MonitorEngine.Core) -> (value: Double, raw: Double, time: Double) {
+        var values: [Double] = []
+        var raws: [Double] = []
+        var time = -Double.infinity
+        for handle in handles {
+            let slot = Int(handle.index)
+            guard slot < core.generations.count, core.generations[slot] == handle.generation else { continue }
+            let value = core.values[slot]
+            guard value.isFinite else { continue }
+            values.append(value)
+            raws.append(core.raws[slot])
+            time = max(time, core.times[slot])
+        }
+        if values.isEmpty {
+            // Nothing to read: a count is 0 (say, no process named nginx), anything else unknown.
+            return function == .count ? (0, 0, core.resolvedAt) : (.nan, .nan, core.resolvedAt)
+        }
+        return (combine(values), combine(raws), time)
+    }
+
+    private func combine(_ numbers: [Double]) -> Double {
+        switch function {
+        case .sum: return numbers.reduce(0, +)
+        case .average: return numbers.reduce(0, +) / Double(numbers.count)
+        case .min: return numbers.min() ?? .nan
+        case .max: return numbers.max() ?? .nan
+        case .count: return Double(numbers.count)
+        }
+    }
+}
+
+/// A template's instances: instance monitor id → the key it watches.
+struct TemplateInstances: Sendable {
+    let selector: Selector
+    var instances: [String: String] = [:]
+}
+
+extension MonitorEngine {
+    /// Brings aggregates' members and templates' instances up to date with the statistics that
+    /// exist now: new matching statistics join (or get an instance), vanished ones leave (an
+    /// instance that was raised is cancelled as it retires). Called when the sample table's
+    /// structure has changed.
+    func resolveSelections(now: Double, core: inout Core, events: inout [EventRecord], retired: inout [String],
+                           changed: inout [Int]) {
+        core.resolvedAt = now
+        for index in Array(core.aggregates.keys) {
+            guard var members = core.aggregates[index] else { continue }
+            let handles = table.handles(selectedBy: members.selector).map(\.handle)
+            if handles != members.handles {
+                members.handles = handles
+                core.aggregates[index] = members
+                // A new membership makes a new series: the next change or rate starts afresh.
+                core.slots[index].previousRaw = .nan
+                core.slots[index].previousTime = .nan
+            }
+        }
+        for index in Array(core.templates.keys) {
+            guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
+            var wanted: [String: StatisticDescriptor] = [:]
+            for (_, descriptor) in table.handles(selectedBy: template.selector) {
+                wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
+            }
+            for (id, _) in template.instances where wanted[id] == nil {
+                // The resource went away: retire its monitor.
+                if let instance = core.indexByID[id] {
+                    if core.slots[instance].loggedRaised { events.append(cancelEvent(instance, core, reason: "its resource went away")) }
+                    remove(instance, from: &core)
+                }
+                template.instances[id] = nil
+                retired.append(id)
+            }
+            for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
+                guard core.indexByID[id] == nil, let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
+                let added = add(instance, to: &core)
+                restoreState(of: added, id: id, core: &core)
+                if !core.slots[index].running { core.slots[added].running = false }
+                core.slots[added].paused = core.slots[index].paused
+                template.instances[id] = descriptor.key.text
+                changed.append(added)
+            }
+            core.templates[index] = template
+        }
+    }
+
+    /// A template instance's id: the template's, then the resource's identity — for a process
+    /// its PID and start time, so a reused PID starts fresh.
+    static func instanceID(template: String, descriptor: StatisticDescriptor) -> String {
+        var identity = descriptor.key.resource
+        if let start = descriptor.labels["start_time"] { identity += "-" + start }
+        let kept = identity.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "_" }
+        let id = template + "." + String(kept)
+        return id.utf8.count <= 64 ? id : String(id.prefix(48)) + "." + String(UInt64(bitPattern: Int64(id.hashValue)) % 1_000_000_000_000)
+    }
+
+    /// The monitor a template makes for one statistic: the template's spec on that key, named
+    /// after it, with the statistic's labels under the template's.
+    func makeInstance(id: String, of template: MonitorDefinition, for descriptor: StatisticDescriptor) -> MonitorDefinition? {
+        var spec = template.spec
+        spec.id = id
+        spec.target = .key(descriptor.key.text)
+        spec.template = nil
+        spec.name = (template.spec.name ?? template.id) + " (" + descriptor.key.resource + ")"
+        spec.labels = descriptor.labels.filter { $0.key != "cmdline" }.merging(template.spec.labels ?? [:]) { $1 }
+        guard var instance = try? MonitorDefinition(spec: spec, owner: template.owner, createdAt: template.createdAt, step: step,
+                                                    table: table, lenient: true) else { return nil }
+        instance.spec.template = template.id
+        return instance
+    }
+
+    /// A restarted resmond's instance picks up its saved state (raised stays raised).
+    func restoreState(of index: Int, id: String, core: inout Core) {
+        let stored = try? database.withDatabase { database in
+            try database.execute("SELECT state FROM instance_state WHERE id = ?", [.text(id)]).first?.first?.text
+        }
+        guard let text = stored ?? nil, let saved = try? JSONDecoder().decode(SavedState.self, from: Data(text.utf8)) else { return }
+        apply(saved, to: index, core: &core)
+    }
+
+    /// Removes a template's instances (the template is deleted or changed); raised ones cancel.
+    func removeInstances(of index: Int, reason: String, core: inout Core, events: inout [EventRecord]) -> [String] {
+        guard let template = core.templates[index] else { return [] }
+        for id in template.instances.keys {
+            guard let instance = core.indexByID[id] else { continue }
+            if core.slots[instance].loggedRaised { events.append(cancelEvent(instance, core, reason: reason)) }
+            remove(instance, from: &core)
+        }
+        core.templates[index]?.instances = [:]
+        return Array(template.instances.keys)
+    }
+}
