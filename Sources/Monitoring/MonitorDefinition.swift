@@ -238,6 +238,18 @@ public struct MonitorDefinition: Sendable {
         } else {
             rate = (rate / step).rounded(.up) * step
         }
+        if let precondition = spec.precondition {
+            if kind == .watermarkHigh || kind == .watermarkLow { throw MonitorSpecError("precondition: a watermark never raises") }
+            if precondition.armed == nil && precondition.monitor == nil {
+                throw MonitorSpecError("precondition: expected \"armed\", or {\"monitor\": ID, \"raised\": true|false}")
+            }
+            if precondition.armed == true && kind != .threshold { throw MonitorSpecError("precondition armed applies to thresholds") }
+            if precondition.raised != nil && precondition.monitor == nil { throw MonitorSpecError("precondition.raised needs precondition.monitor") }
+            if let monitor = precondition.monitor, monitor == spec.id { throw MonitorSpecError("precondition: a monitor cannot depend on itself") }
+        }
+        if let stale = spec.staleAfter, !(stale > 0 && stale <= 86400 * 30) {
+            throw MonitorSpecError("staleAfter must be more than 0 seconds (up to 30 days)")
+        }
         if let interval = spec.monitoringInterval, !(interval >= 0 && interval.isFinite) {
             throw MonitorSpecError("monitoringInterval must be 0 (until stopped) or more seconds")
         }

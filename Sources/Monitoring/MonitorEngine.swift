@@ -81,6 +81,10 @@ public final class MonitorEngine: Sendable {
         var resolvedVersion = UInt64.max
         /// When selections were last resolved: the time of an empty aggregate's reading.
         var resolvedAt = 0.0
+        /// Monitor preconditions (index → the monitor it depends on, and the state wanted), and
+        /// each dependent's depth in the dependency chain (dependents evaluate after).
+        var dependencies: [Int: (monitor: String, raised: Bool)] = [:]
+        var depth: [Int: Int] = [:]
     }
 
     let core = Mutex(Core())
@@ -205,6 +209,20 @@ public final class MonitorEngine: Sendable {
         }
         core.indexByID[definition.id] = index
         core.extra[index] = MonitorEngine.extraState(for: definition)
+        if definition.spec.precondition?.armed == true {
+            core.slots[index].needsArming = true
+            core.slots[index].armed = false
+        }
+        if let monitor = definition.spec.precondition?.monitor {
+            core.dependencies[index] = (monitor, definition.spec.precondition?.raised ?? true)
+            var depth = 1
+            var next = core.indexByID[monitor]
+            while let current = next, let upstream = core.dependencies[current], depth < 64 {
+                depth += 1
+                next = core.indexByID[upstream.monitor]
+            }
+            core.depth[index] = depth
+        }
         switch definition.target {
         case .key: break
         case .aggregate(let selector, let function):
@@ -216,7 +234,13 @@ public final class MonitorEngine: Sendable {
             core.resolvedVersion = .max
             return index
         }
-        core.groups[definition.rate, default: Group()].members.append(index)
+        // Dependents go after what they depend on (members are kept in depth order).
+        var members = core.groups[definition.rate, default: Group()].members
+        let depth = core.depth[index] ?? 0
+        var position = members.count
+        while depth < (position > 0 ? core.depth[members[position - 1]] ?? 0 : 0) { position -= 1 }
+        members.insert(index, at: position)
+        core.groups[definition.rate, default: Group()].members = members
         if let key = definition.key { samplingRequest(key.subsystem, definition.rate, definition.id) }
         if definition.rate < step { scheduleChanged() }
         return index
@@ -224,6 +248,15 @@ public final class MonitorEngine: Sendable {
 
     /// The fresh side state of a watermark or leaky bucket; nil for a threshold.
     static func extraState(for definition: MonitorDefinition) -> ExtraState? {
+        var state = kindState(for: definition)
+        if let stale = definition.spec.staleAfter {
+            if state == nil { state = ExtraState() }
+            state?.staleAfter = stale
+        }
+        return state
+    }
+
+    private static func kindState(for definition: MonitorDefinition) -> ExtraState? {
         switch definition.kind {
         case .threshold: return nil
         case .watermarkHigh, .watermarkLow:
@@ -251,6 +284,8 @@ public final class MonitorEngine: Sendable {
         core.extra[index] = nil
         core.aggregates[index] = nil
         core.templates[index] = nil
+        core.dependencies[index] = nil
+        core.depth[index] = nil
         core.storm.forget(index)
         core.free.append(index)
     }
@@ -290,6 +325,7 @@ public final class MonitorEngine: Sendable {
             if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
                 throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
             }
+            try checkDependencies(definitions, core)
             do {
                 try database.withDatabase { database in
                     try database.transaction {
@@ -304,9 +340,39 @@ public final class MonitorEngine: Sendable {
             } catch {
                 throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
             }
-            return definitions.map { definition in
-                let index = add(definition, to: &core)
-                return info(index, core)
+            // Added in dependency order, so that each dependent's depth counts what it depends on.
+            var pending = definitions
+            var ordered: [MonitorDefinition] = []
+            while !pending.isEmpty {
+                let waiting = Set(pending.map(\.id))
+                let ready = pending.filter { definition in definition.spec.precondition?.monitor.map { !waiting.contains($0) } ?? true }
+                ordered += ready.isEmpty ? pending : ready
+                pending = ready.isEmpty ? [] : pending.filter { definition in !ready.contains { $0.id == definition.id } }
+            }
+            let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
+            return definitions.map { info(indexes[$0.id]!, core) }
+        }
+    }
+
+    /// Preconditions on other monitors: the monitor must exist (now or in the same request), and
+    /// following them must never come back to where it started.
+    private func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
+        var dependsOn: [String: String] = [:]
+        for (index, dependency) in core.dependencies { if let id = core.definitions[index]?.id { dependsOn[id] = dependency.monitor } }
+        let incoming = Set(definitions.map(\.id))
+        for definition in definitions { dependsOn[definition.id] = definition.spec.precondition?.monitor }
+        for definition in definitions {
+            guard let first = definition.spec.precondition?.monitor else { continue }
+            guard core.indexByID[first] != nil || incoming.contains(first) else {
+                throw MonitorError(kind: .invalid, message: "precondition.monitor: no monitor \(first)")
+            }
+            var seen: Set<String> = [definition.id]
+            var next: String? = first
+            while let current = next {
+                guard seen.insert(current).inserted else {
+                    throw MonitorError(kind: .invalid, message: "precondition.monitor: \(definition.id) → \(first) … comes back to \(current): dependency cycles are refused")
+                }
+                next = dependsOn[current]
             }
         }
     }
@@ -343,6 +409,7 @@ public final class MonitorEngine: Sendable {
             } catch {
                 throw MonitorError(kind: .invalid, message: "\(error)")
             }
+            try checkDependencies([definition], core)
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was changed")) }
             let retired = removeInstances(of: index, reason: "its template was changed", core: &core, events: &events)
@@ -363,6 +430,10 @@ public final class MonitorEngine: Sendable {
             let index = try lookup(id, core, caller: caller)
             if let template = core.definitions[index]?.spec.template {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): delete or change the template")
+            }
+            let dependents = core.dependencies.filter { $0.value.monitor == id }.compactMap { core.definitions[$0.key]?.id }.sorted()
+            if !dependents.isEmpty {
+                throw MonitorError(kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
             }
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
@@ -431,6 +502,7 @@ public final class MonitorEngine: Sendable {
                 fresh.raisedAt = .nan
                 fresh.running = running
                 fresh.paused = paused
+                fresh.armed = !fresh.needsArming
                 core.slots[index] = fresh
                 core.startedAt[index] = .nan
                 if let definition = core.definitions[index] { core.extra[index] = MonitorEngine.extraState(for: definition) }
@@ -541,7 +613,11 @@ public final class MonitorEngine: Sendable {
                 core.resolvedVersion = version
                 resolveSelections(now: now, core: &core, events: &events, retired: &retired, changed: &changed)
             }
-            for rate in core.groups.keys {
+            // Groups whose deepest dependent is shallower go first.
+            let rates = core.groups.keys.sorted { left, right in
+                (core.groups[left]!.members.last.flatMap { core.depth[$0] } ?? 0) < (core.groups[right]!.members.last.flatMap { core.depth[$0] } ?? 0)
+            }
+            for rate in rates {
                 let slack = min(step, rate) / 2
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
                 core.groups[rate]!.nextDue = now + rate
@@ -574,6 +650,21 @@ public final class MonitorEngine: Sendable {
                     core.slots[index].lastLogged = transition.time
                     guard core.storm.admit(index, now: now) else { continue }
                     events.append(watermarkEvent(index, core, value: extra.extreme, previous: previous, time: transition.time))
+                case .noData:
+                    guard !paused, core.storm.admit(index, now: now) else { continue }
+                    events.append(noDataEvent(index, core, time: transition.time))
+                case .dataBack:
+                    guard !paused, let raised = core.extra[index]?.noDataEvent, raised > 0 else { continue }
+                    if let severity = definition.cancelSeverity {
+                        var event = cancelEvent(index, core, reason: "values again after no data", value: transition.value, time: transition.time)
+                        event.cancels = raised
+                        event.severity = severity.name
+                        events.append(event)
+                    }
+                    core.extra[index]?.noDataEvent = 0
+                case .vanished, .returned:
+                    guard !paused else { continue }
+                    events.append(resourceEvent(index, core, vanished: transition.outcome == .vanished, time: transition.time))
                 case .cancel:
                     guard !paused, core.slots[index].loggedRaised else { continue }
                     if definition.cancelSeverity != nil {
@@ -614,8 +705,33 @@ public final class MonitorEngine: Sendable {
 
     private func evaluate(_ index: Int, now: Double, core: inout Core,
                           pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
+        guard core.slots[index].running else { return }
+        evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed)
+        guard var extra = core.extra[index], extra.staleAfter > 0, core.slots[index].running else { return }
+        // noData: its own raise and cancel, apart from the threshold's state.
+        if extra.lastKnown.isNaN { extra.lastKnown = now } // the grace period starts with the monitor
+        if !extra.noDataRaised && now - extra.lastKnown >= extra.staleAfter {
+            extra.noDataRaised = true
+            pending.append((index, .noData, .nan, now))
+            changed.append(index)
+        } else if extra.noDataRaised && now - extra.lastKnown < extra.staleAfter {
+            extra.noDataRaised = false
+            pending.append((index, .dataBack, core.slots[index].lastValue, now))
+            changed.append(index)
+        }
+        core.extra[index] = extra
+    }
+
+    /// Whether a monitor's preconditions on other monitors allow it to raise now.
+    private func mayRaise(_ index: Int, _ core: Core) -> Bool {
+        guard let dependency = core.dependencies[index] else { return true }
+        guard let upstream = core.indexByID[dependency.monitor] else { return false }
+        return core.slots[upstream].phase.isRaised == dependency.raised
+    }
+
+    private func evaluateReading(_ index: Int, now: Double, core: inout Core,
+                                 pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
         var slot = core.slots[index]
-        guard slot.running else { return }
         if core.startedAt[index].isNaN { core.startedAt[index] = now }
         if slot.interval > 0, now - core.startedAt[index] >= slot.interval {
             core.slots[index].running = false
@@ -631,8 +747,18 @@ public final class MonitorEngine: Sendable {
             // The statistic went away or has not appeared yet: look its key up again.
             guard let definition = core.definitions[index], let key = definition.key, let found = table.handle(for: key.text) else {
                 slot.lastEvaluated = now
+                if slot.handle >= 0 && !slot.vanished && core.definitions[index]?.key != nil {
+                    // The statistic went away (a process exited, a disk was removed).
+                    slot.vanished = true
+                    pending.append((index, .vanished, .nan, now))
+                    changed.append(index)
+                }
                 core.slots[index] = slot
                 return
+            }
+            if slot.vanished {
+                slot.vanished = false
+                pending.append((index, .returned, .nan, now))
             }
             slot.handle = found.index
             slot.generation = found.generation
@@ -657,16 +783,18 @@ public final class MonitorEngine: Sendable {
         let outcome: Outcome
         switch slot.kind {
         case .threshold:
-            outcome = slot.evaluate(value, now: time)
+            outcome = slot.evaluate(value, now: time, mayRaise: mayRaise(index, core))
         case .leakyBucket:
             slot.lastEvaluated = now
-            outcome = core.extra[index]?.leak(&slot, increase: increase, elapsed: elapsed, now: time) ?? .nothing
+            let allowed = mayRaise(index, core)
+            outcome = core.extra[index]?.leak(&slot, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed) ?? .nothing
         case .watermarkHigh, .watermarkLow:
             slot.lastValue = value
             slot.lastEvaluated = now
             outcome = core.extra[index]?.mark(&slot, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
         }
         core.slots[index] = slot
+        if value.isFinite, core.extra[index]?.staleAfter ?? 0 > 0 { core.extra[index]?.lastKnown = now }
         if slot.capture {
             var ring = core.captures[index] ?? []
             if ring.count >= MonitorEngine.captureLimit { ring.removeFirst(ring.count - MonitorEngine.captureLimit + 1) }
@@ -678,6 +806,26 @@ public final class MonitorEngine: Sendable {
     }
 
     // MARK: - Events and persistence
+
+    private func noDataEvent(_ index: Int, _ core: Core, time: Double) -> EventRecord {
+        let definition = core.definitions[index]!
+        let spec = definition.spec
+        return EventRecord(id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
+                           severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+                           key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
+                           message: "\(definition.targetText) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
+                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+    }
+
+    private func resourceEvent(_ index: Int, _ core: Core, vanished: Bool, time: Double) -> EventRecord {
+        let definition = core.definitions[index]!
+        let spec = definition.spec
+        return EventRecord(id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
+                           type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
+                           monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
+                           host: host, message: "\(definition.targetText) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
+                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+    }
 
     private func watermarkEvent(_ index: Int, _ core: Core, value: Double, previous: Double, time: Double) -> EventRecord {
         let definition = core.definitions[index]!
@@ -735,8 +883,9 @@ public final class MonitorEngine: Sendable {
                 try database.transaction {
                     try extra?(database)
                     let stored = try EventLog.append(events, in: database)
-                    for event in stored where event.type != EventType.canceled.name {
-                        if let id = event.monitorId, let index = core.indexByID[id] { core.lastRaiseEvent[index] = event.id }
+                    for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
+                        guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
+                        if event.type == EventType.noData.name { core.extra[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
                     }
                     for index in Set(indexes) {
                         guard let definition = core.definitions[index] else { continue }

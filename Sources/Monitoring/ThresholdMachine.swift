@@ -30,6 +30,10 @@ public enum Outcome: UInt8, Sendable {
     case nothing, raise, repeatRaise, cancel
     /// A watermark moved by more than its tolerance.
     case watermark
+    /// staleAfter passed without a value / a value came again.
+    case noData, dataBack
+    /// The monitored statistic went away / came back (resourceConfigurationChange).
+    case vanished, returned
 }
 
 /// The state of the monitors that are not thresholds, kept apart so the threshold slots stay small.
@@ -44,8 +48,14 @@ struct ExtraState: Codable, Sendable {
     var extremeTime = Double.nan
     var reported = Double.nan
     var events = false
+    /// noData: seconds without a value before it is raised (0: off), when the last value came,
+    /// whether noData is raised, and the event that raised it.
+    var staleAfter = 0.0
+    var lastKnown = Double.nan
+    var noDataRaised = false
+    var noDataEvent: Int64 = 0
 
-    enum CodingKeys: String, CodingKey { case level, extreme, extremeTime, reported }
+    enum CodingKeys: String, CodingKey { case level, extreme, extremeTime, reported, lastKnown, noDataRaised, noDataEvent }
 
     init() {}
 
@@ -56,6 +66,9 @@ struct ExtraState: Codable, Sendable {
         extreme = try container.decodeIfPresent(Double.self, forKey: .extreme) ?? .nan
         extremeTime = try container.decodeIfPresent(Double.self, forKey: .extremeTime) ?? .nan
         reported = try container.decodeIfPresent(Double.self, forKey: .reported) ?? .nan
+        lastKnown = try container.decodeIfPresent(Double.self, forKey: .lastKnown) ?? .nan
+        noDataRaised = try container.decodeIfPresent(Bool.self, forKey: .noDataRaised) ?? false
+        noDataEvent = try container.decodeIfPresent(Int64.self, forKey: .noDataEvent) ?? 0
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -65,11 +78,14 @@ struct ExtraState: Codable, Sendable {
         try put(extreme, .extreme)
         try put(extremeTime, .extremeTime)
         try put(reported, .reported)
+        try put(lastKnown, .lastKnown)
+        if noDataRaised { try container.encode(true, forKey: .noDataRaised) }
+        if noDataEvent > 0 { try container.encode(noDataEvent, forKey: .noDataEvent) }
     }
 
     /// A leaky bucket's reading: refill for the time elapsed, drain by the counter's increase.
     /// Raised when the bucket runs empty; cancelled once a refill tops it up again.
-    mutating func leak(_ slot: inout ThresholdSlot, increase: Double, elapsed: Double, now: Double) -> Outcome {
+    mutating func leak(_ slot: inout ThresholdSlot, increase: Double, elapsed: Double, now: Double, mayRaise: Bool) -> Outcome {
         guard increase.isFinite, increase >= 0, elapsed > 0 else { return .nothing } // first reading or a counter reset
         let refilled = min(size, (level.isNaN ? size : level) + fill * elapsed / period)
         level = max(0, refilled - increase)
@@ -83,7 +99,7 @@ struct ExtraState: Codable, Sendable {
             if slot.loggingRate > 0 { return now - slot.lastLogged >= slot.loggingRate ? .repeatRaise : .nothing }
             return slot.notified ? .nothing : .repeatRaise
         }
-        guard level == 0 else { return .nothing }
+        guard level == 0, mayRaise else { return .nothing }
         slot.phase = .raised
         slot.raisedAt = now
         return .raise
@@ -145,6 +161,12 @@ struct ThresholdSlot {
     var lastEvaluated = Double.nan
     var lastLogged = Double.nan
     var raisedAt = Double.nan
+    /// The `armed` precondition: whether the monitor needs arming, and whether it is armed (the
+    /// value has been seen not meeting the condition since creation or the last cancel).
+    var needsArming = false
+    var armed = true
+    /// The key target's statistic went away (a resourceConfigurationChange was logged).
+    var vanished = false
 
     func meets(_ value: Double) -> Bool {
         switch condition {
@@ -184,13 +206,20 @@ struct ThresholdSlot {
     }
 
     /// One reading through the state machine. An unknown reading changes nothing.
-    mutating func evaluate(_ value: Double, now: Double) -> Outcome {
+    mutating func evaluate(_ value: Double, now: Double, mayRaise: Bool = true) -> Outcome {
         lastValue = value
         lastEvaluated = now
         guard !value.isNaN else { return .nothing }
         switch phase {
         case .clear, .pending:
             guard meets(value) else {
+                phase = .clear
+                count = 0
+                armed = true
+                return .nothing
+            }
+            // Preconditions gate raising only: while they do not hold, nothing advances.
+            guard mayRaise && armed else {
                 phase = .clear
                 count = 0
                 return .nothing
@@ -213,6 +242,7 @@ struct ThresholdSlot {
                 }
                 phase = .clear
                 count = 0
+                armed = !needsArming
                 return .cancel
             }
             phase = .raised

@@ -81,6 +81,47 @@ public struct MonitorSelection: Codable, Sendable, Equatable, CustomStringConver
     }
 }
 
+/// What must hold before a monitor may raise: `"armed"` (the value must first be seen not
+/// meeting the condition, and again after each cancel), and/or another monitor's state
+/// (`{"monitor": ID, "raised": true}`: raise only while that monitor is raised; false: while not).
+public struct MonitorPrecondition: Codable, Sendable, Equatable {
+    public var armed: Bool?
+    public var monitor: String?
+    public var raised: Bool?
+
+    public init(armed: Bool? = nil, monitor: String? = nil, raised: Bool? = nil) {
+        self.armed = armed
+        self.monitor = monitor
+        self.raised = raised
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case armed, monitor, raised }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let word = try? decoder.singleValueContainer().decode(String.self) {
+            guard word == "armed" else { throw MonitorSpec.UnknownField(name: "precondition \"\(word)\" (expected \"armed\" or an object)") }
+            self.init(armed: true)
+            return
+        }
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw MonitorSpec.UnknownField(name: "precondition." + unknown)
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(armed: try container.decodeIfPresent(Bool.self, forKey: .armed),
+                  monitor: try container.decodeIfPresent(String.self, forKey: .monitor),
+                  raised: try container.decodeIfPresent(Bool.self, forKey: .raised))
+    }
+}
+
 /// A monitor as consumers write it (`POST /v1/monitors`); docs/MONITORS.md explains each field.
 /// Unknown fields are refused, so a misspelt one never silently falls back to a default.
 public struct MonitorSpec: Codable, Sendable, Equatable {
@@ -106,6 +147,10 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     public var bucketSize: Double?
     public var fillValue: Double?
     public var tolerance: Double?
+    /// What must hold before the monitor may raise.
+    public var precondition: MonitorPrecondition?
+    /// Seconds without a value after which a `noData` event is raised (its own raise/cancel pair).
+    public var staleAfter: Double?
     public var samples: Int?
     public var cancelValue: Double?
     public var cancelSamples: Int?
@@ -145,7 +190,7 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
 
     static let fields: Set<String> = [
         "id", "name", "target", "template", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
-        "tolerance", "samples", "cancelValue",
+        "tolerance", "precondition", "staleAfter", "samples", "cancelValue",
         "cancelSamples", "severity", "cancelSeverity", "loggingRate", "monitoringRate", "microMonitoringRate",
         "monitoringInterval", "dataCapture", "labels", "annotations", "start",
     ]
@@ -181,6 +226,8 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         bucketSize = try container.decodeIfPresent(Double.self, forKey: .bucketSize)
         fillValue = try container.decodeIfPresent(Double.self, forKey: .fillValue)
         tolerance = try container.decodeIfPresent(Double.self, forKey: .tolerance)
+        precondition = try container.decodeIfPresent(MonitorPrecondition.self, forKey: .precondition)
+        staleAfter = try container.decodeIfPresent(Double.self, forKey: .staleAfter)
         samples = try container.decodeIfPresent(Int.self, forKey: .samples)
         cancelValue = try container.decodeIfPresent(Double.self, forKey: .cancelValue)
         cancelSamples = try container.decodeIfPresent(Int.self, forKey: .cancelSamples)

@@ -150,6 +150,76 @@ final class Rig {
         #expect(throws: MonitorError.self) { try rig.create(type: "histogram") { $0.id = "n" } }
     }
 
+    @Test func armedWaitsForAReadingThatDoesNotMeetTheCondition() throws {
+        let rig = try Rig()
+        try rig.create { $0.precondition = MonitorPrecondition(armed: true) }
+        rig.feed(90, 90)                      // a new monitor on a busy value does not fire at once
+        #expect(rig.types.isEmpty)
+        rig.feed(10, 90)                      // armed by 10
+        #expect(rig.types == ["above"])
+        rig.feed(10, 90)                      // cancelled by 10, which disarms it; 90 is not enough
+        #expect(rig.types == ["above", "canceled"])
+        rig.feed(10, 90)
+        #expect(rig.types == ["above", "canceled", "above"])
+    }
+
+    @Test func anotherMonitorsStateGatesRaisingInDependencyOrder() throws {
+        let rig = try Rig()
+        // Created dependents first, in one request: the engine orders them after "a".
+        var quiet = MonitorSpec(target: rig.key, condition: "above", value: 80)
+        quiet.id = "only-when-a-clear"
+        quiet.precondition = MonitorPrecondition(monitor: "a", raised: false)
+        var loud = MonitorSpec(target: rig.key, condition: "above", value: 80)
+        loud.id = "only-when-a-raised"
+        loud.precondition = MonitorPrecondition(monitor: "a", raised: true)
+        var a = MonitorSpec(target: rig.key, condition: "above", value: 50)
+        a.id = "a"
+        _ = try rig.engine.create([quiet, loud, a], owner: 0)
+        rig.feed(90)                          // "a" raises first, so only the dependent that wants it raised does
+        #expect(Set(rig.events.map(\.monitorId)) == ["a", "only-when-a-raised"])
+        #expect(throws: MonitorError.self) { try rig.engine.delete("a", caller: 0) }  // 409: others depend on it
+        let cycle = try? rig.engine.update("a", patch: ["precondition": .object(["monitor": .string("only-when-a-raised")])], caller: 0)
+        #expect(cycle == nil, "a cycle is refused")
+        var dangling = MonitorSpec(target: rig.key, condition: "above", value: 1)
+        dangling.id = "dangling"
+        dangling.precondition = MonitorPrecondition(monitor: "nobody")
+        #expect(throws: MonitorError.self) { _ = try rig.engine.create([dangling], owner: 0) }
+    }
+
+    @Test func staleAfterRaisesNoDataAndAValueCancelsIt() throws {
+        let rig = try Rig()
+        try rig.create { $0.staleAfter = 3 }
+        rig.feed(10, .nan, .nan)
+        #expect(rig.types.isEmpty)
+        rig.feed(.nan, .nan)                  // three seconds without a value
+        #expect(rig.types == ["noData"] && rig.events[0].code == 521)
+        rig.feed(.nan)
+        #expect(rig.types == ["noData"])      // raised once
+        rig.feed(20)
+        #expect(rig.types == ["noData", "canceled"] && rig.events[1].cancels == rig.events[0].id)
+        rig.feed(90)                          // the threshold's own state is apart
+        #expect(rig.types == ["noData", "canceled", "above"])
+    }
+
+    @Test func aVanishedStatisticIsAResourceConfigurationChange() throws {
+        let rig = try Rig()
+        try rig.create()
+        rig.feed(10)
+        let key = rig.key
+        rig.table.retire(rig.handle)
+        rig.engine.evaluate(now: rig.time + 1)
+        rig.engine.evaluate(now: rig.time + 2)
+        #expect(rig.types == ["resourceConfigurationChange"] && rig.events[0].code == 510)
+        #expect(rig.events[0].message.contains("went away"))
+        let back = rig.table.register(StatisticDescriptor(key: StatisticKey(parsing: key)!, kind: .gauge, unit: "", help: "test"))
+        var batch = SampleBatch()
+        batch.record(back, 20)
+        rig.table.apply(batch, time: rig.time + 3, monotonicTime: rig.time + 3)
+        rig.engine.evaluate(now: rig.time + 3)
+        #expect(rig.types == ["resourceConfigurationChange", "resourceConfigurationChange"])
+        #expect(rig.events[1].message.contains("is back"))
+    }
+
     @Test func samplesConsecutiveReadingsRaiseAndABreakResets() throws {
         let rig = try Rig()
         try rig.create { $0.samples = 3 }
