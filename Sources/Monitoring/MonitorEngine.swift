@@ -389,6 +389,9 @@ public final class MonitorEngine: Sendable {
             if let template = old.spec.template {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): change the template")
             }
+            if let source = old.spec.source {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): change the file, then reload resmond")
+            }
             let merged: MonitorSpec
             do {
                 guard case .object(var fields) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
@@ -430,6 +433,9 @@ public final class MonitorEngine: Sendable {
             let index = try lookup(id, core, caller: caller)
             if let template = core.definitions[index]?.spec.template {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): delete or change the template")
+            }
+            if let source = core.definitions[index]?.spec.source {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): remove it from the file, then reload resmond")
             }
             let dependents = core.dependencies.filter { $0.value.monitor == id }.compactMap { core.definitions[$0.key]?.id }.sorted()
             if !dependents.isEmpty {

@@ -131,6 +131,8 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     public var target: MonitorTarget
     /// Set by resmond on a template's instances: the template's id (read-only).
     public var template: String?
+    /// Set by resmond on monitors from files: `monitors.d/NAME.json` (read-only; change the file).
+    public var source: String?
     /// `none` (default), `percent`, `change`, `rate`.
     public var transform: String?
     /// `threshold` (default), `watermark` or `leakyBucket`.
@@ -189,7 +191,7 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     }
 
     static let fields: Set<String> = [
-        "id", "name", "target", "template", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
+        "id", "name", "target", "template", "source", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
         "tolerance", "precondition", "staleAfter", "samples", "cancelValue",
         "cancelSamples", "severity", "cancelSeverity", "loggingRate", "monitoringRate", "microMonitoringRate",
         "monitoringInterval", "dataCapture", "labels", "annotations", "start",
@@ -217,6 +219,7 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         name = try container.decodeIfPresent(String.self, forKey: .name)
         target = try container.decode(MonitorTarget.self, forKey: .target)
         template = try container.decodeIfPresent(String.self, forKey: .template)
+        source = try container.decodeIfPresent(String.self, forKey: .source)
         transform = try container.decodeIfPresent(String.self, forKey: .transform)
         type = try container.decodeIfPresent(String.self, forKey: .type)
         condition = try container.decodeIfPresent(String.self, forKey: .condition)

@@ -188,6 +188,11 @@ public final class Daemon: Sendable {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
         monitors.withLock { $0 = engine }
+        if let note = MonitorFileReader.writeDefaultsOnFirstStart(configDirectory: configuration.configDirectory,
+                                                                   stateDirectory: configuration.stateDirectory) {
+            Log.info(note)
+        }
+        reconcileMonitorFiles(engine, configuration)
         engine.setStormLimits(perMonitorPerMinute: configuration.eventsPerMonitorPerMinute, maximumPerSecond: configuration.eventsPerSecond)
         let sinkRunner = sinks.withLock { $0 }!
         sinkRunner.configure(configuration.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
@@ -310,6 +315,12 @@ public final class Daemon: Sendable {
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
     }
 
+    /// Makes the monitors from `monitors.d` what the files say (at start and on SIGHUP).
+    private func reconcileMonitorFiles(_ engine: MonitorEngine, _ configuration: DaemonConfiguration) {
+        let (declared, problems) = MonitorFileReader.read(configDirectory: configuration.configDirectory)
+        for problem in problems + engine.reconcile(files: declared) { Log.warning(problem) }
+    }
+
     /// Every `limits.selfMonitoringSeconds`: resmond's CPU share of one core and its RSS against
     /// its limits. Over either, new monitors and starts are refused (503 busy) until it is back
     /// under both; existing monitors keep running.
@@ -400,6 +411,7 @@ public final class Daemon: Sendable {
             if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
                 pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
+                if let engine = monitors.withLock({ $0 }) { reconcileMonitorFiles(engine, reloaded) }
                 monitors.withLock { $0 }?.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute,
                                                           maximumPerSecond: reloaded.eventsPerSecond)
                 sinks.withLock { $0 }?.configure(reloaded.sinks, host: Daemon.hostName(), log: { Log.warning($0) })

@@ -178,6 +178,52 @@ import Glibc
         #expect(daemon.eventually { instances().isEmpty })
     }
 
+    @Test func monitorFilesAreReconciledAtStartAndOnReloadAndTheDefaultsAreWrittenOnce() throws {
+        let directory = TemporaryDirectory("resmon-monitor-files")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory, defaultMonitors: true)
+        let defaults = directory.file("config/monitors.d/defaults.json")
+        #expect(FileManager.default.fileExists(atPath: defaults))
+        var ids = Set(try daemon!.client.monitors().map(\.id))
+        #expect(ids.isSuperset(of: ["defaults.cpu-busy", "defaults.memory-low", "defaults.fs-full", "defaults.cgroup-memory"]))
+        #expect(daemon!.eventually { (try? daemon!.client.monitors().contains { $0.id.hasPrefix("defaults.fs-full.") }) == true },
+                "the file-system template has instances")
+        let cpu = try daemon!.client.monitor("defaults.cpu-busy")
+        #expect(cpu.spec.source == "monitors.d/defaults.json" && cpu.owner == 0)
+        #expect(try daemon!.client.send("DELETE", "/v1/monitors/defaults.cpu-busy").status == 409)
+        #expect(try daemon!.client.send("PATCH", "/v1/monitors/defaults.cpu-busy", body: Array(#"{"value": 0.5}"#.utf8)).status == 409)
+
+        // A file of our own: created on SIGHUP, changed, and an entry removed.
+        _ = try daemon!.client.push("app:test:level", value: 70)
+        try directory.write("config/monitors.d/app.json", """
+            {"level": {"target": "app:test:level", "condition": "above", "value": 50},
+             "spare": {"target": "app:test:level", "condition": "below", "value": 0},
+             "broken": {"target": "app:test:level", "condition": "sideways", "value": 1}}
+            """)
+        daemon!.signal(SIGHUP)
+        #expect(daemon!.eventually { (try? daemon!.client.monitor("app.level").state.phase) == "raised" })
+        #expect(daemon!.eventually { daemon!.stderr.contains("monitors.d/app.json: app.broken: condition") })
+        try directory.write("config/monitors.d/app.json", """
+            {"level": {"target": "app:test:level", "condition": "above", "value": 80}}
+            """)
+        daemon!.signal(SIGHUP)
+        #expect(daemon!.eventually { (try? daemon!.client.monitor("app.level").spec.value) == 80 })
+        #expect(daemon!.eventually { (try? daemon!.client.monitor("app.spare")) == nil })
+        // The change cancelled the raised monitor first.
+        #expect(daemon!.eventually { (try? daemon!.client.events().events.filter { $0.monitorId == "app.level" }.map(\.type)) == ["above", "canceled"] })
+
+        // Removing defaults.json removes the defaults, and a restart does not write them again.
+        try FileManager.default.removeItem(atPath: defaults)
+        daemon!.signal(SIGHUP)
+        #expect(daemon!.eventually { (try? daemon!.client.monitors().contains { $0.id.hasPrefix("defaults.") }) == false })
+        daemon!.signal(SIGTERM)
+        _ = daemon!.waitForExit(timeout: 5)
+        daemon = nil
+        daemon = try DaemonHarness(directory: directory, defaultMonitors: true)
+        ids = Set(try daemon!.client.monitors().map(\.id))
+        #expect(ids == ["app.level"])
+        #expect(!FileManager.default.fileExists(atPath: defaults))
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)

@@ -110,11 +110,16 @@ public final class DaemonHarness: @unchecked Sendable {
     /// - Parameters:
     ///   - arguments: extra flags (the state, config and socket flags are set already).
     ///   - configuration: the text of resmond.json, if any.
+    ///   - defaultMonitors: let resmond write its default monitors on the first start (tests that
+    ///     count events leave them out: an empty `monitors.d/defaults.json` is written instead).
     public init(arguments: [String] = ["--listen", "none", "--step", "1"], configuration: String? = nil,
                 environment: [String: String] = [:], directory: TemporaryDirectory = TemporaryDirectory("resmond"),
-                waitUntilReady: Bool = true) throws {
+                waitUntilReady: Bool = true, defaultMonitors: Bool = false) throws {
         self.directory = directory
         if let configuration { try directory.write("config/resmond.json", configuration) }
+        if !defaultMonitors && !FileManager.default.fileExists(atPath: directory.file("config/monitors.d/defaults.json")) {
+            try directory.write("config/monitors.d/defaults.json", "{}\n")
+        }
         try FileManager.default.createDirectory(atPath: directory.file("config"), withIntermediateDirectories: true)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Products.path("resmond"))
