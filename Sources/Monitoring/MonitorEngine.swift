@@ -123,6 +123,9 @@ public final class MonitorEngine: Sendable {
         }
     }
 
+    /// The base sampling step the engine's rates are multiples of.
+    public var stepSeconds: Double { step }
+
     /// Storm limits (events.perMonitorPerMinute, events.maxPerSecond); applies from the next cycle.
     public func setStormLimits(perMonitorPerMinute: Int, maximumPerSecond: Int) {
         core.withLock { core in

@@ -50,6 +50,7 @@ public enum CLI {
           monitor create KEY CONDITION VALUE [OPTIONS]   create a threshold monitor (see monitor --help)
           monitor list|show|start|stop|pause|resume|reset|reset-notification|delete [ID]
           events [--filter EXPR] [--since 1h] [--after ID] [--limit N] [--follow]   the event log
+          import-perfmon FILE --object host|cgroup:/PATH   perfmon's XML configuration as monitors
           sinks               where events are delivered: each sink's position, deliveries, retries, last error
           version             the version of resmon
 
@@ -87,6 +88,7 @@ public enum CLI {
               resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
 
             """,
+        "import-perfmon": "Usage: resmon import-perfmon FILE --object host|cgroup:/PATH [--json]\n\nCreates the monitors a XenServer perfmon configuration asks for (<config><variable>…), with perfmon's\ndefaults per variable, on the host or on a control group (perfmon's VMs). FILE - reads standard input.\nSee docs/MONITORS.md for the mapping.\n",
         "sinks": "Usage: resmon sinks [--json]\n\nLists the sinks configured under \"sinks\" in resmond.json: the last event each has dealt with, how many\nit delivered and had rejected, how often it retried, and its last error.\n",
         "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--follow] [--json]\n\nShows the event log, oldest first: the last N (default 50; 10 with --follow) events, or those after\nevent ID, that match the filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since\nTIME (-1h, RFC 3339). --follow (-f) then prints events as they happen, one per line (one JSON object\nper line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart\nof resmond.\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
@@ -124,6 +126,7 @@ public enum CLI {
             case "monitor": try monitor(client, invocation)
             case "events": try events(client, invocation)
             case "sinks": try sinks(client, invocation)
+            case "import-perfmon": try importPerfmon(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
             default:
@@ -149,7 +152,7 @@ public enum CLI {
         let valued: Set<String> = ["--socket", "--interval", "--count", "--where", "--kind", "--unit", "--help-text", "--since", "--cf",
                                    "--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value", "--transform",
                                    "--severity", "--cancel-severity", "--logging-rate", "--rate", "--interval-limit", "--name", "--id",
-                                   "--from-file", "--tolerance", "--after", "--limit", "--filter", "--fill", "--select", "--aggregate"]
+                                   "--from-file", "--tolerance", "--after", "--limit", "--filter", "--fill", "--select", "--aggregate", "--object"]
         var index = 0
         while index < arguments.count {
             var argument = arguments[index]
@@ -467,6 +470,30 @@ public enum CLI {
         }, onReconnect: { reason in printError("reconnecting: \(reason)") })
     }
 
+    static func importPerfmon(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 1...1)
+        guard let object = invocation.options["--object"] else { throw UsageError(message: "--object host or cgroup:/PATH is required") }
+        let file = invocation.arguments[0]
+        let bytes: [UInt8]
+        if file == "-" {
+            var input: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while case let count = Glibc.read(0, &chunk, chunk.count), count > 0 { input += chunk[0..<count] }
+            bytes = input
+        } else {
+            guard let read = FileManagerless.read(file) else { throw UsageError(message: "cannot read \(file)") }
+            bytes = read
+        }
+        let created = try client.importPerfmon(xml: bytes, object: object)
+        if invocation.json { return printJSON(MonitorList(monitors: created)) }
+        var table = TextTable(header: ["ID", "NAME", "TARGET", "CONDITION"])
+        for monitor in created {
+            table.append([monitor.id, monitor.spec.name ?? "", monitor.spec.target.description,
+                          "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"])
+        }
+        print(table.render(), terminator: "")
+    }
+
     static func sinks(_ client: ResmonClient, _ invocation: Invocation) throws {
         try expectArguments(invocation, 0...0)
         let sinks = try client.sinks()
@@ -569,6 +596,7 @@ public enum CLI {
         }
         let allowed: [String: Set<String>] = ["watch": ["--interval", "--count"], "push": ["--kind", "--unit", "--help-text"],
                                               "history": ["--since", "--cf"], "events": ["--after", "--limit", "--filter", "--since"],
+                                              "import-perfmon": ["--object"],
                                               "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
                                                           "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
                                                           "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture",

@@ -143,6 +143,14 @@ public struct ResmonClient: Sendable {
         return try get("/v1/events", query: query)
     }
 
+    /// Imports a perfmon configuration (XML) for the host or a cgroup (`cgroup:/path`).
+    public func importPerfmon(xml: [UInt8], object: String) throws(ClientError) -> [MonitorInfo] {
+        let response = try send("POST", "/v1/monitors/import/perfmon", query: [("object", object)], body: xml)
+        try ResmonClient.check(response)
+        let list: MonitorList = try ResmonClient.decode(response, "/v1/monitors/import/perfmon")
+        return list.monitors
+    }
+
     /// Each configured sink's progress: its position in the log, deliveries, retries, last error.
     public func sinks() throws(ClientError) -> [SinkStatus] {
         let list: SinkList = try get("/v1/sinks")

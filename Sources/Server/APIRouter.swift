@@ -97,6 +97,27 @@ public struct APIRouter: HTTPHandler {
             try acceptOnly([], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
                 .route(request, path: path) { methods in try allow(request, methods) }
+        case "/v1/monitors/import/perfmon":
+            try allow(request, ["POST"])
+            try acceptOnly(["object"], request)
+            try authorizeWrite(request)
+            let engine = try monitorEngine()
+            guard let text = request.query["object"], let object = PerfmonImport.Object(parsing: text) else {
+                throw Failure(status: 400, code: .badRequest, message: "object: expected host or cgroup:/PATH, got \"\(request.query["object"] ?? "")\"")
+            }
+            let specs: [MonitorSpec]
+            do {
+                specs = try PerfmonImport.specs(xml: request.body, object: object, step: engine.stepSeconds, table: context.table)
+            } catch {
+                throw Failure(status: 400, code: .badRequest, message: error.message)
+            }
+            let created: [MonitorInfo]
+            do {
+                created = try engine.create(specs, owner: MonitorRoutes.caller(request))
+            } catch {
+                throw MonitorRoutes.failure(error)
+            }
+            return try json(MonitorList(monitors: created), status: 201)
         case "/v1/events":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)

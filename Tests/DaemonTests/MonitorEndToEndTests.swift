@@ -224,6 +224,27 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: defaults))
     }
 
+    @Test func perfmonConfigurationImportsThroughTheCLIAndHostileXMLIsA400() throws {
+        let daemon = try DaemonHarness()
+        let directory = TemporaryDirectory("resmon-perfmon")
+        try directory.write("perfmon.xml", """
+            <config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.95"/></variable>
+            <variable><name value="fs_usage"/></variable></config>
+            """)
+        let imported = try Products.run(Products.path("resmon"), ["import-perfmon", directory.file("perfmon.xml"), "--object", "host"],
+                                        environment: ["RESMON_SOCKET": daemon.socket])
+        #expect(imported.status == 0 && imported.output.contains("perfmon.host.cpu_usage"), "\(imported.output) \(imported.error)")
+        let cpu = try daemon.client.monitor("perfmon.host.cpu_usage")
+        #expect(cpu.spec.samples == 60 && cpu.spec.value == 0.95) // 60 s at a 1 s step
+        #expect(daemon.eventually { (try? daemon.client.monitor("perfmon.host.cpu_usage").state.lastValue) != nil })
+        let hostile = #"<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/shadow">]><config><variable><name value="&e;"/></variable></config>"#
+        let refused = try daemon.client.send("POST", "/v1/monitors/import/perfmon", query: [("object", "host")], body: Array(hostile.utf8))
+        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("DTDs"))
+        let object = try daemon.client.send("POST", "/v1/monitors/import/perfmon", query: [("object", "vm:1")], body: Array("<config/>".utf8))
+        #expect(object.status == 400)
+        #expect(try daemon.client.health().status == "ok")
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)
