@@ -371,3 +371,43 @@ public struct CapturedReading: Codable, Sendable {
         self.value = value
     }
 }
+
+/// `POST /v1/monitors/test`: a spec replayed over archived history.
+public struct BacktestRequest: Codable, Sendable {
+    public var spec: MonitorSpec
+    /// Epoch seconds, RFC 3339 or relative (`-6h`); default six hours ago.
+    public var since: String?
+    /// Default now.
+    public var until: String?
+    /// The archive's consolidation function: AVERAGE (default), MIN, MAX or LAST.
+    public var cf: String?
+
+    public init(spec: MonitorSpec, since: String? = nil, until: String? = nil, cf: String? = nil) {
+        self.spec = spec
+        self.since = since
+        self.until = until
+        self.cf = cf
+    }
+}
+
+public struct BacktestResponse: Codable, Sendable {
+    public var start: Int
+    public var end: Int
+    /// Seconds between the replayed readings.
+    public var step: Int
+    /// The statistics replayed (an aggregate's members as they are now).
+    public var statistics: [String]
+    /// Readings replayed.
+    public var readings: Int
+    /// What the monitor would have logged.
+    public var events: [EventRecord]
+
+    public init(start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord]) {
+        self.start = start
+        self.end = end
+        self.step = step
+        self.statistics = statistics
+        self.readings = readings
+        self.events = events
+    }
+}

@@ -80,6 +80,7 @@ public enum CLI {
                    resmon monitor create KEY watermark high|low [--tolerance T --events] [--transform change]
                    resmon monitor create KEY leaky-bucket SIZE --fill F   (a counter; F refills per period)
                    resmon monitor create --from-file SPEC.json     (one spec or an array; docs/MONITORS.md)
+                   resmon monitor test KEY CONDITION VALUE [OPTIONS] [--since 6h]   (replay the archived history)
                    resmon monitor list [--json]
                    resmon monitor show|start|stop|pause|resume|reset|reset-notification|delete ID [--json]
 
@@ -286,6 +287,29 @@ public enum CLI {
             let created = try client.createMonitors(specs)
             if invocation.json { return printJSON(MonitorList(monitors: created)) }
             for monitor in created { print("created \(monitor.id): \(monitor.spec.name ?? "")") }
+        case "test":
+            let specs = try monitorSpecs(rest)
+            guard specs.count == 1 else { throw UsageError(message: "monitor test replays one spec") }
+            let since = rest.options["--since"].map { text in duration(text).map { "-\($0)" } ?? text } ?? "-6h"
+            let result = try client.backtest(specs[0], since: since)
+            if invocation.json { return printJSON(result) }
+            print("replayed \(result.readings) readings every \(result.step) s from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"])
+            var raisedSince: Double?
+            var raisedTotal = 0.0
+            for event in result.events {
+                table.append([formatTime(event.time), event.type, event.value.map(ValueFormatter.number) ?? "", event.message])
+                if event.type == "canceled" {
+                    if let since = raisedSince { raisedTotal += event.time - since }
+                    raisedSince = nil
+                } else if raisedSince == nil && event.type != "watermark" && event.type != "resourceConfigurationChange" {
+                    raisedSince = event.time
+                }
+            }
+            if let since = raisedSince { raisedTotal += Double(result.end) - since }
+            if result.events.isEmpty { print("it would not have raised") } else { print(table.render(), terminator: "") }
+            let raises = result.events.filter { $0.type != "canceled" && $0.type != "watermark" }.count
+            if raises > 0 { print("it would have raised \(raises) times, raised for \(Int(raisedTotal)) s in all") }
         case "list":
             guard rest.arguments.isEmpty else { throw UsageError(message: "monitor list takes no arguments") }
             let monitors = try client.monitors()
@@ -600,7 +624,7 @@ public enum CLI {
                                               "monitor": ["--samples", "--cancel-samples", "--cancel-below", "--cancel-above", "--cancel-value",
                                                           "--transform", "--severity", "--cancel-severity", "--logging-rate", "--rate",
                                                           "--interval-limit", "--name", "--id", "--from-file", "--tolerance", "--stopped", "--capture",
-                                                          "--fill", "--events", "--select", "--aggregate", "--each"]]
+                                                          "--fill", "--events", "--select", "--aggregate", "--each", "--since"]]
         if let option = invocation.options.keys.first(where: { !(allowed[invocation.command ?? ""] ?? []).contains($0) }) {
             throw UsageError(message: "\(option) does not apply to \(invocation.command ?? "this command")")
         }

@@ -97,6 +97,10 @@ public struct APIRouter: HTTPHandler {
             try acceptOnly([], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
                 .route(request, path: path) { methods in try allow(request, methods) }
+        case "/v1/monitors/test":
+            try allow(request, ["POST"])
+            try acceptOnly([], request)
+            return try HistoryRoutes(context: context).backtest(request, history: try historyStore())
         case "/v1/monitors/import/perfmon":
             try allow(request, ["POST"])
             try acceptOnly(["object"], request)

@@ -1,5 +1,7 @@
+import Events
 import FoundationEssentials
 import History
+import Monitoring
 import ResmonAPI
 import Statistics
 
@@ -152,4 +154,71 @@ struct HistoryRoutes {
         return UUIDText.format(bytes: bytes)
     }
 
+}
+
+extension HistoryRoutes {
+    /// `POST /v1/monitors/test`: replays the archived history of the spec's target through a
+    /// fresh engine and answers what the monitor would have logged.
+    func backtest(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
+        let body: BacktestRequest
+        do {
+            body = try JSONDecoder().decode(BacktestRequest.self, from: Data(request.body))
+        } catch let error as MonitorSpec.UnknownField {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
+        } catch {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected {\"spec\": MONITOR SPEC, \"since\": \"-6h\", \"until\": …, \"cf\": \"AVERAGE\"}")
+        }
+        let now = EventFilter.now()
+        func time(_ text: String?, _ name: String, _ fallback: Double) throws -> Int {
+            guard let text else { return Int(fallback) }
+            guard let value = EventFilter.time(text, now: now) else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -6h, got \"\(text)\"")
+            }
+            return Int(value)
+        }
+        let end = try time(body.until, "until", now)
+        let start = try time(body.since, "since", now - 6 * 3600)
+        guard start < end else { throw APIRouter.Failure(status: 400, code: .badRequest, message: "since must be before until") }
+        let function = try HistoryRoutes.function(body.cf) ?? .average
+        // The statistics to replay: the key, or an aggregate's members as they are now.
+        var descriptors: [StatisticDescriptor] = []
+        switch body.spec.target {
+        case .key(let text):
+            guard let key = StatisticKey(parsing: text) else {
+                throw APIRouter.Failure(status: 400, code: .invalidKey, message: "target: \"\(text)\" is not a statistic key")
+            }
+            guard let sample = context.table.sample(forKey: key.text) else {
+                throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no statistic \(key.text)")
+            }
+            descriptors = [sample.descriptor]
+        case .selection(let selection):
+            let selector: Selector
+            do {
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+            } catch {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "target: \(error.message)")
+            }
+            descriptors = context.table.samples(selectedBy: selector).map(\.descriptor)
+        }
+        var series: [BacktestSeries] = []
+        var step = history.step
+        for descriptor in descriptors {
+            guard let database = history.database(descriptor.key.text) else { continue }
+            let fetched = database.fetch(function, start: start, end: end)
+            step = fetched.step
+            series.append(BacktestSeries(descriptor: descriptor, times: fetched.times, values: fetched.values))
+        }
+        guard !series.isEmpty else {
+            throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no archived history for \(body.spec.target.description) between \(start) and \(end)")
+        }
+        let events: [EventRecord]
+        do {
+            events = try MonitorEngine.backtest(body.spec, series: series, step: step)
+        } catch {
+            throw MonitorRoutes.failure(error)
+        }
+        let response = BacktestResponse(start: start, end: end, step: step, statistics: series.map(\.descriptor.key.text),
+                                        readings: Set(series.flatMap(\.times)).count, events: events)
+        return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(response)))
+    }
 }

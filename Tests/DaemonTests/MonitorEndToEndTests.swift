@@ -245,6 +245,22 @@ import Glibc
         #expect(try daemon.client.health().status == "ok")
     }
 
+    @Test func aBacktestOverPushedHistoryFindsTheRaise() throws {
+        let daemon = try DaemonHarness()
+        for value in [10.0, 10, 10, 90, 90, 90, 10, 10, 10] {
+            _ = try daemon.client.push("app:test:level", value: value)
+            let cycles = try daemon.client.status().cycles
+            #expect(daemon.eventually { ((try? daemon.client.status().cycles) ?? 0) >= cycles + 1 })
+        }
+        usleep(1_100_000)
+        let result = try Products.run(Products.path("resmon"), ["monitor", "test", "app:test:level", "above", "50", "--samples", "2", "--since", "60s"],
+                                      environment: ["RESMON_SOCKET": daemon.socket])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("above") && result.output.contains("canceled") && result.output.contains("raised 1 times"), "\(result.output)")
+        #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
+        #expect(try daemon.client.events().events.isEmpty)
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)

@@ -86,3 +86,20 @@ import Testing
         }
     }
 }
+
+@Suite struct BacktestTests {
+    @Test func aReplayFindsTheRaiseAndTheCancelItShould() throws {
+        let descriptor = StatisticDescriptor(key: StatisticKey(parsing: "app:test:level")!, kind: .gauge, unit: "", help: "")
+        let times = Array(stride(from: 1_800_000_000, to: 1_800_000_100, by: 5))
+        let values = times.indices.map { $0 >= 5 && $0 < 10 ? 90.0 : 10.0 } // 25 s above 50
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.samples = 2
+        let events = try MonitorEngine.backtest(spec, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5)
+        #expect(events.map(\.type) == ["above", "canceled"])
+        #expect(events.map(\.time) == [Double(times[6]), Double(times[11])]) // cancelSamples is samples: two below
+
+        var template = spec
+        template.target = .selection(MonitorSelection(select: "x", each: true))
+        #expect(throws: MonitorError.self) { _ = try MonitorEngine.backtest(template, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5) }
+    }
+}
