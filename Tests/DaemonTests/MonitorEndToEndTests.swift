@@ -261,6 +261,33 @@ import Glibc
         #expect(try daemon.client.events().events.isEmpty)
     }
 
+    /// Another user who may connect (here the socket is opened to all) may read every monitor
+    /// but change only their own; root changes all.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func anotherUserGets403AndRootMayChangeAll() throws {
+        let daemon = try DaemonHarness()
+        for path in [daemon.directory.path, daemon.stateDirectory] { chmod(path, 0o755) }
+        chmod(daemon.socket, 0o666)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "roots"
+        _ = try daemon.client.createMonitors([spec])
+        func asNobody(_ arguments: [String]) throws -> ProgramResult {
+            try Products.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Products.path("resmon"),
+                                                  "--socket", daemon.socket] + arguments)
+        }
+        let listed = try asNobody(["monitor", "list"])
+        #expect(listed.status == 0 && listed.output.contains("roots"), "\(listed.error)")
+        let refused = try asNobody(["monitor", "delete", "roots"])
+        #expect(refused.status != 0 && refused.error.contains("403"), "\(refused.error)")
+        let created = try asNobody(["monitor", "create", "app:test:level", "above", "80", "--id", "nobodys"])
+        #expect(created.status == 0, "\(created.error)")
+        #expect(try daemon.client.monitor("nobodys").owner == 65534)
+        #expect(try asNobody(["monitor", "stop", "nobodys"]).status == 0)
+        _ = try daemon.client.perform("start", monitor: "nobodys") // root may change all
+        try daemon.client.deleteMonitor("nobodys")
+    }
+
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)
