@@ -194,8 +194,10 @@ func residentBytes() -> Double {
     return fields.count > 1 ? (Double(fields[1]) ?? .nan) * Double(sysconf(Int32(_SC_PAGESIZE))) : .nan
 }
 
-for count in [1_000, 100_000, 1_000_000] {
-    let directory = "/tmp/resmon-bench-monitors-\(getpid())-\(count)"
+/// Creates `count` monitors from `make` over 100 gauges and 100 counters fed once per simulated
+/// second, then reports the CPU per evaluation and the RSS growth per monitor.
+@MainActor func benchMonitors(count: Int, label: String, make: (Int) -> MonitorSpec) {
+    let directory = "/tmp/resmon-bench-monitors-\(getpid())-\(label)"
     mkdir(directory, 0o755)
     defer {
         for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
@@ -203,38 +205,45 @@ for count in [1_000, 100_000, 1_000_000] {
     }
     let table = SampleTable()
     let statistics = 100
-    let handles = (0..<statistics).map { index in
+    let gauges = (0..<statistics).map { index in
         table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "r\(index)", statistic: "value"),
                                            kind: .gauge, unit: "", upperBound: 100, help: "bench"))
+    }
+    let counters = (0..<statistics).map { index in
+        table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "c\(index)", statistic: "total"),
+                                           kind: .counter, unit: "", help: "bench"))
     }
     var time = 1_800_000_000.0
     func feed() {
         time += 1
         var batch = SampleBatch()
-        for (index, handle) in handles.enumerated() { batch.record(handle, Double((Int(time) + index) % 100)) }
+        for (index, handle) in gauges.enumerated() { batch.record(handle, Double((Int(time) + index) % 100)) }
+        for (index, handle) in counters.enumerated() { batch.record(handle, (time - 1_800_000_000) * Double(index + 1)) }
         table.apply(batch, time: time, monotonicTime: time)
     }
     feed()
-    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { continue }
+    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { return }
     let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
     let before = residentBytes()
     var created = 0
     while created < count {
         let batch = min(50_000, count - created)
         let specs = (created..<(created + batch)).map { index -> MonitorSpec in
-            // Thresholds past the values' range: evaluations without events, the steady state.
-            var spec = MonitorSpec(target: .key("bench:r\(index % statistics):value"), condition: index % 2 == 0 ? "above" : "below",
-                                   value: index % 2 == 0 ? 1000 : -1000)
+            var spec = make(index)
             spec.id = "m\(index)"
-            spec.samples = 3
             return spec
         }
-        _ = try? engine.create(specs, owner: 0)
+        do {
+            _ = try engine.create(specs, owner: 0)
+        } catch {
+            print("monitor creation failed: \(error)")
+            return
+        }
         created += batch
     }
     let bytesPerMonitor = (residentBytes() - before) / Double(count)
     feed()
-    engine.evaluate(now: time) // warm
+    engine.evaluate(now: time) // warm: resolves aggregates
     let rounds = count >= 1_000_000 ? 5 : 50
     var cpu = 0.0
     for _ in 0..<rounds {
@@ -243,9 +252,52 @@ for count in [1_000, 100_000, 1_000_000] {
         engine.evaluate(now: time)
         cpu += Clock.threadCPU() - started
     }
-    let label = count >= 1_000_000 ? "1m" : count >= 100_000 ? "100k" : "1k"
     report("monitor_eval_\(label)", cpu / Double(rounds * count) * 1e9, "ns")
     report("monitor_memory_\(label)", bytesPerMonitor, "bytes")
+}
+
+/// Thresholds past the values' range: evaluations without events, the steady state.
+func threshold(_ index: Int) -> MonitorSpec {
+    var spec = MonitorSpec(target: .key("bench:r\(index % 100):value"), condition: index % 2 == 0 ? "above" : "below",
+                           value: index % 2 == 0 ? 1000 : -1000)
+    spec.samples = 3
+    return spec
+}
+
+func watermark(_ index: Int) -> MonitorSpec {
+    var spec = MonitorSpec(target: .key("bench:r\(index % 100):value"), type: "watermark")
+    spec.mark = index % 2 == 0 ? "high" : "low"
+    return spec
+}
+
+/// Buckets far larger than the counters grow: no events.
+func bucket(_ index: Int) -> MonitorSpec {
+    var spec = MonitorSpec(target: .key("bench:c\(index % 100):total"), type: "leakyBucket")
+    spec.bucketSize = 1e12
+    spec.fillValue = 1e9
+    return spec
+}
+
+/// A sum over ten gauges.
+func aggregate(_ index: Int) -> MonitorSpec {
+    MonitorSpec(target: .selection(MonitorSelection(select: "^bench:r\(index % 10)[0-9]:value$", aggregate: "sum")),
+                condition: "above", value: 1e9)
+}
+
+for (count, label) in [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1m")] {
+    benchMonitors(count: count, label: label, make: threshold)
+}
+benchMonitors(count: 100_000, label: "watermark_100k", make: watermark)
+benchMonitors(count: 100_000, label: "leaky_bucket_100k", make: bucket)
+benchMonitors(count: 10_000, label: "aggregate_10k", make: aggregate)
+// A realistic mix: 80 % thresholds, 10 % watermarks, 9 % leaky buckets, 1 % aggregates.
+benchMonitors(count: 1_000_000, label: "mix_1m") { index in
+    switch index % 100 {
+    case 0..<80: threshold(index)
+    case 80..<90: watermark(index)
+    case 90..<99: bucket(index)
+    default: aggregate(index)
+    }
 }
 
 // MARK: - The event log: events per second appended, one per transaction and a thousand.
