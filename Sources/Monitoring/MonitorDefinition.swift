@@ -71,7 +71,7 @@ public struct MonitorDefinition: Sendable {
     public let key: StatisticKey?
     public let target: ResolvedTarget
     /// The target as events show it: the key, or `sum(select{label=~"…"})`.
-    public let targetText: String
+    public var targetText: String { spec.target.description }
     public let kind: MonitorKind
     public let transform: Transform
     public let condition: Condition
@@ -298,7 +298,6 @@ public struct MonitorDefinition: Sendable {
         self.spec = spec
         self.key = key
         self.target = target
-        self.targetText = targetText
         self.kind = kind
         self.transform = transform
         self.condition = condition

@@ -73,7 +73,7 @@ public final class MonitorEngine: Sendable {
         var lastSnapshot = 0.0
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
-        var extra: [Int: ExtraState] = [:]
+        var extra = ExtraTable()
         /// Aggregate targets' members and templates' instances by slot index, re-resolved when
         /// the sample table's structure version moves past `resolvedVersion`.
         var aggregates: [Int: AggregateMembers] = [:]
@@ -216,6 +216,9 @@ public final class MonitorEngine: Sendable {
             core.slots[index].needsArming = true
             core.slots[index].armed = false
         }
+        core.slots[index].stale = definition.spec.staleAfter != nil
+        core.slots[index].dependent = definition.spec.precondition?.monitor != nil
+        if case .aggregate = definition.target { core.slots[index].isAggregate = true }
         if let monitor = definition.spec.precondition?.monitor {
             core.dependencies[index] = (monitor, definition.spec.precondition?.raised ?? true)
             var depth = 1
@@ -716,7 +719,7 @@ public final class MonitorEngine: Sendable {
                           pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
         guard core.slots[index].running else { return }
         evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed)
-        guard var extra = core.extra[index], extra.staleAfter > 0, core.slots[index].running else { return }
+        guard core.slots[index].stale, var extra = core.extra[index], extra.staleAfter > 0, core.slots[index].running else { return }
         // noData: its own raise and cancel, apart from the threshold's state.
         if extra.lastKnown.isNaN { extra.lastKnown = now } // the grace period starts with the monitor
         if !extra.noDataRaised && now - extra.lastKnown >= extra.staleAfter {
@@ -732,8 +735,8 @@ public final class MonitorEngine: Sendable {
     }
 
     /// Whether a monitor's preconditions on other monitors allow it to raise now.
-    private func mayRaise(_ index: Int, _ core: Core) -> Bool {
-        guard let dependency = core.dependencies[index] else { return true }
+    private func mayRaise(_ index: Int, _ core: inout Core) -> Bool {
+        guard core.slots[index].dependent, let dependency = core.dependencies[index] else { return true }
         guard let upstream = core.indexByID[dependency.monitor] else { return false }
         return core.slots[upstream].phase.isRaised == dependency.raised
     }
@@ -748,8 +751,9 @@ public final class MonitorEngine: Sendable {
             return
         }
         let reading: (value: Double, raw: Double, time: Double)
-        if let aggregate = core.aggregates[index] {
-            reading = aggregate.reading(core)
+        if slot.isAggregate, let aggregate = core.aggregates[index] {
+            reading = aggregate.reading(values: core.values, raws: core.raws, times: core.times, generations: core.generations,
+                                        resolvedAt: core.resolvedAt)
         } else {
         var handle = Int(slot.handle)
         if handle < 0 || handle >= core.generations.count || core.generations[handle] != slot.generation {
@@ -792,10 +796,10 @@ public final class MonitorEngine: Sendable {
         let outcome: Outcome
         switch slot.kind {
         case .threshold:
-            outcome = slot.evaluate(value, now: time, mayRaise: mayRaise(index, core))
+            outcome = slot.evaluate(value, now: time, mayRaise: !slot.dependent || mayRaise(index, &core))
         case .leakyBucket:
             slot.lastEvaluated = now
-            let allowed = mayRaise(index, core)
+            let allowed = !slot.dependent || mayRaise(index, &core)
             outcome = core.extra[index]?.leak(&slot, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed) ?? .nothing
         case .watermarkHigh, .watermarkLow:
             slot.lastValue = value
@@ -803,7 +807,7 @@ public final class MonitorEngine: Sendable {
             outcome = core.extra[index]?.mark(&slot, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
         }
         core.slots[index] = slot
-        if value.isFinite, core.extra[index]?.staleAfter ?? 0 > 0 { core.extra[index]?.lastKnown = now }
+        if slot.stale, value.isFinite { core.extra[index]?.lastKnown = now }
         if slot.capture {
             var ring = core.captures[index] ?? []
             if ring.count >= MonitorEngine.captureLimit { ring.removeFirst(ring.count - MonitorEngine.captureLimit + 1) }

@@ -18,33 +18,45 @@ struct AggregateMembers: Sendable {
     /// The aggregate of the members' latest readings, skipping unknown ones: the value, the
     /// same function over raw totals (for `change` and `rate`), and the newest member's time.
     /// An empty set (or all unknown) is unknown, except for `count`, which is then 0.
-    func reading(_ core: MonitorEngine.Core) -> (value: Double, raw: Double, time: Double) {
-        var values: [Double] = []
-        var raws: [Double] = []
+    func reading(values columns: [Double], raws: [Double], times: [Double], generations: [UInt32],
+                 resolvedAt: Double) -> (value: Double, raw: Double, time: Double) {
+        // One pass, no allocation: the function over the values and over the raw totals.
+        var count = 0
+        var value = 0.0, raw = 0.0
         var time = -Double.infinity
         for handle in handles {
             let slot = Int(handle.index)
-            guard slot < core.generations.count, core.generations[slot] == handle.generation else { continue }
-            let value = core.values[slot]
-            guard value.isFinite else { continue }
-            values.append(value)
-            raws.append(core.raws[slot])
-            time = max(time, core.times[slot])
+            guard slot < generations.count, generations[slot] == handle.generation else { continue }
+            let member = columns[slot]
+            guard member.isFinite else { continue }
+            let memberRaw = raws[slot]
+            if count == 0 {
+                value = member
+                raw = memberRaw
+            } else {
+                switch function {
+                case .sum, .average, .count:
+                    value += member
+                    raw += memberRaw
+                case .min:
+                    value = Swift.min(value, member)
+                    raw = Swift.min(raw, memberRaw)
+                case .max:
+                    value = Swift.max(value, member)
+                    raw = Swift.max(raw, memberRaw)
+                }
+            }
+            count += 1
+            time = Swift.max(time, times[slot])
         }
-        if values.isEmpty {
+        guard count > 0 else {
             // Nothing to read: a count is 0 (say, no process named nginx), anything else unknown.
-            return function == .count ? (0, 0, core.resolvedAt) : (.nan, .nan, core.resolvedAt)
+            return function == .count ? (0, 0, resolvedAt) : (.nan, .nan, resolvedAt)
         }
-        return (combine(values), combine(raws), time)
-    }
-
-    private func combine(_ numbers: [Double]) -> Double {
         switch function {
-        case .sum: return numbers.reduce(0, +)
-        case .average: return numbers.reduce(0, +) / Double(numbers.count)
-        case .min: return numbers.min() ?? .nan
-        case .max: return numbers.max() ?? .nan
-        case .count: return Double(numbers.count)
+        case .average: return (value / Double(count), raw / Double(count), time)
+        case .count: return (Double(count), Double(count), time)
+        default: return (value, raw, time)
         }
     }
 }

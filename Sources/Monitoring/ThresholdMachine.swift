@@ -36,6 +36,42 @@ public enum Outcome: UInt8, Sendable {
     case vanished, returned
 }
 
+/// Side state by monitor slot, dense: a position per slot (-1: none) into a flat array, so that
+/// evaluation indexes rather than hashes (watermarks and buckets evaluate in slot order).
+struct ExtraTable {
+    private var positions: [Int32] = []
+    private var states: [ExtraState] = []
+    private var free: [Int32] = []
+
+    subscript(index: Int) -> ExtraState? {
+        get {
+            guard index < positions.count, positions[index] >= 0 else { return nil }
+            return states[Int(positions[index])]
+        }
+        set {
+            if index >= positions.count { positions += [Int32](repeating: -1, count: index - positions.count + 1) }
+            let position = positions[index]
+            switch (newValue, position >= 0) {
+            case (let state?, true):
+                states[Int(position)] = state
+            case (let state?, false):
+                if let reused = free.popLast() {
+                    states[Int(reused)] = state
+                    positions[index] = reused
+                } else {
+                    positions[index] = Int32(states.count)
+                    states.append(state)
+                }
+            case (nil, true):
+                free.append(position)
+                positions[index] = -1
+            case (nil, false):
+                break
+            }
+        }
+    }
+}
+
 /// The state of the monitors that are not thresholds, kept apart so the threshold slots stay small.
 struct ExtraState: Codable, Sendable {
     /// Leaky bucket: its level (NaN: full, not yet read), size, refill per period, period.
@@ -167,6 +203,11 @@ struct ThresholdSlot {
     var armed = true
     /// The key target's statistic went away (a resourceConfigurationChange was logged).
     var vanished = false
+    /// Flags that spare evaluation the side tables' lookups: an aggregate target, a staleAfter,
+    /// a precondition on another monitor.
+    var isAggregate = false
+    var stale = false
+    var dependent = false
 
     func meets(_ value: Double) -> Bool {
         switch condition {

@@ -31,20 +31,27 @@ var arguments = CommandLine.arguments.dropFirst()
 var resmondPath = "./.build/release/resmond"
 var outputPath = "bench/results.json"
 var idleSeconds = 60
+/// Runs one section only: sample, archive, monitors, events or daemon.
+var only: String?
+@MainActor func wants(_ section: String) -> Bool { only == nil || only == section }
+/// Skips monitor figures above this count (for a quick look).
+var maxMonitors = Int.max
 while let argument = arguments.popFirst() {
     switch argument {
     case "--resmond": resmondPath = arguments.popFirst() ?? resmondPath
     case "--output": outputPath = arguments.popFirst() ?? outputPath
     case "--seconds": idleSeconds = Int(arguments.popFirst() ?? "") ?? idleSeconds
+    case "--only": only = arguments.popFirst()
+    case "--max-monitors": maxMonitors = Int(arguments.popFirst() ?? "") ?? maxMonitors
     default:
-        print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N]")
+        print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only sample|archive|monitors|events|daemon]")
         exit(64)
     }
 }
 
 // MARK: - One host sample: every built-in subsystem collected once, on this machine's /proc.
 
-do {
+if wants("sample") {
     let table = SampleTable()
     let collector = Collector(subsystems: Collector.hostSubsystems(paths: HostPaths(), table: table), table: table, step: 1)
     var monotonic = 1.0
@@ -72,7 +79,7 @@ do {
 
 // MARK: - A full sample: host, every process and every cgroup.
 
-do {
+if wants("sample") {
     let table = SampleTable()
     let processes = ProcessSubsystem(paths: HostPaths(), table: table)
     let cgroups = CgroupSubsystem(paths: HostPaths(), table: table)
@@ -138,7 +145,7 @@ func rrdtoolCPU(_ commands: String) -> Double? {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-do {
+if wants("archive") {
     let step = 5, sources = 100, steps = 200
     let start = 1_700_000_000
     let archives = ArchiveDefinition.standard(step: step)
@@ -197,6 +204,7 @@ func residentBytes() -> Double {
 /// Creates `count` monitors from `make` over 100 gauges and 100 counters fed once per simulated
 /// second, then reports the CPU per evaluation and the RSS growth per monitor.
 @MainActor func benchMonitors(count: Int, label: String, make: (Int) -> MonitorSpec) {
+    guard count <= maxMonitors else { return }
     let directory = "/tmp/resmon-bench-monitors-\(getpid())-\(label)"
     mkdir(directory, 0o755)
     defer {
@@ -284,6 +292,7 @@ func aggregate(_ index: Int) -> MonitorSpec {
                 condition: "above", value: 1e9)
 }
 
+if wants("monitors") {
 for (count, label) in [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1m")] {
     benchMonitors(count: count, label: label, make: threshold)
 }
@@ -299,10 +308,11 @@ benchMonitors(count: 1_000_000, label: "mix_1m") { index in
     default: aggregate(index)
     }
 }
+}
 
 // MARK: - The event log: events per second appended, one per transaction and a thousand.
 
-do {
+if wants("events") {
     let directory = "/tmp/resmon-bench-events-\(getpid())"
     mkdir(directory, 0o755)
     defer {
@@ -359,7 +369,7 @@ func cpuSeconds(_ pid: pid_t) -> Double {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-if access(resmondPath, X_OK) == 0 {
+if wants("daemon"), access(resmondPath, X_OK) == 0 {
     // Defaults at step 1 and 5, and step 1 with processes and cgroups every second too.
     var daemons: [(label: String, pid: pid_t, directory: String)] = []
     for (label, step, everySecond) in [("step1", 1, false), ("step5", 5, false), ("step1_processes1s", 1, true)] {
@@ -398,7 +408,7 @@ if access(resmondPath, X_OK) == 0 {
         rmdir(daemon.directory)
     }
     crossingToStreamLatency()
-} else {
+} else if wants("daemon") {
     print("resmond not found at \(resmondPath): skipping the idle-daemon figures")
 }
 

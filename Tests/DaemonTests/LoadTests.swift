@@ -3,6 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// resmond against real load from stress-ng, checked against /proc/stat read by the test itself.
 /// Serialized, so that one test's load does not disturb the other's measurements.
@@ -65,7 +68,10 @@ import Testing
         follow.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: followed))
         follow.standardError = FileHandle.nullDevice
         try follow.run()
-        defer { follow.terminate() }
+        defer {
+            kill(follow.processIdentifier, SIGKILL)
+            follow.waitUntilExit()
+        }
         func streamed() -> [EventRecord] {
             ((try? String(contentsOfFile: followed, encoding: .utf8)) ?? "").split(separator: "\n")
                 .compactMap { try? JSONDecoder().decode(EventRecord.self, from: Data($0.utf8)) }
