@@ -1,3 +1,18 @@
+/// Refuses keys a strict type does not know, naming the first: a misspelt field must never
+/// silently take its default.
+func refuseUnknownKeys(_ decoder: any Decoder, known: Set<String>, prefix: String = "") throws {
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    let all = try decoder.container(keyedBy: AnyKey.self)
+    if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+        throw MonitorSpec.UnknownField(name: prefix + unknown)
+    }
+}
+
 /// What a monitor watches: one statistic key, or a selection of statistics — aggregated into one
 /// value, or (`each`) a template that gets one monitor per matching statistic.
 public enum MonitorTarget: Codable, Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
@@ -54,19 +69,8 @@ public struct MonitorSelection: Codable, Sendable, Equatable, CustomStringConver
 
     private enum CodingKeys: String, CodingKey, CaseIterable { case select, `where`, aggregate, each }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw MonitorSpec.UnknownField(name: "target." + unknown)
-        }
+        try refuseUnknownKeys(decoder, known: Set(CodingKeys.allCases.map(\.rawValue)), prefix: "target.")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         select = try container.decode(String.self, forKey: .select)
         `where` = try container.decodeIfPresent([String: String].self, forKey: .where)
@@ -97,24 +101,13 @@ public struct MonitorPrecondition: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey, CaseIterable { case armed, monitor, raised }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
         if let word = try? decoder.singleValueContainer().decode(String.self) {
             guard word == "armed" else { throw MonitorSpec.UnknownField(name: "precondition \"\(word)\" (expected \"armed\" or an object)") }
             self.init(armed: true)
             return
         }
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw MonitorSpec.UnknownField(name: "precondition." + unknown)
-        }
+        try refuseUnknownKeys(decoder, known: Set(CodingKeys.allCases.map(\.rawValue)), prefix: "precondition.")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(armed: try container.decodeIfPresent(Bool.self, forKey: .armed),
                   monitor: try container.decodeIfPresent(String.self, forKey: .monitor),
@@ -197,23 +190,13 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         "monitoringInterval", "dataCapture", "labels", "annotations", "start",
     ]
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public struct UnknownField: Error, CustomStringConvertible {
         public let name: String
         public var description: String { "unknown field \"\(name)\"" }
     }
 
     public init(from decoder: any Decoder) throws {
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !MonitorSpec.fields.contains($0) }) {
-            throw UnknownField(name: unknown)
-        }
+        try refuseUnknownKeys(decoder, known: MonitorSpec.fields)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decodeIfPresent(String.self, forKey: .id)
         name = try container.decodeIfPresent(String.self, forKey: .name)
