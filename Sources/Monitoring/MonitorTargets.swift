@@ -121,7 +121,12 @@ extension MonitorEngine {
         if let start = descriptor.labels["start_time"] { identity += "-" + start }
         let kept = identity.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "_" }
         let id = template + "." + String(kept)
-        return id.utf8.count <= 64 ? id : String(id.prefix(48)) + "." + String(UInt64(bitPattern: Int64(id.hashValue)) % 1_000_000_000_000)
+        guard id.utf8.count > 64 else { return id }
+        // Too long: a prefix and a hash of the whole, stable across runs (FNV-1a, not hashValue,
+        // which Swift seeds per process) so the instance keeps its state across restarts.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(id.prefix(48)) + "." + String(hash % 1_000_000_000_000)
     }
 
     /// The monitor a template makes for one statistic: the template's spec on that key, named

@@ -128,6 +128,17 @@ import Testing
         #expect(rig.events.map(\.type).suffix(1) == ["canceled"])
     }
 
+    @Test func instanceIDsAreStableAcrossRuns() {
+        // A literal, not a second call: a per-process hash seed would pass a same-process check.
+        let descriptor = StatisticDescriptor(key: StatisticKey(parsing: "cgroup:/process_api/1ed3cd7f1f103e8f2ab466cd24ecbbf9:memory_bytes")!,
+                                             kind: .gauge, unit: "bytes", help: "")
+        #expect(MonitorEngine.instanceID(template: "defaults.cgroup-memory", descriptor: descriptor)
+                == "defaults.cgroup-memory._process_api_1ed3cd7f1f10.73185224711")
+        let process = StatisticDescriptor(key: StatisticKey(parsing: "process:4242:rss_bytes")!, kind: .gauge, unit: "bytes",
+                                          labels: ["start_time": "987654"], help: "")
+        #expect(MonitorEngine.instanceID(template: "nginx-rss", descriptor: process) == "nginx-rss.4242-987654")
+    }
+
     @Test func selectionsAreValidated() throws {
         let rig = try Table()
         func refusal(_ target: MonitorTarget, type: String? = nil) -> String {
