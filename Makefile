@@ -5,7 +5,7 @@ SWIFT ?= swift
 # What building needs.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
 # The real tools the tests check against: promtool (in prometheus), rrdtool, and stress-ng for load.
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter
 
 .PHONY: all build run test bench deps test-deps clean
 

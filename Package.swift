@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"]),
         .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"]),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"]),
 
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
@@ -43,7 +43,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import CCurlShim
 import Dispatch
 import FoundationEssentials
 import ResmonAPI
+import Statistics
 import Storage
 import Synchronization
 #if canImport(Glibc)
@@ -381,7 +382,7 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         if event.threshold != nil { environment.append("RESMON_THRESHOLD=\(numberText(event.threshold))") }
         let pid: pid_t
         do {
-            pid = try ExecTransport.spawn(command, environment: environment, stdin: pipeEnds[0])
+            pid = try ProcessGroup.spawn(command, environment: environment, stdin: pipeEnds[0])
         } catch {
             close(pipeEnds[0])
             close(pipeEnds[1])
@@ -395,41 +396,6 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         _ = (Array(json) + [0x0a]).withUnsafeBytes { write(pipeEnds[1], $0.baseAddress, $0.count) }
         close(pipeEnds[1])
         return .delivered
-    }
-
-    struct SpawnError: Error, CustomStringConvertible {
-        let code: Int32
-        var description: String { String(cString: strerror(code)) }
-    }
-
-    static func spawn(_ command: [String], environment: [String], stdin: Int32) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let arguments = command.map { strdup($0) } + [nil]
-        let variables = environment.map { strdup($0) } + [nil]
-        defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, command[0], &actions, &attributes, arguments, variables)
-        guard status == 0 else { throw SpawnError(code: status) }
-        return pid
     }
 
     /// Collects finished children and kills the groups of those past their deadline.

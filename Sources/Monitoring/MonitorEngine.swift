@@ -761,8 +761,9 @@ public final class MonitorEngine: Sendable {
             guard let definition = core.definitions[index], let key = definition.key, let found = table.handle(for: key.text) else {
                 slot.lastEvaluated = now
                 if slot.handle >= 0 && !slot.vanished && core.definitions[index]?.key != nil {
-                    // The statistic went away (a process exited, a disk was removed).
+                    // The statistic went away (a process exited, a disk was removed): unknown.
                     slot.vanished = true
+                    slot.lastValue = .nan
                     pending.append((index, .vanished, .nan, now))
                     changed.append(index)
                 }
@@ -926,6 +927,14 @@ public final class MonitorEngine: Sendable {
         }
         if !stored.isEmpty { published(stored) }
     }
+
+    /// Logs events that no monitor raised (a plug-in added or removed), durably, and hands them
+    /// to streams and sinks like any other.
+    public func log(_ events: [EventRecord]) {
+        core.withLock { core in try? commit(events: events, saving: [], core: &core) }
+    }
+
+    public var hostName: String { host }
 
     /// Writes every monitor's state (at a clean stop).
     public func saveAll() {

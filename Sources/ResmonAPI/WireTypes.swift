@@ -84,9 +84,20 @@ public struct SubsystemInfo: Codable, Sendable {
     public var lastDurationSeconds: Double?
     public var collections: Int
     public var failures: Int
+    /// Plug-ins: `exec`, `textfile` or `scrape`; runs so far; malformed lines in the last run;
+    /// the last error (a failure, or the first malformed line with its number).
+    public var plugin: String?
+    public var runs: Int?
+    public var malformedLines: Int?
+    public var lastError: String?
 
     public init(name: String, summary: String, state: String, reason: String?, periodSeconds: Double,
-                statistics: Int, lastCollected: Double?, lastDurationSeconds: Double?, collections: Int, failures: Int) {
+                statistics: Int, lastCollected: Double?, lastDurationSeconds: Double?, collections: Int, failures: Int,
+                plugin: String? = nil, runs: Int? = nil, malformedLines: Int? = nil, lastError: String? = nil) {
+        self.plugin = plugin
+        self.runs = runs
+        self.malformedLines = malformedLines
+        self.lastError = lastError
         self.name = name
         self.summary = summary
         self.state = state

@@ -215,8 +215,12 @@ public enum CLI {
         if invocation.json { return printJSON(SubsystemList(subsystems: subsystems)) }
         var table = TextTable(header: ["SUBSYSTEM", "STATE", "PERIOD", "STATISTICS", "DETAIL"], rightAligned: [2, 3])
         for subsystem in subsystems {
+            var detail = subsystem.reason ?? subsystem.summary
+            if let error = subsystem.lastError, subsystem.reason == nil {
+                detail += "; last error: \(error)" + ((subsystem.malformedLines ?? 0) > 1 ? " (\(subsystem.malformedLines!) malformed lines)" : "")
+            }
             table.append([subsystem.name, subsystem.state, ValueFormatter.number(subsystem.periodSeconds) + " s",
-                          String(subsystem.statistics), subsystem.reason ?? subsystem.summary])
+                          String(subsystem.statistics), detail])
         }
         print(table.render(), terminator: "")
     }

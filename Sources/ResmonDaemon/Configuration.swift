@@ -84,6 +84,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var cpuLimitPercent = 5.0
     public var memoryLimitMB = 25
     public var selfMonitoringSeconds = 15
+    /// How often `subsystems.d` is re-read (it is also re-read on SIGHUP).
+    public var registryRefreshSeconds = 60
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
 
@@ -212,7 +214,11 @@ struct Reader {
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
         let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                                                          "sinks", "limits"])
+                                                          "sinks", "limits", "registry"])
+        if let value = top["registry"] {
+            let registry = try object(value, "registry", allowed: ["refreshSeconds"])
+            if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }
+        }
         if let value = top["limits"] {
             let limits = try object(value, "limits", allowed: ["cpuPercent", "memoryMB", "selfMonitoringSeconds"])
             if let value = limits["cpuPercent"] {

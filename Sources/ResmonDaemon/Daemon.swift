@@ -35,6 +35,8 @@ public final class Daemon: Sendable {
     private let monitors = Mutex<MonitorEngine?>(nil)
     private let lastSnapshot = Mutex<Double>(0)
     private let sinks = Mutex<SinkRunner?>(nil)
+    /// When `subsystems.d` was last read (monotonic; sampling thread).
+    private let lastRegistryRead = Mutex<Double>(0)
     /// The last self-measurement: when (monotonic), process CPU seconds then, and the result.
     private let selfCheck = Mutex<(time: Double, cpu: Double, cpuPercent: Double?, memoryMB: Double?)>((0, 0, nil, nil))
 
@@ -193,6 +195,7 @@ public final class Daemon: Sendable {
             Log.info(note)
         }
         reconcileMonitorFiles(engine, configuration)
+        applyRegistry()
         engine.setStormLimits(perMonitorPerMinute: configuration.eventsPerMonitorPerMinute, maximumPerSecond: configuration.eventsPerSecond)
         let sinkRunner = sinks.withLock { $0 }!
         sinkRunner.configure(configuration.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
@@ -315,6 +318,32 @@ public final class Daemon: Sendable {
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
     }
 
+    /// Reads `subsystems.d` and starts, restarts or stops plug-ins to match (on the sampling
+    /// thread: at start, on SIGHUP and every `registry.refreshSeconds`). Each change is logged as
+    /// a `subsystemConfigurationChange` event.
+    private func applyRegistry() {
+        lastRegistryRead.withLock { $0 = Clock.monotonic() }
+        let configuration = self.configuration.withLock { $0 }
+        let (declared, problems) = PluginRegistry.read(configDirectory: configuration.configDirectory, step: configuration.step)
+        for problem in problems { Log.warning(problem) }
+        let plugins = declared.map { PluginSubsystem(configuration: $0, table: table, fetch: PluginRegistry.fetch) }
+        let (added, changed, removed) = collector.setPlugins(plugins)
+        guard let engine = monitors.withLock({ $0 }), !(added.isEmpty && changed.isEmpty && removed.isEmpty) else { return }
+        let summaries = Dictionary(plugins.map { ($0.name, $0.summary) }, uniquingKeysWith: { first, _ in first })
+        let now = Clock.wall()
+        let events = [(added, "added"), (changed, "changed"), (removed, "removed")].flatMap { names, what in
+            names.map { name in
+                EventRecord(id: 0, time: now, code: EventType.subsystemConfigurationChange.rawValue,
+                            type: EventType.subsystemConfigurationChange.name, severity: Severity.notice.name, monitorId: nil,
+                            monitorName: nil, key: name, value: nil, threshold: nil, host: engine.hostName,
+                            message: "plug-in subsystem \(name) \(what)" + (summaries[name].map { " (\($0))" } ?? ""),
+                            cancels: nil, labels: [:], annotations: [:])
+            }
+        }
+        for event in events { Log.info(event.message) }
+        engine.log(events)
+    }
+
     /// Makes the monitors from `monitors.d` what the files say (at start and on SIGHUP).
     private func reconcileMonitorFiles(_ engine: MonitorEngine, _ configuration: DaemonConfiguration) {
         let (declared, problems) = MonitorFileReader.read(configDirectory: configuration.configDirectory)
@@ -412,12 +441,15 @@ public final class Daemon: Sendable {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
                 pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
                 if let engine = monitors.withLock({ $0 }) { reconcileMonitorFiles(engine, reloaded) }
+                applyRegistry()
                 monitors.withLock { $0 }?.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute,
                                                           maximumPerSecond: reloaded.eventsPerSecond)
                 sinks.withLock { $0 }?.configure(reloaded.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
                 configuration.withLock { $0 = reloaded }
                 continue
             }
+            let refresh = Double(configuration.withLock { $0.registryRefreshSeconds })
+            if Clock.monotonic() - lastRegistryRead.withLock({ $0 }) >= refresh { applyRegistry() }
             let woke = Clock.wall()
             if woke + 0.002 >= nextStep {
                 sample()

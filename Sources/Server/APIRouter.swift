@@ -306,6 +306,7 @@ public struct APIRouter: HTTPHandler {
         SubsystemInfo(name: status.name, summary: status.summary, state: status.state.rawValue, reason: status.reason,
                       periodSeconds: status.periodSeconds, statistics: status.statistics,
                       lastCollected: status.lastCollected, lastDurationSeconds: status.lastDurationSeconds,
-                      collections: status.collections, failures: status.failures)
+                      collections: status.collections, failures: status.failures, plugin: status.plugin, runs: status.runs,
+                      malformedLines: status.malformedLines, lastError: status.lastError)
     }
 }

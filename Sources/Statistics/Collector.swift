@@ -20,6 +20,12 @@ public struct SubsystemStatus: Sendable, Equatable {
     public var totalDurationSeconds: Double = 0
     public var collections: Int
     public var failures: Int
+    /// Plug-ins only: their kind, runs, malformed lines in the last run, and the last error
+    /// (a failure, or the first malformed line with its number).
+    public var plugin: String?
+    public var runs: Int?
+    public var malformedLines: Int?
+    public var lastError: String?
 }
 
 /// How a subsystem is configured: on or off, and how often it is sampled.
@@ -55,6 +61,8 @@ public final class Collector: @unchecked Sendable {
     private let board: Mutex<[SubsystemStatus]>
     /// Consumers that need a subsystem sampled faster than configured: requester → (subsystem, period).
     private let fasterRequests = Mutex<[String: (subsystem: String, period: Double)]>([:])
+    /// The plug-in subsystems by name, for their health in `statuses()` from any thread.
+    private let plugins = Mutex<[String: PluginSubsystem]>([:])
     /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
     public var onStateChange: (@Sendable (SubsystemStatus) -> Void)?
 
@@ -219,6 +227,56 @@ public final class Collector: @unchecked Sendable {
 
     /// A copy of every subsystem's status.
     public func statuses() -> [SubsystemStatus] {
-        board.withLock { $0 }
+        let plugins = self.plugins.withLock { $0 }
+        return board.withLock { $0 }.map { status in
+            guard let plugin = plugins[status.name] else { return status }
+            var status = status
+            let health = plugin.health
+            status.plugin = plugin.configuration.kind.name
+            status.runs = health.runs
+            status.malformedLines = health.malformedLines
+            status.lastError = health.lastError
+            return status
+        }
+    }
+
+    /// Replaces the plug-in subsystems (a registry reload): new ones start, changed ones start
+    /// afresh, removed ones retire their statistics. Call on the sampling thread. Returns the
+    /// names added, changed and removed.
+    @discardableResult
+    public func setPlugins(_ wanted: [PluginSubsystem]) -> (added: [String], changed: [String], removed: [String]) {
+        var added: [String] = [], changed: [String] = [], removed: [String] = []
+        let byName = Dictionary(wanted.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var kept: [Entry] = []
+        for entry in entries {
+            guard let current = entry.subsystem as? PluginSubsystem else {
+                kept.append(entry)
+                continue
+            }
+            if let replacement = byName[current.name], replacement.configuration == current.configuration {
+                kept.append(entry)
+                continue
+            }
+            current.retireAll()
+            if byName[current.name] != nil { changed.append(current.name) } else { removed.append(current.name) }
+        }
+        let running = Set(kept.map(\.subsystem.name))
+        for plugin in wanted where !running.contains(plugin.name) {
+            kept.append(Entry(subsystem: plugin, settings: SubsystemSettings(period: plugin.configuration.interval)))
+            if !changed.contains(plugin.name) { added.append(plugin.name) }
+        }
+        entries = kept
+        let live = Dictionary(kept.compactMap { $0.subsystem as? PluginSubsystem }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        plugins.withLock { $0 = live }
+        board.withLock { board in
+            board.removeAll { status in removed.contains(status.name) || changed.contains(status.name) }
+            for plugin in live.values.sorted(by: { $0.name < $1.name }) where !board.contains(where: { $0.name == plugin.name }) {
+                board.append(SubsystemStatus(name: plugin.name, summary: plugin.summary, state: .available, reason: nil,
+                                             periodSeconds: Collector.period(plugin.configuration.interval, step: step), statistics: 0,
+                                             lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0,
+                                             plugin: plugin.configuration.kind.name))
+            }
+        }
+        return (added, changed, removed)
     }
 }

@@ -1,0 +1,98 @@
+import CCurlShim
+import FoundationEssentials
+import ResmonAPI
+import Statistics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `subsystems.d/NAME.json` in the configuration directory: one plug-in subsystem per file
+/// (docs/PLUGINS.md), as the RMF's rmtab registry.
+enum PluginRegistry {
+    /// Every plug-in the files declare, and a line for each file that cannot be used.
+    static func read(configDirectory: String, step: Int) -> (plugins: [PluginConfiguration], problems: [String]) {
+        let directory = configDirectory + "/subsystems.d"
+        guard let handle = opendir(directory) else { return ([], []) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasSuffix(".json") && !name.hasPrefix(".") { names.append(name) }
+        }
+        closedir(handle)
+        var plugins: [PluginConfiguration] = []
+        var problems: [String] = []
+        for file in names.sorted() {
+            let source = "subsystems.d/" + file
+            do {
+                plugins.append(try plugin(path: directory + "/" + file, source: source, step: step))
+            } catch {
+                problems.append(error.description)
+            }
+        }
+        return (plugins, problems)
+    }
+
+    static func plugin(path: String, source: String, step: Int) throws(ConfigurationError) -> PluginConfiguration {
+        let name = String(path.split(separator: "/").last!.dropLast(".json".count))
+        func fail(_ key: String?, _ reason: String) -> ConfigurationError { ConfigurationError(source: source, key: key, reason: reason) }
+        guard StatisticKey.isName(name), !DaemonConfiguration.subsystemNames.contains(name) else {
+            throw fail(nil, "the file's name is the subsystem's: [a-z0-9_]+ and not a built-in one (\(DaemonConfiguration.subsystemNames.joined(separator: ", ")))")
+        }
+        // A plug-in runs as resmond: only root may declare one for a resmond running as root.
+        var info = stat()
+        if geteuid() == 0, stat(path, &info) != 0 || info.st_uid != 0 || info.st_mode & 0o022 != 0 {
+            throw fail(nil, "must be owned by root and writable by nobody else")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try ConfigurationFile.contents(of: path) ?? []
+        } catch {
+            throw fail(nil, "\(error)")
+        }
+        guard let root = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { throw fail(nil, "not valid JSON") }
+        let reader = Reader(source: source)
+        let fields = try reader.object(root, "", allowed: ["kind", "command", "path", "url", "interval", "timeout", "maxBytes"])
+        guard let kindValue = fields["kind"] else { throw fail("kind", "required: exec, textfile or scrape") }
+        let interval = Double(try fields["interval"].map { value throws(ConfigurationError) in try reader.integer(value, "interval", 1...86400) } ?? step)
+        let timeout = Double(try fields["timeout"].map { value throws(ConfigurationError) in try reader.integer(value, "timeout", 1...3600) } ?? Int(min(interval, 10)))
+        let maxBytes = try fields["maxBytes"].map { value throws(ConfigurationError) in try reader.integer(value, "maxBytes", 1024...(64 << 20)) } ?? 1 << 20
+        let kind: PluginConfiguration.Kind
+        switch try reader.string(kindValue, "kind") {
+        case "exec":
+            guard case .array(let parts)? = fields["command"], !parts.isEmpty else {
+                throw fail("command", "an array: the program's absolute path, then its arguments")
+            }
+            var command: [String] = []
+            for (index, part) in parts.enumerated() {
+                command.append(index == 0 ? try reader.path(part, "command[0]") : try reader.string(part, "command[\(index)]"))
+            }
+            kind = .exec(command: command)
+        case "textfile":
+            guard let value = fields["path"] else { throw fail("path", "required: the directory of *.prom files") }
+            kind = .textfile(directory: try reader.path(value, "path"))
+        case "scrape":
+            guard let value = fields["url"] else { throw fail("url", "required: http://127.0.0.1:PORT/metrics") }
+            let url = try reader.string(value, "url")
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw fail("url", "expected an http:// or https:// URL") }
+            kind = .scrape(url: url)
+        case let other:
+            throw fail("kind", "expected exec, textfile or scrape, got \"\(other)\"")
+        }
+        return PluginConfiguration(name: name, kind: kind, interval: interval, timeout: timeout, maxBytes: maxBytes)
+    }
+
+    /// A scrape through libcurl (loaded on first use).
+    static let fetch: PluginSubsystem.Fetch = { url, timeout, limit in
+        var status = 0
+        var body: UnsafeMutablePointer<CChar>?
+        var length = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let result = rs_http_fetch(nil, url, "GET", nil, 0, "Accept: text/plain", Int(timeout * 1000), limit, &status, &body, &length, &error)
+        defer { free(body) }
+        guard result == 0, let body else {
+            return .failure(PluginSubsystem.PluginFailure("\(url): " + error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        }
+        guard status == 200 else { return .failure(PluginSubsystem.PluginFailure("\(url) answered \(status)")) }
+        return .success(Array(UnsafeRawBufferPointer(start: body, count: length)))
+    }
+}

@@ -1,0 +1,244 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One plug-in subsystem from `subsystems.d/NAME.json` (docs/PLUGINS.md).
+public struct PluginConfiguration: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A program run each interval; Prometheus text on its standard output.
+        case exec(command: [String])
+        /// `*.prom` files in a directory (node_exporter's textfile convention).
+        case textfile(directory: String)
+        /// A Prometheus endpoint, fetched with GET.
+        case scrape(url: String)
+
+        public var name: String {
+            switch self {
+            case .exec: "exec"
+            case .textfile: "textfile"
+            case .scrape: "scrape"
+            }
+        }
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var interval: Double
+    public var timeout: Double
+    public var maxBytes: Int
+
+    public init(name: String, kind: Kind, interval: Double, timeout: Double, maxBytes: Int) {
+        self.name = name
+        self.kind = kind
+        self.interval = interval
+        self.timeout = timeout
+        self.maxBytes = maxBytes
+    }
+}
+
+/// A plug-in's statistics: each run happens on a queue of its own (never two at once), and
+/// `collect` publishes the last run's samples — so a slow or hung plug-in never holds the
+/// sampling thread. A metric becomes `NAME:RESOURCE:STATISTIC`: the statistic is the metric name
+/// (lower-cased, other characters `_`), the resource the labels as `k=v,k=v` sorted by name (`_`
+/// without labels), and the labels are kept; `counter` families (and histograms' and
+/// summaries' `_count`, `_sum`, `_bucket`) are counters, the rest gauges.
+public final class PluginSubsystem: Subsystem, @unchecked Sendable {
+    // `mapped` is touched on the sampling thread only; the run state crosses threads in `state`.
+    public let configuration: PluginConfiguration
+    public var name: String { configuration.name }
+    public var summary: String {
+        switch configuration.kind {
+        case .exec(let command): "plug-in: runs \(command[0]) every \(Int(configuration.interval)) s"
+        case .textfile(let directory): "plug-in: reads \(directory)/*.prom"
+        case .scrape(let url): "plug-in: scrapes \(url)"
+        }
+    }
+
+    /// Fetches a scrape URL: the body, or why not (libcurl lives above this module).
+    public typealias Fetch = @Sendable (_ url: String, _ timeout: Double, _ limit: Int) -> Result<[UInt8], PluginFailure>
+
+    public struct PluginFailure: Error, Sendable {
+        public let message: String
+        public init(_ message: String) { self.message = message }
+    }
+
+    /// What `/v1/subsystems` tells of a plug-in beyond its state.
+    public struct Health: Sendable {
+        public var runs = 0
+        public var failures = 0
+        /// Malformed lines in the last run, and the first of them.
+        public var malformedLines = 0
+        public var lastError: String?
+    }
+
+    struct State {
+        var running = false
+        var result: (samples: [PrometheusText.Sample], generation: Int)?
+        var generation = 0
+        var failure: String?
+        var health = Health()
+        var nextRun = 0.0
+        var backoff = 0.0
+    }
+
+    private let table: SampleTable
+    private let fetch: Fetch
+    private let state = Mutex(State())
+    private let queue: DispatchQueue
+    private var mapped: [String: StatisticHandle] = [:]
+    private var appliedGeneration = -1
+
+    public init(configuration: PluginConfiguration, table: SampleTable, fetch: @escaping Fetch) {
+        self.configuration = configuration
+        self.table = table
+        self.fetch = fetch
+        queue = DispatchQueue(label: "resmond.plugin." + configuration.name, qos: .utility)
+    }
+
+    public var health: Health { state.withLock { $0.health } }
+
+    public func collect(into batch: inout SampleBatch) throws {
+        let now = Clock.monotonic()
+        let (result, failure, startRun) = state.withLock { state -> ((samples: [PrometheusText.Sample], generation: Int)?, String?, Bool) in
+            let start = !state.running && now >= state.nextRun
+            if start { state.running = true }
+            return (state.result, state.failure, start)
+        }
+        if startRun { queue.async { [self] in run() } }
+        if let failure, result == nil { throw SubsystemUnavailable(failure) }
+        guard let result, result.generation != appliedGeneration else { return }
+        appliedGeneration = result.generation
+        apply(result.samples, into: &batch)
+    }
+
+    public func retireAll() {
+        for handle in mapped.values { table.retire(handle) }
+        mapped = [:]
+    }
+
+    /// One run, on the plug-in's queue: fetch, parse, and keep the result for `collect`.
+    private func run() {
+        let output: Result<[UInt8], PluginFailure>
+        switch configuration.kind {
+        case .exec(let command): output = runProgram(command)
+        case .textfile(let directory): output = readTextfiles(directory)
+        case .scrape(let url): output = fetch(url, configuration.timeout, configuration.maxBytes)
+        }
+        let now = Clock.monotonic()
+        state.withLock { state in
+            state.running = false
+            state.health.runs += 1
+            switch output {
+            case .success(let bytes):
+                let parsed = PrometheusText.parse(bytes)
+                state.generation += 1
+                state.result = (parsed.samples, state.generation)
+                state.failure = nil
+                state.backoff = 0
+                state.nextRun = now + configuration.interval * 0.5
+                state.health.malformedLines = parsed.errors.count
+                state.health.lastError = parsed.errors.first.map { "\($0)" }
+            case .failure(let failure):
+                // A failing plug-in backs off: twice the wait after each failure, up to 10 intervals.
+                state.failure = failure.message
+                state.result = nil
+                state.health.failures += 1
+                state.health.lastError = failure.message
+                state.backoff = min(max(configuration.interval, state.backoff * 2), configuration.interval * 10)
+                state.nextRun = now + state.backoff
+            }
+        }
+    }
+
+    private func runProgram(_ command: [String]) -> Result<[UInt8], PluginFailure> {
+        let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "RESMON_PLUGIN=" + name]
+        do {
+            switch try ProcessGroup.run(command, environment: environment, timeout: configuration.timeout, limit: configuration.maxBytes) {
+            case .finished(let output, let status):
+                let code = (status >> 8) & 0xff
+                guard status & 0x7f == 0, code == 0 else {
+                    return .failure(PluginFailure("\(command[0]) " + (status & 0x7f == 0 ? "exited with \(code)" : "was killed by signal \(status & 0x7f)")))
+                }
+                return .success(output)
+            case .tooLarge:
+                return .failure(PluginFailure("\(command[0]) wrote more than \(configuration.maxBytes) bytes; its output was cut and its process group killed"))
+            case .timedOut:
+                return .failure(PluginFailure("\(command[0]) ran past its timeout of \(configuration.timeout) s; its process group was killed"))
+            }
+        } catch {
+            return .failure(PluginFailure("cannot start \(command[0]): \(error)"))
+        }
+    }
+
+    /// Every `*.prom` file, each read whole and read again if it changed meanwhile, so that a
+    /// file being rewritten in place is never taken half-written.
+    private func readTextfiles(_ directory: String) -> Result<[UInt8], PluginFailure> {
+        guard let handle = opendir(directory) else {
+            return .failure(PluginFailure("\(directory): \(String(cString: strerror(errno)))"))
+        }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasSuffix(".prom") && !name.hasPrefix(".") { names.append(name) }
+        }
+        closedir(handle)
+        var all: [UInt8] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            var taken: [UInt8]?
+            for _ in 0..<5 where taken == nil {
+                var before = stat(), after = stat()
+                guard stat(path, &before) == 0 else { break }
+                guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).read({ Array($0) }) else { break }
+                guard stat(path, &after) == 0 else { break }
+                let same = before.st_ino == after.st_ino && before.st_size == after.st_size
+                    && before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec
+                if same && bytes.count == Int(after.st_size) { taken = bytes } else { usleep(2000) }
+            }
+            guard let bytes = taken else { continue }
+            all += bytes
+            if all.last != 0x0a { all.append(0x0a) }
+            if all.count > configuration.maxBytes {
+                return .failure(PluginFailure("the .prom files hold more than \(configuration.maxBytes) bytes"))
+            }
+        }
+        return .success(all)
+    }
+
+    /// Registers what is new, records every value, and retires what the run no longer has.
+    private func apply(_ samples: [PrometheusText.Sample], into batch: inout SampleBatch) {
+        var seen = Set<String>()
+        for sample in samples {
+            let statistic = PluginSubsystem.statisticName(sample.name)
+            let resource = sample.labels.isEmpty ? "_"
+                : sample.labels.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: ",")
+            let key = StatisticKey(subsystem: name, resource: String(resource.prefix(200)), statistic: statistic)
+            guard seen.insert(key.text).inserted else { continue }
+            let counter = sample.type == "counter"
+                || ((sample.type == "histogram" || sample.type == "summary")
+                    && (sample.name.hasSuffix("_count") || sample.name.hasSuffix("_sum") || sample.name.hasSuffix("_bucket")))
+            let handle: StatisticHandle
+            if let known = mapped[key.text] {
+                handle = known
+            } else {
+                var labels = sample.labels
+                labels["metric"] = sample.name
+                handle = table.register(StatisticDescriptor(key: key, kind: counter ? .counter : .gauge, unit: "", labels: labels,
+                                                            help: sample.help.isEmpty ? sample.name : String(sample.help.prefix(512))))
+                mapped[key.text] = handle
+            }
+            batch.record(handle, sample.value.isFinite ? sample.value : .nan)
+        }
+        for (key, handle) in mapped where !seen.contains(key) {
+            table.retire(handle)
+            mapped[key] = nil
+        }
+    }
+
+    /// A metric name as a statistic name: `[a-z0-9_]+`.
+    static func statisticName(_ metric: String) -> String {
+        String(metric.lowercased().map { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" ? $0 : "_" })
+    }
+}

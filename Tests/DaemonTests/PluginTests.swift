@@ -1,0 +1,178 @@
+import Foundation
+import ResmonAPI
+import ResmonClient
+import ResmonTestSupport
+import Statistics
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct PluginTests {
+    @Test func theTextFormatParserKeepsGoodLinesAndNamesTheBadOnes() {
+        let text = """
+            # HELP demo_requests_total Requests served.
+            # TYPE demo_requests_total counter
+            demo_requests_total{path="/a",code="200"} 17 1700000000000
+            demo_requests_total{path="/b\\"q\\"",code="500"} 3
+            # TYPE demo_latency_seconds histogram
+            demo_latency_seconds_bucket{le="+Inf"} 20
+            demo_latency_seconds_sum 1.5
+            temperature 42.5
+            broken{path="/a" 1
+            # TYPE odd strange
+            no_value
+            """
+        let (samples, errors) = PrometheusText.parse(Array(text.utf8))
+        #expect(samples.map(\.name) == ["demo_requests_total", "demo_requests_total", "demo_latency_seconds_bucket",
+                                        "demo_latency_seconds_sum", "temperature"])
+        #expect(samples[0].labels == ["path": "/a", "code": "200"] && samples[0].type == "counter" && samples[0].help == "Requests served.")
+        #expect(samples[1].labels["path"] == "/b\"q\"")
+        #expect(samples[2].type == "histogram" && samples[2].value == 20)
+        #expect(samples[4].type == "untyped" && samples[4].value == 42.5)
+        #expect(errors.map(\.line) == [9, 10, 11])
+    }
+
+    static func script(_ directory: TemporaryDirectory, _ name: String, _ body: String) throws -> String {
+        let path = directory.file(name)
+        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    @Test func anExecPluginIsASubsystemWhoseStatisticsCarryMonitors() throws {
+        let directory = TemporaryDirectory("resmon-plugin-exec")
+        let count = directory.file("count")
+        let program = try Self.script(directory, "demo.sh", """
+            n=$(cat \(count) 2>/dev/null || echo 0); n=$((n+5)); echo $n > \(count)
+            echo '# TYPE demo_requests_total counter'
+            echo "demo_requests_total{path=\\"/a\\"} $n"
+            echo '# TYPE demo_temperature gauge'
+            echo 'demo_temperature 42.5'
+            echo 'this is not a metric'
+            """)
+        try directory.write("config/subsystems.d/demo.json", #"{"kind": "exec", "command": ["\#(program)"], "interval": 1}"#)
+        let daemon = try DaemonHarness(directory: directory)
+        #expect(daemon.eventually { (try? daemon.client.statistic("demo:_:demo_temperature").value) == 42.5 })
+        let counter = try daemon.client.statistic("demo:path=/a:demo_requests_total")
+        #expect(counter.kind == "counter" && counter.labels["path"] == "/a" && counter.labels["metric"] == "demo_requests_total")
+        #expect(daemon.eventually { ((try? daemon.client.statistic("demo:path=/a:demo_requests_total").value) ?? 0) > 0 }, "a rate")
+        let status = try #require(try daemon.client.subsystems().first { $0.name == "demo" })
+        #expect(status.plugin == "exec" && status.state == "available" && status.malformedLines == 1)
+        #expect(status.lastError?.contains("line 5") == true, "\(status.lastError ?? "")")
+        _ = try daemon.client.createMonitors([MonitorSpec(target: "demo:_:demo_temperature", condition: "above", value: 40)])
+        #expect(daemon.eventually { (try? daemon.client.events().events.contains { $0.type == "above" }) == true })
+        #expect(try daemon.client.metrics().contains("demo"))
+        #expect(try daemon.client.events(filter: "type = subsystemConfigurationChange").events.first?.message.contains("demo added") == true)
+    }
+
+    @Test func oversizedHangingAndFailingPluginsAreReportedAndNeverStopTheDaemon() throws {
+        let directory = TemporaryDirectory("resmon-plugin-bad")
+        let flood = try Self.script(directory, "flood.sh", "head -c 200000 /dev/zero | tr '\\\\0' 'x'")
+        let hang = try Self.script(directory, "hang.sh", "echo $$ > \(directory.file("hang.pid")); exec sleep 60")
+        let fail = try Self.script(directory, "fail.sh", "echo 'ok 1'; exit 3")
+        try directory.write("config/subsystems.d/flood.json", #"{"kind": "exec", "command": ["\#(flood)"], "interval": 1, "maxBytes": 1024}"#)
+        try directory.write("config/subsystems.d/hang.json", #"{"kind": "exec", "command": ["\#(hang)"], "interval": 1, "timeout": 1}"#)
+        try directory.write("config/subsystems.d/fail.json", #"{"kind": "exec", "command": ["\#(fail)"], "interval": 1}"#)
+        try directory.write("config/subsystems.d/cpu.json", #"{"kind": "exec", "command": ["/bin/true"]}"#) // a built-in's name
+        let daemon = try DaemonHarness(directory: directory)
+        func reason(_ name: String) -> String { ((try? daemon.client.subsystems()) ?? []).first { $0.name == name }?.reason ?? "" }
+        #expect(daemon.eventually { reason("flood").contains("more than 1024 bytes") })
+        #expect(daemon.eventually(timeout: 15) { reason("hang").contains("ran past its timeout") })
+        let hung = pid_t((try? String(contentsOfFile: directory.file("hang.pid"), encoding: .utf8))?.filter(\.isNumber) ?? "") ?? 0
+        #expect(hung > 0 && daemon.eventually { kill(hung, 0) != 0 }, "the hung plug-in's group is killed")
+        #expect(daemon.eventually { reason("fail").contains("exited with 3") })
+        #expect(daemon.stderr.contains("subsystems.d/cpu.json"))
+        #expect(try daemon.client.health().status == "ok")
+    }
+
+    @Test func aTextfileRewrittenInALoopIsNeverHalfRead() throws {
+        let directory = TemporaryDirectory("resmon-plugin-textfile")
+        let textfiles = directory.file("textfile")
+        mkdir(textfiles, 0o755)
+        try directory.write("config/subsystems.d/batch.json", #"{"kind": "textfile", "path": "\#(textfiles)", "interval": 1}"#)
+        let daemon = try DaemonHarness(directory: directory)
+        let stop = ResmonTestSupport.Mutex(false)
+        let done = DispatchSemaphore(value: 0)
+        let path = textfiles + "/jobs.prom"
+        Thread.detachNewThread {
+            var round = 0
+            while !stop.get() {
+                round += 1
+                // Rewritten in place, in two writes with a pause between: a reader that took
+                // the file in the middle would see x and y disagree, or a cut line.
+                let text = "batch_x \(round)\n" + String(repeating: "# padding\n", count: 200) + "batch_y \(round)\n"
+                let bytes = Array(text.utf8)
+                let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, bytes.count / 2) }
+                usleep(3000)
+                _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + bytes.count / 2, bytes.count - bytes.count / 2) }
+                close(descriptor)
+                usleep(7000)
+            }
+            done.signal()
+        }
+        var checks = 0
+        var disagreements = 0
+        let deadline = Date().addingTimeInterval(6)
+        while Date() < deadline {
+            if let x = try? daemon.client.statistic("batch:_:batch_x").value, let y = try? daemon.client.statistic("batch:_:batch_y").value {
+                checks += 1
+                if x != y { disagreements += 1 }
+            }
+            usleep(100_000)
+        }
+        stop.set(true)
+        _ = done.wait(timeout: .now() + 5)
+        #expect(checks > 10 && disagreements == 0, "\(disagreements) of \(checks) readings were half a file")
+    }
+
+    @Test func aReloadAddsAndRemovesAPluginWhileAMonitorIsOnIt() throws {
+        let directory = TemporaryDirectory("resmon-plugin-reload")
+        let program = try Self.script(directory, "level.sh", "echo 'level 90'")
+        let declaration = #"{"kind": "exec", "command": ["\#(program)"], "interval": 1}"#
+        try directory.write("config/subsystems.d/app2.json", declaration)
+        let daemon = try DaemonHarness(directory: directory)
+        #expect(daemon.eventually { (try? daemon.client.statistic("app2:_:level").value) == 90 })
+        var spec = MonitorSpec(target: "app2:_:level", condition: "above", value: 50)
+        spec.id = "level"
+        _ = try daemon.client.createMonitors([spec])
+        #expect(daemon.eventually { (try? daemon.client.monitor("level").state.phase) == "raised" })
+        try FileManager.default.removeItem(atPath: directory.file("config/subsystems.d/app2.json"))
+        daemon.signal(SIGHUP)
+        #expect(daemon.eventually { (try? daemon.client.statistic("app2:_:level")) == nil })
+        #expect(daemon.eventually { (try? daemon.client.monitor("level").state.lastValue) == nil }, "the monitor goes unknown")
+        #expect(daemon.eventually { (try? daemon.client.events().events.map(\.type).contains("resourceConfigurationChange")) == true })
+        try directory.write("config/subsystems.d/app2.json", declaration)
+        daemon.signal(SIGHUP)
+        #expect(daemon.eventually { (try? daemon.client.monitor("level").state.lastValue) == 90 }, "and comes back")
+        let changes = try daemon.client.events(filter: "type = subsystemConfigurationChange").events.map(\.message)
+        #expect(changes.contains { $0.contains("app2 removed") } && changes.filter { $0.contains("app2 added") }.count == 2, "\(changes)")
+    }
+
+    @Test func aScrapePluginReadsAPrometheusEndpoint() throws {
+        // resmond's own /metrics is a Prometheus endpoint on loopback: it scrapes itself.
+        let port = try freePort()
+        let directory = TemporaryDirectory("resmon-plugin-scrape")
+        try directory.write("config/subsystems.d/itself.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
+        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:\(port)", "--step", "1"], directory: directory)
+        #expect(daemon.eventually { (try? daemon.client.statistic("itself:_:resmon_busy").value) == 0 })
+        #expect(try daemon.client.subsystems().first { $0.name == "itself" }?.plugin == "scrape")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")))
+    func nodeExporterIsASubsystemAndOneOfItsMetricsRaisesAMonitor() throws {
+        let port = try freePort()
+        let exporter = try SpawnedGroup("/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(port)",
+                                                                                "--collector.disable-defaults", "--collector.loadavg",
+                                                                                "--collector.time"])
+        defer { exporter.stop() }
+        let directory = TemporaryDirectory("resmon-plugin-node")
+        try directory.write("config/subsystems.d/node.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
+        let daemon = try DaemonHarness(directory: directory)
+        #expect(daemon.eventually(timeout: 15) { (try? daemon.client.statistic("node:_:node_time_seconds").value ?? 0) ?? 0 > 1e9 })
+        _ = try daemon.client.createMonitors([MonitorSpec(target: "node:_:node_time_seconds", condition: "above", value: 1e9)])
+        #expect(daemon.eventually { (try? daemon.client.events().events.contains { $0.type == "above" && $0.key == "node:_:node_time_seconds" }) == true })
+        #expect(try daemon.client.statistic("node:_:node_load1").kind == "gauge")
+    }
+}
