@@ -150,6 +150,14 @@ import Glibc
         #expect(changes.contains { $0.contains("app2 removed") } && changes.filter { $0.contains("app2 added") }.count == 2, "\(changes)")
     }
 
+    @Test func theRegistryIsReReadEveryRefreshPeriodWithoutASignal() throws {
+        let directory = TemporaryDirectory("resmon-plugin-refresh")
+        let daemon = try DaemonHarness(configuration: #"{"registry": {"refreshSeconds": 1}}"#, directory: directory)
+        let program = try Self.script(directory, "late.sh", "echo 'late_value 7'")
+        try directory.write("config/subsystems.d/late.json", #"{"kind": "exec", "command": ["\#(program)"], "interval": 1}"#)
+        #expect(daemon.eventually { (try? daemon.client.statistic("late:_:late_value").value) == 7 })
+    }
+
     @Test func aScrapePluginReadsAPrometheusEndpoint() throws {
         // resmond's own /metrics is a Prometheus endpoint on loopback: it scrapes itself.
         let port = try freePort()
