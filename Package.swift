@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "resmon-bench", dependencies: ["Statistics", "History", "Monitoring", "Events", "Storage", "ResmonAPI",
                                                               "ResmonClient"]),
 
-        .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI"], path: "Tests/ResmonTestSupport"),
+        .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),

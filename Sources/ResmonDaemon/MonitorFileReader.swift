@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Monitoring
 import ResmonAPI
+import Statistics
 import Storage
 #if canImport(Glibc)
 import Glibc
@@ -12,16 +13,10 @@ enum MonitorFileReader {
     /// Every declared monitor, and a line for each file or entry that cannot be used.
     static func read(configDirectory: String) -> (monitors: [FileMonitor], problems: [String]) {
         let directory = configDirectory + "/monitors.d"
-        guard let handle = opendir(directory) else { return ([], []) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".json") && !name.hasPrefix(".") { names.append(name) }
-        }
-        closedir(handle)
+        guard let names = fileNames(in: directory, endingIn: ".json") else { return ([], []) }
         var monitors: [FileMonitor] = []
         var problems: [String] = []
-        for name in names.sorted() {
+        for name in names {
             let source = "monitors.d/" + name
             let stem = String(name.dropLast(".json".count))
             guard isName(stem) else {

@@ -12,16 +12,10 @@ enum PluginRegistry {
     /// Every plug-in the files declare, and a line for each file that cannot be used.
     static func read(configDirectory: String, step: Int) -> (plugins: [PluginConfiguration], problems: [String]) {
         let directory = configDirectory + "/subsystems.d"
-        guard let handle = opendir(directory) else { return ([], []) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".json") && !name.hasPrefix(".") { names.append(name) }
-        }
-        closedir(handle)
+        guard let names = fileNames(in: directory, endingIn: ".json") else { return ([], []) }
         var plugins: [PluginConfiguration] = []
         var problems: [String] = []
-        for file in names.sorted() {
+        for file in names {
             let source = "subsystems.d/" + file
             do {
                 plugins.append(try plugin(path: directory + "/" + file, source: source, step: step))

@@ -175,17 +175,11 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     /// Every `*.prom` file, each read whole and read again if it changed meanwhile, so that a
     /// file being rewritten in place is never taken half-written.
     private func readTextfiles(_ directory: String) -> Result<[UInt8], PluginFailure> {
-        guard let handle = opendir(directory) else {
+        guard let names = fileNames(in: directory, endingIn: ".prom") else {
             return .failure(PluginFailure("\(directory): \(String(cString: strerror(errno)))"))
         }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".prom") && !name.hasPrefix(".") { names.append(name) }
-        }
-        closedir(handle)
         var all: [UInt8] = []
-        for name in names.sorted() {
+        for name in names {
             let path = directory + "/" + name
             var taken: [UInt8]?
             for _ in 0..<5 where taken == nil {

@@ -235,3 +235,16 @@ extension UnsafeBufferPointer where Element == UInt8 {
         return self[0..<other.count].elementsEqual(other)
     }
 }
+
+/// The names in a directory that end in `suffix` (hidden ones left out), sorted; nil when the
+/// directory cannot be opened (errno says why).
+public func fileNames(in directory: String, endingIn suffix: String) -> [String]? {
+    guard let handle = opendir(directory) else { return nil }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name.hasSuffix(suffix) && !name.hasPrefix(".") { names.append(name) }
+    }
+    return names.sorted()
+}

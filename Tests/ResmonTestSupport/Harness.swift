@@ -1,5 +1,6 @@
 import Foundation
 import ResmonClient
+import Statistics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -221,35 +222,13 @@ public final class SpawnedGroup: @unchecked Sendable {
     public let pid: pid_t
 
     public init(_ executable: String, _ arguments: [String]) throws {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child = pid_t()
-        let status = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
-        pid = child
+        pid = try ProcessGroup.spawn([executable] + arguments,
+                                     environment: ProcessInfo.processInfo.environment.map { $0.key + "=" + $0.value })
     }
 
     /// Kills the whole group and reaps the leader.
     public func stop() {
-        kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        ProcessGroup.kill(pid)
     }
 
     deinit { stop() }
