@@ -7,7 +7,10 @@ BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-d
 # The real tools the tests check against: promtool (in prometheus), rrdtool, and stress-ng for load.
 TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter
 
-.PHONY: all build run test bench deps test-deps clean
+# The peers `make bench-peers` runs beside resmond.
+PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
+
+.PHONY: all build run test bench bench-peers deps test-deps clean
 
 all: build
 
@@ -50,6 +53,14 @@ bench: deps
 	$(SWIFT) build -c release
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json
+
+# resmond, collectd, node_exporter (scraped every second) and Prometheus (10,000 rules at 1 s)
+# side by side for 60 s; one line per figure, and bench/peers.json.
+bench-peers: deps
+	$(call install_missing,$(PEER_PACKAGES))
+	$(SWIFT) build -c release
+	mkdir -p bench
+	$(CURDIR)/.build/release/resmon-bench --peers --resmond $(CURDIR)/.build/release/resmond --output bench/peers.json
 
 clean:
 	rm -rf .build

@@ -35,8 +35,8 @@ let package = Package(
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["Statistics", "History", "Monitoring", "Events", "Storage", "ResmonAPI",
-                                                              "ResmonClient"]),
+        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "Statistics", "History", "Monitoring", "Events", "Storage",
+                                                              "ResmonAPI", "ResmonClient"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -463,3 +464,7 @@ int rs_sd_notify(const char *state) {
     close(fd);
     return sent < 0 ? -1 : 0;
 }
+
+/* ---------------------------------------------------------------- memory */
+
+void rs_malloc_trim(void) { malloc_trim(0); }

@@ -306,6 +306,9 @@ public final class Daemon: Sendable {
         let count = cycles.add(1, ordering: .relaxed).newValue
         if count % 60 == 0 {
             history.prune(now: Clock.wall())
+            // Large requests (thousands of monitors in one body and answer) leave freed memory
+            // in glibc's per-thread arenas; give it back to the system.
+            rs_malloc_trim()
             let (days, maximum) = configuration.withLock { ($0.eventRetentionDays, $0.eventRetentionCount) }
             // Batch by batch, each in its own short transaction, so writers wait at most one batch.
             if let engine = monitors.withLock({ $0 }) {

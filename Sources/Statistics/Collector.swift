@@ -60,7 +60,29 @@ public final class Collector: @unchecked Sendable {
     private var batch = SampleBatch()
     private let board: Mutex<[SubsystemStatus]>
     /// Consumers that need a subsystem sampled faster than configured: requester → (subsystem, period).
-    private let fasterRequests = Mutex<[String: (subsystem: String, period: Double)]>([:])
+    private let fasterRequests = Mutex(PeriodRequests())
+
+    /// Who asked for what, and per subsystem how many asked for each period, so that the
+    /// fastest is found without walking every request (a million monitors make a million).
+    struct PeriodRequests {
+        var byRequester: [String: (subsystem: String, period: Double)] = [:]
+        var counts: [String: [Double: Int]] = [:]
+        /// The fastest period asked for each subsystem.
+        var fastest: [String: Double] = [:]
+
+        mutating func set(_ requester: String, _ request: (subsystem: String, period: Double)?) {
+            if let old = byRequester.removeValue(forKey: requester) {
+                counts[old.subsystem, default: [:]][old.period, default: 0] -= 1
+                if counts[old.subsystem]?[old.period] == 0 { counts[old.subsystem]?[old.period] = nil }
+                fastest[old.subsystem] = counts[old.subsystem]?.keys.min()
+            }
+            if let request {
+                byRequester[requester] = request
+                counts[request.subsystem, default: [:]][request.period, default: 0] += 1
+                fastest[request.subsystem] = min(fastest[request.subsystem] ?? .infinity, request.period)
+            }
+        }
+    }
     /// The plug-in subsystems by name, for their health in `statuses()` from any thread.
     private let plugins = Mutex<[String: PluginSubsystem]>([:])
     /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
@@ -116,7 +138,7 @@ public final class Collector: @unchecked Sendable {
             if entries[index].settings.enabled && !updated.enabled { entries[index].subsystem.retireAll() }
             entries[index].settings = updated
             entries[index].nextDue = 0
-            let period = effectivePeriod(entries[index], fasterRequests.withLock { $0 })
+            let period = effectivePeriod(entries[index], fasterRequests.withLock { $0.fastest })
             updateStatus(name) { status in
                 status.periodSeconds = period
                 if !updated.enabled {
@@ -138,7 +160,7 @@ public final class Collector: @unchecked Sendable {
     public func collect(time: Double, monotonicTime: Double) -> Double {
         let started = Clock.threadCPU()
         let slack = step / 2
-        let requests = fasterRequests.withLock { $0 }
+        let requests = fasterRequests.withLock { $0.fastest }
         for index in entries.indices where entries[index].settings.enabled && monotonicTime + slack >= entries[index].nextDue {
             let period = effectivePeriod(entries[index], requests)
             entries[index].nextDue = monotonicTime + period
@@ -157,9 +179,9 @@ public final class Collector: @unchecked Sendable {
         }
     }
 
-    private func effectivePeriod(_ entry: Entry, _ requests: [String: (subsystem: String, period: Double)]) -> Double {
+    private func effectivePeriod(_ entry: Entry, _ fastest: [String: Double]) -> Double {
         let configured = Collector.period(entry.settings.period, step: step)
-        let asked = requests.values.filter { $0.subsystem == entry.subsystem.name }.map(\.period).min()
+        let asked = fastest[entry.subsystem.name]
         guard let asked, asked < configured else { return configured }
         return Collector.period(asked, step: step)
     }
@@ -168,15 +190,15 @@ public final class Collector: @unchecked Sendable {
     /// step) until the requester withdraws: a monitor that needs a statistic faster than its
     /// subsystem's configured period. Safe from any thread; takes effect at the next cycle.
     public func requestPeriod(_ period: Double, for subsystem: String, by requester: String) {
-        fasterRequests.withLock { $0[requester] = (subsystem, period) }
+        fasterRequests.withLock { $0.set(requester, (subsystem, period)) }
     }
 
     public func withdrawPeriodRequest(by requester: String) {
-        fasterRequests.withLock { $0[requester] = nil }
+        fasterRequests.withLock { $0.set(requester, nil) }
     }
 
     /// Shows the periods in force (on the sampling thread, which owns `entries`).
-    private func publishPeriods(_ requests: [String: (subsystem: String, period: Double)]) {
+    private func publishPeriods(_ requests: [String: Double]) {
         let periods = entries.map { ($0.subsystem.name, effectivePeriod($0, requests)) }
         board.withLock { board in
             for (name, period) in periods {

@@ -8,6 +8,7 @@ import ResmonAPI
 import ResmonClient
 import Statistics
 import Storage
+import CCurlShim
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -33,6 +34,8 @@ var outputPath = "bench/results.json"
 var idleSeconds = 60
 /// Runs one section only: sample, archive, monitors, events or daemon.
 var only: String?
+/// Runs the peers side by side instead (`make bench-peers`).
+var peers = false
 @MainActor func wants(_ section: String) -> Bool { only == nil || only == section }
 /// Skips monitor figures above this count (for a quick look).
 var maxMonitors = Int.max
@@ -42,6 +45,9 @@ while let argument = arguments.popFirst() {
     case "--output": outputPath = arguments.popFirst() ?? outputPath
     case "--seconds": idleSeconds = Int(arguments.popFirst() ?? "") ?? idleSeconds
     case "--only": only = arguments.popFirst()
+    case "--peers":
+        peers = true
+        only = "peers"
     case "--max-monitors": maxMonitors = Int(arguments.popFirst() ?? "") ?? maxMonitors
     default:
         print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only sample|archive|monitors|events|daemon]")
@@ -465,6 +471,8 @@ if wants("daemon"), access(resmondPath, X_OK) == 0 {
     report("crossing_to_stream_bar", 1010, "ms")
 }
 
+if peers { benchPeers(seconds: idleSeconds) }
+
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 if let data = try? encoder.encode(figures) {
@@ -474,5 +482,156 @@ if let data = try? encoder.encode(figures) {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
         print("wrote \(outputPath)")
+    }
+}
+
+// MARK: - Peers, side by side (`make bench-peers`, or --peers)
+
+/// A TCP GET through libcurl: the body's length, or nil.
+func fetchLength(_ url: String) -> Int? {
+    var status = 0
+    var body: UnsafeMutablePointer<CChar>?
+    var length = 0
+    var error = [CChar](repeating: 0, count: 256)
+    defer { free(body) }
+    guard rs_http_fetch(nil, url, "GET", nil, 0, nil, 5000, 64 << 20, &status, &body, &length, &error) == 0, status == 200 else { return nil }
+    return length
+}
+
+func writeFile(_ path: String, _ text: String) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    _ = text.withCString { write(descriptor, $0, strlen($0)) }
+    close(descriptor)
+}
+
+func freeTCPPort() -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Starts resmond, collectd, node_exporter and Prometheus side by side on this machine, lets
+/// them run `seconds`, and reports each one's CPU per second and memory, and the ratios.
+@MainActor func benchPeers(seconds: Int) {
+    let root = "/tmp/resmon-peers-\(getpid())"
+    mkdir(root, 0o755)
+    var started: [(name: String, pid: pid_t)] = []
+    func start(_ name: String, _ path: String, _ arguments: [String]) {
+        guard access(path, X_OK) == 0 else {
+            print("\(name): \(path) is not installed (make bench-peers installs it); skipped")
+            return
+        }
+        if let pid = spawn(path, arguments) { started.append((name, pid)) }
+    }
+    // resmond at a 1 s step with processes every second, like collectd's processes plugin,
+    // and 10,000 threshold monitors created below; a second one idle, for the monitors' cost.
+    for label in ["resmond", "resmond_10k_monitors"] {
+        mkdir(root + "/" + label, 0o755)
+        mkdir(root + "/" + label + "/config", 0o755)
+        mkdir(root + "/" + label + "/config/monitors.d", 0o755)
+        writeFile(root + "/" + label + "/config/monitors.d/defaults.json", "{}\n")
+        writeFile(root + "/" + label + "/config/resmond.json", #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#)
+        start(label, resmondPath, ["--state-dir", root + "/" + label, "--config-dir", root + "/" + label + "/config", "--listen", "none", "--step", "1"])
+    }
+    // collectd at 1 s with the same plug-ins, writing rrd files as resmon keeps archives.
+    mkdir(root + "/collectd", 0o755)
+    writeFile(root + "/collectd/collectd.conf", """
+        Hostname "bench"
+        Interval 1
+        BaseDir "\(root)/collectd"
+        PIDFile "\(root)/collectd/collectd.pid"
+        PluginDir "/usr/lib/collectd"
+        TypesDB "/usr/share/collectd/types.db"
+        LoadPlugin cpu
+        LoadPlugin memory
+        LoadPlugin load
+        LoadPlugin disk
+        LoadPlugin interface
+        LoadPlugin df
+        LoadPlugin processes
+        LoadPlugin rrdtool
+        <Plugin rrdtool>
+          DataDir "\(root)/collectd/rrd"
+        </Plugin>
+
+        """) // collectd's parser wants the last line ended
+    start("collectd", "/usr/sbin/collectd", ["-f", "-C", root + "/collectd/collectd.conf"])
+    // node_exporter with its defaults, scraped every second by this process.
+    let nodePort = freeTCPPort()
+    start("node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"])
+    // Prometheus evaluating 10,000 alert rules every second over node_exporter's series.
+    let prometheusPort = freeTCPPort()
+    mkdir(root + "/prometheus", 0o755)
+    var rules = "groups:\n  - name: bench\n    interval: 1s\n    rules:\n"
+    for index in 0..<10_000 { rules += "      - alert: rule\(index)\n        expr: node_load1 > \(1000 + index)\n" }
+    writeFile(root + "/prometheus/rules.yml", rules)
+    writeFile(root + "/prometheus/prometheus.yml", """
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        rule_files: ["\(root)/prometheus/rules.yml"]
+        scrape_configs:
+          - job_name: node
+            static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
+        """)
+    start("prometheus", "/usr/bin/prometheus", ["--config.file=" + root + "/prometheus/prometheus.yml",
+                                                "--storage.tsdb.path=" + root + "/prometheus/data",
+                                                "--web.listen-address=127.0.0.1:\(prometheusPort)"])
+    defer {
+        for (_, pid) in started {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        _ = Glibc.system("rm -rf '\(root)'")
+    }
+    sleep(3)
+    // 10,000 thresholds like the rules: past the value, no events.
+    let monitored = ResmonClient(socketPath: root + "/resmond_10k_monitors/resmond.sock")
+    let specs = (0..<10_000).map { index -> MonitorSpec in
+        var spec = MonitorSpec(target: "load:host:load1", condition: "above", value: Double(1000 + index))
+        spec.id = "rule\(index)"
+        return spec
+    }
+    if (try? monitored.createMonitors(specs)) == nil { print("resmond_10k_monitors: cannot create the monitors") }
+    sleep(2)
+    let before = started.map { cpuSeconds($0.pid) }
+    let wallStart = Clock.monotonic()
+    var scrapes = 0
+    while Clock.monotonic() - wallStart < Double(seconds) {
+        let next = wallStart + Double(scrapes + 1)
+        if fetchLength("http://127.0.0.1:\(nodePort)/metrics") != nil { scrapes += 1 }
+        let wait = next - Clock.monotonic()
+        if wait > 0 { usleep(UInt32(wait * 1e6)) }
+    }
+    let elapsed = Clock.monotonic() - wallStart
+    var cpu: [String: Double] = [:]
+    var rss: [String: Double] = [:]
+    for (index, peer) in started.enumerated() {
+        cpu[peer.name] = (cpuSeconds(peer.pid) - before[index]) * 1000 / elapsed
+        rss[peer.name] = (kibibytes("Rss", in: read("/proc/\(peer.pid)/smaps_rollup")) ?? .nan) / 1024
+        report("peer_\(peer.name)_cpu", cpu[peer.name]!, "ms/s")
+        report("peer_\(peer.name)_rss", rss[peer.name]!, "MiB")
+    }
+    if scrapes > 0, let node = cpu["node_exporter"] {
+        report("peer_node_exporter_cpu_per_scrape", node * elapsed / Double(scrapes), "ms")
+    }
+    if let ours = cpu["resmond"] {
+        for peer in ["collectd", "node_exporter"] {
+            if let theirs = cpu[peer] { report("ratio_cpu_\(peer)_over_resmond", theirs / ours, "x") }
+            if let theirs = rss[peer], let mine = rss["resmond"] { report("ratio_rss_\(peer)_over_resmond", theirs / mine, "x") }
+        }
+    }
+    if let monitors = cpu["resmond_10k_monitors"], let plain = cpu["resmond"], let prometheus = cpu["prometheus"] {
+        let monitorCost = max(0.001, monitors - plain)
+        report("resmond_10k_monitors_cost", monitorCost, "ms/s")
+        report("ratio_prometheus_10k_rules_over_resmond_10k_monitors", prometheus / monitorCost, "x")
     }
 }

@@ -73,6 +73,9 @@ void rs_http_stop(rs_http_server *server);
 
 /* ---- systemd and process helpers ---- */
 
+/* Returns freed heap memory to the system (glibc's malloc_trim). */
+void rs_malloc_trim(void);
+
 /* Sends state (e.g. "READY=1") to $NOTIFY_SOCKET; 0 when sent or when there is no socket. */
 int rs_sd_notify(const char *state);
 
