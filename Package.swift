@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
         .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "Statistics", "History", "Monitoring", "Events", "Storage",
-                                                              "ResmonAPI", "ResmonClient"]),
+                                                              "ResmonAPI", "ResmonClient", "Server"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],

@@ -19,7 +19,7 @@ public enum MetricsRenderer {
             let descriptor = first.descriptor
             output += "# HELP \(name) \(escapeHelp(descriptor.help)) (\(descriptor.unit))\n"
             output += "# TYPE \(name) \(descriptor.kind == .counter ? "counter" : "gauge")\n"
-            for sample in members.sorted(by: { $0.descriptor.key.resource < $1.descriptor.key.resource }) {
+            for sample in members.sorted(by: { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }) {
                 let value = sample.descriptor.kind == .counter ? sample.total : sample.value
                 output += name + labels(sample.descriptor) + " " + format(value) + "\n"
             }
@@ -54,7 +54,8 @@ public enum MetricsRenderer {
     }
 
     static func escapeLabel(_ value: String) -> String {
-        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        // Bytes, not characters: walking grapheme clusters cost more than the rest of the render.
+        guard value.utf8.contains(where: { $0 == 0x5c || $0 == 0x22 || $0 == 0x0a }) else { return value }
         var escaped = ""
         for character in value {
             switch character {
@@ -68,7 +69,8 @@ public enum MetricsRenderer {
     }
 
     static func escapeHelp(_ text: String) -> String {
-        text.replacingBackslashesAndNewlines()
+        guard text.utf8.contains(where: { $0 == 0x5c || $0 == 0x0a }) else { return text }
+        return text.replacingBackslashesAndNewlines()
     }
 
     static func format(_ value: Double) -> String {

@@ -182,7 +182,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         for name in names {
             let path = directory + "/" + name
             var taken: [UInt8]?
-            for _ in 0..<5 where taken == nil {
+            for _ in 0..<20 where taken == nil {
                 var before = stat(), after = stat()
                 guard stat(path, &before) == 0 else { break }
                 guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).read({ Array($0) }) else { break }

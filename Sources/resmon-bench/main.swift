@@ -6,6 +6,7 @@ import History
 import Monitoring
 import ResmonAPI
 import ResmonClient
+import Server
 import Statistics
 import Storage
 import CCurlShim
@@ -32,7 +33,7 @@ var arguments = CommandLine.arguments.dropFirst()
 var resmondPath = "./.build/release/resmond"
 var outputPath = "bench/results.json"
 var idleSeconds = 60
-/// Runs one section only: sample, archive, monitors, events or daemon.
+/// Runs one section only: sample, archive, monitors, metrics, events or daemon.
 var only: String?
 /// Runs the peers side by side instead (`make bench-peers`).
 var peers = false
@@ -50,7 +51,7 @@ while let argument = arguments.popFirst() {
         only = "peers"
     case "--max-monitors": maxMonitors = Int(arguments.popFirst() ?? "") ?? maxMonitors
     default:
-        print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only sample|archive|monitors|events|daemon]")
+        print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only sample|archive|monitors|metrics|events|daemon]")
         exit(64)
     }
 }
@@ -314,6 +315,30 @@ benchMonitors(count: 1_000_000, label: "mix_1m") { index in
     default: aggregate(index)
     }
 }
+}
+
+// MARK: - /metrics for 10,000 series
+
+if wants("metrics") {
+    let table = SampleTable()
+    let handles = (0..<10_000).map { index in
+        table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "r\(index)", statistic: index % 2 == 0 ? "value" : "count_total"),
+                                           kind: index % 2 == 0 ? .gauge : .counter, unit: "bytes", labels: ["name": "n\(index % 50)"], help: "bench"))
+    }
+    for time in [1.0, 2.0] {
+        var batch = SampleBatch()
+        for (index, handle) in handles.enumerated() { batch.record(handle, Double(index) * time) }
+        table.apply(batch, time: 1_800_000_000 + time, monotonicTime: time)
+    }
+    let status = StatusResponse(version: "bench", pid: 1, startedAt: 0, uptimeSeconds: 1, stepSeconds: 1, cycles: 1, statistics: 10_000,
+                                subsystemsAvailable: 1, subsystemsUnavailable: 0, stateDirectory: "/", configDirectory: "/", socket: "/",
+                                listen: nil, busy: false, cpuSecondsTotal: 0, residentBytes: 0, lastSampleCPUSeconds: nil)
+    var bytes = 0
+    let rounds = 20
+    let started = Clock.threadCPU()
+    for _ in 0..<rounds { bytes = MetricsRenderer.render(samples: table.samples(), status: status, subsystems: []).utf8.count }
+    report("metrics_render_10k_series", (Clock.threadCPU() - started) / Double(rounds) * 1000, "ms")
+    report("metrics_render_10k_series_bytes", Double(bytes), "bytes")
 }
 
 // MARK: - The event log: events per second appended, one per transaction and a thousand.

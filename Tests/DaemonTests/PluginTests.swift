@@ -108,13 +108,13 @@ import Glibc
                 usleep(3000)
                 _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + bytes.count / 2, bytes.count - bytes.count / 2) }
                 close(descriptor)
-                usleep(7000)
+                usleep(40_000)
             }
             done.signal()
         }
         var checks = 0
         var disagreements = 0
-        let deadline = Date().addingTimeInterval(6)
+        let deadline = Date().addingTimeInterval(8)
         while Date() < deadline {
             if let x = try? daemon.client.statistic("batch:_:batch_x").value, let y = try? daemon.client.statistic("batch:_:batch_y").value {
                 checks += 1
