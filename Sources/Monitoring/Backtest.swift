@@ -45,8 +45,9 @@ extension MonitorEngine {
         if let rate = spec.monitoringRate, rate < Double(step) { spec.monitoringRate = Double(step) }
         if spec.monitoringRate == nil { spec.monitoringRate = Double(step) }
 
-        var template_ = [CChar]("/tmp/resmon-backtest.XXXXXX".utf8CString)
-        guard let made = template_.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        // mkdtemp replaces the trailing six X's with a unique suffix.
+        var pattern = [CChar]("/tmp/resmon-backtest.XXXXXX".utf8CString)
+        guard let made = pattern.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw MonitorError(kind: .storage, message: "cannot make a temporary directory for the backtest")
         }
         let directory = String(cString: made)
