@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "Statistics", "History", "Monitoring", "Events", "Storage",
+        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "Statistics", "History", "Monitoring", "Events", "Storage",
                                                               "ResmonAPI", "ResmonClient", "Server"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),

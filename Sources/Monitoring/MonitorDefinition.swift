@@ -84,9 +84,10 @@ public struct MonitorDefinition: Sendable {
     public let createdAt: Double
 
     /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
-    /// monitors) accepts a target that does not exist at the moment.
+    /// monitors) accepts a target that does not exist at the moment; `stored` (reading back a
+    /// monitor that runs already) does not check the spec against its statistic again either.
     public init(spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
-                lenient: Bool = false) throws(MonitorSpecError) {
+                lenient: Bool = false, stored: Bool = false) throws(MonitorSpecError) {
         var spec = input
         let key: StatisticKey?
         let target: ResolvedTarget
@@ -96,8 +97,8 @@ public struct MonitorDefinition: Sendable {
             guard let parsed = StatisticKey(parsing: text) else {
                 throw MonitorSpecError("target: \"\(text)\" is not a statistic key (subsystem:resource:statistic)")
             }
-            sample = table.sample(forKey: parsed.text)
-            if sample == nil && !lenient {
+            sample = stored ? nil : table.sample(forKey: parsed.text)
+            if sample == nil && !lenient && !stored {
                 throw MonitorSpecError("target: no statistic \(parsed.text) (GET /v1/statistics lists them)")
             }
             key = parsed

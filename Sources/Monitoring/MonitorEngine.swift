@@ -60,10 +60,13 @@ public final class MonitorEngine: Sendable {
     }
 
     struct Core {
-        var definitions: [MonitorDefinition?] = []
+        /// Ids, owners, keys and rates by slot; full definitions from the state database.
+        var definitions: MonitorDirectory
         var slots: [ThresholdSlot] = []
-        var startedAt: [Double] = []
-        var lastRaiseEvent: [Int64] = []
+        /// Tolerance, hysteresis, bounds, loggingRate and monitoringInterval of the slots that set them.
+        var settings = DenseTable<SlotSettings>()
+        /// The event that raised each raised monitor (what its `canceled` event cancels).
+        var lastRaiseEvent: [Int: Int64] = [:]
         var indexByID: [String: Int] = [:]
         var free: [Int] = []
         var groups: [Double: Group] = [:]
@@ -73,7 +76,7 @@ public final class MonitorEngine: Sendable {
         var lastSnapshot = 0.0
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
-        var extra = ExtraTable()
+        var extra = DenseTable<ExtraState>()
         /// Aggregate targets' members and templates' instances by slot index, re-resolved when
         /// the sample table's structure version moves past `resolvedVersion`.
         var aggregates: [Int: AggregateMembers] = [:]
@@ -85,9 +88,11 @@ public final class MonitorEngine: Sendable {
         /// each dependent's depth in the dependency chain (dependents evaluate after).
         var dependencies: [Int: (monitor: String, raised: Bool)] = [:]
         var depth: [Int: Int] = [:]
+
+        init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
 
-    let core = Mutex(Core())
+    let core: Mutex<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
     let database: StateDatabase
@@ -109,6 +114,7 @@ public final class MonitorEngine: Sendable {
                 samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
                 scheduleChanged: @escaping @Sendable () -> Void = {}) {
         self.database = database
+        self.core = Mutex(Core(definitions: MonitorDirectory(load: MonitorEngine.loader(database: database, table: table, step: step))))
         self.scheduleChanged = scheduleChanged
         self.samplingRequest = samplingRequest
         self.table = table
@@ -120,6 +126,19 @@ public final class MonitorEngine: Sendable {
             var name = [CChar](repeating: 0, count: 256)
             gethostname(&name, name.count - 1)
             self.host = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        }
+    }
+
+    /// Reads a stored monitor's definition back from the database.
+    static func loader(database: StateDatabase, table: SampleTable, step: Double) -> (String) -> MonitorDefinition? {
+        { id in
+            let row = try? database.withDatabase { database in
+                try database.execute("SELECT spec, owner, created FROM monitors WHERE id = ?", [.text(id)]).first
+            }
+            guard let row = row ?? nil, let text = row[0].text,
+                  let spec = try? JSONDecoder().decode(MonitorSpec.self, from: Data(text.utf8)) else { return nil }
+            return try? MonitorDefinition(spec: spec, owner: Int(row[1].integer ?? 0), createdAt: row[2].real ?? 0, step: step,
+                                          table: table, stored: true)
         }
     }
 
@@ -172,8 +191,8 @@ public final class MonitorEngine: Sendable {
         slot.lastLogged = saved.lastLogged ?? .nan
         slot.raisedAt = saved.raisedAt ?? .nan
         core.slots[index] = slot
-        core.startedAt[index] = saved.startedAt ?? .nan
-        core.lastRaiseEvent[index] = saved.lastRaiseEvent ?? 0
+        if slot.tuned { core.settings[index]?.startedAt = saved.startedAt ?? .nan }
+        core.lastRaiseEvent[index] = saved.lastRaiseEvent.flatMap { $0 > 0 ? $0 : nil }
         if let stored = saved.extra, var extra = core.extra[index] {
             extra.level = stored.level
             extra.extreme = stored.extreme
@@ -188,28 +207,30 @@ public final class MonitorEngine: Sendable {
         let spec = definition.spec
         let handle = definition.key.flatMap { table.handle(for: $0.text) }
         let bound = definition.key.flatMap { table.sample(forKey: $0.text)?.descriptor.upperBound } ?? .nan
-        let slot = ThresholdSlot(
+        var slot = ThresholdSlot(
             kind: definition.kind,
             handle: handle.map { $0.index } ?? -1, generation: handle?.generation ?? 0, transform: definition.transform,
-            condition: definition.condition, threshold: spec.value ?? 0, tolerance: spec.tolerance ?? 0,
-            cancelThreshold: spec.cancelValue ?? .nan, samples: Int32(spec.samples ?? 1),
-            cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), upperBound: bound,
-            loggingRate: spec.loggingRate ?? 0, interval: spec.monitoringInterval ?? 0, capture: spec.dataCapture ?? false,
+            condition: definition.condition, threshold: spec.value ?? 0, samples: Int32(spec.samples ?? 1),
+            cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), capture: spec.dataCapture ?? false,
             running: spec.start ?? true)
+        // startedAt is set by the first evaluation, on the evaluation clock.
+        let settings = SlotSettings(tolerance: spec.tolerance ?? 0, cancelThreshold: spec.cancelValue ?? .nan,
+                                    upperBound: definition.transform == .percent ? bound : .nan, loggingRate: spec.loggingRate ?? 0,
+                                    interval: spec.monitoringInterval ?? 0)
+        // A percentage's bound is looked up again when its statistic comes back: it needs the entry.
+        slot.tuned = !settings.isDefault || definition.transform == .percent
         let index: Int
         if let reused = core.free.popLast() {
             index = reused
-            core.definitions[index] = definition
+            core.definitions.place(definition, at: index)
             core.slots[index] = slot
-            core.startedAt[index] = .nan
-            core.lastRaiseEvent[index] = 0
         } else {
             index = core.slots.count
-            core.definitions.append(definition)
+            core.definitions.place(definition, at: index)
             core.slots.append(slot)
-            core.startedAt.append(.nan) // set by the first evaluation, on the evaluation clock
-            core.lastRaiseEvent.append(0)
         }
+        core.settings[index] = slot.tuned ? settings : nil
+        core.lastRaiseEvent[index] = nil
         core.indexByID[definition.id] = index
         core.extra[index] = MonitorEngine.extraState(for: definition)
         if definition.spec.precondition?.armed == true {
@@ -241,12 +262,11 @@ public final class MonitorEngine: Sendable {
             return index
         }
         // Dependents go after what they depend on (members are kept in depth order).
-        var members = core.groups[definition.rate, default: Group()].members
+        // (In place: copying the members out and back made creating n monitors cost n².)
         let depth = core.depth[index] ?? 0
-        var position = members.count
-        while depth < (position > 0 ? core.depth[members[position - 1]] ?? 0 : 0) { position -= 1 }
-        members.insert(index, at: position)
-        core.groups[definition.rate, default: Group()].members = members
+        var position = core.groups[definition.rate]?.members.count ?? 0
+        while position > 0, depth < core.depth[core.groups[definition.rate]!.members[position - 1]] ?? 0 { position -= 1 }
+        core.groups[definition.rate, default: Group()].members.insert(index, at: position)
         if let key = definition.key { samplingRequest(key.subsystem, definition.rate, definition.id) }
         if definition.rate < step { scheduleChanged() }
         return index
@@ -279,15 +299,19 @@ public final class MonitorEngine: Sendable {
     }
 
     func remove(_ index: Int, from core: inout Core) {
-        guard let definition = core.definitions[index] else { return }
-        if let key = definition.key { samplingRequest(key.subsystem, nil, definition.id) }
-        core.indexByID[definition.id] = nil
-        core.groups[definition.rate]?.members.removeAll { $0 == index }
-        if core.groups[definition.rate]?.members.isEmpty == true { core.groups[definition.rate] = nil }
-        core.definitions[index] = nil
+        guard core.definitions.contains(index) else { return }
+        let id = core.definitions.id(index)
+        let rate = core.definitions.rate(index)
+        if let subsystem = core.definitions.subsystem(index) { samplingRequest(subsystem, nil, id) }
+        core.indexByID[id] = nil
+        core.groups[rate]?.members.removeAll { $0 == index }
+        if core.groups[rate]?.members.isEmpty == true { core.groups[rate] = nil }
+        core.definitions.clear(index)
         core.slots[index].running = false
         core.captures[index] = nil
         core.extra[index] = nil
+        core.settings[index] = nil
+        core.lastRaiseEvent[index] = nil
         core.aggregates[index] = nil
         core.templates[index] = nil
         core.dependencies[index] = nil
@@ -353,10 +377,11 @@ public final class MonitorEngine: Sendable {
                 let waiting = Set(pending.map(\.id))
                 let ready = pending.filter { definition in definition.spec.precondition?.monitor.map { !waiting.contains($0) } ?? true }
                 ordered += ready.isEmpty ? pending : ready
-                pending = ready.isEmpty ? [] : pending.filter { definition in !ready.contains { $0.id == definition.id } }
+                let readyIDs = Set(ready.map(\.id))
+                pending = ready.isEmpty ? [] : pending.filter { !readyIDs.contains($0.id) }
             }
             let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
-            return definitions.map { info(indexes[$0.id]!, core) }
+            return definitions.map { info(indexes[$0.id]!, core, definition: $0) }
         }
     }
 
@@ -364,7 +389,7 @@ public final class MonitorEngine: Sendable {
     /// following them must never come back to where it started.
     private func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
         var dependsOn: [String: String] = [:]
-        for (index, dependency) in core.dependencies { if let id = core.definitions[index]?.id { dependsOn[id] = dependency.monitor } }
+        for (index, dependency) in core.dependencies { dependsOn[core.definitions.id(index)] = dependency.monitor }
         let incoming = Set(definitions.map(\.id))
         for definition in definitions { dependsOn[definition.id] = definition.spec.precondition?.monitor }
         for definition in definitions {
@@ -429,7 +454,7 @@ public final class MonitorEngine: Sendable {
                 try database.execute("UPDATE monitors SET spec = ? WHERE id = ?",
                                      [.text(String(decoding: try encoder.encode(definition.spec), as: UTF8.self)), .text(id)])
             }
-            return info(newIndex, core)
+            return info(newIndex, core, definition: definition)
         }
     }
 
@@ -437,13 +462,13 @@ public final class MonitorEngine: Sendable {
     public func delete(_ id: String, caller: Int) throws(MonitorError) {
         try core.withLock { core throws(MonitorError) in
             let index = try lookup(id, core, caller: caller)
-            if let template = core.definitions[index]?.spec.template {
+            if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): delete or change the template")
             }
-            if let source = core.definitions[index]?.spec.source {
+            if core.definitions.has(.fromFile, index), let source = core.definitions[index]?.spec.source {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): remove it from the file, then reload resmond")
             }
-            let dependents = core.dependencies.filter { $0.value.monitor == id }.compactMap { core.definitions[$0.key]?.id }.sorted()
+            let dependents = core.dependencies.filter { $0.value.monitor == id }.map { core.definitions.id($0.key) }.sorted()
             if !dependents.isEmpty {
                 throw MonitorError(kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
             }
@@ -477,7 +502,7 @@ public final class MonitorEngine: Sendable {
             for index in targets {
             switch action {
             case .start:
-                if !core.slots[index].running { core.startedAt[index] = .nan }
+                if !core.slots[index].running { core.settings[index]?.startedAt = .nan }
                 core.slots[index].running = true
             case .stop:
                 core.slots[index].running = false
@@ -492,7 +517,7 @@ public final class MonitorEngine: Sendable {
                     core.slots[index].notified = true
                     core.slots[index].lastLogged = now
                 } else if !slot.phase.isRaised && slot.loggedRaised {
-                    if core.definitions[index]?.cancelSeverity != nil {
+                    if core.definitions.has(.cancels, index) {
                         events.append(cancelEvent(index, core, reason: "cleared while notifications were paused"))
                     }
                     core.slots[index].loggedRaised = false
@@ -516,7 +541,7 @@ public final class MonitorEngine: Sendable {
                 fresh.paused = paused
                 fresh.armed = !fresh.needsArming
                 core.slots[index] = fresh
-                core.startedAt[index] = .nan
+                core.settings[index]?.startedAt = .nan
                 if let definition = core.definitions[index] { core.extra[index] = MonitorEngine.extraState(for: definition) }
             case .resetNotification:
                 core.slots[index].notified = false
@@ -528,11 +553,12 @@ public final class MonitorEngine: Sendable {
     }
 
     private func lookup(_ id: String, _ core: Core, caller: Int) throws(MonitorError) -> Int {
-        guard let index = core.indexByID[id], let definition = core.definitions[index] else {
+        guard let index = core.indexByID[id] else {
             throw MonitorError(kind: .notFound, message: "no monitor \(id)")
         }
-        if caller != 0 && caller != definition.owner {
-            throw MonitorError(kind: .forbidden, message: "monitor \(id) belongs to uid \(definition.owner); only its owner or root may change it")
+        let owner = core.definitions.owner(index)
+        if caller != 0 && caller != owner {
+            throw MonitorError(kind: .forbidden, message: "monitor \(id) belongs to uid \(owner); only its owner or root may change it")
         }
         return index
     }
@@ -540,7 +566,26 @@ public final class MonitorEngine: Sendable {
     // MARK: - Reading
 
     public func list() -> [MonitorInfo] {
-        core.withLock { core in core.definitions.indices.filter { core.definitions[$0] != nil }.map { info($0, core) } }
+        let stored: [String: (spec: MonitorSpec, owner: Int, created: Double)]
+        do {
+            // One query for every stored monitor, rather than one read-back each.
+            let decoder = JSONDecoder()
+            let rows = try database.withDatabase { try $0.execute("SELECT id, spec, owner, created FROM monitors") }
+            stored = Dictionary(rows.compactMap { row in
+                guard let id = row[0].text, let text = row[1].text,
+                      let spec = try? decoder.decode(MonitorSpec.self, from: Data(text.utf8)) else { return nil }
+                return (id, (spec, Int(row[2].integer ?? 0), row[3].real ?? 0))
+            }, uniquingKeysWith: { first, _ in first })
+        } catch {
+            stored = [:]
+        }
+        return core.withLock { core in
+            core.definitions.occupied.compactMap { index in
+                let id = core.definitions.id(index)
+                guard let (spec, owner, created) = stored[id] else { return core.definitions[index].map { info(index, core, definition: $0) } }
+                return info(index, core, spec: spec, owner: owner, createdAt: created)
+            }
+        }
     }
 
     public func monitor(_ id: String) -> MonitorInfo? {
@@ -562,7 +607,7 @@ public final class MonitorEngine: Sendable {
             var subsystems = Set<String>()
             for rate in fast {
                 for index in core.groups[rate]?.members ?? [] {
-                    if let subsystem = core.definitions[index]?.key?.subsystem { subsystems.insert(subsystem) }
+                    if let subsystem = core.definitions.subsystem(index) { subsystems.insert(subsystem) }
                 }
             }
             return (interval, subsystems)
@@ -595,18 +640,23 @@ public final class MonitorEngine: Sendable {
         }
     }
 
-    func info(_ index: Int, _ core: Core) -> MonitorInfo {
-        let definition = core.definitions[index]!
+    /// A monitor's spec and state; `definition` spares reading it back when the caller has it.
+    func info(_ index: Int, _ core: Core, definition known: MonitorDefinition? = nil) -> MonitorInfo {
+        let definition = known ?? eventDefinition(index, core)
+        return info(index, core, spec: definition.spec, owner: definition.owner, createdAt: definition.createdAt)
+    }
+
+    func info(_ index: Int, _ core: Core, spec: MonitorSpec, owner: Int, createdAt: Double) -> MonitorInfo {
         let slot = core.slots[index]
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
-        return MonitorInfo(id: definition.id, spec: definition.spec, owner: definition.owner, createdAt: definition.createdAt,
+        return MonitorInfo(id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
                            state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
                                                    paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
                                                    lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
                                                    lastEventTime: known(slot.lastLogged),
                                                    watermark: core.extra[index].flatMap { known($0.extreme) },
                                                    watermarkTime: core.extra[index].flatMap { known($0.extremeTime) },
-                                                   level: definition.kind == .leakyBucket ? core.extra[index].map { $0.level.isNaN ? $0.size : $0.level } : nil))
+                                                   level: slot.kind == .leakyBucket ? core.extra[index].map { $0.level.isNaN ? $0.size : $0.level } : nil))
     }
 
     // MARK: - Evaluation
@@ -639,7 +689,7 @@ public final class MonitorEngine: Sendable {
             }
             for transition in pending {
                 let index = transition.index
-                guard let definition = core.definitions[index] else { continue }
+                guard core.definitions.contains(index) else { continue }
                 let paused = core.slots[index].paused
                 switch transition.outcome {
                 case .raise, .repeatRaise:
@@ -667,7 +717,7 @@ public final class MonitorEngine: Sendable {
                     events.append(noDataEvent(index, core, time: transition.time))
                 case .dataBack:
                     guard !paused, let raised = core.extra[index]?.noDataEvent, raised > 0 else { continue }
-                    if let severity = definition.cancelSeverity {
+                    if core.definitions.has(.cancels, index), let severity = core.definitions[index]?.cancelSeverity {
                         var event = cancelEvent(index, core, reason: "values again after no data", value: transition.value, time: transition.time)
                         event.cancels = raised
                         event.severity = severity.name
@@ -679,7 +729,7 @@ public final class MonitorEngine: Sendable {
                     events.append(resourceEvent(index, core, vanished: transition.outcome == .vanished, time: transition.time))
                 case .cancel:
                     guard !paused, core.slots[index].loggedRaised else { continue }
-                    if definition.cancelSeverity != nil {
+                    if core.definitions.has(.cancels, index) {
                         events.append(cancelEvent(index, core, reason: "the condition ended", value: transition.value, time: transition.time))
                     }
                     core.slots[index].loggedRaised = false
@@ -706,8 +756,8 @@ public final class MonitorEngine: Sendable {
                 // since its last write is not written again (at 10,000 monitors rewriting them
                 // all cost 5 ms of CPU a second).
                 core.lastSnapshot = now
-                changed += core.definitions.indices.filter { index in
-                    core.definitions[index] != nil && (core.slots[index].count > 0 || core.extra[index] != nil || core.slots[index].interval > 0)
+                changed += core.definitions.occupied.filter { index in
+                    core.slots[index].count > 0 || core.extra[index] != nil || (core.settings[index]?.interval ?? 0) > 0
                 }
             }
             if !events.isEmpty || !changed.isEmpty || !retired.isEmpty {
@@ -751,11 +801,15 @@ public final class MonitorEngine: Sendable {
     private func evaluateReading(_ index: Int, now: Double, core: inout Core,
                                  pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
         var slot = core.slots[index]
-        if core.startedAt[index].isNaN { core.startedAt[index] = now }
-        if slot.interval > 0, now - core.startedAt[index] >= slot.interval {
-            core.slots[index].running = false
-            changed.append(index)
-            return
+        let settings = slot.tuned ? core.settings[index] ?? .defaults : .defaults
+        if settings.interval > 0 {
+            // monitoringInterval: the monitor stops itself once it has run that long.
+            if settings.startedAt.isNaN { core.settings[index]?.startedAt = now }
+            if now - (settings.startedAt.isNaN ? now : settings.startedAt) >= settings.interval {
+                core.slots[index].running = false
+                changed.append(index)
+                return
+            }
         }
         let reading: (value: Double, raw: Double, time: Double)
         if slot.isAggregate, let aggregate = core.aggregates[index] {
@@ -765,9 +819,10 @@ public final class MonitorEngine: Sendable {
         var handle = Int(slot.handle)
         if handle < 0 || handle >= core.generations.count || core.generations[handle] != slot.generation {
             // The statistic went away or has not appeared yet: look its key up again.
-            guard let definition = core.definitions[index], let key = definition.key, let found = table.handle(for: key.text) else {
+            let key = core.definitions.keyText(index)
+            guard let key, let found = table.handle(for: key) else {
                 slot.lastEvaluated = now
-                if slot.handle >= 0 && !slot.vanished && core.definitions[index]?.key != nil {
+                if slot.handle >= 0 && !slot.vanished && key != nil {
                     // The statistic went away (a process exited, a disk was removed): unknown.
                     slot.vanished = true
                     slot.lastValue = .nan
@@ -784,7 +839,7 @@ public final class MonitorEngine: Sendable {
             slot.handle = found.index
             slot.generation = found.generation
             slot.previousRaw = .nan
-            if slot.transform == .percent { slot.upperBound = table.sample(forKey: key.text)?.descriptor.upperBound ?? .nan }
+            if slot.transform == .percent { core.settings[index]?.upperBound = table.sample(forKey: key)?.descriptor.upperBound ?? .nan }
             handle = Int(found.index)
             guard handle < core.generations.count, core.generations[handle] == found.generation else {
                 core.slots[index] = slot
@@ -799,20 +854,21 @@ public final class MonitorEngine: Sendable {
         let raw = reading.raw
         let increase = raw - slot.previousRaw
         let elapsed = time - slot.previousTime
-        let value = slot.transformed(value: reading.value, raw: raw, time: time)
+        let upperBound = slot.transform == .percent ? core.settings[index]?.upperBound ?? .nan : .nan
+        let value = slot.transformed(value: reading.value, raw: raw, time: time, upperBound: upperBound)
         let before = slot.phase
         let outcome: Outcome
         switch slot.kind {
         case .threshold:
-            outcome = slot.evaluate(value, now: time, mayRaise: !slot.dependent || mayRaise(index, &core))
+            outcome = slot.evaluate(value, settings, now: time, mayRaise: !slot.dependent || mayRaise(index, &core))
         case .leakyBucket:
             slot.lastEvaluated = now
             let allowed = !slot.dependent || mayRaise(index, &core)
-            outcome = core.extra[index]?.leak(&slot, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed) ?? .nothing
+            outcome = core.extra[index]?.leak(&slot, settings, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed) ?? .nothing
         case .watermarkHigh, .watermarkLow:
             slot.lastValue = value
             slot.lastEvaluated = now
-            outcome = core.extra[index]?.mark(&slot, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
+            outcome = core.extra[index]?.mark(&slot, settings, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
         }
         core.slots[index] = slot
         if slot.stale, value.isFinite { core.extra[index]?.lastKnown = now }
@@ -828,8 +884,19 @@ public final class MonitorEngine: Sendable {
 
     // MARK: - Events and persistence
 
+    /// The definition an event describes. Reading it back can only fail when the database
+    /// does (a disk error); the event is still logged, with what the directory knows.
+    private func eventDefinition(_ index: Int, _ core: Core) -> MonitorDefinition {
+        if let definition = core.definitions[index] { return definition }
+        var spec = MonitorSpec(target: .key(core.definitions.keyText(index) ?? "resmon:monitor:unknown"), condition: "above", value: 0)
+        spec.id = core.definitions.id(index)
+        spec.cancelSeverity = core.definitions.has(.cancels, index) ? "notice" : "none"
+        return (try? MonitorDefinition(spec: spec, owner: core.definitions.owner(index), createdAt: 0, step: step, table: table,
+                                       stored: true))!
+    }
+
     private func noDataEvent(_ index: Int, _ core: Core, time: Double) -> EventRecord {
-        let definition = core.definitions[index]!
+        let definition = eventDefinition(index, core)
         let spec = definition.spec
         return EventRecord(id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
                            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
@@ -839,7 +906,7 @@ public final class MonitorEngine: Sendable {
     }
 
     private func resourceEvent(_ index: Int, _ core: Core, vanished: Bool, time: Double) -> EventRecord {
-        let definition = core.definitions[index]!
+        let definition = eventDefinition(index, core)
         let spec = definition.spec
         return EventRecord(id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
                            type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
@@ -849,7 +916,7 @@ public final class MonitorEngine: Sendable {
     }
 
     private func watermarkEvent(_ index: Int, _ core: Core, value: Double, previous: Double, time: Double) -> EventRecord {
-        let definition = core.definitions[index]!
+        let definition = eventDefinition(index, core)
         let spec = definition.spec
         let shown = MonitorDefinition.number((value * 1e6).rounded() / 1e6)
         let message = "\(definition.targetText) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(shown) (from \(MonitorDefinition.number((previous * 1e6).rounded() / 1e6)))"
@@ -860,7 +927,7 @@ public final class MonitorEngine: Sendable {
     }
 
     private func raiseEvent(_ index: Int, _ core: Core, value: Double, time: Double, repeated: Bool) -> EventRecord {
-        let definition = core.definitions[index]!
+        let definition = eventDefinition(index, core)
         if definition.kind == .leakyBucket {
             let spec = definition.spec
             let message = "\(definition.targetText) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
@@ -882,9 +949,9 @@ public final class MonitorEngine: Sendable {
     }
 
     func cancelEvent(_ index: Int, _ core: Core, reason: String, value: Double = .nan, time: Double = Clock.wall()) -> EventRecord {
-        let definition = core.definitions[index]!
+        let definition = eventDefinition(index, core)
         let spec = definition.spec
-        let cancels = core.lastRaiseEvent[index]
+        let cancels = core.lastRaiseEvent[index] ?? 0
         return EventRecord(id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
                            severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
                            monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
@@ -908,22 +975,24 @@ public final class MonitorEngine: Sendable {
                         guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
                         if event.type == EventType.noData.name { core.extra[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
                     }
-                    for index in Set(indexes) {
-                        guard let definition = core.definitions[index] else { continue }
+                    // Only the directory's cheap fields here: reading a definition back takes the
+                    // database's lock, which this transaction holds.
+                    for index in Set(indexes) where core.definitions.contains(index) {
+                        let id = core.definitions.id(index)
                         let slot = core.slots[index]
                         let saved = SavedState(phase: slot.phase.name, count: slot.count, running: slot.running, paused: slot.paused,
                                                notified: slot.notified, loggedRaised: slot.loggedRaised,
                                                lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
                                                raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
-                                               startedAt: core.startedAt[index].isFinite ? core.startedAt[index] : nil,
-                                               lastRaiseEvent: core.lastRaiseEvent[index], extra: core.extra[index])
+                                               startedAt: core.settings[index].flatMap { $0.startedAt.isFinite ? $0.startedAt : nil },
+                                               lastRaiseEvent: core.lastRaiseEvent[index] ?? 0, extra: core.extra[index])
                         let text = String(decoding: try encoder.encode(saved), as: UTF8.self)
-                        if let template = definition.spec.template {
+                        if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template {
                             try database.execute("INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",
-                                                 [.text(definition.id), .text(template), .text(text)])
+                                                 [.text(id), .text(template), .text(text)])
                         } else {
                             try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)",
-                                                 [.text(definition.id), .text(text)])
+                                                 [.text(id), .text(text)])
                         }
                     }
                     return stored
@@ -946,8 +1015,7 @@ public final class MonitorEngine: Sendable {
     /// Writes every monitor's state (at a clean stop).
     public func saveAll() {
         core.withLock { core in
-            let all = core.definitions.indices.filter { core.definitions[$0] != nil }
-            try? commit(events: [], saving: all, core: &core)
+            try? commit(events: [], saving: core.definitions.occupied, core: &core)
         }
     }
 }

@@ -48,14 +48,14 @@ extension MonitorEngine {
             var saving: [Int] = []
             var statements: [(String, [DatabaseValue])] = []
             // Gone from the files, or changed: retire the old monitor.
-            for index in core.definitions.indices {
-                guard let definition = core.definitions[index], definition.spec.source != nil else { continue }
+            for index in core.definitions.occupied where core.definitions.has(.fromFile, index) {
+                guard let definition = core.definitions[index] else { continue }
                 let replacement = wanted[definition.id]
                 if let replacement, let new = try? encoder.encode(replacement.spec), new == (try? encoder.encode(definition.spec)) {
                     wanted[definition.id] = nil // unchanged
                     continue
                 }
-                if core.dependencies.contains(where: { $0.value.monitor == definition.id && core.definitions[$0.key]?.spec.source == nil }) && replacement == nil {
+                if core.dependencies.contains(where: { $0.value.monitor == definition.id && !core.definitions.has(.fromFile, $0.key) }) && replacement == nil {
                     problems.append("\(definition.spec.source ?? ""): \(definition.id): monitors from the API depend on it; it stays until they go")
                     continue
                 }
@@ -69,7 +69,7 @@ extension MonitorEngine {
                 statements.append(("DELETE FROM monitors WHERE id = ?", [.text(definition.id)]))
             }
             for (id, definition) in wanted.sorted(by: { $0.key < $1.key }) {
-                if let existing = core.indexByID[id], core.definitions[existing]?.spec.source == nil {
+                if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
                     problems.append("\(definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
                     continue
                 }

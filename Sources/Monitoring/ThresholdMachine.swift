@@ -37,18 +37,20 @@ public enum Outcome: UInt8, Sendable {
 }
 
 /// Side state by monitor slot, dense: a position per slot (-1: none) into a flat array, so that
-/// evaluation indexes rather than hashes (watermarks and buckets evaluate in slot order).
-struct ExtraTable {
+/// evaluation indexes rather than hashes (watermarks and buckets evaluate in slot order). Slots
+/// past the last one that has an entry cost nothing.
+struct DenseTable<Element> {
     private var positions: [Int32] = []
-    private var states: [ExtraState] = []
+    private var states: [Element] = []
     private var free: [Int32] = []
 
-    subscript(index: Int) -> ExtraState? {
+    subscript(index: Int) -> Element? {
         get {
             guard index < positions.count, positions[index] >= 0 else { return nil }
             return states[Int(positions[index])]
         }
         set {
+            if newValue == nil && index >= positions.count { return }
             if index >= positions.count { positions += [Int32](repeating: -1, count: index - positions.count + 1) }
             let position = positions[index]
             switch (newValue, position >= 0) {
@@ -69,6 +71,26 @@ struct ExtraTable {
                 break
             }
         }
+    }
+}
+
+/// What few monitors set, kept apart so that the slots stay small (`ThresholdSlot.tuned` says
+/// a slot has them): tolerance, hysteresis, a percentage's bound, loggingRate, and
+/// monitoringInterval with the time it started counting.
+struct SlotSettings {
+    var tolerance = 0.0
+    /// NaN: cancel when the condition no longer holds.
+    var cancelThreshold = Double.nan
+    var upperBound = Double.nan
+    var loggingRate = 0.0
+    /// monitoringInterval (0: until stopped), and when the monitor started (NaN: at its next evaluation).
+    var interval = 0.0
+    var startedAt = Double.nan
+
+    static let defaults = SlotSettings()
+
+    var isDefault: Bool {
+        tolerance == 0 && cancelThreshold.isNaN && upperBound.isNaN && loggingRate == 0 && interval == 0
     }
 }
 
@@ -121,7 +143,8 @@ struct ExtraState: Codable, Sendable {
 
     /// A leaky bucket's reading: refill for the time elapsed, drain by the counter's increase.
     /// Raised when the bucket runs empty; cancelled once a refill tops it up again.
-    mutating func leak(_ slot: inout ThresholdSlot, increase: Double, elapsed: Double, now: Double, mayRaise: Bool) -> Outcome {
+    mutating func leak(_ slot: inout ThresholdSlot, _ settings: SlotSettings, increase: Double, elapsed: Double, now: Double,
+                       mayRaise: Bool) -> Outcome {
         guard increase.isFinite, increase >= 0, elapsed > 0 else { return .nothing } // first reading or a counter reset
         let refilled = min(size, (level.isNaN ? size : level) + fill * elapsed / period)
         level = max(0, refilled - increase)
@@ -132,7 +155,7 @@ struct ExtraState: Codable, Sendable {
                 return .cancel
             }
             guard level == 0 else { return .nothing }
-            if slot.loggingRate > 0 { return now - slot.lastLogged >= slot.loggingRate ? .repeatRaise : .nothing }
+            if settings.loggingRate > 0 { return now - slot.lastLogged >= settings.loggingRate ? .repeatRaise : .nothing }
             return slot.notified ? .nothing : .repeatRaise
         }
         guard level == 0, mayRaise else { return .nothing }
@@ -143,7 +166,7 @@ struct ExtraState: Codable, Sendable {
 
     /// A watermark's reading: the extreme follows; an event when it moved past the tolerance
     /// since the last one (and loggingRate allows). The first reading sets the mark silently.
-    mutating func mark(_ slot: inout ThresholdSlot, value: Double, high: Bool, now: Double) -> Outcome {
+    mutating func mark(_ slot: inout ThresholdSlot, _ settings: SlotSettings, value: Double, high: Bool, now: Double) -> Outcome {
         guard value.isFinite else { return .nothing }
         if extreme.isNaN || (high ? value > extreme : value < extreme) {
             extreme = value
@@ -154,42 +177,19 @@ struct ExtraState: Codable, Sendable {
             reported = extreme
             return .nothing
         }
-        guard abs(extreme - reported) > slot.tolerance,
-              slot.loggingRate == 0 || slot.lastLogged.isNaN || now - slot.lastLogged >= slot.loggingRate else {
+        guard abs(extreme - reported) > settings.tolerance,
+              settings.loggingRate == 0 || slot.lastLogged.isNaN || now - slot.lastLogged >= settings.loggingRate else {
             return .nothing
         }
         return .watermark
     }
 }
 
-/// The hot, flat part of one threshold monitor: everything an evaluation reads and writes.
+/// The hot, flat part of one monitor: everything an evaluation reads and writes, in 96 bytes
+/// (doubles first, then 32-bit fields, then bytes, so nothing is padding). What few monitors
+/// set is in `SlotSettings`, by slot.
 struct ThresholdSlot {
-    var kind: MonitorKind = .threshold
-    var handle: Int32
-    var generation: UInt32
-    var transform: Transform
-    var condition: Condition
     var threshold: Double
-    var tolerance: Double
-    /// NaN: cancel when the condition no longer holds.
-    var cancelThreshold: Double
-    var samples: Int32
-    var cancelSamples: Int32
-    var upperBound: Double
-    var loggingRate: Double
-    /// monitoringInterval (0: until stopped) and dataCapture, kept here so evaluation never
-    /// touches the cold definition.
-    var interval: Double = 0
-    var capture = false
-
-    var phase: Phase = .clear
-    var count: Int32 = 0
-    var running = true
-    var paused = false
-    /// The raise has been logged (one-shot monitors stay quiet until resetNotification).
-    var notified = false
-    /// The last phase events told the world: clear or raised.
-    var loggedRaised = false
     var previousRaw = Double.nan
     var previousTime = Double.nan
     var lastSeen = Double.nan
@@ -197,33 +197,89 @@ struct ThresholdSlot {
     var lastEvaluated = Double.nan
     var lastLogged = Double.nan
     var raisedAt = Double.nan
+    var handle: Int32
+    var generation: UInt32
+    var samples: Int32
+    var cancelSamples: Int32
+    var count: Int32 = 0
+    var kind: MonitorKind = .threshold
+    var transform: Transform
+    var condition: Condition
+    var phase: Phase = .clear
+    private var flags = Flags.running.union(.armed)
+
+    struct Flags: OptionSet {
+        let rawValue: UInt16
+        static let running = Flags(rawValue: 1 << 0)
+        static let paused = Flags(rawValue: 1 << 1)
+        static let notified = Flags(rawValue: 1 << 2)
+        static let loggedRaised = Flags(rawValue: 1 << 3)
+        static let capture = Flags(rawValue: 1 << 4)
+        static let needsArming = Flags(rawValue: 1 << 5)
+        static let armed = Flags(rawValue: 1 << 6)
+        static let vanished = Flags(rawValue: 1 << 7)
+        static let isAggregate = Flags(rawValue: 1 << 8)
+        static let stale = Flags(rawValue: 1 << 9)
+        static let dependent = Flags(rawValue: 1 << 10)
+        static let tuned = Flags(rawValue: 1 << 11)
+    }
+
+    init(kind: MonitorKind, handle: Int32, generation: UInt32, transform: Transform, condition: Condition, threshold: Double,
+         samples: Int32, cancelSamples: Int32, capture: Bool, running: Bool) {
+        self.kind = kind
+        self.handle = handle
+        self.generation = generation
+        self.transform = transform
+        self.condition = condition
+        self.threshold = threshold
+        self.samples = samples
+        self.cancelSamples = cancelSamples
+        self.capture = capture
+        self.running = running
+    }
+
+    private subscript(flag: Flags) -> Bool {
+        get { flags.contains(flag) }
+        set { if newValue { flags.insert(flag) } else { flags.remove(flag) } }
+    }
+
+    var running: Bool { get { self[.running] } set { self[.running] = newValue } }
+    var paused: Bool { get { self[.paused] } set { self[.paused] = newValue } }
+    /// The raise has been logged (one-shot monitors stay quiet until resetNotification).
+    var notified: Bool { get { self[.notified] } set { self[.notified] = newValue } }
+    /// The last phase events told the world: clear or raised.
+    var loggedRaised: Bool { get { self[.loggedRaised] } set { self[.loggedRaised] = newValue } }
+    /// dataCapture: readings are kept for GET /v1/monitors/{id}/capture.
+    var capture: Bool { get { self[.capture] } set { self[.capture] = newValue } }
     /// The `armed` precondition: whether the monitor needs arming, and whether it is armed (the
     /// value has been seen not meeting the condition since creation or the last cancel).
-    var needsArming = false
-    var armed = true
+    var needsArming: Bool { get { self[.needsArming] } set { self[.needsArming] = newValue } }
+    var armed: Bool { get { self[.armed] } set { self[.armed] = newValue } }
     /// The key target's statistic went away (a resourceConfigurationChange was logged).
-    var vanished = false
+    var vanished: Bool { get { self[.vanished] } set { self[.vanished] = newValue } }
     /// Flags that spare evaluation the side tables' lookups: an aggregate target, a staleAfter,
-    /// a precondition on another monitor.
-    var isAggregate = false
-    var stale = false
-    var dependent = false
+    /// a precondition on another monitor, settings other than the defaults.
+    var isAggregate: Bool { get { self[.isAggregate] } set { self[.isAggregate] = newValue } }
+    var stale: Bool { get { self[.stale] } set { self[.stale] = newValue } }
+    var dependent: Bool { get { self[.dependent] } set { self[.dependent] = newValue } }
+    var tuned: Bool { get { self[.tuned] } set { self[.tuned] = newValue } }
 
-    func meets(_ value: Double) -> Bool {
+    func meets(_ value: Double, _ settings: SlotSettings) -> Bool {
         switch condition {
         case .above: value > threshold
         case .atOrAbove: value >= threshold
-        case .at: abs(value - threshold) <= tolerance
+        case .at: abs(value - threshold) <= settings.tolerance
         case .atOrBelow: value <= threshold
         case .below: value < threshold
-        case .notAt: abs(value - threshold) > tolerance
+        case .notAt: abs(value - threshold) > settings.tolerance
         }
     }
 
     /// Whether a reading counts toward cancelling: past cancelValue (hysteresis) when there is
     /// one, else the condition no longer holding.
-    func cancels(_ value: Double) -> Bool {
-        guard !cancelThreshold.isNaN else { return !meets(value) }
+    func cancels(_ value: Double, _ settings: SlotSettings) -> Bool {
+        let cancelThreshold = settings.cancelThreshold
+        guard !cancelThreshold.isNaN else { return !meets(value, settings) }
         switch condition {
         case .above, .atOrAbove: return value < cancelThreshold
         case .below, .atOrBelow: return value > cancelThreshold
@@ -233,7 +289,7 @@ struct ThresholdSlot {
     }
 
     /// The reading after the transform; NaN when unknown (first reading, a gap, no bound).
-    mutating func transformed(value: Double, raw: Double, time: Double) -> Double {
+    mutating func transformed(value: Double, raw: Double, time: Double, upperBound: Double) -> Double {
         defer {
             previousRaw = raw
             previousTime = time
@@ -247,13 +303,13 @@ struct ThresholdSlot {
     }
 
     /// One reading through the state machine. An unknown reading changes nothing.
-    mutating func evaluate(_ value: Double, now: Double, mayRaise: Bool = true) -> Outcome {
+    mutating func evaluate(_ value: Double, _ settings: SlotSettings, now: Double, mayRaise: Bool = true) -> Outcome {
         lastValue = value
         lastEvaluated = now
         guard !value.isNaN else { return .nothing }
         switch phase {
         case .clear, .pending:
-            guard meets(value) else {
+            guard meets(value, settings) else {
                 phase = .clear
                 count = 0
                 armed = true
@@ -275,7 +331,7 @@ struct ThresholdSlot {
             raisedAt = now
             return .raise
         case .raised, .pendingCancel:
-            if cancels(value) {
+            if cancels(value, settings) {
                 count = phase == .pendingCancel ? count + 1 : 1
                 guard count >= cancelSamples else {
                     phase = .pendingCancel
@@ -288,9 +344,9 @@ struct ThresholdSlot {
             }
             phase = .raised
             count = 0
-            guard meets(value) else { return .nothing }
-            if loggingRate > 0 {
-                return now - lastLogged >= loggingRate ? .repeatRaise : .nothing
+            guard meets(value, settings) else { return .nothing }
+            if settings.loggingRate > 0 {
+                return now - lastLogged >= settings.loggingRate ? .repeatRaise : .nothing
             }
             return notified ? .nothing : .repeatRaise
         }

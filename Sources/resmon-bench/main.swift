@@ -10,6 +10,7 @@ import Server
 import Statistics
 import Storage
 import CCurlShim
+import CShim
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -239,6 +240,9 @@ func residentBytes() -> Double {
     feed()
     guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { return }
     let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
+    // Steady state, as resmond runs: it hands freed heap back every minute (malloc_trim), so
+    // the requests' transient memory does not count.
+    rs_malloc_trim()
     let before = residentBytes()
     var created = 0
     while created < count {
@@ -256,6 +260,7 @@ func residentBytes() -> Double {
         }
         created += batch
     }
+    rs_malloc_trim()
     let bytesPerMonitor = (residentBytes() - before) / Double(count)
     feed()
     engine.evaluate(now: time) // warm: resolves aggregates

@@ -372,6 +372,41 @@ final class Rig {
         #expect(rig.types == ["above", "canceled"])
     }
 
+    /// Definitions are not kept in memory: an event for a monitor the cache has long dropped
+    /// reads its name, labels and annotations back from the database, and so do list and PATCH.
+    @Test func eventsAndListingsReadDefinitionsBackFromTheDatabase() throws {
+        let rig = try Rig()
+        var specs: [MonitorSpec] = []
+        for index in 0..<(DefinitionCache.capacity * 2 + 7) {
+            var spec = MonitorSpec(target: rig.key, condition: "above", value: index == 0 ? 50 : 1e9)
+            spec.id = "m\(index)"
+            spec.name = "monitor number \(index)"
+            spec.labels = ["team": "t\(index)"]
+            spec.annotations = ["runbook": "https://example.com/\(index)"]
+            spec.cancelValue = index == 0 ? 40 : nil
+            specs.append(spec)
+        }
+        _ = try rig.engine.create(specs, owner: 0)
+        rig.feed(60)
+        rig.feed(45) // within the hysteresis: still raised
+        rig.feed(30)
+        let events = rig.events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        #expect(events.first?.monitorName == "monitor number 0")
+        #expect(events.first?.labels == ["team": "t0"])
+        #expect(events.first?.annotations == ["runbook": "https://example.com/0"])
+        #expect(events.last?.cancels == events.first?.id)
+        let listed = rig.engine.list()
+        #expect(listed.count == specs.count)
+        #expect(listed.map(\.id) == specs.map { $0.id! })
+        #expect(listed[700].spec.name == "monitor number 700" && listed[700].spec.labels == ["team": "t700"])
+        let patched = try rig.engine.update("m3", patch: ["name": .string("renamed")], caller: 0)
+        #expect(patched.spec.name == "renamed" && patched.spec.labels == ["team": "t3"])
+        try rig.restart()
+        #expect(rig.engine.monitor("m3")?.spec.name == "renamed")
+        #expect(rig.engine.monitor("m0")?.spec.cancelValue == 40)
+    }
+
     @Test func ownersAndPreciseRefusals() throws {
         let rig = try Rig()
         _ = try rig.engine.create([{ var spec = MonitorSpec(target: rig.key, condition: "above", value: 1); spec.id = "owned"; return spec }()], owner: 1000)
