@@ -2,10 +2,14 @@
 # Both install what is missing first (Debian packages, only when absent).
 
 SWIFT ?= swift
+# Release builds link the Swift runtime and FoundationEssentials statically: resmond idles
+# ~4 MB smaller (only the code it uses is mapped; docs/PERFORMANCE.md).
+RELEASE := -c release --static-swift-stdlib
 # What building needs.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
-# The real tools the tests check against: promtool (in prometheus), rrdtool, and stress-ng for load.
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter
+# The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
+# Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links.
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
@@ -40,8 +44,8 @@ build: deps
 	$(SWIFT) build
 
 run: deps
-	$(SWIFT) build -c release --product resmond
-	$(SWIFT) build -c release --product resmon
+	$(SWIFT) build $(RELEASE) --product resmond
+	$(SWIFT) build $(RELEASE) --product resmon
 	@echo "resmond starting; in another shell: $(CURDIR)/.build/release/resmon status"
 	exec $(CURDIR)/.build/release/resmond
 
@@ -50,7 +54,7 @@ test: test-deps
 	$(SWIFT) test --skip-build
 
 bench: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json
 
@@ -58,7 +62,7 @@ bench: deps
 # side by side for 60 s; one line per figure, and bench/peers.json.
 bench-peers: deps
 	$(call install_missing,$(PEER_PACKAGES))
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --peers --resmond $(CURDIR)/.build/release/resmond --output bench/peers.json
 

@@ -20,6 +20,8 @@ public struct APIContext: Sendable {
     public var sinks: @Sendable () -> [SinkStatus]
     /// The host's uuid in rrd_updates legends (from /etc/machine-id).
     public var hostUUID: String
+    /// `/metrics`' layout, kept between scrapes.
+    public let metrics = MetricsExposition()
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
@@ -90,9 +92,8 @@ public struct APIRouter: HTTPHandler {
                                       where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
-            let body = MetricsRenderer.render(samples: context.table.samples(), status: context.status(),
-                                              subsystems: context.subsystems())
-            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
+            let body = context.metrics.render(table: context.table, status: context.status(), subsystems: context.subsystems())
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/v1/monitors":
             try acceptOnly([], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)

@@ -1,29 +1,106 @@
 import ResmonAPI
 import Statistics
+import Synchronization
 
 /// The Prometheus text exposition format (version 0.0.4) of every statistic, plus resmond's own.
 ///
 /// A statistic `subsystem:resource:statistic` becomes the family `resmon_<subsystem>_<statistic>`
 /// with the label `resource` and the statistic's labels; a counter exports its raw total.
-public enum MetricsRenderer {
-    public static func render(samples: [Sample], status: StatusResponse, subsystems: [SubsystemStatus]) -> String {
-        var families: [String: [Sample]] = [:]
-        for sample in samples where !sample.time.isNaN {
-            let key = sample.descriptor.key
-            families["resmon_" + key.subsystem + "_" + key.statistic, default: []].append(sample)
-        }
-        var output = ""
-        output.reserveCapacity(samples.count * 120)
-        for name in families.keys.sorted() {
-            guard let members = families[name], let first = members.first else { continue }
-            let descriptor = first.descriptor
-            output += "# HELP \(name) \(escapeHelp(descriptor.help)) (\(descriptor.unit))\n"
-            output += "# TYPE \(name) \(descriptor.kind == .counter ? "counter" : "gauge")\n"
-            for sample in members.sorted(by: { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }) {
-                let value = sample.descriptor.kind == .counter ? sample.total : sample.value
-                output += name + labels(sample.descriptor) + " " + format(value) + "\n"
+///
+/// The families' order and each series' `name{labels} ` text are laid out once, when the sample
+/// table's structure changes (a statistic comes, goes or changes labels); a scrape then copies
+/// the table's columns and formats values only. Building every series' text per scrape cost
+/// 5 µs a series, most of it copying descriptors and sorting.
+public final class MetricsExposition: Sendable {
+    struct Series {
+        var slot: Int32
+        var generation: UInt32
+        /// The series' `name{labels} ` in `Layout.text`.
+        var text: Range<Int>
+    }
+
+    struct Family {
+        /// `# HELP` and `# TYPE` lines in `Layout.text`.
+        var header: Range<Int>
+        var series: Range<Int>
+    }
+
+    struct Layout {
+        var version = UInt64.max
+        var text: [UInt8] = []
+        var families: [Family] = []
+        var series: [Series] = []
+        var values: [Double] = [], raws: [Double] = [], times: [Double] = []
+        var generations: [UInt32] = []
+    }
+
+    private let layout = Mutex(Layout())
+
+    public init() {}
+
+    public func render(table: SampleTable, status: StatusResponse, subsystems: [SubsystemStatus]) -> [UInt8] {
+        var output: [UInt8] = layout.withLock { layout in
+            let version = table.structureVersion
+            if version != layout.version { MetricsExposition.lay(&layout, table.handles(), version: version) }
+            table.copyColumns(values: &layout.values, raws: &layout.raws, times: &layout.times, generations: &layout.generations)
+            var output: [UInt8] = []
+            output.reserveCapacity(layout.text.count + layout.series.count * 12 + 4096)
+            for family in layout.families {
+                var headed = false
+                for series in layout.series[family.series] {
+                    let slot = Int(series.slot)
+                    // A statistic gone since the layout, or never read, is left out.
+                    guard slot < layout.generations.count, layout.generations[slot] == series.generation,
+                          !layout.times[slot].isNaN else { continue }
+                    if !headed {
+                        output += layout.text[family.header]
+                        headed = true
+                    }
+                    output += layout.text[series.text]
+                    output += MetricsRenderer.format(layout.raws[slot]).utf8
+                    output.append(0x0a)
+                }
             }
+            return output
         }
+        output += MetricsRenderer.selfFamilies(status: status, subsystems: subsystems).utf8
+        return output
+    }
+
+    /// Families sorted by name, series by resource (bytewise), as the exposition lists them.
+    private static func lay(_ layout: inout Layout, _ statistics: [(handle: StatisticHandle, descriptor: StatisticDescriptor)],
+                            version: UInt64) {
+        var families: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
+        for statistic in statistics {
+            let key = statistic.descriptor.key
+            families["resmon_" + key.subsystem + "_" + key.statistic, default: []].append(statistic)
+        }
+        layout.version = version
+        layout.text = []
+        layout.families = []
+        layout.series = []
+        for name in families.keys.sorted() {
+            guard let members = families[name], let descriptor = members.first?.descriptor else { continue }
+            let start = layout.text.count
+            layout.text += "# HELP \(name) \(MetricsRenderer.escapeHelp(descriptor.help)) (\(descriptor.unit))\n".utf8
+            layout.text += "# TYPE \(name) \(descriptor.kind == .counter ? "counter" : "gauge")\n".utf8
+            let header = start..<layout.text.count
+            let first = layout.series.count
+            for sample in members.sorted(by: { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }) {
+                let textStart = layout.text.count
+                layout.text += (name + MetricsRenderer.labels(sample.descriptor) + " ").utf8
+                layout.series.append(Series(slot: sample.handle.index, generation: sample.handle.generation,
+                                            text: textStart..<layout.text.count))
+            }
+            layout.families.append(Family(header: header, series: first..<layout.series.count))
+        }
+    }
+}
+
+public enum MetricsRenderer {
+    /// resmond's own families: build, busy, statistics, CPU, memory, cycles, subsystems up.
+    static func selfFamilies(status: StatusResponse, subsystems: [SubsystemStatus]) -> String {
+        var output = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
             output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for sample in samples { output += name + sample.labels + " " + format(sample.value) + "\n" }

@@ -56,7 +56,7 @@ public final class SampleTable: Sendable {
         var handlesByKey: [String: StatisticHandle] = [:]
         var freeSlots: [Int32] = []
         var liveCount = 0
-        /// Bumped when a statistic comes, goes, or changes its labels.
+        /// Bumped when a statistic comes, goes, or changes its labels, kind, unit or help.
         var structureVersion: UInt64 = 0
     }
 
@@ -68,7 +68,10 @@ public final class SampleTable: Sendable {
     public func register(_ descriptor: StatisticDescriptor) -> StatisticHandle {
         storage.withLock { storage in
             if let handle = storage.handlesByKey[descriptor.key.text] {
-                if storage.descriptors[Int(handle.index)]?.labels != descriptor.labels { storage.structureVersion &+= 1 }
+                if let old = storage.descriptors[Int(handle.index)], old.labels != descriptor.labels || old.kind != descriptor.kind
+                    || old.unit != descriptor.unit || old.help != descriptor.help {
+                    storage.structureVersion &+= 1
+                }
                 storage.descriptors[Int(handle.index)] = descriptor
                 return handle
             }
@@ -167,16 +170,22 @@ public final class SampleTable: Sendable {
         }
     }
 
-    /// Changes whenever a statistic comes, goes or changes its labels: consumers that resolve
-    /// selections (aggregates, templates) re-resolve only then.
+    /// Changes whenever a statistic comes, goes or changes its labels, kind, unit or help:
+    /// consumers that resolve selections (aggregates, templates) or lay out /metrics redo it only then.
     public var structureVersion: UInt64 { storage.withLock { $0.structureVersion } }
 
     /// The handles and descriptors a selector chooses, in slot order.
     public func handles(selectedBy selector: Selector) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        handles(describedBy: selector.matches)
+    }
+
+    /// The handles and descriptors of the live statistics whose descriptor passes `include`, in slot order.
+    public func handles(describedBy include: (StatisticDescriptor) -> Bool = { _ in true })
+        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
         storage.withLock { storage in
             var found: [(handle: StatisticHandle, descriptor: StatisticDescriptor)] = []
             for slot in storage.descriptors.indices {
-                guard let descriptor = storage.descriptors[slot], selector.matches(descriptor) else { continue }
+                guard let descriptor = storage.descriptors[slot], include(descriptor) else { continue }
                 found.append((StatisticHandle(index: Int32(slot), generation: storage.generations[slot]), descriptor))
             }
             return found

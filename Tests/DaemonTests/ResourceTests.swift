@@ -26,6 +26,19 @@ import Glibc
         #expect(daemon.eventually(timeout: 6.5) { (try? daemon.client.statistic(key)) == nil })
     }
 
+    /// resmond links FoundationEssentials only: one `import Foundation` pulls in the whole of
+    /// Foundation and ICU's data, which in a release build grew resmond from 28 to 77 MB and its
+    /// idle RSS by 4 MB (docs/PERFORMANCE.md).
+    @Test func resmondDoesNotLinkFullFoundation() throws {
+        let needed = try Products.run("/usr/bin/readelf", ["-d", Products.path("resmond")])
+        #expect(needed.status == 0, "readelf: \(needed.error)")
+        let libraries = needed.output.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(libraries.contains { $0.contains("libFoundationEssentials") } || !libraries.contains { $0.contains("libswiftCore") },
+                "resmond should link FoundationEssentials: \(libraries)")
+        #expect(!libraries.contains { $0.contains("[libFoundation.so") || $0.contains("libFoundationInternationalization") },
+                "resmond links full Foundation: \(libraries)")
+    }
+
     @Test func resmondWatchesItselfAndTheCgroups() throws {
         let daemon = try DaemonHarness()
         #expect(daemon.eventually(timeout: 3) { (try? daemon.client.statistic("self:resmond:sample_cpu_seconds").value) != nil })
