@@ -32,7 +32,7 @@ public struct Selector: Sendable {
             self.value = String(rest.dropFirst(operation.rawValue.count))
             if operation == .matches || operation == .notMatches {
                 do {
-                    regex = try POSIXRegex(value)
+                    regex = try POSIXRegex.shared(value)
                 } catch {
                     throw SelectorError(message: "\(label)\(operation.rawValue): \(error)")
                 }
@@ -63,7 +63,7 @@ public struct Selector: Sendable {
     public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
         if let pattern {
             do {
-                keyPattern = try POSIXRegex(pattern)
+                keyPattern = try POSIXRegex.shared(pattern)
             } catch {
                 throw SelectorError(message: "match: \(error)")
             }

@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 @testable import Statistics
 
@@ -82,6 +84,27 @@ import Testing
         #expect(regex.matches("cpu:cpu12:usage_ratio") == false)
         #expect(try POSIXRegex("cpu[0-9]+").matches("cpu:cpu12:usage_ratio"))
         #expect(try POSIXRegex("^fs:.*ratio$").matches("fs:/home:used_ratio"))
+    }
+
+    @Test func aPatternIsCompiledOnceWhileItsUsersLiveAndSearchedFromManyThreads() throws {
+        let shared = try POSIXRegex.shared("^app:[a-z]+[0-9]$")
+        #expect(try POSIXRegex.shared("^app:[a-z]+[0-9]$") === shared)
+        #expect(try POSIXRegex.shared("^app:[a-z]+[0-8]$") !== shared)
+        let selectors = try (0..<3).map { _ in try Selector(match: "^app:[a-z]+[0-9]$", where: ["name~^ng"]) }
+        #expect(selectors[0].keyPattern === shared && selectors[2].keyPattern === shared)
+        #expect(selectors[0].matchers[0].regex === selectors[1].matchers[0].regex)
+        // One compiled pattern searched from eight threads at once gives every answer right.
+        let wrong = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            var mistakes = 0
+            for round in 0..<2000 {
+                if !shared.matches("app:nginx\(round % 10)") || shared.matches("app:Nginx1") { mistakes += 1 }
+            }
+            wrong.withLock { $0 += mistakes }
+        }
+        #expect(wrong.withLock { $0 } == 0)
+        // A bad pattern is refused as before.
+        #expect(throws: POSIXRegex.CompileError.self) { try POSIXRegex.shared("(unclosed") }
     }
 
     @Test func aBadPatternSaysWhy() {
