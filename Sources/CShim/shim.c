@@ -468,3 +468,13 @@ int rs_sd_notify(const char *state) {
 /* ---------------------------------------------------------------- memory */
 
 void rs_malloc_trim(void) { malloc_trim(0); }
+
+void rs_malloc_tune(void) {
+    /* Buffers of 128 KiB and more are mapped on their own and unmapped when freed. glibc would
+       otherwise raise this threshold after the first such free and serve later large buffers
+       (a request of thousands of monitors, its answer, an array growing) from a thread's arena,
+       where the pages live allocations pin cannot be given back. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    /* Two arenas for resmond's handful of threads: fewer heaps to fragment. */
+    mallopt(M_ARENA_MAX, 2);
+}

@@ -88,6 +88,8 @@ public final class MonitorEngine: Sendable {
         /// each dependent's depth in the dependency chain (dependents evaluate after).
         var dependencies: [Int: (monitor: String, raised: Bool)] = [:]
         var depth: [Int: Int] = [:]
+        /// Key-target monitors by subsystem and rate (see `countSampling`).
+        var samplingCounts: [String: [Double: Int]] = [:]
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
@@ -101,8 +103,8 @@ public final class MonitorEngine: Sendable {
     let host: String
     /// Called with events after they are committed (streams and sinks, later).
     private let published: @Sendable ([EventRecord]) -> Void
-    /// Asks the collector to sample a subsystem at least at a monitor's rate (subsystem, seconds,
-    /// monitor id), or withdraws the request (seconds nil).
+    /// Asks the collector to sample a subsystem at least at a rate (subsystem, seconds, requester:
+    /// one per subsystem and rate that monitors use), or withdraws the request (seconds nil).
     private let samplingRequest: @Sendable (String, Double?, String) -> Void
     /// Called when the set of rates changes, so a sampler asleep until the next step can wake
     /// for a new sub-step monitor.
@@ -267,9 +269,22 @@ public final class MonitorEngine: Sendable {
         var position = core.groups[definition.rate]?.members.count ?? 0
         while position > 0, depth < core.depth[core.groups[definition.rate]!.members[position - 1]] ?? 0 { position -= 1 }
         core.groups[definition.rate, default: Group()].members.insert(index, at: position)
-        if let key = definition.key { samplingRequest(key.subsystem, definition.rate, definition.id) }
+        if let key = definition.key { countSampling(key.subsystem, definition.rate, by: 1, &core) }
         if definition.rate < step { scheduleChanged() }
         return index
+    }
+
+    /// Monitors reading a subsystem at a rate: the collector hears of a (subsystem, rate) pair
+    /// when its first monitor comes and when its last goes, not of every monitor (10,000
+    /// requests by monitor id cost the collector ~1 MB).
+    private func countSampling(_ subsystem: String, _ rate: Double, by change: Int, _ core: inout Core) {
+        let before = core.samplingCounts[subsystem, default: [:]][rate, default: 0]
+        let after = before + change
+        core.samplingCounts[subsystem, default: [:]][rate] = after > 0 ? after : nil
+        if core.samplingCounts[subsystem]?.isEmpty == true { core.samplingCounts[subsystem] = nil }
+        let requester = "monitors:\(subsystem)@\(rate)"
+        if before == 0 && after > 0 { samplingRequest(subsystem, rate, requester) }
+        if before > 0 && after <= 0 { samplingRequest(subsystem, nil, requester) }
     }
 
     /// The fresh side state of a watermark or leaky bucket; nil for a threshold.
@@ -302,7 +317,7 @@ public final class MonitorEngine: Sendable {
         guard core.definitions.contains(index) else { return }
         let id = core.definitions.id(index)
         let rate = core.definitions.rate(index)
-        if let subsystem = core.definitions.subsystem(index) { samplingRequest(subsystem, nil, id) }
+        if let subsystem = core.definitions.subsystem(index) { countSampling(subsystem, rate, by: -1, &core) }
         core.indexByID[id] = nil
         core.groups[rate]?.members.removeAll { $0 == index }
         if core.groups[rate]?.members.isEmpty == true { core.groups[rate] = nil }

@@ -150,6 +150,7 @@ public final class Daemon: Sendable {
     }
 
     func run() throws {
+        rs_malloc_tune()
         let configuration = self.configuration.withLock { $0 }
         try makeDirectories(configuration.stateDirectory)
         let lock: InstanceLock
@@ -178,10 +179,10 @@ public final class Daemon: Sendable {
                                        streams.publish(events)
                                        sinks.withLock { $0 }?.wake()
                                    },
-                                   samplingRequest: { [collector] subsystem, rate, id in
-                                       // A monitor faster than its subsystem's period gets it sampled at its rate.
-                                       if let rate { collector.requestPeriod(rate, for: subsystem, by: "monitor:" + id) }
-                                       else { collector.withdrawPeriodRequest(by: "monitor:" + id) }
+                                   samplingRequest: { [collector] subsystem, rate, requester in
+                                       // Monitors faster than their subsystem's period get it sampled at their rate.
+                                       if let rate { collector.requestPeriod(rate, for: subsystem, by: requester) }
+                                       else { collector.withdrawPeriodRequest(by: requester) }
                                    },
                                    scheduleChanged: { [wake] in wake.signal() })
             sample()

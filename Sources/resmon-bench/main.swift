@@ -38,7 +38,11 @@ var idleSeconds = 60
 var only: String?
 /// Runs the peers side by side instead (`make bench-peers`).
 var peers = false
-@MainActor func wants(_ section: String) -> Bool { only == nil || only == section }
+/// The peers' run also measures the host sample and archive updates, for its ratios against a
+/// node_exporter scrape and rrdtool's updates.
+@MainActor func wants(_ section: String) -> Bool {
+    only == nil || only == section || (only == "peers" && (section == "sample" || section == "archive"))
+}
 /// Skips monitor figures above this count (for a quick look).
 var maxMonitors = Int.max
 while let argument = arguments.popFirst() {

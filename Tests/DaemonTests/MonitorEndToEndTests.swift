@@ -77,9 +77,15 @@ import Glibc
         var spec = MonitorSpec(target: key, condition: "above", value: 1e15)
         spec.id = "fast"
         spec.monitoringRate = 1
-        _ = try daemon.client.createMonitors([spec])
+        var second = spec
+        second.id = "fast-too"
+        _ = try daemon.client.createMonitors([spec, second])
         #expect(daemon.eventually(timeout: 4) { processPeriod() == 1 })
+        // The collector hears of the rate, not of each monitor: it holds while one monitor needs it.
         try daemon.client.deleteMonitor("fast")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(processPeriod() == 1)
+        try daemon.client.deleteMonitor("fast-too")
         #expect(daemon.eventually(timeout: 4) { processPeriod() == 5 })
     }
 

@@ -75,6 +75,8 @@ void rs_http_stop(rs_http_server *server);
 
 /* Returns freed heap memory to the system (glibc's malloc_trim). */
 void rs_malloc_trim(void);
+/* A long-running daemon's malloc: large buffers go back to the system when freed, two arenas. */
+void rs_malloc_tune(void);
 
 /* Sends state (e.g. "READY=1") to $NOTIFY_SOCKET; 0 when sent or when there is no socket. */
 int rs_sd_notify(const char *state);
