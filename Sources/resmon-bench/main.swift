@@ -264,10 +264,10 @@ func residentBytes() -> Double {
         }
         created += batch
     }
+    feed()
+    engine.evaluate(now: time) // warm: resolves aggregates' members, makes templates' instances
     rs_malloc_trim()
     let bytesPerMonitor = (residentBytes() - before) / Double(count)
-    feed()
-    engine.evaluate(now: time) // warm: resolves aggregates
     let rounds = count >= 1_000_000 ? 5 : 50
     var cpu = 0.0
     for _ in 0..<rounds {
@@ -308,13 +308,27 @@ func aggregate(_ index: Int) -> MonitorSpec {
                 condition: "above", value: 1e9)
 }
 
+/// A template over one gauge each: one instance per template.
+func template(_ index: Int) -> MonitorSpec {
+    MonitorSpec(target: .selection(MonitorSelection(select: "^bench:r\(index % 100):value$", each: true)),
+                condition: "above", value: 1e9)
+}
+
 if wants("monitors") {
-for (count, label) in [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1m")] {
+let scales = [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1m")]
+for (count, label) in scales {
     benchMonitors(count: count, label: label, make: threshold)
 }
-benchMonitors(count: 100_000, label: "watermark_100k", make: watermark)
-benchMonitors(count: 100_000, label: "leaky_bucket_100k", make: bucket)
-benchMonitors(count: 10_000, label: "aggregate_10k", make: aggregate)
+for (count, label) in scales {
+    benchMonitors(count: count, label: "watermark_" + label, make: watermark)
+    benchMonitors(count: count, label: "leaky_bucket_" + label, make: bucket)
+}
+// Aggregates re-resolve their members when statistics come and go; templates make an instance
+// per statistic they choose (here one each): both stop at 100,000.
+for (count, label) in scales.prefix(2) {
+    benchMonitors(count: count, label: "aggregate_" + label, make: aggregate)
+    benchMonitors(count: count, label: "template_" + label, make: template)
+}
 // A realistic mix: 80 % thresholds, 10 % watermarks, 9 % leaky buckets, 1 % aggregates.
 benchMonitors(count: 1_000_000, label: "mix_1m") { index in
     switch index % 100 {
