@@ -76,7 +76,9 @@ public final class MonitorEngine: Sendable {
         var lastSnapshot = 0.0
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
-        var extra = DenseTable<ExtraState>()
+        var kinds = SlotPool<KindState>()
+        /// noData's state of the monitors with a staleAfter.
+        var staleness = DenseTable<StaleState>()
         /// Aggregate targets' members and templates' instances by slot index, re-resolved when
         /// the sample table's structure version moves past `resolvedVersion`.
         var aggregates: [Int: AggregateMembers] = [:]
@@ -195,12 +197,17 @@ public final class MonitorEngine: Sendable {
         core.slots[index] = slot
         if slot.tuned { core.settings[index]?.startedAt = saved.startedAt ?? .nan }
         core.lastRaiseEvent[index] = saved.lastRaiseEvent.flatMap { $0 > 0 ? $0 : nil }
-        if let stored = saved.extra, var extra = core.extra[index] {
-            extra.level = stored.level
-            extra.extreme = stored.extreme
-            extra.extremeTime = stored.extremeTime
-            extra.reported = stored.reported
-            core.extra[index] = extra
+        if let stored = saved.extra, slot.side >= 0 {
+            switch core.kinds[slot.side] {
+            case .watermark(var mark):
+                mark.extreme = stored.extreme
+                mark.extremeTime = stored.extremeTime
+                mark.reported = stored.reported
+                core.kinds[slot.side] = .watermark(mark)
+            case .bucket(var bucket):
+                bucket.level = stored.level
+                core.kinds[slot.side] = .bucket(bucket)
+            }
         }
     }
 
@@ -234,7 +241,7 @@ public final class MonitorEngine: Sendable {
         core.settings[index] = slot.tuned ? settings : nil
         core.lastRaiseEvent[index] = nil
         core.indexByID[definition.id] = index
-        core.extra[index] = MonitorEngine.extraState(for: definition)
+        setSideState(index, for: definition, &core)
         if definition.spec.precondition?.armed == true {
             core.slots[index].needsArming = true
             core.slots[index].armed = false
@@ -287,30 +294,26 @@ public final class MonitorEngine: Sendable {
         if before > 0 && after <= 0 { samplingRequest(subsystem, nil, requester) }
     }
 
-    /// The fresh side state of a watermark or leaky bucket; nil for a threshold.
-    static func extraState(for definition: MonitorDefinition) -> ExtraState? {
-        var state = kindState(for: definition)
-        if let stale = definition.spec.staleAfter {
-            if state == nil { state = ExtraState() }
-            state?.staleAfter = stale
+    /// Gives a slot fresh side state: a watermark's or leaky bucket's (in `kinds`, at the
+    /// slot's `side`), and noData's for a staleAfter.
+    func setSideState(_ index: Int, for definition: MonitorDefinition, _ core: inout Core) {
+        clearSideState(index, &core)
+        let kind: KindState? = switch definition.kind {
+        case .threshold: nil
+        case .watermarkHigh, .watermarkLow: .watermark(Watermark(events: definition.spec.events ?? false))
+        case .leakyBucket: .bucket(LeakyBucket(size: definition.spec.bucketSize ?? 1, fill: definition.spec.fillValue ?? 1,
+                                               period: definition.rate))
         }
-        return state
+        if let kind { core.slots[index].side = core.kinds.add(kind) }
+        core.staleness[index] = definition.spec.staleAfter.map { StaleState(staleAfter: $0) }
     }
 
-    private static func kindState(for definition: MonitorDefinition) -> ExtraState? {
-        switch definition.kind {
-        case .threshold: return nil
-        case .watermarkHigh, .watermarkLow:
-            var extra = ExtraState()
-            extra.events = definition.spec.events ?? false
-            return extra
-        case .leakyBucket:
-            var extra = ExtraState()
-            extra.size = definition.spec.bucketSize ?? 1
-            extra.fill = definition.spec.fillValue ?? 1
-            extra.period = definition.rate
-            return extra
+    private func clearSideState(_ index: Int, _ core: inout Core) {
+        if core.slots[index].side >= 0 {
+            core.kinds.remove(core.slots[index].side)
+            core.slots[index].side = -1
         }
+        core.staleness[index] = nil
     }
 
     func remove(_ index: Int, from core: inout Core) {
@@ -324,7 +327,7 @@ public final class MonitorEngine: Sendable {
         core.definitions.clear(index)
         core.slots[index].running = false
         core.captures[index] = nil
-        core.extra[index] = nil
+        clearSideState(index, &core)
         core.settings[index] = nil
         core.lastRaiseEvent[index] = nil
         core.aggregates[index] = nil
@@ -557,7 +560,7 @@ public final class MonitorEngine: Sendable {
                 fresh.armed = !fresh.needsArming
                 core.slots[index] = fresh
                 core.settings[index]?.startedAt = .nan
-                if let definition = core.definitions[index] { core.extra[index] = MonitorEngine.extraState(for: definition) }
+                if let definition = core.definitions[index] { setSideState(index, for: definition, &core) }
             case .resetNotification:
                 core.slots[index].notified = false
             }
@@ -663,15 +666,23 @@ public final class MonitorEngine: Sendable {
 
     func info(_ index: Int, _ core: Core, spec: MonitorSpec, owner: Int, createdAt: Double) -> MonitorInfo {
         let slot = core.slots[index]
+        var mark: Watermark?
+        var bucket: LeakyBucket?
+        if slot.side >= 0 {
+            switch core.kinds[slot.side] {
+            case .watermark(let state): mark = state
+            case .bucket(let state): bucket = state
+            }
+        }
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
         return MonitorInfo(id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
                            state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
                                                    paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
                                                    lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
                                                    lastEventTime: known(slot.lastLogged),
-                                                   watermark: core.extra[index].flatMap { known($0.extreme) },
-                                                   watermarkTime: core.extra[index].flatMap { known($0.extremeTime) },
-                                                   level: slot.kind == .leakyBucket ? core.extra[index].map { $0.level.isNaN ? $0.size : $0.level } : nil))
+                                                   watermark: mark.flatMap { known($0.extreme) },
+                                                   watermarkTime: mark.flatMap { known($0.extremeTime) },
+                                                   level: bucket.map { $0.level.isNaN ? $0.size : $0.level }))
     }
 
     // MARK: - Evaluation
@@ -720,25 +731,26 @@ public final class MonitorEngine: Sendable {
                     events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
                     core.slots[index].loggedRaised = true
                 case .watermark:
-                    guard !paused, var extra = core.extra[index] else { continue }
-                    let previous = extra.reported
-                    extra.reported = extra.extreme
-                    core.extra[index] = extra
+                    let side = core.slots[index].side
+                    guard !paused, side >= 0, case .watermark(var mark) = core.kinds[side] else { continue }
+                    let previous = mark.reported
+                    mark.reported = mark.extreme
+                    core.kinds[side] = .watermark(mark)
                     core.slots[index].lastLogged = transition.time
                     guard core.storm.admit(index, now: now) else { continue }
-                    events.append(watermarkEvent(index, core, value: extra.extreme, previous: previous, time: transition.time))
+                    events.append(watermarkEvent(index, core, value: mark.extreme, previous: previous, time: transition.time))
                 case .noData:
                     guard !paused, core.storm.admit(index, now: now) else { continue }
                     events.append(noDataEvent(index, core, time: transition.time))
                 case .dataBack:
-                    guard !paused, let raised = core.extra[index]?.noDataEvent, raised > 0 else { continue }
+                    guard !paused, let raised = core.staleness[index]?.noDataEvent, raised > 0 else { continue }
                     if core.definitions.has(.cancels, index), let severity = core.definitions[index]?.cancelSeverity {
                         var event = cancelEvent(index, core, reason: "values again after no data", value: transition.value, time: transition.time)
                         event.cancels = raised
                         event.severity = severity.name
                         events.append(event)
                     }
-                    core.extra[index]?.noDataEvent = 0
+                    core.staleness[index]?.noDataEvent = 0
                 case .vanished, .returned:
                     guard !paused else { continue }
                     events.append(resourceEvent(index, core, vanished: transition.outcome == .vanished, time: transition.time))
@@ -772,7 +784,8 @@ public final class MonitorEngine: Sendable {
                 // all cost 5 ms of CPU a second).
                 core.lastSnapshot = now
                 changed += core.definitions.occupied.filter { index in
-                    core.slots[index].count > 0 || core.extra[index] != nil || (core.settings[index]?.interval ?? 0) > 0
+                    core.slots[index].count > 0 || core.slots[index].side >= 0 || core.slots[index].stale
+                        || (core.settings[index]?.interval ?? 0) > 0
                 }
             }
             if !events.isEmpty || !changed.isEmpty || !retired.isEmpty {
@@ -791,7 +804,7 @@ public final class MonitorEngine: Sendable {
                           pending: inout [(index: Int, outcome: Outcome, value: Double, time: Double)], changed: inout [Int]) {
         guard core.slots[index].running else { return }
         evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed)
-        guard core.slots[index].stale, var extra = core.extra[index], extra.staleAfter > 0, core.slots[index].running else { return }
+        guard core.slots[index].stale, var extra = core.staleness[index], extra.staleAfter > 0, core.slots[index].running else { return }
         // noData: its own raise and cancel, apart from the threshold's state.
         if extra.lastKnown.isNaN { extra.lastKnown = now } // the grace period starts with the monitor
         if !extra.noDataRaised && now - extra.lastKnown >= extra.staleAfter {
@@ -803,7 +816,7 @@ public final class MonitorEngine: Sendable {
             pending.append((index, .dataBack, core.slots[index].lastValue, now))
             changed.append(index)
         }
-        core.extra[index] = extra
+        core.staleness[index] = extra
     }
 
     /// Whether a monitor's preconditions on other monitors allow it to raise now.
@@ -879,14 +892,24 @@ public final class MonitorEngine: Sendable {
         case .leakyBucket:
             slot.lastEvaluated = now
             let allowed = !slot.dependent || mayRaise(index, &core)
-            outcome = core.extra[index]?.leak(&slot, settings, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed) ?? .nothing
+            if slot.side >= 0, case .bucket(var bucket) = core.kinds[slot.side] {
+                outcome = bucket.leak(&slot, settings, increase: increase, elapsed: elapsed, now: time, mayRaise: allowed)
+                core.kinds[slot.side] = .bucket(bucket)
+            } else {
+                outcome = .nothing
+            }
         case .watermarkHigh, .watermarkLow:
             slot.lastValue = value
             slot.lastEvaluated = now
-            outcome = core.extra[index]?.mark(&slot, settings, value: value, high: slot.kind == .watermarkHigh, now: time) ?? .nothing
+            if slot.side >= 0, case .watermark(var mark) = core.kinds[slot.side] {
+                outcome = mark.mark(&slot, settings, value: value, high: slot.kind == .watermarkHigh, now: time)
+                core.kinds[slot.side] = .watermark(mark)
+            } else {
+                outcome = .nothing
+            }
         }
         core.slots[index] = slot
-        if slot.stale, value.isFinite { core.extra[index]?.lastKnown = now }
+        if slot.stale, value.isFinite { core.staleness[index]?.lastKnown = now }
         if slot.capture {
             var ring = core.captures[index] ?? []
             if ring.count >= MonitorEngine.captureLimit { ring.removeFirst(ring.count - MonitorEngine.captureLimit + 1) }
@@ -988,7 +1011,7 @@ public final class MonitorEngine: Sendable {
                     let stored = try EventLog.append(events, in: database)
                     for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
                         guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
-                        if event.type == EventType.noData.name { core.extra[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
+                        if event.type == EventType.noData.name { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
                     }
                     // Only the directory's cheap fields here: reading a definition back takes the
                     // database's lock, which this transaction holds.
@@ -1000,7 +1023,10 @@ public final class MonitorEngine: Sendable {
                                                lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
                                                raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
                                                startedAt: core.settings[index].flatMap { $0.startedAt.isFinite ? $0.startedAt : nil },
-                                               lastRaiseEvent: core.lastRaiseEvent[index] ?? 0, extra: core.extra[index])
+                                               lastRaiseEvent: core.lastRaiseEvent[index] ?? 0,
+                                               extra: slot.side >= 0 || slot.stale
+                                                   ? ExtraState(kind: slot.side >= 0 ? core.kinds[slot.side] : nil, stale: core.staleness[index])
+                                                   : nil)
                         let text = String(decoding: try encoder.encode(saved), as: UTF8.self)
                         if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template {
                             try database.execute("INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",

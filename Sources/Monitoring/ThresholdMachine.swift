@@ -94,30 +94,77 @@ struct SlotSettings {
     }
 }
 
-/// The state of the monitors that are not thresholds, kept apart so the threshold slots stay small.
+/// Side state that every slot of a kind has, at an index the slot keeps (`ThresholdSlot.side`):
+/// no per-slot position table, and freed entries are reused.
+struct SlotPool<Element> {
+    private var items: [Element] = []
+    private var free: [Int32] = []
+
+    mutating func add(_ item: Element) -> Int32 {
+        if let reused = free.popLast() {
+            items[Int(reused)] = item
+            return reused
+        }
+        items.append(item)
+        return Int32(items.count - 1)
+    }
+
+    mutating func remove(_ index: Int32) { free.append(index) }
+
+    subscript(index: Int32) -> Element {
+        get { items[Int(index)] }
+        set { items[Int(index)] = newValue }
+    }
+}
+
+/// A watermark's or a leaky bucket's own state; a monitor is one or the other, so they share
+/// 40 bytes (one `ExtraState` holding both took 96).
+enum KindState {
+    case watermark(Watermark)
+    case bucket(LeakyBucket)
+}
+
+/// noData's state, for monitors with a staleAfter.
+struct StaleState {
+    /// Seconds without a value before noData is raised, when the last value came, whether
+    /// noData is raised, and the event that raised it.
+    var staleAfter: Double
+    var lastKnown = Double.nan
+    var noDataRaised = false
+    var noDataEvent: Int64 = 0
+}
+
+/// The side state as the state database stores it (`SavedState.extra`): a watermark's, a
+/// bucket's and noData's fields in one JSON object, unknown values (NaN) left out.
 struct ExtraState: Codable, Sendable {
-    /// Leaky bucket: its level (NaN: full, not yet read), size, refill per period, period.
     var level = Double.nan
-    var size = 0.0
-    var fill = 0.0
-    var period = 1.0
-    /// Watermark: the extreme seen and when; the extreme last reported by an event.
     var extreme = Double.nan
     var extremeTime = Double.nan
     var reported = Double.nan
-    var events = false
-    /// noData: seconds without a value before it is raised (0: off), when the last value came,
-    /// whether noData is raised, and the event that raised it.
-    var staleAfter = 0.0
     var lastKnown = Double.nan
     var noDataRaised = false
     var noDataEvent: Int64 = 0
 
     enum CodingKeys: String, CodingKey { case level, extreme, extremeTime, reported, lastKnown, noDataRaised, noDataEvent }
 
-    init() {}
+    init(kind: KindState?, stale: StaleState?) {
+        switch kind {
+        case .watermark(let mark)?:
+            extreme = mark.extreme
+            extremeTime = mark.extremeTime
+            reported = mark.reported
+        case .bucket(let bucket)?:
+            level = bucket.level
+        case nil:
+            break
+        }
+        if let stale {
+            lastKnown = stale.lastKnown
+            noDataRaised = stale.noDataRaised
+            noDataEvent = stale.noDataEvent
+        }
+    }
 
-    // Unknown values (NaN) are stored as absent: JSON has no NaN.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         level = try container.decodeIfPresent(Double.self, forKey: .level) ?? .nan
@@ -140,6 +187,14 @@ struct ExtraState: Codable, Sendable {
         if noDataRaised { try container.encode(true, forKey: .noDataRaised) }
         if noDataEvent > 0 { try container.encode(noDataEvent, forKey: .noDataEvent) }
     }
+}
+
+/// A leaky bucket: its level (NaN: full, not yet read), size, refill per period, and period.
+struct LeakyBucket {
+    var level = Double.nan
+    var size: Double
+    var fill: Double
+    var period: Double
 
     /// A leaky bucket's reading: refill for the time elapsed, drain by the counter's increase.
     /// Raised when the bucket runs empty; cancelled once a refill tops it up again.
@@ -163,6 +218,16 @@ struct ExtraState: Codable, Sendable {
         slot.raisedAt = now
         return .raise
     }
+
+}
+
+/// A watermark: the extreme seen and when, the extreme last reported by an event, and whether
+/// it reports moves at all.
+struct Watermark {
+    var extreme = Double.nan
+    var extremeTime = Double.nan
+    var reported = Double.nan
+    var events: Bool
 
     /// A watermark's reading: the extreme follows; an event when it moved past the tolerance
     /// since the last one (and loggingRate allows). The first reading sets the mark silently.
@@ -202,6 +267,9 @@ struct ThresholdSlot {
     var samples: Int32
     var cancelSamples: Int32
     var count: Int32 = 0
+    /// A watermark's or leaky bucket's entry in `Core.kinds` (-1: a threshold). It fits in
+    /// what was padding.
+    var side: Int32 = -1
     var kind: MonitorKind = .threshold
     var transform: Transform
     var condition: Condition

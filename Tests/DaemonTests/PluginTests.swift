@@ -116,7 +116,10 @@ import Glibc
         var disagreements = 0
         let deadline = Date().addingTimeInterval(8)
         while Date() < deadline {
-            if let x = try? daemon.client.statistic("batch:_:batch_x").value, let y = try? daemon.client.statistic("batch:_:batch_y").value {
+            // Both in one request, which reads the table once: two requests could straddle a
+            // sampling cycle and see two whole, different files.
+            if let both = try? daemon.client.statistics(matching: "^batch:_:batch_[xy]$", where: []), both.count == 2,
+               let x = both.first(where: { $0.key.hasSuffix("batch_x") })?.value, let y = both.first(where: { $0.key.hasSuffix("batch_y") })?.value {
                 checks += 1
                 if x != y { disagreements += 1 }
             }
