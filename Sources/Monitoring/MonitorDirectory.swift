@@ -26,10 +26,8 @@ struct MonitorDirectory {
     private var keys: [Int32] = []
     private var rates: [Int32] = []
     private var flags: [Flags] = []
-    private var keyTexts: [String] = []
-    private var keyNumbers: [String: Int32] = [:]
-    private var rateValues: [Double] = []
-    private var rateNumbers: [Double: Int32] = [:]
+    private var keyTexts = Interned<String>()
+    private var rateValues = Interned<Double>()
     private var instances: [Int: MonitorDefinition] = [:]
     private let cache: DefinitionCache
 
@@ -46,11 +44,11 @@ struct MonitorDirectory {
     func contains(_ index: Int) -> Bool { index < flags.count && flags[index].contains(.occupied) }
     func id(_ index: Int) -> String { ids[index] }
     func owner(_ index: Int) -> Int { Int(owners[index]) }
-    func rate(_ index: Int) -> Double { rateValues[Int(rates[index])] }
+    func rate(_ index: Int) -> Double { rateValues[rates[index]] }
     func has(_ flag: Flags, _ index: Int) -> Bool { index < flags.count && flags[index].contains(flag) }
 
     /// The statistic key of a single-key target (nil for aggregates and templates).
-    func keyText(_ index: Int) -> String? { keys[index] < 0 ? nil : keyTexts[Int(keys[index])] }
+    func keyText(_ index: Int) -> String? { keys[index] < 0 ? nil : keyTexts[keys[index]] }
 
     func subsystem(_ index: Int) -> String? { keyText(index).map { String($0.prefix { $0 != ":" }) } }
 
@@ -68,8 +66,8 @@ struct MonitorDirectory {
         if definition.cancelSeverity != nil { flag.insert(.cancels) }
         if definition.spec.source != nil { flag.insert(.fromFile) }
         if definition.spec.template != nil { flag.insert(.instance) }
-        let key = definition.key.map { intern($0.text) } ?? -1
-        let rate = internRate(definition.rate)
+        let key = definition.key.map { keyTexts.number(for: $0.text) } ?? -1
+        let rate = rateValues.number(for: definition.rate)
         if index == ids.count {
             ids.append(definition.id)
             owners.append(Int32(truncatingIfNeeded: definition.owner))
@@ -94,19 +92,21 @@ struct MonitorDirectory {
         cache.forget(index)
     }
 
-    private mutating func intern(_ text: String) -> Int32 {
-        if let number = keyNumbers[text] { return number }
-        let number = Int32(keyTexts.count)
-        keyTexts.append(text)
-        keyNumbers[text] = number
-        return number
-    }
+}
 
-    private mutating func internRate(_ rate: Double) -> Int32 {
-        if let number = rateNumbers[rate] { return number }
-        let number = Int32(rateValues.count)
-        rateValues.append(rate)
-        rateNumbers[rate] = number
+/// Values many monitors share (statistic keys, rates), each stored once and named by a number.
+/// Never shrinks: a key or rate once used is likely to be used again.
+struct Interned<Value: Hashable> {
+    private var values: [Value] = []
+    private var numbers: [Value: Int32] = [:]
+
+    subscript(number: Int32) -> Value { values[Int(number)] }
+
+    mutating func number(for value: Value) -> Int32 {
+        if let number = numbers[value] { return number }
+        let number = Int32(values.count)
+        values.append(value)
+        numbers[value] = number
         return number
     }
 }
