@@ -28,7 +28,9 @@ struct MonitorDirectory {
     private var flags: [Flags] = []
     private var keyTexts = Interned<String>()
     private var rateValues = Interned<Double>()
-    private var instances: [Int: MonitorDefinition] = [:]
+    /// Boxed: a definition is about a kilobyte inline, and a dictionary reserves value space for
+    /// every bucket of its capacity.
+    private var instances: [Int: StoredDefinition] = [:]
     private let cache: DefinitionCache
 
     /// `load` reads a stored monitor's definition by id (nil: it is not there, or no longer valid).
@@ -56,7 +58,7 @@ struct MonitorDirectory {
     /// the database. Never call it inside `StateDatabase.withDatabase` (the load takes that lock).
     subscript(index: Int) -> MonitorDefinition? {
         guard contains(index) else { return nil }
-        if flags[index].contains(.instance) { return instances[index] }
+        if flags[index].contains(.instance) { return instances[index]?.definition }
         return cache.definition(index, id: ids[index])
     }
 
@@ -81,7 +83,7 @@ struct MonitorDirectory {
             rates[index] = rate
             flags[index] = flag
         }
-        if flag.contains(.instance) { instances[index] = definition } else { cache.put(definition, at: index) }
+        if flag.contains(.instance) { instances[index] = StoredDefinition(definition) } else { cache.put(definition, at: index) }
     }
 
     mutating func clear(_ index: Int) {
@@ -111,10 +113,16 @@ struct Interned<Value: Hashable> {
     }
 }
 
+/// A definition on the heap, so that tables of them hold a pointer each.
+final class StoredDefinition: Sendable {
+    let definition: MonitorDefinition
+    init(_ definition: MonitorDefinition) { self.definition = definition }
+}
+
 /// The definitions read back recently, by slot. A class so that reading through a `Core` that
 /// is not `inout` (event builders) can still fill it; it is only touched under the engine's lock.
 final class DefinitionCache: @unchecked Sendable {
-    private var entries: [Int: MonitorDefinition] = [:]
+    private var entries: [Int: StoredDefinition] = [:]
     private let load: (String) -> MonitorDefinition?
     /// Enough for every monitor an evaluation cycle's events or an API request touch at once.
     static let capacity = 512
@@ -122,7 +130,7 @@ final class DefinitionCache: @unchecked Sendable {
     init(load: @escaping (String) -> MonitorDefinition?) { self.load = load }
 
     func definition(_ index: Int, id: String) -> MonitorDefinition? {
-        if let cached = entries[index], cached.id == id { return cached }
+        if let cached = entries[index]?.definition, cached.id == id { return cached }
         guard let loaded = load(id) else { return nil }
         put(loaded, at: index)
         return loaded
@@ -130,7 +138,7 @@ final class DefinitionCache: @unchecked Sendable {
 
     func put(_ definition: MonitorDefinition, at index: Int) {
         if entries.count >= DefinitionCache.capacity, entries[index] == nil { entries.removeAll(keepingCapacity: true) }
-        entries[index] = definition
+        entries[index] = StoredDefinition(definition)
     }
 
     func forget(_ index: Int) { entries[index] = nil }
