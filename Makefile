@@ -14,7 +14,7 @@ TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test bench bench-peers deps test-deps clean
+.PHONY: all build run test bench bench-peers hot-functions deps test-deps clean
 
 all: build
 
@@ -65,6 +65,16 @@ bench-peers: deps
 	$(SWIFT) build $(RELEASE)
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --peers --resmond $(CURDIR)/.build/release/resmond --output bench/peers.json
+
+# Regenerates Sources/resmond/hot-functions.txt, the functions a running resmond executes,
+# which the linker places side by side (Sources/resmon-bench/HotFunctions.swift). Takes ~2 min.
+hot-functions: deps
+	$(call install_missing,valgrind binutils)
+	$(SWIFT) build $(RELEASE)
+	$(CURDIR)/.build/release/resmon-bench --hot-functions $(CURDIR)/Sources/resmond/hot-functions.txt --resmond $(CURDIR)/.build/release/resmond
+	# The list is not a source SwiftPM tracks: relink resmond with it.
+	rm -f $(CURDIR)/.build/release/resmond $(CURDIR)/.build/debug/resmond
+	$(SWIFT) build $(RELEASE) --product resmond
 
 clean:
 	rm -rf .build

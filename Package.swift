@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Where this package is, for linker flags that name a file in it.
+let packageRoot = String(#filePath.dropLast("/Package.swift".count))
+/// Each function in its own section, so that the linker can place resmond's hot functions side
+/// by side (Sources/resmond/hot-functions.txt) and drop the ones nothing calls.
+let functionSections: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"])]
+
 // Data flows left to right through the targets: the C wrappers at the bottom, Statistics
 // collects, Server and ResmonClient speak the wire types of ResmonAPI, and the executables only
 // wire modules together (see docs/ARCHITECTURE in README.md).
@@ -22,17 +28,23 @@ let package = Package(
         // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
 
-        .target(name: "Statistics"),
-        .target(name: "Storage", dependencies: ["CSQLite"]),
-        .target(name: "History", dependencies: ["Statistics", "Storage"]),
-        .target(name: "ResmonAPI"),
-        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "Storage", "Statistics"]),
-        .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"]),
-        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"]),
+        .target(name: "Statistics", swiftSettings: functionSections),
+        .target(name: "Storage", dependencies: ["CSQLite"], swiftSettings: functionSections),
+        .target(name: "History", dependencies: ["Statistics", "Storage"], swiftSettings: functionSections),
+        .target(name: "ResmonAPI", swiftSettings: functionSections),
+        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "Storage", "Statistics"], swiftSettings: functionSections),
+        .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
+        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
 
-        .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"]),
+        // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)
+        // instead of gold's 915 KB table, which the loader reads, and keeps resident, at start;
+        // and it places the functions a running resmond executes side by side (`make hot-functions`).
+        .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"], exclude: ["hot-functions.txt"], swiftSettings: functionSections,
+                          linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                                                         "-Xlinker", "--symbol-ordering-file=\(packageRoot)/Sources/resmond/hot-functions.txt",
+                                                         "-Xlinker", "--no-warn-symbol-ordering"])]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
         .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "Statistics", "History", "Monitoring", "Events", "Storage",
@@ -43,7 +55,8 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
+                                                       "resmon-bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -84,6 +84,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var cpuLimitPercent = 5.0
     public var memoryLimitMB = 25
     public var selfMonitoringSeconds = 15
+    /// Whether resmond gives back the pages only start-up used, after its first self-monitoring period.
+    public var releaseStartupPages = true
     /// How often `subsystems.d` is re-read (it is also re-read on SIGHUP).
     public var registryRefreshSeconds = 60
     /// Where events are delivered (`sinks`), in name order.
@@ -220,7 +222,8 @@ struct Reader {
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }
         }
         if let value = top["limits"] {
-            let limits = try object(value, "limits", allowed: ["cpuPercent", "memoryMB", "selfMonitoringSeconds"])
+            let limits = try object(value, "limits", allowed: ["cpuPercent", "memoryMB", "selfMonitoringSeconds",
+                                                                  "releaseStartupPages"])
             if let value = limits["cpuPercent"] {
                 guard case .number(let percent) = value, percent > 0, percent <= 1600 else {
                     throw fail("limits.cpuPercent", "expected a percentage of one core above 0 (up to 1600)")
@@ -230,6 +233,9 @@ struct Reader {
             if let value = limits["memoryMB"] { configuration.memoryLimitMB = try integer(value, "limits.memoryMB", 1...1_048_576) }
             if let value = limits["selfMonitoringSeconds"] {
                 configuration.selfMonitoringSeconds = try integer(value, "limits.selfMonitoringSeconds", 1...3600)
+            }
+            if let value = limits["releaseStartupPages"] {
+                configuration.releaseStartupPages = try bool(value, "limits.releaseStartupPages")
             }
         }
         if let value = top["stateDir"] { configuration.stateDirectory = try path(value, "stateDir") }

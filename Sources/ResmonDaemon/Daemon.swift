@@ -23,6 +23,7 @@ public final class Daemon: Sendable {
     private let cycles = Atomic<Int>(0)
     private let lastSampleCPU = Mutex<Double?>(nil)
     private let stopping = Atomic<Bool>(false)
+    private let startupPagesReleased = Atomic<Bool>(false)
     private let pendingReload = Mutex<DaemonConfiguration?>(nil)
     /// Wakes the sampler early: to stop or to apply a reload.
     private let wake = DispatchSemaphore(value: 0)
@@ -372,6 +373,7 @@ public final class Daemon: Sendable {
             return (now - check.time, cpu - check.cpu)
         }
         guard let (elapsed, used) = due, let engine = monitors.withLock({ $0 }) else { return }
+        releaseStartupPagesOnce()
         let cpuPercent = used / elapsed * 100
         let memoryMB = Daemon.residentBytes() / 1_048_576
         selfCheck.withLock { $0.cpuPercent = cpuPercent; $0.memoryMB = memoryMB }
@@ -383,6 +385,23 @@ public final class Daemon: Sendable {
         engine.setBusy(reason)
         if let reason, before == nil { Log.warning("over the self-limits (\(reason)): refusing new monitors") }
         if reason == nil, before != nil { Log.info("back under the self-limits: accepting new monitors") }
+    }
+
+    /// After the first self-monitoring period, every periodic path has run: what start-up alone
+    /// touched is given back (StartupPages).
+    private func releaseStartupPagesOnce() {
+        guard configuration.withLock({ $0.releaseStartupPages }),
+              startupPagesReleased.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        else { return }
+        let before = Daemon.residentBytes()
+        let advised = StartupPages.release()
+        guard advised > 0 else {
+            Log.info("the kernel reclaims no pages on request (MADV_PAGEOUT, Linux 5.4); start-up pages stay mapped")
+            return
+        }
+        let after = Daemon.residentBytes()
+        func mib(_ bytes: Double) -> String { "\((bytes / 1_048_576 * 10).rounded() / 10) MiB" }
+        Log.info("released start-up pages (\(mib(Double(advised))) of private file mappings advised): RSS \(mib(before)) → \(mib(after))")
     }
 
     private var historyPath: String { configuration.withLock { $0.stateDirectory } + "/history.snapshot" }

@@ -45,6 +45,8 @@ var peers = false
 }
 /// Skips monitor figures above this count (for a quick look).
 var maxMonitors = Int.max
+/// Writes the list of the functions a running resmond executes there, and nothing else (HotFunctions.swift).
+var hotFunctionsPath: String?
 while let argument = arguments.popFirst() {
     switch argument {
     case "--resmond": resmondPath = arguments.popFirst() ?? resmondPath
@@ -55,10 +57,17 @@ while let argument = arguments.popFirst() {
         peers = true
         only = "peers"
     case "--max-monitors": maxMonitors = Int(arguments.popFirst() ?? "") ?? maxMonitors
+    case "--hot-functions": hotFunctionsPath = arguments.popFirst()
     default:
         print("usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only sample|archive|monitors|metrics|events|daemon]")
+        print("       resmon-bench --peers [--resmond PATH] [--output FILE] [--seconds N]")
+        print("       resmon-bench --hot-functions FILE [--resmond PATH]")
         exit(64)
     }
+}
+if let hotFunctionsPath {
+    writeHotFunctions(to: hotFunctionsPath, resmond: resmondPath)
+    exit(0)
 }
 
 // MARK: - One host sample: every built-in subsystem collected once, on this machine's /proc.
@@ -429,42 +438,36 @@ func cpuSeconds(_ pid: pid_t) -> Double {
 }
 
 if wants("daemon"), access(resmondPath, X_OK) == 0 {
-    // Defaults at step 1 and 5, and step 1 with processes and cgroups every second too.
-    var daemons: [(label: String, pid: pid_t, directory: String)] = []
+    // Defaults at step 1 and 5, and step 1 with processes and cgroups every second too. One at a
+    // time, each from its own copy of the binary, as the only resmond on a host: side by side they
+    // would share the libraries' pages, which then neither could give back after start-up.
     for (label, step, everySecond) in [("step1", 1, false), ("step5", 5, false), ("step1_processes1s", 1, true)] {
         let directory = "/tmp/resmon-bench-\(getpid())-\(label)"
         mkdir(directory, 0o755)
         mkdir(directory + "/config", 0o755)
         if everySecond {
-            let text = #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#
-            let descriptor = open(directory + "/config/resmond.json", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            _ = text.withCString { write(descriptor, $0, strlen($0)) }
-            close(descriptor)
+            writeFile(directory + "/config/resmond.json", #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#)
         }
-        if let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config",
-                                         "--listen", "127.0.0.1:0", "--step", "\(step)"]) {
-            daemons.append((label, pid, directory))
-        }
-    }
-    // Let them settle, then measure CPU over the rest of the period.
-    sleep(5)
-    let startCPU = daemons.map { cpuSeconds($0.pid) }
-    sleep(UInt32(max(1, idleSeconds - 5)))
-    for (index, daemon) in daemons.enumerated() {
-        let rollup = read("/proc/\(daemon.pid)/smaps_rollup")
-        let status = read("/proc/\(daemon.pid)/status")
-        let used = cpuSeconds(daemon.pid) - startCPU[index]
-        report("resmond_\(daemon.label)_rss", (kibibytes("Rss", in: rollup) ?? .nan) / 1024, "MiB")
-        report("resmond_\(daemon.label)_rss_anon", (kibibytes("RssAnon", in: status) ?? .nan) / 1024, "MiB")
-        report("resmond_\(daemon.label)_pss", (kibibytes("Pss", in: rollup) ?? .nan) / 1024, "MiB")
-        report("resmond_\(daemon.label)_cpu", used * 1000 / Double(max(1, idleSeconds - 5)), "ms/s")
-        kill(daemon.pid, SIGTERM)
-        var status_: Int32 = 0
-        waitpid(daemon.pid, &status_, 0)
-        unlink(daemon.directory + "/resmond.lock")
-        unlink(daemon.directory + "/config/resmond.json")
-        rmdir(daemon.directory + "/config")
-        rmdir(daemon.directory)
+        guard let pid = spawn(privateCopy(of: resmondPath, in: directory), ["--state-dir", directory, "--config-dir", directory + "/config",
+                                                                            "--listen", "127.0.0.1:0", "--step", "\(step)"])
+        else { continue }
+        // Let it settle, then measure CPU over the rest of the period. Its start-up pages are
+        // still resident at 5 s; it gives them back after its first self-monitoring period (15 s).
+        sleep(5)
+        let startCPU = cpuSeconds(pid)
+        report("resmond_\(label)_rss_at_5s", (kibibytes("Rss", in: read("/proc/\(pid)/smaps_rollup")) ?? .nan) / 1024, "MiB")
+        sleep(UInt32(max(1, idleSeconds - 5)))
+        let rollup = read("/proc/\(pid)/smaps_rollup")
+        let status = read("/proc/\(pid)/status")
+        let used = cpuSeconds(pid) - startCPU
+        report("resmond_\(label)_rss", (kibibytes("Rss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_\(label)_rss_anon", (kibibytes("RssAnon", in: status) ?? .nan) / 1024, "MiB")
+        report("resmond_\(label)_pss", (kibibytes("Pss", in: rollup) ?? .nan) / 1024, "MiB")
+        report("resmond_\(label)_cpu", used * 1000 / Double(max(1, idleSeconds - 5)), "ms/s")
+        kill(pid, SIGTERM)
+        var exitStatus: Int32 = 0
+        waitpid(pid, &exitStatus, 0)
+        _ = Glibc.system("rm -rf '\(directory)'")
     }
     crossingToStreamLatency()
 } else if wants("daemon") {
@@ -551,6 +554,13 @@ func fetchLength(_ url: String) -> Int? {
     return length
 }
 
+/// A copy of `path` in `directory`, for a resmond to run alone as on a host: two processes of
+/// one file share its pages, which neither can then give back after start-up.
+func privateCopy(of path: String, in directory: String) -> String {
+    let copy = directory + "/resmond"
+    return Glibc.system("cp '\(path)' '\(copy)'") == 0 ? copy : path
+}
+
 func writeFile(_ path: String, _ text: String) {
     let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     _ = text.withCString { write(descriptor, $0, strlen($0)) }
@@ -583,15 +593,20 @@ func freeTCPPort() -> Int {
         }
         if let pid = spawn(path, arguments) { started.append((name, pid)) }
     }
-    // resmond at a 1 s step with processes every second, like collectd's processes plugin,
-    // and 10,000 threshold monitors created below; a second one idle, for the monitors' cost.
+    // resmond at a 1 s step with processes every second, like collectd's processes plugin;
+    // a second one with 10,000 threshold monitors created below, for the monitors' cost. Each
+    // runs from its own copy of the binary, and the second starts once the first has given back
+    // its start-up pages (after its first 15 s self-monitoring period): two resmonds mapping
+    // the same libraries at that moment would keep each other's pages, which on a host, with
+    // one resmond, does not happen.
     for label in ["resmond", "resmond_10k_monitors"] {
         mkdir(root + "/" + label, 0o755)
         mkdir(root + "/" + label + "/config", 0o755)
         mkdir(root + "/" + label + "/config/monitors.d", 0o755)
         writeFile(root + "/" + label + "/config/monitors.d/defaults.json", "{}\n")
         writeFile(root + "/" + label + "/config/resmond.json", #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#)
-        start(label, resmondPath, ["--state-dir", root + "/" + label, "--config-dir", root + "/" + label + "/config", "--listen", "none", "--step", "1"])
+        start(label, privateCopy(of: resmondPath, in: root + "/" + label), ["--state-dir", root + "/" + label, "--config-dir", root + "/" + label + "/config", "--listen", "none", "--step", "1"])
+        if label == "resmond" { sleep(17) }
     }
     // collectd at 1 s with the same plug-ins, writing rrd files as resmon keeps archives.
     mkdir(root + "/collectd", 0o755)

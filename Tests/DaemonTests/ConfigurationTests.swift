@@ -25,8 +25,10 @@ import Testing
         let configuration = try load("""
             {"stateDir": "/tmp/s", "step": 1, "cycles": 3,
              "http": {"socket": "/tmp/s/x.sock", "listen": "127.0.0.1:0", "maxRequestBytes": 2048, "threads": 3},
-             "collect": {"procRoot": "/proc", "sysRoot": "/sys", "subsystems": {"disk": {"enabled": false}, "fs": {"period": 30}}}}
+             "collect": {"procRoot": "/proc", "sysRoot": "/sys", "subsystems": {"disk": {"enabled": false}, "fs": {"period": 30}}},
+             "limits": {"releaseStartupPages": false}}
             """)
+        #expect(!configuration.releaseStartupPages)
         #expect(configuration.stateDirectory == "/tmp/s")
         #expect(configuration.step == 1 && configuration.cycles == 3)
         #expect(configuration.socketPath == "/tmp/s/x.sock")
@@ -45,6 +47,7 @@ import Testing
         #expect(configuration.socketPath == configuration.stateDirectory + "/resmond.sock")
         #expect(configuration.subsystems["process"]?.period == 5)
         #expect(configuration.subsystems["cgroup"]?.period == 5)
+        #expect(configuration.releaseStartupPages)
     }
 
     @Test func flagsOverrideTheFile() throws {
@@ -68,6 +71,7 @@ import Testing
         (#"{"collect": {"subsystems": {"gpu": {}}}}"#, "collect.subsystems.gpu", "unknown key"),
         (#"{"collect": {"subsystems": {"cpu": {"enabled": "yes"}}}}"#, "collect.subsystems.cpu.enabled", "true or false"),
         (#"{"http": []}"#, "http", "expected an object"),
+        (#"{"limits": {"releaseStartupPages": 1}}"#, "limits.releaseStartupPages", "true or false"),
     ])
     func badKeysAndValuesAreRefusedWithFileKeyAndReason(_ text: String, _ key: String, _ reason: String) throws {
         let failure = try #require(error(text))

@@ -168,6 +168,39 @@ import Glibc
         #expect(daemon.eventually { daemon.stderr.components(separatedBy: "state dump written").count == 3 })
     }
 
+    /// After its first self-monitoring period resmond gives back the pages only start-up used.
+    /// It runs from a copy of the binary that no other test's daemon maps, since the kernel keeps
+    /// pages another process maps too.
+    @Test func resmondGivesBackItsStartUpPagesAndKeepsServing() throws {
+        let directory = TemporaryDirectory("resmond-pages")
+        let copy = directory.file("resmond-copy")
+        try FileManager.default.copyItem(atPath: Products.path("resmond"), toPath: copy)
+        let daemon = try DaemonHarness(configuration: #"{"limits": {"selfMonitoringSeconds": 1}}"#, directory: directory,
+                                       executable: copy)
+        #expect(daemon.eventually(timeout: 20) { daemon.stderr.contains("released start-up pages") }, "resmond: \(daemon.stderr)")
+        // "…: RSS 17.9 MiB → 7.8 MiB": less resident after than before.
+        let line = daemon.stderr.split(separator: "\n").first { $0.contains("released start-up pages") } ?? ""
+        let figures = line.split(separator: "RSS ").last?.split(separator: " ").compactMap { Double($0) } ?? []
+        #expect(figures.count == 2 && figures[1] < figures[0], "\(line)")
+        // The pages it needs fault back in: it samples, answers and evaluates as before.
+        _ = try daemon.client.push("app:pages:level", value: 10)
+        var spec = MonitorSpec(target: "app:pages:level", condition: "above", value: 50)
+        spec.id = "after-release"
+        _ = try daemon.client.createMonitors([spec])
+        _ = try daemon.client.push("app:pages:level", value: 60)
+        #expect(daemon.eventually { (try? daemon.client.events().events.map(\.monitorId)) == ["after-release"] })
+        #expect(try daemon.client.metrics().contains("resmon_busy 0"))
+        _ = try daemon.client.statistic("load:host:load1")
+        #expect(daemon.stderr.components(separatedBy: "released start-up pages").count == 2, "once only")
+    }
+
+    @Test func releasingStartUpPagesCanBeTurnedOff() throws {
+        let daemon = try DaemonHarness(configuration: #"{"limits": {"selfMonitoringSeconds": 1, "releaseStartupPages": false}}"#)
+        #expect(daemon.eventually { (try? daemon.client.status().limits?.measuredMemoryMB) != nil })
+        usleep(1_500_000)
+        #expect(!daemon.stderr.contains("start-up pages"))
+    }
+
     @Test func sighupReloadsAndABadFileIsRefused() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "none"], configuration: #"{"step": 1}"#)
         #expect(try daemon.client.status().stepSeconds == 1)

@@ -39,6 +39,17 @@ import Glibc
                 "resmond links full Foundation: \(libraries)")
     }
 
+    /// lld packs resmond's relative relocations (DT_RELR): gold's table was 915 KB that the
+    /// loader read, and kept resident, at every start.
+    @Test func resmondPacksItsRelocations() throws {
+        let dynamic = try Products.run("/usr/bin/readelf", ["-d", Products.path("resmond")])
+        #expect(dynamic.status == 0, "readelf: \(dynamic.error)")
+        #expect(dynamic.output.contains("(RELR)"), "resmond has no packed relocations: linked without lld's -z pack-relative-relocs?")
+        let relocations = try Products.run("/usr/bin/readelf", ["-rW", Products.path("resmond")])
+        let relative = relocations.output.split(separator: "\n").filter { $0.contains("R_X86_64_RELATIVE") }
+        #expect(relative.count < 1000, "\(relative.count) unpacked relative relocations")
+    }
+
     @Test func resmondWatchesItselfAndTheCgroups() throws {
         let daemon = try DaemonHarness()
         #expect(daemon.eventually(timeout: 3) { (try? daemon.client.statistic("self:resmond:sample_cpu_seconds").value) != nil })

@@ -113,9 +113,10 @@ public final class DaemonHarness: @unchecked Sendable {
     ///   - configuration: the text of resmond.json, if any.
     ///   - defaultMonitors: let resmond write its default monitors on the first start (tests that
     ///     count events leave them out: an empty `monitors.d/defaults.json` is written instead).
+    ///   - executable: another resmond binary than the build's (a private copy, say).
     public init(arguments: [String] = ["--listen", "none", "--step", "1"], configuration: String? = nil,
                 environment: [String: String] = [:], directory: TemporaryDirectory = TemporaryDirectory("resmond"),
-                waitUntilReady: Bool = true, defaultMonitors: Bool = false) throws {
+                waitUntilReady: Bool = true, defaultMonitors: Bool = false, executable: String? = nil) throws {
         self.directory = directory
         if let configuration { try directory.write("config/resmond.json", configuration) }
         if !defaultMonitors && !FileManager.default.fileExists(atPath: directory.file("config/monitors.d/defaults.json")) {
@@ -123,7 +124,7 @@ public final class DaemonHarness: @unchecked Sendable {
         }
         try FileManager.default.createDirectory(atPath: directory.file("config"), withIntermediateDirectories: true)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Products.path("resmond"))
+        process.executableURL = URL(fileURLWithPath: executable ?? Products.path("resmond"))
         process.arguments = ["--state-dir", directory.file("state"), "--config-dir", directory.file("config")] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = errorPipe
