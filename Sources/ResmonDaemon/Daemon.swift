@@ -387,8 +387,9 @@ public final class Daemon: Sendable {
         if reason == nil, before != nil { Log.info("back under the self-limits: accepting new monitors") }
     }
 
-    /// After the first self-monitoring period, every periodic path has run: what start-up alone
-    /// touched is given back (StartupPages).
+    /// At the first self-monitoring check (15 s after start by default) start-up is over: the
+    /// pages only it touched are given back (StartupPages). Code that runs later, such as the
+    /// minute's history snapshot, faults its pages back in when it first runs.
     private func releaseStartupPagesOnce() {
         guard configuration.withLock({ $0.releaseStartupPages }),
               startupPagesReleased.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
@@ -396,7 +397,7 @@ public final class Daemon: Sendable {
         let before = Daemon.residentBytes()
         let advised = StartupPages.release()
         guard advised > 0 else {
-            Log.info("the kernel reclaims no pages on request (MADV_PAGEOUT, Linux 5.4); start-up pages stay mapped")
+            Log.info("this kernel does not reclaim pages on request (MADV_PAGEOUT needs Linux 5.4); start-up pages stay mapped")
             return
         }
         let after = Daemon.residentBytes()
