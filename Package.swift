@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "Statistics", "History", "Monitoring", "Events", "Storage",
                                                               "ResmonAPI", "ResmonClient", "Server"]),
 
-        .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
+        .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),

@@ -478,3 +478,7 @@ void rs_malloc_tune(void) {
     /* Two arenas for resmond's handful of threads: fewer heaps to fragment. */
     mallopt(M_ARENA_MAX, 2);
 }
+
+/* ---------------------------------------------------------------- pipes */
+
+int rs_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }

@@ -249,17 +249,23 @@ public final class Daemon: Sendable {
         if let name = configuration.socketGroup ?? (getgrnam("resmon") != nil ? "resmon" : nil), let group = getgrnam(name) {
             groupID = group.pointee.gr_gid
         }
+        // The TCP port is bound and published first: a client that reaches the Unix socket
+        // the moment it answers finds the listen address in /v1/status.
+        var tcpDescriptor: Int32?
+        if let listen = configuration.listen {
+            if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
+            let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
+            tcpDescriptor = descriptor
+            listenDescription.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
+        }
         let unixDescriptor = try ListeningSocket.unix(path: configuration.socketPath, mode: 0o660, groupID: groupID)
         var servers = [try HTTPServer(descriptor: unixDescriptor, transport: .unixSocket, handler: router,
                                       maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
                                       connectionLimit: configuration.maxConnections)]
-        if let listen = configuration.listen {
-            if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
-            let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
-            servers.append(try HTTPServer(descriptor: descriptor, transport: .tcp, handler: router,
+        if let tcpDescriptor {
+            servers.append(try HTTPServer(descriptor: tcpDescriptor, transport: .tcp, handler: router,
                                           maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
                                           connectionLimit: configuration.maxConnections))
-            listenDescription.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
         }
         return servers
     }
@@ -391,9 +397,11 @@ public final class Daemon: Sendable {
     /// pages only it touched are given back (StartupPages). Code that runs later, such as the
     /// minute's history snapshot, faults its pages back in when it first runs.
     private func releaseStartupPagesOnce() {
-        guard configuration.withLock({ $0.releaseStartupPages }),
-              startupPagesReleased.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
-        else { return }
+        guard startupPagesReleased.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        guard configuration.withLock({ $0.releaseStartupPages }) else {
+            Log.info("start-up pages kept (limits.releaseStartupPages is false)")
+            return
+        }
         let before = Daemon.residentBytes()
         let advised = StartupPages.release()
         guard advised > 0 else {

@@ -11,10 +11,13 @@ public enum ProcessGroup {
         public var description: String { String(cString: strerror(code)) }
     }
 
-    /// Starts `command` (an absolute path and its arguments) with `environment`; standard input
-    /// and output come from the descriptors given (nil: /dev/null); standard error goes to
-    /// /dev/null. Returns the pid, which is also the group id.
-    public static func spawn(_ command: [String], environment: [String], stdin: Int32? = nil, stdout: Int32? = nil) throws(SpawnError) -> pid_t {
+    /// Starts `command` (an absolute path and its arguments) with `environment`; standard input,
+    /// output and error come from the descriptors given (nil: /dev/null). Returns the pid, which
+    /// is also the group id. With `newSession` the program leads a session of its own instead of
+    /// only a group, so that every process it starts, whatever group it makes, can be found by
+    /// that session id (`pkill -s`): the test harness's reaper relies on it.
+    public static func spawn(_ command: [String], environment: [String], stdin: Int32? = nil, stdout: Int32? = nil,
+                             stderr: Int32? = nil, newSession: Bool = false) throws(SpawnError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -25,13 +28,15 @@ public enum ProcessGroup {
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        // A new session makes its leader a group leader too; asking for both fails with EPERM.
+        let grouping = newSession ? ProcessGroup.spawnNewSession : POSIX_SPAWN_SETPGROUP
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | grouping))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) } else { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) } else { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
         let arguments = command.map { strdup($0) } + [nil]
         let variables = environment.map { strdup($0) } + [nil]
         defer {
@@ -43,6 +48,10 @@ public enum ProcessGroup {
         guard status == 0 else { throw SpawnError(code: status) }
         return pid
     }
+
+    /// glibc's `POSIX_SPAWN_SETSID` (2.26 and later), which Swift does not import: spawn.h
+    /// declares it only under `_GNU_SOURCE`.
+    private static let spawnNewSession: Int32 = 0x80
 
     /// Kills the whole group and reaps its leader.
     public static func kill(_ pid: pid_t) {

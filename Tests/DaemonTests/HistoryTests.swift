@@ -40,7 +40,7 @@ final class XportReader: NSObject, XMLParserDelegate {
 @Suite struct HistoryEndToEndTests {
     @Test func historyRRDToolXMLAndRRDUpdates() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0", "--step", "1"])
-        #expect(daemon.eventually(timeout: 10) { ((try? daemon.client.history("memory:host:total_bytes", start: -10))?.rows.compactMap(\.v).count ?? 0) >= 4 })
+        #expect(daemon.eventually(timeout: 10) { ((try? daemon.client.history("memory:host:total_bytes", start: -10))?.rows.compactMap(\.v).count ?? 0) >= 6 })
         let history = try daemon.client.history("memory:host:total_bytes", start: -10)
         #expect(history.step == 1 && history.cf == "AVERAGE" && history.unit == "bytes")
         let total = try #require(try daemon.client.statistic("memory:host:total_bytes").value)
@@ -105,9 +105,14 @@ final class XportReader: NSObject, XMLParserDelegate {
         let directory = TemporaryDirectory("resmon-restart")
         let configuration = #"{"history": {"snapshotSeconds": 1}}"#
         var first: DaemonHarness? = try DaemonHarness(configuration: configuration, directory: directory)
-        #expect(first!.eventually(timeout: 10) { ((try? first!.client.history("load:host:load1", start: -20))?.rows.compactMap(\.v).count ?? 0) >= 4 })
-        usleep(1_500_000) // at least one snapshot after those rows
+        #expect(first!.eventually(timeout: 10) { ((try? first!.client.history("load:host:load1", start: -20))?.rows.compactMap(\.v).count ?? 0) >= 6 })
         let before = try first!.client.history("load:host:load1", start: -30)
+        // A snapshot written after `before` was read holds its rows.
+        let snapshot = directory.file("state/history.snapshot")
+        let readAt = Date()
+        #expect(first!.eventually(timeout: 30) {
+            ((try? FileManager.default.attributesOfItem(atPath: snapshot))?[.modificationDate] as? Date).map { $0 > readAt } == true
+        })
         first!.signal(SIGKILL)
         _ = first!.waitForExit(timeout: 5)
         first = nil
@@ -124,7 +129,6 @@ final class XportReader: NSObject, XMLParserDelegate {
         #expect(second.waitForExit(timeout: 10) == 0) // the 2 s bound is DaemonTests' to check, unloaded
 
         // A damaged snapshot is moved aside; resmond starts with empty history.
-        let snapshot = directory.file("state/history.snapshot")
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: snapshot)))
         bytes[bytes.count / 2] ^= 0xff
         try Data(bytes).write(to: URL(fileURLWithPath: snapshot))

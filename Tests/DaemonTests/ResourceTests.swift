@@ -101,13 +101,27 @@ import Glibc
         try directory.write("token", "s3cret-token-0123456789\n")
         chmod(directory.file("token"), 0o600)
         let configuration = #"{"http": {"listen": "127.0.0.1:0", "tokenFile": "\#(directory.file("token"))"}}"#
-        guard getuid() == 0 else {
-            // Only root can own the token file as required; anyone else is told so.
-            try directory.write("config/resmond.json", configuration)
+        // Only root can own the token file as required; anyone else is told so. As root, that
+        // half runs as nobody (setpriv), with a token file nobody owns.
+        try directory.write("config/resmond.json", configuration)
+        if getuid() != 0 {
             let check = try Products.run(Products.path("resmond"), ["--config-dir", directory.file("config"), "--check-config"])
-            #expect(check.status == 1 && check.error.contains("owned by root"))
+            #expect(check.status == 1 && check.error.contains("owned by root"), "\(check.error)")
             return
         }
+        let nobody = TemporaryDirectory("resmon-token-nobody")
+        try nobody.write("token", "s3cret-token-0123456789\n")
+        try nobody.write("config/resmond.json", #"{"http": {"listen": "127.0.0.1:0", "tokenFile": "\#(nobody.file("token"))"}}"#)
+        // A copy of resmond that nobody may run, wherever the build tree is (CI clones under /root).
+        try FileManager.default.copyItem(atPath: Products.path("resmond"), toPath: nobody.file("resmond"))
+        for path in [nobody.path, nobody.file("config"), nobody.file("config/resmond.json"), nobody.file("token")] {
+            #expect(chown(path, 65534, 65534) == 0)
+        }
+        chmod(nobody.file("token"), 0o600)
+        let asNobody = try Products.run("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", nobody.file("resmond"),
+                                                             "--config-dir", nobody.file("config"), "--check-config"],
+                                        environment: ["HOME": "/nonexistent", "XDG_STATE_HOME": nobody.file("state")])
+        #expect(asNobody.status == 1 && asNobody.error.contains("owned by root"), "\(asNobody.error)")
         let daemon = try DaemonHarness(arguments: ["--step", "1"], configuration: configuration)
         let listen = try #require(try daemon.client.status().listen)
         func put(_ headers: [String]) throws -> ProgramResult {

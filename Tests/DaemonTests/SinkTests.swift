@@ -213,6 +213,7 @@ final class Alertmanager {
         let labels: [String: String]
         let annotations: [String: String]
         let endsAt: String
+        let updatedAt: String
         let status: Status
     }
 
@@ -263,9 +264,12 @@ extension SinkTests {
         #expect(firing?.labels["severity"] == "crit" && firing?.labels["team"] == "storage")
         #expect(firing?.labels["statistic"] == "app:test:level" && firing?.labels["host"]?.isEmpty == false)
         #expect(firing?.annotations["runbook"] == "https://example.invalid/queue")
-        // Re-sent while raised: still active well past one resend interval.
-        usleep(2_500_000)
-        #expect(alertmanager.alerts()?.first { $0.labels["monitor"] == "queue-depth" }?.status.state == "active")
+        // Re-sent while raised: Alertmanager sees it again (a newer updatedAt), still active.
+        let firstSeen = try #require(firing).updatedAt
+        #expect(daemon.eventually(timeout: 30) {
+            guard let alert = alertmanager.alerts()?.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return false }
+            return alert.updatedAt != firstSeen && alert.status.state == "active"
+        }, "re-sent while raised")
 
         _ = try daemon.client.push("app:test:level", value: 1)
         #expect(daemon.eventually(timeout: 30) {
@@ -274,5 +278,68 @@ extension SinkTests {
             guard let alert = alerts.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return true }
             return alert.status.state != "active"
         })
+    }
+}
+
+extension SinkTests {
+    /// Issue 7's end to end: a raised monitor reaches `resmon events --follow`, a webhook
+    /// receiver and the real Alertmanager, and resolves in all three when its condition ends.
+    /// A pushed statistic drives it: with real CPU load, a machine busy with other work would
+    /// never let the monitor cancel.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-alertmanager")))
+    func aRaisedMonitorReachesEveryConsumerAndResolves() throws {
+        let receiver = WebhookReceiver()
+        try receiver.start()
+        defer { receiver.stop() }
+        let alertmanager = try Alertmanager()
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"], configuration: """
+            {"sinks": {"hook": {"type": "webhook", "url": "http://127.0.0.1:\(receiver.port)/"},
+                       "am": {"type": "alertmanager", "url": "http://127.0.0.1:\(alertmanager.port)", "resendSeconds": 2, "maxBackoffSeconds": 1}}}
+            """)
+        let followed = daemon.directory.file("follow.out")
+        let output = open(followed, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try #require(output >= 0)
+        let follow = try ChildProcess(Products.path("resmon"), ["--socket", daemon.socket, "events", "--follow", "--json"], stdout: output)
+        close(output)
+        defer { follow.stop() }
+        func streamed() -> [EventRecord] {
+            ((try? String(contentsOfFile: followed, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONDecoder().decode(EventRecord.self, from: Data($0.utf8)) }
+        }
+
+        _ = try daemon.client.push("app:web:busy_ratio", value: 0.1)
+        var spec = MonitorSpec(target: "app:web:busy_ratio", condition: "above", value: 0.8)
+        spec.id = "web-busy"
+        spec.samples = 2
+        spec.cancelValue = 0.5
+        spec.cancelSamples = 2
+        _ = try daemon.client.createMonitors([spec])
+        // Each push is one reading: two readings over the value raise, two under 0.5 cancel.
+        func reading(_ value: Double) throws {
+            _ = try daemon.client.push("app:web:busy_ratio", value: value)
+            try daemon.waitForCycles(2)
+        }
+        try reading(0.95)
+        try reading(0.95)
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.contains { $0.type == "above" }) == true })
+        #expect(daemon.eventually(timeout: 30) { streamed().map(\.type) == ["above"] }, "resmon events --follow")
+        #expect(daemon.eventually(timeout: 30) { receiver.ids.count == 1 }, "the webhook")
+        #expect(daemon.eventually(timeout: 30) {
+            alertmanager.alerts()?.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } == true
+        }, "Alertmanager shows it firing")
+        try reading(0.2)
+        try reading(0.2)
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.contains { $0.type == "canceled" }) == true })
+        let events = try daemon.client.events().events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        let raise = try #require(events.first)
+        let cancel = try #require(events.last)
+        #expect(raise.monitorId == "web-busy" && raise.code == 501 && raise.value == 0.95)
+        #expect(cancel.cancels == raise.id)
+        #expect(daemon.eventually(timeout: 30) { streamed().map(\.id) == events.map(\.id) }, "resmon events --follow")
+        #expect(daemon.eventually(timeout: 30) { receiver.ids == events.map(\.id) }, "the webhook")
+        #expect(daemon.eventually(timeout: 30) {
+            alertmanager.alerts().map { alerts in !alerts.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } } == true
+        }, "Alertmanager shows it resolved")
     }
 }

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 import ResmonClient
 import Statistics
@@ -52,36 +53,69 @@ public enum Products {
     /// Runs a program to completion (with a deadline) and collects its output.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                            input: String? = nil, timeout: Double = 30) throws -> ProgramResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe(), error = Pipe(), standardInput = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        process.standardInput = standardInput
-        try process.run()
-        if let input { standardInput.fileHandleForWriting.write(Data(input.utf8)) }
-        try? standardInput.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
+        let standardInput = try Pipe(), output = try Pipe(), error = try Pipe()
+        let process = try ChildProcess(executable, arguments, environment: environment,
+                                       stdin: standardInput.read, stdout: output.write, stderr: error.write)
+        standardInput.closeRead()
+        output.closeWrite()
+        error.closeWrite()
+        if let input { _ = Array(input.utf8).withUnsafeBytes { write(standardInput.write, $0.baseAddress, $0.count) } }
+        standardInput.closeWrite()
         // Drain the pipes while waiting, so a chatty program never blocks on a full pipe.
         let outputData = Mutex<Data>(), errorData = Mutex<Data>()
         let group = DispatchGroup()
         for (pipe, sink) in [(output, outputData), (error, errorData)] {
             group.enter()
             DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                sink.set(data)
+                sink.set(pipe.readToEnd())
                 group.leave()
             }
         }
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        if process.waitForExit(timeout: timeout) == nil { process.stop() }
         _ = group.wait(timeout: .now() + 5)
-        return ProgramResult(status: process.terminationStatus,
+        return ProgramResult(status: process.exitCode ?? -1,
                              output: String(decoding: outputData.get(), as: UTF8.self),
                              error: String(decoding: errorData.get(), as: UTF8.self))
+    }
+
+    /// A pipe whose ends close when released; both are close-on-exec, so only the descriptor a
+    /// child is given (as a standard stream) crosses into it.
+    final class Pipe: @unchecked Sendable {
+        private(set) var read: Int32
+        private(set) var write: Int32
+
+        init() throws {
+            var ends: [Int32] = [0, 0]
+            guard rs_pipe_cloexec(&ends) == 0 else { throw DaemonHarness.NotReady(description: "pipe: \(errno)") }
+            (read, write) = (ends[0], ends[1])
+        }
+
+        deinit {
+            closeRead()
+            closeWrite()
+        }
+
+        func closeRead() {
+            if read >= 0 { close(read) }
+            read = -1
+        }
+
+        func closeWrite() {
+            if write >= 0 { close(write) }
+            write = -1
+        }
+
+        /// Everything until end of file.
+        func readToEnd() -> Data {
+            var data = Data()
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = Glibc.read(read, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { return data }
+                data.append(contentsOf: chunk[0..<count])
+            }
+        }
     }
 }
 
@@ -98,10 +132,10 @@ public final class Mutex<Value>: @unchecked Sendable {
 /// A real resmond on temporary directories and its own socket, stopped when released.
 public final class DaemonHarness: @unchecked Sendable {
     public let directory: TemporaryDirectory
-    public let process: Process
+    public let process: ChildProcess
     public let client: ResmonClient
-    private let errorPipe = Pipe()
     private let log = Mutex<Data>()
+    private let logReader: FileHandle
 
     public var stateDirectory: String { directory.file("state") }
     public var configDirectory: String { directory.file("config") }
@@ -123,28 +157,24 @@ public final class DaemonHarness: @unchecked Sendable {
             try directory.write("config/monitors.d/defaults.json", "{}\n")
         }
         try FileManager.default.createDirectory(atPath: directory.file("config"), withIntermediateDirectories: true)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable ?? Products.path("resmond"))
-        process.arguments = ["--state-dir", directory.file("state"), "--config-dir", directory.file("config")] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
+        let errors = try Products.Pipe()
+        process = try ChildProcess(executable ?? Products.path("resmond"),
+                                   ["--state-dir", directory.file("state"), "--config-dir", directory.file("config")] + arguments,
+                                   environment: environment, stderr: errors.write)
+        errors.closeWrite()
+        logReader = FileHandle(fileDescriptor: dup(errors.read), closeOnDealloc: true)
         client = ResmonClient(socketPath: directory.file("state/resmond.sock"), timeoutMilliseconds: 5000)
         let sink = log
-        errorPipe.fileHandleForReading.readabilityHandler = { handle in
+        logReader.readabilityHandler = { handle in
             let data = handle.availableData
             if !data.isEmpty { sink.set(sink.get() + data) }
         }
-        try process.run()
         if waitUntilReady { try waitForHealth() }
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        errorPipe.fileHandleForReading.readabilityHandler = nil
+        process.stop()
+        logReader.readabilityHandler = nil
     }
 
     public struct NotReady: Error, CustomStringConvertible {
@@ -155,7 +185,7 @@ public final class DaemonHarness: @unchecked Sendable {
     public func waitForHealth(timeout: Double = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if !process.isRunning { throw NotReady(description: "resmond exited with \(process.terminationStatus): \(stderr)") }
+            if let code = process.exitCode { throw NotReady(description: "resmond exited with \(code): \(stderr)") }
             if (try? client.health()) != nil { return }
             usleep(20_000)
         }
@@ -165,25 +195,24 @@ public final class DaemonHarness: @unchecked Sendable {
     /// What resmond wrote to standard error so far.
     public var stderr: String { String(decoding: log.get(), as: UTF8.self) }
 
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    public func signal(_ number: Int32) { process.signal(number) }
 
-    /// Waits for the process to exit; nil when it is still running at the deadline.
-    public func waitForExit(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning { return nil }
-        process.waitUntilExit()
-        return process.terminationStatus
+    /// Waits for the process to exit: its exit code (128 + the signal when one ended it), or nil
+    /// when it is still running at the deadline.
+    public func waitForExit(timeout: Double) -> Int32? { process.waitForExit(timeout: timeout) }
+
+    /// Waits until resmond has completed `count` more sampling cycles than it had when called:
+    /// what was asked of it before (a withdrawn rate, a pushed value) has taken effect.
+    public func waitForCycles(_ count: Int = 2, timeout: Double = 60) throws {
+        let start = try client.status().cycles
+        guard eventually(timeout: timeout, { ((try? client.status().cycles) ?? 0) >= start + count }) else {
+            throw NotReady(description: "resmond did not complete \(count) cycles within \(timeout) s: \(stderr)")
+        }
     }
 
     /// Waits until `condition` holds, polling; false at the deadline.
     public func eventually(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return false
+        try ResmonTestSupport.eventually(timeout: timeout, condition)
     }
 }
 
@@ -216,21 +245,19 @@ public final class FixtureTree: @unchecked Sendable {
     public func remove(_ relative: String) throws { try FileManager.default.removeItem(atPath: directory.file(relative)) }
 }
 
-/// A helper program (stress-ng …) started with a clean signal mask in its own process group,
-/// so that it and all its children can be killed at once. Foundation's Process hands children
-/// the test thread's blocked signals, which stress-ng then never receives.
-public final class SpawnedGroup: @unchecked Sendable {
-    public let pid: pid_t
+/// A helper program (stress-ng, Alertmanager, node_exporter …) started with a clean signal mask
+/// in a session of its own, so that it and all its children can be killed at once, and are when
+/// the test process dies. Foundation's Process hands children the test thread's blocked
+/// signals, which stress-ng then never receives.
+public typealias SpawnedGroup = ChildProcess
 
-    public init(_ executable: String, _ arguments: [String]) throws {
-        pid = try ProcessGroup.spawn([executable] + arguments,
-                                     environment: ProcessInfo.processInfo.environment.map { $0.key + "=" + $0.value })
+/// Waits until `condition` holds, polling every 20 ms; false at the deadline. Deadlines are
+/// generous: on a machine busy with other work a step can take several times its length.
+public func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(20_000)
     }
-
-    /// Kills the whole group and reaps the leader.
-    public func stop() {
-        ProcessGroup.kill(pid)
-    }
-
-    deinit { stop() }
+    return false
 }

@@ -75,6 +75,10 @@ void rs_http_stop(rs_http_server *server);
 
 /* Returns freed heap memory to the system (glibc's malloc_trim). */
 void rs_malloc_trim(void);
+
+/* A pipe whose ends are close-on-exec from the start (pipe2 is GNU, not imported by Swift):
+   no posix_spawn in another thread can inherit them between pipe() and fcntl(). */
+int rs_pipe_cloexec(int ends[2]);
 /* A long-running daemon's malloc: large buffers go back to the system when freed, two arenas. */
 void rs_malloc_tune(void);
 
