@@ -256,3 +256,19 @@ public struct SinkList: Codable, Sendable, Equatable {
     public init(sinks: [SinkStatus]) { self.sinks = sinks }
 }
 
+
+/// `POST /v1/reload`: what a reload of resmond.json, `subsystems.d` and `monitors.d` did.
+public struct ReloadResponse: Codable, Sendable {
+    /// The configuration file read.
+    public var configFile: String
+    /// Keys that changed but take effect only at the next start (`http`, `stateDir` …).
+    public var restartRequired: [String]
+    /// What changed and what could not be used: plug-ins added or removed, files refused.
+    public var messages: [String]
+
+    public init(configFile: String, restartRequired: [String], messages: [String]) {
+        self.configFile = configFile
+        self.restartRequired = restartRequired
+        self.messages = messages
+    }
+}

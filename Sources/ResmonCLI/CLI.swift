@@ -52,6 +52,7 @@ public enum CLI {
           events [--filter EXPR] [--since 1h] [--after ID] [--limit N] [--follow]   the event log
           import-perfmon FILE --object host|cgroup:/PATH   perfmon's XML configuration as monitors
           sinks               where events are delivered: each sink's position, deliveries, retries, last error
+          reload              re-read resmond.json, subsystems.d and monitors.d (root), and say what changed
           version             the version of resmon
 
         Options:
@@ -90,6 +91,7 @@ public enum CLI {
 
             """,
         "import-perfmon": "Usage: resmon import-perfmon FILE --object host|cgroup:/PATH [--json]\n\nCreates the monitors a XenServer perfmon configuration asks for (<config><variable>…), with perfmon's\ndefaults per variable, on the host or on a control group (perfmon's VMs). FILE - reads standard input.\nSee docs/MONITORS.md for the mapping.\n",
+        "reload": "Usage: resmon reload [--json]\n\nHas resmond re-read resmond.json, subsystems.d and monitors.d (as SIGHUP does, but only this resmond,\nand only for root) and prints what the reload changed: plug-ins added or removed, files it could not\nuse, keys that take effect only at the next start. A bad resmond.json is refused with its error (exit\n1), and the running configuration is kept.\n",
         "sinks": "Usage: resmon sinks [--json]\n\nLists the sinks configured under \"sinks\" in resmond.json: the last event each has dealt with, how many\nit delivered and had rejected, how often it retried, and its last error.\n",
         "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--follow] [--json]\n\nShows the event log, oldest first: the last N (default 50; 10 with --follow) events, or those after\nevent ID, that match the filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since\nTIME (-1h, RFC 3339). --follow (-f) then prints events as they happen, one per line (one JSON object\nper line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart\nof resmond.\n",
         "history": "Usage: resmon history KEY [--since DURATION] [--cf average|min|max|last] [--json]\n\nShows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.\n",
@@ -127,6 +129,7 @@ public enum CLI {
             case "monitor": try monitor(client, invocation)
             case "events": try events(client, invocation)
             case "sinks": try sinks(client, invocation)
+            case "reload": try reload(client, invocation)
             case "import-perfmon": try importPerfmon(client, invocation)
             case "watch": try watch(client, invocation)
             case "version": print("resmon \(ResmonVersion.current)")
@@ -532,6 +535,17 @@ public enum CLI {
                           String(sink.retries), sink.lastError ?? ""])
         }
         print(table.render(), terminator: "")
+    }
+
+    static func reload(_ client: ResmonClient, _ invocation: Invocation) throws {
+        try expectArguments(invocation, 0...0)
+        let done = try client.reload()
+        if invocation.json { return printJSON(done) }
+        print("reloaded \(done.configFile)")
+        for message in done.messages { print("  " + message) }
+        if !done.restartRequired.isEmpty {
+            print("  changed, but applied only at the next start: " + done.restartRequired.joined(separator: ", "))
+        }
     }
 
     /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.

@@ -157,6 +157,14 @@ public struct ResmonClient: Sendable {
     }
 
     /// Each configured sink's progress: its position in the log, deliveries, retries, last error.
+    /// Has resmond re-read resmond.json, `subsystems.d` and `monitors.d` (root only) and answers
+    /// once they are applied: what changed, or the file's error (`ClientError` with 400).
+    public func reload() throws(ClientError) -> ReloadResponse {
+        let response = try send("POST", "/v1/reload")
+        try ResmonClient.check(response)
+        return try ResmonClient.decode(response, "/v1/reload")
+    }
+
     public func sinks() throws(ClientError) -> [SinkStatus] {
         let list: SinkList = try get("/v1/sinks")
         return list.sinks

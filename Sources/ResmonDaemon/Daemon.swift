@@ -25,6 +25,9 @@ public final class Daemon: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let startupPagesReleased = Atomic<Bool>(false)
     private let pendingReload = Mutex<DaemonConfiguration?>(nil)
+    /// Reloads asked for and applied (numbered), and what the last applied one reported: an API
+    /// reload answers once the sampling thread has applied its request.
+    private let reloads = Mutex<(requested: Int, applied: Int, messages: [String])>((0, 0, []))
     /// Wakes the sampler early: to stop or to apply a reload.
     private let wake = DispatchSemaphore(value: 0)
     private let stopRequested = DispatchSemaphore(value: 0)
@@ -161,6 +164,15 @@ public final class Daemon: Sendable {
             throw DaemonFailure(error.description)
         }
 
+        // The registry's directories exist from the first start, so that a plug-in or a monitor
+        // file can be dropped in (the README's tour does) without knowing to create them.
+        for directory in ["subsystems.d", "monitors.d"] {
+            do {
+                try makeDirectories(configuration.configDirectory + "/" + directory)
+            } catch {
+                Log.warning("\(error)")
+            }
+        }
         restoreHistory(configuration)
         var streamSettings = EventStreamHub.Settings()
         streamSettings.maximumStreams = configuration.maxConnections
@@ -196,8 +208,8 @@ public final class Daemon: Sendable {
                                                                    stateDirectory: configuration.stateDirectory) {
             Log.info(note)
         }
-        reconcileMonitorFiles(engine, configuration)
-        applyRegistry()
+        _ = reconcileMonitorFiles(engine, configuration)
+        _ = applyRegistry()
         engine.setStormLimits(perMonitorPerMinute: configuration.eventsPerMonitorPerMinute, maximumPerSecond: configuration.eventsPerSecond)
         let sinkRunner = sinks.withLock { $0 }!
         sinkRunner.configure(configuration.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
@@ -206,7 +218,7 @@ public final class Daemon: Sendable {
                                                    subsystems: { [collector] in collector.statuses() },
                                                    pushed: pushed, writeToken: writeToken, history: history,
                                                    monitors: engine, streams: streams, sinks: { sinkRunner.statuses() },
-                                                   hostUUID: Daemon.hostUUID()))
+                                                   hostUUID: Daemon.hostUUID(), reload: { [self] in reloadAndWait() }))
         var servers: [HTTPServer] = []
         do {
             servers = try startServers(configuration, router: router)
@@ -282,7 +294,7 @@ public final class Daemon: Sendable {
             }
         }
         return on([SIGTERM, SIGINT], { [self] in requestStop() })
-            + on([SIGHUP, SIGTTIN], { [self] in reload() })
+            + on([SIGHUP, SIGTTIN], { [self] in _ = reload() })
             + on([SIGUSR1, SIGTTOU], { [self] in dump(router: router) })
     }
 
@@ -331,15 +343,16 @@ public final class Daemon: Sendable {
 
     /// Reads `subsystems.d` and starts, restarts or stops plug-ins to match (on the sampling
     /// thread: at start, on SIGHUP and every `registry.refreshSeconds`). Each change is logged as
-    /// a `subsystemConfigurationChange` event.
-    private func applyRegistry() {
+    /// a `subsystemConfigurationChange` event. Returns what it logged.
+    @discardableResult
+    private func applyRegistry() -> [String] {
         lastRegistryRead.withLock { $0 = Clock.monotonic() }
         let configuration = self.configuration.withLock { $0 }
         let (declared, problems) = PluginRegistry.read(configDirectory: configuration.configDirectory, step: configuration.step)
         for problem in problems { Log.warning(problem) }
         let plugins = declared.map { PluginSubsystem(configuration: $0, table: table, fetch: PluginRegistry.fetch) }
         let (added, changed, removed) = collector.setPlugins(plugins)
-        guard let engine = monitors.withLock({ $0 }), !(added.isEmpty && changed.isEmpty && removed.isEmpty) else { return }
+        guard let engine = monitors.withLock({ $0 }), !(added.isEmpty && changed.isEmpty && removed.isEmpty) else { return problems }
         let summaries = Dictionary(plugins.map { ($0.name, $0.summary) }, uniquingKeysWith: { first, _ in first })
         let now = Clock.wall()
         let events = [(added, "added"), (changed, "changed"), (removed, "removed")].flatMap { names, what in
@@ -353,12 +366,16 @@ public final class Daemon: Sendable {
         }
         for event in events { Log.info(event.message) }
         engine.log(events)
+        return problems + events.map(\.message)
     }
 
-    /// Makes the monitors from `monitors.d` what the files say (at start and on SIGHUP).
-    private func reconcileMonitorFiles(_ engine: MonitorEngine, _ configuration: DaemonConfiguration) {
+    /// Makes the monitors from `monitors.d` what the files say (at start and on SIGHUP);
+    /// returns the problems it logged.
+    private func reconcileMonitorFiles(_ engine: MonitorEngine, _ configuration: DaemonConfiguration) -> [String] {
         let (declared, problems) = MonitorFileReader.read(configDirectory: configuration.configDirectory)
-        for problem in problems + engine.reconcile(files: declared) { Log.warning(problem) }
+        let all = problems + engine.reconcile(files: declared)
+        for problem in all { Log.warning(problem) }
+        return all
     }
 
     /// Every `limits.selfMonitoringSeconds`: resmond's CPU share of one core and its RSS against
@@ -469,15 +486,21 @@ public final class Daemon: Sendable {
             if let fast { wakeAt = min(nextStep, ((now / fast.interval).rounded(.down) + 1) * fast.interval) }
             _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, wakeAt - now) * 1e9)))
             if stopping.load(ordering: .acquiring) { return }
-            if let reloaded = pendingReload.withLock({ pending in defer { pending = nil }; return pending }) {
+            // Taken with its number under the one lock reload() sets both under.
+            if let (reloaded, generation) = pendingReload.withLock({ pending -> (DaemonConfiguration, Int)? in
+                defer { pending = nil }
+                return pending.map { ($0, reloads.withLock { $0.requested }) }
+            }) {
                 collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
                 pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
-                if let engine = monitors.withLock({ $0 }) { reconcileMonitorFiles(engine, reloaded) }
-                applyRegistry()
+                configuration.withLock { $0 = reloaded }
+                var messages: [String] = []
+                if let engine = monitors.withLock({ $0 }) { messages += reconcileMonitorFiles(engine, reloaded) }
+                messages += applyRegistry()
                 monitors.withLock { $0 }?.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute,
                                                           maximumPerSecond: reloaded.eventsPerSecond)
                 sinks.withLock { $0 }?.configure(reloaded.sinks, host: Daemon.hostName(), log: { Log.warning($0) })
-                configuration.withLock { $0 = reloaded }
+                reloads.withLock { $0.applied = generation; $0.messages = messages }
                 continue
             }
             let refresh = Double(configuration.withLock { $0.registryRefreshSeconds })
@@ -492,15 +515,37 @@ public final class Daemon: Sendable {
         }
     }
 
-    /// Re-reads resmond.json (SIGHUP). A bad file is reported and the running configuration kept.
-    private func reload() {
+    /// `POST /v1/reload`: reloads, then waits (up to 30 s) until the sampling thread has applied
+    /// it, so the answer says what the reload did.
+    private func reloadAndWait() -> Result<ReloadResponse, ReloadRefused> {
+        let asked: (generation: Int, configFile: String, restartRequired: [String])
+        switch reload() {
+        case .success(let value): asked = value
+        case .failure(let refused): return .failure(refused)
+        }
+        let deadline = Clock.monotonic() + 30
+        while Clock.monotonic() < deadline {
+            if let messages = reloads.withLock({ $0.applied >= asked.generation ? $0.messages : nil }) {
+                return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired, messages: messages))
+            }
+            usleep(5_000)
+        }
+        return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired,
+                                       messages: ["the reload is queued: the sampling thread has not applied it within 30 s"]))
+    }
+
+    /// Re-reads resmond.json (SIGHUP, `POST /v1/reload`) and hands it to the sampling thread,
+    /// which applies it with `subsystems.d` and `monitors.d`. A bad file is reported and the
+    /// running configuration kept. Returns the reload's number, the file, and the keys that need
+    /// a restart.
+    private func reload() -> Result<(generation: Int, configFile: String, restartRequired: [String]), ReloadRefused> {
         let reloaded: DaemonConfiguration
         do {
             reloaded = try options.configuration()
             try Daemon.validate(reloaded)
         } catch {
             Log.error("reload refused, keeping the running configuration: \(error)")
-            return
+            return .failure(ReloadRefused(message: "reload refused, keeping the running configuration: \(error)"))
         }
         let current = configuration.withLock { $0 }
         var restartOnly: [String] = []
@@ -525,9 +570,13 @@ public final class Daemon: Sendable {
         if !restartOnly.isEmpty {
             Log.warning("reload: \(restartOnly.joined(separator: ", ")) changed and take effect at the next start")
         }
-        pendingReload.withLock { $0 = applied }
+        let generation = pendingReload.withLock { pending in
+            pending = applied
+            return reloads.withLock { $0.requested += 1; return $0.requested }
+        }
         wake.signal()
         Log.info("reloaded \(current.configFile) (step \(applied.step) s)")
+        return .success((generation, current.configFile, restartOnly))
     }
 
     /// Writes status, subsystems and every statistic to `resmond-dump.json` in the state directory (SIGUSR1).

@@ -22,11 +22,16 @@ public struct APIContext: Sendable {
     public var hostUUID: String
     /// `/metrics`' layout, kept between scrapes.
     public let metrics = MetricsExposition()
+    /// Re-reads the configuration and applies it (`POST /v1/reload`): what it did, or why the
+    /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
+    public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
 
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
                 writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
-                streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000") {
+                streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000",
+                reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil) {
+        self.reload = reload
         self.streams = streams
         self.sinks = sinks
         self.table = table
@@ -127,6 +132,20 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
+        case "/v1/reload":
+            try allow(request, ["POST"])
+            try acceptOnly([], request)
+            try authorizeWrite(request)
+            guard MonitorRoutes.caller(request) == 0 else {
+                throw Failure(status: 403, code: .forbidden, message: "only root may reload resmond's configuration")
+            }
+            guard let reload = context.reload else {
+                throw Failure(status: 404, code: .notFound, message: "this resmond does not offer reloading")
+            }
+            switch reload() {
+            case .success(let done): return try json(done)
+            case .failure(let refused): throw Failure(status: 400, code: .badRequest, message: refused.message)
+            }
         case "/v1/sinks":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly([], request)
@@ -310,4 +329,10 @@ public struct APIRouter: HTTPHandler {
                       collections: status.collections, failures: status.failures, plugin: status.plugin, runs: status.runs,
                       malformedLines: status.malformedLines, lastError: status.lastError)
     }
+}
+
+/// Why a reload was refused: the file's error; the running configuration is kept.
+public struct ReloadRefused: Error, Sendable {
+    public let message: String
+    public init(message: String) { self.message = message }
 }
