@@ -140,7 +140,7 @@ public struct APIRouter: HTTPHandler {
             return try MonitorRoutes.stream(request, hub: hub)
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id"], request)
+            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id", "native"], request)
             return try HistoryRoutes(context: context).rrdUpdates(request, history: try historyStore())
         default:
             if path == "/v1/monitors/" || path.hasPrefix("/v1/monitors/") || path == "/v1/monitors" {

@@ -73,10 +73,19 @@ struct HistoryRoutes {
             interval = value
         }
         let includeHost = request.query["host"].map { $0 == "true" || $0 == "1" } ?? false
+        // resmon's own keys only when asked: perfmon searches its regexes unanchored over every
+        // name, and `cpu[0-9]+` finds `cpu_cpu0_iowait_ratio`, `memory` finds `pressure_memory_…`.
+        var native = false
+        if let text = request.query["native"] {
+            guard ["true", "1", "false", "0"].contains(text) else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "native: expected true or false, got \"\(text)\"")
+            }
+            native = text == "true" || text == "1"
+        }
         let onlyVM = request.query["vm_uuid"]
         var columns: [RRDUpdates.Column] = []
-        if includeHost { columns += hostColumns(history) }
-        columns += cgroupColumns(history).filter { onlyVM == nil || $0.uuid == onlyVM }
+        if includeHost { columns += hostColumns(history, native: native) }
+        columns += cgroupColumns(history, native: native).filter { onlyVM == nil || $0.uuid == onlyVM }
         guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
             throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
         }
@@ -88,14 +97,17 @@ struct HistoryRoutes {
         return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table).utf8))
     }
 
-    /// The host's data sources: resmon's own (key with `:` as `_`) and xapi's names.
-    private func hostColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+    /// The host's data sources under xapi's names, and with `native` resmon's own (the key with
+    /// `:` as `_`).
+    private func hostColumns(_ history: HistoryStore, native: Bool) -> [RRDUpdates.Column] {
         let uuid = context.hostUUID
         let all = history.databases { !$0.hasPrefix("process:") && !$0.hasPrefix("cgroup:") }
         var columns: [RRDUpdates.Column] = []
         for (key, database) in all {
             guard let parsed = StatisticKey(parsing: key) else { continue }
-            columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
+            if native {
+                columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
+            }
             switch (parsed.subsystem, parsed.resource, parsed.statistic) {
             case ("cpu", "total", "usage_ratio"):
                 columns.append(.init(objectType: "host", uuid: uuid, name: "cpu_avg", database: database))
@@ -119,12 +131,12 @@ struct HistoryRoutes {
     }
 
     /// cgroups as xapi's VMs: a uuid derived from the path, and VM data-source names.
-    private func cgroupColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+    private func cgroupColumns(_ history: HistoryStore, native: Bool) -> [RRDUpdates.Column] {
         var columns: [RRDUpdates.Column] = []
         for (key, database) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
             guard let parsed = StatisticKey(parsing: key), parsed.resource != "/" else { continue }
             let uuid = HistoryRoutes.uuid(for: parsed.resource)
-            columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database))
+            if native { columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database)) }
             switch parsed.statistic {
             case "cpu_ratio":
                 columns.append(.init(objectType: "vm", uuid: uuid, name: "cpu0", database: database))
