@@ -85,16 +85,43 @@ struct HistoryRoutes {
         let onlyVM = request.query["vm_uuid"]
         var columns: [RRDUpdates.Column] = []
         if includeHost { columns += hostColumns(history, native: native) }
-        columns += cgroupColumns(history, native: native).filter { onlyVM == nil || $0.uuid == onlyVM }
+        let vmColumns = cgroupColumns(history, native: native).filter { onlyVM == nil || $0.uuid == onlyVM }
+        columns += vmColumns
         guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
             throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
         }
+        let notes = HistoryRoutes.missingSources(vmColumns, history: history)
+        // A header for every form; the XML also carries them as comments, which xapi's parsers skip.
+        let headers = notes.isEmpty ? [] : [("X-Resmon-Missing", notes.joined(separator: "; "))]
         let prefersJSON = request.query["json"] != nil
             || (request.headers["accept"].map { $0.contains("application/json") && !$0.contains("xml") } ?? false)
         if prefersJSON {
-            return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8))
+            return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8), headers: headers)
         }
-        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table).utf8))
+        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table, notes: notes).utf8),
+                            headers: headers)
+    }
+
+    /// What perfmon's VM variables look for and a VM here lacks: said in the answer, because
+    /// perfmon reads a missing data source as 0 and would otherwise see an idle VM.
+    static func missingSources(_ columns: [RRDUpdates.Column], history: HistoryStore) -> [String] {
+        var names: [String: Set<String>] = [:]
+        var paths: [String: String] = [:]
+        for (key, _) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
+            guard let parsed = StatisticKey(parsing: key), XapiDataSources.isVM(parsed) else { continue }
+            paths[HistoryRoutes.uuid(for: parsed.resource)] = parsed.resource
+        }
+        for column in columns { names[column.uuid, default: []].insert(column.name) }
+        var notes: [String] = []
+        for (uuid, present) in names.sorted(by: { $0.key < $1.key }) {
+            var missing: [String] = []
+            if !present.contains("cpu0") { missing.append("cpuN (no CPU usage archived for it yet)") }
+            if !present.contains("memory") { missing.append("memory (no memory usage archived for it yet)") }
+            missing.append("vif_N_rx/tx (resmon has no network statistics per control group)")
+            missing.append("vbd_DEV_read/write (resmon reads a control group's block I/O summed over devices: see its read_bytes_total with native=true)")
+            notes.append("vm \(uuid) (cgroup \(paths[uuid] ?? "?")) has no " + missing.joined(separator: ", no "))
+        }
+        return notes
     }
 
     /// The host's data sources under xapi's names, and with `native` resmon's own (the key with
@@ -108,23 +135,8 @@ struct HistoryRoutes {
             if native {
                 columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
             }
-            switch (parsed.subsystem, parsed.resource, parsed.statistic) {
-            case ("cpu", "total", "usage_ratio"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "cpu_avg", database: database))
-            case ("cpu", let cpu, "usage_ratio"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: cpu, database: database))
-            case ("memory", "host", "total_bytes"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_total_kib", database: database, scale: 1.0 / 1024))
-            case ("memory", "host", "available_bytes"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_free_kib", database: database, scale: 1.0 / 1024))
-            case ("load", "host", "load1"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "loadavg", database: database))
-            case ("net", let interface, "receive_bytes_total"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_rx", database: database))
-            case ("net", let interface, "transmit_bytes_total"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_tx", database: database))
-            default:
-                break
+            for xapi in XapiDataSources.names(for: parsed) {
+                columns.append(.init(objectType: "host", uuid: uuid, name: xapi.name, database: database, scale: xapi.scale))
             }
         }
         return columns
@@ -134,16 +146,11 @@ struct HistoryRoutes {
     private func cgroupColumns(_ history: HistoryStore, native: Bool) -> [RRDUpdates.Column] {
         var columns: [RRDUpdates.Column] = []
         for (key, database) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
-            guard let parsed = StatisticKey(parsing: key), parsed.resource != "/" else { continue }
+            guard let parsed = StatisticKey(parsing: key), XapiDataSources.isVM(parsed) else { continue }
             let uuid = HistoryRoutes.uuid(for: parsed.resource)
             if native { columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database)) }
-            switch parsed.statistic {
-            case "cpu_ratio":
-                columns.append(.init(objectType: "vm", uuid: uuid, name: "cpu0", database: database))
-            case "memory_bytes":
-                columns.append(.init(objectType: "vm", uuid: uuid, name: "memory", database: database))
-            default:
-                break
+            for xapi in XapiDataSources.names(for: parsed) {
+                columns.append(.init(objectType: "vm", uuid: uuid, name: xapi.name, database: database, scale: xapi.scale))
             }
         }
         return columns

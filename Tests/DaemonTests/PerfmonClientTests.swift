@@ -109,3 +109,35 @@ struct PerfmonReading {
         #expect(String(decoding: refused.body, as: UTF8.self).contains("native: expected true or false"))
     }
 }
+
+extension PerfmonClientTests {
+    /// cgroups are perfmon's VMs: its VM regexes find only the xapi names, and what a VM lacks is
+    /// said in the answer rather than left for perfmon to read as 0.
+    @Test func controlGroupsReadAsVMsAndSayWhatTheyLack() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
+        let start = Int(Date().timeIntervalSince1970) - 60
+        var body: [UInt8] = []
+        var reading: PerfmonReading?
+        #expect(try daemon.eventually(timeout: 60) {
+            let response = try daemon.client.send("GET", "/rrd_updates", query: [("start", "\(start)"), ("cf", "AVERAGE"), ("interval", "1")])
+            guard response.status == 200 else { return false }
+            let candidate = try PerfmonReading(xml: response.body)
+            guard candidate.names(of: "vm").contains("cpu0") else { return false }
+            body = response.body
+            reading = candidate
+            return true
+        })
+        let perfmon = try #require(reading)
+        let vm = perfmon.names(of: "vm")
+        #expect(vm.contains("cpu_avg") && vm.contains("memory"))
+        let xapiNames = try Regex("^(cpu0|cpu_avg|memory)$")
+        for regex in PerfmonReading.defaultRegexes {
+            let strays = vm.filter { $0.contains(try! Regex(regex)) && !$0.contains(xapiNames) }
+            #expect(strays.isEmpty, "\(regex) also finds \(strays)")
+        }
+        let uuid = try #require(perfmon.reader.legend.compactMap(PerfmonReading.split).first { $0.type == "vm" }?.uuid)
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(text.contains("<!-- resmon: vm \(uuid) (cgroup /"))
+        #expect(text.contains("has no vif_N_rx/tx (resmon has no network statistics per control group)"))
+    }
+}
