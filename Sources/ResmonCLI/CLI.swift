@@ -341,6 +341,8 @@ public enum CLI {
             table.append(["name", monitor.spec.name ?? ""])
             table.append(["target", monitor.spec.target.description + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
             if let template = monitor.spec.template { table.append(["template", template]) }
+            if let members = monitor.state.members { table.append(["selects", "\(members) statistics"]) }
+            if let warning = monitor.state.warning { table.append(["warning", warning]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
                 table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(ValueFormatter.number) ?? "none yet")
@@ -512,14 +514,17 @@ public enum CLI {
             guard let read = FileManagerless.read(file) else { throw UsageError(message: "cannot read \(file)") }
             bytes = read
         }
-        let created = try client.importPerfmon(xml: bytes, object: object)
-        if invocation.json { return printJSON(MonitorList(monitors: created)) }
-        var table = TextTable(header: ["ID", "NAME", "TARGET", "CONDITION"])
-        for monitor in created {
-            table.append([monitor.id, monitor.spec.name ?? "", monitor.spec.target.description,
-                          "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"])
+        let report = try client.importPerfmonReport(xml: bytes, object: object)
+        if invocation.json { return printJSON(report) }
+        var table = TextTable(header: ["ID", "VARIABLE", "OUTCOME", "TARGET", "CONDITION", "READS"])
+        for (monitor, variable) in zip(report.monitors, report.variables) {
+            table.append([monitor.id, variable.name, variable.outcome, monitor.spec.target.description,
+                          "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples",
+                          "\(variable.statistics.count) statistics"])
         }
         print(table.render(), terminator: "")
+        for variable in report.variables { if let warning = variable.warning { printError("warning: \(variable.name): \(warning)") } }
+        for id in report.removed { print("removed \(id) (its variable is no longer in the configuration)") }
     }
 
     static func sinks(_ client: ResmonClient, _ invocation: Invocation) throws {

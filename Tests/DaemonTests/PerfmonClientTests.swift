@@ -141,3 +141,61 @@ extension PerfmonClientTests {
         #expect(text.contains("has no vif_N_rx/tx (resmon has no network statistics per control group)"))
     }
 }
+
+extension PerfmonClientTests {
+    func importPerfmon(_ daemon: DaemonHarness, _ variables: String) throws -> (status: Int, answer: PerfmonImportResponse) {
+        let response = try daemon.client.send("POST", "/v1/monitors/import/perfmon", query: [("object", "host")],
+                                              body: Array("<config>\(variables)</config>".utf8))
+        let answer = try JSONDecoder().decode(PerfmonImportResponse.self, from: Data(response.body))
+        return (response.status, answer)
+    }
+
+    /// Issue 15: importing again for the same object answered 409; perfmon's refresh replaces the
+    /// configuration, and a variable that did not change keeps its state.
+    @Test func reimportingRefreshesAsPerfmonDoes() throws {
+        let daemon = try DaemonHarness()
+        let cpu = #"<variable><name value="cpu_usage"/><alarm_trigger_level value="0.95"/></variable>"#
+        let fs = #"<variable><name value="fs_usage"/></variable>"#
+        let first = try importPerfmon(daemon, cpu + fs)
+        #expect(first.status == 201)
+        #expect(first.answer.variables.map(\.outcome) == ["created", "created"])
+        #expect(daemon.eventually(timeout: 30) {
+            (try? daemon.client.monitor("perfmon.host.cpu_usage").state.lastEvaluated) != nil
+                && (try? daemon.client.monitor("perfmon.host.fs_usage").state.lastEvaluated) != nil
+        })
+        let fsBefore = try daemon.client.monitor("perfmon.host.fs_usage")
+        let cpuBefore = try daemon.client.monitor("perfmon.host.cpu_usage")
+
+        // The same configuration again: nothing changes, state included.
+        let same = try importPerfmon(daemon, cpu + fs)
+        #expect(same.status == 200)
+        #expect(same.answer.variables.map(\.outcome) == ["unchanged", "unchanged"])
+        #expect(try daemon.client.monitor("perfmon.host.cpu_usage").createdAt == cpuBefore.createdAt)
+
+        // cpu_usage changes (replaced, afresh), fs_usage does not (kept), and a new variable comes.
+        let changed = #"<variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/></variable>"#
+        let net = #"<variable><name value="network_usage"/><alarm_trigger_level value="1e9"/><rrd_regex value="pif_nosuchnic_rx"/></variable>"#
+        let refreshed = try importPerfmon(daemon, changed + fs + net)
+        #expect(refreshed.status == 201)
+        #expect(refreshed.answer.variables.map(\.outcome) == ["replaced", "unchanged", "created"])
+        #expect(try daemon.client.monitor("perfmon.host.cpu_usage").spec.value == 0.5)
+        let fsAfter = try daemon.client.monitor("perfmon.host.fs_usage")
+        #expect(fsAfter.createdAt == fsBefore.createdAt && fsAfter.state.lastEvaluated != nil)
+
+        // A regex that matches nothing is said in the answer, on the monitor, and by the CLI.
+        let expected = #"rrd_regex "pif_nosuchnic_rx" matches no data source of the host (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx) now: the monitor stays unknown until one appears"#
+        let report = try #require(refreshed.answer.variables.first { $0.name == "network_usage" })
+        #expect(report.statistics.isEmpty && report.warning == expected)
+        let monitor = try daemon.client.monitor("perfmon.host.network_usage")
+        #expect(monitor.state.members == 0)
+        #expect(monitor.state.warning == #"sum(^(cpu|memory|load|net):{xapi_name=~"pif_nosuchnic_rx"}) selects no statistic now: it stays unknown until one appears (GET /v1/statistics lists them)"#)
+        let shown = try Products.run(Products.path("resmon"), ["monitor", "show", "perfmon.host.network_usage"], environment: ["RESMON_SOCKET": daemon.socket])
+        #expect(shown.status == 0 && shown.output.contains("selects no statistic now"), "\(shown.output) \(shown.error)")
+        #expect(try daemon.client.monitor("perfmon.host.cpu_usage").state.warning == nil)
+
+        // A variable no longer configured goes, as perfmon drops it.
+        let last = try importPerfmon(daemon, changed)
+        #expect(last.status == 200 && last.answer.removed == ["perfmon.host.fs_usage", "perfmon.host.network_usage"])
+        #expect(try daemon.client.monitors().map(\.id).filter { $0.hasPrefix("perfmon.") } == ["perfmon.host.cpu_usage"])
+    }
+}
