@@ -90,9 +90,11 @@ struct HistoryRoutes {
         guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
             throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
         }
-        let notes = HistoryRoutes.missingSources(vmColumns, history: history)
-        // A header for every form; the XML also carries them as comments, which xapi's parsers skip.
-        let headers = notes.isEmpty ? [] : [("X-Resmon-Missing", notes.joined(separator: "; "))]
+        let (notes, summary) = HistoryRoutes.missingSources(vmColumns, history: history)
+        // Per VM in the XML as comments, which xapi's parsers skip; a bounded summary in a header
+        // for every form (one note per VM could outgrow the 64 KiB header line Python's
+        // http.client, and so perfmon, accepts).
+        let headers = summary.map { [("X-Resmon-Missing", $0)] } ?? []
         let prefersJSON = request.query["json"] != nil
             || (request.headers["accept"].map { $0.contains("application/json") && !$0.contains("xml") } ?? false)
         if prefersJSON {
@@ -104,7 +106,7 @@ struct HistoryRoutes {
 
     /// What perfmon's VM variables look for and a VM here lacks: said in the answer, because
     /// perfmon reads a missing data source as 0 and would otherwise see an idle VM.
-    static func missingSources(_ columns: [RRDUpdates.Column], history: HistoryStore) -> [String] {
+    static func missingSources(_ columns: [RRDUpdates.Column], history: HistoryStore) -> (notes: [String], summary: String?) {
         var names: [String: Set<String>] = [:]
         var paths: [String: String] = [:]
         for (key, _) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
@@ -113,6 +115,7 @@ struct HistoryRoutes {
         }
         for column in columns { names[column.uuid, default: []].insert(column.name) }
         var notes: [String] = []
+        var lacking: [String: Int] = [:]
         for (uuid, present) in names.sorted(by: { $0.key < $1.key }) {
             var missing: [String] = []
             if !present.contains("cpu0") { missing.append("cpuN (no CPU usage archived for it yet)") }
@@ -120,8 +123,12 @@ struct HistoryRoutes {
             missing.append("vif_N_rx/tx (resmon has no network statistics per control group)")
             missing.append("vbd_DEV_read/write (resmon reads a control group's block I/O summed over devices: see its read_bytes_total with native=true)")
             notes.append("vm \(uuid) (cgroup \(paths[uuid] ?? "?")) has no " + missing.joined(separator: ", no "))
+            for item in missing { lacking[item, default: 0] += 1 }
         }
-        return notes
+        guard !notes.isEmpty else { return ([], nil) }
+        let summary = lacking.sorted { $0.key < $1.key }.map { "\($0.value) of \(notes.count) vms have no \($0.key)" }
+            .joined(separator: "; ")
+        return (notes, summary + "; the XML names each vm in comments")
     }
 
     /// The host's data sources under xapi's names, and with `native` resmon's own (the key with

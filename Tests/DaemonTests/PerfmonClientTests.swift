@@ -114,7 +114,7 @@ extension PerfmonClientTests {
     /// cgroups are perfmon's VMs: its VM regexes find only the xapi names, and what a VM lacks is
     /// said in the answer rather than left for perfmon to read as 0.
     @Test func controlGroupsReadAsVMsAndSayWhatTheyLack() throws {
-        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
+        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0", "--step", "1"])
         let start = Int(Date().timeIntervalSince1970) - 60
         var body: [UInt8] = []
         var reading: PerfmonReading?
@@ -139,6 +139,13 @@ extension PerfmonClientTests {
         let text = String(decoding: body, as: UTF8.self)
         #expect(text.contains("<!-- resmon: vm \(uuid) (cgroup /"))
         #expect(text.contains("has no vif_N_rx/tx (resmon has no network statistics per control group)"))
+        // Every form says it in a header too, one line however many VMs there are.
+        let vms = Set(perfmon.reader.legend.compactMap(PerfmonReading.split).filter { $0.type == "vm" }.map(\.uuid)).count
+        let listen = try #require(try daemon.client.status().listen)
+        let curl = try Products.run("/usr/bin/curl", ["-si", "http://\(listen)/rrd_updates?start=\(start)&interval=1&json"])
+        let header = try #require(curl.output.split(separator: "\r\n").first { $0.hasPrefix("X-Resmon-Missing: ") })
+        #expect(header.contains("of \(vms) vms have no vif_N_rx/tx (resmon has no network statistics per control group)"), "\(header)")
+        #expect(header.utf8.count < 2048)
     }
 }
 
