@@ -188,8 +188,14 @@ public enum RRDUpdates {
         return Table(start: firstRow, step: span, end: lastRow, legend: legend, rows: rows)
     }
 
-    public static func xml(_ table: Table) -> String {
+    /// `notes` go in as comments at the start of `<meta>` (`--` inside one is spelt `- -`).
+    public static func xml(_ table: Table, notes: [String] = []) -> String {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><xport><meta>"
+        for note in notes {
+            var text = note
+            while text.contains("--") { text = text.replacingOccurrences("--", "- -") }
+            xml += "<!-- resmon: " + text + " -->"
+        }
         xml += "<start>\(table.start)</start><step>\(table.step)</step><end>\(table.end)</end>"
         xml += "<rows>\(table.rows.count)</rows><columns>\(table.legend.count)</columns><legend>"
         for entry in table.legend { xml += "<entry>\(escape(entry))</entry>" }

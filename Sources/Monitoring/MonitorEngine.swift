@@ -675,6 +675,7 @@ public final class MonitorEngine: Sendable {
             }
         }
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
+        let selection = selectionReport(index, core)
         return MonitorInfo(id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
                            state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
                                                    paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
@@ -682,7 +683,8 @@ public final class MonitorEngine: Sendable {
                                                    lastEventTime: known(slot.lastLogged),
                                                    watermark: mark.flatMap { known($0.extreme) },
                                                    watermarkTime: mark.flatMap { known($0.extremeTime) },
-                                                   level: bucket.map { $0.level.isNaN ? $0.size : $0.level }))
+                                                   level: bucket.map { $0.level.isNaN ? $0.size : $0.level },
+                                                   members: selection.members, warning: selection.warning))
     }
 
     // MARK: - Evaluation

@@ -114,6 +114,27 @@ extension MonitorEngine {
         }
     }
 
+    /// How many statistics a selection target selects now, and a warning when it selects none:
+    /// such a monitor stays unknown (an aggregate) or has no instances (a template) until one
+    /// appears, which its reader must be told rather than left to guess.
+    func selectionReport(_ index: Int, _ core: Core) -> (members: Int?, warning: String?) {
+        let resolved = core.resolvedVersion != .max
+        let count: Int
+        let what: String
+        if let members = core.aggregates[index] {
+            count = resolved ? members.handles.count : table.handles(selectedBy: members.selector).count
+            what = "it stays unknown until one appears"
+        } else if let template = core.templates[index] {
+            count = resolved ? template.instances.count : table.handles(selectedBy: template.selector).count
+            what = "it has no instances until one appears"
+        } else {
+            return (nil, nil)
+        }
+        guard count == 0 else { return (count, nil) }
+        let target = core.definitions[index]?.spec.target.description ?? "its target"
+        return (0, "\(target) selects no statistic now: \(what) (GET /v1/statistics lists them)")
+    }
+
     /// A template instance's id: the template's, then the resource's identity — for a process
     /// its PID and start time, so a reused PID starts fresh.
     static func instanceID(template: String, descriptor: StatisticDescriptor) -> String {

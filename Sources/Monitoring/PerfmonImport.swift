@@ -1,3 +1,4 @@
+import FoundationEssentials
 import ResmonAPI
 import Statistics
 
@@ -27,9 +28,24 @@ public enum PerfmonImport {
     static let tags: Set<String> = ["name", "alarm_trigger_level", "alarm_trigger_period", "alarm_auto_inhibit_period",
                                     "alarm_trigger_sense", "alarm_priority", "consolidation_fn", "rrd_regex"]
 
-    /// The monitors a perfmon document asks for. `step` is resmond's base step (readings per
-    /// trigger period); `table` tells whether /var/log is a file system of its own.
+    /// One perfmon variable as resmon takes it: the monitor, the statistics it reads now, and a
+    /// warning when it reads none (or when resmon does not use part of its configuration).
+    public struct Variable: Sendable {
+        public let name: String
+        public var spec: MonitorSpec
+        public var statistics: [String]
+        public var warning: String?
+    }
+
+    /// The monitors a perfmon document asks for (see `variables`).
     public static func specs(xml: [UInt8], object: Object, step: Double, table: SampleTable) throws(ImportError) -> [MonitorSpec] {
+        try variables(xml: xml, object: object, step: step, table: table).map(\.spec)
+    }
+
+    /// The variables of a perfmon document, each with its monitor. `step` is resmond's base step
+    /// (readings per trigger period); `table` tells which statistics exist now (whether /var/log
+    /// is a file system of its own, what an `rrd_regex` finds).
+    public static func variables(xml: [UInt8], object: Object, step: Double, table: SampleTable) throws(ImportError) -> [Variable] {
         let root: XMLElement
         do {
             root = try XMLElement.parse(xml)
@@ -37,7 +53,7 @@ public enum PerfmonImport {
             throw ImportError("perfmon XML: \(error.description)")
         }
         guard root.name == "config" else { throw ImportError("perfmon XML: the root element is <\(root.name)>, expected <config>") }
-        var specs: [MonitorSpec] = []
+        var variables: [Variable] = []
         var names = Set<String>()
         for variable in root.children where variable.name == "variable" {
             var values: [String: String] = [:]
@@ -49,14 +65,20 @@ public enum PerfmonImport {
             }
             guard let name = values["name"], !name.isEmpty else { throw ImportError("perfmon XML: a <variable> has no <name value=\"…\"/>") }
             guard names.insert(name).inserted else { throw ImportError("variable \(name): given twice") }
-            if let spec = try spec(name: name, values: values, object: object, step: step, table: table) { specs.append(spec) }
+            if let found = try self.variable(name: name, values: values, object: object, step: step, table: table) { variables.append(found) }
         }
-        guard !specs.isEmpty else { throw ImportError("perfmon XML: no <variable> that resmon can monitor here") }
-        return specs
+        guard !variables.isEmpty else { throw ImportError("perfmon XML: no <variable> that resmon can monitor here") }
+        return variables
     }
 
-    private static func spec(name: String, values: [String: String], object: Object, step: Double,
-                             table: SampleTable) throws(ImportError) -> MonitorSpec? {
+    /// perfmon's consolidation functions (`supported_consolidation_functions`) and `min`.
+    static let consolidations: Set<String> = ["sum", "average", "max", "min", "get_percent_fs_usage"]
+
+    /// Host keys that have xapi names (`XapiDataSources`): what a host `rrd_regex` is searched over.
+    static let hostFamilies = "^(cpu|memory|load|net):"
+
+    private static func variable(name: String, values: [String: String], object: Object, step: Double,
+                                 table: SampleTable) throws(ImportError) -> Variable? {
         func number(_ tag: String, _ fallback: Double?) throws(ImportError) -> Double {
             guard let text = values[tag] else {
                 guard let fallback else { throw ImportError("variable \(name): \(tag) has no default; give one") }
@@ -65,69 +87,111 @@ public enum PerfmonImport {
             guard let value = Double(text), value.isFinite else { throw ImportError("variable \(name): \(tag) \"\(text)\" is not a number") }
             return value
         }
-        let scope: String
-        switch object {
-        case .host: scope = "host"
-        case .cgroup(let path): scope = "cgroup" + path.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce("") { $0 + String($1) }
+        let scope = PerfmonImport.scope(object)
+        let consolidation = values["consolidation_fn"]
+        if let consolidation, !consolidations.contains(consolidation) {
+            throw ImportError("variable \(name): consolidation_fn \"\(consolidation)\" is not supported (sum, average, max, min or get_percent_fs_usage)")
         }
+        // perfmon averages cpu_usage and sums everything else unless told.
+        let function = consolidation ?? (name == "cpu_usage" ? "average" : "sum")
         var target: MonitorTarget
         var level: Double?
         var sense = "high"
         var inhibit = 3600.0
         var transform: String?
         var scale = 1.0
-        var consolidation = values["consolidation_fn"]
-        switch (name, object) {
-        case ("cpu_usage", .host):
-            target = .selection(MonitorSelection(select: "^cpu:cpu[0-9]+:usage_ratio$", aggregate: consolidation ?? "average"))
-            consolidation = nil
-        case ("cpu_usage", .cgroup(let path)):
-            target = .key("cgroup:\(path):cpu_ratio")
-        case ("network_usage", .host):
-            target = .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"],
-                                                 aggregate: consolidation ?? "sum"))
-            consolidation = nil
-        case ("disk_usage", .host):
-            target = .selection(MonitorSelection(select: "^disk:[^:]+:(read|written)_bytes_total$", aggregate: consolidation ?? "sum"))
-            consolidation = nil
-        case ("disk_usage", .cgroup(let path)):
-            target = .selection(MonitorSelection(select: "^cgroup:\(escape(path)):(read|written)_bytes_total$", aggregate: consolidation ?? "sum"))
-            consolidation = nil
-        case ("fs_usage", .host):
+        var warning: String?
+        if consolidation == "get_percent_fs_usage" || (name == "fs_usage" && values["rrd_regex"] == nil) {
+            // perfmon's `df /etc/passwd`: the root file system, whatever the object (a VM's
+            // fs_usage is dom0's too); it reads no data source, so an rrd_regex is not used.
             target = .key("fs:/:used_ratio")
-            level = 0.9
-            inhibit = 604_800
-        case ("log_fs_usage", .host):
-            // Only when /var/log is a file system of its own.
-            guard table.sample(forKey: "fs:/var/log:used_ratio") != nil else { return nil }
-            target = .key("fs:/var/log:used_ratio")
-            level = 0.9
-            inhibit = 604_800
-        case ("mem_usage", .host):
-            target = .key("memory:host:used_ratio")
-            level = 0.95
-        case ("mem_usage", .cgroup(let path)):
-            target = .key("cgroup:\(path):memory_bytes")
-            transform = "percent"
-            scale = 100
-            level = 0.95
-        case ("memory_free_kib", .host):
-            target = .key("memory:host:available_bytes")
-            sense = "low"
-            scale = 1024
-        default:
-            guard let regex = values["rrd_regex"] else {
-                throw ImportError("variable \(name): resmon has no equivalent for \(object == .host ? "the host" : "a cgroup") (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over resmon statistic keys")
+            if name == "fs_usage" {
+                level = 0.9
+                inhibit = 604_800
             }
-            // An rrd_regex over resmon's own keys, consolidated as perfmon does.
-            target = .selection(MonitorSelection(select: regex, aggregate: consolidation ?? "sum"))
-            consolidation = nil
+            if values["rrd_regex"] != nil {
+                warning = "rrd_regex is not used with consolidation_fn get_percent_fs_usage (as in perfmon): the root file system's used ratio is"
+            }
+        } else if let regex = values["rrd_regex"] {
+            guard regex.utf8.count <= 1024 else { throw ImportError("variable \(name): rrd_regex is longer than 1024 bytes") }
+            do {
+                _ = try POSIXRegex.shared(regex)
+            } catch {
+                throw ImportError("variable \(name): rrd_regex \"\(regex)\" does not compile: \(error.reason)")
+            }
+            // Searched over the xapi names /rrd_updates serves for the object, as perfmon searches
+            // them; a regex with a ':' can only mean resmon's keys, and is searched over those.
+            if regex.contains(":") {
+                target = .selection(MonitorSelection(select: regex, aggregate: function))
+            } else {
+                let select: String
+                switch object {
+                case .host: select = hostFamilies
+                case .cgroup(let path): select = "^cgroup:\(escape(path)):"
+                }
+                target = .selection(MonitorSelection(select: select, where: ["xapi_name": regex], aggregate: function))
+            }
+            if name == "memory_free_kib" { sense = "low" }
+        } else {
+            switch (name, object) {
+            case ("cpu_usage", .host):
+                target = .selection(MonitorSelection(select: "^cpu:cpu[0-9]+:usage_ratio$", aggregate: function))
+            case ("cpu_usage", .cgroup(let path)):
+                target = .key("cgroup:\(path):cpu_ratio")
+            case ("network_usage", .host):
+                target = .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"],
+                                                     aggregate: function))
+            case ("disk_usage", .host):
+                target = .selection(MonitorSelection(select: "^disk:[^:]+:(read|written)_bytes_total$", aggregate: function))
+            case ("disk_usage", .cgroup(let path)):
+                target = .selection(MonitorSelection(select: "^cgroup:\(escape(path)):(read|written)_bytes_total$", aggregate: function))
+            case ("log_fs_usage", .host):
+                // Only when /var/log is a file system of its own.
+                guard table.sample(forKey: "fs:/var/log:used_ratio") != nil else { return nil }
+                target = .key("fs:/var/log:used_ratio")
+                level = 0.9
+                inhibit = 604_800
+            case ("mem_usage", .host):
+                target = .key("memory:host:used_ratio")
+                level = 0.95
+            case ("mem_usage", .cgroup(let path)):
+                target = .key("cgroup:\(path):memory_bytes")
+                transform = "percent"
+                scale = 100
+                level = 0.95
+            case ("memory_free_kib", .host):
+                target = .key("memory:host:available_bytes")
+                sense = "low"
+                scale = 1024
+            default:
+                throw ImportError("variable \(name): resmon has no equivalent for \(object == .host ? "the host" : "a cgroup") (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over the data-source names /rrd_updates serves (cpu0, pif_eth0_rx, memory), or over resmon statistic keys (with a ':')")
+            }
         }
-        if let consolidation {
-            throw ImportError("variable \(name): consolidation_fn \(consolidation) applies to variables over several statistics")
+        // What the target reads now; an rrd_regex that does not compile is refused here.
+        var statistics: [String] = []
+        switch target {
+        case .key(let key):
+            if table.sample(forKey: key) != nil { statistics = [key] }
+        case .selection(let selection):
+            let selector: Selector
+            do {
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+            } catch {
+                throw ImportError("variable \(name): rrd_regex \"\(values["rrd_regex"] ?? selection.select)\" does not compile: \(error.message)")
+            }
+            let selected = table.handles(selectedBy: selector).map(\.descriptor.key)
+            statistics = selected.map(\.text).sorted()
+            // xapi's *_kib data sources are in KiB: a level over them only is one too.
+            let xapi = selected.flatMap { XapiDataSources.names(for: $0) }
+            if name != "memory_free_kib", values["rrd_regex"] != nil, !xapi.isEmpty, xapi.allSatisfy({ $0.name.hasSuffix("_kib") }) { scale = 1024 }
+            if name == "memory_free_kib" && values["rrd_regex"] != nil { scale = 1024 }
         }
-        if case .selection(let selection) = target, !["average", "sum"].contains(selection.aggregate ?? "") {
-            throw ImportError("variable \(name): consolidation_fn \(selection.aggregate ?? "") is not supported (average or sum)")
+        if statistics.isEmpty && warning == nil {
+            if let regex = values["rrd_regex"] {
+                warning = "rrd_regex \"\(regex)\" matches no \(regex.contains(":") ? "statistic key" : "data source of \(object == .host ? "the host" : "the cgroup") (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx)") now: the monitor stays unknown until one appears"
+            } else {
+                warning = "\(target.description) matches no statistic now: the monitor stays unknown until one appears"
+            }
         }
         let trigger = try number("alarm_trigger_level", level)
         let period = try number("alarm_trigger_period", 60)
@@ -140,15 +204,26 @@ public enum PerfmonImport {
         guard let severity = severities[priority] else { throw ImportError("variable \(name): alarm_priority is 1 to 5, not \"\(priority)\"") }
 
         var spec = MonitorSpec(target: target, condition: sense == "high" ? "above" : "below", value: trigger * scale)
-        spec.id = "perfmon.\(scope).\(name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" }.reduce("") { $0 + String($1) })"
-        if spec.id!.utf8.count > 64 { spec.id = String(spec.id!.prefix(64)) }
+        spec.id = monitorID(scope: scope, variable: name)
         spec.name = "perfmon \(name)" + (object == .host ? "" : " of \(scope)")
         spec.transform = transform
         spec.samples = max(1, Int((period / step).rounded(.up)))
         spec.loggingRate = inhibit
         spec.severity = severity
         spec.labels = ["perfmon_variable": name]
-        return spec
+        return Variable(name: name, spec: spec, statistics: statistics, warning: warning)
+    }
+
+    /// `host`, or `cgroup` and the path with every other character as `_`.
+    static func scope(_ object: Object) -> String {
+        switch object {
+        case .host: return "host"
+        case .cgroup(let path): return "cgroup" + String(path.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        }
+    }
+
+    static func monitorID(scope: String, variable: String) -> String {
+        String(("perfmon.\(scope)." + String(variable.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })).prefix(64))
     }
 
     private static func escape(_ text: String) -> String {
@@ -158,6 +233,81 @@ public enum PerfmonImport {
             escaped.append(character)
         }
         return escaped
+    }
+}
+
+extension MonitorEngine {
+    /// Applies a perfmon configuration for one object as perfmon's refresh does: a variable
+    /// whose monitor is unchanged keeps its state, a changed one is replaced (starting afresh; a
+    /// raised one is cancelled first), a new one is created, and the monitors of an earlier
+    /// import for the object whose variables are gone are deleted. Every monitor is validated,
+    /// and the caller's right to change the existing ones checked, before anything changes.
+    public func importPerfmon(_ variables: [PerfmonImport.Variable], object: PerfmonImport.Object,
+                              caller: Int) throws(MonitorError) -> PerfmonImportResponse {
+        let prefix = "perfmon.\(PerfmonImport.scope(object))."
+        let wanted = Set(variables.compactMap(\.spec.id))
+        var existing: [String: MonitorInfo] = [:]
+        for monitor in list() where monitor.id.hasPrefix(prefix) && monitor.spec.labels?["perfmon_variable"] != nil {
+            existing[monitor.id] = monitor
+        }
+        for monitor in existing.values.sorted(by: { $0.id < $1.id }) where caller != 0 && monitor.owner != caller {
+            throw MonitorError(kind: .forbidden, message: "monitor \(monitor.id) belongs to uid \(monitor.owner); only its owner or root may import over it")
+        }
+        // Validated, and in the form resmond stores (defaults filled in), to compare with what is.
+        var normalized: [String: MonitorSpec] = [:]
+        for (position, variable) in variables.enumerated() {
+            do {
+                let definition = try MonitorDefinition(spec: variable.spec, owner: caller, createdAt: 0, step: step, table: table)
+                normalized[definition.id] = definition.spec
+            } catch {
+                throw MonitorError(kind: .invalid, message: "variable \(variable.name) (monitors[\(position)]): \(error.message)")
+            }
+        }
+        var outcomes: [String: String] = [:]
+        let fresh = variables.filter { existing[$0.spec.id ?? ""] == nil }.map(\.spec)
+        if !fresh.isEmpty {
+            for monitor in try create(fresh, owner: caller) { outcomes[monitor.id] = "created" }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for variable in variables {
+            guard let id = variable.spec.id, let old = existing[id] else { continue }
+            guard var stored = normalized[id] else { continue }
+            stored.start = old.spec.start
+            guard old.spec != stored else {
+                outcomes[id] = "unchanged"
+                continue
+            }
+            // Every field: the new one's, and null for those only the old one has.
+            let patch: [String: JSONValue]
+            do {
+                guard case .object(let new) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(variable.spec)),
+                      case .object(let previous) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
+                    throw MonitorError(kind: .invalid, message: "variable \(variable.name): cannot compare its monitor")
+                }
+                var fields = new
+                for name in previous.keys where fields[name] == nil { fields[name] = .null }
+                fields["id"] = nil
+                patch = fields
+            } catch let error as MonitorError {
+                throw error
+            } catch {
+                throw MonitorError(kind: .invalid, message: "variable \(variable.name): \(error)")
+            }
+            _ = try update(id, patch: patch, caller: caller)
+            outcomes[id] = "replaced"
+        }
+        let removed = existing.keys.filter { !wanted.contains($0) }.sorted()
+        for id in removed { try delete(id, caller: caller) }
+        var monitors: [MonitorInfo] = []
+        var reports: [PerfmonImportResponse.Variable] = []
+        for variable in variables {
+            guard let id = variable.spec.id, let info = monitor(id) else { continue }
+            monitors.append(info)
+            reports.append(.init(name: variable.name, monitor: id, outcome: outcomes[id] ?? "unchanged",
+                                 statistics: variable.statistics, warning: variable.warning ?? info.state.warning))
+        }
+        return PerfmonImportResponse(monitors: monitors, variables: reports, removed: removed)
     }
 }
 

@@ -250,10 +250,17 @@ public struct MonitorStateInfo: Codable, Sendable, Equatable {
     public var watermarkTime: Double?
     /// Leaky bucket: its level now (full is bucketSize; 0 is the rate exceeded).
     public var level: Double?
+    /// A selection target (aggregate or template): how many statistics it selects now.
+    public var members: Int?
+    /// What keeps the monitor from working as asked, such as a selection that selects nothing
+    /// (it stays unknown until a statistic matches); null when nothing does.
+    public var warning: String?
 
     public init(phase: String, count: Int, running: Bool, paused: Bool, notified: Bool, lastValue: Double?,
                 lastEvaluated: Double?, raisedAt: Double?, lastEventTime: Double?, watermark: Double? = nil,
-                watermarkTime: Double? = nil, level: Double? = nil) {
+                watermarkTime: Double? = nil, level: Double? = nil, members: Int? = nil, warning: String? = nil) {
+        self.members = members
+        self.warning = warning
         self.watermark = watermark
         self.watermarkTime = watermarkTime
         self.level = level
@@ -289,6 +296,44 @@ public struct MonitorInfo: Codable, Sendable {
 public struct MonitorList: Codable, Sendable {
     public var monitors: [MonitorInfo]
     public init(monitors: [MonitorInfo]) { self.monitors = monitors }
+}
+
+/// `POST /v1/monitors/import/perfmon`: the object's monitors after the import, and what became
+/// of each perfmon variable.
+public struct PerfmonImportResponse: Codable, Sendable {
+    public struct Variable: Codable, Sendable, Equatable {
+        /// The perfmon variable's name (`cpu_usage`).
+        public var name: String
+        /// The monitor it became.
+        public var monitor: String
+        /// `created`, `replaced` (its configuration changed: it starts afresh) or `unchanged`
+        /// (its state is kept), as perfmon's refresh treats a variable.
+        public var outcome: String
+        /// The statistics it reads now.
+        public var statistics: [String]
+        /// Why it reads nothing now, or what of the configuration resmon does not use.
+        public var warning: String?
+
+        public init(name: String, monitor: String, outcome: String, statistics: [String], warning: String?) {
+            self.name = name
+            self.monitor = monitor
+            self.outcome = outcome
+            self.statistics = statistics
+            self.warning = warning
+        }
+    }
+
+    /// The monitors of the configuration, in its order.
+    public var monitors: [MonitorInfo]
+    public var variables: [Variable]
+    /// Monitors of an earlier import for the same object whose variables are gone: deleted.
+    public var removed: [String]
+
+    public init(monitors: [MonitorInfo], variables: [Variable], removed: [String]) {
+        self.monitors = monitors
+        self.variables = variables
+        self.removed = removed
+    }
 }
 
 /// One durable event (`GET /v1/events`).

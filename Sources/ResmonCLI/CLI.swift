@@ -90,7 +90,7 @@ public enum CLI {
               resmon monitor create cpu:total:usage_ratio above 0.9 --samples 12 --cancel-below 0.7
 
             """,
-        "import-perfmon": "Usage: resmon import-perfmon FILE --object host|cgroup:/PATH [--json]\n\nCreates the monitors a XenServer perfmon configuration asks for (<config><variable>…), with perfmon's\ndefaults per variable, on the host or on a control group (perfmon's VMs). FILE - reads standard input.\nSee docs/MONITORS.md for the mapping.\n",
+        "import-perfmon": "Usage: resmon import-perfmon FILE --object host|cgroup:/PATH [--json]\n\nCreates the monitors a XenServer perfmon configuration asks for (<config><variable>…), with perfmon's\ndefaults per variable, on the host or on a control group (perfmon's VMs). FILE - reads standard input.\nImporting again for the same object refreshes it as perfmon does: unchanged variables keep their state,\nchanged ones are replaced, gone ones removed. A variable that reads nothing is a warning on standard error.\nSee docs/MONITORS.md for the mapping.\n",
         "reload": "Usage: resmon reload [--json]\n\nHas resmond re-read resmond.json, subsystems.d and monitors.d (as SIGHUP does, but only this resmond,\nand only for root) and prints what the reload changed: plug-ins added or removed, files it could not\nuse, keys that take effect only at the next start. A bad resmond.json is refused with its error (exit\n1), and the running configuration is kept.\n",
         "sinks": "Usage: resmon sinks [--json]\n\nLists the sinks configured under \"sinks\" in resmond.json: the last event each has dealt with, how many\nit delivered and had rejected, how often it retried, and its last error.\n",
         "events": "Usage: resmon events [--filter EXPR] [--since TIME] [--after ID] [--limit N] [--follow] [--json]\n\nShows the event log, oldest first: the last N (default 50; 10 with --follow) events, or those after\nevent ID, that match the filter (e.g. 'severity >= warning && monitor ~ \"disk\"'; docs/EVENTS.md) since\nTIME (-1h, RFC 3339). --follow (-f) then prints events as they happen, one per line (one JSON object\nper line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart\nof resmond.\n",
@@ -344,6 +344,8 @@ public enum CLI {
             table.append(["name", monitor.spec.name ?? ""])
             table.append(["target", monitor.spec.target.description + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
             if let template = monitor.spec.template { table.append(["template", template]) }
+            if let members = monitor.state.members { table.append(["selects", "\(members) statistics"]) }
+            if let warning = monitor.state.warning { table.append(["warning", warning]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
                 table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(ValueFormatter.number) ?? "none yet")
@@ -515,14 +517,17 @@ public enum CLI {
             guard let read = FileManagerless.read(file) else { throw UsageError(message: "cannot read \(file)") }
             bytes = read
         }
-        let created = try client.importPerfmon(xml: bytes, object: object)
-        if invocation.json { return printJSON(MonitorList(monitors: created)) }
-        var table = TextTable(header: ["ID", "NAME", "TARGET", "CONDITION"])
-        for monitor in created {
-            table.append([monitor.id, monitor.spec.name ?? "", monitor.spec.target.description,
-                          "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"])
+        let report = try client.importPerfmonReport(xml: bytes, object: object)
+        if invocation.json { return printJSON(report) }
+        var table = TextTable(header: ["ID", "VARIABLE", "OUTCOME", "TARGET", "CONDITION", "READS"])
+        for (monitor, variable) in zip(report.monitors, report.variables) {
+            table.append([monitor.id, variable.name, variable.outcome, monitor.spec.target.description,
+                          "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples",
+                          "\(variable.statistics.count) statistics"])
         }
         print(table.render(), terminator: "")
+        for variable in report.variables { if let warning = variable.warning { printError("warning: \(variable.name): \(warning)") } }
+        for id in report.removed { print("removed \(id) (its variable is no longer in the configuration)") }
     }
 
     static func sinks(_ client: ResmonClient, _ invocation: Invocation) throws {

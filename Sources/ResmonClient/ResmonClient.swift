@@ -150,10 +150,15 @@ public struct ResmonClient: Sendable {
 
     /// Imports a perfmon configuration (XML) for the host or a cgroup (`cgroup:/path`).
     public func importPerfmon(xml: [UInt8], object: String) throws(ClientError) -> [MonitorInfo] {
+        try importPerfmonReport(xml: xml, object: object).monitors
+    }
+
+    /// Imports (or refreshes) a perfmon configuration and tells what became of each variable:
+    /// created, replaced or unchanged, the statistics it reads, and a warning when it reads none.
+    public func importPerfmonReport(xml: [UInt8], object: String) throws(ClientError) -> PerfmonImportResponse {
         let response = try send("POST", "/v1/monitors/import/perfmon", query: [("object", object)], body: xml)
         try ResmonClient.check(response)
-        let list: MonitorList = try ResmonClient.decode(response, "/v1/monitors/import/perfmon")
-        return list.monitors
+        return try ResmonClient.decode(response, "/v1/monitors/import/perfmon")
     }
 
     /// Each configured sink's progress: its position in the log, deliveries, retries, last error.

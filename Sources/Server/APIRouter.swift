@@ -115,19 +115,20 @@ public struct APIRouter: HTTPHandler {
             guard let text = request.query["object"], let object = PerfmonImport.Object(parsing: text) else {
                 throw Failure(status: 400, code: .badRequest, message: "object: expected host or cgroup:/PATH, got \"\(request.query["object"] ?? "")\"")
             }
-            let specs: [MonitorSpec]
+            let variables: [PerfmonImport.Variable]
             do {
-                specs = try PerfmonImport.specs(xml: request.body, object: object, step: engine.stepSeconds, table: context.table)
+                variables = try PerfmonImport.variables(xml: request.body, object: object, step: engine.stepSeconds, table: context.table)
             } catch {
                 throw Failure(status: 400, code: .badRequest, message: error.message)
             }
-            let created: [MonitorInfo]
+            let answer: PerfmonImportResponse
             do {
-                created = try engine.create(specs, owner: MonitorRoutes.caller(request))
+                answer = try engine.importPerfmon(variables, object: object, caller: MonitorRoutes.caller(request))
             } catch {
                 throw MonitorRoutes.failure(error)
             }
-            return try json(MonitorList(monitors: created), status: 201)
+            // 201 when a monitor was made; a refresh that only kept or replaced them is 200.
+            return try json(answer, status: answer.variables.contains { $0.outcome == "created" } ? 201 : 200)
         case "/v1/events":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
@@ -159,7 +160,7 @@ public struct APIRouter: HTTPHandler {
             return try MonitorRoutes.stream(request, hub: hub)
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id"], request)
+            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id", "native"], request)
             return try HistoryRoutes(context: context).rrdUpdates(request, history: try historyStore())
         default:
             if path == "/v1/monitors/" || path.hasPrefix("/v1/monitors/") || path == "/v1/monitors" {

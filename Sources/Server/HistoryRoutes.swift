@@ -73,65 +73,91 @@ struct HistoryRoutes {
             interval = value
         }
         let includeHost = request.query["host"].map { $0 == "true" || $0 == "1" } ?? false
+        // resmon's own keys only when asked: perfmon searches its regexes unanchored over every
+        // name, and `cpu[0-9]+` finds `cpu_cpu0_iowait_ratio`, `memory` finds `pressure_memory_…`.
+        var native = false
+        if let text = request.query["native"] {
+            guard ["true", "1", "false", "0"].contains(text) else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "native: expected true or false, got \"\(text)\"")
+            }
+            native = text == "true" || text == "1"
+        }
         let onlyVM = request.query["vm_uuid"]
         var columns: [RRDUpdates.Column] = []
-        if includeHost { columns += hostColumns(history) }
-        columns += cgroupColumns(history).filter { onlyVM == nil || $0.uuid == onlyVM }
+        if includeHost { columns += hostColumns(history, native: native) }
+        let vmColumns = cgroupColumns(history, native: native).filter { onlyVM == nil || $0.uuid == onlyVM }
+        columns += vmColumns
         guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
             throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
         }
+        let (notes, summary) = HistoryRoutes.missingSources(vmColumns, history: history)
+        // Per VM in the XML as comments, which xapi's parsers skip; a bounded summary in a header
+        // for every form (one note per VM could outgrow the 64 KiB header line Python's
+        // http.client, and so perfmon, accepts).
+        let headers = summary.map { [("X-Resmon-Missing", $0)] } ?? []
         let prefersJSON = request.query["json"] != nil
             || (request.headers["accept"].map { $0.contains("application/json") && !$0.contains("xml") } ?? false)
         if prefersJSON {
-            return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8))
+            return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8), headers: headers)
         }
-        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table).utf8))
+        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table, notes: notes).utf8),
+                            headers: headers)
     }
 
-    /// The host's data sources: resmon's own (key with `:` as `_`) and xapi's names.
-    private func hostColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+    /// What perfmon's VM variables look for and a VM here lacks: said in the answer, because
+    /// perfmon reads a missing data source as 0 and would otherwise see an idle VM.
+    static func missingSources(_ columns: [RRDUpdates.Column], history: HistoryStore) -> (notes: [String], summary: String?) {
+        var names: [String: Set<String>] = [:]
+        var paths: [String: String] = [:]
+        for (key, _) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
+            guard let parsed = StatisticKey(parsing: key), XapiDataSources.isVM(parsed) else { continue }
+            paths[HistoryRoutes.uuid(for: parsed.resource)] = parsed.resource
+        }
+        for column in columns { names[column.uuid, default: []].insert(column.name) }
+        var notes: [String] = []
+        var lacking: [String: Int] = [:]
+        for (uuid, present) in names.sorted(by: { $0.key < $1.key }) {
+            var missing: [String] = []
+            if !present.contains("cpu0") { missing.append("cpuN (no CPU usage archived for it yet)") }
+            if !present.contains("memory") { missing.append("memory (no memory usage archived for it yet)") }
+            missing.append("vif_N_rx/tx (resmon has no network statistics per control group)")
+            missing.append("vbd_DEV_read/write (resmon reads a control group's block I/O summed over devices: see its read_bytes_total with native=true)")
+            notes.append("vm \(uuid) (cgroup \(paths[uuid] ?? "?")) has no " + missing.joined(separator: ", no "))
+            for item in missing { lacking[item, default: 0] += 1 }
+        }
+        guard !notes.isEmpty else { return ([], nil) }
+        let summary = lacking.sorted { $0.key < $1.key }.map { "\($0.value) of \(notes.count) vms have no \($0.key)" }
+            .joined(separator: "; ")
+        return (notes, summary + "; the XML names each vm in comments")
+    }
+
+    /// The host's data sources under xapi's names, and with `native` resmon's own (the key with
+    /// `:` as `_`).
+    private func hostColumns(_ history: HistoryStore, native: Bool) -> [RRDUpdates.Column] {
         let uuid = context.hostUUID
         let all = history.databases { !$0.hasPrefix("process:") && !$0.hasPrefix("cgroup:") }
         var columns: [RRDUpdates.Column] = []
         for (key, database) in all {
             guard let parsed = StatisticKey(parsing: key) else { continue }
-            columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
-            switch (parsed.subsystem, parsed.resource, parsed.statistic) {
-            case ("cpu", "total", "usage_ratio"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "cpu_avg", database: database))
-            case ("cpu", let cpu, "usage_ratio"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: cpu, database: database))
-            case ("memory", "host", "total_bytes"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_total_kib", database: database, scale: 1.0 / 1024))
-            case ("memory", "host", "available_bytes"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "memory_free_kib", database: database, scale: 1.0 / 1024))
-            case ("load", "host", "load1"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "loadavg", database: database))
-            case ("net", let interface, "receive_bytes_total"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_rx", database: database))
-            case ("net", let interface, "transmit_bytes_total"):
-                columns.append(.init(objectType: "host", uuid: uuid, name: "pif_\(interface)_tx", database: database))
-            default:
-                break
+            if native {
+                columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
+            }
+            for xapi in XapiDataSources.names(for: parsed) {
+                columns.append(.init(objectType: "host", uuid: uuid, name: xapi.name, database: database, scale: xapi.scale))
             }
         }
         return columns
     }
 
     /// cgroups as xapi's VMs: a uuid derived from the path, and VM data-source names.
-    private func cgroupColumns(_ history: HistoryStore) -> [RRDUpdates.Column] {
+    private func cgroupColumns(_ history: HistoryStore, native: Bool) -> [RRDUpdates.Column] {
         var columns: [RRDUpdates.Column] = []
         for (key, database) in history.databases(where: { $0.hasPrefix("cgroup:") }) {
-            guard let parsed = StatisticKey(parsing: key), parsed.resource != "/" else { continue }
+            guard let parsed = StatisticKey(parsing: key), XapiDataSources.isVM(parsed) else { continue }
             let uuid = HistoryRoutes.uuid(for: parsed.resource)
-            columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database))
-            switch parsed.statistic {
-            case "cpu_ratio":
-                columns.append(.init(objectType: "vm", uuid: uuid, name: "cpu0", database: database))
-            case "memory_bytes":
-                columns.append(.init(objectType: "vm", uuid: uuid, name: "memory", database: database))
-            default:
-                break
+            if native { columns.append(.init(objectType: "vm", uuid: uuid, name: parsed.statistic, database: database)) }
+            for xapi in XapiDataSources.names(for: parsed) {
+                columns.append(.init(objectType: "vm", uuid: uuid, name: xapi.name, database: database, scale: xapi.scale))
             }
         }
         return columns

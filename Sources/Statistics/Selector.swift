@@ -2,7 +2,8 @@
 /// hold. Used by `GET /v1/statistics?match=&where=` and, later, by monitor targets.
 ///
 /// Label matchers are written `label=value`, `label!=value`, `label~REGEX`, `label!~REGEX`.
-/// Besides a statistic's own labels, `subsystem`, `resource` and `statistic` can be matched.
+/// Besides a statistic's own labels, `subsystem`, `resource` and `statistic` can be matched, and
+/// `xapi_name`: the statistic's names in `/rrd_updates` (`XapiDataSources`), any of which may match.
 public struct Selector: Sendable {
     public struct LabelMatcher: Sendable {
         public enum Operation: String, Sendable { case equal = "=", notEqual = "!=", matches = "~", notMatches = "!~" }
@@ -42,6 +43,16 @@ public struct Selector: Sendable {
         }
 
         func matches(_ descriptor: StatisticDescriptor) -> Bool {
+            if label == "xapi_name" && descriptor.labels[label] == nil {
+                // Any of the statistic's xapi names (none: it has no xapi name to match).
+                let names = XapiDataSources.names(for: descriptor.key).map(\.name)
+                switch operation {
+                case .equal: return names.contains(value)
+                case .notEqual: return !names.contains(value)
+                case .matches: return names.contains { regex?.matches($0) ?? false }
+                case .notMatches: return !names.contains { regex?.matches($0) ?? false }
+                }
+            }
             let actual: String
             if let value = descriptor.labels[label] { actual = value }
             else if label == "subsystem" { actual = descriptor.key.subsystem }
