@@ -9,7 +9,7 @@ let functionSections: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-s
 
 // Data flows left to right through the targets: the C wrappers at the bottom, Statistics
 // collects, Server and ResmonClient speak the wire types of ResmonAPI, and the executables only
-// wire modules together (see docs/ARCHITECTURE in README.md).
+// wire modules together (README.md's "Layout").
 let package = Package(
     name: "resmon",
     platforms: [.macOS(.v15)],

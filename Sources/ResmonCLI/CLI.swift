@@ -373,12 +373,15 @@ public enum CLI {
             guard invocation.arguments.isEmpty else { throw UsageError(message: "--from-file takes no KEY CONDITION VALUE") }
             guard let data = FileManagerless.read(file) else { throw UsageError(message: "--from-file: cannot read \(file)") }
             do {
-                if data.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 }) == UInt8(ascii: "[") {
+                try StrictJSON.validate(data)
+                if data.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }) == UInt8(ascii: "[") {
                     return try JSONDecoder().decode([MonitorSpec].self, from: Data(data))
                 }
                 return [try JSONDecoder().decode(MonitorSpec.self, from: Data(data))]
+            } catch let error as StrictJSON.SyntaxError {
+                throw UsageError(message: "--from-file: \(file): not valid JSON: \(error)")
             } catch {
-                throw UsageError(message: "--from-file: \(file) is not a monitor spec: \(error)")
+                throw UsageError(message: "--from-file: \(file) is not a monitor spec: \(StrictJSON.describe(error))")
             }
         }
         // The target: KEY, or --select REGEX [--where LABEL~REGEX]... with --aggregate F or --each.

@@ -134,9 +134,9 @@ public struct ConfigurationFile {
         }
         let root: JSONValue
         do {
-            root = try JSONDecoder().decode(JSONValue.self, from: Data(text))
+            root = try StrictJSON.parse(text)
         } catch {
-            throw ConfigurationError(source: path, key: nil, reason: "not valid JSON: \(ConfigurationFile.describe(error))")
+            throw ConfigurationError(source: path, key: nil, reason: "not valid JSON: \(error)")
         }
         var reader = Reader(source: path)
         try reader.apply(root, to: &configuration)
@@ -164,12 +164,6 @@ public struct ConfigurationFile {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
-        }
-        return "\(error)"
-    }
 }
 
 /// Walks the JSON object tree with the key path in hand.

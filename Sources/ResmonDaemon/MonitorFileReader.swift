@@ -31,7 +31,14 @@ enum MonitorFileReader {
                 problems.append("\(source): \(error)")
                 continue
             }
-            guard let root = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)), case .object(let entries) = root else {
+            let root: JSONValue
+            do {
+                root = try StrictJSON.parse(bytes)
+            } catch {
+                problems.append("\(source): not valid JSON: \(error)")
+                continue
+            }
+            guard case .object(let entries) = root else {
                 problems.append("\(source): expected a JSON object of entry name → monitor spec")
                 continue
             }
@@ -51,7 +58,7 @@ enum MonitorFileReader {
                 } catch let error as MonitorSpec.UnknownField {
                     problems.append("\(source): \(entry): \(error.description)")
                 } catch {
-                    problems.append("\(source): \(entry): not a monitor spec (\(ConfigurationFile.describe(error)))")
+                    problems.append("\(source): \(entry): not a monitor spec (\(StrictJSON.describe(error)))")
                 }
             }
         }

@@ -43,7 +43,12 @@ enum PluginRegistry {
         } catch {
             throw fail(nil, "\(error)")
         }
-        guard let root = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { throw fail(nil, "not valid JSON") }
+        let root: JSONValue
+        do {
+            root = try StrictJSON.parse(bytes)
+        } catch {
+            throw fail(nil, "not valid JSON: \(error)")
+        }
         let reader = Reader(source: source)
         let fields = try reader.object(root, "", allowed: ["kind", "command", "path", "url", "interval", "timeout", "maxBytes"])
         guard let kindValue = fields["kind"] else { throw fail("kind", "required: exec, textfile or scrape") }

@@ -48,7 +48,13 @@ struct MonitorRoutes {
                 switch request.method {
                 case "PATCH":
                     try authorizeWrite(request)
-                    guard case .object(let patch)? = try? JSONDecoder().decode(JSONValue.self, from: Data(request.body)) else {
+                    let body: JSONValue
+                    do {
+                        body = try StrictJSON.parse(request.body)
+                    } catch {
+                        throw APIRouter.Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
+                    }
+                    guard case .object(let patch) = body else {
                         throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a JSON object of the fields to change")
                     }
                     return try json(try engine.update(id, patch: patch, caller: MonitorRoutes.caller(request)))
@@ -93,6 +99,11 @@ struct MonitorRoutes {
         let specs: [MonitorSpec]
         let single: Bool
         do {
+            try StrictJSON.validate(request.body)
+        } catch {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
+        }
+        do {
             if request.body.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }) == UInt8(ascii: "[") {
                 specs = try decoder.decode([MonitorSpec].self, from: body)
                 single = false
@@ -102,11 +113,8 @@ struct MonitorRoutes {
             }
         } catch let error as MonitorSpec.UnknownField {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw APIRouter.Failure(status: 400, code: .badRequest, message: "missing field \"\(key.stringValue)\"")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw APIRouter.Failure(status: 400, code: .badRequest,
-                                    message: "field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch let error as DecodingError {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: StrictJSON.describe(error))
         } catch {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a monitor spec (a JSON object) or an array of them")
         }
