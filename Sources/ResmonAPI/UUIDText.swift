@@ -14,4 +14,18 @@ public enum UUIDText {
         }.joined()
         return format(hex: hex) ?? hex
     }
+
+    /// Whether `text` is a UUID in the 8-4-4-4-12 form (either case).
+    public static func isUUID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                guard byte == UInt8(ascii: "-") else { return false }
+            } else {
+                guard Character(Unicode.Scalar(byte)).isHexDigit else { return false }
+            }
+        }
+        return true
+    }
 }

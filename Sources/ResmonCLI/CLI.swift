@@ -232,11 +232,16 @@ public enum CLI {
         try expectArguments(invocation, 0...1)
         let statistics = try client.statistics(matching: invocation.arguments.first, where: invocation.conditions)
         if invocation.json { return printJSON(StatisticList(statistics: statistics)) }
+        if statistics.isEmpty {
+            let pattern = invocation.arguments.first.map { " match '\($0)'" } ?? ""
+            let labels = invocation.conditions.isEmpty ? "" : (pattern.isEmpty ? " have " : " and have ") + invocation.conditions.joined(separator: ", ")
+            return print("no statistics" + (pattern.isEmpty && labels.isEmpty ? "" : " whose keys" + pattern + labels))
+        }
         print(statisticsTable(statistics), terminator: "")
     }
 
     static func statisticsTable(_ statistics: [StatisticInfo]) -> String {
-        var table = TextTable(header: ["KEY", "VALUE", "KIND"], rightAligned: [1])
+        var table = TextTable(header: ["KEY", "VALUE", "KIND"], rightAligned: [1], elidable: [(0, 12)])
         for statistic in statistics {
             table.append([statistic.key, ValueFormatter.format(statistic), statistic.kind])
         }
@@ -321,15 +326,16 @@ public enum CLI {
             guard rest.arguments.isEmpty else { throw UsageError(message: "monitor list takes no arguments") }
             let monitors = try client.monitors()
             if invocation.json { return printJSON(MonitorList(monitors: monitors)) }
-            var table = TextTable(header: ["ID", "NAME", "STATE", "LAST VALUE", "RUNNING"])
+            if monitors.isEmpty { return print("no monitors") }
+            var table = TextTable(header: ["ID", "NAME", "STATE", "LAST VALUE", "RUNNING"], rightAligned: [3], elidable: [(1, 32), (0, 24), (1, 12), (0, 12)])
             for monitor in monitors {
-                table.append([monitor.id, monitor.spec.name ?? "", monitor.state.phase + (monitor.state.paused ? " (paused)" : ""),
-                              monitor.state.lastValue.map(ValueFormatter.number) ?? "unknown", monitor.state.running ? "yes" : "no"])
+                table.append([shortID(monitor.id), monitor.spec.name ?? "", monitor.state.phase + (monitor.state.paused ? " (paused)" : ""),
+                              monitor.spec.formatValue(monitor.state.lastValue), monitor.state.running ? "yes" : "no"])
             }
             print(table.render(), terminator: "")
         case "show", "start", "stop", "pause", "resume", "reset", "reset-notification", "delete":
             guard rest.arguments.count == 1 else { throw UsageError(message: "monitor \(verb) needs one monitor id") }
-            let id = rest.arguments[0]
+            let id = try resolveMonitorID(client, rest.arguments[0])
             let monitor: MonitorInfo
             switch verb {
             case "show": monitor = try client.monitor(id)
@@ -348,17 +354,17 @@ public enum CLI {
             if let warning = monitor.state.warning { table.append(["warning", warning]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
-                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(ValueFormatter.number) ?? "none yet")
+                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(monitor.spec.formatValue) ?? "none yet")
                               + (monitor.state.watermarkTime.map { " at \(formatTime($0))" } ?? "")])
             case "leakyBucket":
                 table.append(["bucket", "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"])
             default:
-                table.append(["condition", "\(monitor.spec.condition ?? "") \(ValueFormatter.number(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
-                              + (monitor.spec.cancelValue.map { ", cancel past \(ValueFormatter.number($0))" } ?? "")])
+                table.append(["condition", "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
+                              + (monitor.spec.cancelValue.map { ", cancel past \(monitor.spec.formatValue($0))" } ?? "")])
             }
             table.append(["state", monitor.state.phase + (monitor.state.count > 0 ? " (\(monitor.state.count))" : "")
                           + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")])
-            table.append(["last value", monitor.state.lastValue.map(ValueFormatter.number) ?? "unknown"])
+            table.append(["last value", monitor.spec.formatValue(monitor.state.lastValue)])
             table.append(["severity", "\(monitor.spec.severity ?? "warning"), cancel \(monitor.spec.cancelSeverity ?? "notice")"])
             print(table.render(), terminator: "")
         default:
@@ -477,10 +483,14 @@ public enum CLI {
         }
         if invocation.follow { return try follow(client, invocation, shown: list, filter: filter) }
         if invocation.json { return printJSON(list) }
-        var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"])
+        if list.events.isEmpty {
+            return print("no events" + (filter.map { " match '\($0)'" } ?? "") + (invocation.options["--since"].map { " since \($0)" } ?? "")
+                         + (invocation.options["--after"].map { " after event \($0)" } ?? ""))
+        }
+        var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"], elidable: [(4, 12), (5, 24)])
         for event in list.events {
-            table.append([String(event.id), formatTime(event.time), event.severity, "\(event.type) (\(event.code))",
-                          event.monitorName ?? event.monitorId ?? "", event.message])
+            table.append([String(event.id), formatTime(event.time), event.severity, event.type,
+                          event.monitorId.map(shortID) ?? "", event.message])
         }
         print(table.render(), terminator: "")
     }
@@ -636,6 +646,30 @@ public enum CLI {
     }
 
     // MARK: - Helpers
+
+    /// A monitor id as tables show it: a UUID (the API's default id) by its first 8 digits, as
+    /// git shows commits: `7f6f7d9f`, a template instance `de4853cc.28043-134903`.
+    static func shortID(_ id: String) -> String {
+        let utf8 = Array(id.utf8)
+        guard utf8.count >= 36, UUIDText.isUUID(String(decoding: utf8[0..<36], as: UTF8.self)) else { return id }
+        return String(decoding: utf8[0..<8], as: UTF8.self) + String(decoding: utf8[36...], as: UTF8.self)
+    }
+
+    /// The monitor `text` names: its id, its short id as tables show it, or a unique prefix of
+    /// either (at least 4 characters).
+    static func resolveMonitorID(_ client: ResmonClient, _ text: String) throws -> String {
+        let notFound: ClientError
+        do {
+            return try client.monitor(text).id
+        } catch {
+            guard case .api(status: 404, _, _) = error, text.count >= 4 else { throw error }
+            notFound = error
+        }
+        let matches = try client.monitors().map(\.id).filter { $0.hasPrefix(text) || shortID($0).hasPrefix(text) }
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty { throw notFound }
+        throw UsageError(message: "\(text) names \(matches.count) monitors (\(matches.prefix(3).map(shortID).joined(separator: ", "))…): give more of the id")
+    }
 
     static func expectArguments(_ invocation: Invocation, _ range: ClosedRange<Int>) throws(UsageError) {
         let count = invocation.arguments.count

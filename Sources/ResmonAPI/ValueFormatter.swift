@@ -1,6 +1,7 @@
-import ResmonAPI
-
-/// Renders values for people: bytes in IEC units, ratios as percentages, counters as rates.
+/// Renders values for people, by one rule wherever a person reads them (the CLI's tables, event
+/// messages, monitor names): bytes in IEC units, ratios (unit `ratio`, names ending `_ratio`)
+/// as percentages, seconds as durations, counters as rates. JSON and the API carry the raw
+/// numbers (a ratio stays 0…1).
 public enum ValueFormatter {
     public static func format(_ value: Double?, unit: String, perSecond: Bool = false) -> String {
         guard let value, value.isFinite else { return "unknown" }
@@ -21,10 +22,10 @@ public enum ValueFormatter {
 
     /// A statistic's value with its unit (a counter's value is its rate).
     public static func format(_ statistic: StatisticInfo) -> String {
-        format(statistic.value, unit: statistic.unit, perSecond: statistic.kind == "counter")
+        format(statistic.value, unit: statistic.unit.isEmpty ? unit(ofKey: statistic.key) : statistic.unit, perSecond: statistic.kind == "counter")
     }
 
-    static func bytes(_ value: Double) -> String {
+    public static func bytes(_ value: Double) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         var scaled = value
         var index = 0
@@ -35,7 +36,7 @@ public enum ValueFormatter {
         return (index == 0 ? number(scaled) : fixed(scaled, 1)) + " " + units[index]
     }
 
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         if seconds < 120 { return number(seconds) + " s" }
         let whole = Int(seconds)
         let (days, hours, minutes) = (whole / 86400, whole % 86400 / 3600, whole % 3600 / 60)
@@ -54,7 +55,7 @@ public enum ValueFormatter {
         return text == "-0" ? "0" : text
     }
 
-    static func fixed(_ value: Double, _ decimals: Int) -> String {
+    public static func fixed(_ value: Double, _ decimals: Int) -> String {
         var factor = 1.0
         for _ in 0..<decimals { factor *= 10 }
         let scaled = (abs(value) * factor).rounded()
@@ -66,35 +67,38 @@ public enum ValueFormatter {
     }
 }
 
-/// A table with aligned columns, as `resmon stats` prints it.
-public struct TextTable {
-    var header: [String]
-    var rows: [[String]] = []
-    /// Columns aligned to the right (numbers).
-    var rightAligned: Set<Int> = []
 
-    public init(header: [String], rightAligned: Set<Int> = []) {
-        self.header = header
-        self.rightAligned = rightAligned
+extension ValueFormatter {
+    /// The unit a statistic key's name implies by Prometheus' conventions, for where only the
+    /// key is at hand: `_ratio` → `ratio`, `_bytes` → `bytes`, `_seconds` → `seconds`.
+    public static func unit(ofKey key: String) -> String {
+        let name = key.split(separator: ":").last.map(String.init) ?? key
+        let base = name.hasSuffix("_total") ? String(name.dropLast(6)) : name
+        for unit in ["ratio", "bytes", "seconds"] where base.hasSuffix("_" + unit) { return unit }
+        return ""
     }
+}
 
-    public mutating func append(_ row: [String]) { rows.append(row) }
-
-    public func render() -> String {
-        var widths = header.map(\.count)
-        for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+extension MonitorSpec {
+    /// A reading or threshold of this monitor as a person reads it, by `ValueFormatter`'s rule:
+    /// the unit comes from the target's statistic name (a selection's pattern), the transform
+    /// changes it (`percent` is 0…100 %, `rate` is per second), a counter's value is its rate.
+    public func formatValue(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "unknown" }
+        let name: String
+        switch target {
+        case .key(let key): name = key
+        case .selection(let selection):
+            if selection.aggregate == "count" { return ValueFormatter.number(value) }
+            name = String(selection.select.reversed().drop { "$)".contains($0) }.reversed())
         }
-        func line(_ cells: [String]) -> String {
-            var text = ""
-            for (index, cell) in cells.enumerated() {
-                let padding = String(repeating: " ", count: max(0, widths[index] - cell.count))
-                let last = index == cells.count - 1
-                text += rightAligned.contains(index) ? padding + cell : cell + (last ? "" : padding)
-                if !last { text += "  " }
-            }
-            return text
+        let unit = ValueFormatter.unit(ofKey: name)
+        let counter = name.hasSuffix("_total")
+        switch transform ?? "none" {
+        case "percent": return ValueFormatter.number(value) + " %"
+        case "rate": return unit == "ratio" ? ValueFormatter.number(value * 100) + " %/s" : ValueFormatter.format(value, unit: unit, perSecond: true)
+        case "change": return ValueFormatter.format(value, unit: unit)
+        default: return ValueFormatter.format(value, unit: unit, perSecond: counter)
         }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 }

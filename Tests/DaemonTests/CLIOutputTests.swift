@@ -1,0 +1,56 @@
+import Foundation
+import ResmonAPI
+import ResmonTestSupport
+import Testing
+
+/// What `resmon` prints for a person: one rule for values (a ratio is a percentage wherever it
+/// is shown), tables that fit 100 columns, short ids that work as ids, and an empty result that
+/// says so.
+@Suite struct CLIOutputTests {
+    @Test func tablesFitAHundredColumnsAndShortIDsWorkAsIDs() throws {
+        let daemon = try DaemonHarness(defaultMonitors: true)
+        let environment = ["RESMON_SOCKET": daemon.socket]
+        let resmon = Products.path("resmon")
+        _ = try daemon.client.push("app:web:busy_ratio", value: 0.42)
+        var spec = MonitorSpec(target: "app:web:busy_ratio", condition: "above", value: 0.6)
+        spec.name = "the web tier's share of busy workers, which pages the on-call engineer when it stays high"
+        let created = try #require(try daemon.client.createMonitors([spec]).first)
+        #expect(UUIDText.isUUID(created.id), "the API's default id is a UUID")
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.monitor(created.id).state.lastValue) == 0.42 })
+
+        let list = try Products.run(resmon, ["monitor", "list"], environment: environment)
+        #expect(list.status == 0, "\(list.error)")
+        let lines = list.output.split(separator: "\n")
+        #expect(lines.count > 3)
+        #expect(lines.allSatisfy { $0.count <= 100 }, "\(lines.filter { $0.count > 100 })")
+        let short = String(created.id.prefix(8))
+        let row = try #require(lines.first { $0.hasPrefix(short + " ") }, "\(list.output)")
+        #expect(row.contains("the web tier's share") && row.contains("…") && row.contains("42 %"), "\(row)")
+        #expect(!list.output.contains(created.id), "tables show the short id")
+
+        let shown = try Products.run(resmon, ["monitor", "show", short], environment: environment)
+        #expect(shown.status == 0, "\(shown.error)")
+        #expect(shown.output.contains(created.id) && shown.output.contains("above 60 %") && shown.output.contains("42 %"), "\(shown.output)")
+        #expect(shown.output.contains(spec.name!), "show has the whole name")
+        let stopped = try Products.run(resmon, ["monitor", "stop", short], environment: environment)
+        #expect(stopped.status == 0, "\(stopped.error)")
+        #expect(try !daemon.client.monitor(created.id).state.running)
+        let unknown = try Products.run(resmon, ["monitor", "show", "ffffffff"], environment: environment)
+        #expect(unknown.status == 1 && unknown.error.contains("no monitor ffffffff"), "\(unknown.error)")
+
+        let stats = try Products.run(resmon, ["stats", "busy_ratio"], environment: environment)
+        #expect(stats.output.contains("42 %"), "the same rule in stats: \(stats.output)")
+    }
+
+    @Test func anEmptyResultSaysSo() throws {
+        let daemon = try DaemonHarness()
+        let environment = ["RESMON_SOCKET": daemon.socket]
+        let resmon = Products.path("resmon")
+        let stats = try Products.run(resmon, ["stats", ":rss_bytes$", "--where", "name~^no-such-program$"], environment: environment)
+        #expect(stats.status == 0 && stats.output == "no statistics whose keys match ':rss_bytes$' and have name~^no-such-program$\n", "\(stats.output)")
+        let monitors = try Products.run(resmon, ["monitor", "list"], environment: environment)
+        #expect(monitors.output == "no monitors\n", "\(monitors.output)")
+        let events = try Products.run(resmon, ["events", "--filter", "severity >= crit"], environment: environment)
+        #expect(events.output == "no events match 'severity >= crit'\n", "\(events.output)")
+    }
+}
