@@ -174,7 +174,7 @@ import Glibc
     @Test func resmondGivesBackItsStartUpPagesAndKeepsServing() throws {
         let directory = TemporaryDirectory("resmond-pages")
         let copy = directory.file("resmond-copy")
-        try FileManager.default.copyItem(atPath: Products.path("resmond"), toPath: copy)
+        try Products.copyExecutable(Products.path("resmond"), to: copy)
         let daemon = try DaemonHarness(configuration: #"{"limits": {"selfMonitoringSeconds": 1}}"#, directory: directory,
                                        executable: copy)
         #expect(daemon.eventually(timeout: 20) { daemon.stderr.contains("released start-up pages") }, "resmond: \(daemon.stderr)")

@@ -164,7 +164,7 @@ import Glibc
         let directory = TemporaryDirectory("resmon-template")
         let name = "rsleep\(Int.random(in: 100_000...999_999))"
         let program = directory.file(name)
-        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+        try Products.copyExecutable("/bin/sleep", to: program)
         let daemon = try DaemonHarness(configuration: #"{"collect": {"subsystems": {"process": {"period": 1}}}}"#)
         let resmon = Products.path("resmon")
         let select = ["--select", "^process:[0-9]+:rss_bytes$", "--where", "name=\(name)"]

@@ -113,7 +113,7 @@ import Glibc
         try nobody.write("token", "s3cret-token-0123456789\n")
         try nobody.write("config/resmond.json", #"{"http": {"listen": "127.0.0.1:0", "tokenFile": "\#(nobody.file("token"))"}}"#)
         // A copy of resmond that nobody may run, wherever the build tree is (CI clones under /root).
-        try FileManager.default.copyItem(atPath: Products.path("resmond"), toPath: nobody.file("resmond"))
+        try Products.copyExecutable(Products.path("resmond"), to: nobody.file("resmond"))
         for path in [nobody.path, nobody.file("config"), nobody.file("config/resmond.json"), nobody.file("token")] {
             #expect(chown(path, 65534, 65534) == 0)
         }
@@ -121,7 +121,7 @@ import Glibc
         let asNobody = try Products.run("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", nobody.file("resmond"),
                                                              "--config-dir", nobody.file("config"), "--check-config"],
                                         environment: ["HOME": "/nonexistent", "XDG_STATE_HOME": nobody.file("state")])
-        #expect(asNobody.status == 1 && asNobody.error.contains("owned by root"), "\(asNobody.error)")
+        #expect(asNobody.status == 1 && asNobody.error.contains("owned by root"), "exit \(asNobody.status): \(asNobody.error)")
         let daemon = try DaemonHarness(arguments: ["--step", "1"], configuration: configuration)
         let listen = try #require(try daemon.client.status().listen)
         func put(_ headers: [String]) throws -> ProgramResult {

@@ -78,6 +78,14 @@ public enum Products {
                              error: String(decoding: errorData.get(), as: UTF8.self))
     }
 
+    /// Copies a program that a test will run. By cp, not in this process: a copy held open for
+    /// writing here could be inherited by a child another test spawns at that moment, and
+    /// running the copy would then fail with ETXTBSY ("Text file busy").
+    public static func copyExecutable(_ source: String, to destination: String) throws {
+        let copied = try run("/bin/cp", [source, destination])
+        guard copied.status == 0 else { throw DaemonHarness.NotReady(description: "cp \(source): \(copied.error)") }
+    }
+
     /// A pipe whose ends close when released; both are close-on-exec, so only the descriptor a
     /// child is given (as a standard stream) crosses into it.
     final class Pipe: @unchecked Sendable {
