@@ -67,13 +67,16 @@ public final class MetricsExposition: Sendable {
         return output
     }
 
-    /// Families sorted by name, series by resource (bytewise), as the exposition lists them.
+    /// Families sorted by name, series by resource (bytewise), as the exposition lists them; a
+    /// plug-in's histogram or summary as one family, each label set's buckets (or quantiles) in
+    /// order, then its `_sum` and `_count`.
     private static func lay(_ layout: inout Layout, _ statistics: [(handle: StatisticHandle, descriptor: StatisticDescriptor)],
                             version: UInt64) {
         var families: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
         for statistic in statistics {
-            let key = statistic.descriptor.key
-            families["resmon_" + key.subsystem + "_" + key.statistic, default: []].append(statistic)
+            let descriptor = statistic.descriptor
+            families["resmon_" + descriptor.key.subsystem + "_" + (descriptor.family?.name ?? descriptor.key.statistic), default: []]
+                .append(statistic)
         }
         layout.version = version
         layout.text = []
@@ -82,18 +85,45 @@ public final class MetricsExposition: Sendable {
         for name in families.keys.sorted() {
             guard let members = families[name], let descriptor = members.first?.descriptor else { continue }
             let start = layout.text.count
-            layout.text += "# HELP \(name) \(MetricsRenderer.escapeHelp(descriptor.help)) (\(descriptor.unit))\n".utf8
-            layout.text += "# TYPE \(name) \(descriptor.kind == .counter ? "counter" : "gauge")\n".utf8
+            let help = MetricsRenderer.escapeHelp(descriptor.family?.help ?? descriptor.help)
+            layout.text += "# HELP \(name) \(help)\(descriptor.unit.isEmpty ? "" : " (" + descriptor.unit + ")")\n".utf8
+            let type = descriptor.family?.type.rawValue ?? (descriptor.kind == .counter ? "counter" : "gauge")
+            layout.text += "# TYPE \(name) \(type)\n".utf8
             let header = start..<layout.text.count
             let first = layout.series.count
-            for sample in members.sorted(by: { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }) {
+            for sample in MetricsExposition.ordered(members) {
                 let textStart = layout.text.count
-                layout.text += (name + MetricsRenderer.labels(sample.descriptor) + " ").utf8
+                let key = sample.descriptor.key
+                layout.text += ("resmon_" + key.subsystem + "_" + key.statistic + MetricsRenderer.labels(sample.descriptor) + " ").utf8
                 layout.series.append(Series(slot: sample.handle.index, generation: sample.handle.generation,
                                             text: textStart..<layout.text.count))
             }
             layout.families.append(Family(header: header, series: first..<layout.series.count))
         }
+    }
+
+    /// A family's series in exposition order: by resource; for a histogram or summary, by label
+    /// set without `le` or `quantile`, buckets or quantiles by bound, then `_sum`, then `_count`.
+    private static func ordered(_ members: [(handle: StatisticHandle, descriptor: StatisticDescriptor)])
+        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        guard let family = members.first?.descriptor.family, family.type == .histogram || family.type == .summary else {
+            return members.sorted { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }
+        }
+        let bound = family.type == .histogram ? "le" : "quantile"
+        let keyed = members.map { member -> (group: String, rank: Int, bound: Double, member: (handle: StatisticHandle, descriptor: StatisticDescriptor)) in
+            let descriptor = member.descriptor
+            let group = descriptor.labels.filter { $0.key != bound && $0.key != "metric" }.sorted { $0.key < $1.key }
+                .map { $0.key + "=" + $0.value }.joined(separator: ",")
+            let statistic = descriptor.key.statistic
+            let rank = statistic.hasSuffix("_count") && statistic != family.name ? 2 : statistic.hasSuffix("_sum") && statistic != family.name ? 1 : 0
+            let value = descriptor.labels[bound].flatMap { $0 == "+Inf" ? .infinity : Double($0) } ?? .infinity
+            return (group, rank, value, member)
+        }
+        return keyed.sorted { left, right in
+            if left.group != right.group { return left.group.utf8.lexicographicallyPrecedes(right.group.utf8) }
+            if left.rank != right.rank { return left.rank < right.rank }
+            return left.bound < right.bound
+        }.map(\.member)
     }
 }
 
@@ -116,7 +146,15 @@ public enum MetricsRenderer {
         return output
     }
 
+    /// A built-in statistic's labels are `resource` and its own; a plug-in's are its source's
+    /// (from which its resource was made), without `metric`, so a histogram's or summary's
+    /// parts share one label set.
     static func labels(_ descriptor: StatisticDescriptor) -> String {
+        if descriptor.family != nil {
+            let own = descriptor.labels.filter { $0.key != "metric" && isLabelName($0.key) }.sorted { $0.key < $1.key }
+            guard !own.isEmpty else { return "" }
+            return "{" + own.map { $0.key + "=\"" + escapeLabel($0.value) + "\"" }.joined(separator: ",") + "}"
+        }
         var text = "{resource=\"" + escapeLabel(descriptor.key.resource) + "\""
         for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "resource" && isLabelName(name) {
             text += "," + name + "=\"" + escapeLabel(value) + "\""
@@ -150,13 +188,7 @@ public enum MetricsRenderer {
         return text.replacingBackslashesAndNewlines()
     }
 
-    static func format(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value == .infinity { return "+Inf" }
-        if value == -.infinity { return "-Inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
-    }
+    static func format(_ value: Double) -> String { PrometheusNames.format(value) }
 }
 
 extension String {

@@ -41,9 +41,10 @@ public struct PluginConfiguration: Sendable, Equatable {
 /// A plug-in's statistics: each run happens on a queue of its own (never two at once), and
 /// `collect` publishes the last run's samples — so a slow or hung plug-in never holds the
 /// sampling thread. A metric becomes `NAME:RESOURCE:STATISTIC`: the statistic is the metric name
-/// (lower-cased, other characters `_`), the resource the labels as `k=v,k=v` sorted by name (`_`
-/// without labels), and the labels are kept; `counter` families (and histograms' and
-/// summaries' `_count`, `_sum`, `_bucket`) are counters, the rest gauges.
+/// as Prometheus' conventions want it (`PluginSubsystem.mapping`), the resource the labels as
+/// `k=v,k=v` sorted by name (`_` without labels), and the labels are kept; `counter` families
+/// (and histograms' and summaries' `_count`, `_sum`, `_bucket`) are counters, the rest gauges.
+/// Each statistic keeps its `SourceFamily`, so /metrics exports it with the type its source declared.
 public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     // `mapped` is touched on the sampling thread only; the run state crosses threads in `state`.
     public let configuration: PluginConfiguration
@@ -87,7 +88,8 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     private let fetch: Fetch
     private let state = Mutex(State())
     private let queue: DispatchQueue
-    private var mapped: [String: StatisticHandle] = [:]
+    private var mapped: [String: Mapped] = [:]
+    private var families: [String: SourceFamily] = [:]
     private var appliedGeneration = -1
 
     public init(configuration: PluginConfiguration, table: SampleTable, fetch: @escaping Fetch) {
@@ -114,8 +116,9 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     }
 
     public func retireAll() {
-        for handle in mapped.values { table.retire(handle) }
+        for entry in mapped.values { table.retire(entry.handle) }
         mapped = [:]
+        families = [:]
     }
 
     /// One run, on the plug-in's queue: fetch, parse, and keep the result for `collect`.
@@ -201,38 +204,110 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         return .success(all)
     }
 
+    /// What a sample's family and name become: the statistic's name and kind, the family
+    /// /metrics exports it in, and the conversion of its values into the family's base unit.
+    struct Mapping {
+        var statistic: String
+        var kind: StatisticKind
+        var family: String
+        var type: SourceFamily.MetricType
+        var conversion: PrometheusNames.Conversion
+        /// A histogram's bucket bounds (`le`) are values too, converted as its sum is.
+        var boundConversion: PrometheusNames.Conversion?
+    }
+
+    /// Names follow Prometheus' conventions whatever the source did (docs/PLUGINS.md): lower
+    /// case, base units, `_total` on counters only; a histogram's or summary's parts keep their
+    /// family, so that /metrics exports them as one histogram or summary.
+    static func mapping(name: String, family: String, type: String) -> Mapping {
+        let (familyName, familyConversion) = PrometheusNames.baseUnits(PrometheusNames.statisticName(family))
+        switch type {
+        case "histogram", "summary":
+            let metricType: SourceFamily.MetricType = type == "histogram" ? .histogram : .summary
+            let suffix = name.hasPrefix(family) ? String(name.dropFirst(family.count)) : name
+            switch suffix {
+            case "_bucket" where metricType == .histogram:
+                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                               conversion: .identity, boundConversion: familyConversion == .identity ? nil : familyConversion)
+            case "" where metricType == .summary:
+                return Mapping(statistic: familyName, kind: .gauge, family: familyName, type: metricType,
+                               conversion: familyConversion, boundConversion: nil)
+            case "_sum":
+                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                               conversion: familyConversion, boundConversion: nil)
+            case "_count":
+                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                               conversion: .identity, boundConversion: nil)
+            default:
+                return mapping(name: name, family: name, type: "untyped")
+            }
+        case "counter" where name == family || name == family + "_total":
+            var (statistic, conversion) = PrometheusNames.baseUnits(PrometheusNames.statisticName(name))
+            if !statistic.hasSuffix("_total") { statistic += "_total" }
+            return Mapping(statistic: statistic, kind: .counter, family: statistic, type: .counter, conversion: conversion, boundConversion: nil)
+        case "gauge" where name == family:
+            var (statistic, conversion) = PrometheusNames.baseUnits(PrometheusNames.statisticName(name))
+            if statistic.hasSuffix("_total") && statistic.count > 6 { statistic.removeLast(6) }
+            return Mapping(statistic: statistic, kind: .gauge, family: statistic, type: .gauge, conversion: conversion, boundConversion: nil)
+        default:
+            let (statistic, conversion) = PrometheusNames.baseUnits(PrometheusNames.statisticName(name))
+            return Mapping(statistic: statistic, kind: .gauge, family: statistic, type: .untyped, conversion: conversion, boundConversion: nil)
+        }
+    }
+
+    struct Mapped {
+        var handle: StatisticHandle
+        var conversion: PrometheusNames.Conversion
+    }
+
     /// Registers what is new, records every value, and retires what the run no longer has.
     private func apply(_ samples: [PrometheusText.Sample], into batch: inout SampleBatch) {
         var seen = Set<String>()
+        var mappings: [String: Mapping] = [:]
         for sample in samples {
-            let statistic = PluginSubsystem.statisticName(sample.name)
-            let resource = sample.labels.isEmpty ? "_"
-                : sample.labels.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: ",")
-            let key = StatisticKey(subsystem: name, resource: String(resource.prefix(200)), statistic: statistic)
-            guard seen.insert(key.text).inserted else { continue }
-            let counter = sample.type == "counter"
-                || ((sample.type == "histogram" || sample.type == "summary")
-                    && (sample.name.hasSuffix("_count") || sample.name.hasSuffix("_sum") || sample.name.hasSuffix("_bucket")))
-            let handle: StatisticHandle
-            if let known = mapped[key.text] {
-                handle = known
+            let cacheKey = sample.type + " " + sample.family + " " + sample.name
+            let mapping: Mapping
+            if let known = mappings[cacheKey] {
+                mapping = known
             } else {
-                var labels = sample.labels
-                labels["metric"] = sample.name
-                handle = table.register(StatisticDescriptor(key: key, kind: counter ? .counter : .gauge, unit: "", labels: labels,
-                                                            help: sample.help.isEmpty ? sample.name : String(sample.help.prefix(512))))
-                mapped[key.text] = handle
+                mapping = PluginSubsystem.mapping(name: sample.name, family: sample.family, type: sample.type)
+                mappings[cacheKey] = mapping
             }
-            batch.record(handle, sample.value.isFinite ? sample.value : .nan)
+            var labels = sample.labels
+            if let conversion = mapping.boundConversion, let bound = labels["le"], let value = bound == "+Inf" ? .infinity : Double(bound) {
+                labels["le"] = PrometheusNames.format(conversion.apply(value))
+            }
+            let resource = labels.isEmpty ? "_"
+                : labels.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: ",")
+            let key = StatisticKey(subsystem: name, resource: String(resource.prefix(200)), statistic: mapping.statistic)
+            guard seen.insert(key.text).inserted else { continue }
+            let entry: Mapped
+            if let known = mapped[key.text] {
+                entry = known
+            } else {
+                labels["metric"] = sample.name
+                var help = sample.help.isEmpty ? sample.family : sample.help
+                if mapping.conversion != .identity { help += " (converted to base units from " + sample.family + ")" }
+                let family = sourceFamily(mapping, help: help)
+                let handle = table.register(StatisticDescriptor(key: key, kind: mapping.kind, unit: "", labels: labels,
+                                                                help: family.help, family: family))
+                entry = Mapped(handle: handle, conversion: mapping.conversion)
+                mapped[key.text] = entry
+            }
+            batch.record(entry.handle, sample.value.isFinite ? entry.conversion.apply(sample.value) : .nan)
         }
-        for (key, handle) in mapped where !seen.contains(key) {
-            table.retire(handle)
+        for (key, entry) in mapped where !seen.contains(key) {
+            table.retire(entry.handle)
             mapped[key] = nil
         }
     }
 
-    /// A metric name as a statistic name: `[a-z0-9_]+`.
-    static func statisticName(_ metric: String) -> String {
-        String(metric.lowercased().map { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" ? $0 : "_" })
+    /// The one family object its statistics share (so its help text is kept once).
+    private func sourceFamily(_ mapping: Mapping, help: String) -> SourceFamily {
+        let help = help.utf8.count > 512 ? String(help.prefix(512)) : help
+        if let known = families[mapping.family], known.type == mapping.type, known.help == help { return known }
+        let family = SourceFamily(name: mapping.family, type: mapping.type, help: help)
+        families[mapping.family] = family
+        return family
     }
 }

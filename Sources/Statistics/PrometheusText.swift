@@ -4,6 +4,10 @@
 public enum PrometheusText {
     public struct Sample: Sendable, Equatable {
         public var name: String
+        /// The family the sample belongs to: a histogram's `_bucket`, `_sum` and `_count`, a
+        /// summary's `_sum` and `_count` belong to the family their `# TYPE` names; other
+        /// samples are their own family.
+        public var family: String
         public var labels: [String: String]
         public var value: Double
         /// `counter`, `gauge`, `histogram`, `summary` or `untyped`, from the family's `# TYPE`.
@@ -39,13 +43,14 @@ public enum PrometheusText {
                     }
                     types[String(parts[2])] = type
                 } else if parts.count >= 3 && parts[1] == "HELP" {
-                    helps[String(parts[2])] = parts.count > 3 ? String(parts[3]) : ""
+                    helps[String(parts[2])] = parts.count > 3 ? unescapeHelp(parts[3]) : ""
                 }
                 continue
             }
             do {
                 var sample = try parseSample(line)
                 let family = familyName(sample.name, types: types)
+                sample.family = family
                 sample.type = types[family] ?? "untyped"
                 sample.help = helps[family] ?? helps[sample.name] ?? ""
                 samples.append(sample)
@@ -64,6 +69,24 @@ public enum PrometheusText {
             if types[base] != nil { return base }
         }
         return name
+    }
+
+    /// `# HELP` text escapes a backslash as `\\` and a line feed as `\n`.
+    static func unescapeHelp(_ text: Substring) -> String {
+        guard text.contains("\\") else { return String(text) }
+        var result = ""
+        var escaping = false
+        for character in text {
+            if escaping {
+                result += character == "n" ? "\n" : character == "\\" ? "\\" : "\\" + String(character)
+                escaping = false
+            } else if character == "\\" {
+                escaping = true
+            } else {
+                result.append(character)
+            }
+        }
+        return escaping ? result + "\\" : result
     }
 
     struct ParseError: Error {
@@ -130,6 +153,6 @@ public enum PrometheusText {
             value = parsed
         }
         if rest.count == 2, Int64(rest[1]) == nil { throw ParseError(message: "\"\(rest[1])\" is not a timestamp in milliseconds") }
-        return Sample(name: name, labels: labels, value: value, type: "untyped", help: "")
+        return Sample(name: name, family: name, labels: labels, value: value, type: "untyped", help: "")
     }
 }

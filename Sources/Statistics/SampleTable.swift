@@ -69,7 +69,7 @@ public final class SampleTable: Sendable {
         storage.withLock { storage in
             if let handle = storage.handlesByKey[descriptor.key.text] {
                 if let old = storage.descriptors[Int(handle.index)], old.labels != descriptor.labels || old.kind != descriptor.kind
-                    || old.unit != descriptor.unit || old.help != descriptor.help {
+                    || old.unit != descriptor.unit || old.help != descriptor.help || old.family != descriptor.family {
                     storage.structureVersion &+= 1
                 }
                 storage.descriptors[Int(handle.index)] = descriptor

@@ -23,10 +23,13 @@ public struct StatisticDescriptor: Sendable {
     /// Seconds between the kernel's updates of the value (load averages: 5; PSI averages: 2;
     /// CPU shares: a tick), 0 when it changes continuously: the finest rate worth monitoring.
     public let updateInterval: Double
+    /// For a plug-in's statistic: the Prometheus family it came from, which /metrics re-exports
+    /// with the type its source declared. Shared by every statistic of the family.
+    public let family: SourceFamily?
 
     public init(key: StatisticKey, kind: StatisticKind, unit: String, resolution: Double = 1,
                 upperBound: Double? = nil, labels: [String: String] = [:], help: String,
-                wrapsAt: Double? = nil, updateInterval: Double = 0) {
+                wrapsAt: Double? = nil, updateInterval: Double = 0, family: SourceFamily? = nil) {
         self.key = key
         self.kind = kind
         self.unit = unit
@@ -36,5 +39,32 @@ public struct StatisticDescriptor: Sendable {
         self.help = help
         self.wrapsAt = wrapsAt
         self.updateInterval = updateInterval
+        self.family = family
+    }
+}
+
+/// A Prometheus metric family as a plug-in declared it (`# TYPE`, `# HELP`), under the name
+/// resmon gives it: one object shared by the family's statistics, so that a histogram's
+/// buckets, sum and count are exported together, and its help text is kept once.
+public final class SourceFamily: Sendable, Equatable {
+    /// The `# TYPE` of a family: the set is the text format's, closed.
+    public enum MetricType: String, Sendable {
+        case counter, gauge, histogram, summary, untyped
+    }
+
+    /// The family's name in statistic form (`go_gc_duration_seconds`); each member statistic's
+    /// name is this name or this name with `_bucket`, `_sum` or `_count`.
+    public let name: String
+    public let type: MetricType
+    public let help: String
+
+    public init(name: String, type: MetricType, help: String) {
+        self.name = name
+        self.type = type
+        self.help = help
+    }
+
+    public static func == (left: SourceFamily, right: SourceFamily) -> Bool {
+        left === right || (left.name == right.name && left.type == right.type && left.help == right.help)
     }
 }

@@ -59,4 +59,29 @@ import Testing
         #expect(lines.contains("# TYPE resmon_app_jobs_total counter"))
         #expect(!lines.contains { $0.contains("0b") })
     }
+
+    @Test func aPluginsSummaryIsOneFamilyWithItsSourcesTypeAndLabels() {
+        let table = SampleTable()
+        let exposition = MetricsExposition()
+        let family = SourceFamily(name: "rpc_seconds", type: .summary, help: "RPC latency.")
+        var handles: [(StatisticHandle, Double)] = []
+        // Registered out of order: the layout orders each label set's quantiles, then _sum, then _count.
+        for (statistic, labels, value) in [("rpc_seconds_count", ["method": "get"], 10.0), ("rpc_seconds", ["method": "get", "quantile": "0.9"], 0.3),
+                                           ("rpc_seconds_sum", ["method": "get"], 2.5), ("rpc_seconds", ["method": "get", "quantile": "0.5"], 0.2),
+                                           ("rpc_seconds_count", ["method": "put"], 1.0)] {
+            let resource = labels.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: ",")
+            let kind: StatisticKind = statistic == "rpc_seconds" ? .gauge : .counter
+            let handle = table.register(StatisticDescriptor(key: StatisticKey(subsystem: "app", resource: resource, statistic: statistic),
+                                                            kind: kind, unit: "", labels: labels.merging(["metric": statistic]) { $1 },
+                                                            help: family.help, family: family))
+            handles.append((handle, value))
+        }
+        feed(table, handles, time: 1)
+        #expect(scrape(exposition, table) == ["# HELP resmon_app_rpc_seconds RPC latency.", "# TYPE resmon_app_rpc_seconds summary",
+                                              "resmon_app_rpc_seconds{method=\"get\",quantile=\"0.5\"} 0.2",
+                                              "resmon_app_rpc_seconds{method=\"get\",quantile=\"0.9\"} 0.3",
+                                              "resmon_app_rpc_seconds_sum{method=\"get\"} 2.5",
+                                              "resmon_app_rpc_seconds_count{method=\"get\"} 10",
+                                              "resmon_app_rpc_seconds_count{method=\"put\"} 1"])
+    }
 }

@@ -187,3 +187,65 @@ import Glibc
         #expect(try daemon.client.statistic("node:_:node_load1").kind == "gauge")
     }
 }
+
+/// `/metrics` re-exports plug-ins' families with the type their source declared, under names
+/// that follow Prometheus' conventions: node_exporter's output, which promtool does not pass
+/// itself (camel case, bits), passes once resmond re-exports it.
+@Suite struct PluginExpositionTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
+    func metricsWithNodeExporterAndAHistogramPluggedInPassPromtool() throws {
+        let port = try freePort()
+        // Every default collector, as the README's tour runs it.
+        let exporter = try SpawnedGroup("/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(port)"])
+        defer { exporter.stop() }
+        let directory = TemporaryDirectory("resmon-plugin-promtool")
+        let program = try PluginTests.script(directory, "latency.sh", """
+            echo '# HELP demo_latency_milliseconds Request latency.'
+            echo '# TYPE demo_latency_milliseconds histogram'
+            echo 'demo_latency_milliseconds_bucket{path="/a",le="50"} 7'
+            echo 'demo_latency_milliseconds_bucket{path="/a",le="+Inf"} 9'
+            echo 'demo_latency_milliseconds_bucket{path="/a",le="5"} 3'
+            echo 'demo_latency_milliseconds_sum{path="/a"} 420'
+            echo 'demo_latency_milliseconds_count{path="/a"} 9'
+            echo '# TYPE demo_Queue_Total gauge'
+            echo 'demo_Queue_Total 4'
+            echo '# TYPE demo_jobs counter'
+            echo 'demo_jobs 12'
+            """)
+        try directory.write("config/subsystems.d/node.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
+        try directory.write("config/subsystems.d/demo.json", #"{"kind": "exec", "command": ["\#(program)"], "interval": 1}"#)
+        let daemon = try DaemonHarness(directory: directory)
+        var metrics = ""
+        let complete = daemon.eventually(timeout: 30) {
+            metrics = (try? daemon.client.metrics()) ?? ""
+            // A plug-in's run comes in whole: one series of each means all of them.
+            return ["resmon_node_go_gc_duration_seconds", "resmon_demo_demo_latency_"].allSatisfy { metrics.contains($0) }
+        }
+        try #require(complete, "node_exporter's and the demo's series in /metrics:\n\(metrics.prefix(2000))\n\(daemon.stderr)")
+        let check = try Products.run("/usr/bin/promtool", ["check", "metrics"], input: metrics)
+        #expect(check.status == 0 && check.output.isEmpty && check.error.isEmpty,
+                "promtool: status \(check.status)\n\(check.output)\(check.error)")
+
+        let lines = metrics.split(separator: "\n").map(String.init)
+        #expect(lines.contains("# TYPE resmon_node_go_gc_duration_seconds summary"))
+        #expect(lines.contains { $0.hasPrefix("resmon_node_go_gc_duration_seconds{quantile=\"0.5\"} ") })
+        let histogram = lines.filter { $0.contains("resmon_demo_demo_latency") && !$0.hasPrefix("# HELP") }
+        #expect(histogram == ["# TYPE resmon_demo_demo_latency_seconds histogram",
+                              "resmon_demo_demo_latency_seconds_bucket{le=\"0.005\",path=\"/a\"} 3",
+                              "resmon_demo_demo_latency_seconds_bucket{le=\"0.05\",path=\"/a\"} 7",
+                              "resmon_demo_demo_latency_seconds_bucket{le=\"+Inf\",path=\"/a\"} 9",
+                              "resmon_demo_demo_latency_seconds_sum{path=\"/a\"} 0.42",
+                              "resmon_demo_demo_latency_seconds_count{path=\"/a\"} 9"])
+        #expect(lines.contains("# TYPE resmon_demo_demo_queue gauge") && lines.contains("resmon_demo_demo_queue 4"))
+        #expect(lines.contains("# TYPE resmon_demo_demo_jobs_total counter") && lines.contains("resmon_demo_demo_jobs_total 12"))
+        #expect(lines.contains("# TYPE resmon_node_node_entropy_available_bytes gauge"))
+
+        // The statistics behind them, as the API shows them.
+        let sum = try daemon.client.statistic("demo:path=/a:demo_latency_seconds_sum")
+        #expect(sum.kind == "counter" && sum.total == 0.42 && sum.labels["metric"] == "demo_latency_milliseconds_sum")
+        #expect(try daemon.client.statistic("demo:le=0.05,path=/a:demo_latency_seconds_bucket").total == 7)
+        #expect(try daemon.client.statistic("node:quantile=0.5:go_gc_duration_seconds").kind == "gauge")
+        #expect(try daemon.client.statistic("node:_:node_memory_hugepages").kind == "gauge")
+    }
+}
