@@ -271,7 +271,7 @@ public struct MonitorDefinition: Sendable {
         spec.id = id
         switch kind {
         case .threshold:
-            spec.name = spec.name ?? "\(targetText) \(spec.condition ?? "") \(MonitorDefinition.number(value))"
+            spec.name = spec.name ?? "\(targetText) \(spec.condition ?? "") \(spec.formatValue(value))"
             spec.type = "threshold"
             spec.samples = spec.samples ?? 1
             spec.cancelSamples = spec.cancelSamples ?? spec.samples

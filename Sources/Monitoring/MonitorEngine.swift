@@ -941,7 +941,7 @@ public final class MonitorEngine: Sendable {
         return EventRecord(id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
                            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
                            key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
-                           message: "\(definition.targetText) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
+                           message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
                            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
@@ -951,15 +951,14 @@ public final class MonitorEngine: Sendable {
         return EventRecord(id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
                            type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
                            monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
-                           host: host, message: "\(definition.targetText) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
+                           host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
                            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     private func watermarkEvent(_ index: Int, _ core: Core, value: Double, previous: Double, time: Double) -> EventRecord {
         let definition = eventDefinition(index, core)
         let spec = definition.spec
-        let shown = MonitorDefinition.number((value * 1e6).rounded() / 1e6)
-        let message = "\(definition.targetText) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(shown) (from \(MonitorDefinition.number((previous * 1e6).rounded() / 1e6)))"
+        let message = "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(definition.shown(value, in: table)) (from \(definition.shown(previous, in: table)))"
         return EventRecord(id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
                            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
                            key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
@@ -970,7 +969,7 @@ public final class MonitorEngine: Sendable {
         let definition = eventDefinition(index, core)
         if definition.kind == .leakyBucket {
             let spec = definition.spec
-            let message = "\(definition.targetText) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
+            let message = "\(definition.subject(in: table)) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
                 + (repeated ? " (still)" : "")
             return EventRecord(id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
                                severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
@@ -979,8 +978,7 @@ public final class MonitorEngine: Sendable {
         }
         let type = definition.raiseType(value: value)
         let spec = definition.spec
-        let shown = value.isFinite ? MonitorDefinition.number((value * 1e6).rounded() / 1e6) : "unknown"
-        let message = "\(definition.targetText) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(shown), \(type.name) \(MonitorDefinition.number(spec.value ?? 0))"
+        let message = "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(definition.shown(value, in: table)), \(type.name) \(definition.shown(spec.value ?? 0, in: table))"
             + (repeated ? " (still)" : "")
         return EventRecord(id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
                            monitorId: definition.id, monitorName: spec.name, key: definition.targetText,

@@ -33,7 +33,8 @@ public enum ValueFormatter {
             scaled /= 1024
             index += 1
         }
-        return (index == 0 ? number(scaled) : fixed(scaled, 1)) + " " + units[index]
+        let shown = index == 0 ? number(scaled) : fixed(scaled, 1)
+        return (shown.hasSuffix(".0") ? String(shown.dropLast(2)) : shown) + " " + units[index]
     }
 
     public static func duration(_ seconds: Double) -> String {
@@ -83,7 +84,8 @@ extension MonitorSpec {
     /// A reading or threshold of this monitor as a person reads it, by `ValueFormatter`'s rule:
     /// the unit comes from the target's statistic name (a selection's pattern), the transform
     /// changes it (`percent` is 0…100 %, `rate` is per second), a counter's value is its rate.
-    public func formatValue(_ value: Double?) -> String {
+    /// `unit` overrides the name's (a statistic's declared unit, where it is known).
+    public func formatValue(_ value: Double?, unit declared: String = "") -> String {
         guard let value, value.isFinite else { return "unknown" }
         let name: String
         switch target {
@@ -92,7 +94,7 @@ extension MonitorSpec {
             if selection.aggregate == "count" { return ValueFormatter.number(value) }
             name = String(selection.select.reversed().drop { "$)".contains($0) }.reversed())
         }
-        let unit = ValueFormatter.unit(ofKey: name)
+        let unit = declared.isEmpty ? ValueFormatter.unit(ofKey: name) : declared
         let counter = name.hasSuffix("_total")
         switch transform ?? "none" {
         case "percent": return ValueFormatter.number(value) + " %"

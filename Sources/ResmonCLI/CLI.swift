@@ -354,7 +354,7 @@ public enum CLI {
             if let warning = monitor.state.warning { table.append(["warning", warning]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
-                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map(monitor.spec.formatValue) ?? "none yet")
+                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map { monitor.spec.formatValue($0) } ?? "none yet")
                               + (monitor.state.watermarkTime.map { " at \(formatTime($0))" } ?? "")])
             case "leakyBucket":
                 table.append(["bucket", "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"])

@@ -54,3 +54,22 @@ import Testing
         #expect(events.output == "no events match 'severity >= crit'\n", "\(events.output)")
     }
 }
+
+extension CLIOutputTests {
+    @Test func eventsFollowTheSameRuleAndNameAProcess() throws {
+        let daemon = try DaemonHarness()
+        _ = try daemon.client.push("app:web:busy_ratio", value: 0.95)
+        let process = "process:\(daemon.process.pid):rss_bytes"
+        #expect(daemon.eventually(timeout: 60) { (try? daemon.client.statistic(process)) != nil })
+        let ratio = MonitorSpec(target: "app:web:busy_ratio", condition: "above", value: 0.8)
+        var memory = MonitorSpec(target: .key(process), condition: "above", value: 1_048_576)
+        memory.id = "resmond-rss"
+        let created = try daemon.client.createMonitors([ratio, memory])
+        #expect(created.first?.spec.name == "app:web:busy_ratio above 80 %", "a generated name follows the rule")
+        #expect(daemon.eventually(timeout: 60) { ((try? daemon.client.events().events.count) ?? 0) == 2 })
+        let messages = try daemon.client.events().events.map(\.message)
+        #expect(messages.contains("app:web:busy_ratio is 95 %, above 80 %"), "\(messages)")
+        let rss = try #require(messages.first { $0.hasPrefix(process) }, "\(messages)")
+        #expect(rss.hasPrefix(process + " (resmond) is ") && rss.contains(" MiB, above 1 MiB"), "\(rss)")
+    }
+}
