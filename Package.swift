@@ -28,15 +28,17 @@ let package = Package(
         // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
 
-        .target(name: "Statistics", swiftSettings: functionSections),
-        .target(name: "Storage", dependencies: ["CSQLite"], swiftSettings: functionSections),
+        // Below everything: the clock, regular expressions, process spawning.
+        .target(name: "ResmonSystem", swiftSettings: functionSections),
+        .target(name: "Statistics", dependencies: ["ResmonSystem"], swiftSettings: functionSections),
+        .target(name: "Storage", dependencies: ["CSQLite", "ResmonSystem"], swiftSettings: functionSections),
         .target(name: "History", dependencies: ["Statistics", "Storage"], swiftSettings: functionSections),
         .target(name: "ResmonAPI", swiftSettings: functionSections),
-        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "Storage", "Statistics"], swiftSettings: functionSections),
-        .target(name: "Monitoring", dependencies: ["Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
-        .target(name: "Server", dependencies: ["CShim", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
+        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
+        .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
+        .target(name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
 
         // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)
         // instead of gold's 915 KB table, which the loader reads, and keeps resident, at start;
@@ -47,11 +49,12 @@ let package = Package(
                                                          "-Xlinker", "--no-warn-symbol-ordering"])]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "Statistics", "History", "Monitoring", "Events", "Storage",
+        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
                                                               "ResmonAPI", "ResmonClient", "Server"]),
 
-        .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "Statistics"], path: "Tests/ResmonTestSupport"),
-        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "ResmonTestSupport"],
+        .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
+        .testTarget(name: "ResmonSystemTests", dependencies: ["ResmonSystem"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["ResmonSystem", "Statistics", "ResmonTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),

@@ -1,5 +1,5 @@
 import ResmonAPI
-import Statistics
+import ResmonSystem
 #if canImport(Glibc)
 import Glibc
 #endif

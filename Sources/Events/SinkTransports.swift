@@ -2,7 +2,7 @@ import CCurlShim
 import Dispatch
 import FoundationEssentials
 import ResmonAPI
-import Statistics
+import ResmonSystem
 import Storage
 import Synchronization
 #if canImport(Glibc)
@@ -61,7 +61,7 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
         if descriptor < 0, let failure = open() { return .retry(failure) }
         let sent = line.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == line.count else {
-            let reason = String(cString: strerror(errno))
+            let reason = Errno.current.description
             close(descriptor)
             descriptor = -1
             return .retry("syslog: \(reason)")
@@ -74,7 +74,7 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
         switch target {
         case .unixSocket(let path):
             let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard socket >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
+            guard socket >= 0 else { return "socket: \(Errno.current.description)" }
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -84,7 +84,7 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
             guard status == 0 else {
-                let reason = String(cString: strerror(errno))
+                let reason = Errno.current.description
                 close(socket)
                 return "\(path): \(reason)"
             }
@@ -97,9 +97,9 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
             guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else { return "\(host): not a numeric address" }
             defer { freeaddrinfo(found) }
             let socket = Glibc.socket(address.pointee.ai_family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard socket >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
+            guard socket >= 0 else { return "socket: \(Errno.current.description)" }
             guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
-                let reason = String(cString: strerror(errno))
+                let reason = Errno.current.description
                 close(socket)
                 return "\(host):\(port): \(reason)"
             }
@@ -369,7 +369,7 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         }
         guard let json = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
         var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { return .retry("pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&pipeEnds) == 0 else { return .retry("pipe: \(Errno.current.description)") }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         var environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                            "RESMON_EVENT_ID=\(event.id)", "RESMON_EVENT_TIME=\(rfc3339(event.time))",

@@ -1,6 +1,7 @@
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 import Storage
 

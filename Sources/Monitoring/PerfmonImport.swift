@@ -1,5 +1,6 @@
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 
 /// A perfmon configuration (XenServer's `other-config:perfmon`) turned into resmon monitors:

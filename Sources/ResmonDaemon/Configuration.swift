@@ -1,6 +1,7 @@
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 #if canImport(Glibc)
 import Glibc
@@ -144,23 +145,10 @@ public struct ConfigurationFile {
 
     /// The file's bytes, nil when it does not exist.
     static func contents(of path: String) throws -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 {
-            if errno == ENOENT { return nil }
-            throw ReadError(path: path, errno: errno)
-        }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = Glibc.read(descriptor, &chunk, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ReadError(path: path, errno: errno)
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
-            if bytes.count > 4 << 20 { throw ConfigurationError(source: path, key: nil, reason: "larger than 4 MiB") }
+        do {
+            return try readFile(at: path, limit: 4 << 20)
+        } catch .tooLarge {
+            throw ConfigurationError(source: path, key: nil, reason: "larger than 4 MiB")
         }
     }
 

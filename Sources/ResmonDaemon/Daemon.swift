@@ -4,6 +4,7 @@ import Events
 import History
 import Monitoring
 import ResmonAPI
+import ResmonSystem
 import Server
 import Statistics
 import Storage
@@ -116,7 +117,7 @@ public final class Daemon: Sendable {
     static func readToken(_ path: String, source: String) throws(ConfigurationError) -> String {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(String(cString: strerror(errno)))")
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(Errno.current.description)")
         }
         guard info.st_uid == 0, info.st_mode & 0o077 == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must be a regular file owned by root with mode 0600 or 0400")

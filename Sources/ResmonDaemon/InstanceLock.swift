@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// One resmond per state directory: an exclusive `flock` on `resmond.lock`, held for the life
@@ -15,7 +16,7 @@ final class InstanceLock {
         let path = directory + "/resmond.lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw Held(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw Held(description: "cannot open \(path): \(Errno.current.description)")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -26,7 +27,7 @@ final class InstanceLock {
             if code == EWOULDBLOCK {
                 throw Held(description: "another resmond (pid \(holder)) is already running with state directory \(directory)")
             }
-            throw Held(description: "cannot lock \(path): \(String(cString: strerror(code)))")
+            throw Held(description: "cannot lock \(path): \(Errno(rawValue: code).description)")
         }
         let pid = "\(getpid())\n"
         _ = ftruncate(descriptor, 0)
@@ -54,7 +55,7 @@ func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(DaemonFailure)
     for component in path.split(separator: "/") {
         current += "/" + component
         if mkdir(current, mode) != 0 && errno != EEXIST {
-            throw DaemonFailure("cannot create \(current): \(String(cString: strerror(errno)))")
+            throw DaemonFailure("cannot create \(current): \(Errno.current.description)")
         }
     }
 }

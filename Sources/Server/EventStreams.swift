@@ -3,6 +3,7 @@ import Dispatch
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 import Synchronization
 #if canImport(Glibc)

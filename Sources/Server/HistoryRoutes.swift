@@ -3,6 +3,7 @@ import FoundationEssentials
 import History
 import Monitoring
 import ResmonAPI
+import ResmonSystem
 import Statistics
 
 /// `/v1/history/…` and xapi's `/rrd_updates`.

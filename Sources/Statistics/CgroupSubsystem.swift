@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// `cgroup`: CPU, memory and its limit, I/O, pids and (v2) pressure per control group — the

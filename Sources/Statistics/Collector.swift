@@ -1,3 +1,4 @@
+import ResmonSystem
 import Synchronization
 
 /// What `resmon subsystems` shows about one subsystem.

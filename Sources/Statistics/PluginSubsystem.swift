@@ -1,4 +1,5 @@
 import Dispatch
+import ResmonSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -179,7 +180,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     /// file being rewritten in place is never taken half-written.
     private func readTextfiles(_ directory: String) -> Result<[UInt8], PluginFailure> {
         guard let names = fileNames(in: directory, endingIn: ".prom") else {
-            return .failure(PluginFailure("\(directory): \(String(cString: strerror(errno)))"))
+            return .failure(PluginFailure("\(directory): \(Errno.current.description)"))
         }
         var all: [UInt8] = []
         for name in names {

@@ -1,3 +1,4 @@
+import ResmonSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ public struct ReadError: Error, Sendable, CustomStringConvertible {
         self.path = path
         self.errno = errno
     }
-    public var description: String { "\(path): \(String(cString: strerror(errno)))" }
+    public var description: String { "\(path): \(Errno(rawValue: errno))" }
 }
 
 /// A /proc or /sys file kept open and re-read from offset 0 with `pread` into a reusable buffer.
@@ -50,21 +51,20 @@ public final class ProcFile {
             if descriptor < 0 { throw ReadError(path: path, errno: errno) }
         }
         var length = 0
+        let file = FileDescriptor(rawValue: descriptor)
         while true {
             if length == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let count = buffer.withUnsafeMutableBytes { raw in
-                pread(descriptor, raw.baseAddress! + length, raw.count - length, off_t(length))
-            }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == ESPIPE && !reopenEachTime {
+            let count: Int
+            do {
+                count = try file.read(into: &buffer, at: length, count: buffer.count - length, fromAbsoluteOffset: length)
+            } catch {
+                if error == .illegalSeek && !reopenEachTime {
                     reopenEachTime = true
                     return try fill()
                 }
                 close(descriptor)
                 descriptor = -1
-                throw ReadError(path: path, errno: code)
+                throw ReadError(path: path, errno: error.rawValue)
             }
             if count == 0 {
                 if reopenEachTime {

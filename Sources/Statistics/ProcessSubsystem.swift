@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// `process`: per PID, from /proc/PID/stat, io and fd; labels from comm, cmdline, status and
@@ -81,7 +82,7 @@ public final class ProcessSubsystem: Subsystem {
 
     public func collect(into batch: inout SampleBatch) throws {
         guard let directory = opendir(paths.procRoot) else {
-            throw SubsystemUnavailable("cannot list \(paths.procRoot): \(String(cString: strerror(errno)))")
+            throw SubsystemUnavailable("cannot list \(paths.procRoot): \(Errno.current.description)")
         }
         defer { closedir(directory) }
         slots.begin()

@@ -1,3 +1,4 @@
+import ResmonSystem
 import Synchronization
 
 /// Statistics that applications push (`PUT /v1/statistics/app:RESOURCE:NAME`): kept in the

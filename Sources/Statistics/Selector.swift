@@ -1,3 +1,4 @@
+import ResmonSystem
 /// Chooses statistics: a regular expression over keys and label matchers, all of which must
 /// hold. Used by `GET /v1/statistics?match=&where=` and, later, by monitor targets.
 ///

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// `self`: resmond itself — CPU, memory (RSS, RssAnon, PSS), descriptors, threads and what a

@@ -1,3 +1,4 @@
+import ResmonSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,52 +13,38 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
 /// file, fsync it, rename it over the target, fsync the directory.
 public func writeAtomically(_ bytes: [UInt8], to path: String) throws(StorageError) {
     let temporary = path + ".tmp"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-    guard descriptor >= 0 else { throw StorageError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-    var written = 0
-    while written < bytes.count {
-        let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            unlink(temporary)
-            throw StorageError("cannot write \(temporary): \(reason)")
-        }
-        written += count
+    let file: FileDescriptor
+    do {
+        file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, permissions: 0o640)
+    } catch {
+        throw StorageError("cannot write \(temporary): \(error)")
     }
-    guard fsync(descriptor) == 0, close(descriptor) == 0, rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
+    do {
+        try file.writeAll(bytes)
+        try file.synchronize()
+    } catch {
+        file.close()
+        unlink(temporary)
+        throw StorageError("cannot write \(temporary): \(error)")
+    }
+    file.close()
+    guard rename(temporary, path) == 0 else {
+        let reason = Errno.current
         unlink(temporary)
         throw StorageError("cannot replace \(path): \(reason)")
     }
     let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-    let directoryDescriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directoryDescriptor >= 0 {
-        fsync(directoryDescriptor)
-        close(directoryDescriptor)
+    if let directory = try? FileDescriptor.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY) {
+        try? directory.synchronize()
+        directory.close()
     }
 }
 
-
 /// The whole contents of a file; nil when it does not exist.
 public func readWholeFile(_ path: String, limit: Int = 1 << 30) throws(StorageError) -> [UInt8]? {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    if descriptor < 0 {
-        if errno == ENOENT { return nil }
-        throw StorageError("cannot read \(path): \(String(cString: strerror(errno)))")
-    }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let count = read(descriptor, &chunk, chunk.count)
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw StorageError("cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        if count == 0 { return bytes }
-        bytes += chunk[0..<count]
-        if bytes.count > limit { throw StorageError("\(path) is larger than \(limit) bytes") }
+    do {
+        return try readFile(at: path, limit: limit)
+    } catch {
+        throw StorageError(error.description)
     }
 }

@@ -13,6 +13,7 @@
 import FoundationEssentials
 import ResmonAPI
 import ResmonClient
+import ResmonSystem
 import Statistics
 import Storage
 #if canImport(Glibc)

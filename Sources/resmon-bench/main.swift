@@ -6,6 +6,7 @@ import History
 import Monitoring
 import ResmonAPI
 import ResmonClient
+import ResmonSystem
 import Server
 import Statistics
 import Storage

@@ -1,5 +1,6 @@
 import CShim
 import Foundation
+import ResmonSystem
 import Statistics
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Dispatch
+import ResmonSystem
 import Synchronization
 import Testing
 @testable import Statistics

@@ -8,7 +8,7 @@ import Glibc
 public enum ProcessGroup {
     public struct SpawnError: Error, Sendable, CustomStringConvertible {
         public let code: Int32
-        public var description: String { String(cString: strerror(code)) }
+        public var description: String { Errno(rawValue: code).description }
     }
 
     /// Starts `command` (an absolute path and its arguments) with `environment`; standard input,
@@ -92,11 +92,9 @@ public enum ProcessGroup {
                 return .timedOut
             }
             var descriptor = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(min(left, 1) * 1000) + 1)
-            if ready < 0 && errno == EINTR { continue }
+            let ready = (try? Errno.retryingInterrupted { poll(&descriptor, 1, Int32(min(left, 1) * 1000) + 1) }) ?? 0
             guard ready > 0 else { continue }
-            let count = read(ends[0], &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
+            let count = (try? FileDescriptor(rawValue: ends[0]).read(into: &chunk, count: chunk.count)) ?? 0
             if count <= 0 { break }
             output += chunk[0..<count]
             if output.count > limit {
