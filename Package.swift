@@ -27,6 +27,7 @@ let package = Package(
         // The libcurl client calls. libcurl is loaded with dlopen on first use (its headers come
         // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "HTTPClient", dependencies: ["CCurlShim"], swiftSettings: functionSections),
 
         // Below everything: the clock, regular expressions, process spawning.
         .target(name: "ResmonSystem", swiftSettings: functionSections),
@@ -34,11 +35,11 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CSQLite", "ResmonSystem"], swiftSettings: functionSections),
         .target(name: "History", dependencies: ["Statistics", "Storage"], swiftSettings: functionSections),
         .target(name: "ResmonAPI", swiftSettings: functionSections),
-        .target(name: "Events", dependencies: ["CCurlShim", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
+        .target(name: "Events", dependencies: ["HTTPClient", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
         .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
         .target(name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
-        .target(name: "ResmonClient", dependencies: ["CCurlShim", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "CCurlShim", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
+        .target(name: "ResmonClient", dependencies: ["CCurlShim", "HTTPClient", "ResmonAPI"]),
+        .target(name: "ResmonDaemon", dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
 
         // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)
         // instead of gold's 915 KB table, which the loader reads, and keeps resident, at start;
@@ -49,7 +50,7 @@ let package = Package(
                                                          "-Xlinker", "--no-warn-symbol-ordering"])]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["CCurlShim", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
+        .executableTarget(name: "resmon-bench", dependencies: ["HTTPClient", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
                                                               "ResmonAPI", "ResmonClient", "Server"]),
 
         .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
@@ -58,7 +59,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["CCurlShim", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
+        .testTarget(name: "DaemonTests", dependencies: ["HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
                                                        "resmon-bench"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import CCurlShim
+import HTTPClient
 import Dispatch
 import FoundationEssentials
 import ResmonAPI
@@ -148,22 +148,14 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
 
 /// One HTTP POST through libcurl (loaded on first use).
 func post(url: String, body: [UInt8], headers: [String], timeoutSeconds: Double) -> (status: Int, body: String, error: String?) {
-    var status = 0
-    var answer: UnsafeMutablePointer<CChar>?
-    var length = 0
-    var error = [CChar](repeating: 0, count: 256)
-    let terminated = body.map { CChar(bitPattern: $0) } + [0]
-    let result = (["Content-Type: application/json", "User-Agent: resmond/\(ResmonVersion.current)"] + headers)
-        .joined(separator: "\n").withCString { headerText in
-            terminated.withUnsafeBufferPointer { chars in
-                rs_http_fetch(nil, url, "POST", chars.baseAddress, body.count, headerText, Int(timeoutSeconds * 1000),
-                              1 << 20, &status, &answer, &length, &error)
-            }
-        }
-    defer { free(answer) }
-    guard result == 0 else { return (0, "", error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
-    let text = answer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: min(length, 512)), as: UTF8.self) } ?? ""
-    return (status, text, nil)
+    do {
+        let answer = try HTTPClient.fetch(url, method: "POST", body: body,
+                                          headers: ["Content-Type: application/json", "User-Agent: resmond/\(ResmonVersion.current)"] + headers,
+                                          timeoutMilliseconds: Int(timeoutSeconds * 1000), maximumBytes: 1 << 20)
+        return (answer.status, String(decoding: answer.body.prefix(512), as: UTF8.self), nil)
+    } catch {
+        return (0, "", error.description)
+    }
 }
 
 /// How an HTTP answer counts for delivery: 2xx delivered; 408, 429, 5xx and no answer retried;

@@ -1,4 +1,4 @@
-import CCurlShim
+import HTTPClient
 import FoundationEssentials
 import ResmonAPI
 #if canImport(Glibc)
@@ -223,29 +223,14 @@ public struct ResmonClient: Sendable {
         if !query.isEmpty {
             url += "?" + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         }
-        var status = 0
-        var answer: UnsafeMutablePointer<CChar>?
-        var length = 0
-        var error = [CChar](repeating: 0, count: 256)
-        let headerText = (body != nil ? ["Content-Type: application/json"] : []) + headers
-        let result: Int32 = headerText.joined(separator: "\n").withCString { headerPointer in
-            if let body {
-                // A trailing NUL keeps the pointer valid for an empty body; it is not sent.
-                let terminated = body.map { CChar(bitPattern: $0) } + [0]
-                return terminated.withUnsafeBufferPointer { chars in
-                    rs_http_fetch(socketPath, url, method, chars.baseAddress, body.count, headerPointer,
-                                  timeoutMilliseconds, 256 << 20, &status, &answer, &length, &error)
-                }
-            }
-            return rs_http_fetch(socketPath, url, method, nil, 0, headerPointer, timeoutMilliseconds, 256 << 20,
-                                 &status, &answer, &length, &error)
+        let headerLines = (body != nil ? ["Content-Type: application/json"] : []) + headers
+        do {
+            let answer = try HTTPClient.fetch(url, method: method, body: body, headers: headerLines, unixSocket: socketPath,
+                                              timeoutMilliseconds: timeoutMilliseconds, maximumBytes: 256 << 20)
+            return ClientResponse(status: answer.status, body: answer.body)
+        } catch {
+            throw .unreachable(socket: socketPath, reason: error.description)
         }
-        guard result == 0, let answer else {
-            throw .unreachable(socket: socketPath, reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-        }
-        defer { free(answer) }
-        let bytes = Array(UnsafeRawBufferPointer(start: answer, count: length))
-        return ClientResponse(status: status, body: bytes)
     }
 
     static func check(_ response: ClientResponse) throws(ClientError) {

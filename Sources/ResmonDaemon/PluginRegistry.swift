@@ -1,4 +1,4 @@
-import CCurlShim
+import HTTPClient
 import FoundationEssentials
 import ResmonAPI
 import Statistics
@@ -82,16 +82,13 @@ enum PluginRegistry {
 
     /// A scrape through libcurl (loaded on first use).
     static let fetch: PluginSubsystem.Fetch = { url, timeout, limit in
-        var status = 0
-        var body: UnsafeMutablePointer<CChar>?
-        var length = 0
-        var error = [CChar](repeating: 0, count: 256)
-        let result = rs_http_fetch(nil, url, "GET", nil, 0, "Accept: text/plain", Int(timeout * 1000), limit, &status, &body, &length, &error)
-        defer { free(body) }
-        guard result == 0, let body else {
-            return .failure(PluginSubsystem.PluginFailure("\(url): " + error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        let answer: HTTPClient.Response
+        do {
+            answer = try HTTPClient.fetch(url, headers: ["Accept: text/plain"], timeoutMilliseconds: Int(timeout * 1000), maximumBytes: limit)
+        } catch {
+            return .failure(PluginSubsystem.PluginFailure("\(url): \(error)"))
         }
-        guard status == 200 else { return .failure(PluginSubsystem.PluginFailure("\(url) answered \(status)")) }
-        return .success(Array(UnsafeRawBufferPointer(start: body, count: length)))
+        guard answer.status == 200 else { return .failure(PluginSubsystem.PluginFailure("\(url) answered \(answer.status)")) }
+        return .success(answer.body)
     }
 }

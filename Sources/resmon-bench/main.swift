@@ -10,7 +10,7 @@ import ResmonSystem
 import Server
 import Statistics
 import Storage
-import CCurlShim
+import HTTPClient
 import CShim
 import Dispatch
 import Synchronization
@@ -554,13 +554,8 @@ if let data = try? encoder.encode(figures) {
 
 /// A TCP GET through libcurl: the body's length, or nil.
 func fetchLength(_ url: String) -> Int? {
-    var status = 0
-    var body: UnsafeMutablePointer<CChar>?
-    var length = 0
-    var error = [CChar](repeating: 0, count: 256)
-    defer { free(body) }
-    guard rs_http_fetch(nil, url, "GET", nil, 0, nil, 5000, 64 << 20, &status, &body, &length, &error) == 0, status == 200 else { return nil }
-    return length
+    guard let answer = try? HTTPClient.fetch(url, timeoutMilliseconds: 5000, maximumBytes: 64 << 20), answer.status == 200 else { return nil }
+    return answer.body.count
 }
 
 /// A copy of `path` in `directory`, for a resmond to run alone as on a host: two processes of

@@ -1,4 +1,4 @@
-import CCurlShim
+import HTTPClient
 import Foundation
 import ResmonAPI
 import ResmonClient
@@ -224,16 +224,9 @@ final class Alertmanager {
     }
 
     private func fetch(_ url: String) throws -> Data {
-        var status = 0
-        var body: UnsafeMutablePointer<CChar>?
-        var length = 0
-        var error = [CChar](repeating: 0, count: 256)
-        guard rs_http_fetch(nil, url, "GET", nil, 0, nil, 2000, 1 << 20, &status, &body, &length, &error) == 0, let body else {
-            throw DaemonHarness.NotReady(description: "\(url): no answer")
-        }
-        defer { free(body) }
-        guard status == 200 else { throw DaemonHarness.NotReady(description: "\(url): HTTP \(status)") }
-        return Data(bytes: body, count: length)
+        let answer = try HTTPClient.fetch(url, timeoutMilliseconds: 2000, maximumBytes: 1 << 20)
+        guard answer.status == 200 else { throw DaemonHarness.NotReady(description: "\(url): HTTP \(answer.status)") }
+        return Data(answer.body)
     }
 
     deinit { process.stop() }
