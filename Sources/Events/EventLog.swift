@@ -80,8 +80,7 @@ public enum EventLog {
     /// Appends events (their `id` is ignored) and returns them with the ids they were given.
     public static func append(_ events: [EventRecord], in database: Database) throws -> [EventRecord] {
         var stored: [EventRecord] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         for var event in events {
             try database.execute("""
                 INSERT INTO events (time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host,

@@ -20,11 +20,7 @@ func rfc3339(_ time: Double) -> String {
     return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
 }
 
-private let jsonEncoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return encoder
-}()
+private let jsonEncoder: JSONEncoder = WireJSON.encoder()
 
 /// A number as text without a needless `.0`.
 private func numberText(_ value: Double?) -> String {

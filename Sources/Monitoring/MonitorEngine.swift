@@ -368,8 +368,7 @@ public final class MonitorEngine: Sendable {
         }
         let ids = definitions.map(\.id)
         if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         return try core.withLock { core throws(MonitorError) -> [MonitorInfo] in
             if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
                 throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
@@ -431,8 +430,7 @@ public final class MonitorEngine: Sendable {
     /// validated again and starts afresh (a raised one is cancelled first).
     public func update(_ id: String, patch: [String: JSONValue], caller: Int) throws(MonitorError) -> MonitorInfo {
         if patch["id"] != nil { throw MonitorError(kind: .invalid, message: "id cannot be changed") }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
             guard let old = core.definitions[index] else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
@@ -1002,8 +1000,7 @@ public final class MonitorEngine: Sendable {
     /// Appends events and writes the listed monitors' state in one transaction, then publishes.
     func commit(events: [EventRecord], saving indexes: [Int], core: inout Core,
                         also extra: ((Database) throws -> Void)? = nil) throws(MonitorError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         let stored: [EventRecord]
         do {
             stored = try database.withDatabase { database in

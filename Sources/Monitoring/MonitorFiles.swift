@@ -27,8 +27,7 @@ extension MonitorEngine {
     public func reconcile(files: [FileMonitor]) -> [String] {
         var problems: [String] = []
         let now = Clock.wall()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         var wanted: [String: MonitorDefinition] = [:]
         for file in files {
             var spec = file.spec

@@ -269,8 +269,7 @@ extension MonitorEngine {
         if !fresh.isEmpty {
             for monitor in try create(fresh, owner: caller) { outcomes[monitor.id] = "created" }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = WireJSON.encoder()
         for variable in variables {
             guard let id = variable.spec.id, let old = existing[id] else { continue }
             guard var stored = normalized[id] else { continue }

@@ -697,8 +697,7 @@ public enum CLI {
     }
 
     static func printJSON<Body: Encodable>(_ body: Body, pretty: Bool = true) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = WireJSON.encoder(pretty: pretty)
         if let data = try? encoder.encode(body) { print(String(decoding: data, as: UTF8.self)) }
     }
 

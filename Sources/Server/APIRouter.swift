@@ -300,11 +300,7 @@ public struct APIRouter: HTTPHandler {
         HTTPResponse(status: status, body: Array(try APIRouter.encoder.encode(body)))
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+    private static let encoder: JSONEncoder = WireJSON.encoder()
 
     static func error(_ failure: Failure) -> HTTPResponse {
         let body = (try? encoder.encode(ErrorResponse(code: failure.code, message: failure.message)))

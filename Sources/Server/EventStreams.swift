@@ -266,9 +266,5 @@ public final class EventStreamHub: Sendable {
         return Array("id: \(event.id)\ndata: ".utf8) + json + Array("\n\n".utf8)
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+    private static let encoder: JSONEncoder = WireJSON.encoder()
 }

@@ -8,11 +8,7 @@ struct MonitorRoutes {
     let engine: MonitorEngine
     let authorizeWrite: (HTTPRequest) throws -> Void
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
+    static let encoder: JSONEncoder = WireJSON.encoder()
 
     func json<Body: Encodable>(_ body: Body, status: Int = 200) throws -> HTTPResponse {
         HTTPResponse(status: status, body: Array(try MonitorRoutes.encoder.encode(body)))

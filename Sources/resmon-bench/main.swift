@@ -538,8 +538,7 @@ if wants("daemon"), access(resmondPath, X_OK) == 0 {
 
 if peers { benchPeers(seconds: idleSeconds) }
 
-let encoder = JSONEncoder()
-encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+let encoder = WireJSON.encoder(pretty: true)
 if let data = try? encoder.encode(figures) {
     let bytes = Array(data) + [0x0a]
     let descriptor = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
