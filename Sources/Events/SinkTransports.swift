@@ -38,7 +38,7 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
     private let facility: Int
     private let appName: String
     private let host: String
-    private var descriptor: Int32 = -1
+    private var socket: DatagramSocket?
 
     /// 32473 is the private enterprise number RFC 5612 sets aside for documentation and examples.
     static let enterprise = "32473"
@@ -50,17 +50,14 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
         self.host = host
     }
 
-    deinit { if descriptor >= 0 { close(descriptor) } }
-
     func deliver(_ event: EventRecord) -> DeliveryResult {
         let line = Array(SyslogTransport.format(event, facility: facility, appName: appName, host: host).utf8)
-        if descriptor < 0, let failure = open() { return .retry(failure) }
-        let sent = line.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == line.count else {
-            let reason = Errno.current.description
-            close(descriptor)
-            descriptor = -1
-            return .retry("syslog: \(reason)")
+        if socket == nil, let failure = open() { return .retry(failure) }
+        do {
+            try socket?.send(line)
+        } catch {
+            socket = nil
+            return .retry("syslog: \(error)")
         }
         return .delivered
     }
@@ -69,37 +66,18 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
     private func open() -> String? {
         switch target {
         case .unixSocket(let path):
-            let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard socket >= 0 else { return "socket: \(Errno.current.description)" }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                _ = path.utf8CString.withUnsafeBytes { memcpy(raw.baseAddress!, $0.baseAddress!, min($0.count, raw.count - 1)) }
+            do {
+                socket = try DatagramSocket(unixPath: path)
+            } catch {
+                return "\(path): \(error)"
             }
-            let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            guard status == 0 else {
-                let reason = Errno.current.description
-                close(socket)
-                return "\(path): \(reason)"
-            }
-            descriptor = socket
         case .udp(let host, let port):
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-            hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
-            var found: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &found) == 0, let address = found else { return "\(host): not a numeric address" }
-            defer { freeaddrinfo(found) }
-            let socket = Glibc.socket(address.pointee.ai_family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard socket >= 0 else { return "socket: \(Errno.current.description)" }
-            guard connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
-                let reason = Errno.current.description
-                close(socket)
-                return "\(host):\(port): \(reason)"
+            do {
+                guard let connected = try DatagramSocket(udpHost: host, port: port) else { return "\(host): not a numeric address" }
+                socket = connected
+            } catch {
+                return "\(host):\(port): \(error)"
             }
-            descriptor = socket
         }
         return nil
     }
