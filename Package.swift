@@ -48,7 +48,7 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                                                          "-Xlinker", "--symbol-ordering-file=\(packageRoot)/Sources/resmond/hot-functions.txt",
                                                          "-Xlinker", "--no-warn-symbol-ordering"])]),
-        .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI"]),
+        .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
         .executableTarget(name: "resmon-bench", dependencies: ["HTTPClient", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
                                                               "ResmonAPI", "ResmonClient", "Server"]),

@@ -73,3 +73,34 @@ extension CLIOutputTests {
         #expect(rss.hasPrefix(process + " (resmond) is ") && rss.contains(" MiB, above 1 MiB"), "\(rss)")
     }
 }
+
+extension CLIOutputTests {
+    /// Usage, --help and option errors come from each command's declaration.
+    @Test(arguments: ["status", "subsystems", "stats", "get", "watch", "history", "push", "monitor", "events",
+                      "import-perfmon", "sinks", "reload", "version"])
+    func everyCommandHasHelpFromItsDeclaration(command: String) throws {
+        let resmon = Products.path("resmon")
+        let overview = try Products.run(resmon, ["--help"])
+        #expect(overview.status == 0 && overview.output.contains("\n  \(command) "), "\(overview.output)")
+        let help = try Products.run(resmon, [command, "--help"])
+        #expect(help.status == 0 && help.output.hasPrefix("Usage: resmon \(command)") && help.output.contains("--json"), "\(help.output)")
+        let unknown = try Products.run(resmon, [command, "--frobnicate"], environment: ["RESMON_SOCKET": "/nonexistent"])
+        #expect(unknown.status == 64 && unknown.error == "resmon: unknown option --frobnicate for \(command) (see resmon \(command) --help)\n",
+                "\(unknown.error)")
+    }
+
+    @Test func optionsApplyWhereTheyAreDeclared() throws {
+        let resmon = Products.path("resmon")
+        let environment = ["RESMON_SOCKET": "/nonexistent"]
+        let list = try Products.run(resmon, ["monitor", "list", "--samples", "3"], environment: environment)
+        #expect(list.status == 64 && list.error.contains("--samples does not apply to monitor list"), "\(list.error)")
+        let create = try Products.run(resmon, ["monitor", "create", "load:host:load1", "above", "5", "--cf", "max"], environment: environment)
+        #expect(create.status == 64 && create.error.contains("--cf applies to monitor test only"), "\(create.error)")
+        let missing = try Products.run(resmon, ["history"], environment: environment)
+        #expect(missing.status == 64 && missing.error.contains("history needs KEY"), "\(missing.error)")
+        let none = try Products.run(resmon, [])
+        #expect(none.status == 64 && none.error.contains("a command is needed"))
+        let negative = try Products.run(resmon, ["push", "app:x:y", "-5"], environment: environment)
+        #expect(negative.status == 2, "a negative VALUE is a value, not an option: \(negative.error)")
+    }
+}
