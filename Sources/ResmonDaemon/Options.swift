@@ -1,4 +1,5 @@
 import ResmonAPI
+import ResmonSystem
 
 /// resmond's command line.
 public struct DaemonOptions: Sendable, Equatable {
@@ -16,30 +17,37 @@ public struct DaemonOptions: Sendable, Equatable {
     public var memoryLimit: Int?
     public var selfMonitoring: Int?
 
-    public static let usage = """
+    /// resmond's flags, declared once: the parser and `--help` read them.
+    static let declarations: [OptionDeclaration] = [
+        .value("--state-dir", placeholder: "DIR", help: "state directory (default \(DefaultPaths.stateDirectory()))"),
+        .value("--config-dir", placeholder: "DIR", help: "configuration directory holding resmond.json (default \(DefaultPaths.configDirectory()))"),
+        .value("--socket", placeholder: "PATH", help: "Unix socket (default STATE-DIR/\(DefaultPaths.socketName))"),
+        .value("--listen", placeholder: "ADDR", help: "loopback TCP address HOST:PORT, or none (default 127.0.0.1:\(DefaultPaths.tcpPort))"),
+        .value("--step", placeholder: "SECONDS", help: "base sampling step, 1 to 300 (default 5)"),
+        .value("--cycles", placeholder: "N", help: "exit 0 after N sampling cycles"),
+        .value("--cpu-limit", placeholder: "PERCENT", help: "self-limit: refuse new monitors over this CPU share of one core (default 5)"),
+        .value("--memory-limit", placeholder: "MB", help: "self-limit: refuse new monitors over this RSS (default 25)"),
+        .value("--self-monitoring", placeholder: "SECONDS", help: "how often resmond measures itself against its limits (default 15)"),
+        .flag("--check-config", help: "validate the configuration and exit (0 valid, 1 not)"),
+        .flag("--help", "-h", help: "show this help"),
+        .flag("--version", help: "show the version"),
+    ]
+
+    public static var usage: String {
+        """
         Usage: resmond [OPTIONS]
 
         The resmon daemon: collects the host's statistics and serves them over HTTP on a Unix
         socket and a loopback TCP port. Runs in the foreground (systemd Type=notify).
 
         Options:
-          --state-dir DIR     state directory (default \(DefaultPaths.stateDirectory()))
-          --config-dir DIR    configuration directory holding resmond.json (default \(DefaultPaths.configDirectory()))
-          --socket PATH       Unix socket (default STATE-DIR/\(DefaultPaths.socketName))
-          --listen ADDR       loopback TCP address HOST:PORT, or none (default 127.0.0.1:\(DefaultPaths.tcpPort))
-          --step SECONDS      base sampling step, 1 to 300 (default 5)
-          --cycles N          exit 0 after N sampling cycles
-          --cpu-limit PERCENT     self-limit: refuse new monitors over this CPU share of one core (default 5)
-          --memory-limit MB       self-limit: refuse new monitors over this RSS (default 25)
-          --self-monitoring SECONDS   how often resmond measures itself against its limits (default 15)
-          --check-config      validate the configuration and exit (0 valid, 1 not)
-          --help              show this help
-          --version           show the version
+        \(ArgumentParser.help(for: declarations))
 
-        Signals: TERM/INT stop, HUP/TTIN reload resmond.json, USR1/TTOU write a state dump
-        into the state directory. Exit status: 0 stopped cleanly, 1 failed, 2 bad usage.
-        See docs/CONFIG.md for every configuration key.
+        Signals: TERM/INT stop, HUP/TTIN reload resmond.json (as `resmon reload` does), USR1/TTOU
+        write a state dump into the state directory. Exit status: 0 stopped cleanly, 1 failed,
+        2 bad usage. See docs/CONFIG.md for every configuration key.
         """
+    }
 
     /// A command line that cannot be understood.
     public struct UsageError: Error, Sendable, CustomStringConvertible {
@@ -50,69 +58,40 @@ public struct DaemonOptions: Sendable, Equatable {
     public init() {}
 
     public init(arguments: [String]) throws(UsageError) {
-        var index = 0
-        func value(_ flag: String, _ inline: String?) throws(UsageError) -> String {
-            if let inline { return inline }
-            index += 1
-            guard index < arguments.count else { throw UsageError(message: "\(flag) needs a value") }
-            return arguments[index]
+        let parsed: ParsedArguments
+        do {
+            parsed = try ArgumentParser.parse(arguments, options: DaemonOptions.declarations)
+        } catch {
+            throw UsageError(message: error.description + " (see resmond --help)")
         }
-        while index < arguments.count {
-            let argument = arguments[index]
-            var flag = argument
-            var inline: String?
-            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
-                flag = String(argument[..<equals])
-                inline = String(argument[argument.index(after: equals)...])
+        if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument \"\(extra)\" (see resmond --help)") }
+        if parsed.flag("--check-config") { action = .checkConfig }
+        if parsed.flag("--version") { action = .version }
+        if parsed.flag("--help") { action = .help }
+        func whole(_ flag: String, _ range: ClosedRange<Int>, _ expected: String) throws(UsageError) -> Int? {
+            guard let text = parsed.value(flag) else { return nil }
+            guard let number = Int(text), range.contains(number) else { throw UsageError(message: "\(flag): expected \(expected), got \"\(text)\"") }
+            return number
+        }
+        stateDirectory = try parsed.value("--state-dir").map { path throws(UsageError) in try DaemonOptions.absolute("--state-dir", path) }
+        configDirectory = try parsed.value("--config-dir").map { path throws(UsageError) in try DaemonOptions.absolute("--config-dir", path) }
+        socket = try parsed.value("--socket").map { path throws(UsageError) in try DaemonOptions.absolute("--socket", path) }
+        if let text = parsed.value("--listen") {
+            do {
+                listen = .some(try ListenFlag.parse(text, source: "--listen", key: ""))
+            } catch {
+                throw UsageError(message: "--listen: expected HOST:PORT or none, got \"\(text)\"")
             }
-            switch flag {
-            case "--help", "-h": action = .help
-            case "--version": action = .version
-            case "--check-config": action = .checkConfig
-            case "--state-dir": stateDirectory = try DaemonOptions.absolute(flag, value(flag, inline))
-            case "--config-dir": configDirectory = try DaemonOptions.absolute(flag, value(flag, inline))
-            case "--socket": socket = try DaemonOptions.absolute(flag, value(flag, inline))
-            case "--listen":
-                let text = try value(flag, inline)
-                do {
-                    listen = .some(try ListenFlag.parse(text, source: "--listen", key: ""))
-                } catch {
-                    throw UsageError(message: "--listen: expected HOST:PORT or none, got \"\(text)\"")
-                }
-            case "--step":
-                let text = try value(flag, inline)
-                guard let step = Int(text), (1...300).contains(step) else {
-                    throw UsageError(message: "--step: expected whole seconds from 1 to 300, got \"\(text)\"")
-                }
-                self.step = step
-            case "--cycles":
-                let text = try value(flag, inline)
-                guard let cycles = Int(text), cycles >= 1 else {
-                    throw UsageError(message: "--cycles: expected a positive whole number, got \"\(text)\"")
-                }
-                self.cycles = cycles
-            case "--cpu-limit":
-                let text = try value(flag, inline)
-                guard let percent = Double(text), percent > 0, percent <= 1600 else {
-                    throw UsageError(message: "--cpu-limit: expected a percentage of one core above 0, got \"\(text)\"")
-                }
-                cpuLimit = percent
-            case "--memory-limit":
-                let text = try value(flag, inline)
-                guard let megabytes = Int(text), (1...1_048_576).contains(megabytes) else {
-                    throw UsageError(message: "--memory-limit: expected whole megabytes from 1, got \"\(text)\"")
-                }
-                memoryLimit = megabytes
-            case "--self-monitoring":
-                let text = try value(flag, inline)
-                guard let seconds = Int(text), (1...3600).contains(seconds) else {
-                    throw UsageError(message: "--self-monitoring: expected whole seconds from 1 to 3600, got \"\(text)\"")
-                }
-                selfMonitoring = seconds
-            default:
-                throw UsageError(message: "unknown option \"\(argument)\" (see resmond --help)")
+        }
+        step = try whole("--step", 1...300, "whole seconds from 1 to 300")
+        cycles = try whole("--cycles", 1...Int.max, "a positive whole number")
+        memoryLimit = try whole("--memory-limit", 1...1_048_576, "whole megabytes from 1")
+        selfMonitoring = try whole("--self-monitoring", 1...3600, "whole seconds from 1 to 3600")
+        if let text = parsed.value("--cpu-limit") {
+            guard let percent = Double(text), percent > 0, percent <= 1600 else {
+                throw UsageError(message: "--cpu-limit: expected a percentage of one core above 0, got \"\(text)\"")
             }
-            index += 1
+            cpuLimit = percent
         }
     }
 
