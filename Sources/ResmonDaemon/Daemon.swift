@@ -131,7 +131,8 @@ public final class Daemon: Sendable {
         self.configuration = Mutex(configuration)
         let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
         pushed = PushedStatistics(table: table, expireSeconds: configuration.pushExpireSeconds)
-        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers))
+        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers,
+                                                                  pluginTiers: configuration.historyPluginTiers))
         writeToken = configuration.tokenFile.flatMap { try? Daemon.readToken($0, source: configuration.configFile) }
         let collectorBox = Mutex<Collector?>(nil)
         let subsystems = Collector.builtInSubsystems(paths: paths, table: table) + [
