@@ -185,6 +185,9 @@ import Glibc
         _ = try daemon.client.createMonitors([MonitorSpec(target: "node:_:node_time_seconds", condition: "above", value: 1e9)])
         #expect(daemon.eventually { (try? daemon.client.events().events.contains { $0.type == "above" && $0.key == "node:_:node_time_seconds" }) == true })
         #expect(try daemon.client.statistic("node:_:node_load1").kind == "gauge")
+        // A plain-HTTP scrape goes without libcurl, and the 8 MB that loading it costs.
+        let maps = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/maps", encoding: .utf8)
+        #expect(!maps.contains("libcurl"))
     }
 }
 
