@@ -5,18 +5,22 @@ import Synchronization
 /// The recent past of every archived statistic: one round-robin database per key, fed from the
 /// sample table after each sampling cycle, persisted in snapshots.
 ///
-/// Archived by class (DESIGN.md): process statistics keep the finest timescale only (unless
-/// configured), everything else all four; counters are stored as rates (DERIVE, minimum 0, so a
+/// Archived by class (DESIGN.md): process and plug-in statistics keep the finest timescale only
+/// (unless configured), everything else all four; counters are stored as rates (DERIVE, minimum 0, so a
 /// reset is a gap rather than a negative spike).
 public final class HistoryStore: Sendable {
     public struct Settings: Sendable, Equatable {
         public var step: Int
         public var processTiers: Int
+        /// Plug-ins' statistics: an exporter brings hundreds, node_exporter 500, and all four
+        /// timescales cost 11 KB each.
+        public var pluginTiers: Int
         public var fullTiers: Int
 
-        public init(step: Int, processTiers: Int = 1, fullTiers: Int = 4) {
+        public init(step: Int, processTiers: Int = 1, pluginTiers: Int = 1, fullTiers: Int = 4) {
             self.step = step
             self.processTiers = processTiers
+            self.pluginTiers = pluginTiers
             self.fullTiers = fullTiers
         }
     }
@@ -61,7 +65,7 @@ public final class HistoryStore: Sendable {
                     bySlot[slot] = (reading.handle.generation, descriptor.key.text)
                     if databases[descriptor.key.text] == nil {
                         if knownPeriods == nil { knownPeriods = periods() }
-                        databases[descriptor.key.text] = makeDatabase(descriptor.key, isCounter: reading.isCounter, time: time,
+                        databases[descriptor.key.text] = makeDatabase(descriptor, isCounter: reading.isCounter, time: time,
                                                                       periods: knownPeriods ?? [:])
                     }
                 }
@@ -74,11 +78,12 @@ public final class HistoryStore: Sendable {
     }
 
     /// A new database for a statistic: counters as DERIVE with minimum 0, heartbeat three
-    /// sampling periods, all timescales but for processes.
-    private func makeDatabase(_ key: StatisticKey, isCounter: Bool, time: Int, periods: [String: Double]) -> RoundRobinDatabase {
+    /// sampling periods, all timescales but for processes and plug-ins.
+    private func makeDatabase(_ descriptor: StatisticDescriptor, isCounter: Bool, time: Int, periods: [String: Double]) -> RoundRobinDatabase {
+        let key = descriptor.key
         let step = settings.step
         let period = max(Double(step), periods[key.subsystem] ?? Double(step))
-        let tiers = key.subsystem == "process" ? settings.processTiers : settings.fullTiers
+        let tiers = key.subsystem == "process" ? settings.processTiers : descriptor.family != nil ? settings.pluginTiers : settings.fullTiers
         return RoundRobinDatabase(step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
                                   minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
                                   start: time - step)
@@ -123,7 +128,7 @@ public final class HistoryStore: Sendable {
     public func snapshot() -> [UInt8] {
         var writer = ByteWriter()
         databases.withLock { databases in
-            let estimate = databases.reduce(64) { $0 + $1.value.storageBytes + $1.key.utf8.count + 256 }
+            let estimate = databases.reduce(64) { $0 + $1.value.encodedSize + $1.key.utf8.count + 8 }
             writer.bytes.reserveCapacity(estimate)
             writer.bytes += HistoryStore.magic
             writer.integer(HistoryStore.version)

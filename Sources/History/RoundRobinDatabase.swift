@@ -1,3 +1,5 @@
+import Synchronization
+
 /// How a data source's raw readings become rates (rrdtool's data-source types).
 public enum DataSourceKind: String, Sendable, Codable {
     /// The reading is the rate.
@@ -43,6 +45,22 @@ public struct ArchiveDefinition: Sendable, Equatable, Codable {
     /// xcp-rrdd's timescales for a base step: 120 × 1 step, 120 × 1 min, 168 × 1 h, 366 × 1 day,
     /// each with AVERAGE, MIN, MAX and LAST; `tiers` keeps only the finest ones.
     public static func standard(step: Int, tiers: Int = 4) -> [ArchiveDefinition] {
+        if let shared = sharedStandard.withLock({ $0[StandardKey(step: step, tiers: tiers)] }) { return shared }
+        let definitions = makeStandard(step: step, tiers: tiers)
+        sharedStandard.withLock { $0[StandardKey(step: step, tiers: tiers)] = definitions }
+        return definitions
+    }
+
+    /// One array per layout, which every database of that layout shares (copy on write): each
+    /// database held its own 16 definitions, 560 bytes.
+    private static let sharedStandard = Mutex<[StandardKey: [ArchiveDefinition]]>([:])
+
+    private struct StandardKey: Hashable {
+        var step: Int
+        var tiers: Int
+    }
+
+    private static func makeStandard(step: Int, tiers: Int) -> [ArchiveDefinition] {
         let timescales = [(1, 120), (max(1, 60 / step), 120), (max(1, 3600 / step), 168), (max(1, 86400 / step), 366)]
         return timescales.prefix(max(1, min(4, tiers))).flatMap { stepsPerRow, rows in
             ConsolidationFunction.allCases.map { ArchiveDefinition($0, stepsPerRow: stepsPerRow, rows: rows) }
@@ -348,6 +366,17 @@ public struct RoundRobinDatabase: Sendable {
 // MARK: - Snapshot encoding
 
 extension RoundRobinDatabase {
+    /// The exact size of `encode(into:)`'s output, so a snapshot reserves its buffer once: an
+    /// estimate short of it by a kilobyte a database doubled the buffer, and a snapshot of an
+    /// 8 MB store peaked at 25 MB (heaptrack, with node_exporter plugged in).
+    var encodedSize: Int {
+        var size = 8 * 9 + 8 + kind.rawValue.utf8.count
+        for archive in archives { size += 8 + archive.function.rawValue.utf8.count + 8 * 8 }
+        size += 8
+        for ring in storage { size += 8 + 8 + ring.count * 4 }
+        return size
+    }
+
     func encode(into writer: inout ByteWriter) {
         writer.integer(step)
         writer.string(kind.rawValue)
@@ -419,7 +448,9 @@ extension RoundRobinDatabase {
                 throw SnapshotError("archive storage does not match its definition")
             }
         }
-        self.archives = archives
+        // The standard layout's shared array, when the snapshot holds that layout.
+        let standard = ArchiveDefinition.standard(step: step, tiers: max(1, archives.count / 4))
+        self.archives = standard == archives ? standard : archives
         self.consolidations = consolidations
         self.storageIndex = storageIndex
         self.storage = storage

@@ -70,6 +70,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var historySnapshotSeconds = 60
     /// Timescales kept for process statistics (1: the finest only; 4: all).
     public var historyProcessTiers = 1
+    public var historyPluginTiers = 1
     /// Events older than this many days are deleted.
     public var eventRetentionDays = 30
     /// At most this many events are kept (the oldest go first).
@@ -244,9 +245,10 @@ struct Reader {
             }
         }
         if let value = top["history"] {
-            let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers"])
+            let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers", "pluginTiers"])
             if let value = history["snapshotSeconds"] { configuration.historySnapshotSeconds = try integer(value, "history.snapshotSeconds", 1...86400) }
             if let value = history["processTiers"] { configuration.historyProcessTiers = try integer(value, "history.processTiers", 1...4) }
+            if let value = history["pluginTiers"] { configuration.historyPluginTiers = try integer(value, "history.pluginTiers", 1...4) }
         }
         if let value = top["events"] {
             let events = try object(value, "events", allowed: ["retentionDays", "retentionCount", "perMonitorPerMinute", "maxPerSecond"])

@@ -25,6 +25,8 @@ public final class Daemon: Sendable {
     private let lastSampleCPU = Mutex<Double?>(nil)
     private let stopping = Atomic<Bool>(false)
     private let startupPagesReleased = Atomic<Bool>(false)
+    /// Monotonic second of the last `malloc_trim`.
+    private let lastTrim = Atomic<Int>(0)
     private let pendingReload = Mutex<DaemonConfiguration?>(nil)
     /// Reloads asked for and applied (numbered), and what the last applied one reported: an API
     /// reload answers once the sampling thread has applied its request.
@@ -135,7 +137,8 @@ public final class Daemon: Sendable {
         self.configuration = Mutex(configuration)
         let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
         pushed = PushedStatistics(table: table, expireSeconds: configuration.pushExpireSeconds)
-        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers))
+        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers,
+                                                                  pluginTiers: configuration.historyPluginTiers))
         writeToken = configuration.tokenFile.flatMap { try? Daemon.readToken($0, source: configuration.configFile) }
         let collectorBox = Mutex<Collector?>(nil)
         let subsystems = Collector.builtInSubsystems(paths: paths, table: table) + [
@@ -325,11 +328,17 @@ public final class Daemon: Sendable {
         }
         monitors.withLock { $0 }?.evaluate(now: Clock.wall())
         let count = cycles.add(1, ordering: .relaxed).newValue
+        // Large requests (thousands of monitors in one body and answer) and plug-ins' runs (a
+        // parse of node_exporter's 500 samples) leave freed memory in glibc's arenas; give it
+        // back every minute. Every 60 cycles was every 5 minutes at the default step, and a
+        // plug-in's churn showed in the RSS meanwhile.
+        let second = Int(Clock.monotonic())
+        if second - lastTrim.load(ordering: .relaxed) >= 60 {
+            lastTrim.store(second, ordering: .relaxed)
+            rs_malloc_trim()
+        }
         if count % 60 == 0 {
             history.prune(now: Clock.wall())
-            // Large requests (thousands of monitors in one body and answer) leave freed memory
-            // in glibc's per-thread arenas; give it back to the system.
-            rs_malloc_trim()
             let (days, maximum) = configuration.withLock { ($0.eventRetentionDays, $0.eventRetentionCount) }
             // Batch by batch, each in its own short transaction, so writers wait at most one batch.
             if let engine = monitors.withLock({ $0 }) {

@@ -107,6 +107,9 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         let (result, failure, startRun) = state.withLock { state -> ((samples: [PrometheusText.Sample], generation: Int)?, String?, Bool) in
             let start = !state.running && now >= state.nextRun
             if start { state.running = true }
+            // Taken, not copied: a run's samples are applied once, and keeping them held a
+            // second copy of every name, label and help text between runs.
+            defer { state.result = nil }
             return (state.result, state.failure, start)
         }
         if startRun { queue.async { [self] in run() } }

@@ -122,3 +122,17 @@ import Testing
         #expect(try Products.run(Products.path("resmond"), ["--help"]).output.contains("--check-config"))
     }
 }
+
+@Suite struct PlainURLTests {
+    @Test func plainHTTPURLsAreSplitAndTheRestGoThroughLibcurl() {
+        typealias URL = PluginRegistry.PlainURL
+        #expect(URL("http://127.0.0.1:9100/metrics") == URL(host: "127.0.0.1", port: "9100", path: "/metrics"))
+        #expect(URL("http://localhost/metrics?collect[]=cpu#top") == URL(host: "localhost", port: "80", path: "/metrics?collect[]=cpu"))
+        #expect(URL("http://[::1]:9100") == URL(host: "::1", port: "9100", path: "/"))
+        #expect(URL("http://host:1?x=1") == URL(host: "host", port: "1", path: "/?x=1"))
+        for libcurl in ["https://127.0.0.1:9100/metrics", "http://user:secret@127.0.0.1/metrics", "http://127.0.0.1:0/",
+                        "http://127.0.0.1:99999/", "http://[::1/", "http:///metrics", "http://a b/"] {
+            #expect(URL(libcurl) == nil, "\(libcurl)")
+        }
+    }
+}

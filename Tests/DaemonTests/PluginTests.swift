@@ -171,6 +171,41 @@ import Glibc
         #expect(try daemon.client.subsystems().first { $0.name == "itself" }?.plugin == "scrape")
     }
 
+    /// resmond's own GET for plain HTTP: a chunked answer is decoded; a closed port and an
+    /// answer that is not HTTP are reported, and the daemon keeps running.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+    func aScrapeDecodesChunkedAnswersAndReportsBadEndpoints() throws {
+        let server = """
+            import socket, sys
+            listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", int(sys.argv[1]))); listener.listen(8)
+            while True:
+                connection, _ = listener.accept(); connection.recv(65536)
+                if sys.argv[2] == "garbage":
+                    connection.sendall(b"garbage\\r\\n\\r\\n")
+                else:
+                    body = b"# TYPE chunked_value gauge\\nchunked_value 42\\n"
+                    connection.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+                                       + b"%x\\r\\n" % 10 + body[:10] + b"\\r\\n" + b"%x\\r\\n" % (len(body) - 10) + body[10:] + b"\\r\\n0\\r\\n\\r\\n")
+                connection.close()
+            """
+        let (chunkedPort, garbagePort, closedPort) = (try freePort(), try freePort(), try freePort())
+        let chunked = try SpawnedGroup("/usr/bin/python3", ["-c", server, "\(chunkedPort)", "chunked"])
+        defer { chunked.stop() }
+        let garbage = try SpawnedGroup("/usr/bin/python3", ["-c", server, "\(garbagePort)", "garbage"])
+        defer { garbage.stop() }
+        let directory = TemporaryDirectory("resmon-plugin-http")
+        for (name, port) in [("chunked", chunkedPort), ("garbage", garbagePort), ("closed", closedPort)] {
+            try directory.write("config/subsystems.d/\(name).json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
+        }
+        let daemon = try DaemonHarness(directory: directory)
+        func reason(_ name: String) -> String { ((try? daemon.client.subsystems()) ?? []).first { $0.name == name }?.reason ?? "" }
+        #expect(daemon.eventually(timeout: 20) { (try? daemon.client.statistic("chunked:_:chunked_value").value) == 42 })
+        #expect(daemon.eventually(timeout: 20) { reason("garbage").contains("not an HTTP answer") }, "\(reason("garbage"))")
+        #expect(daemon.eventually(timeout: 20) { reason("closed").contains("cannot connect") }, "\(reason("closed"))")
+        #expect(try daemon.client.health().status == "ok")
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")))
     func nodeExporterIsASubsystemAndOneOfItsMetricsRaisesAMonitor() throws {
         let port = try freePort()
@@ -185,6 +220,9 @@ import Glibc
         _ = try daemon.client.createMonitors([MonitorSpec(target: "node:_:node_time_seconds", condition: "above", value: 1e9)])
         #expect(daemon.eventually { (try? daemon.client.events().events.contains { $0.type == "above" && $0.key == "node:_:node_time_seconds" }) == true })
         #expect(try daemon.client.statistic("node:_:node_load1").kind == "gauge")
+        // A plain-HTTP scrape goes without libcurl, and the 8 MB that loading it costs.
+        let maps = try String(contentsOfFile: "/proc/\(daemon.process.pid)/maps", encoding: .utf8)
+        #expect(!maps.contains("libcurl"))
     }
 }
 

@@ -198,6 +198,24 @@ struct SplitMix: RandomNumberGenerator {
         }
     }
 
+    @Test func aSnapshotReservesExactlyItsSize() throws {
+        // Short of it, the buffer doubled and a snapshot took three times the store at its peak.
+        let store = HistoryStore(settings: .init(step: 5))
+        var databases: [String: RoundRobinDatabase] = [:]
+        for (index, tiers) in [1, 2, 4].enumerated() {
+            databases["test:x\(index):y"] = RoundRobinDatabase(step: 5, kind: .derive, heartbeat: 15, minimum: 0,
+                                                               archives: ArchiveDefinition.standard(step: 5, tiers: tiers), start: 1_700_000_000)
+        }
+        store.replace(with: databases)
+        let snapshot = store.snapshot()
+        #expect(snapshot.capacity - snapshot.count < 64, "reserved \(snapshot.capacity) for \(snapshot.count) bytes")
+        for database in databases.values {
+            var writer = ByteWriter()
+            database.encode(into: &writer)
+            #expect(writer.bytes.count == database.encodedSize)
+        }
+    }
+
     @Test func damageIsDetected() throws {
         let store = HistoryStore(settings: .init(step: 5))
         var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 15, archives: ArchiveDefinition.standard(step: 5, tiers: 1), start: 1_700_000_000)
@@ -217,6 +235,9 @@ struct SplitMix: RandomNumberGenerator {
         let gauge = table.register(StatisticDescriptor(key: StatisticKey(parsing: "memory:host:used_bytes")!, kind: .gauge, unit: "bytes", help: ""))
         let counter = table.register(StatisticDescriptor(key: StatisticKey(parsing: "net:eth0:receive_bytes_total")!, kind: .counter, unit: "bytes", help: ""))
         let process = table.register(StatisticDescriptor(key: StatisticKey(parsing: "process:42:rss_bytes")!, kind: .gauge, unit: "bytes", help: ""))
+        let family = SourceFamily(name: "node_load1", type: .gauge, help: "1m load average.")
+        let plugin = table.register(StatisticDescriptor(key: StatisticKey(parsing: "node:_:node_load1")!, kind: .gauge, unit: "",
+                                                        help: family.help, family: family))
         let store = HistoryStore(settings: .init(step: 5))
         var asked = 0
         for (index, time) in stride(from: 1_800_000_005.0, through: 1_800_000_030, by: 5).enumerated() {
@@ -224,12 +245,18 @@ struct SplitMix: RandomNumberGenerator {
             batch.record(gauge, 100)
             batch.record(counter, Double(index) * 50) // 10 bytes/s
             batch.record(process, 7)
+            batch.record(plugin, 0.5)
             table.apply(batch, time: time, monotonicTime: time)
             store.record(table) { asked += 1; return [:] }
         }
         #expect(asked == 1) // periods are asked once, when statistics first appear
         #expect(store.database("memory:host:used_bytes")?.archives.count == 16)
         #expect(store.database("process:42:rss_bytes")?.archives.count == 4) // the finest timescale only
+        #expect(store.database("node:_:node_load1")?.archives.count == 4) // a plug-in's too, unless configured
+        #expect(store.database("node:_:node_load1")?.storageBytes == 480)
+        let configured = HistoryStore(settings: .init(step: 5, pluginTiers: 4))
+        configured.record(table) { [:] }
+        #expect(configured.database("node:_:node_load1")?.archives.count == 16)
         let rates = try #require(store.database("net:eth0:receive_bytes_total")).rows(of: 0).values.suffix(4)
         #expect(rates.allSatisfy { $0 == 10 })
         #expect(store.database("net:eth0:receive_bytes_total")?.kind == .derive)
