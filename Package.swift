@@ -59,6 +59,8 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
+        .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
                                                        "resmon-bench"]),
     ],
