@@ -33,6 +33,44 @@ import Glibc
         #expect(daemon!.eventually { (try? daemon!.client.events().events.map(\.type)) == ["above", "canceled"] })
     }
 
+    /// Issue 15: a monitor flapping on a pushed statistic logs one raise and its cancel per
+    /// loggingRate (perfmon's inhibit period), and the hold survives kill -9.
+    @Test func aFlappingMonitorIsHeldToItsLoggingRateAcrossAKillNine() throws {
+        let directory = TemporaryDirectory("resmon-monitor-flap")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        _ = try daemon!.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "flap"
+        spec.loggingRate = 3600
+        _ = try daemon!.client.createMonitors([spec])
+        /// Pushes a value and waits until the monitor has evaluated it.
+        func push(_ value: Double) throws {
+            _ = try daemon!.client.push("app:test:level", value: value)
+            try #require(daemon!.eventually(timeout: 30) { (try? daemon!.client.monitor("flap").state.lastValue) == value },
+                         "the monitor never read \(value)")
+        }
+        for round in 0..<7 {
+            try push(60 + Double(round))      // a different value each time, so the wait sees the new one
+            #expect(try daemon!.client.monitor("flap").state.phase == "raised")
+            try push(10 + Double(round))
+            #expect(try daemon!.client.monitor("flap").state.phase == "clear")
+        }
+        let events = try daemon!.client.events().events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        try #require(events.count == 2)
+        #expect(events[1].cancels == events[0].id)
+
+        daemon!.signal(SIGKILL)
+        _ = daemon!.waitForExit(timeout: 10)
+        daemon = nil
+        daemon = try DaemonHarness(directory: directory)
+        try push(70)                          // raised again after the restart: still held
+        let held = try daemon!.client.monitor("flap").state
+        #expect(held.phase == "raised" && held.notified == false)
+        try push(5)
+        #expect(try daemon!.client.events().events.map(\.type) == ["above", "canceled"])
+    }
+
     @Test func aBurstOfCreationsInterruptedByKillNineLosesNoneAcknowledged() throws {
         let directory = TemporaryDirectory("resmon-monitor-burst")
         var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
