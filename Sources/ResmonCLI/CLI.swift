@@ -80,7 +80,7 @@ public enum CLI {
                    resmon monitor create KEY watermark high|low [--tolerance T --events] [--transform change]
                    resmon monitor create KEY leaky-bucket SIZE --fill F   (a counter; F refills per period)
                    resmon monitor create --from-file SPEC.json     (one spec or an array; docs/MONITORS.md)
-                   resmon monitor test KEY CONDITION VALUE [OPTIONS] [--since 6h]   (replay the archived history)
+                   resmon monitor test KEY CONDITION VALUE [OPTIONS] [--since 6h] [--cf max]   (replay the archived history)
                    resmon monitor list [--json]
                    resmon monitor show|start|stop|pause|resume|reset|reset-notification|delete ID [--json]
 
@@ -287,6 +287,7 @@ public enum CLI {
         rest.arguments = Array(invocation.arguments.dropFirst())
         switch verb {
         case "create":
+            if rest.options["--cf"] != nil { throw UsageError(message: "--cf applies to monitor test only") }
             let specs = try monitorSpecs(rest)
             let created = try client.createMonitors(specs)
             if invocation.json { return printJSON(MonitorList(monitors: created)) }
@@ -295,9 +296,21 @@ public enum CLI {
             let specs = try monitorSpecs(rest)
             guard specs.count == 1 else { throw UsageError(message: "monitor test replays one spec") }
             let since = rest.options["--since"].map { text in duration(text).map { "-\($0)" } ?? text } ?? "-6h"
-            let result = try client.backtest(specs[0], since: since)
+            // Default: resmond replays the function that cannot miss a raise (MAX for above, MIN for below).
+            let functions = ["average": "AVERAGE", "avg": "AVERAGE", "min": "MIN", "max": "MAX", "last": "LAST"]
+            let function = try rest.options["--cf"].map { text throws(UsageError) -> String in
+                guard let name = functions[text.lowercased()] else {
+                    throw UsageError(message: "--cf: expected average, min, max or last, got \"\(text)\"")
+                }
+                return name
+            }
+            let result = try client.backtest(specs[0], since: since, cf: function)
             if invocation.json { return printJSON(result) }
-            print("replayed \(result.readings) readings every \(result.step) s from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            print("replayed \(result.readings) rows of the \(result.cf ?? "") archive with \(ValueFormatter.duration(Double(result.step))) rows from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
+                let readings = spec.samples ?? 1
+                print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) row\(samples == 1 ? "" : "s")")
+            }
             var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"])
             var raisedSince: Double?
             var raisedTotal = 0.0

@@ -179,7 +179,8 @@ extension HistoryRoutes {
         let end = try time(body.until, "until", now)
         let start = try time(body.since, "since", now - 6 * 3600)
         guard start < end else { throw APIRouter.Failure(status: 400, code: .badRequest, message: "since must be before until") }
-        let function = try HistoryRoutes.function(body.cf) ?? .average
+        // By default the function that cannot miss a raise (MonitorEngine.backtestFunction).
+        let function = try HistoryRoutes.function(body.cf) ?? ConsolidationFunction(name: MonitorEngine.backtestFunction(for: body.spec)) ?? .average
         // The statistics to replay: the key, or an aggregate's members as they are now.
         var descriptors: [StatisticDescriptor] = []
         switch body.spec.target {
@@ -211,14 +212,17 @@ extension HistoryRoutes {
         guard !series.isEmpty else {
             throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no archived history for \(body.spec.target.description) between \(start) and \(end)")
         }
-        let events: [EventRecord]
+        let replay: BacktestReplay
         do {
-            events = try MonitorEngine.backtest(body.spec, series: series, step: step)
+            replay = try MonitorEngine.backtest(body.spec, series: series, step: step, monitorStep: Double(history.step))
         } catch {
             throw MonitorRoutes.failure(error)
         }
+        let plan = replay.plan
         let response = BacktestResponse(start: start, end: end, step: step, statistics: series.map(\.descriptor.key.text),
-                                        readings: Set(series.flatMap(\.times)).count, events: events)
+                                        readings: Set(series.flatMap(\.times)).count, events: replay.events, cf: function.rawValue,
+                                        monitorRate: plan.monitorRate, replayRate: plan.replayRate, samples: plan.samples,
+                                        cancelSamples: plan.cancelSamples)
         return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(response)))
     }
 }

@@ -69,6 +69,20 @@ import Glibc
         #expect(held.phase == "raised" && held.notified == false)
         try push(5)
         #expect(try daemon!.client.events().events.map(\.type) == ["above", "canceled"])
+
+        // Deleting a monitor another depends on answers 409, naming the dependent.
+        var dependent = MonitorSpec(target: "app:test:level", condition: "above", value: 80)
+        dependent.id = "dependent"
+        dependent.precondition = MonitorPrecondition(monitor: "flap")
+        _ = try daemon!.client.createMonitors([dependent])
+        do {
+            try daemon!.client.deleteMonitor("flap")
+            Issue.record("deleting a monitor another depends on was accepted")
+        } catch {
+            guard case .api(let status, let code, let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(status == 409 && code == .conflict)
+            #expect(message == "monitors dependent depend on flap (precondition); change or delete them first")
+        }
     }
 
     @Test func aBurstOfCreationsInterruptedByKillNineLosesNoneAcknowledged() throws {
@@ -301,6 +315,58 @@ import Glibc
                                       environment: ["RESMON_SOCKET": daemon.socket])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("above") && result.output.contains("canceled") && result.output.contains("raised 1 times"), "\(result.output)")
+        #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
+        #expect(try daemon.client.events().events.isEmpty)
+    }
+
+    /// Issue 15: `samples` counts the monitor's own readings whatever the archive's row: a 3 s
+    /// spike at a 1 s step is one row of the minute archive, found in its MAX; `--cf` is
+    /// honoured, and a bad one refused by the CLI and by the API.
+    @Test func aBacktestOverTheMinuteArchiveFindsAShortSpikeAndHonoursCf() throws {
+        let daemon = try DaemonHarness()
+        /// Pushes a value and waits for a sampling cycle to take it: a pushed statistic's history
+        /// moves only with its pushes, as an application pushing every few seconds would.
+        func push(_ value: Double) throws {
+            _ = try daemon.client.push("app:test:level", value: value)
+            let cycles = try daemon.client.status().cycles
+            #expect(daemon.eventually { ((try? daemon.client.status().cycles) ?? 0) >= cycles + 1 })
+        }
+        func minuteRows(_ function: String) -> [HistoryResponse.Row] {
+            (try? daemon.client.history("app:test:level", function: function, start: -600))?.rows ?? []
+        }
+        // A whole minute of readings first: the minute with the spike must be known (xff), not
+        // the first, partial one.
+        try #require(try daemon.eventually(timeout: 300) { try push(10); return minuteRows("AVERAGE").contains { $0.v == 10 } },
+                     "the minute archive never filled")
+        for value in [90.0, 90, 90] { try push(value) }  // a spike of about 3 s
+        // The minute row that holds the spike closes at the next whole minute.
+        try #require(try daemon.eventually(timeout: 300) { try push(10); return minuteRows("MAX").contains { $0.v == 90 } },
+                     "the minute archive's MAX never showed the spike")
+        let resmon = Products.path("resmon")
+        let environment = ["RESMON_SOCKET": daemon.socket]
+        let test = ["monitor", "test", "app:test:level", "above", "50", "--samples", "3", "--since", "10m"]
+        let found = try Products.run(resmon, test, environment: environment)
+        #expect(found.status == 0, "\(found.error)")
+        #expect(found.output.contains("rows of the MAX archive with 60 s rows"), "\(found.output)")
+        #expect(found.output.contains("replayed as 1 row") && found.output.contains("raised 1 times"), "\(found.output)")
+
+        let averaged = try Products.run(resmon, test + ["--cf", "average"], environment: environment)
+        #expect(averaged.status == 0, "\(averaged.error)")
+        #expect(averaged.output.contains("rows of the AVERAGE archive") && averaged.output.contains("it would not have raised"), "\(averaged.output)")
+
+        let bogus = try Products.run(resmon, test + ["--cf", "bogus"], environment: environment)
+        #expect(bogus.status != 0)
+        #expect(bogus.error.contains("--cf: expected average, min, max or last, got \"bogus\""), "\(bogus.error)")
+        do {
+            _ = try daemon.client.backtest(MonitorSpec(target: "app:test:level", condition: "above", value: 50), since: "-10m", cf: "bogus")
+            Issue.record("cf bogus was accepted")
+        } catch {
+            guard case .api(let status, let code, let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(status == 400 && code == .badRequest)
+            #expect(message == "cf: expected AVERAGE, MIN, MAX or LAST, got \"bogus\"")
+        }
+        let json = try daemon.client.backtest(MonitorSpec(target: "app:test:level", condition: "below", value: 50), since: "-10m")
+        #expect(json.cf == "MIN" && json.step == 60, "below replays MIN by default")
         #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
         #expect(try daemon.client.events().events.isEmpty)
     }
