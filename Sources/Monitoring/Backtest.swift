@@ -93,8 +93,8 @@ extension MonitorEngine {
         // as readings about its own period apart, the row's rate spread evenly over them: fed a
         // whole row at once it would drain more than its size and alarm on any busy minute.
         var replayRate = max(1, (monitorRate / row).rounded(.up)) * row
-        if live.kind == .leakyBucket {
-            let wanted = max(1, Int(monitorRate.rounded(.up)))
+        if live.kind == .leakyBucket && monitorRate < row {
+            let wanted = max(1, Int(monitorRate.rounded(.up))) // ≤ rowSeconds
             replayRate = Double((wanted...rowSeconds).first { rowSeconds % $0 == 0 } ?? rowSeconds)
         }
         // The window a raise needs, in rows; a hair's tolerance keeps 60 / 60 at one row.

@@ -61,6 +61,10 @@ import Testing
         #expect(slow.events.isEmpty)
         let fast = try MonitorEngine.backtest(spec, series: [series([5, 20, 20, 5], rowSeconds: 60, descriptor: counter)], step: 60, monitorStep: 5)
         #expect(fast.events.map(\.type).first == "counterRateExceeded")
+        // A bucket slower than the rows reads a row every period, as thresholds do.
+        spec.monitoringRate = 60
+        let slower = try MonitorEngine.backtest(spec, series: [series([5, 5, 5, 5], rowSeconds: 5, descriptor: counter)], step: 5, monitorStep: 5)
+        #expect(slower.plan.replayRate == 60 && slower.plan.spec.fillValue == 50)
     }
 
     @Test(arguments: [

@@ -120,6 +120,23 @@ import Testing
         #expect(rig.types == ["counterRateExceeded", "canceled"])
     }
 
+    @Test func eachTemplateInstanceHoldsItsOwnRaisesAcrossARestart() throws {
+        let rig = try Rig()
+        try rig.create { $0.target = .selection(MonitorSelection(select: "^app:test:level$", each: true)); $0.loggingRate = 60 }
+        rig.feed(60, 10, 60, 10)
+        let events = rig.events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        let instance = try #require(events.first?.monitorId)
+        #expect(instance != "m", "the instance, not the template, raises")
+        try rig.restart()                     // the instance's state, its last logged raise included, comes back
+        rig.feed(60)
+        #expect(rig.types == ["above", "canceled"])
+        #expect(rig.engine.monitor(instance)?.state.phase == "raised")
+        rig.time += 60
+        rig.feed(60)
+        #expect(rig.types == ["above", "canceled", "above"])
+    }
+
     @Test func noDataIsItsOwnPairAndDoesNotMoveTheRaiseClock() throws {
         let rig = try Rig()
         try rig.create { $0.loggingRate = 60; $0.staleAfter = 2 }
