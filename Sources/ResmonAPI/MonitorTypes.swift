@@ -378,8 +378,7 @@ public struct BacktestRequest: Codable, Sendable {
 public struct BacktestResponse: Codable, Sendable {
     public var start: Int
     public var end: Int
-    /// The row size of the archive replayed (seconds between its rows): with `cf`, which
-    /// archive it was.
+    /// Seconds between the replayed readings: the finest row size among `archives`.
     public var step: Int
     /// The statistics replayed (an aggregate's members as they are now).
     public var statistics: [String]
@@ -389,6 +388,9 @@ public struct BacktestResponse: Codable, Sendable {
     public var events: [EventRecord]
     /// The consolidation function replayed (nil from a resmond that predates it).
     public var cf: String?
+    /// The row sizes of the archives replayed, coarsest first: each where it is the finest
+    /// that has rows (the finest for the recent past), read every `step` seconds.
+    public var archives: [Int]?
     /// Seconds between the monitor's own readings on the live resmond, and between the
     /// replayed ones (the row size, or the monitor's rate if slower).
     public var monitorRate: Double?
@@ -399,7 +401,8 @@ public struct BacktestResponse: Codable, Sendable {
     public var cancelSamples: Int?
 
     public init(start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord], cf: String? = nil,
-                monitorRate: Double? = nil, replayRate: Double? = nil, samples: Int? = nil, cancelSamples: Int? = nil) {
+                archives: [Int]? = nil, monitorRate: Double? = nil, replayRate: Double? = nil, samples: Int? = nil,
+                cancelSamples: Int? = nil) {
         self.start = start
         self.end = end
         self.step = step
@@ -407,6 +410,7 @@ public struct BacktestResponse: Codable, Sendable {
         self.readings = readings
         self.events = events
         self.cf = cf
+        self.archives = archives
         self.monitorRate = monitorRate
         self.replayRate = replayRate
         self.samples = samples

@@ -306,7 +306,8 @@ public enum CLI {
             }
             let result = try client.backtest(specs[0], since: since, cf: function)
             if invocation.json { return printJSON(result) }
-            print("replayed \(result.readings) rows of the \(result.cf ?? "") archive with \(ValueFormatter.duration(Double(result.step))) rows from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            let archives = (result.archives ?? [result.step]).map { ValueFormatter.duration(Double($0)) }.joined(separator: ", ")
+            print("replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
             if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
                 let readings = spec.samples ?? 1
                 print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) row\(samples == 1 ? "" : "s")")
