@@ -310,7 +310,7 @@ public enum CLI {
             print("replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(formatTime(Double(result.start))) to \(formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
             if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
                 let readings = spec.samples ?? 1
-                print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) row\(samples == 1 ? "" : "s")")
+                print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) reading\(samples == 1 ? "" : "s") \(ValueFormatter.duration(Double(result.step))) apart")
             }
             var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"])
             var raisedSince: Double?

@@ -354,7 +354,7 @@ import Glibc
         let found = try Products.run(resmon, test, environment: environment)
         #expect(found.status == 0, "\(found.error)")
         #expect(found.output.contains("from the MAX archives with 60 s, 1 s rows"), "\(found.output)")
-        #expect(found.output.contains("replayed as 3 rows") && found.output.contains("raised 1 times"), "\(found.output)")
+        #expect(found.output.contains("replayed as 3 readings 1 s apart") && found.output.contains("raised 1 times"), "\(found.output)")
 
         // The minute's AVERAGE (about 14) hides the spike: --cf is honoured.
         let averaged = try Products.run(resmon, test + ["--cf", "average"], environment: environment)
