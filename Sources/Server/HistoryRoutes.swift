@@ -234,7 +234,7 @@ extension HistoryRoutes {
 
 extension HistoryRoutes {
     /// The finest row size among the archives of `function` that hold rows between `start` and
-    /// `end`, no finer than `atLeast` seconds.
+    /// `end`, no finer than `atLeast` seconds (the coarsest when none is that coarse).
     static func finestRow(_ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
                           atLeast: Int) -> Int {
         let spans = database.archives.indices.filter { database.archives[$0].function == function }.compactMap { index -> Int? in
@@ -242,7 +242,9 @@ extension HistoryRoutes {
             let oldest = database.newestRowTime(index) - (database.archives[index].rows - 1) * span
             return span >= atLeast && database.newestRowTime(index) > start && oldest <= end ? span : nil
         }
-        return spans.min() ?? max(atLeast, database.step)
+        // None fine enough for the budget: the coarsest (a replay too long is then refused by name).
+        let coarsest = database.archives.filter { $0.function == function }.map { $0.stepsPerRow * database.step }.max()
+        return spans.min() ?? coarsest ?? database.step
     }
 
     /// A backtest's rows: each archive of `function` (no finer than `row`) where it is the
