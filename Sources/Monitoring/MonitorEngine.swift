@@ -508,12 +508,12 @@ public final class MonitorEngine: Sendable {
     /// start / stop (keeps state) / pause (evaluates, logs nothing) / resume (logs a state that
     /// differs from the last logged) / reset (back to just created; cancels if raised) /
     /// reset-notification (the next reading that meets the condition logs again).
-    public func perform(_ action: Action, on id: String, caller: Int) throws(MonitorError) -> MonitorInfo {
+    /// `now` is the time events and loggingRate's hold see (tests pass the time of their readings).
+    public func perform(_ action: Action, on id: String, caller: Int, now: Double = Clock.wall()) throws(MonitorError) -> MonitorInfo {
         if action == .start { try refuseWhenBusy() }
         return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
             var events: [EventRecord] = []
-            let now = Clock.wall()
             // On a template, the action applies to the template and to every instance.
             let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
             for index in targets {
@@ -528,7 +528,10 @@ public final class MonitorEngine: Sendable {
             case .resume:
                 core.slots[index].paused = false
                 let slot = core.slots[index]
-                if slot.phase.isRaised && !slot.loggedRaised {
+                let settings = slot.tuned ? core.settings[index] ?? .defaults : .defaults
+                // A raise within loggingRate of the last logged one stays held: the evaluation
+                // logs it once loggingRate has passed, if it is still raised then.
+                if slot.phase.isRaised && !slot.loggedRaised && !slot.heldByLoggingRate(settings, now: now) {
                     events.append(raiseEvent(index, core, value: slot.lastValue, time: now, repeated: false))
                     core.slots[index].loggedRaised = true
                     core.slots[index].notified = true
@@ -721,15 +724,18 @@ public final class MonitorEngine: Sendable {
                 switch transition.outcome {
                 case .raise, .repeatRaise:
                     guard !paused else { continue }
+                    // A repeat of a logged raise says "(still)"; a raise that loggingRate held
+                    // back (or the storm limits did) is the first the world hears of it.
+                    let repeated = transition.outcome == .repeatRaise && core.slots[index].loggedRaised
                     core.slots[index].notified = true
                     core.slots[index].lastLogged = transition.time
                     // Held back by the storm limits: counted into the summary. A raise held
                     // back leaves nothing for its cancel to end, so that cancel is held too.
                     guard core.storm.admit(index, now: now) else {
-                        if transition.outcome == .raise { core.slots[index].loggedRaised = false }
+                        if !repeated { core.slots[index].loggedRaised = false }
                         continue
                     }
-                    events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: transition.outcome == .repeatRaise))
+                    events.append(raiseEvent(index, core, value: transition.value, time: transition.time, repeated: repeated))
                     core.slots[index].loggedRaised = true
                 case .watermark:
                     let side = core.slots[index].side

@@ -209,14 +209,13 @@ struct LeakyBucket {
                 slot.phase = .clear
                 return .cancel
             }
-            guard level == 0 else { return .nothing }
-            if settings.loggingRate > 0 { return now - slot.lastLogged >= settings.loggingRate ? .repeatRaise : .nothing }
-            return slot.notified ? .nothing : .repeatRaise
+            guard level == 0 else { return slot.heldRaiseDue(settings, now: now) ? .repeatRaise : .nothing }
+            return slot.repeatDue(settings, now: now) ? .repeatRaise : .nothing
         }
         guard level == 0, mayRaise else { return .nothing }
         slot.phase = .raised
         slot.raisedAt = now
-        return .raise
+        return slot.heldByLoggingRate(settings, now: now) ? .nothing : .raise
     }
 
 }
@@ -397,13 +396,14 @@ struct ThresholdSlot {
             phase = .raised
             count = 0
             raisedAt = now
-            return .raise
+            // Held back by loggingRate: raised in state only, logged by `heldRaiseDue` later.
+            return heldByLoggingRate(settings, now: now) ? .nothing : .raise
         case .raised, .pendingCancel:
             if cancels(value, settings) {
                 count = phase == .pendingCancel ? count + 1 : 1
                 guard count >= cancelSamples else {
                     phase = .pendingCancel
-                    return .nothing
+                    return heldRaiseDue(settings, now: now) ? .repeatRaise : .nothing
                 }
                 phase = .clear
                 count = 0
@@ -412,11 +412,30 @@ struct ThresholdSlot {
             }
             phase = .raised
             count = 0
-            guard meets(value, settings) else { return .nothing }
-            if settings.loggingRate > 0 {
-                return now - lastLogged >= settings.loggingRate ? .repeatRaise : .nothing
-            }
-            return notified ? .nothing : .repeatRaise
+            guard meets(value, settings) else { return heldRaiseDue(settings, now: now) ? .repeatRaise : .nothing }
+            return repeatDue(settings, now: now) ? .repeatRaise : .nothing
         }
+    }
+
+    /// loggingRate's hold: less than loggingRate has passed since the last logged raise (a
+    /// flapping monitor, or perfmon's inhibit period after a cancel). A clock that went back
+    /// holds nothing.
+    func heldByLoggingRate(_ settings: SlotSettings, now: Double) -> Bool {
+        let since = now - lastLogged
+        return settings.loggingRate > 0 && since >= 0 && since < settings.loggingRate
+    }
+
+    /// A raised monitor's reading that meets the condition logs the raise again: with
+    /// loggingRate, once it has passed since the last logged raise; without, once until
+    /// resetNotification.
+    func repeatDue(_ settings: SlotSettings, now: Double) -> Bool {
+        settings.loggingRate > 0 ? !heldByLoggingRate(settings, now: now) : !notified
+    }
+
+    /// A raise that loggingRate held back is logged once loggingRate has passed, on any reading
+    /// that leaves it raised (inside the hysteresis band or on its way to cancelling too).
+    /// A paused monitor's raise is also unlogged; the engine drops it until resume.
+    func heldRaiseDue(_ settings: SlotSettings, now: Double) -> Bool {
+        !loggedRaised && settings.loggingRate > 0 && !heldByLoggingRate(settings, now: now)
     }
 }

@@ -407,7 +407,9 @@ public struct BacktestRequest: Codable, Sendable {
     public var since: String?
     /// Default now.
     public var until: String?
-    /// The archive's consolidation function: AVERAGE (default), MIN, MAX or LAST.
+    /// The archive's consolidation function: AVERAGE, MIN, MAX or LAST. Default: the one that
+    /// cannot miss a raise (MAX for above and atOrAbove, MIN for below and atOrBelow; AVERAGE
+    /// for at, notAt, the change and rate transforms and leaky buckets).
     public var cf: String?
 
     public init(spec: MonitorSpec, since: String? = nil, until: String? = nil, cf: String? = nil) {
@@ -421,21 +423,42 @@ public struct BacktestRequest: Codable, Sendable {
 public struct BacktestResponse: Codable, Sendable {
     public var start: Int
     public var end: Int
-    /// Seconds between the replayed readings.
+    /// Seconds between the replayed readings: the finest row size among `archives`.
     public var step: Int
     /// The statistics replayed (an aggregate's members as they are now).
     public var statistics: [String]
-    /// Readings replayed.
+    /// Rows replayed.
     public var readings: Int
     /// What the monitor would have logged.
     public var events: [EventRecord]
+    /// The consolidation function replayed (nil from a resmond that predates it).
+    public var cf: String?
+    /// The row sizes of the archives replayed, coarsest first: each where it is the finest
+    /// that has rows (the finest for the recent past), read every `step` seconds.
+    public var archives: [Int]?
+    /// Seconds between the monitor's own readings on the live resmond, and between the
+    /// replayed ones (the row size, or the monitor's rate if slower).
+    public var monitorRate: Double?
+    public var replayRate: Double?
+    /// The rows that stood for `samples` and `cancelSamples` readings (`samples × rate`
+    /// seconds, at least one row).
+    public var samples: Int?
+    public var cancelSamples: Int?
 
-    public init(start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord]) {
+    public init(start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord], cf: String? = nil,
+                archives: [Int]? = nil, monitorRate: Double? = nil, replayRate: Double? = nil, samples: Int? = nil,
+                cancelSamples: Int? = nil) {
         self.start = start
         self.end = end
         self.step = step
         self.statistics = statistics
         self.readings = readings
         self.events = events
+        self.cf = cf
+        self.archives = archives
+        self.monitorRate = monitorRate
+        self.replayRate = replayRate
+        self.samples = samples
+        self.cancelSamples = cancelSamples
     }
 }

@@ -143,9 +143,11 @@ public struct ResmonClient: Sendable {
         return try get("/v1/events", query: query)
     }
 
-    /// Replays archived history through a monitor spec: what it would have logged.
-    public func backtest(_ spec: MonitorSpec, since: String? = nil, until: String? = nil) throws(ClientError) -> BacktestResponse {
-        try send(json: BacktestRequest(spec: spec, since: since, until: until), method: "POST", path: "/v1/monitors/test")
+    /// Replays archived history through a monitor spec: what it would have logged. `cf` picks
+    /// the consolidation function (default: the one that cannot miss a raise).
+    public func backtest(_ spec: MonitorSpec, since: String? = nil, until: String? = nil,
+                         cf: String? = nil) throws(ClientError) -> BacktestResponse {
+        try send(json: BacktestRequest(spec: spec, since: since, until: until, cf: cf), method: "POST", path: "/v1/monitors/test")
     }
 
     /// Imports a perfmon configuration (XML) for the host or a cgroup (`cgroup:/path`).

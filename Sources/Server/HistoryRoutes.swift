@@ -206,7 +206,8 @@ extension HistoryRoutes {
         let end = try time(body.until, "until", now)
         let start = try time(body.since, "since", now - 6 * 3600)
         guard start < end else { throw APIRouter.Failure(status: 400, code: .badRequest, message: "since must be before until") }
-        let function = try HistoryRoutes.function(body.cf) ?? .average
+        // By default the function that cannot miss a raise (MonitorEngine.backtestFunction).
+        let function = try HistoryRoutes.function(body.cf) ?? ConsolidationFunction(name: MonitorEngine.backtestFunction(for: body.spec)) ?? .average
         // The statistics to replay: the key, or an aggregate's members as they are now.
         var descriptors: [StatisticDescriptor] = []
         switch body.spec.target {
@@ -227,25 +228,99 @@ extension HistoryRoutes {
             }
             descriptors = context.table.samples(selectedBy: selector).map(\.descriptor)
         }
+        // Every archive's rows where it is the finest one that has them, all at the finest row
+        // size they share; at most ~1,000,000 readings in all (finer tiers are left out past that).
+        let databases = descriptors.compactMap { descriptor in history.database(descriptor.key.text).map { (descriptor, $0) } }
+        let budget = max(1, (end - start) * max(1, databases.count) / 1_000_000)
+        let step = databases.map { HistoryRoutes.finestRow($0.1, function, start: start, end: end, atLeast: budget) }.max() ?? history.step
         var series: [BacktestSeries] = []
-        var step = history.step
-        for descriptor in descriptors {
-            guard let database = history.database(descriptor.key.text) else { continue }
-            let fetched = database.fetch(function, start: start, end: end)
-            step = fetched.step
-            series.append(BacktestSeries(descriptor: descriptor, times: fetched.times, values: fetched.values))
+        var archives = Set<Int>()
+        for (descriptor, database) in databases {
+            let stitched = HistoryRoutes.stitch(database, function, start: start, end: end, row: step)
+            archives.formUnion(stitched.archives)
+            series.append(BacktestSeries(descriptor: descriptor, times: stitched.times, values: stitched.values))
         }
-        guard !series.isEmpty else {
+        guard series.contains(where: { !$0.times.isEmpty }) else {
             throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no archived history for \(body.spec.target.description) between \(start) and \(end)")
         }
-        let events: [EventRecord]
+        let replay: BacktestReplay
         do {
-            events = try MonitorEngine.backtest(body.spec, series: series, step: step)
+            replay = try MonitorEngine.backtest(body.spec, series: series, step: step, monitorStep: Double(history.step))
         } catch {
             throw MonitorRoutes.failure(error)
         }
+        let plan = replay.plan
         let response = BacktestResponse(start: start, end: end, step: step, statistics: series.map(\.descriptor.key.text),
-                                        readings: Set(series.flatMap(\.times)).count, events: events)
+                                        readings: Set(series.flatMap(\.times)).count, events: replay.events, cf: function.rawValue,
+                                        archives: archives.sorted(by: >),
+                                        monitorRate: plan.monitorRate, replayRate: plan.replayRate, samples: plan.samples,
+                                        cancelSamples: plan.cancelSamples)
         return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(response)))
+    }
+}
+
+extension HistoryRoutes {
+    /// The finest row size among the archives of `function` that hold rows between `start` and
+    /// `end`, no finer than `atLeast` seconds (the coarsest when none is that coarse).
+    static func finestRow(_ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
+                          atLeast: Int) -> Int {
+        let spans = database.archives.indices.filter { database.archives[$0].function == function }.compactMap { index -> Int? in
+            let span = database.archives[index].stepsPerRow * database.step
+            let oldest = database.newestRowTime(index) - (database.archives[index].rows - 1) * span
+            return span >= atLeast && database.newestRowTime(index) > start && oldest <= end ? span : nil
+        }
+        // None fine enough for the budget: the coarsest (a replay too long is then refused by name).
+        let coarsest = database.archives.filter { $0.function == function }.map { $0.stepsPerRow * database.step }.max()
+        return spans.min() ?? coarsest ?? database.step
+    }
+
+    /// A backtest's rows: each archive of `function` (no finer than `row`) where it is the
+    /// finest that has them — the finest archive for the recent past, coarser ones further
+    /// back — so a 6 h replay of hourly rows does not leave out the hour not yet consolidated.
+    /// Where two meet, the coarser row that straddles the boundary is kept and the finer rows
+    /// it covers are not, so no instant is lost (a MAX row still holds a spike at the seam).
+    /// Each row becomes readings `row` seconds apart holding its value, so the replay is even.
+    /// `archives`: the row sizes used.
+    static func stitch(_ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
+                       row: Int) -> (times: [Int], values: [Double], archives: [Int]) {
+        let indexes = database.archives.indices
+            .filter { database.archives[$0].function == function && database.archives[$0].stepsPerRow * database.step >= row }
+            .sorted { database.archives[$0].stepsPerRow < database.archives[$1].stepsPerRow }
+        var segments: [(span: Int, times: [Int], values: [Double])] = [] // finest (newest) first
+        var covered = Int.max // the finer segments hold what comes after this instant
+        for index in indexes {
+            let span = database.archives[index].stepsPerRow * database.step
+            let (firstEnd, values) = database.rows(of: index)
+            // Rows that begin before what finer archives hold: the one straddling it included.
+            let last = min(end, database.newestRowTime(index), covered == .max ? .max : covered + span - 1)
+            var time = max((start / span + 1) * span, firstEnd)
+            var segment: (span: Int, times: [Int], values: [Double]) = (span, [], [])
+            while time <= last {
+                let position = (time - firstEnd) / span
+                let value = position >= 0 && position < values.count ? Double(values[position]) : .nan
+                if !(segment.times.isEmpty && value.isNaN) { // unknown before the first known row: leave it to coarser archives
+                    segment.times.append(time)
+                    segment.values.append(value)
+                }
+                time += span
+            }
+            guard let first = segment.times.first else { continue }
+            segments.append(segment)
+            covered = first - span
+        }
+        var times: [Int] = []
+        var values: [Double] = []
+        var through = Int.min // the end of the last row taken
+        for segment in segments.reversed() {
+            let count = max(1, segment.span / row)
+            for (time, value) in zip(segment.times, segment.values) where time > through {
+                for part in (0..<count).reversed() where time - part * row > through {
+                    times.append(time - part * row)
+                    values.append(value)
+                }
+                through = time
+            }
+        }
+        return (times, values, segments.map(\.span).reversed())
     }
 }

@@ -33,6 +33,58 @@ import Glibc
         #expect(daemon!.eventually { (try? daemon!.client.events().events.map(\.type)) == ["above", "canceled"] })
     }
 
+    /// Issue 15: a monitor flapping on a pushed statistic logs one raise and its cancel per
+    /// loggingRate (perfmon's inhibit period), and the hold survives kill -9.
+    @Test func aFlappingMonitorIsHeldToItsLoggingRateAcrossAKillNine() throws {
+        let directory = TemporaryDirectory("resmon-monitor-flap")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        _ = try daemon!.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "flap"
+        spec.loggingRate = 3600
+        _ = try daemon!.client.createMonitors([spec])
+        /// Pushes a value and waits until the monitor has evaluated it.
+        func push(_ value: Double) throws {
+            _ = try daemon!.client.push("app:test:level", value: value)
+            try #require(daemon!.eventually(timeout: 30) { (try? daemon!.client.monitor("flap").state.lastValue) == value },
+                         "the monitor never read \(value)")
+        }
+        for round in 0..<7 {
+            try push(60 + Double(round))      // a different value each time, so the wait sees the new one
+            #expect(try daemon!.client.monitor("flap").state.phase == "raised")
+            try push(10 + Double(round))
+            #expect(try daemon!.client.monitor("flap").state.phase == "clear")
+        }
+        let events = try daemon!.client.events().events
+        #expect(events.map(\.type) == ["above", "canceled"])
+        try #require(events.count == 2)
+        #expect(events[1].cancels == events[0].id)
+
+        daemon!.signal(SIGKILL)
+        _ = daemon!.waitForExit(timeout: 10)
+        daemon = nil
+        daemon = try DaemonHarness(directory: directory)
+        try push(70)                          // raised again after the restart: still held
+        let held = try daemon!.client.monitor("flap").state
+        #expect(held.phase == "raised" && held.notified == false)
+        try push(5)
+        #expect(try daemon!.client.events().events.map(\.type) == ["above", "canceled"])
+
+        // Deleting a monitor another depends on answers 409, naming the dependent.
+        var dependent = MonitorSpec(target: "app:test:level", condition: "above", value: 80)
+        dependent.id = "dependent"
+        dependent.precondition = MonitorPrecondition(monitor: "flap")
+        _ = try daemon!.client.createMonitors([dependent])
+        do {
+            try daemon!.client.deleteMonitor("flap")
+            Issue.record("deleting a monitor another depends on was accepted")
+        } catch {
+            guard case .api(let status, let code, let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(status == 409 && code == .conflict)
+            #expect(message == "monitors dependent depend on flap (precondition); change or delete them first")
+        }
+    }
+
     @Test func aBurstOfCreationsInterruptedByKillNineLosesNoneAcknowledged() throws {
         let directory = TemporaryDirectory("resmon-monitor-burst")
         var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
@@ -270,6 +322,66 @@ import Glibc
                                       environment: ["RESMON_SOCKET": daemon.socket])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("above") && result.output.contains("canceled") && result.output.contains("raised 1 times"), "\(result.output)")
+        #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
+        #expect(try daemon.client.events().events.isEmpty)
+    }
+
+    /// Issue 15: a 3 s spike that only the minute archive still holds is found over
+    /// `--since 10m` (the minute rows, then the last two minutes' 1 s rows), in its MAX row;
+    /// the answer says which archives; `--cf` is honoured, and a bad one refused by the CLI
+    /// and by the API.
+    @Test func aBacktestStitchesTheArchivesFindsAShortSpikeAndHonoursCf() throws {
+        let daemon = try DaemonHarness()
+        /// Pushes a value and waits for a sampling cycle to take it: a pushed statistic's history
+        /// moves only with its pushes, as an application pushing every few seconds would.
+        func push(_ value: Double) throws {
+            _ = try daemon.client.push("app:test:level", value: value)
+            let cycles = try daemon.client.status().cycles
+            #expect(daemon.eventually { ((try? daemon.client.status().cycles) ?? 0) >= cycles + 1 })
+        }
+        func minuteRows(_ function: String) -> [HistoryResponse.Row] {
+            (try? daemon.client.history("app:test:level", function: function, start: -600))?.rows ?? []
+        }
+        // A whole minute of readings first: the minute with the spike must be known (xff), not
+        // the first, partial one.
+        try #require(try daemon.eventually(timeout: 300) { try push(10); return minuteRows("AVERAGE").contains { $0.v == 10 } },
+                     "the minute archive never filled")
+        for value in [90.0, 90, 90] { try push(value) }  // a spike of about 3 s
+        // The minute row that holds the spike closes at the next whole minute, and the 1 s
+        // archive (two minutes) lets go of the spike a little later: from then on only the
+        // minute archive has it.
+        try #require(try daemon.eventually(timeout: 300) {
+            try push(10)
+            let recent = (try? daemon.client.history("app:test:level", function: "MAX", start: -120))?.rows ?? [] // all the 1 s rows
+            return minuteRows("MAX").contains { $0.v == 90 } && !recent.isEmpty && !recent.contains { $0.v == 90 }
+        }, "the spike never moved from the 1 s archive to the minute archive's MAX")
+        let resmon = Products.path("resmon")
+        let environment = ["RESMON_SOCKET": daemon.socket]
+        let test = ["monitor", "test", "app:test:level", "above", "50", "--samples", "3", "--since", "10m"]
+        let found = try Products.run(resmon, test, environment: environment)
+        #expect(found.status == 0, "\(found.error)")
+        #expect(found.output.contains("from the MAX archives with 60 s, 1 s rows"), "\(found.output)")
+        #expect(found.output.contains("replayed as 3 readings 1 s apart") && found.output.contains("raised 1 times"), "\(found.output)")
+
+        // The minute's AVERAGE (about 14) hides the spike: --cf is honoured.
+        let averaged = try Products.run(resmon, test + ["--cf", "average"], environment: environment)
+        #expect(averaged.status == 0, "\(averaged.error)")
+        #expect(averaged.output.contains("from the AVERAGE archives with 60 s, 1 s rows"), "\(averaged.output)")
+        #expect(averaged.output.contains("it would not have raised"), "\(averaged.output)")
+
+        let bogus = try Products.run(resmon, test + ["--cf", "bogus"], environment: environment)
+        #expect(bogus.status != 0)
+        #expect(bogus.error.contains("--cf: expected average, min, max or last, got \"bogus\""), "\(bogus.error)")
+        do {
+            _ = try daemon.client.backtest(MonitorSpec(target: "app:test:level", condition: "above", value: 50), since: "-10m", cf: "bogus")
+            Issue.record("cf bogus was accepted")
+        } catch {
+            guard case .api(let status, let code, let message) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(status == 400 && code == .badRequest)
+            #expect(message == "cf: expected AVERAGE, MIN, MAX or LAST, got \"bogus\"")
+        }
+        let json = try daemon.client.backtest(MonitorSpec(target: "app:test:level", condition: "below", value: 50), since: "-10m")
+        #expect(json.cf == "MIN" && json.step == 1 && json.archives == [60, 1], "below replays MIN by default")
         #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
         #expect(try daemon.client.events().events.isEmpty)
     }

@@ -183,7 +183,7 @@ import Testing
         let values = times.indices.map { $0 >= 5 && $0 < 10 ? 90.0 : 10.0 } // 25 s above 50
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
         spec.samples = 2
-        let events = try MonitorEngine.backtest(spec, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5)
+        let events = try MonitorEngine.backtest(spec, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5).events
         #expect(events.map(\.type) == ["above", "canceled"])
         #expect(events.map(\.time) == [Double(times[6]), Double(times[11])]) // cancelSamples is samples: two below
 

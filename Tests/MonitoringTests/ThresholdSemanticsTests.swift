@@ -143,11 +143,21 @@ final class Rig {
         rig.feed(5)                           // a counter reset is no reading
         #expect(rig.state?.level == 10)
 
+        // Each refusal is a 400 (`invalid`) that names what is wrong.
         let gauge = try Rig()
-        #expect(throws: MonitorError.self) { try gauge.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 } }
-        #expect(throws: MonitorError.self) { try rig.create(type: "leakyBucket") { $0.id = "n"; $0.bucketSize = 10 } }
-        #expect(throws: MonitorError.self) { try rig.create(type: "watermark") { $0.id = "n"; $0.condition = "above" } }
-        #expect(throws: MonitorError.self) { try rig.create(type: "histogram") { $0.id = "n" } }
+        let onAGauge = #expect(throws: MonitorError.self) { try gauge.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 } }
+        #expect(onAGauge?.kind == .invalid)
+        #expect(onAGauge?.message == "a leaky bucket drains by a counter's growth; app:test:level is a gauge")
+        let noFill = #expect(throws: MonitorError.self) { try rig.create(type: "leakyBucket") { $0.id = "n"; $0.bucketSize = 10 } }
+        #expect(noFill?.kind == .invalid)
+        #expect(noFill?.message == "fillValue: a leaky bucket needs what it refills per monitoring period, above 0")
+        let conditionOnAWatermark = #expect(throws: MonitorError.self) { try rig.create(type: "watermark") { $0.id = "n"; $0.condition = "above" } }
+        #expect(conditionOnAWatermark?.kind == .invalid)
+        #expect(conditionOnAWatermark?.message == "condition does not apply to a watermark monitor")
+        let unknownType = #expect(throws: MonitorError.self) { try rig.create(type: "histogram") { $0.id = "n" } }
+        #expect(unknownType?.kind == .invalid)
+        #expect(unknownType?.message == "type: expected threshold, watermark or leakyBucket, got \"histogram\"")
+        #expect(rig.engine.monitor("n") == nil, "nothing refused is created")
     }
 
     @Test func armedWaitsForAReadingThatDoesNotMeetTheCondition() throws {
@@ -177,9 +187,18 @@ final class Rig {
         _ = try rig.engine.create([quiet, loud, a], owner: 0)
         rig.feed(90)                          // "a" raises first, so only the dependent that wants it raised does
         #expect(Set(rig.events.map(\.monitorId)) == ["a", "only-when-a-raised"])
-        #expect(throws: MonitorError.self) { try rig.engine.delete("a", caller: 0) }  // 409: others depend on it
-        let cycle = try? rig.engine.update("a", patch: ["precondition": .object(["monitor": .string("only-when-a-raised")])], caller: 0)
-        #expect(cycle == nil, "a cycle is refused")
+        // Deleting what others depend on is a conflict (409 over the API), naming them.
+        let dependedOn = #expect(throws: MonitorError.self) { try rig.engine.delete("a", caller: 0) }
+        #expect(dependedOn?.kind == .conflict)
+        #expect(dependedOn?.message == "monitors only-when-a-clear, only-when-a-raised depend on a (precondition); change or delete them first")
+        #expect(rig.engine.monitor("a") != nil)
+        // A cycle is refused as bad input (400), and the monitor is left as it was.
+        let cycle = #expect(throws: MonitorError.self) {
+            try rig.engine.update("a", patch: ["precondition": .object(["monitor": .string("only-when-a-raised")])], caller: 0)
+        }
+        #expect(cycle?.kind == .invalid)
+        #expect(cycle?.message == "precondition.monitor: a → only-when-a-raised … comes back to a: dependency cycles are refused")
+        #expect(rig.engine.monitor("a")?.spec.precondition == nil)
         var dangling = MonitorSpec(target: rig.key, condition: "above", value: 1)
         dangling.id = "dangling"
         dangling.precondition = MonitorPrecondition(monitor: "nobody")

@@ -74,15 +74,28 @@ extension Command {
         case "test":
             let specs = try CLI.monitorSpecs(rest)
             guard specs.count == 1 else { throw UsageError(message: "monitor test replays one spec") }
-            let since = rest.value("--since").map { text in CLI.duration(text).map { "-\($0)" } ?? text } ?? "-6h"
-            let result = try client.backtest(specs[0], since: since)
+            let since = CLI.since(rest.value("--since")) ?? "-6h"
+            // Default: resmond replays the function that cannot miss a raise (MAX for above, MIN for below).
+            let functions = ["average": "AVERAGE", "avg": "AVERAGE", "min": "MIN", "max": "MAX", "last": "LAST"]
+            let function = try rest.value("--cf").map { text throws(UsageError) -> String in
+                guard let name = functions[text.lowercased()] else {
+                    throw UsageError(message: "--cf: expected average, min, max or last, got \"\(text)\"")
+                }
+                return name
+            }
+            let result = try client.backtest(specs[0], since: since, cf: function)
             if invocation.json { return CLI.printJSON(result) }
-            print("replayed \(result.readings) readings every \(result.step) s from \(CLI.formatTime(Double(result.start))) to \(CLI.formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
-            var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"])
+            let archives = (result.archives ?? [result.step]).map { ValueFormatter.duration(Double($0)) }.joined(separator: ", ")
+            print("replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(CLI.formatTime(Double(result.start))) to \(CLI.formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
+                let readings = spec.samples ?? 1
+                print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) reading\(samples == 1 ? "" : "s") \(ValueFormatter.duration(Double(result.step))) apart")
+            }
+            var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"], elidable: [(3, 24)])
             var raisedSince: Double?
             var raisedTotal = 0.0
             for event in result.events {
-                table.append([CLI.formatTime(event.time), event.type, event.value.map(ValueFormatter.number) ?? "", event.message])
+                table.append([CLI.formatTime(event.time), event.type, event.value.map { specs[0].formatValue($0) } ?? "", event.message])
                 if event.type == "canceled" {
                     if let since = raisedSince { raisedTotal += event.time - since }
                     raisedSince = nil
