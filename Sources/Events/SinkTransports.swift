@@ -201,19 +201,17 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
         self.log = log
     }
 
-    static let raiseTypes: Set<String> = ["above", "atOrAbove", "at", "atOrBelow", "below", "notAtBelow", "notAtAbove",
-                                          "counterRateExceeded", "watermark", "noData"]
-
     func deliver(_ event: EventRecord) -> DeliveryResult {
         guard let monitor = event.monitorId else { return .delivered }
-        if event.type == "canceled" {
+        let type = EventType(name: event.type)
+        if type == .canceled {
             guard var alert = firing()[monitor] else { return .delivered }
             alert.endsAt = rfc3339(event.time)
             let result = send([alert])
             if result == .delivered || result.isRejected { forget(monitor) }
             return result
         }
-        guard AlertmanagerTransport.raiseTypes.contains(event.type) else { return .delivered }
+        guard type?.isRaise == true else { return .delivered }
         let alert = AlertmanagerTransport.alert(for: event, host: host)
         var sent = alert
         sent.endsAt = rfc3339(EventFilter.now() + 4 * resendSeconds)
