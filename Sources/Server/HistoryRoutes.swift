@@ -122,7 +122,7 @@ struct HistoryRoutes {
             if !present.contains("cpu0") { missing.append("cpuN (no CPU usage archived for it yet)") }
             if !present.contains("memory") { missing.append("memory (no memory usage archived for it yet)") }
             missing.append("vif_N_rx/tx (resmon has no network statistics per control group)")
-            missing.append("vbd_DEV_read/write (resmon reads a control group's block I/O summed over devices: see its read_bytes_total with native=true)")
+            if !present.contains("vbd_all_read") { missing.append("vbd_all_read/write (no block I/O archived for it yet)") }
             notes.append("vm \(uuid) (cgroup \(paths[uuid] ?? "?")) has no " + missing.joined(separator: ", no "))
             for item in missing { lacking[item, default: 0] += 1 }
         }

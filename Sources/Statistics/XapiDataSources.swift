@@ -2,7 +2,7 @@
 /// perfmon and other xapi consumers find what they look for, and what a perfmon `rrd_regex`
 /// is searched over (a selector's `xapi_name` label). Host statistics take host names (`cpu0`,
 /// `memory_free_kib`, `pif_eth0_rx`); a control group's (not the root's) take a VM's (`cpu0`,
-/// `cpu_avg`, `memory`).
+/// `cpu_avg`, `memory`, `vbd_all_read`, `vbd_all_write`).
 public enum XapiDataSources {
     /// One xapi data source: its name, and the factor that turns resmon's value into xapi's unit.
     public struct Name: Sendable, Equatable {
@@ -27,6 +27,10 @@ public enum XapiDataSources {
             // A control group has no virtual CPUs: its one "vCPU" is its share of the machine.
             case "cpu_ratio": return [Name("cpu0"), Name("cpu_avg")]
             case "memory_bytes": return [Name("memory")]
+            // A control group's block I/O is read summed over its devices, so it is one virtual
+            // disk, "all": perfmon's disk_usage sums `vbd_.+_(read|write)`, and gets the total.
+            case "read_bytes_total": return [Name("vbd_all_read")]
+            case "written_bytes_total": return [Name("vbd_all_write")]
             default: return []
             }
         }
