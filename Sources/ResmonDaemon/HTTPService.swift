@@ -1,0 +1,71 @@
+import Server
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The API over HTTP on libmicrohttpd's threads: the Unix socket, and the TCP port when one is
+/// configured.
+final class HTTPService: Service {
+    let name = "HTTP servers"
+    private let configuration: DaemonConfiguration
+    private let router: LateBound<APIRouter>
+    private let servers = Mutex<[HTTPServer]>([])
+    private let listenAddress = Mutex<String?>(nil)
+
+    /// `router` is bound before the group starts; it is late only because the router's status
+    /// reads this service's listen address.
+    init(configuration: DaemonConfiguration, router: LateBound<APIRouter>) {
+        self.configuration = configuration
+        self.router = router
+    }
+
+    /// The TCP address served (with the port the kernel picked for port 0), for `/v1/status`.
+    var listenDescription: String? { listenAddress.withLock { $0 } }
+
+    func start() throws {
+        guard let router = router.value else { throw DaemonFailure("the HTTP servers were started without a router") }
+        var groupID: UInt32?
+        if let name = configuration.socketGroup ?? (getgrnam("resmon") != nil ? "resmon" : nil), let group = getgrnam(name) {
+            groupID = group.pointee.gr_gid
+        }
+        do {
+            // The TCP port is bound and published first: a client that reaches the Unix socket
+            // the moment it answers finds the listen address in /v1/status.
+            var tcpDescriptor: Int32?
+            if let listen = configuration.listen {
+                if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
+                let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
+                tcpDescriptor = descriptor
+                listenAddress.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
+            }
+            let unixDescriptor = try ListeningSocket.unix(path: configuration.socketPath, mode: 0o660, groupID: groupID)
+            var started = [try serve(unixDescriptor, .unixSocket, router)]
+            if let tcpDescriptor {
+                do {
+                    started.append(try serve(tcpDescriptor, .tcp, router))
+                } catch {
+                    started.forEach { $0.stop() }
+                    throw error
+                }
+            }
+            servers.withLock { $0 = started }
+        } catch {
+            throw DaemonFailure("\(error)")
+        }
+    }
+
+    private func serve(_ descriptor: Int32, _ transport: HTTPRequest.Transport, _ router: APIRouter) throws -> HTTPServer {
+        try HTTPServer(descriptor: descriptor, transport: transport, handler: router,
+                       maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
+                       connectionLimit: configuration.maxConnections)
+    }
+
+    /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket
+    /// so that clients see "not running" rather than "refused".
+    func stop(deadline: Double) {
+        let running = servers.withLock { servers in defer { servers = [] }; return servers }
+        for server in running.reversed() { server.stop() }
+        unlink(configuration.socketPath)
+    }
+}

@@ -1,0 +1,82 @@
+import ResmonAPI
+import ResmonSystem
+import Statistics
+import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension DaemonConfiguration {
+    /// Checks what the configuration names on this machine: directories, groups, the token file.
+    func validateOnThisMachine() throws(ConfigurationError) {
+        let source = configFile
+        if let group = socketGroup, getgrnam(group) == nil {
+            throw ConfigurationError(source: source, key: "http.socketGroup", reason: "no group named \"\(group)\"")
+        }
+        if access(procRoot, R_OK | X_OK) != 0 {
+            throw ConfigurationError(source: source, key: "collect.procRoot", reason: "\(procRoot) is not a readable directory")
+        }
+        if access(sysRoot, R_OK | X_OK) != 0 {
+            throw ConfigurationError(source: source, key: "collect.sysRoot", reason: "\(sysRoot) is not a readable directory")
+        }
+        if let tokenFile {
+            _ = try DaemonConfiguration.readToken(tokenFile, source: source)
+        }
+        if socketPath.utf8.count > 107 {
+            throw ConfigurationError(source: source, key: "http.socket", reason: "\(socketPath) is longer than a Unix socket path may be (107 bytes)")
+        }
+    }
+
+    /// The bearer token in `path`, which must be a regular file owned by root that only its
+    /// owner can read (anyone who can read it can write to resmond over TCP).
+    static func readToken(_ path: String, source: String) throws(ConfigurationError) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(Errno.current.description)")
+        }
+        guard info.st_uid == 0, info.st_mode & 0o077 == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must be a regular file owned by root with mode 0600 or 0400")
+        }
+        let bytes = (try? ConfigurationFile.contents(of: path)) ?? nil
+        let token = String(decoding: bytes ?? [], as: UTF8.self).trimmingNewlines()
+        guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must hold one token of at least 16 characters")
+        }
+        return token
+    }
+}
+
+/// Facts about this host and this process that several services report.
+enum HostFacts {
+    /// The host name events carry.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.
+    static func hostUUID() -> String {
+        let text = (try? readWholeFile("/etc/machine-id", limit: 4096)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return UUIDText.format(hex: text) ?? "00000000-0000-0000-0000-000000000000"
+    }
+
+    /// Resident set size from /proc/self/statm.
+    static func residentBytes() -> Double {
+        guard let text = try? ProcFile("/proc/self/statm", capacity: 128).read({ String(decoding: $0, as: UTF8.self) })
+        else { return .nan }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return .nan }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Per-process files are kept open; let resmond hold as many descriptors as it may.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        if getrlimit(resource, &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = min(limit.rlim_max, 1 << 20)
+            setrlimit(resource, &limit)
+        }
+    }
+}

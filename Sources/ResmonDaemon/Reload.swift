@@ -1,0 +1,160 @@
+import Dispatch
+import ResmonAPI
+import ResmonSystem
+import Server
+import Synchronization
+
+/// A key of resmond.json that takes effect only at the next start, named as docs/CONFIG.md
+/// names it, with where DaemonConfiguration holds it.
+struct RestartOnlyKey {
+    let name: String
+    /// Whether `reloaded` asks for another value than the running one.
+    let differs: (_ running: DaemonConfiguration, _ reloaded: DaemonConfiguration) -> Bool
+    /// Puts the running value back into `reloaded`, so that status tells what is in force.
+    let keep: (_ running: DaemonConfiguration, _ reloaded: inout DaemonConfiguration) -> Void
+
+    init<Value: Equatable>(_ name: String, _ path: WritableKeyPath<DaemonConfiguration, Value>) {
+        self.name = name
+        differs = { $0[keyPath: path] != $1[keyPath: path] }
+        keep = { $1[keyPath: path] = $0[keyPath: path] }
+    }
+
+    /// The one list: what binds a socket, opens the state or reads the token is read at start only.
+    static var all: [RestartOnlyKey] {
+        [
+            RestartOnlyKey("stateDir", \.stateDirectory),
+            RestartOnlyKey("http.socket", \.socket),
+            RestartOnlyKey("http.socketGroup", \.socketGroup),
+            RestartOnlyKey("http.listen", \.listen),
+            RestartOnlyKey("http.maxRequestBytes", \.maxRequestBytes),
+            RestartOnlyKey("http.threads", \.httpThreads),
+            RestartOnlyKey("http.maxConnections", \.maxConnections),
+            RestartOnlyKey("http.tokenFile", \.tokenFile),
+            RestartOnlyKey("collect.procRoot", \.procRoot),
+            RestartOnlyKey("collect.sysRoot", \.sysRoot),
+        ]
+    }
+}
+
+/// What a reload will do: the configuration to apply, with every restart-only key at its running
+/// value, and the restart-only keys the file changed.
+struct ReloadPlan: Sendable {
+    let configuration: DaemonConfiguration
+    let restartRequired: [String]
+
+    init(running: DaemonConfiguration, reloaded: DaemonConfiguration) {
+        var applied = reloaded
+        var changed: [String] = []
+        for key in RestartOnlyKey.all {
+            if key.differs(running, reloaded) { changed.append(key.name) }
+            key.keep(running, &applied)
+        }
+        configuration = applied
+        restartRequired = changed
+    }
+}
+
+/// Reloads handed from whoever asks (signals, `POST /v1/reload`) to the sampling thread, which
+/// applies them between samples; numbered so that an API caller can wait for its own.
+final class ReloadRequests: Sendable {
+    private struct State {
+        var pending: ReloadPlan?
+        var requested = 0
+        var applied = 0
+        /// What the last applied reload reported.
+        var messages: [String] = []
+        var waiters: [(generation: Int, semaphore: DispatchSemaphore)] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Queues `plan` (replacing one not yet applied: the newest file wins) and returns its number.
+    func submit(_ plan: ReloadPlan) -> Int {
+        state.withLock { state in
+            state.pending = plan
+            state.requested += 1
+            return state.requested
+        }
+    }
+
+    /// The plan to apply now, if any, with its number (on the sampling thread).
+    func take() -> (plan: ReloadPlan, generation: Int)? {
+        state.withLock { state in
+            guard let plan = state.pending else { return nil }
+            state.pending = nil
+            return (plan, state.requested)
+        }
+    }
+
+    /// Records that reload `generation` has been applied and wakes those waiting for it.
+    func finish(_ generation: Int, messages: [String]) {
+        let woken = state.withLock { state -> [DispatchSemaphore] in
+            state.applied = generation
+            state.messages = messages
+            let ready = state.waiters.filter { $0.generation <= generation }
+            state.waiters.removeAll { $0.generation <= generation }
+            return ready.map(\.semaphore)
+        }
+        for semaphore in woken { semaphore.signal() }
+    }
+
+    /// What reload `generation` (or a later one that replaced it) reported, or nil when it is
+    /// not applied within `seconds`.
+    func wait(for generation: Int, seconds: Double) -> [String]? {
+        let semaphore = DispatchSemaphore(value: 0)
+        let done = state.withLock { state -> [String]? in
+            if state.applied >= generation { return state.messages }
+            state.waiters.append((generation, semaphore))
+            return nil
+        }
+        if let done { return done }
+        if semaphore.wait(timeout: .now() + seconds) == .timedOut {
+            state.withLock { state in state.waiters.removeAll { $0.semaphore === semaphore } }
+        }
+        return state.withLock { $0.applied >= generation ? $0.messages : nil }
+    }
+}
+
+/// Reads resmond.json again and queues it as a plan: on SIGHUP/SIGTTIN and `POST /v1/reload`.
+struct Reloader: Sendable {
+    let options: DaemonOptions
+    let configuration: RunningConfiguration
+    let requests: ReloadRequests
+    /// Wakes the sampling thread to apply it.
+    let wake: @Sendable () -> Void
+
+    /// Re-reads the file and hands it to the sampling thread, which applies it with
+    /// `subsystems.d` and `monitors.d`. A bad file is reported and the running configuration kept.
+    func reload() -> Result<(generation: Int, configFile: String, restartRequired: [String]), ReloadRefused> {
+        let reloaded: DaemonConfiguration
+        do {
+            reloaded = try options.configuration()
+            try reloaded.validateOnThisMachine()
+        } catch {
+            Log.error("reload refused, keeping the running configuration: \(error)")
+            return .failure(ReloadRefused(message: "reload refused, keeping the running configuration: \(error)"))
+        }
+        let running = configuration.current
+        let plan = ReloadPlan(running: running, reloaded: reloaded)
+        if !plan.restartRequired.isEmpty {
+            Log.warning("reload: \(plan.restartRequired.joined(separator: ", ")) changed and take effect at the next start")
+        }
+        let generation = requests.submit(plan)
+        wake()
+        Log.info("reloaded \(running.configFile) (step \(plan.configuration.step) s)")
+        return .success((generation, running.configFile, plan.restartRequired))
+    }
+
+    /// `POST /v1/reload`: reloads, then waits (up to 30 s) until the sampling thread has applied
+    /// it, so that the answer says what the reload did.
+    func reloadAndWait() -> Result<ReloadResponse, ReloadRefused> {
+        let asked: (generation: Int, configFile: String, restartRequired: [String])
+        switch reload() {
+        case .success(let value): asked = value
+        case .failure(let refused): return .failure(refused)
+        }
+        let messages = requests.wait(for: asked.generation, seconds: 30)
+            ?? ["the reload is queued: the sampling thread has not applied it within 30 s"]
+        return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired, messages: messages))
+    }
+}

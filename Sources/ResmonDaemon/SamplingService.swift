@@ -1,0 +1,167 @@
+import CShim
+import Dispatch
+import History
+import Monitoring
+import ResmonSystem
+import Statistics
+import Synchronization
+
+/// The sampling thread: samples on every step boundary of the wall clock (as round-robin
+/// archives expect), records history, evaluates monitors, re-reads `subsystems.d` every
+/// `registry.refreshSeconds`, and applies reloads between samples. Everything that changes the
+/// collector's set of subsystems happens on this thread.
+final class SamplingService: Service {
+    let name = "sampling"
+    let configuration: RunningConfiguration
+    let collector: Collector
+    let table: SampleTable
+    let history: HistoryStore
+    let snapshots: HistorySnapshotService
+    let engine: MonitorEngine
+    let pushed: PushedStatistics
+    let sinks: SinkService
+    let selfLimits: SelfLimitsService
+    let reloads: ReloadRequests
+    /// Signalled to wake the thread early: to stop, to apply a reload, or because a monitor's
+    /// schedule changed.
+    let wake: DispatchSemaphore
+    /// Asks resmond to stop (after `--cycles N`).
+    private let requestStop: @Sendable () -> Void
+
+    private let cycles = Atomic<Int>(0)
+    private let lastSampleCPU = Mutex<Double?>(nil)
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    /// Monotonic second of the last `malloc_trim`.
+    private let lastTrim = Atomic<Int>(0)
+    /// When `subsystems.d` was last read (monotonic).
+    let lastRegistryRead = Mutex<Double>(0)
+
+    struct Parts {
+        let configuration: RunningConfiguration
+        let collector: Collector
+        let table: SampleTable
+        let history: HistoryStore
+        let snapshots: HistorySnapshotService
+        let engine: MonitorEngine
+        let pushed: PushedStatistics
+        let sinks: SinkService
+        let selfLimits: SelfLimitsService
+        let reloads: ReloadRequests
+        let wake: DispatchSemaphore
+    }
+
+    init(_ parts: Parts, requestStop: @escaping @Sendable () -> Void) {
+        configuration = parts.configuration
+        collector = parts.collector
+        table = parts.table
+        history = parts.history
+        snapshots = parts.snapshots
+        engine = parts.engine
+        pushed = parts.pushed
+        sinks = parts.sinks
+        selfLimits = parts.selfLimits
+        reloads = parts.reloads
+        wake = parts.wake
+        self.requestStop = requestStop
+    }
+
+    /// Sampling cycles completed, for `/v1/status`.
+    var cyclesCompleted: Int { cycles.load(ordering: .relaxed) }
+    /// The sampling thread's CPU time for the last cycle.
+    var lastCycleCPU: Double? { lastSampleCPU.withLock { $0 } }
+
+    /// Takes the first sample (monitors refer to statistics it creates), loads the monitors and
+    /// the configuration directories, then starts the thread.
+    func start() throws {
+        sample()
+        do {
+            try engine.load()
+        } catch {
+            throw DaemonFailure("cannot open the state database in \(configuration.read { $0.stateDirectory }): \(error)")
+        }
+        let running = configuration.current
+        if let note = MonitorFileReader.writeDefaultsOnFirstStart(configDirectory: running.configDirectory,
+                                                                   stateDirectory: running.stateDirectory) {
+            Log.info(note)
+        }
+        _ = reconcileMonitorFiles(running)
+        applyRegistry()
+        engine.setStormLimits(perMonitorPerMinute: running.eventsPerMonitorPerMinute, maximumPerSecond: running.eventsPerSecond)
+        DispatchQueue(label: "resmond.sampler", qos: .utility).async { [self] in
+            loop()
+            finished.signal()
+        }
+    }
+
+    /// Ends the thread after the cycle in progress, then saves the monitors' state (even when
+    /// the thread overran: what it holds is consistent between cycles).
+    func stop(deadline: Double) {
+        stopping.store(true, ordering: .releasing)
+        wake.signal()
+        let seconds = max(0, deadline - Clock.monotonic())
+        if finished.wait(timeout: .now() + .nanoseconds(Int(seconds * 1e9))) == .timedOut {
+            Log.warning("the sampler did not finish within \((seconds * 10).rounded() / 10) s; stopping anyway")
+        }
+        engine.saveAll()
+    }
+
+    private func loop() {
+        while !stopping.load(ordering: .acquiring) {
+            let (step, limit, refresh) = configuration.read { (Double($0.step), $0.cycles, Double($0.registryRefreshSeconds)) }
+            if let limit, cycles.load(ordering: .relaxed) >= limit {
+                requestStop()
+                return
+            }
+            let now = Clock.wall()
+            let nextStep = ((now / step).rounded(.down) + 1) * step
+            // Sub-step monitors wake the sampler between steps to re-read just their subsystems.
+            let fast = engine.fastSchedule()
+            var wakeAt = nextStep
+            if let fast { wakeAt = min(nextStep, ((now / fast.interval).rounded(.down) + 1) * fast.interval) }
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, wakeAt - now) * 1e9)))
+            if stopping.load(ordering: .acquiring) { return }
+            if let (plan, generation) = reloads.take() {
+                let messages = apply(plan)
+                reloads.finish(generation, messages: messages)
+                continue
+            }
+            if Clock.monotonic() - lastRegistryRead.withLock({ $0 }) >= refresh { applyRegistry() }
+            let woke = Clock.wall()
+            if woke + 0.002 >= nextStep {
+                sample()
+            } else if let fast, woke + 0.002 >= wakeAt {
+                collector.collect(subsystems: fast.subsystems, time: woke, monotonicTime: Clock.monotonic())
+                engine.evaluate(now: woke)
+            }
+        }
+    }
+
+    /// Collects every subsystem that is due, then archives the readings: one sampling cycle.
+    private func sample() {
+        let started = Clock.threadCPU()
+        collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
+        history.record(table) { [collector] in
+            Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
+        }
+        engine.evaluate(now: Clock.wall())
+        let count = cycles.add(1, ordering: .relaxed).newValue
+        // Large requests (thousands of monitors in one body and answer) and plug-ins' runs (a
+        // parse of node_exporter's 500 samples) leave freed memory in glibc's arenas; give it
+        // back every minute. Every 60 cycles was every 5 minutes at the default step, and a
+        // plug-in's churn showed in the RSS meanwhile.
+        let second = Int(Clock.monotonic())
+        if second - lastTrim.load(ordering: .relaxed) >= 60 {
+            lastTrim.store(second, ordering: .relaxed)
+            rs_malloc_trim()
+        }
+        if count % 60 == 0 {
+            history.prune(now: Clock.wall())
+            let (days, maximum) = configuration.read { ($0.eventRetentionDays, $0.eventRetentionCount) }
+            // Batch by batch, each in its own short transaction, so writers wait at most one batch.
+            while engine.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall()) >= 5000 {}
+        }
+        snapshots.saveIfDue()
+        lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
+    }
+}

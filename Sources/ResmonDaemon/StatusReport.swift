@@ -1,0 +1,35 @@
+import ResmonAPI
+import ResmonSystem
+import Statistics
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `/v1/status`: what each service reports, read on the HTTP threads.
+struct StatusReport: Sendable {
+    let startedAt: Double
+    let configuration: RunningConfiguration
+    let collector: Collector
+    let table: SampleTable
+    let sampling: SamplingService
+    let selfLimits: SelfLimitsService
+    let http: HTTPService
+
+    func response() -> StatusResponse {
+        let configuration = self.configuration.current
+        let subsystems = collector.statuses()
+        let now = Clock.wall()
+        let busy = sampling.engine.busy
+        return StatusResponse(
+            version: ResmonVersion.current, pid: getpid(), startedAt: startedAt, uptimeSeconds: now - startedAt,
+            stepSeconds: Double(configuration.step), cycles: sampling.cyclesCompleted, statistics: table.count,
+            subsystemsAvailable: subsystems.filter { $0.state == .available }.count,
+            subsystemsUnavailable: subsystems.filter { $0.state == .unavailable }.count,
+            stateDirectory: configuration.stateDirectory, configDirectory: configuration.configDirectory,
+            socket: configuration.socketPath, listen: http.listenDescription,
+            busy: busy != nil,
+            cpuSecondsTotal: Clock.processCPU(), residentBytes: HostFacts.residentBytes(),
+            lastSampleCPUSeconds: sampling.lastCycleCPU, busyReason: busy,
+            limits: selfLimits.limits(configuration))
+    }
+}
