@@ -142,6 +142,9 @@ public enum PerfmonImport {
             case ("network_usage", .host):
                 target = .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"],
                                                      aggregate: function))
+            case ("network_usage", .cgroup(let path)):
+                // A container's own network namespace (docs/STATISTICS.md); in the host's, no members.
+                target = .selection(MonitorSelection(select: "^cgroup:\(escape(path)):network_(receive|transmit)_bytes_total$", aggregate: function))
             case ("disk_usage", .host):
                 target = .selection(MonitorSelection(select: "^disk:[^:]+:(read|written)_bytes_total$", aggregate: function))
             case ("disk_usage", .cgroup(let path)):

@@ -121,7 +121,9 @@ struct HistoryRoutes {
             var missing: [String] = []
             if !present.contains("cpu0") { missing.append("cpuN (no CPU usage archived for it yet)") }
             if !present.contains("memory") { missing.append("memory (no memory usage archived for it yet)") }
-            missing.append("vif_N_rx/tx (resmon has no network statistics per control group)")
+            if !present.contains("vif_0_rx") {
+                missing.append("vif_0_rx/tx (its processes share the host's network namespace, whose traffic is the host's pif_*)")
+            }
             if !present.contains("vbd_all_read") { missing.append("vbd_all_read/write (no block I/O archived for it yet)") }
             notes.append("vm \(uuid) (cgroup \(paths[uuid] ?? "?")) has no " + missing.joined(separator: ", no "))
             for item in missing { lacking[item, default: 0] += 1 }

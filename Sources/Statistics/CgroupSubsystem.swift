@@ -23,6 +23,14 @@ public final class CgroupSubsystem: Subsystem {
         .gauge("io_pressure_ratio", "ratio", "Share of time some task waited for I/O, 10 s average (v2)", resolution: 0.0001, bound: .ratio),
     ]
 
+    /// Only for a group whose processes have a network namespace of their own (a container's):
+    /// a group in the host's namespace has the host's traffic, and no statistics that would
+    /// read unknown for ever.
+    private static let networkSpecs: [StatisticSpec] = [
+        .counter("network_receive_bytes_total", "bytes", "Bytes its own network namespace received, all interfaces but lo (a container's)"),
+        .counter("network_transmit_bytes_total", "bytes", "Bytes its own network namespace sent, all interfaces but lo (a container's)"),
+    ]
+
     /// The most groups walked in one pass; a host with more is reported, not followed.
     static let groupLimit = 4096
 
@@ -35,6 +43,10 @@ public final class CgroupSubsystem: Subsystem {
         var files: [String: ProcFile] = [:]
         var cpuSeconds = Double.nan
         var monotonic = Double.nan
+        /// A member process in a network namespace of the group's own, whose net/dev is the group's.
+        var networkMember: Int32?
+        /// When a group was last found in the host's own namespace (monotonic): looked at again a minute later.
+        var hostNetworkSeen = -Double.infinity
     }
 
     private let paths: HostPaths
@@ -42,6 +54,7 @@ public final class CgroupSubsystem: Subsystem {
     private let legacySlots: ResourceSlots
     private let unifiedSlots: ResourceSlots
     private var slots: ResourceSlots
+    private let networkSlots: ResourceSlots
     private var groups: [String: Group] = [:]
     private let cpuCount = Double(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     private let memoryTotal: Double
@@ -51,6 +64,7 @@ public final class CgroupSubsystem: Subsystem {
         self.paths = paths
         unifiedSlots = ResourceSlots(subsystem: "cgroup", specs: CgroupSubsystem.specs, table: table)
         legacySlots = ResourceSlots(subsystem: "cgroup", specs: Array(CgroupSubsystem.specs.prefix(7)), table: table)
+        networkSlots = ResourceSlots(subsystem: "cgroup", specs: CgroupSubsystem.networkSpecs, table: table)
         slots = unifiedSlots
         memoryTotal = MemorySubsystem.total(paths: paths) ?? .nan
     }
@@ -80,7 +94,11 @@ public final class CgroupSubsystem: Subsystem {
             slots = chosen
         }
         slots.begin()
-        defer { slots.end() }
+        networkSlots.begin()
+        defer {
+            slots.end()
+            networkSlots.end()
+        }
         var seen: Set<String> = []
         switch layout {
         case .unified(let root):
@@ -176,6 +194,7 @@ public final class CgroupSubsystem: Subsystem {
     struct Values {
         var cpuSeconds = Double.nan, memory = Double.nan, limit = Double.nan, read = Double.nan, written = Double.nan
         var pids = Double.nan, cpuPressure = Double.nan, memoryPressure = Double.nan, ioPressure = Double.nan
+        var received = Double.nan, transmitted = Double.nan
     }
 
     private func unified(_ root: String, _ relative: String) -> Values {
@@ -193,6 +212,7 @@ public final class CgroupSubsystem: Subsystem {
         values.cpuPressure = read(state, directory + "cpu.pressure") { CgroupSubsystem.field($0, line: "some", "avg10") }.map { $0 / 100 } ?? .nan
         values.memoryPressure = read(state, directory + "memory.pressure") { CgroupSubsystem.field($0, line: "some", "avg10") }.map { $0 / 100 } ?? .nan
         values.ioPressure = read(state, directory + "io.pressure") { CgroupSubsystem.field($0, line: "some", "avg10") }.map { $0 / 100 } ?? .nan
+        (values.received, values.transmitted) = network(state, members: directory + "cgroup.procs")
         if relative == "/" && values.memory.isNaN {
             // The root group has no memory.current: the host's use is the root's.
             values.memory = readSmallFile(paths.proc("meminfo")).flatMap(CgroupSubsystem.hostUsed) ?? .nan
@@ -227,7 +247,52 @@ public final class CgroupSubsystem: Subsystem {
             values.written = totals?.1 ?? .nan
         }
         if let path = file(pids, "pids.current") { values.pids = read(state, path, CgroupSubsystem.number) ?? .nan }
+        if let path = file(memory ?? cpu, "cgroup.procs") { (values.received, values.transmitted) = network(state, members: path) }
         return values
+    }
+
+    /// A group's network traffic when its processes have a network namespace of their own (a
+    /// container's): what its first member's /proc/PID/net/dev counts, all interfaces but lo.
+    /// Unknown (NaN) for a group in the host's namespace, whose traffic is the host's.
+    private func network(_ state: Group, members path: String) -> (Double, Double) {
+        if let member = state.networkMember {
+            if let totals = readSmallFile(paths.proc("\(member)/net/dev")).flatMap(CgroupSubsystem.networkTotals) { return totals }
+            state.networkMember = nil // it exited: find another member
+        }
+        let now = monotonicClock()
+        guard now - state.hostNetworkSeen >= 60 else { return (.nan, .nan) }
+        guard let member = readSmallFile(path)?.split(separator: "\n").first.flatMap({ Int32($0) }),
+              let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
+              let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net")) else { return (.nan, .nan) }
+        guard own != theirs else {
+            state.hostNetworkSeen = now
+            return (.nan, .nan)
+        }
+        state.networkMember = member
+        return readSmallFile(paths.proc("\(member)/net/dev")).flatMap(CgroupSubsystem.networkTotals) ?? (.nan, .nan)
+    }
+
+    /// Bytes received and sent over every interface but lo, from a /proc/PID/net/dev.
+    static func networkTotals(_ text: String) -> (Double, Double)? {
+        var received = 0.0, transmitted = 0.0, interfaces = 0
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingPrefix(while: { $0 == " " })
+            let fields = line[line.index(after: colon)...].split(separator: " ").compactMap { Double($0) }
+            guard fields.count >= 16, name != "lo" else { continue }
+            received += fields[0]
+            transmitted += fields[8]
+            interfaces += 1
+        }
+        return interfaces > 0 ? (received, transmitted) : nil
+    }
+
+    /// A namespace link's target (`net:[4026531833]`), nil when it cannot be read.
+    static func namespace(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func hostUsed(_ meminfo: String) -> Double? {
@@ -244,7 +309,7 @@ public final class CgroupSubsystem: Subsystem {
     private func record(_ relative: String, values: Values, version: String, now: Double, into batch: inout SampleBatch) {
         let state = group(relative)
         let limit = values.limit.isFinite ? values.limit : memoryTotal
-        let handles = slots.handles(for: relative, capacities: [limit.isNaN ? nil : limit, memoryTotal.isNaN ? nil : memoryTotal]) {
+        func labels() -> [String: String] {
             var labels = ["version": version]
             if let last = relative.split(separator: "/").last,
                last.hasSuffix(".service") || last.hasSuffix(".scope") || last.hasSuffix(".slice") {
@@ -252,6 +317,7 @@ public final class CgroupSubsystem: Subsystem {
             }
             return labels
         }
+        let handles = slots.handles(for: relative, capacities: [limit.isNaN ? nil : limit, memoryTotal.isNaN ? nil : memoryTotal], labels: labels)
         var ratio = Double.nan
         if !state.monotonic.isNaN, now > state.monotonic, values.cpuSeconds >= state.cpuSeconds {
             ratio = min(1, (values.cpuSeconds - state.cpuSeconds) / (now - state.monotonic) / cpuCount)
@@ -261,11 +327,17 @@ public final class CgroupSubsystem: Subsystem {
         let all = [ratio, values.cpuSeconds, values.memory, limit, values.read, values.written, values.pids,
                    values.cpuPressure, values.memoryPressure, values.ioPressure]
         for (handle, value) in zip(handles, all) { batch.record(handle, value) }
+        if values.received.isFinite {
+            for (handle, value) in zip(networkSlots.handles(for: relative, labels: labels), [values.received, values.transmitted]) {
+                batch.record(handle, value)
+            }
+        }
     }
 
     public func retireAll() {
         unifiedSlots.retireAll()
         legacySlots.retireAll()
+        networkSlots.retireAll()
         groups.removeAll()
     }
 }

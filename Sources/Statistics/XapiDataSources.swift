@@ -2,7 +2,8 @@
 /// perfmon and other xapi consumers find what they look for, and what a perfmon `rrd_regex`
 /// is searched over (a selector's `xapi_name` label). Host statistics take host names (`cpu0`,
 /// `memory_free_kib`, `pif_eth0_rx`); a control group's (not the root's) take a VM's (`cpu0`,
-/// `cpu_avg`, `memory`, `vbd_all_read`, `vbd_all_write`).
+/// `cpu_avg`, `memory`, `vbd_all_read`, `vbd_all_write`, and `vif_0_rx`/`vif_0_tx` for a group in a
+/// network namespace of its own).
 public enum XapiDataSources {
     /// One xapi data source: its name, and the factor that turns resmon's value into xapi's unit.
     public struct Name: Sendable, Equatable {
@@ -31,6 +32,10 @@ public enum XapiDataSources {
             // disk, "all": perfmon's disk_usage sums `vbd_.+_(read|write)`, and gets the total.
             case "read_bytes_total": return [Name("vbd_all_read")]
             case "written_bytes_total": return [Name("vbd_all_write")]
+            // A group in a network namespace of its own (a container) has one virtual interface,
+            // 0: perfmon's network_usage sums `vif_[0-9]+_[rt]x`.
+            case "network_receive_bytes_total": return [Name("vif_0_rx")]
+            case "network_transmit_bytes_total": return [Name("vif_0_tx")]
             default: return []
             }
         }

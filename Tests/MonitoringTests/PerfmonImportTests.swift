@@ -51,9 +51,13 @@ import Testing
 
         let cgroup = try PerfmonImport.specs(xml: Array("""
             <config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.8"/></variable>
-            <variable><name value="mem_usage"/></variable></config>
+            <variable><name value="mem_usage"/></variable>
+            <variable><name value="network_usage"/><alarm_trigger_level value="1e6"/></variable></config>
             """.utf8), object: .cgroup("/machine.slice/vm1.scope"), step: 5, table: table())
-        #expect(cgroup.map(\.target) == [.key("cgroup:/machine.slice/vm1.scope:cpu_ratio"), .key("cgroup:/machine.slice/vm1.scope:memory_bytes")])
+        try #require(cgroup.count == 3)
+        #expect(cgroup.map(\.target) == [.key("cgroup:/machine.slice/vm1.scope:cpu_ratio"), .key("cgroup:/machine.slice/vm1.scope:memory_bytes"),
+                                         .selection(MonitorSelection(select: "^cgroup:/machine\\.slice/vm1\\.scope:network_(receive|transmit)_bytes_total$",
+                                                                     aggregate: "sum"))])
         #expect(cgroup[1].transform == "percent" && cgroup[1].value == 95)
     }
 

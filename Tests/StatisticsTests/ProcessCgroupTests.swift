@@ -205,3 +205,37 @@ import Testing
         #expect(collector.statuses()[0].collections == 8)
     }
 }
+
+extension CgroupTests {
+    /// A container's group (its processes in a network namespace of their own) counts that
+    /// namespace's traffic; a group in the host's namespace has no network statistics at all.
+    @Test func aGroupInItsOwnNetworkNamespaceCountsItsTraffic() throws {
+        let tree = TemporaryDirectory("resmon-cgroup-net")
+        for (source, name) in [(CgroupTests.fixtures + "/host1/proc", "proc"), (CgroupTests.fixtures + "/cgroup-v2/sys", "sys")] {
+            #expect(try Products.run("/bin/cp", ["-r", source, tree.file(name)]).status == 0)
+        }
+        try tree.write("sys/fs/cgroup/machine.slice/vm1.scope/cgroup.procs", "4242\n4243\n")
+        try tree.write("sys/fs/cgroup/system.slice/nginx.service/cgroup.procs", "77\n")
+        for (pid, namespace) in [("self", "net:[4026531833]"), ("77", "net:[4026531833]"), ("4242", "net:[4026532999]")] {
+            try FileManager.default.createDirectory(atPath: tree.file("proc/\(pid)/ns"), withIntermediateDirectories: true)
+            #expect(symlink(namespace, tree.file("proc/\(pid)/ns/net")) == 0)
+        }
+        try tree.write("proc/4242/net/dev", """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+                lo:  999999     10    0    0    0     0          0         0   999999      10    0    0    0     0       0          0
+              eth0: 1000        5    0    0    0     0          0         0     2000      7    0    0    0     0       0          0
+              eth1:  500        2    0    0    0     0          0         0      250      1    0    0    0     0       0          0
+
+            """)
+        let table = SampleTable()
+        let cgroups = CgroupSubsystem(paths: HostPaths(procRoot: tree.file("proc"), sysRoot: tree.file("sys")), table: table)
+        try collect(cgroups, table, at: 1)
+        let vm = "cgroup:/machine.slice/vm1.scope:"
+        #expect(table.sample(forKey: vm + "network_receive_bytes_total")?.total == 1500, "lo is left out")
+        #expect(table.sample(forKey: vm + "network_transmit_bytes_total")?.total == 2250)
+        #expect(table.sample(forKey: vm + "network_receive_bytes_total")?.descriptor.labels["unit"] == "vm1.scope")
+        #expect(table.sample(forKey: "cgroup:/system.slice/nginx.service:network_receive_bytes_total") == nil, "the host's namespace")
+        #expect(table.sample(forKey: "cgroup:/system.slice/nginx.service:memory_bytes") != nil)
+    }
+}
