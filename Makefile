@@ -53,10 +53,13 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# BENCH_FLAGS passes flags on to the bench: make bench BENCH_FLAGS="--only monitors" (resmon-bench --help).
+BENCH_FLAGS ?=
+
 bench: deps
 	$(SWIFT) build $(RELEASE)
 	mkdir -p bench
-	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json
+	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json $(BENCH_FLAGS)
 
 # resmond, collectd, node_exporter (scraped every second) and Prometheus (10,000 rules at 1 s)
 # side by side for 60 s; one line per figure, and bench/peers.json.
