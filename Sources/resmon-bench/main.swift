@@ -427,7 +427,7 @@ func kibibytes(_ field: String, in text: String) -> Double? {
 }
 
 func read(_ path: String) -> String {
-    (try? ProcFile(path, capacity: 4096).read { String(decoding: $0, as: UTF8.self) }) ?? ""
+    (try? ProcFile(path, capacity: 4096).readText()) ?? ""
 }
 
 /// utime + stime of a process, in seconds.
