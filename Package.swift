@@ -33,12 +33,12 @@ let package = Package(
         .target(name: "ResmonSystem", swiftSettings: functionSections),
         .target(name: "Statistics", dependencies: ["ResmonSystem"], swiftSettings: functionSections),
         .target(name: "Storage", dependencies: ["CSQLite", "ResmonSystem"], swiftSettings: functionSections),
-        .target(name: "History", dependencies: ["Statistics", "Storage"], swiftSettings: functionSections),
+        .target(name: "History", dependencies: ["ResmonSystem", "Statistics", "Storage"], swiftSettings: functionSections),
         .target(name: "ResmonAPI", swiftSettings: functionSections),
         .target(name: "Events", dependencies: ["HTTPClient", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
         .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
         .target(name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
-        .target(name: "ResmonClient", dependencies: ["CCurlShim", "HTTPClient", "ResmonAPI"]),
+        .target(name: "ResmonClient", dependencies: ["HTTPClient", "ResmonAPI"]),
         .target(name: "ResmonDaemon", dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
 
         // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)

@@ -145,7 +145,7 @@ static void stream_wake(rs_stream *stream) {
     }
 }
 
-int rs_stream_write(rs_stream *stream, const char *data, size_t length) {
+int rs_stream_write(rs_stream *stream, const void *data, size_t length) {
     pthread_mutex_lock(&stream->lock);
     int result = 0;
     if (stream->closed || stream->finished) {

@@ -48,3 +48,45 @@ public enum HTTPClient {
         return Response(status: status, body: bytes)
     }
 }
+
+extension HTTPClient {
+    /// How a streamed GET ended.
+    public struct StreamOutcome: Sendable {
+        /// The HTTP status (0 when none arrived).
+        public let status: Int
+        /// Why the transfer ended other than by the server ending the body (refused, idle too
+        /// long, stopped by `onChunk`); nil when the server ended it.
+        public let failure: String?
+    }
+
+    /// A GET over a Unix socket whose body is handed to `onChunk` as it arrives (server-sent
+    /// events); `onChunk` returns false to stop. libcurl calls back through a C function pointer
+    /// with a context pointer, so the bridge (`Unmanaged`) stays here with the other libcurl calls.
+    /// - Parameters:
+    ///   - connectTimeoutMilliseconds: bounds connecting only.
+    ///   - idleMilliseconds: when > 0, ends the transfer after that long without a byte.
+    public static func stream(_ url: String, unixSocket: String, connectTimeoutMilliseconds: Int, idleMilliseconds: Int,
+                              onChunk: ([UInt8]) -> Bool) -> StreamOutcome {
+        withoutActuallyEscaping(onChunk) { handler in
+            let receiver = ChunkReceiver(handler)
+            var status = 0
+            var error = [CChar](repeating: 0, count: 256)
+            let result = withExtendedLifetime(receiver) {
+                rs_http_stream(unixSocket, url, nil, connectTimeoutMilliseconds, idleMilliseconds, { data, length, context in
+                    guard let context else { return 0 }
+                    let receiver = Unmanaged<ChunkReceiver>.fromOpaque(context).takeUnretainedValue()
+                    let bytes = data.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
+                    return receiver.onChunk(bytes) ? 1 : 0
+                }, Unmanaged.passUnretained(receiver).toOpaque(), &status, &error)
+            }
+            let failure = result == 0 ? nil : error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            return StreamOutcome(status: status, failure: failure)
+        }
+    }
+}
+
+/// Carries the chunk handler through libcurl's context pointer.
+private final class ChunkReceiver {
+    let onChunk: ([UInt8]) -> Bool
+    init(_ onChunk: @escaping ([UInt8]) -> Bool) { self.onChunk = onChunk }
+}

@@ -7,7 +7,7 @@ enum CFormat {
     static func format(_ value: Double, _ format: String) -> String {
         var buffer = [CChar](repeating: 0, count: 64)
         _ = withVaList([value]) { arguments in vsnprintf(&buffer, buffer.count, format, arguments) }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return String(decoding: buffer.lazy.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// rrdtool dump's `%.10e`, NaN as `NaN`, infinities as `inf` / `-inf`.

@@ -1,3 +1,4 @@
+import ResmonSystem
 import Statistics
 import Storage
 import Synchronization
@@ -141,10 +142,8 @@ public final class HistoryStore: Sendable {
             }
         }
         let checksumAt = HistoryStore.magic.count + 8
-        let checksum = writer.bytes.withUnsafeBytes { HistoryStore.checksum(UnsafeRawBufferPointer(rebasing: $0[(checksumAt + 8)...])) }
-        withUnsafeBytes(of: checksum.littleEndian) { raw in
-            for (offset, byte) in raw.enumerated() { writer.bytes[checksumAt + offset] = byte }
-        }
+        let checksum = HistoryStore.checksum(writer.bytes.span.extracting((checksumAt + 8)...))
+        writer.bytes.storeLittleEndian(checksum, at: checksumAt)
         return writer.bytes
     }
 
@@ -160,7 +159,7 @@ public final class HistoryStore: Sendable {
         guard version == HistoryStore.version else { throw SnapshotError("snapshot version \(version), expected \(HistoryStore.version)") }
         let checksum = try reader.raw64()
         let payloadStart = reader.position
-        let computed = bytes.withUnsafeBytes { HistoryStore.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+        let computed = HistoryStore.checksum(bytes.span.extracting(payloadStart...))
         guard computed == checksum else { throw SnapshotError("checksum mismatch: the snapshot is damaged") }
         var body = ByteReader(bytes, from: payloadStart)
         let step = try body.integer(in: 1...86400)
@@ -182,12 +181,12 @@ public final class HistoryStore: Sendable {
 
     /// FNV-1a over 64-bit little-endian words (then the tail bytes): eight times fewer steps
     /// than bytewise, which matters for a snapshot of megabytes written at every stop.
-    static func checksum(_ raw: UnsafeRawBufferPointer) -> UInt64 {
+    static func checksum(_ raw: Span<UInt8>) -> UInt64 {
         do {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             let words = raw.count / 8
             for index in 0..<words {
-                hash ^= UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+                hash ^= raw.littleEndianUInt64(at: index * 8)
                 hash &*= 0x0000_0100_0000_01b3
             }
             for index in (words * 8)..<raw.count {

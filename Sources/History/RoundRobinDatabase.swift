@@ -1,3 +1,4 @@
+import ResmonSystem
 import Synchronization
 
 /// How a data source's raw readings become rates (rrdtool's data-source types).
@@ -478,7 +479,7 @@ struct ByteWriter {
     mutating func integer(_ value: Int) { raw64(UInt64(bitPattern: Int64(value))) }
     mutating func raw64(_ value: UInt64) {
         ensure(8)
-        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+        bytes.appendLittleEndian(value)
     }
     mutating func double(_ value: Double) { raw64(value.bitPattern) }
     mutating func string(_ value: String) {
@@ -489,11 +490,7 @@ struct ByteWriter {
     mutating func floats(_ values: [Float]) {
         integer(values.count)
         ensure(values.count * 4)
-        #if _endian(little)
-        values.withUnsafeBytes { bytes += $0 } // already little-endian: one copy
-        #else
-        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 } }
-        #endif
+        bytes.appendLittleEndian(contentsOf: values)
     }
 }
 
@@ -533,24 +530,6 @@ struct ByteReader {
 
     mutating func floats() throws(SnapshotError) -> [Float] {
         let count = try integer(in: 0...10_000_000)
-        let slice = try take(count * 4)
-        #if _endian(little)
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            slice.withUnsafeBytes { source in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
-            }
-            initialized = count
-        }
-        #else
-        var values: [Float] = []
-        values.reserveCapacity(count)
-        var index = slice.startIndex
-        for _ in 0..<count {
-            let bits = UInt32(slice[index]) | UInt32(slice[index + 1]) << 8 | UInt32(slice[index + 2]) << 16 | UInt32(slice[index + 3]) << 24
-            values.append(Float(bitPattern: bits))
-            index += 4
-        }
-        return values
-        #endif
+        return [Float](littleEndianBytes: try take(count * 4))
     }
 }

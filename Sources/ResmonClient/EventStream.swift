@@ -1,5 +1,5 @@
-import CCurlShim
 import FoundationEssentials
+import HTTPClient
 import ResmonAPI
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +30,8 @@ public struct ServerSentEventParser: Sendable {
 
     public init() {}
 
-    /// Feeds bytes; returns the events they complete.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [ServerSentEvent] {
+    /// Feeds bytes (a chunk cut anywhere); returns the events they complete.
+    public mutating func feed(_ bytes: [UInt8]) -> [ServerSentEvent] {
         var complete: [ServerSentEvent] = []
         for byte in bytes {
             if afterCR {
@@ -100,23 +100,15 @@ extension ResmonClient {
             + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         return try withoutActuallyEscaping(onEvent) { handler throws(ClientError) -> StreamEnd in
             let reader = StreamReader(onEvent: handler)
-            let context = Unmanaged.passUnretained(reader).toOpaque()
-            var status = 0
-            var error = [CChar](repeating: 0, count: 256)
-            let result = rs_http_stream(socketPath, url, nil, 5000, Int(heartbeat * 3000) + 1000, { data, length, context in
-                guard let context else { return 0 }
-                let reader = Unmanaged<StreamReader>.fromOpaque(context).takeUnretainedValue()
-                return reader.take(UnsafeRawBufferPointer(start: data, count: length)) ? 1 : 0
-            }, context, &status, &error)
-            if status != 0 && status != 200 {
-                try ResmonClient.check(ClientResponse(status: status, body: reader.raw))
+            let outcome = HTTPClient.stream(url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
+                                            idleMilliseconds: Int(heartbeat * 3000) + 1000) { reader.take($0) }
+            if outcome.status != 0 && outcome.status != 200 {
+                try ResmonClient.check(ClientResponse(status: outcome.status, body: reader.raw))
             }
             if let failure = reader.failure { throw failure }
             if reader.stopped { return .stopped }
             if reader.overflowed { return .overflow }
-            guard result == 0 else {
-                throw .unreachable(socket: socketPath, reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-            }
+            if let reason = outcome.failure { throw .unreachable(socket: socketPath, reason: reason) }
             return .ended
         }
     }
@@ -173,7 +165,7 @@ private final class StreamReader {
         self.onEvent = onEvent
     }
 
-    func take(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func take(_ bytes: [UInt8]) -> Bool {
         if raw.count < 65536 { raw += bytes.prefix(65536 - raw.count) }
         for message in parser.feed(bytes) {
             switch message.event {

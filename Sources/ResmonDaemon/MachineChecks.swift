@@ -63,7 +63,7 @@ enum HostFacts {
 
     /// Resident set size from /proc/self/statm.
     static func residentBytes() -> Double {
-        guard let text = try? ProcFile("/proc/self/statm", capacity: 128).read({ String(decoding: $0, as: UTF8.self) })
+        guard let text = try? ProcFile("/proc/self/statm", capacity: 128).readText()
         else { return .nan }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Double(fields[1]) else { return .nan }

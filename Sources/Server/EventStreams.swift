@@ -26,9 +26,7 @@ public final class ServerStream: @unchecked Sendable {
     deinit { rs_stream_release(pointer) }
 
     public func write(_ bytes: [UInt8]) -> WriteResult {
-        let result = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { rs_stream_write(pointer, $0.baseAddress, $0.count) }
-        }
+        let result = rs_stream_write(pointer, bytes, bytes.count) // the shim copies them under its lock
         switch result {
         case 0: return .written
         case 1: return .full

@@ -48,30 +48,31 @@ public final class CPUSubsystem: Subsystem {
         var cpuCount = 0
         try file.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                guard let label = line.field() else { continue }
+            while var line = text.nextLine(in: bytes) {
+                guard let labelRange = line.field(in: bytes) else { continue }
+                let label = bytes.extracting(labelRange)
                 if label.starts(with: "cpu") {
                     var fields = [UInt64](repeating: 0, count: 10)
                     var count = 0
-                    while count < 10, let value = line.unsigned() {
+                    while count < 10, let value = line.unsigned(in: bytes) {
                         fields[count] = value
                         count += 1
                     }
                     guard count >= 4 else { continue }
-                    let resource = label.spells("cpu") ? "total" : String(decoding: label, as: UTF8.self)
+                    let resource = label.spells("cpu") ? "total" : String(decodingUTF8: label)
                     if resource != "total" { cpuCount += 1 }
                     seen.insert(resource)
                     record(resource, fields, into: &batch)
                 } else if label.spells("ctxt") {
-                    host[1] = line.unsigned().map { Double($0) } ?? .nan
+                    host[1] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
                 } else if label.spells("intr") {
-                    host[2] = line.unsigned().map { Double($0) } ?? .nan
+                    host[2] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
                 } else if label.spells("processes") {
-                    host[3] = line.unsigned().map { Double($0) } ?? .nan
+                    host[3] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
                 } else if label.spells("procs_running") {
-                    host[4] = line.unsigned().map { Double($0) } ?? .nan
+                    host[4] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
                 } else if label.spells("procs_blocked") {
-                    host[5] = line.unsigned().map { Double($0) } ?? .nan
+                    host[5] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
                 }
             }
         }

@@ -123,17 +123,14 @@ public final class CgroupSubsystem: Subsystem {
         var found: [String] = ["/"]
         var pending: [String] = [""]
         while let relative = pending.popLast(), found.count < CgroupSubsystem.groupLimit {
-            guard let directory = opendir(root + relative) else { continue }
-            while let entry = readdir(directory) {
-                guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                guard name != "." && name != ".." else { continue }
+            guard let directory = try? DirectoryListing(root + relative) else { continue }
+            directory.forEachEntry { bytes, isDirectory in
+                guard isDirectory else { return }
+                let name = String(decodingUTF8: bytes)
+                guard name != "." && name != ".." else { return }
                 found.append(relative + "/" + name)
                 pending.append(relative + "/" + name)
             }
-            closedir(directory)
         }
         return found
     }
@@ -146,7 +143,7 @@ public final class CgroupSubsystem: Subsystem {
     }
 
     /// Reads a whole small file of a group, kept open while the group lives.
-    private func read<Result>(_ group: Group, _ path: String, _ parse: (UnsafeBufferPointer<UInt8>) -> Result?) -> Result? {
+    private func read<Result>(_ group: Group, _ path: String, _ parse: (Span<UInt8>) -> Result?) -> Result? {
         let file: ProcFile
         if let known = group.files[path] {
             file = known
@@ -157,20 +154,21 @@ public final class CgroupSubsystem: Subsystem {
         return (try? file.read(parse)) ?? nil
     }
 
-    private static func number(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    private static func number(_ bytes: Span<UInt8>) -> Double? {
         var scanner = TextScanner(bytes)
-        return scanner.unsigned().map { Double($0) }
+        return scanner.unsigned(in: bytes).map { Double($0) }
     }
 
     /// Sums `name=value` fields over the lines of a v2 keyed file (io.stat).
-    private static func sum(_ bytes: UnsafeBufferPointer<UInt8>, _ key: StaticString) -> Double? {
+    private static func sum(_ bytes: Span<UInt8>, _ key: StaticString) -> Double? {
         var total = 0.0
         var text = TextScanner(bytes)
-        while var line = text.nextLine() {
-            while let field = line.field() {
+        while var line = text.nextLine(in: bytes) {
+            while let fieldRange = line.field(in: bytes) {
+                let field = bytes.extracting(fieldRange)
                 guard let equals = field.firstIndex(of: 0x3d),
-                      UnsafeBufferPointer(rebasing: field[..<equals]).spells(key),
-                      let value = TextScanner.parseUnsigned(UnsafeBufferPointer(rebasing: field[(equals + 1)...])) else { continue }
+                      field.extracting(..<equals).spells(key),
+                      let value = TextScanner.parseUnsigned(field.extracting((equals + 1)...)) else { continue }
                 total += Double(value)
             }
         }
@@ -178,14 +176,15 @@ public final class CgroupSubsystem: Subsystem {
     }
 
     /// A value following a key on a line of a flat keyed file (`usage_usec 123`, `some avg10=1.5 …`).
-    private static func field(_ bytes: UnsafeBufferPointer<UInt8>, line key: StaticString, _ name: StaticString? = nil) -> Double? {
+    private static func field(_ bytes: Span<UInt8>, line key: StaticString, _ name: StaticString? = nil) -> Double? {
         var text = TextScanner(bytes)
-        while var line = text.nextLine() {
-            guard let label = line.field(), label.spells(key) else { continue }
-            guard let name else { return line.unsigned().map { Double($0) } }
-            while let field = line.field() {
-                guard let equals = field.firstIndex(of: 0x3d), UnsafeBufferPointer(rebasing: field[..<equals]).spells(name) else { continue }
-                return TextScanner.parseDecimal(UnsafeBufferPointer(rebasing: field[(equals + 1)...]))
+        while var line = text.nextLine(in: bytes) {
+            guard let label = line.field(in: bytes), bytes.extracting(label).spells(key) else { continue }
+            guard let name else { return line.unsigned(in: bytes).map { Double($0) } }
+            while let fieldRange = line.field(in: bytes) {
+                let field = bytes.extracting(fieldRange)
+                guard let equals = field.firstIndex(of: 0x3d), field.extracting(..<equals).spells(name) else { continue }
+                return TextScanner.parseDecimal(field.extracting((equals + 1)...))
             }
         }
         return nil
@@ -236,10 +235,10 @@ public final class CgroupSubsystem: Subsystem {
             let totals = read(state, path) { bytes -> (Double, Double)? in
                 var read = 0.0, written = 0.0
                 var text = TextScanner(bytes)
-                while var line = text.nextLine() {
-                    _ = line.field()
-                    guard let operation = line.field(), let value = line.unsigned() else { continue }
-                    if operation.spells("Read") { read += Double(value) } else if operation.spells("Write") { written += Double(value) }
+                while var line = text.nextLine(in: bytes) {
+                    _ = line.field(in: bytes)
+                    guard let operation = line.field(in: bytes), let value = line.unsigned(in: bytes) else { continue }
+                    if bytes.extracting(operation).spells("Read") { read += Double(value) } else if bytes.extracting(operation).spells("Write") { written += Double(value) }
                 }
                 return (read, written)
             }

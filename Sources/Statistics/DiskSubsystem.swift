@@ -33,12 +33,12 @@ public final class DiskSubsystem: Subsystem {
         defer { slots.end() }
         try file.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                line.skip(2)
-                guard let name = line.word() else { continue }
+            while var line = text.nextLine(in: bytes) {
+                line.skip(2, in: bytes)
+                guard let name = line.word(in: bytes) else { continue }
                 var fields: [UInt64] = []
                 fields.reserveCapacity(11)
-                while fields.count < 11, let value = line.unsigned() { fields.append(value) }
+                while fields.count < 11, let value = line.unsigned(in: bytes) { fields.append(value) }
                 guard fields.count == 11, accepts(name) else { continue }
                 // reads merged sectors ms | writes merged sectors ms | in-flight io_ms weighted_ms
                 let values: [Double] = [

@@ -45,12 +45,12 @@ public final class FileSystemSubsystem: Subsystem {
     }
 
     /// The real file systems in a mount table, the last mount on each path winning.
-    static func realMounts(in bytes: UnsafeBufferPointer<UInt8>) -> [Mount] {
+    static func realMounts(in bytes: Span<UInt8>) -> [Mount] {
         var byPath: [String: Mount] = [:]
         var order: [String] = []
         var text = TextScanner(bytes)
-        while var line = text.nextLine() {
-            guard let device = line.word(), let path = line.word(), let type = line.word(),
+        while var line = text.nextLine(in: bytes) {
+            guard let device = line.word(in: bytes), let path = line.word(in: bytes), let type = line.word(in: bytes),
                   !excludedTypes.contains(type) else { continue }
             let mount = Mount(device: unescapeOctal(device), path: unescapeOctal(path), type: type)
             if byPath[mount.path] == nil { order.append(mount.path) }

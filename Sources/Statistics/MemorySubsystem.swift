@@ -38,8 +38,9 @@ public final class MemorySubsystem: Subsystem {
         var cached = Double.nan, shared = Double.nan, dirty = Double.nan, swapTotal = Double.nan, swapFree = Double.nan
         try meminfo.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                guard let label = line.field(), let kib = line.unsigned() else { continue }
+            while var line = text.nextLine(in: bytes) {
+                guard let labelRange = line.field(in: bytes), let kib = line.unsigned(in: bytes) else { continue }
+                let label = bytes.extracting(labelRange)
                 let value = Double(kib) * 1024
                 if label.spells("MemTotal:") { total = value }
                 else if label.spells("MemFree:") { free = value }
@@ -60,12 +61,13 @@ public final class MemorySubsystem: Subsystem {
         var paging: [Double] = [.nan, .nan, .nan, .nan]
         if let _ = try? vmstat.read({ bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                guard let label = line.field() else { continue }
-                if label.spells("pgmajfault") { paging[0] = line.unsigned().map { Double($0) } ?? .nan }
-                else if label.spells("pswpin") { paging[1] = line.unsigned().map { Double($0) } ?? .nan }
-                else if label.spells("pswpout") { paging[2] = line.unsigned().map { Double($0) } ?? .nan }
-                else if label.spells("oom_kill") { paging[3] = line.unsigned().map { Double($0) } ?? .nan }
+            while var line = text.nextLine(in: bytes) {
+                guard let labelRange = line.field(in: bytes) else { continue }
+                let label = bytes.extracting(labelRange)
+                if label.spells("pgmajfault") { paging[0] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                else if label.spells("pswpin") { paging[1] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                else if label.spells("pswpout") { paging[2] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                else if label.spells("oom_kill") { paging[3] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
             }
         }) {}
 
@@ -116,11 +118,16 @@ public final class LoadSubsystem: Subsystem {
     public func collect(into batch: inout SampleBatch) throws {
         let values: [Double] = try file.read { bytes in
             var line = TextScanner(bytes)
-            guard let one = line.decimal(), let five = line.decimal(), let fifteen = line.decimal(),
-                  let tasks = line.field(), let slash = tasks.firstIndex(of: 0x2f),
-                  let runnable = TextScanner.parseUnsigned(UnsafeBufferPointer(rebasing: tasks[..<slash])),
-                  let all = TextScanner.parseUnsigned(UnsafeBufferPointer(rebasing: tasks[(slash + 1)...]))
-            else { throw SubsystemUnavailable("\(file.path) is not in the loadavg format") }
+            let path = file.path
+            func malformed() -> SubsystemUnavailable { SubsystemUnavailable("\(path) is not in the loadavg format") }
+            guard let one = line.decimal(in: bytes), let five = line.decimal(in: bytes), let fifteen = line.decimal(in: bytes),
+                  let tasksRange = line.field(in: bytes)
+            else { throw malformed() }
+            let tasks = bytes.extracting(tasksRange)
+            guard let slash = tasks.firstIndex(of: 0x2f),
+                  let runnable = TextScanner.parseUnsigned(tasks.extracting(..<slash)),
+                  let all = TextScanner.parseUnsigned(tasks.extracting((slash + 1)...))
+            else { throw malformed() }
             return [one, five, fifteen, Double(runnable), Double(all)]
         }
         slots.begin()

@@ -30,15 +30,15 @@ public final class NetSubsystem: Subsystem {
         defer { slots.end() }
         try file.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
+            while var line = text.nextLine(in: bytes) {
                 // "  eth0: 123 ..." — old kernels glue large numbers to the colon.
                 let start = line.position
-                guard line.skip(past: 0x3a) else { continue }
-                var nameScanner = TextScanner(UnsafeBufferPointer(rebasing: line.bytes[start..<(line.position - 1)]))
-                guard let name = nameScanner.word() else { continue }
+                guard line.skip(past: 0x3a, in: bytes) else { continue }
+                var nameScanner = TextScanner(start..<(line.position - 1))
+                guard let name = nameScanner.word(in: bytes) else { continue }
                 var fields: [UInt64] = []
                 fields.reserveCapacity(16)
-                while fields.count < 16, let value = line.unsigned() { fields.append(value) }
+                while fields.count < 16, let value = line.unsigned(in: bytes) { fields.append(value) }
                 guard fields.count == 16 else { continue }
                 let values = [fields[0], fields[1], fields[2], fields[3], fields[8], fields[9], fields[10], fields[11]].map { Double($0) }
                 let handles = slots.handles(for: name, capacities: [linkSpeed(name)]) {

@@ -192,7 +192,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
             for _ in 0..<20 where taken == nil {
                 var before = stat(), after = stat()
                 guard stat(path, &before) == 0 else { break }
-                guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).read({ Array($0) }) else { break }
+                guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).readBytes() else { break }
                 guard stat(path, &after) == 0 else { break }
                 let same = before.st_ino == after.st_ino && before.st_size == after.st_size
                     && before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec

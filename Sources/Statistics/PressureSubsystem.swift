@@ -34,14 +34,16 @@ public final class PressureSubsystem: Subsystem {
             do {
                 try file.read { bytes in
                     var text = TextScanner(bytes)
-                    while var line = text.nextLine() {
-                        guard let scope = line.field() else { continue }
+                    while var line = text.nextLine(in: bytes) {
+                        guard let scopeRange = line.field(in: bytes) else { continue }
+                        let scope = bytes.extracting(scopeRange)
                         let base = scope.spells("some") ? 0 : scope.spells("full") ? 4 : -1
                         guard base >= 0 else { continue }
-                        while let field = line.field() {
+                        while let fieldRange = line.field(in: bytes) {
+                            let field = bytes.extracting(fieldRange)
                             guard let equals = field.firstIndex(of: 0x3d) else { continue }
-                            let name = UnsafeBufferPointer(rebasing: field[..<equals])
-                            let number = UnsafeBufferPointer(rebasing: field[(equals + 1)...])
+                            let name = field.extracting(..<equals)
+                            let number = field.extracting((equals + 1)...)
                             if name.spells("avg10") { values[base] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }
                             else if name.spells("avg60") { values[base + 1] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }
                             else if name.spells("avg300") { values[base + 2] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }

@@ -36,12 +36,24 @@ public final class ProcFile {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    /// Reads the whole file and hands its bytes to `body`.
-    public func read<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) throws -> Result {
+    /// Reads the whole file and lends its bytes to `body`: a `Span` cannot outlive the call,
+    /// so no parser can keep a view of the buffer the next read overwrites.
+    public func read<Result>(_ body: (Span<UInt8>) throws -> Result) throws -> Result {
         let length = try fill()
-        return try buffer.withUnsafeBufferPointer { all in
-            try body(UnsafeBufferPointer(rebasing: all[0..<length]))
-        }
+        let bytes = buffer // a retain, not a copy: a span of a class's stored array cannot outlive the access
+        return try body(bytes.span.extracting(0..<length))
+    }
+
+    /// Reads the whole file into an array of its own.
+    public func readBytes() throws -> [UInt8] {
+        let length = try fill()
+        return Array(buffer[0..<length])
+    }
+
+    /// Reads the whole file as text (invalid UTF-8 repaired).
+    public func readText() throws -> String {
+        let length = try fill()
+        return String(decoding: buffer[0..<length], as: UTF8.self)
     }
 
     private func fill() throws -> Int {
@@ -93,7 +105,7 @@ public final class ProcFile {
 /// Reads a whole small file once (for files read at discovery, not per sample).
 func readSmallFile(_ path: String) -> String? {
     let file = ProcFile(path, capacity: 512)
-    return try? file.read { String(decoding: $0, as: UTF8.self) }
+    return try? file.readText()
 }
 
 func pathExists(_ path: String) -> Bool {
@@ -102,92 +114,113 @@ func pathExists(_ path: String) -> Bool {
 
 /// Lists a directory's entries (without `.` and `..`); empty when it cannot be read.
 func directoryEntries(_ path: String) -> [String] {
-    guard let directory = opendir(path) else { return [] }
-    defer { closedir(directory) }
     var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+    try? forEachDirectoryEntry(in: path) { bytes, _ in
+        let name = String(decodingUTF8: bytes)
         if name != "." && name != ".." { names.append(name) }
     }
     return names.sorted()
 }
 
 /// Walks text a line and a field at a time, without allocating.
+///
+/// The scanner keeps indices, not the bytes: each call takes the `Span` it scans. A struct that
+/// stored a `Span` would have to be `~Escapable`, and declaring one (its initialiser's lifetime
+/// dependence, `@_lifetime`) still needs the experimental `Lifetimes` feature in Swift 6.3; a
+/// scanner of indices costs the same, and a span from another file can only trap on a bounds
+/// check, never read outside its bytes. Fields come back as index ranges into the same span
+/// (`bytes.extracting(range)`), since a function cannot return a `Span` without that feature either.
 public struct TextScanner {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var position: Int
+    /// Where the scanned text ends in the bytes, and where the scanner stands.
+    let end: Int
+    public private(set) var position: Int
 
-    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
-        self.bytes = bytes
-        self.position = 0
+    /// A scanner over all of `bytes`.
+    public init(_ bytes: Span<UInt8>) {
+        self.init(0..<bytes.count)
     }
 
-    public var atEnd: Bool { position >= bytes.count }
+    /// A scanner over `range` of the bytes handed to each call.
+    public init(_ range: Range<Int>) {
+        self.end = range.upperBound
+        self.position = range.lowerBound
+    }
+
+    public var atEnd: Bool { position >= end }
+
+    /// The part not scanned yet.
+    public var rest: Range<Int> { min(position, end)..<end }
+
+    /// The end to scan to: never past the bytes, which also lets the optimiser drop the bounds
+    /// checks of the loops below.
+    @inline(__always)
+    private func limit(_ bytes: Span<UInt8>) -> Int { min(end, bytes.count) }
 
     /// The next line (without its newline) as a scanner of its own.
-    public mutating func nextLine() -> TextScanner? {
-        guard position < bytes.count else { return nil }
+    public mutating func nextLine(in bytes: Span<UInt8>) -> TextScanner? {
+        let end = limit(bytes)
+        guard position < end else { return nil }
         let start = position
-        while position < bytes.count && bytes[position] != 0x0a { position += 1 }
-        let line = TextScanner(UnsafeBufferPointer(rebasing: bytes[start..<position]))
-        if position < bytes.count { position += 1 }
+        while position < end && bytes[position] != 0x0a { position += 1 }
+        let line = TextScanner(start..<position)
+        if position < end { position += 1 }
         return line
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a }
 
-    mutating func skipSpaces() {
-        while position < bytes.count && TextScanner.isSpace(bytes[position]) { position += 1 }
+    mutating func skipSpaces(in bytes: Span<UInt8>) {
+        let end = limit(bytes)
+        while position < end && TextScanner.isSpace(bytes[position]) { position += 1 }
     }
 
-    /// The next field separated by spaces, tabs or newlines.
-    public mutating func field() -> UnsafeBufferPointer<UInt8>? {
-        skipSpaces()
-        guard position < bytes.count else { return nil }
+    /// Where the next field separated by spaces, tabs or newlines lies in the bytes.
+    public mutating func field(in bytes: Span<UInt8>) -> Range<Int>? {
+        skipSpaces(in: bytes)
+        let end = limit(bytes)
+        guard position < end else { return nil }
         let start = position
-        while position < bytes.count && !TextScanner.isSpace(bytes[position]) { position += 1 }
-        return UnsafeBufferPointer(rebasing: bytes[start..<position])
+        while position < end && !TextScanner.isSpace(bytes[position]) { position += 1 }
+        return start..<position
     }
 
     /// The next field as text.
-    public mutating func word() -> String? {
-        field().map { String(decoding: $0, as: UTF8.self) }
+    public mutating func word(in bytes: Span<UInt8>) -> String? {
+        field(in: bytes).map { String(decodingUTF8: bytes.extracting($0)) }
     }
 
     /// The next field as an unsigned integer; nil when it is not one.
-    public mutating func unsigned() -> UInt64? {
-        guard let field = field() else { return nil }
-        return TextScanner.parseUnsigned(field)
+    public mutating func unsigned(in bytes: Span<UInt8>) -> UInt64? {
+        guard let field = field(in: bytes) else { return nil }
+        return TextScanner.parseUnsigned(bytes.extracting(field))
     }
 
     /// The next field as a decimal number; nil when it is not one.
-    public mutating func decimal() -> Double? {
-        guard let field = field() else { return nil }
-        return TextScanner.parseDecimal(field)
+    public mutating func decimal(in bytes: Span<UInt8>) -> Double? {
+        guard let field = field(in: bytes) else { return nil }
+        return TextScanner.parseDecimal(bytes.extracting(field))
     }
 
     /// Skips `count` fields.
-    public mutating func skip(_ count: Int) {
-        for _ in 0..<count { _ = field() }
+    public mutating func skip(_ count: Int, in bytes: Span<UInt8>) {
+        for _ in 0..<count { _ = field(in: bytes) }
     }
 
     /// Moves past the next occurrence of `byte`; false when there is none.
-    public mutating func skip(past byte: UInt8) -> Bool {
-        while position < bytes.count {
+    public mutating func skip(past byte: UInt8, in bytes: Span<UInt8>) -> Bool {
+        let end = limit(bytes)
+        while position < end {
             defer { position += 1 }
             if bytes[position] == byte { return true }
         }
         return false
     }
 
-    public var rest: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[position...]) }
-
-    public static func parseUnsigned(_ field: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    public static func parseUnsigned(_ field: Span<UInt8>) -> UInt64? {
         guard !field.isEmpty else { return nil }
         var value: UInt64 = 0
-        for byte in field {
+        for index in field.indices {
+            let byte = field[index]
             guard byte >= 0x30 && byte <= 0x39 else { return nil }
             let (product, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = product.addingReportingOverflow(UInt64(byte - 0x30))
@@ -198,14 +231,15 @@ public struct TextScanner {
     }
 
     /// A decimal such as `0.35` or `-1.5`, rounded once (digits as an integer over a power of ten).
-    public static func parseDecimal(_ field: UnsafeBufferPointer<UInt8>) -> Double? {
+    public static func parseDecimal(_ field: Span<UInt8>) -> Double? {
         guard !field.isEmpty else { return nil }
         var digits: UInt64 = 0
         var fractionDigits = 0
         var seenDot = false
         var seenDigit = false
         var negative = false
-        for (offset, byte) in field.enumerated() {
+        for offset in field.indices {
+            let byte = field[offset]
             if byte == 0x2d && offset == 0 { negative = true; continue }
             if byte == 0x2e && !seenDot { seenDot = true; continue }
             guard byte >= 0x30 && byte <= 0x39, digits < UInt64.max / 10 - 10 else { return nil }
@@ -221,30 +255,32 @@ public struct TextScanner {
     }
 }
 
-extension UnsafeBufferPointer where Element == UInt8 {
-    /// Whether these bytes spell `text`.
-    func spells(_ text: StaticString) -> Bool {
-        guard count == text.utf8CodeUnitCount else { return false }
-        let other = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-        return elementsEqual(other)
+extension Span where Element == UInt8 {
+    /// The index of the first `byte`; nil when there is none.
+    func firstIndex(of byte: UInt8) -> Int? {
+        for index in indices where self[index] == byte { return index }
+        return nil
     }
 
-    func starts(with text: StaticString) -> Bool {
-        guard count >= text.utf8CodeUnitCount else { return false }
-        let other = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-        return self[0..<other.count].elementsEqual(other)
+    /// The index of the last `byte`; nil when there is none.
+    func lastIndex(of byte: UInt8) -> Int? {
+        for index in indices.reversed() where self[index] == byte { return index }
+        return nil
     }
 }
 
 /// The names in a directory that end in `suffix` (hidden ones left out), sorted; nil when the
 /// directory cannot be opened (errno says why).
 public func fileNames(in directory: String, endingIn suffix: String) -> [String]? {
-    guard let handle = opendir(directory) else { return nil }
-    defer { closedir(handle) }
     var names: [String] = []
-    while let entry = readdir(handle) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name.hasSuffix(suffix) && !name.hasPrefix(".") { names.append(name) }
+    do {
+        try forEachDirectoryEntry(in: directory) { bytes, _ in
+            let name = String(decodingUTF8: bytes)
+            if name.hasSuffix(suffix) && !name.hasPrefix(".") { names.append(name) }
+        }
+    } catch {
+        errno = error.rawValue // callers read errno for why
+        return nil
     }
     return names.sorted()
 }

@@ -81,28 +81,21 @@ public final class ProcessSubsystem: Subsystem {
     }
 
     public func collect(into batch: inout SampleBatch) throws {
-        guard let directory = opendir(paths.procRoot) else {
-            throw SubsystemUnavailable("cannot list \(paths.procRoot): \(Errno.current.description)")
+        let directory: DirectoryListing
+        do {
+            directory = try DirectoryListing(paths.procRoot)
+        } catch {
+            throw SubsystemUnavailable("cannot list \(paths.procRoot): \(error.description)")
         }
-        defer { closedir(directory) }
         slots.begin()
         passes += 1
         if passes % ProcessSubsystem.kernelThreadRecheck == 0 { kernelThreads.removeAll() }
         var alive: Set<Int32> = []
         var listed: Set<Int32> = []
-        while let entry = readdir(directory) {
-            let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                var value: Int32 = 0
-                for byte in raw {
-                    if byte == 0 { break }
-                    guard byte >= 0x30 && byte <= 0x39, value < Int32.max / 10 - 10 else { return nil }
-                    value = value * 10 + Int32(byte - 0x30)
-                }
-                return value > 0 ? value : nil
-            }
-            guard let pid else { continue }
+        directory.forEachEntry { name, _ in
+            guard let pid = ProcessSubsystem.pid(name) else { return }
             listed.insert(pid)
-            if kernelThreads.contains(pid) { continue }
+            if kernelThreads.contains(pid) { return }
             if collect(pid, into: &batch) { alive.insert(pid) }
         }
         tracked = tracked.filter { alive.contains($0.key) }
@@ -154,10 +147,11 @@ public final class ProcessSubsystem: Subsystem {
             do {
                 try current.io.read { bytes in
                     var text = TextScanner(bytes)
-                    while var line = text.nextLine() {
-                        guard let label = line.field() else { continue }
-                        if label.spells("read_bytes:") { readBytes = line.unsigned().map { Double($0) } ?? .nan }
-                        else if label.spells("write_bytes:") { writtenBytes = line.unsigned().map { Double($0) } ?? .nan }
+                    while var line = text.nextLine(in: bytes) {
+                        guard let labelRange = line.field(in: bytes) else { continue }
+                        let label = bytes.extracting(labelRange)
+                        if label.spells("read_bytes:") { readBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                        else if label.spells("write_bytes:") { writtenBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
                     }
                 }
             } catch let error as ReadError where error.errno == EACCES || error.errno == EPERM {
@@ -186,18 +180,30 @@ public final class ProcessSubsystem: Subsystem {
         var rssPages: UInt64
     }
 
+    /// The process id a /proc entry's name spells; nil for the other entries.
+    private static func pid(_ name: Span<UInt8>) -> Int32? {
+        var value: Int32 = 0
+        for index in name.indices {
+            let byte = name[index]
+            guard byte >= 0x30 && byte <= 0x39, value < Int32.max / 10 - 10 else { return nil }
+            value = value * 10 + Int32(byte - 0x30)
+        }
+        return value > 0 ? value : nil
+    }
+
     /// Parses /proc/PID/stat. The command name is between the first `(` and the *last* `)`,
     /// so names with spaces or parentheses parse.
-    static func parseStat(_ bytes: UnsafeBufferPointer<UInt8>) -> Stat? {
+    static func parseStat(_ bytes: Span<UInt8>) -> Stat? {
         guard let open = bytes.firstIndex(of: 0x28), let close = bytes.lastIndex(of: 0x29), close > open else { return nil }
-        let comm = String(decoding: UnsafeBufferPointer(rebasing: bytes[(open + 1)..<close]), as: UTF8.self)
-        var fields = TextScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
-        guard let stateField = fields.field(), let state = stateField.first else { return nil }
+        let comm = String(decodingUTF8: bytes.extracting((open + 1)..<close))
+        var fields = TextScanner((close + 1)..<bytes.count)
+        guard let stateField = fields.field(in: bytes) else { return nil } // a field is never empty
+        let state = bytes[stateField.lowerBound]
         var numbers = [UInt64](repeating: 0, count: 21)
         for index in 0..<21 {
-            guard let field = fields.field() else { return nil }
+            guard let field = fields.field(in: bytes) else { return nil }
             // Some fields (tty, priority, nice) may be negative; only the unsigned ones are used.
-            numbers[index] = TextScanner.parseUnsigned(field) ?? 0
+            numbers[index] = TextScanner.parseUnsigned(bytes.extracting(field)) ?? 0
         }
         // After state: ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
         // cutime cstime priority nice num_threads itrealvalue starttime vsize rss
@@ -212,18 +218,17 @@ public final class ProcessSubsystem: Subsystem {
     private func countEntries(_ path: String) -> Double {
         var info = stat()
         if isProcfs && stat(path, &info) == 0 && info.st_size > 0 { return Double(info.st_size) }
-        guard let directory = opendir(path) else { return .nan }
-        defer { closedir(directory) }
+        guard let directory = try? DirectoryListing(path) else { return .nan }
         var count = 0
-        while let entry = readdir(directory) {
-            if entry.pointee.d_name.0 != 0x2e { count += 1 }
+        directory.forEachEntry { name, _ in
+            if name.isEmpty || name[0] != 0x2e { count += 1 }
         }
         return Double(count)
     }
 
     private func labels(pid: Int32, base: String, comm: String, startTime: UInt64) -> [String: String] {
         var labels = ["name": comm, "start_time": String(startTime)]
-        if let raw = try? ProcFile(base + "cmdline", capacity: 1024, keepOpen: false).read({ Array($0.prefix(512)) }) {
+        if let raw = try? ProcFile(base + "cmdline", capacity: 1024, keepOpen: false).readBytes().prefix(512) {
             let text = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             labels["cmdline"] = text.trimmingCharacters(in: " ")
         }
@@ -240,11 +245,7 @@ public final class ProcessSubsystem: Subsystem {
 
     private func userName(_ uid: UInt32) -> String {
         if let known = userNames[uid] { return known }
-        var entry = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 1024)
-        let name = getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0 && result != nil
-            ? String(cString: entry.pw_name) : String(uid)
+        let name = ResmonSystem.userName(uid: uid) ?? String(uid)
         userNames[uid] = name
         return name
     }

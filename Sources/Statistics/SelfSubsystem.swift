@@ -37,17 +37,18 @@ public final class SelfSubsystem: Subsystem {
         var rss = Double.nan, anonymous = Double.nan, threads = Double.nan, pss = Double.nan
         try status.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                guard let label = line.field() else { continue }
-                if label.spells("VmRSS:") { rss = line.unsigned().map { Double($0) * 1024 } ?? .nan }
-                else if label.spells("RssAnon:") { anonymous = line.unsigned().map { Double($0) * 1024 } ?? .nan }
-                else if label.spells("Threads:") { threads = line.unsigned().map { Double($0) } ?? .nan }
+            while var line = text.nextLine(in: bytes) {
+                guard let labelRange = line.field(in: bytes) else { continue }
+                let label = bytes.extracting(labelRange)
+                if label.spells("VmRSS:") { rss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
+                else if label.spells("RssAnon:") { anonymous = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
+                else if label.spells("Threads:") { threads = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
             }
         }
         _ = try? rollup.read { bytes in
             var text = TextScanner(bytes)
-            while var line = text.nextLine() {
-                if let label = line.field(), label.spells("Pss:") { pss = line.unsigned().map { Double($0) * 1024 } ?? .nan }
+            while var line = text.nextLine(in: bytes) {
+                if let label = line.field(in: bytes), bytes.extracting(label).spells("Pss:") { pss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
             }
         }
         var info = stat()

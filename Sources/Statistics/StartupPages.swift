@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ResmonSystem
 
 /// Gives back the pages of code a process ran only while starting (resmond, after its first
 /// self-monitoring period; the bench before it measures resmond's memory).
@@ -17,7 +15,8 @@ public enum StartupPages {
     /// Advises every private, non-writable, file-backed mapping; returns the bytes advised.
     public static func release() -> Int {
         let maps = ProcFile("/proc/self/maps", capacity: 1 << 16, keepOpen: false)
-        return (try? maps.read { bytes -> Int in
+        // Split as an array: the parsing below slices, and runs once.
+        return (try? maps.readBytes()).map { bytes -> Int in
             var advised = 0
             for line in bytes.split(separator: UInt8(ascii: "\n")) {
                 let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
@@ -27,12 +26,11 @@ public enum StartupPages {
                 else { continue }
                 let range = fields[0].split(separator: UInt8(ascii: "-"))
                 guard range.count == 2, let start = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
-                      let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start,
-                      let address = UnsafeMutableRawPointer(bitPattern: start)
+                      let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start
                 else { continue }
-                if madvise(address, Int(end - start), MADV_PAGEOUT) == 0 { advised += Int(end - start) }
+                if releasePages(start: start, length: Int(end - start)) { advised += Int(end - start) }
             }
             return advised
-        }) ?? 0
+        } ?? 0
     }
 }

@@ -29,7 +29,7 @@ func kibibytes(_ field: String, in text: String) -> Double? {
 
 /// A /proc file's text, or "" once the process is gone.
 func read(_ path: String) -> String {
-    (try? ProcFile(path, capacity: 4096).read { String(decoding: $0, as: UTF8.self) }) ?? ""
+    (try? ProcFile(path, capacity: 4096).readText()) ?? ""
 }
 
 /// utime + stime of a process, in seconds.

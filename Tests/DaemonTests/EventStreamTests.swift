@@ -82,8 +82,8 @@ final class RawStream {
                         ServerSentEvent(id: "8", event: "message", data: "plain")]
         for cut in 0...bytes.count {
             var parser = ServerSentEventParser()
-            var events = bytes[..<cut].withUnsafeBytes { parser.feed($0) }
-            events += bytes[cut...].withUnsafeBytes { parser.feed($0) }
+            var events = parser.feed(Array(bytes[..<cut]))
+            events += parser.feed(Array(bytes[cut...]))
             #expect(events == expected, "cut at \(cut)")
         }
     }

@@ -6,14 +6,18 @@ import Testing
 @Suite struct ProcessTests {
     @Test func aNameWithSpacesAndParenthesesParses() throws {
         let line = "12552 (a b) c) S 12549 12549 935 0 -1 4194304 134 0 7 0 250 50 0 0 20 0 3 0 272954 2990080 393 18446744073709551615 0"
-        let stat = try #require(Array(line.utf8).withUnsafeBufferPointer { ProcessSubsystem.parseStat($0) })
+        let bytes = Array(line.utf8)
+        let parsed = ProcessSubsystem.parseStat(bytes.span) // outside the macro, which cannot capture a Span
+        let stat = try #require(parsed)
         #expect(stat.comm == "a b) c")
         #expect(stat.state == UInt8(ascii: "S"))
         #expect(stat.majorFaults == 7 && stat.userTicks == 250 && stat.systemTicks == 50)
         #expect(stat.threads == 3 && stat.startTime == 272954 && stat.vsize == 2990080 && stat.rssPages == 393)
         #expect(!stat.isKernelThread)
-        #expect(Array("12 (x".utf8).withUnsafeBufferPointer { ProcessSubsystem.parseStat($0) } == nil)
-        #expect(Array("12 (x) S 1 2".utf8).withUnsafeBufferPointer { ProcessSubsystem.parseStat($0) } == nil)
+        let unclosed = Array("12 (x".utf8), short = Array("12 (x) S 1 2".utf8)
+        let unclosedStat = ProcessSubsystem.parseStat(unclosed.span), shortStat = ProcessSubsystem.parseStat(short.span)
+        #expect(unclosedStat == nil)
+        #expect(shortStat == nil)
     }
 
     @Test func systemdUnitComesFromTheCgroupPath() {

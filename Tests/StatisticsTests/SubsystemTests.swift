@@ -194,7 +194,8 @@ struct Host {
     @Test func mountTableKeepsRealFileSystemsOnly() throws {
         let text = try String(contentsOfFile: Host.fixture + "/proc/self/mounts", encoding: .utf8)
             + "/dev/sdb1 /mnt/my\\040disk ext4 rw 0 0\n/dev/sdc1 /data xfs rw 0 0\n/dev/sdd1 /data btrfs rw 0 0\n"
-        let mounts = Array(text.utf8).withUnsafeBufferPointer { FileSystemSubsystem.realMounts(in: $0) }
+        let bytes = Array(text.utf8)
+        let mounts = FileSystemSubsystem.realMounts(in: bytes.span)
         #expect(mounts.map(\.path) == ["/", "/mnt/my disk", "/data"])
         #expect(mounts.first { $0.path == "/data" }?.type == "btrfs")
     }

@@ -36,8 +36,9 @@ typedef struct rs_stream rs_stream;
 /* A stream whose buffer holds at most capacity bytes; the caller holds one reference. */
 rs_stream *rs_stream_create(size_t capacity);
 /* Appends bytes: 0 when buffered, 1 when they do not fit (nothing written), -1 when the
- * connection is gone or the stream finished. */
-int rs_stream_write(rs_stream *stream, const char *data, size_t length);
+ * connection is gone or the stream finished. Bytes, not text: void so that Swift passes a
+ * [UInt8] as it is. */
+int rs_stream_write(rs_stream *stream, const void *data, size_t length);
 /* Free bytes in the buffer. */
 size_t rs_stream_space(rs_stream *stream);
 /* Whether the peer is gone (the response was released). */
