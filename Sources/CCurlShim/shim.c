@@ -2,6 +2,12 @@
 #include "CCurlShim.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,4 +210,183 @@ int rs_http_stream(const char *socket_path, const char *url, const char *headers
     curl.slist_free_all(list);
     curl.easy_cleanup(handle);
     return result;
+}
+
+/* ---------------------------------------------------------------- a plain HTTP GET */
+
+static long milliseconds_left(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return left > 0 ? left : 0;
+}
+
+/* Waits for fd to be ready for events; 1 ready, 0 timed out, -1 error (errno). EINTR retried. */
+static int wait_ready(int fd, short events, const struct timespec *deadline) {
+    for (;;) {
+        struct pollfd item = {.fd = fd, .events = events};
+        int ready = poll(&item, 1, (int)milliseconds_left(deadline));
+        if (ready < 0 && errno == EINTR) continue;
+        return ready;
+    }
+}
+
+/* Decodes a chunked body in place; returns its length, or -1 when malformed. */
+static long dechunk(char *data, size_t length) {
+    size_t in = 0, out = 0;
+    for (;;) {
+        char *end = NULL;
+        if (in >= length) return -1;
+        unsigned long size = strtoul(data + in, &end, 16);
+        if (end == data + in) return -1;
+        char *line_end = memchr(end, '\n', length - (size_t)(end - data));
+        if (!line_end) return -1;
+        in = (size_t)(line_end - data) + 1;
+        if (size == 0) return (long)out;
+        if (size > length - in) return -1;
+        memmove(data + out, data + in, size);
+        out += size;
+        in += size;
+        if (in < length && data[in] == '\r') in++;
+        if (in < length && data[in] == '\n') in++;
+    }
+}
+
+int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
+                      size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000; }
+    *body = NULL;
+    *body_length = 0;
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *addresses = NULL;
+    int resolved = getaddrinfo(host, port, &hints, &addresses);
+    if (resolved != 0) {
+        snprintf(error, 256, "cannot resolve %s: %s", host, gai_strerror(resolved));
+        return -1;
+    }
+    int fd = -1;
+    int saved = 0;
+    for (struct addrinfo *address = addresses; address && fd < 0; address = address->ai_next) {
+        fd = socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address->ai_protocol);
+        if (fd < 0) { saved = errno; continue; }
+        if (connect(fd, address->ai_addr, address->ai_addrlen) == 0) break;
+        if (errno == EINPROGRESS && wait_ready(fd, POLLOUT, &deadline) == 1) {
+            int failure = 0;
+            socklen_t size = sizeof failure;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) == 0 && failure == 0) break;
+            saved = failure ? failure : errno;
+        } else {
+            saved = errno == EINPROGRESS ? ETIMEDOUT : errno;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(addresses);
+    if (fd < 0) {
+        snprintf(error, 256, "cannot connect to %s:%s: %s", host, port, strerror(saved ? saved : ETIMEDOUT));
+        return -1;
+    }
+
+    char request[2048];
+    int request_length = snprintf(request, sizeof request,
+                                  "GET %s HTTP/1.0\r\nHost: %s%s%s:%s\r\nAccept: text/plain;version=0.0.4\r\n"
+                                  "User-Agent: resmond\r\nConnection: close\r\n\r\n",
+                                  path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+    if (request_length < 0 || (size_t)request_length >= sizeof request) {
+        close(fd);
+        snprintf(error, 256, "the URL is too long");
+        return -1;
+    }
+    for (int sent = 0; sent < request_length;) {
+        ssize_t written = send(fd, request + sent, (size_t)(request_length - sent), MSG_NOSIGNAL);
+        if (written > 0) { sent += (int)written; continue; }
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0 && errno == EAGAIN && wait_ready(fd, POLLOUT, &deadline) == 1) continue;
+        snprintf(error, 256, "cannot send the request: %s", written < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
+        close(fd);
+        return -1;
+    }
+
+    /* The answer: headers (at most 64 KiB) and the body, read until the server closes. */
+    size_t limit = max_body_bytes + 65536, capacity = 65536, length = 0;
+    char *data = malloc(capacity + 1);
+    if (!data) { close(fd); snprintf(error, 256, "out of memory"); return -1; }
+    for (;;) {
+        if (length == capacity) {
+            if (capacity >= limit) {
+                free(data);
+                close(fd);
+                snprintf(error, 256, "the answer is larger than %zu bytes", max_body_bytes);
+                return -1;
+            }
+            capacity = capacity * 2 < limit ? capacity * 2 : limit;
+            char *grown = realloc(data, capacity + 1);
+            if (!grown) { free(data); close(fd); snprintf(error, 256, "out of memory"); return -1; }
+            data = grown;
+        }
+        ssize_t got = recv(fd, data + length, capacity - length, 0);
+        if (got > 0) { length += (size_t)got; continue; }
+        if (got == 0) break;
+        if (errno == EINTR) continue;
+        int ready = errno == EAGAIN ? wait_ready(fd, POLLIN, &deadline) : -1;
+        if (ready == 1) continue;
+        if (ready == 0) snprintf(error, 256, "timed out after %ld ms", timeout_ms);
+        else snprintf(error, 256, "cannot read the answer: %s", strerror(errno));
+        free(data);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    data[length] = 0;
+
+    int major = 0, minor = 0, code = 0;
+    char *header_end = strstr(data, "\r\n\r\n");
+    if (sscanf(data, "HTTP/%d.%d %d", &major, &minor, &code) != 3 || !header_end) {
+        free(data);
+        snprintf(error, 256, "not an HTTP answer");
+        return -1;
+    }
+    *header_end = 0;
+    int chunked = 0;
+    long content_length = -1;
+    for (char *line = strstr(data, "\r\n"); line && *line; line = strstr(line + 2, "\r\n")) {
+        char *name = line + 2;
+        if (strncasecmp(name, "transfer-encoding:", 18) == 0 && strstr(name, "chunked")) chunked = 1;
+        if (strncasecmp(name, "content-length:", 15) == 0) content_length = strtol(name + 15, NULL, 10);
+        if (strncasecmp(name, "content-encoding:", 17) == 0 && !strstr(name, "identity")) {
+            free(data);
+            snprintf(error, 256, "the answer is compressed, which resmond did not ask for");
+            return -1;
+        }
+    }
+    size_t start = (size_t)(header_end + 4 - data);
+    size_t size = length - start;
+    if (chunked) {
+        long decoded = dechunk(data + start, size);
+        if (decoded < 0) { free(data); snprintf(error, 256, "a malformed chunked answer"); return -1; }
+        size = (size_t)decoded;
+    } else if (content_length >= 0) {
+        if ((size_t)content_length > size) {
+            free(data);
+            snprintf(error, 256, "the answer ended after %zu of its %ld bytes", size, content_length);
+            return -1;
+        }
+        size = (size_t)content_length;
+    }
+    if (size > max_body_bytes) {
+        free(data);
+        snprintf(error, 256, "the answer is larger than %zu bytes", max_body_bytes);
+        return -1;
+    }
+    memmove(data, data + start, size);
+    data[size] = 0;
+    *body = data;
+    *body_length = size;
+    *status = code;
+    return 0;
 }

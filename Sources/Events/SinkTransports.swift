@@ -357,7 +357,7 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         children.state.withLock { $0[pid] = Child(deadline: EventFilter.now() + timeoutSeconds, event: event.id) }
         // The event fits a pipe's buffer; a program that never reads must not block the sink.
         _ = fcntl(pipeEnds[1], F_SETFL, fcntl(pipeEnds[1], F_GETFL) | O_NONBLOCK)
-        _ = (Array(json) + [0x0a]).withUnsafeBytes { write(pipeEnds[1], $0.baseAddress, $0.count) }
+        try? FileDescriptor(rawValue: pipeEnds[1]).writeAll(Array(json) + [0x0a])
         close(pipeEnds[1])
         return .delivered
     }

@@ -90,3 +90,59 @@ private final class ChunkReceiver {
     let onChunk: ([UInt8]) -> Bool
     init(_ onChunk: @escaping ([UInt8]) -> Bool) { self.onChunk = onChunk }
 }
+
+extension HTTPClient {
+    /// A GET of `http://HOST[:PORT][/PATH]` (no credentials) with resmond's own HTTP/1.0 client
+    /// instead of libcurl: loading libcurl and its TLS libraries cost resmond 8 MB RSS for a
+    /// scrape of loopback. Nil when the URL is not such a plain one (use `fetch`).
+    public static func getPlain(_ url: String, timeoutMilliseconds: Int, maximumBytes: Int) -> Result<Response, Failure>? {
+        guard let plain = PlainURL(url) else { return nil }
+        var status = 0
+        var body: UnsafeMutablePointer<CChar>?
+        var length = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let result = rs_http_get_plain(plain.host, plain.port, plain.path, timeoutMilliseconds, maximumBytes, &status, &body, &length, &error)
+        defer { free(body) }
+        guard result == 0, let body else {
+            return .failure(Failure(description: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        }
+        return .success(Response(status: status, body: Array(UnsafeRawBufferPointer(start: body, count: length))))
+    }
+
+    /// `http://HOST[:PORT][/PATH]`, without credentials: what `getPlain` fetches.
+    public struct PlainURL: Equatable, Sendable {
+        public var host: String
+        public var port: String
+        public var path: String
+
+        public init(host: String, port: String, path: String) {
+            self.host = host
+            self.port = port
+            self.path = path
+        }
+
+        public init?(_ url: String) {
+            guard url.hasPrefix("http://") else { return nil }
+            var rest = Substring(url.dropFirst(7))
+            if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
+            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            let path = rest[authorityEnd...]
+            guard !authority.isEmpty, !authority.contains("@"), !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else { return nil }
+            if authority.hasPrefix("[") {
+                guard let close = authority.firstIndex(of: "]") else { return nil }
+                host = String(authority[authority.index(after: authority.startIndex)..<close])
+                let after = authority[authority.index(after: close)...]
+                guard after.isEmpty || after.hasPrefix(":") else { return nil }
+                port = after.isEmpty ? "80" : String(after.dropFirst())
+            } else {
+                let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count <= 2 else { return nil }
+                host = String(parts[0])
+                port = parts.count == 2 ? String(parts[1]) : "80"
+            }
+            guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else { return nil }
+            self.path = path.isEmpty ? "/" : path.hasPrefix("?") ? "/" + path : String(path)
+        }
+    }
+}

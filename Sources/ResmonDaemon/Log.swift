@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// resmond's log: one line per message on standard error, which systemd's journal keeps.
@@ -11,7 +12,6 @@ public enum Log {
     private static func write(_ level: String, _ message: String) {
         let line = "resmond: " + level + message + "\n"
         // One write(2) per line, so lines from different threads never interleave.
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        try? FileDescriptor(rawValue: 2).writeAll(Array(line.utf8))
     }
 }

@@ -49,11 +49,7 @@ extension DaemonConfiguration {
 /// Facts about this host and this process that several services report.
 enum HostFacts {
     /// The host name events carry.
-    static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
+    static func hostName() -> String { ResmonSystem.hostName() }
 
     /// The host's uuid for rrd_updates: /etc/machine-id as a UUID.
     static func hostUUID() -> String {

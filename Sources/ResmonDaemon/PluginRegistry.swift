@@ -1,4 +1,3 @@
-import CShim
 import HTTPClient
 import FoundationEssentials
 import ResmonAPI
@@ -85,54 +84,14 @@ enum PluginRegistry {
     /// with credentials through libcurl (loaded on first use). Loading libcurl, with OpenSSL,
     /// Kerberos, LDAP and SSH behind it, put 8 MB in resmond's RSS for a scrape of loopback.
     static let fetch: PluginSubsystem.Fetch = { url, timeout, limit in
-        guard let plain = PlainURL(url) else { return fetchThroughCurl(url, timeout, limit) }
-        var status = 0
-        var body: UnsafeMutablePointer<CChar>?
-        var length = 0
-        var error = [CChar](repeating: 0, count: 256)
-        let result = rs_http_get_plain(plain.host, plain.port, plain.path, Int(timeout * 1000), limit, &status, &body, &length, &error)
-        defer { free(body) }
-        guard result == 0, let body else {
-            return .failure(PluginSubsystem.PluginFailure("\(url): " + error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        guard let answer = HTTPClient.getPlain(url, timeoutMilliseconds: Int(timeout * 1000), maximumBytes: limit) else {
+            return fetchThroughCurl(url, timeout, limit)
         }
-        guard status == 200 else { return .failure(PluginSubsystem.PluginFailure("\(url) answered \(status)")) }
-        return .success(Array(UnsafeRawBufferPointer(start: body, count: length)))
-    }
-
-    /// `http://HOST[:PORT][/PATH]`, without credentials: what `rs_http_get_plain` fetches.
-    struct PlainURL: Equatable {
-        var host: String
-        var port: String
-        var path: String
-
-        init(host: String, port: String, path: String) {
-            self.host = host
-            self.port = port
-            self.path = path
-        }
-
-        init?(_ url: String) {
-            guard url.hasPrefix("http://") else { return nil }
-            var rest = Substring(url.dropFirst(7))
-            if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
-            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-            let authority = rest[..<authorityEnd]
-            let path = rest[authorityEnd...]
-            guard !authority.isEmpty, !authority.contains("@"), !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else { return nil }
-            if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]") else { return nil }
-                host = String(authority[authority.index(after: authority.startIndex)..<close])
-                let after = authority[authority.index(after: close)...]
-                guard after.isEmpty || after.hasPrefix(":") else { return nil }
-                port = after.isEmpty ? "80" : String(after.dropFirst())
-            } else {
-                let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-                guard parts.count <= 2 else { return nil }
-                host = String(parts[0])
-                port = parts.count == 2 ? String(parts[1]) : "80"
-            }
-            guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else { return nil }
-            self.path = path.isEmpty ? "/" : path.hasPrefix("?") ? "/" + path : String(path)
+        switch answer {
+        case .failure(let error): return .failure(PluginSubsystem.PluginFailure("\(url): \(error)"))
+        case .success(let response):
+            guard response.status == 200 else { return .failure(PluginSubsystem.PluginFailure("\(url) answered \(response.status)")) }
+            return .success(response.body)
         }
     }
 

@@ -72,14 +72,7 @@ enum ArchiveUpdates {
         var child = pid_t()
         guard posix_spawn(&child, "/usr/bin/rrdtool", &actions, nil, argv, environ) == 0 else { return nil }
         close(pipeEnds[0])
-        let bytes = Array(commands.utf8)
-        let total = bytes.count
-        var written = 0
-        while written < total {
-            let count = bytes.withUnsafeBytes { write(pipeEnds[1], $0.baseAddress! + written, total - written) }
-            if count <= 0 { break }
-            written += count
-        }
+        try? FileDescriptor(rawValue: pipeEnds[1]).writeAll(Array(commands.utf8))
         close(pipeEnds[1])
         var status: Int32 = 0
         var usage = rusage()

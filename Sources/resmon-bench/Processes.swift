@@ -1,6 +1,7 @@
 // What the sections share to start, watch and measure processes: resmond, the peers, rrdtool.
 import HTTPClient
 import ResmonSystem
+import Server
 import Statistics
 #if canImport(Glibc)
 import Glibc
@@ -76,14 +77,7 @@ func writeFile(_ path: String, _ text: String) {
 
 /// A loopback port nothing listens on, for node_exporter, Prometheus and a profiled resmond.
 func freeTCPPort() -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard let (descriptor, port) = try? ListeningSocket.tcp(host: "127.0.0.1", port: 0) else { return 0 }
+    close(descriptor)
+    return port
 }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import ResmonAPI
 #if canImport(Glibc)
 import Glibc
+import ResmonSystem
 #endif
 
 /// One measured figure, as the output file holds it.
@@ -32,10 +33,9 @@ struct Results {
         let encoder = WireJSON.encoder(pretty: true)
         guard let data = try? encoder.encode(figures) else { return }
         let bytes = Array(data) + [0x0a]
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if descriptor >= 0 {
-            _ = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            close(descriptor)
+        if let file = try? FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC) {
+            try? file.writeAll(bytes)
+            file.close()
             print("wrote \(path)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import ResmonTestSupport
 import Testing
 @testable import ResmonDaemon
@@ -125,7 +126,7 @@ import Testing
 
 @Suite struct PlainURLTests {
     @Test func plainHTTPURLsAreSplitAndTheRestGoThroughLibcurl() {
-        typealias URL = PluginRegistry.PlainURL
+        typealias URL = HTTPClient.PlainURL
         #expect(URL("http://127.0.0.1:9100/metrics") == URL(host: "127.0.0.1", port: "9100", path: "/metrics"))
         #expect(URL("http://localhost/metrics?collect[]=cpu#top") == URL(host: "localhost", port: "80", path: "/metrics?collect[]=cpu"))
         #expect(URL("http://[::1]:9100") == URL(host: "::1", port: "9100", path: "/"))

@@ -23,4 +23,15 @@ int rs_http_stream(const char *socket_path, const char *url, const char *headers
                    long connect_timeout_ms, long idle_ms, rs_http_chunk on_chunk, void *context,
                    long *status, char *error);
 
+/* ---- a plain HTTP GET (scrape plug-ins) ---- */
+
+/* GET http://host:port/path with HTTP/1.0 (so the server closes the connection; a chunked
+ * answer is decoded too), without libcurl: loading libcurl and its TLS libraries cost resmond
+ * 8 MB RSS for plain-HTTP scrapes on loopback. host is a name or a literal address (IPv6 without
+ * brackets). The whole exchange is bounded by timeout_ms; a body over max_body_bytes fails.
+ * Returns 0 with *status and *body (malloc'd, NUL-terminated, the caller frees it), else -1 and a
+ * message in error (size 256). */
+int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
+                      size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error);
+
 #endif

@@ -72,17 +72,6 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
                               unsigned timeout_seconds, char *error);
 void rs_http_stop(rs_http_server *server);
 
-/* ---- a plain HTTP GET (scrape plug-ins) ---- */
-
-/* GET http://host:port/path with HTTP/1.0 (so the server closes the connection; a chunked
- * answer is decoded too), without libcurl: loading libcurl and its TLS libraries cost resmond
- * 8 MB RSS for plain-HTTP scrapes on loopback. host is a name or a literal address (IPv6 without
- * brackets). The whole exchange is bounded by timeout_ms; a body over max_body_bytes fails.
- * Returns 0 with *status and *body (malloc'd, NUL-terminated, the caller frees it), else -1 and a
- * message in error (size 256). */
-int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
-                      size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error);
-
 /* ---- systemd and process helpers ---- */
 
 /* Returns freed heap memory to the system (glibc's malloc_trim). */
