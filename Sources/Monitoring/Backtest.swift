@@ -167,6 +167,6 @@ extension MonitorEngine {
                 engine.evaluate(now: time)
             }
         }
-        return BacktestReplay(plan: plan, events: (try? engine.events(after: 0, limit: 100_000)) ?? [])
+        return BacktestReplay(plan: plan, events: (try? engine.eventStore.events(after: 0, limit: 100_000)) ?? [])
     }
 }

@@ -38,7 +38,7 @@ public final class MonitorEngine: Sendable {
     ]
 
     /// The state database's migrations, in order: events and monitors, sink cursors, instance state.
-    public static let migrations = [EventLog.schema + MonitorEngine.schema, SinkRunner.schema, MonitorEngine.instanceSchema]
+    public static let migrations = [EventStore.schema + MonitorEngine.schema, SinkRunner.schema, MonitorEngine.instanceSchema]
 
     /// Persisted runtime state: what a restart must not forget.
     struct SavedState: Codable {
@@ -101,6 +101,8 @@ public final class MonitorEngine: Sendable {
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
     let database: StateDatabase
+    /// The event log the engine appends to: streams, routes and sinks read it directly.
+    public let eventStore: EventStore
     let table: SampleTable
     let step: Double
     let host: String
@@ -119,6 +121,7 @@ public final class MonitorEngine: Sendable {
                 samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
                 scheduleChanged: @escaping @Sendable () -> Void = {}) {
         self.database = database
+        self.eventStore = EventStore(database: database)
         self.core = Mutex(Core(definitions: MonitorDirectory(load: MonitorEngine.loader(database: database, table: table, step: step))))
         self.scheduleChanged = scheduleChanged
         self.samplingRequest = samplingRequest
@@ -634,30 +637,22 @@ public final class MonitorEngine: Sendable {
         }
     }
 
+    // Forwards to `eventStore` that Daemon.swift still calls; remove them once it wires the
+    // event store into streams and retention itself.
+
     public func events(after: Int64, limit: Int, monitor: String? = nil) throws -> [EventRecord] {
-        try database.withDatabase { try EventLog.events(after: after, limit: limit, monitor: monitor, in: $0) }
+        try eventStore.events(after: after, limit: limit, monitor: monitor)
     }
 
     /// The newest event id in the log (0 when empty).
     public func lastEventID() throws -> Int64 {
-        try database.withDatabase { try EventLog.lastID(in: $0) }
+        try eventStore.lastID()
     }
 
     /// Applies the event log's retention (a batch at a time; call periodically).
     @discardableResult
     public func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double) -> Int {
-        (try? database.withDatabase { database in
-            try EventLog.enforceRetention(maximumAge: maximumAge, maximumCount: maximumCount, now: now, in: database)
-        }) ?? 0
-    }
-
-    /// Events matching a filter within a time range (`GET /v1/events`).
-    public func queryEvents(after: Int64, since: Double?, until: Double?, newestFirst: Bool, limit: Int,
-                            filter: EventFilter?) throws -> [EventRecord] {
-        try database.withDatabase { database in
-            try EventLog.query(after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
-                               filter: filter, in: database)
-        }
+        (try? eventStore.enforceRetention(maximumAge: maximumAge, maximumCount: maximumCount, now: now)) ?? 0
     }
 
     /// A monitor's spec and state; `definition` spares reading it back when the caller has it.
@@ -1012,7 +1007,7 @@ public final class MonitorEngine: Sendable {
             stored = try database.withDatabase { database in
                 try database.transaction {
                     try extra?(database)
-                    let stored = try EventLog.append(events, in: database)
+                    let stored = try EventStore.append(events, in: database)
                     for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
                         guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
                         if event.type == EventType.noData.name { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }

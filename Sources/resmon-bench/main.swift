@@ -397,7 +397,7 @@ if wants("events") {
             let started = Clock.monotonic()
             for _ in 0..<transactions {
                 try? state.withDatabase { database in
-                    try database.transaction { _ = try EventLog.append(Array(repeating: event, count: perTransaction), in: database) }
+                    try database.transaction { _ = try EventStore.append(Array(repeating: event, count: perTransaction), in: database) }
                 }
             }
             report("event_log_append_\(label)", Double(perTransaction * transactions) / (Clock.monotonic() - started), "events/s")

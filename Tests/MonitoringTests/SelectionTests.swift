@@ -48,7 +48,7 @@ import Testing
             engine.evaluate(now: time)
         }
 
-        var events: [EventRecord] { (try? engine.events(after: 0, limit: 1000)) ?? [] }
+        var events: [EventRecord] { (try? engine.eventStore.events(after: 0, limit: 1000)) ?? [] }
 
         func restart() throws {
             engine.saveAll()
