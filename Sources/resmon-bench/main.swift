@@ -252,7 +252,7 @@ func residentBytes() -> Double {
         table.apply(batch, time: time, monotonicTime: time)
     }
     feed()
-    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { return }
+    guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) else { return }
     let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
     // Steady state, as resmond runs: it hands freed heap back every minute (malloc_trim), so
     // the requests' transient memory does not count.
@@ -389,7 +389,7 @@ if wants("events") {
         for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
         rmdir(directory)
     }
-    if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) {
+    if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) {
         let event = EventRecord(id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
                                 monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
                                 message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])

@@ -19,7 +19,7 @@ import Testing
         var values: [String: Double] = [:]
 
         init() throws {
-            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
             engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         }
 
@@ -52,7 +52,7 @@ import Testing
 
         func restart() throws {
             engine.saveAll()
-            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
             engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
             try engine.load()
         }

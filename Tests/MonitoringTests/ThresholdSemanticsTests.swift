@@ -19,7 +19,7 @@ final class Rig {
     init(kind: StatisticKind = .gauge, upperBound: Double? = 200) throws {
         handle = table.register(StatisticDescriptor(key: StatisticKey(parsing: kind == .gauge ? "app:test:level" : "app:test:count_total")!,
                                                     kind: kind, unit: "", upperBound: upperBound, help: "test"))
-        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         feedValue(.nan) // the statistic exists from the start
     }
@@ -68,7 +68,7 @@ final class Rig {
     /// A new engine on the same database: a restart.
     func restart() throws {
         engine.saveAll()
-        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         try engine.load()
     }
