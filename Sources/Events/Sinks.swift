@@ -146,7 +146,10 @@ final class SinkWorker: @unchecked Sendable {
     let configuration: SinkConfiguration
     private let filter: EventFilter?
     private let transport: any SinkTransport
+    /// Cursors (`sink_cursors`, this module's table) are read and written here; events are read
+    /// from the log's store.
     private let database: StateDatabase
+    private let events: EventStore
     private let log: @Sendable (String) -> Void
     private let signal = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
@@ -160,6 +163,7 @@ final class SinkWorker: @unchecked Sendable {
         self.filter = filter
         self.transport = transport
         self.database = database
+        self.events = EventStore(database: database)
         self.log = log
         progress = Mutex(SinkStatus(name: configuration.name, type: configuration.kind.name, filter: configuration.filter,
                                     after: 0, delivered: 0, rejected: 0, retries: 0, lastError: nil, retryAt: nil))
@@ -197,7 +201,7 @@ final class SinkWorker: @unchecked Sendable {
         while !isStopping {
             let page: [EventRecord]
             do {
-                page = try database.withDatabase { try EventLog.events(after: cursor, limit: SinkWorker.page, in: $0) }
+                page = try events.events(after: cursor, limit: SinkWorker.page)
             } catch {
                 log("sink \(configuration.name): cannot read the event log: \(error)")
                 pause(5)
@@ -256,7 +260,7 @@ final class SinkWorker: @unchecked Sendable {
             if let stored = try database.execute("SELECT after FROM sink_cursors WHERE name = ?", [.text(name)]).first?.first?.integer {
                 return stored
             }
-            let newest = try EventLog.lastID(in: database)
+            let newest = try EventStore.lastID(in: database)
             try database.execute("INSERT INTO sink_cursors (name, after) VALUES (?, ?)", [.text(name), .integer(newest)])
             return newest
         }) ?? 0

@@ -134,7 +134,7 @@ extension MonitorEngine {
         }
         let engine: MonitorEngine
         do {
-            let database = try StateDatabase(path: ":memory:", migrations: MonitorEngine.migrations)
+            let database = try StateDatabase(path: ":memory:", migrations: MonitorStore.migrations)
             engine = MonitorEngine(database: database, table: table, step: min(Double(step), plan.replayRate), host: "backtest")
         } catch {
             throw MonitorError(kind: .storage, message: "cannot open the backtest's in-memory database: \(error)")
@@ -167,6 +167,6 @@ extension MonitorEngine {
                 engine.evaluate(now: time)
             }
         }
-        return BacktestReplay(plan: plan, events: (try? engine.events(after: 0, limit: 100_000)) ?? [])
+        return BacktestReplay(plan: plan, events: (try? engine.eventStore.events(after: 0, limit: 100_000)) ?? [])
     }
 }

@@ -46,7 +46,8 @@ extension MonitorEngine {
         core.withLock { core in
             var events: [EventRecord] = []
             var saving: [Int] = []
-            var statements: [(String, [DatabaseValue])] = []
+            // The monitors' table changes, made in the transaction that logs the events.
+            var changes: [(Database) throws -> Void] = []
             // Gone from the files, or changed: retire the old monitor.
             for index in core.definitions.occupied where core.definitions.has(.fromFile, index) {
                 guard let definition = core.definitions[index] else { continue }
@@ -63,25 +64,26 @@ extension MonitorEngine {
                     events.append(cancelEvent(index, core, reason: replacement == nil ? "its file no longer declares it" : "its file changed it"))
                 }
                 let retired = removeInstances(of: index, reason: "its template's file changed", core: &core, events: &events)
-                for id in retired { statements.append(("DELETE FROM instance_state WHERE id = ?", [.text(id)])) }
                 remove(index, from: &core)
-                statements.append(("DELETE FROM monitor_state WHERE id = ?", [.text(definition.id)]))
-                statements.append(("DELETE FROM monitors WHERE id = ?", [.text(definition.id)]))
+                let id = definition.id
+                changes.append { database in
+                    try MonitorStore.forgetInstances(retired, in: database)
+                    try MonitorStore.delete(id, in: database)
+                }
             }
             for (id, definition) in wanted.sorted(by: { $0.key < $1.key }) {
                 if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
                     problems.append("\(definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
                     continue
                 }
-                guard let text = try? encoder.encode(definition.spec) else { continue }
-                statements.append(("INSERT OR REPLACE INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)",
-                                   [.text(id), .text(String(decoding: text, as: UTF8.self)), .integer(0), .real(now)]))
+                guard let text = try? MonitorStore.text(definition.spec) else { continue }
+                changes.append { database in try MonitorStore.put(id: id, specText: text, owner: 0, createdAt: now, in: database) }
                 saving.append(add(definition, to: &core))
             }
-            guard !events.isEmpty || !statements.isEmpty else { return }
+            guard !events.isEmpty || !changes.isEmpty else { return }
             do {
                 try commit(events: events, saving: saving, core: &core) { database in
-                    for (sql, parameters) in statements { _ = try database.execute(sql, parameters) }
+                    for change in changes { try change(database) }
                 }
             } catch {
                 problems.append("monitors.d: cannot store the monitors: \(error)")

@@ -167,10 +167,7 @@ extension MonitorEngine {
 
     /// A restarted resmond's instance picks up its saved state (raised stays raised).
     func restoreState(of index: Int, id: String, core: inout Core) {
-        let stored = try? database.withDatabase { database in
-            try database.execute("SELECT state FROM instance_state WHERE id = ?", [.text(id)]).first?.first?.text
-        }
-        guard let text = stored ?? nil, let saved = try? JSONDecoder().decode(SavedState.self, from: Data(text.utf8)) else { return }
+        guard let saved = store.instanceState(id) else { return }
         apply(saved, to: index, core: &core)
     }
 

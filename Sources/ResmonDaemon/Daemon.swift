@@ -133,14 +133,14 @@ public final class Daemon: Sendable {
         -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService) {
         let database: StateDatabase
         do {
-            database = try StateDatabase(path: configuration.stateDirectory + "/state.db", migrations: MonitorEngine.migrations)
+            database = try StateDatabase(path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations)
         } catch {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
         let snapshots = HistorySnapshotService(history: history, configuration: self.configuration)
         let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration)
-        let boundEngine = LateBound<MonitorEngine>()
-        let streams = EventStreamService(maximumStreams: configuration.maxConnections, engine: boundEngine)
+        let events = EventStore(database: database)
+        let streams = EventStreamService(maximumStreams: configuration.maxConnections, events: events)
         let wake = DispatchSemaphore(value: 0)
         let engine = MonitorEngine(database: database, table: table, step: Double(configuration.step),
                                    published: { events in
@@ -153,7 +153,6 @@ public final class Daemon: Sendable {
                                        else { collector.withdrawPeriodRequest(by: requester) }
                                    },
                                    scheduleChanged: { wake.signal() })
-        boundEngine.bind(engine)
         let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(SamplingService.Parts(configuration: self.configuration, collector: collector, table: table,
@@ -169,7 +168,7 @@ public final class Daemon: Sendable {
         let router = APIRouter(context: APIContext(table: table, status: { status.response() },
                                                    subsystems: { [collector] in collector.statuses() },
                                                    pushed: pushed, writeToken: writeToken, history: history,
-                                                   monitors: engine, streams: streams.hub, sinks: { sinks.runner.statuses() },
+                                                   monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
                                                    hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }))
         boundRouter.bind(router)
         let signals = SignalService(stop: { [stopRequest] in stopRequest.request() },
@@ -182,9 +181,11 @@ public final class Daemon: Sendable {
             .init(service: sinks, stopSeconds: 5),
             .init(service: sampling, stopSeconds: 1.5),
             .init(service: selfLimits, stopSeconds: 1),
+            // Before the servers answer: a signal sent once /healthz answers (SIGUSR1 for a dump,
+            // SIGHUP) must find its handler, not the default action, which ends the process.
+            .init(service: signals, stopSeconds: 1),
             .init(service: http, stopSeconds: 5),
             .init(service: streams, stopSeconds: 3),
-            .init(service: signals, stopSeconds: 1),
         ])
         return (services, http, sampling)
     }

@@ -1,5 +1,4 @@
 import Events
-import Monitoring
 import ResmonSystem
 import Server
 
@@ -10,13 +9,10 @@ final class EventStreamService: Service {
     let name = "event streams"
     let hub: EventStreamHub
 
-    /// `engine` is bound before the first stream can open (the servers start after it is).
-    init(maximumStreams: Int, engine: LateBound<MonitorEngine>) {
+    init(maximumStreams: Int, events: EventStore) {
         var settings = EventStreamHub.Settings()
         settings.maximumStreams = maximumStreams
-        hub = EventStreamHub(settings: settings,
-                             read: { after, limit in try engine.value?.events(after: after, limit: limit) ?? [] },
-                             newest: { try engine.value?.lastEventID() ?? 0 })
+        hub = EventStreamHub(settings: settings, store: events)
     }
 
     /// The hub serves from construction: streams may open as soon as the servers answer.

@@ -1,5 +1,6 @@
 import CShim
 import Dispatch
+import Events
 import History
 import Monitoring
 import ResmonSystem
@@ -159,7 +160,8 @@ final class SamplingService: Service {
             history.prune(now: Clock.wall())
             let (days, maximum) = configuration.read { ($0.eventRetentionDays, $0.eventRetentionCount) }
             // Batch by batch, each in its own short transaction, so writers wait at most one batch.
-            while engine.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall()) >= 5000 {}
+            while ((try? engine.eventStore.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall())) ?? 0)
+                >= EventStore.retentionBatch {}
         }
         snapshots.saveIfDue()
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }

@@ -1,3 +1,4 @@
+import Events
 import FoundationEssentials
 import History
 import Monitoring
@@ -14,6 +15,8 @@ public struct APIContext: Sendable {
     public var writeToken: String?
     public var history: HistoryStore?
     public var monitors: MonitorEngine?
+    /// The event log `/v1/events` reads; by default the one the monitor engine writes.
+    public var events: EventStore?
     /// Feeds `/v1/events/stream`; nil: streams are not offered.
     public var streams: EventStreamHub?
     /// The sinks' progress for `/v1/sinks`.
@@ -29,7 +32,7 @@ public struct APIContext: Sendable {
     public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
                 subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
                 writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
-                streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000",
+                events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000",
                 reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil) {
         self.reload = reload
         self.streams = streams
@@ -41,6 +44,7 @@ public struct APIContext: Sendable {
         self.writeToken = writeToken
         self.history = history
         self.monitors = monitors
+        self.events = events ?? monitors?.eventStore
         self.hostUUID = hostUUID
     }
 }
@@ -132,7 +136,7 @@ public struct APIRouter: HTTPHandler {
         case "/v1/events":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
-            return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite).events(request)
+            return try MonitorRoutes.events(request, store: try eventStore())
         case "/v1/reload":
             try allow(request, ["POST"])
             try acceptOnly([], request)
@@ -194,6 +198,14 @@ public struct APIRouter: HTTPHandler {
             throw Failure(status: 404, code: .notFound, message: "monitors are not kept by this resmond")
         }
         return monitors
+    }
+
+    private func eventStore() throws -> EventStore {
+        // The log lives in the monitors' state database: without monitors there is none.
+        guard let events = context.events else {
+            throw Failure(status: 404, code: .notFound, message: "monitors are not kept by this resmond")
+        }
+        return events
     }
 
     private func historyStore() throws -> HistoryStore {

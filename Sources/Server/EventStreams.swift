@@ -92,6 +92,14 @@ public final class EventStreamHub: Sendable {
     private static let reserve = 256
     private static let page = 500
 
+    /// A hub that catches streams up from the event log's store.
+    public convenience init(settings: Settings = Settings(), store: EventStore) {
+        self.init(settings: settings, read: { after, limit in try store.events(after: after, limit: limit) },
+                  newest: { try store.lastID() })
+    }
+
+    /// A hub reading through closures: for a daemon that opens the state database after the
+    /// hub exists (streams are refused until then: the closures throw or find nothing).
     public init(settings: Settings = Settings(), read: @escaping LogReader, newest: @escaping @Sendable () throws -> Int64) {
         self.settings = settings
         self.read = read

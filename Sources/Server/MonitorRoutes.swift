@@ -121,7 +121,8 @@ struct MonitorRoutes {
         return single ? try json(created[0], status: 201) : try json(MonitorList(monitors: created), status: 201)
     }
 
-    func events(_ request: HTTPRequest) throws -> HTTPResponse {
+    /// `GET /v1/events`: read from the event log's store, not through the engine.
+    static func events(_ request: HTTPRequest, store: EventStore) throws -> HTTPResponse {
         let after = try request.query["after"].map { text -> Int64 in
             guard let value = Int64(text), value >= 0 else {
                 throw APIRouter.Failure(status: 400, code: .badRequest, message: "after: expected an event id, got \"\(text)\"")
@@ -147,10 +148,10 @@ struct MonitorRoutes {
         guard order == "asc" || order == "desc" else {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "order: expected asc or desc, got \"\(order)\"")
         }
-        let events = try engine.queryEvents(after: after, since: try time("since"), until: try time("until"),
-                                            newestFirst: order == "desc", limit: limit, filter: filter)
+        let events = try store.query(after: after, since: try time("since"), until: try time("until"),
+                                     newestFirst: order == "desc", limit: limit, filter: filter)
         let next = order == "desc" ? after : (events.last?.id ?? after)
-        return try json(EventList(events: events, next: next))
+        return HTTPResponse(status: 200, body: Array(try MonitorRoutes.encoder.encode(EventList(events: events, next: next))))
     }
 
     /// The `filter` (and `monitor`) query parameters as one compiled filter.

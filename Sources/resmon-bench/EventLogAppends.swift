@@ -16,7 +16,7 @@ enum EventLogAppends {
             for suffix in ["", "-wal", "-shm"] { unlink(directory + "/state.db" + suffix) }
             rmdir(directory)
         }
-        if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) {
+        if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) {
             let event = EventRecord(id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
                                     monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
                                     message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])
@@ -24,7 +24,7 @@ enum EventLogAppends {
                 let started = Clock.monotonic()
                 for _ in 0..<transactions {
                     try? state.withDatabase { database in
-                        try database.transaction { _ = try EventLog.append(Array(repeating: event, count: perTransaction), in: database) }
+                        try database.transaction { _ = try EventStore.append(Array(repeating: event, count: perTransaction), in: database) }
                     }
                 }
                 results.report("event_log_append_\(label)", Double(perTransaction * transactions) / (Clock.monotonic() - started), "events/s")

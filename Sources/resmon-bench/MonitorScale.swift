@@ -71,7 +71,7 @@ enum MonitorScale {
             table.apply(batch, time: time, monotonicTime: time)
         }
         feed()
-        guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorEngine.migrations) else { return }
+        guard let database = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) else { return }
         let engine = MonitorEngine(database: database, table: table, step: 1, host: "bench")
         // Steady state, as resmond runs: it hands freed heap back every minute (malloc_trim), so
         // the requests' transient memory does not count.

@@ -13,7 +13,7 @@ import Testing
         // Keep the newest 20: 10 go, in batches of at most 4.
         var deleted = 0
         while true {
-            let batch = try rig.database.withDatabase { try EventLog.enforceRetention(maximumAge: 1e9, maximumCount: 20, now: now, batch: 4, in: $0) }
+            let batch = try rig.engine.eventStore.enforceRetention(maximumAge: 1e9, maximumCount: 20, now: now, batch: 4)
             #expect(batch <= 4)
             if batch == 0 { break }
             deleted += batch
@@ -21,7 +21,7 @@ import Testing
         #expect(deleted == 10)
         #expect(rig.events.count == 20)
         // Then age: events older than 5 s before the last go.
-        rig.engine.enforceRetention(maximumAge: 5.5, maximumCount: 1000, now: now)
+        try rig.engine.eventStore.enforceRetention(maximumAge: 5.5, maximumCount: 1000, now: now)
         #expect(rig.events.count == 6)
         #expect(rig.events.allSatisfy { $0.time >= now - 5.5 })
     }

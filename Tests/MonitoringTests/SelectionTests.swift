@@ -19,7 +19,7 @@ import Testing
         var values: [String: Double] = [:]
 
         init() throws {
-            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
             engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         }
 
@@ -48,11 +48,11 @@ import Testing
             engine.evaluate(now: time)
         }
 
-        var events: [EventRecord] { (try? engine.events(after: 0, limit: 1000)) ?? [] }
+        var events: [EventRecord] { (try? engine.eventStore.events(after: 0, limit: 1000)) ?? [] }
 
         func restart() throws {
             engine.saveAll()
-            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+            database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
             engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
             try engine.load()
         }

@@ -19,7 +19,7 @@ final class Rig {
     init(kind: StatisticKind = .gauge, upperBound: Double? = 200) throws {
         handle = table.register(StatisticDescriptor(key: StatisticKey(parsing: kind == .gauge ? "app:test:level" : "app:test:count_total")!,
                                                     kind: kind, unit: "", upperBound: upperBound, help: "test"))
-        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         feedValue(.nan) // the statistic exists from the start
     }
@@ -61,14 +61,14 @@ final class Rig {
         }
     }
 
-    var events: [EventRecord] { (try? engine.events(after: 0, limit: 1000)) ?? [] }
+    var events: [EventRecord] { (try? engine.eventStore.events(after: 0, limit: 1000)) ?? [] }
     var types: [String] { events.map(\.type) }
     var phase: String { engine.monitor("m")?.state.phase ?? "gone" }
 
     /// A new engine on the same database: a restart.
     func restart() throws {
         engine.saveAll()
-        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorEngine.migrations)
+        database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         try engine.load()
     }
@@ -489,10 +489,10 @@ final class Rig {
         let rig = try Rig()
         try rig.create { $0.loggingRate = 1 }
         rig.feed(60, 60, 60, 60, 60)
-        let all = try rig.engine.events(after: 0, limit: 100)
+        let all = try rig.engine.eventStore.events(after: 0, limit: 100)
         #expect(all.count == 5)
         #expect(zip(all, all.dropFirst()).allSatisfy { $0.id < $1.id })
-        let page = try rig.engine.events(after: all[1].id, limit: 2)
+        let page = try rig.engine.eventStore.events(after: all[1].id, limit: 2)
         #expect(page.map(\.id) == [all[2].id, all[3].id])
     }
 }

@@ -1,0 +1,163 @@
+import FoundationEssentials
+import ResmonAPI
+import Storage
+
+/// The durable event log, the one owner of the state database's `events` table: its schema, the
+/// appends (in the caller's transaction, before anything else may see the events), the queries,
+/// retention and the newest id a new reader starts after. Ids are monotonic and never reused.
+/// The monitor engine appends; streams, routes and sinks read here, not through the engine.
+public struct EventStore: Sendable {
+    /// Schema for the state database's migrations.
+    public static let schema = [
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, code INTEGER NOT NULL, type TEXT NOT NULL,
+            severity INTEGER NOT NULL, monitor_id TEXT, monitor_name TEXT, key TEXT, value REAL, threshold REAL,
+            host TEXT NOT NULL, message TEXT NOT NULL, cancels INTEGER, labels TEXT NOT NULL, annotations TEXT NOT NULL)
+        """,
+        "CREATE INDEX events_monitor ON events(monitor_id, id)",
+    ]
+
+    /// How many events one retention pass deletes at most.
+    public static let retentionBatch = 5000
+
+    let database: StateDatabase
+
+    /// The log in `database`, which must have been opened with `schema` among its migrations.
+    public init(database: StateDatabase) {
+        self.database = database
+    }
+
+    // MARK: - Writing, inside a caller's transaction
+
+    /// Appends events (their `id` is ignored) and returns them with the ids they were given.
+    /// Takes the open database so that the events commit in the caller's transaction, with the
+    /// state that produced them.
+    public static func append(_ events: [EventRecord], in database: Database) throws -> [EventRecord] {
+        var stored: [EventRecord] = []
+        let encoder = WireJSON.encoder()
+        for var event in events {
+            try database.execute("""
+                INSERT INTO events (time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host,
+                                    message, cancels, labels, annotations) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """, [
+                    .real(event.time), .integer(Int64(event.code)), .text(event.type),
+                    .integer(Int64(Severity(name: event.severity)?.rawValue ?? Severity.info.rawValue)),
+                    event.monitorId.map { .text($0) } ?? .null, event.monitorName.map { .text($0) } ?? .null,
+                    event.key.map { .text($0) } ?? .null, event.value.map { .real($0) } ?? .null,
+                    event.threshold.map { .real($0) } ?? .null, .text(event.host), .text(event.message),
+                    event.cancels.map { .integer($0) } ?? .null,
+                    .text(String(decoding: try encoder.encode(event.labels), as: UTF8.self)),
+                    .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self)),
+                ])
+            event.id = database.lastInsertID
+            stored.append(event)
+        }
+        return stored
+    }
+
+    /// The highest event id so far (0 when none), inside a caller's transaction: a sink's first
+    /// cursor is read and stored under one lock.
+    public static func lastID(in database: Database) throws -> Int64 {
+        try database.execute("SELECT COALESCE(MAX(id), 0) FROM events").first?.first?.integer ?? 0
+    }
+
+    // MARK: - Reading
+
+    /// Events with ids above `after`, oldest first, at most `limit`: how streams and sinks
+    /// catch up from their cursor.
+    public func events(after: Int64, limit: Int, monitor: String? = nil) throws -> [EventRecord] {
+        let rows = try database.withDatabase { database in
+            try database.execute("""
+                SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                       cancels, labels, annotations FROM events WHERE id > ? AND (? IS NULL OR monitor_id = ?) ORDER BY id LIMIT ?
+                """, [.integer(after), monitor.map { .text($0) } ?? .null, monitor.map { .text($0) } ?? .null, .integer(Int64(limit))])
+        }
+        return rows.map(EventStore.decode)
+    }
+
+    /// The newest event id in the log (0 when empty): where a reader that wants only what comes
+    /// next starts.
+    public func lastID() throws -> Int64 {
+        try database.withDatabase { try EventStore.lastID(in: $0) }
+    }
+
+    /// A query (`GET /v1/events`): events matching `filter`, after an id, within a time range,
+    /// oldest or newest first, at most `limit`. Pages through the log so a selective filter
+    /// still fills the page.
+    public func query(after: Int64 = 0, since: Double? = nil, until: Double? = nil, newestFirst: Bool = false,
+                      limit: Int, filter: EventFilter? = nil) throws -> [EventRecord] {
+        try database.withDatabase { database in
+            try EventStore.query(after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
+                                 filter: filter, in: database)
+        }
+    }
+
+    private static func query(after: Int64, since: Double?, until: Double?, newestFirst: Bool,
+                              limit: Int, filter: EventFilter?, in database: Database) throws -> [EventRecord] {
+        var found: [EventRecord] = []
+        var cursor: Int64? = nil
+        let page = 1000
+        while found.count < limit {
+            var conditions = ["id > ?"]
+            var parameters: [DatabaseValue] = [.integer(after)]
+            if let cursor {
+                conditions.append(newestFirst ? "id < ?" : "id > ?")
+                parameters.append(.integer(cursor))
+            }
+            if let since {
+                conditions.append("time >= ?")
+                parameters.append(.real(since))
+            }
+            if let until {
+                conditions.append("time <= ?")
+                parameters.append(.real(until))
+            }
+            parameters.append(.integer(Int64(page)))
+            let rows = try database.execute("""
+                SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                       cancels, labels, annotations FROM events WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY id \(newestFirst ? "DESC" : "ASC") LIMIT ?
+                """, parameters)
+            let events = rows.map(decode)
+            for event in events where filter?.matches(event) ?? true {
+                found.append(event)
+                if found.count == limit { break }
+            }
+            guard events.count == page, let last = events.last else { break }
+            cursor = last.id
+        }
+        return found
+    }
+
+    private static func decode(_ row: [DatabaseValue]) -> EventRecord {
+        let decoder = JSONDecoder()
+        let labels = (try? decoder.decode([String: String].self, from: Data((row[13].text ?? "{}").utf8))) ?? [:]
+        let annotations = (try? decoder.decode([String: String].self, from: Data((row[14].text ?? "{}").utf8))) ?? [:]
+        return EventRecord(
+            id: row[0].integer ?? 0, time: row[1].real ?? 0, code: Int(row[2].integer ?? 0), type: row[3].text ?? "",
+            severity: Severity(rawValue: Int(row[4].integer ?? 6))?.name ?? "info", monitorId: row[5].text,
+            monitorName: row[6].text, key: row[7].text, value: row[8].real, threshold: row[9].real,
+            host: row[10].text ?? "", message: row[11].text ?? "", cancels: row[12].integer,
+            labels: labels, annotations: annotations)
+    }
+
+    // MARK: - Retention
+
+    /// Deletes events older than `maximumAge` seconds or beyond the newest `maximumCount`, at most
+    /// `batch` at a time, each batch its own short lock, so that a large backlog never holds the
+    /// database from writers for long. Returns how many were deleted: call again while it
+    /// returns `batch`.
+    @discardableResult
+    public func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double,
+                                 batch: Int = EventStore.retentionBatch) throws -> Int {
+        try database.withDatabase { database in
+            let newest = try EventStore.lastID(in: database)
+            try database.execute("""
+                DELETE FROM events WHERE id IN (
+                    SELECT id FROM events WHERE time < ? OR id <= ? ORDER BY id LIMIT ?)
+                """, [.real(now - maximumAge), .integer(newest - Int64(maximumCount)), .integer(Int64(batch))])
+            return Int(try database.execute("SELECT changes()").first?.first?.integer ?? 0)
+        }
+    }
+}

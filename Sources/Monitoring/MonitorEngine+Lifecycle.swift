@@ -1,0 +1,227 @@
+import Events
+import FoundationEssentials
+import ResmonAPI
+import ResmonSystem
+import Statistics
+
+/// The API's changes to monitors: create, update (PATCH), delete and the actions (start, stop,
+/// pause, resume, reset, reset-notification). Each validates first, then changes memory and
+/// the database under the engine's lock, and answers only after the change is committed.
+extension MonitorEngine {
+    /// Validates and stores monitors, all or none; answers only after they are committed.
+    public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
+        try refuseWhenBusy()
+        let now = Clock.wall()
+        var definitions: [MonitorDefinition] = []
+        for (position, spec) in specs.enumerated() {
+            do {
+                definitions.append(try MonitorDefinition(spec: spec, owner: owner, createdAt: now, step: step, table: table))
+            } catch {
+                throw MonitorError(kind: .invalid, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
+            }
+        }
+        let ids = definitions.map(\.id)
+        if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
+        return try core.withLock { core throws(MonitorError) -> [MonitorInfo] in
+            if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
+                throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
+            }
+            try checkDependencies(definitions, core)
+            do {
+                try store.insert(definitions, owner: owner, createdAt: now)
+            } catch {
+                throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
+            }
+            // Added in dependency order, so that each dependent's depth counts what it depends on.
+            var pending = definitions
+            var ordered: [MonitorDefinition] = []
+            while !pending.isEmpty {
+                let waiting = Set(pending.map(\.id))
+                let ready = pending.filter { definition in definition.spec.precondition?.monitor.map { !waiting.contains($0) } ?? true }
+                ordered += ready.isEmpty ? pending : ready
+                let readyIDs = Set(ready.map(\.id))
+                pending = ready.isEmpty ? [] : pending.filter { !readyIDs.contains($0.id) }
+            }
+            let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
+            return definitions.map { info(indexes[$0.id]!, core, definition: $0) }
+        }
+    }
+
+    /// Preconditions on other monitors: the monitor must exist (now or in the same request), and
+    /// following them must never come back to where it started.
+    private func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
+        var dependsOn: [String: String] = [:]
+        for (index, dependency) in core.dependencies { dependsOn[core.definitions.id(index)] = dependency.monitor }
+        let incoming = Set(definitions.map(\.id))
+        for definition in definitions { dependsOn[definition.id] = definition.spec.precondition?.monitor }
+        for definition in definitions {
+            guard let first = definition.spec.precondition?.monitor else { continue }
+            guard core.indexByID[first] != nil || incoming.contains(first) else {
+                throw MonitorError(kind: .invalid, message: "precondition.monitor: no monitor \(first)")
+            }
+            var seen: Set<String> = [definition.id]
+            var next: String? = first
+            while let current = next {
+                guard seen.insert(current).inserted else {
+                    throw MonitorError(kind: .invalid, message: "precondition.monitor: \(definition.id) → \(first) … comes back to \(current): dependency cycles are refused")
+                }
+                next = dependsOn[current]
+            }
+        }
+    }
+
+    /// Applies a partial spec (PATCH): the fields given replace the stored ones; the monitor is
+    /// validated again and starts afresh (a raised one is cancelled first).
+    public func update(_ id: String, patch: [String: JSONValue], caller: Int) throws(MonitorError) -> MonitorInfo {
+        if patch["id"] != nil { throw MonitorError(kind: .invalid, message: "id cannot be changed") }
+        let encoder = WireJSON.encoder()
+        return try core.withLock { core throws(MonitorError) -> MonitorInfo in
+            let index = try lookup(id, core, caller: caller)
+            guard let old = core.definitions[index] else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+            if let template = old.spec.template {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): change the template")
+            }
+            if let source = old.spec.source {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): change the file, then reload resmond")
+            }
+            let merged: MonitorSpec
+            do {
+                guard case .object(var fields) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
+                    throw MonitorError(kind: .invalid, message: "cannot merge")
+                }
+                for (name, value) in patch { fields[name] = value }
+                merged = try JSONDecoder().decode(MonitorSpec.self, from: try encoder.encode(JSONValue.object(fields)))
+            } catch let error as MonitorSpec.UnknownField {
+                throw MonitorError(kind: .invalid, message: error.description)
+            } catch {
+                throw MonitorError(kind: .invalid, message: "the patch does not make a valid monitor: \(error)")
+            }
+            let definition: MonitorDefinition
+            do {
+                definition = try MonitorDefinition(spec: merged, owner: old.owner, createdAt: old.createdAt, step: step, table: table)
+            } catch let error as MonitorSpecError {
+                throw MonitorError(kind: .invalid, message: error.message)
+            } catch {
+                throw MonitorError(kind: .invalid, message: "\(error)")
+            }
+            try checkDependencies([definition], core)
+            var events: [EventRecord] = []
+            if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was changed")) }
+            let retired = removeInstances(of: index, reason: "its template was changed", core: &core, events: &events)
+            remove(index, from: &core)
+            let newIndex = add(definition, to: &core)
+            try commit(events: events, saving: [newIndex], core: &core) { database in
+                try MonitorStore.forgetInstances(retired, in: database)
+                try MonitorStore.update(definition.spec, id: id, in: database)
+            }
+            return info(newIndex, core, definition: definition)
+        }
+    }
+
+    /// Deletes a monitor; a raised one logs `canceled` first.
+    public func delete(_ id: String, caller: Int) throws(MonitorError) {
+        try core.withLock { core throws(MonitorError) in
+            let index = try lookup(id, core, caller: caller)
+            if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): delete or change the template")
+            }
+            if core.definitions.has(.fromFile, index), let source = core.definitions[index]?.spec.source {
+                throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): remove it from the file, then reload resmond")
+            }
+            let dependents = core.dependencies.filter { $0.value.monitor == id }.map { core.definitions.id($0.key) }.sorted()
+            if !dependents.isEmpty {
+                throw MonitorError(kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
+            }
+            var events: [EventRecord] = []
+            if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
+            let retired = removeInstances(of: index, reason: "its template was deleted", core: &core, events: &events)
+            try commit(events: events, saving: [], core: &core) { database in
+                try MonitorStore.forgetInstances(retired, in: database)
+                try MonitorStore.delete(id, in: database)
+            }
+            remove(index, from: &core)
+        }
+    }
+
+    public enum Action: String, Sendable, CaseIterable {
+        case start, stop, pause, resume, reset, resetNotification = "reset-notification"
+    }
+
+    /// start / stop (keeps state) / pause (evaluates, logs nothing) / resume (logs a state that
+    /// differs from the last logged) / reset (back to just created; cancels if raised) /
+    /// reset-notification (the next reading that meets the condition logs again).
+    /// `now` is the time events and loggingRate's hold see (tests pass the time of their readings).
+    public func perform(_ action: Action, on id: String, caller: Int, now: Double = Clock.wall()) throws(MonitorError) -> MonitorInfo {
+        if action == .start { try refuseWhenBusy() }
+        return try core.withLock { core throws(MonitorError) -> MonitorInfo in
+            let index = try lookup(id, core, caller: caller)
+            var events: [EventRecord] = []
+            // On a template, the action applies to the template and to every instance.
+            let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
+            for index in targets {
+                switch action {
+                case .start:
+                    if !core.slots[index].running { core.settings[index]?.startedAt = .nan }
+                    core.slots[index].running = true
+                case .stop:
+                    core.slots[index].running = false
+                case .pause:
+                    core.slots[index].paused = true
+                case .resume:
+                    core.slots[index].paused = false
+                    let slot = core.slots[index]
+                    let settings = slot.tuned ? core.settings[index] ?? .defaults : .defaults
+                    // A raise within loggingRate of the last logged one stays held: the evaluation
+                    // logs it once loggingRate has passed, if it is still raised then.
+                    if slot.phase.isRaised && !slot.loggedRaised && !slot.heldByLoggingRate(settings, now: now) {
+                        events.append(builder.raise(eventDefinition(index, core), value: slot.lastValue, time: now, repeated: false))
+                        core.slots[index].loggedRaised = true
+                        core.slots[index].notified = true
+                        core.slots[index].lastLogged = now
+                    } else if !slot.phase.isRaised && slot.loggedRaised {
+                        if core.definitions.has(.cancels, index) {
+                            events.append(cancelEvent(index, core, reason: "cleared while notifications were paused"))
+                        }
+                        core.slots[index].loggedRaised = false
+                    }
+                case .reset:
+                    if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was reset")) }
+                    let running = core.slots[index].running
+                    let paused = core.slots[index].paused
+                    var fresh = core.slots[index]
+                    fresh.phase = .clear
+                    fresh.count = 0
+                    fresh.notified = false
+                    fresh.loggedRaised = false
+                    fresh.previousRaw = .nan
+                    fresh.previousTime = .nan
+                    fresh.lastSeen = .nan
+                    fresh.lastValue = .nan
+                    fresh.lastLogged = .nan
+                    fresh.raisedAt = .nan
+                    fresh.running = running
+                    fresh.paused = paused
+                    fresh.armed = !fresh.needsArming
+                    core.slots[index] = fresh
+                    core.settings[index]?.startedAt = .nan
+                    if let definition = core.definitions[index] { setSideState(index, for: definition, &core) }
+                case .resetNotification:
+                    core.slots[index].notified = false
+                }
+            }
+            try commit(events: events, saving: targets, core: &core)
+            return info(index, core)
+        }
+    }
+
+    private func lookup(_ id: String, _ core: Core, caller: Int) throws(MonitorError) -> Int {
+        guard let index = core.indexByID[id] else {
+            throw MonitorError(kind: .notFound, message: "no monitor \(id)")
+        }
+        let owner = core.definitions.owner(index)
+        if caller != 0 && caller != owner {
+            throw MonitorError(kind: .forbidden, message: "monitor \(id) belongs to uid \(owner); only its owner or root may change it")
+        }
+        return index
+    }
+}
