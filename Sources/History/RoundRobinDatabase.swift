@@ -86,12 +86,12 @@ public struct RoundRobinDatabase: Sendable {
     public let archives: [ArchiveDefinition]
 
     /// Time of the last update, whole seconds.
-    public private(set) var lastUpdate: Int
+    public internal(set) var lastUpdate: Int
     /// The last raw reading (NaN for unknown): counters and derives rate against it.
-    public private(set) var lastReading: Double = .nan
+    public internal(set) var lastReading: Double = .nan
     /// Rate × seconds gathered for the PDP in progress, and how many of its seconds were unknown.
-    private(set) var pdpValue: Double = 0
-    private(set) var pdpUnknownSeconds: Int
+    var pdpValue: Double = 0
+    var pdpUnknownSeconds: Int
 
     struct Consolidation: Sendable {
         var value: Double = .nan
@@ -101,11 +101,12 @@ public struct RoundRobinDatabase: Sendable {
     }
 
     /// Per archive: its row storage index (archives of one step per row share one) and its state.
-    private var storageIndex: [Int]
-    private(set) var consolidations: [Consolidation]
-    private var storage: [[Float]]
+    /// Settable in the module: SnapshotEncoding.swift restores them.
+    var storageIndex: [Int]
+    var consolidations: [Consolidation]
+    var storage: [[Float]]
     /// Per storage ring, the index of the newest row.
-    private var newestRow: [Int]
+    var newestRow: [Int]
 
     public init(step: Int, kind: DataSourceKind, heartbeat: Int, minimum: Double = .nan, maximum: Double = .nan,
                 archives: [ArchiveDefinition], start: Int) {
@@ -361,175 +362,5 @@ public struct RoundRobinDatabase: Sendable {
             time += span
         }
         return (span, times, result)
-    }
-}
-
-// MARK: - Snapshot encoding
-
-extension RoundRobinDatabase {
-    /// The exact size of `encode(into:)`'s output, so a snapshot reserves its buffer once: an
-    /// estimate short of it by a kilobyte a database doubled the buffer, and a snapshot of an
-    /// 8 MB store peaked at 25 MB (heaptrack, with node_exporter plugged in).
-    var encodedSize: Int {
-        var size = 8 * 9 + 8 + kind.rawValue.utf8.count
-        for archive in archives { size += 8 + archive.function.rawValue.utf8.count + 8 * 8 }
-        size += 8
-        for ring in storage { size += 8 + 8 + ring.count * 4 }
-        return size
-    }
-
-    func encode(into writer: inout ByteWriter) {
-        writer.integer(step)
-        writer.string(kind.rawValue)
-        writer.integer(heartbeat)
-        writer.double(minimum)
-        writer.double(maximum)
-        writer.integer(lastUpdate)
-        writer.double(lastReading)
-        writer.double(pdpValue)
-        writer.integer(pdpUnknownSeconds)
-        writer.integer(archives.count)
-        for (index, archive) in archives.enumerated() {
-            writer.string(archive.function.rawValue)
-            writer.integer(archive.stepsPerRow)
-            writer.integer(archive.rows)
-            writer.double(archive.xff)
-            let state = consolidations[index]
-            writer.double(state.value)
-            writer.double(state.primary)
-            writer.double(state.secondary)
-            writer.integer(state.unknownPDPs)
-            writer.integer(storageIndex[index])
-        }
-        writer.integer(storage.count)
-        for (ring, values) in storage.enumerated() {
-            writer.integer(newestRow[ring])
-            writer.floats(values)
-        }
-    }
-
-    init(decoding reader: inout ByteReader) throws(SnapshotError) {
-        step = try reader.integer(in: 1...86400)
-        guard let kind = DataSourceKind(rawValue: try reader.string()) else { throw SnapshotError("unknown data-source kind") }
-        self.kind = kind
-        heartbeat = try reader.integer(in: 1...Int(Int32.max))
-        minimum = try reader.double()
-        maximum = try reader.double()
-        lastUpdate = try reader.integer(in: 0...Int(Int64.max / 2))
-        lastReading = try reader.double()
-        pdpValue = try reader.double()
-        pdpUnknownSeconds = try reader.integer(in: 0...Int(Int32.max))
-        let count = try reader.integer(in: 0...64)
-        var archives: [ArchiveDefinition] = []
-        var consolidations: [Consolidation] = []
-        var storageIndex: [Int] = []
-        for _ in 0..<count {
-            guard let function = ConsolidationFunction(rawValue: try reader.string()) else { throw SnapshotError("unknown consolidation function") }
-            let stepsPerRow = try reader.integer(in: 1...10_000_000)
-            let rows = try reader.integer(in: 1...1_000_000)
-            let xff = try reader.double()
-            archives.append(ArchiveDefinition(function, stepsPerRow: stepsPerRow, rows: rows, xff: xff))
-            var state = Consolidation()
-            state.value = try reader.double()
-            state.primary = try reader.double()
-            state.secondary = try reader.double()
-            state.unknownPDPs = try reader.integer(in: 0...10_000_000)
-            consolidations.append(state)
-            storageIndex.append(try reader.integer(in: 0...63))
-        }
-        let rings = try reader.integer(in: 0...64)
-        var storage: [[Float]] = []
-        var newestRow: [Int] = []
-        for _ in 0..<rings {
-            newestRow.append(try reader.integer(in: 0...1_000_000))
-            storage.append(try reader.floats())
-        }
-        for (index, ring) in storageIndex.enumerated() {
-            guard ring < storage.count, storage[ring].count == archives[index].rows, newestRow[ring] < storage[ring].count else {
-                throw SnapshotError("archive storage does not match its definition")
-            }
-        }
-        // The standard layout's shared array, when the snapshot holds that layout.
-        let standard = ArchiveDefinition.standard(step: step, tiers: max(1, archives.count / 4))
-        self.archives = standard == archives ? standard : archives
-        self.consolidations = consolidations
-        self.storageIndex = storageIndex
-        self.storage = storage
-        self.newestRow = newestRow
-    }
-}
-
-/// A snapshot that cannot be read back.
-public struct SnapshotError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Little-endian binary writing for snapshots.
-struct ByteWriter {
-    var bytes: [UInt8] = []
-
-    /// Grows the buffer geometrically: appending raw buffers reserves exactly what they need,
-    /// which made a 2 MB snapshot take 500 reallocations and over a second.
-    private mutating func ensure(_ count: Int) {
-        let needed = bytes.count + count
-        if needed > bytes.capacity { bytes.reserveCapacity(max(needed, bytes.capacity * 2, 4096)) }
-    }
-
-    mutating func integer(_ value: Int) { raw64(UInt64(bitPattern: Int64(value))) }
-    mutating func raw64(_ value: UInt64) {
-        ensure(8)
-        bytes.appendLittleEndian(value)
-    }
-    mutating func double(_ value: Double) { raw64(value.bitPattern) }
-    mutating func string(_ value: String) {
-        integer(value.utf8.count)
-        ensure(value.utf8.count)
-        bytes += value.utf8
-    }
-    mutating func floats(_ values: [Float]) {
-        integer(values.count)
-        ensure(values.count * 4)
-        bytes.appendLittleEndian(contentsOf: values)
-    }
-}
-
-/// Bounds-checked reading of what `ByteWriter` wrote.
-struct ByteReader {
-    let bytes: [UInt8]
-    var position: Int
-
-    init(_ bytes: [UInt8], from position: Int = 0) {
-        self.bytes = bytes
-        self.position = position
-    }
-
-    private mutating func take(_ count: Int) throws(SnapshotError) -> ArraySlice<UInt8> {
-        guard count >= 0, position + count <= bytes.count else { throw SnapshotError("truncated") }
-        defer { position += count }
-        return bytes[position..<(position + count)]
-    }
-
-    mutating func raw64() throws(SnapshotError) -> UInt64 {
-        let slice = try take(8)
-        return slice.reversed().reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
-    mutating func integer(in range: ClosedRange<Int> = Int(Int64.min / 2)...Int(Int64.max / 2)) throws(SnapshotError) -> Int {
-        let value = Int(Int64(bitPattern: try raw64()))
-        guard range.contains(value) else { throw SnapshotError("value \(value) out of range") }
-        return value
-    }
-
-    mutating func double() throws(SnapshotError) -> Double { Double(bitPattern: try raw64()) }
-
-    mutating func string() throws(SnapshotError) -> String {
-        let count = try integer(in: 0...65536)
-        return String(decoding: try take(count), as: UTF8.self)
-    }
-
-    mutating func floats() throws(SnapshotError) -> [Float] {
-        let count = try integer(in: 0...10_000_000)
-        return [Float](littleEndianBytes: try take(count * 4))
     }
 }
