@@ -14,7 +14,7 @@ TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test bench bench-peers hot-functions deps test-deps clean
+.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps clean
 
 all: build
 
@@ -49,9 +49,17 @@ run: deps
 	@echo "resmond starting; in another shell: $(CURDIR)/.build/release/resmon status"
 	exec $(CURDIR)/.build/release/resmond
 
-test: test-deps
+test: test-deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
+# make format rewrites the tree to it.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
 
 # BENCH_FLAGS passes flags on to the bench: make bench BENCH_FLAGS="--only monitors" (resmon-bench --help).
 BENCH_FLAGS ?=

@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "resmond", targets: ["resmond"]),
         .executable(name: "resmon", targets: ["resmon"]),
         .executable(name: "resmon-bench", targets: ["resmon-bench"]),
-        .library(name: "ResmonClient", targets: ["ResmonClient"]),
+        .library(name: "ResmonClient", targets: ["ResmonClient"])
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -37,35 +37,54 @@ let package = Package(
         .target(name: "ResmonAPI", swiftSettings: functionSections),
         .target(name: "Events", dependencies: ["HTTPClient", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
         .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
-        .target(name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"], swiftSettings: functionSections),
+        .target(
+            name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"],
+            swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["HTTPClient", "ResmonAPI"]),
-        .target(name: "ResmonDaemon", dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"], swiftSettings: functionSections),
+        .target(
+            name: "ResmonDaemon",
+            dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"],
+            swiftSettings: functionSections),
 
         // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)
         // instead of gold's 915 KB table, which the loader reads, and keeps resident, at start;
         // and it places the functions a running resmond executes side by side (`make hot-functions`).
-        .executableTarget(name: "resmond", dependencies: ["ResmonDaemon"], exclude: ["hot-functions.txt"], swiftSettings: functionSections,
-                          linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                                                         "-Xlinker", "--symbol-ordering-file=\(packageRoot)/Sources/resmond/hot-functions.txt",
-                                                         "-Xlinker", "--no-warn-symbol-ordering"])]),
+        .executableTarget(
+            name: "resmond", dependencies: ["ResmonDaemon"], exclude: ["hot-functions.txt"], swiftSettings: functionSections,
+            linkerSettings: [
+                .unsafeFlags([
+                    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                    "-Xlinker", "--symbol-ordering-file=\(packageRoot)/Sources/resmond/hot-functions.txt",
+                    "-Xlinker", "--no-warn-symbol-ordering"
+                ])
+            ]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
         // The bench's command line and the callgrind parser `make hot-functions` uses: in a
         // library, so that DaemonTests reaches them without linking the bench's executable.
         .target(name: "BenchSupport", dependencies: ["ResmonSystem"]),
-        .executableTarget(name: "resmon-bench", dependencies: ["BenchSupport", "HTTPClient", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
-                                                              "ResmonAPI", "ResmonClient", "Server"]),
+        .executableTarget(
+            name: "resmon-bench",
+            dependencies: [
+                "BenchSupport", "HTTPClient", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
+                "ResmonAPI", "ResmonClient", "Server"
+            ]),
 
         .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "ResmonSystemTests", dependencies: ["ResmonSystem"]),
-        .testTarget(name: "StatisticsTests", dependencies: ["ResmonSystem", "Statistics", "ResmonTestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(
+            name: "StatisticsTests", dependencies: ["ResmonSystem", "Statistics", "ResmonTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
         .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
-        .testTarget(name: "DaemonTests", dependencies: ["HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
-                                                       "BenchSupport"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
+                "BenchSupport"
+            ])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -33,7 +33,7 @@ public struct BenchOptions: Sendable, Equatable {
             .flag("--peers", help: "run resmond, collectd, node_exporter and Prometheus side by side, after the sample and archive sections"),
             .value("--max-monitors", placeholder: "N", help: "skip the monitor figures above N monitors, for a quick look"),
             .value("--hot-functions", placeholder: "FILE", help: "write the functions a running resmond executes to FILE (under valgrind), and nothing else"),
-            .flag("--help", "-h", help: "show this help"),
+            .flag("--help", "-h", help: "show this help")
         ]
     }()
 

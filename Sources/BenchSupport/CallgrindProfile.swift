@@ -29,7 +29,7 @@ public func hotFunctions(inCallgrindProfile profile: String, object: String) -> 
         } else if line.hasPrefix("cfn=") {
             _ = named(line.dropFirst(4), in: &functions)
         } else if line.hasPrefix("calls=") {
-            skipNextCost = true // the next line is the callee's inclusive cost
+            skipNextCost = true  // the next line is the callee's inclusive cost
         } else if let first = line.first, first.isNumber || first == "+" || first == "-" || first == "*" {
             defer { skipNextCost = false }
             guard !skipNextCost, let function = currentFunction else { continue }

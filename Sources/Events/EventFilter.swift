@@ -1,7 +1,8 @@
 import ResmonAPI
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A filter over events, the RMF's evlog queries: `severity >= warning && monitor ~ "disk" &&
@@ -26,8 +27,10 @@ public struct EventFilter: Sendable {
     let root: Node
     let regexes: [Int: POSIXRegex]
 
-    static let fields: Set<String> = ["id", "time", "code", "type", "severity", "monitor", "monitorId", "monitorName",
-                                      "key", "value", "threshold", "host", "message", "cancels"]
+    static let fields: Set<String> = [
+        "id", "time", "code", "type", "severity", "monitor", "monitorId", "monitorName",
+        "key", "value", "threshold", "host", "message", "cancels"
+    ]
 
     public init(_ text: String, now: Double = EventFilter.now()) throws(ParseError) {
         var parser = Parser(Array(text.utf8), now: now)
@@ -79,8 +82,11 @@ public struct EventFilter: Sendable {
         case "host": texts = [event.host]
         case "message": texts = [event.message]
         default:
-            if field.hasPrefix("labels.") { texts = [event.labels[String(field.dropFirst(7))] ?? ""] }
-            else if field.hasPrefix("annotations.") { texts = [event.annotations[String(field.dropFirst(12))] ?? ""] }
+            if field.hasPrefix("labels.") {
+                texts = [event.labels[String(field.dropFirst(7))] ?? ""]
+            } else if field.hasPrefix("annotations.") {
+                texts = [event.annotations[String(field.dropFirst(12))] ?? ""]
+            }
         }
         if let number, case .number(let wanted) = literal {
             switch operation {
@@ -182,7 +188,9 @@ public struct EventFilter: Sendable {
             let start = position
             while position < bytes.count {
                 let byte = bytes[position]
-                let isName = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5f || byte == 0x2e || byte == 0x2d
+                let isName =
+                    (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5f || byte == 0x2e
+                    || byte == 0x2d
                 guard isName else { break }
                 position += 1
             }
@@ -193,10 +201,15 @@ public struct EventFilter: Sendable {
             let fieldStart = position
             guard let field = identifier() else {
                 skipSpaces()
-                throw ParseError(position: position, message: position == bytes.count ? "expected a field, found the end" : "expected a field (severity, type, monitor, key, value, message …), found \"\(rest)\"")
+                throw ParseError(
+                    position: position,
+                    message: position == bytes.count
+                        ? "expected a field, found the end" : "expected a field (severity, type, monitor, key, value, message …), found \"\(rest)\"")
             }
             guard EventFilter.fields.contains(field) || field.hasPrefix("labels.") || field.hasPrefix("annotations.") else {
-                throw ParseError(position: fieldStart, message: "unknown field \"\(field)\" (known: \(EventFilter.fields.sorted().joined(separator: ", ")), labels.NAME, annotations.NAME)")
+                throw ParseError(
+                    position: fieldStart,
+                    message: "unknown field \"\(field)\" (known: \(EventFilter.fields.sorted().joined(separator: ", ")), labels.NAME, annotations.NAME)")
             }
             skipSpaces()
             let operationStart = position
@@ -251,7 +264,9 @@ public struct EventFilter: Sendable {
                 }
                 return .number(time)
             }
-            guard let word = identifier() else { throw ParseError(position: start, message: "expected a value (a number, a name or a \"string\"), found \"\(rest)\"") }
+            guard let word = identifier() else {
+                throw ParseError(position: start, message: "expected a value (a number, a name or a \"string\"), found \"\(rest)\"")
+            }
             if field == "severity" {
                 guard let severity = Severity(name: word) else {
                     throw ParseError(position: start, message: "expected a severity (emerg, alert, crit, err, warning, notice, info, debug), found \"\(word)\"")
@@ -275,7 +290,8 @@ public struct EventFilter: Sendable {
         guard characters.count >= 20, characters[4] == "-", characters[7] == "-", characters[10] == "T" || characters[10] == " " else { return nil }
         func number(_ range: Range<Int>) -> Int? { Int(String(characters[range])) }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-              let minute = number(14..<16), let second = number(17..<19) else { return nil }
+            let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)
@@ -294,9 +310,9 @@ public struct EventFilter: Sendable {
         guard index < characters.count else { return nil }
         if characters[index] == "Z" || characters[index] == "z" { return seconds }
         guard characters.count >= index + 6, let offsetHours = number((index + 1)..<(index + 3)),
-              let offsetMinutes = number((index + 4)..<(index + 6)) else { return nil }
+            let offsetMinutes = number((index + 4)..<(index + 6))
+        else { return nil }
         let offset = Double(offsetHours * 3600 + offsetMinutes * 60)
         return characters[index] == "+" ? seconds - offset : seconds + offset
     }
 }
-

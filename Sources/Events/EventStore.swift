@@ -15,7 +15,7 @@ public struct EventStore: Sendable {
             severity INTEGER NOT NULL, monitor_id TEXT, monitor_name TEXT, key TEXT, value REAL, threshold REAL,
             host TEXT NOT NULL, message TEXT NOT NULL, cancels INTEGER, labels TEXT NOT NULL, annotations TEXT NOT NULL)
         """,
-        "CREATE INDEX events_monitor ON events(monitor_id, id)",
+        "CREATE INDEX events_monitor ON events(monitor_id, id)"
     ]
 
     /// How many events one retention pass deletes at most.
@@ -37,10 +37,12 @@ public struct EventStore: Sendable {
         var stored: [EventRecord] = []
         let encoder = WireJSON.encoder()
         for var event in events {
-            try database.execute("""
+            try database.execute(
+                """
                 INSERT INTO events (time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host,
                                     message, cancels, labels, annotations) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """, [
+                """,
+                [
                     .real(event.time), .integer(Int64(event.code)), .text(event.type),
                     .integer(Int64(Severity(name: event.severity)?.rawValue ?? Severity.info.rawValue)),
                     event.monitorId.map { .text($0) } ?? .null, event.monitorName.map { .text($0) } ?? .null,
@@ -48,7 +50,7 @@ public struct EventStore: Sendable {
                     event.threshold.map { .real($0) } ?? .null, .text(event.host), .text(event.message),
                     event.cancels.map { .integer($0) } ?? .null,
                     .text(String(decoding: try encoder.encode(event.labels), as: UTF8.self)),
-                    .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self)),
+                    .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self))
                 ])
             event.id = database.lastInsertID
             stored.append(event)
@@ -68,7 +70,8 @@ public struct EventStore: Sendable {
     /// catch up from their cursor.
     public func events(after: Int64, limit: Int, monitor: String? = nil) throws -> [EventRecord] {
         let rows = try database.withDatabase { database in
-            try database.execute("""
+            try database.execute(
+                """
                 SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
                        cancels, labels, annotations FROM events WHERE id > ? AND (? IS NULL OR monitor_id = ?) ORDER BY id LIMIT ?
                 """, [.integer(after), monitor.map { .text($0) } ?? .null, monitor.map { .text($0) } ?? .null, .integer(Int64(limit))])
@@ -85,16 +88,21 @@ public struct EventStore: Sendable {
     /// A query (`GET /v1/events`): events matching `filter`, after an id, within a time range,
     /// oldest or newest first, at most `limit`. Pages through the log so a selective filter
     /// still fills the page.
-    public func query(after: Int64 = 0, since: Double? = nil, until: Double? = nil, newestFirst: Bool = false,
-                      limit: Int, filter: EventFilter? = nil) throws -> [EventRecord] {
+    public func query(
+        after: Int64 = 0, since: Double? = nil, until: Double? = nil, newestFirst: Bool = false,
+        limit: Int, filter: EventFilter? = nil
+    ) throws -> [EventRecord] {
         try database.withDatabase { database in
-            try EventStore.query(after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
-                                 filter: filter, in: database)
+            try EventStore.query(
+                after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
+                filter: filter, in: database)
         }
     }
 
-    private static func query(after: Int64, since: Double?, until: Double?, newestFirst: Bool,
-                              limit: Int, filter: EventFilter?, in database: Database) throws -> [EventRecord] {
+    private static func query(
+        after: Int64, since: Double?, until: Double?, newestFirst: Bool,
+        limit: Int, filter: EventFilter?, in database: Database
+    ) throws -> [EventRecord] {
         var found: [EventRecord] = []
         var cursor: Int64? = nil
         let page = 1000
@@ -114,7 +122,8 @@ public struct EventStore: Sendable {
                 parameters.append(.real(until))
             }
             parameters.append(.integer(Int64(page)))
-            let rows = try database.execute("""
+            let rows = try database.execute(
+                """
                 SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
                        cancels, labels, annotations FROM events WHERE \(conditions.joined(separator: " AND "))
                 ORDER BY id \(newestFirst ? "DESC" : "ASC") LIMIT ?
@@ -149,11 +158,14 @@ public struct EventStore: Sendable {
     /// database from writers for long. Returns how many were deleted: call again while it
     /// returns `batch`.
     @discardableResult
-    public func enforceRetention(maximumAge: Double, maximumCount: Int, now: Double,
-                                 batch: Int = EventStore.retentionBatch) throws -> Int {
+    public func enforceRetention(
+        maximumAge: Double, maximumCount: Int, now: Double,
+        batch: Int = EventStore.retentionBatch
+    ) throws -> Int {
         try database.withDatabase { database in
             let newest = try EventStore.lastID(in: database)
-            try database.execute("""
+            try database.execute(
+                """
                 DELETE FROM events WHERE id IN (
                     SELECT id FROM events WHERE time < ? OR id <= ? ORDER BY id LIMIT ?)
                 """, [.real(now - maximumAge), .integer(newest - Int64(maximumCount)), .integer(Int64(batch))])

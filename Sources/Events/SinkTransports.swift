@@ -1,12 +1,13 @@
-import HTTPClient
 import Dispatch
 import FoundationEssentials
+import HTTPClient
 import ResmonAPI
 import ResmonSystem
 import Storage
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `2026-11-22T02:11:16.357549Z`: RFC 3339 in UTC with microseconds.
@@ -99,14 +100,15 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
 
     /// An SD-ELEMENT; names are printable ASCII without `= ] "` or space (at most 32), values escape `" \ ]`.
     private static func element(_ id: String, _ parameters: [(String, String)]) -> String {
-        "[" + id + parameters.map { name, value in
-            var escaped = ""
-            for character in value {
-                if character == "\"" || character == "\\" || character == "]" { escaped.append("\\") }
-                escaped.append(character)
-            }
-            return " " + token(name, 32) + "=\"" + escaped + "\""
-        }.joined() + "]"
+        "[" + id
+            + parameters.map { name, value in
+                var escaped = ""
+                for character in value {
+                    if character == "\"" || character == "\\" || character == "]" { escaped.append("\\") }
+                    escaped.append(character)
+                }
+                return " " + token(name, 32) + "=\"" + escaped + "\""
+            }.joined() + "]"
     }
 
     /// A header field: printable ASCII without spaces (`-` when empty).
@@ -123,9 +125,10 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
 /// One HTTP POST through libcurl (loaded on first use).
 func post(url: String, body: [UInt8], headers: [String], timeoutSeconds: Double) -> (status: Int, body: String, error: String?) {
     do {
-        let answer = try HTTPClient.fetch(url, method: "POST", body: body,
-                                          headers: ["Content-Type: application/json", "User-Agent: resmond/\(ResmonVersion.current)"] + headers,
-                                          timeoutMilliseconds: Int(timeoutSeconds * 1000), maximumBytes: 1 << 20)
+        let answer = try HTTPClient.fetch(
+            url, method: "POST", body: body,
+            headers: ["Content-Type: application/json", "User-Agent: resmond/\(ResmonVersion.current)"] + headers,
+            timeoutMilliseconds: Int(timeoutSeconds * 1000), maximumBytes: 1 << 20)
         return (answer.status, String(decoding: answer.body.prefix(512), as: UTF8.self), nil)
     } catch {
         return (0, "", error.description)
@@ -157,8 +160,9 @@ final class WebhookTransport: SinkTransport {
 
     func deliver(_ event: EventRecord) -> DeliveryResult {
         guard let body = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
-        let answer = post(url: url, body: Array(body), headers: headers + ["X-Resmon-Event-Id: \(event.id)"],
-                          timeoutSeconds: timeoutSeconds)
+        let answer = post(
+            url: url, body: Array(body), headers: headers + ["X-Resmon-Event-Id: \(event.id)"],
+            timeoutSeconds: timeoutSeconds)
         return outcome(answer, url: url)
     }
 }
@@ -188,8 +192,10 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
     let log: @Sendable (String) -> Void
     private var lastResend = 0.0
 
-    init(sink: String, url: String, resendSeconds: Double, timeoutSeconds: Double, host: String, database: StateDatabase,
-         log: @escaping @Sendable (String) -> Void) {
+    init(
+        sink: String, url: String, resendSeconds: Double, timeoutSeconds: Double, host: String, database: StateDatabase,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.sink = sink
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
@@ -261,13 +267,15 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
     }
 
     private func firing() -> [String: Alert] {
-        let rows = (try? database.withDatabase { database in
-            try database.execute("SELECT monitor_id, alert FROM sink_alerts WHERE sink = ?", [.text(sink)])
-        }) ?? []
+        let rows =
+            (try? database.withDatabase { database in
+                try database.execute("SELECT monitor_id, alert FROM sink_alerts WHERE sink = ?", [.text(sink)])
+            }) ?? []
         var alerts: [String: Alert] = [:]
         for row in rows {
             guard let id = row[0].text, let text = row[1].text,
-                  let alert = try? JSONDecoder().decode(Alert.self, from: Data(text.utf8)) else { continue }
+                let alert = try? JSONDecoder().decode(Alert.self, from: Data(text.utf8))
+            else { continue }
             alerts[id] = alert
         }
         return alerts
@@ -276,8 +284,9 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
     private func remember(_ monitor: String, _ alert: Alert) {
         guard let text = try? jsonEncoder.encode(alert) else { return }
         _ = try? database.withDatabase { database in
-            try database.execute("INSERT OR REPLACE INTO sink_alerts (sink, monitor_id, alert) VALUES (?, ?, ?)",
-                                 [.text(sink), .text(monitor), .text(String(decoding: text, as: UTF8.self))])
+            try database.execute(
+                "INSERT OR REPLACE INTO sink_alerts (sink, monitor_id, alert) VALUES (?, ?, ?)",
+                [.text(sink), .text(monitor), .text(String(decoding: text, as: UTF8.self))])
         }
     }
 
@@ -335,10 +344,12 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else { return .retry("pipe: \(Errno.current.description)") }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        var environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                           "RESMON_EVENT_ID=\(event.id)", "RESMON_EVENT_TIME=\(rfc3339(event.time))",
-                           "RESMON_EVENT_CODE=\(event.code)", "RESMON_EVENT_TYPE=\(event.type)",
-                           "RESMON_SEVERITY=\(event.severity)", "RESMON_HOST=\(event.host)", "RESMON_MESSAGE=\(event.message)"]
+        var environment = [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "RESMON_EVENT_ID=\(event.id)", "RESMON_EVENT_TIME=\(rfc3339(event.time))",
+            "RESMON_EVENT_CODE=\(event.code)", "RESMON_EVENT_TYPE=\(event.type)",
+            "RESMON_SEVERITY=\(event.severity)", "RESMON_HOST=\(event.host)", "RESMON_MESSAGE=\(event.message)"
+        ]
         if let id = event.monitorId { environment.append("RESMON_MONITOR_ID=\(id)") }
         if let name = event.monitorName { environment.append("RESMON_MONITOR_NAME=\(name)") }
         if let key = event.key { environment.append("RESMON_KEY=\(key)") }

@@ -3,8 +3,9 @@ import FoundationEssentials
 import ResmonAPI
 import Storage
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One configured delivery path for events (`sinks` in resmond.json; docs/EVENTS.md).
@@ -76,7 +77,7 @@ extension SinkTransport {
 public final class SinkRunner: Sendable {
     public static let schema = [
         "CREATE TABLE sink_cursors (name TEXT PRIMARY KEY, after INTEGER NOT NULL)",
-        "CREATE TABLE sink_alerts (sink TEXT NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (sink, monitor_id))",
+        "CREATE TABLE sink_alerts (sink TEXT NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (sink, monitor_id))"
     ]
 
     private let workers: Mutex<[SinkWorker]>
@@ -88,8 +89,10 @@ public final class SinkRunner: Sendable {
     }
 
     /// Starts (or, on reload, restarts) the configured sinks; unchanged ones keep running.
-    public func configure(_ sinks: [SinkConfiguration], host: String,
-                          log: @escaping @Sendable (String) -> Void) {
+    public func configure(
+        _ sinks: [SinkConfiguration], host: String,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         let stale: [SinkWorker] = workers.withLock { running in
             var keep: [SinkWorker] = []
             var stop: [SinkWorker] = []
@@ -99,8 +102,9 @@ public final class SinkRunner: Sendable {
             for configuration in sinks where !keep.contains(where: { $0.configuration == configuration }) {
                 let transport = SinkRunner.transport(for: configuration, database: database, host: host, log: log)
                 let filter = configuration.filter.flatMap { try? EventFilter($0) }
-                let worker = SinkWorker(configuration: configuration, filter: filter, transport: transport,
-                                        database: database, log: log)
+                let worker = SinkWorker(
+                    configuration: configuration, filter: filter, transport: transport,
+                    database: database, log: log)
                 worker.start()
                 keep.append(worker)
             }
@@ -120,12 +124,16 @@ public final class SinkRunner: Sendable {
     }
 
     public func stop() {
-        let all = workers.withLock { running in defer { running = [] }; return running }
+        let all = workers.withLock { running in
+            defer { running = [] }; return running
+        }
         for worker in all { worker.stop() }
     }
 
-    static func transport(for configuration: SinkConfiguration, database: StateDatabase, host: String,
-                          log: @escaping @Sendable (String) -> Void) -> any SinkTransport {
+    static func transport(
+        for configuration: SinkConfiguration, database: StateDatabase, host: String,
+        log: @escaping @Sendable (String) -> Void
+    ) -> any SinkTransport {
         switch configuration.kind {
         case .syslog(let target, let facility, let appName):
             return SyslogTransport(target: target, facility: facility, appName: appName, host: host)
@@ -134,8 +142,9 @@ public final class SinkRunner: Sendable {
         case .exec(let command, let timeout, let concurrency):
             return ExecTransport(command: command, timeoutSeconds: timeout, concurrency: concurrency, log: log)
         case .alertmanager(let url, let resend, let timeout):
-            return AlertmanagerTransport(sink: configuration.name, url: url, resendSeconds: resend, timeoutSeconds: timeout,
-                                         host: host, database: database, log: log)
+            return AlertmanagerTransport(
+                sink: configuration.name, url: url, resendSeconds: resend, timeoutSeconds: timeout,
+                host: host, database: database, log: log)
         }
     }
 }
@@ -157,16 +166,20 @@ final class SinkWorker: @unchecked Sendable {
     private let progress: Mutex<SinkStatus>
     private static let page = 200
 
-    init(configuration: SinkConfiguration, filter: EventFilter?, transport: any SinkTransport, database: StateDatabase,
-         log: @escaping @Sendable (String) -> Void) {
+    init(
+        configuration: SinkConfiguration, filter: EventFilter?, transport: any SinkTransport, database: StateDatabase,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.configuration = configuration
         self.filter = filter
         self.transport = transport
         self.database = database
         self.events = EventStore(database: database)
         self.log = log
-        progress = Mutex(SinkStatus(name: configuration.name, type: configuration.kind.name, filter: configuration.filter,
-                                    after: 0, delivered: 0, rejected: 0, retries: 0, lastError: nil, retryAt: nil))
+        progress = Mutex(
+            SinkStatus(
+                name: configuration.name, type: configuration.kind.name, filter: configuration.filter,
+                after: 0, delivered: 0, rejected: 0, retries: 0, lastError: nil, retryAt: nil))
     }
 
     func start() {
@@ -220,10 +233,14 @@ final class SinkWorker: @unchecked Sendable {
                     switch transport.deliver(event) {
                     case .delivered:
                         backoff = 1
-                        progress.withLock { $0.delivered += 1; $0.lastError = nil; $0.retryAt = nil }
+                        progress.withLock {
+                            $0.delivered += 1; $0.lastError = nil; $0.retryAt = nil
+                        }
                     case .rejected(let reason):
                         log("sink \(configuration.name): event \(event.id) rejected, not retried: \(reason)")
-                        progress.withLock { $0.rejected += 1; $0.lastError = reason }
+                        progress.withLock {
+                            $0.rejected += 1; $0.lastError = reason
+                        }
                     case .retry(let reason):
                         // perfmon's dither: ±20 % so that many sinks do not retry in step.
                         let wait = min(backoff, configuration.maximumBackoffSeconds) * Double.random(in: 0.8...1.2)
@@ -256,14 +273,15 @@ final class SinkWorker: @unchecked Sendable {
     /// The stored cursor; a sink seen for the first time starts at the newest event.
     private func loadCursor() -> Int64 {
         let name = configuration.name
-        return (try? database.withDatabase { database -> Int64 in
-            if let stored = try database.execute("SELECT after FROM sink_cursors WHERE name = ?", [.text(name)]).first?.first?.integer {
-                return stored
-            }
-            let newest = try EventStore.lastID(in: database)
-            try database.execute("INSERT INTO sink_cursors (name, after) VALUES (?, ?)", [.text(name), .integer(newest)])
-            return newest
-        }) ?? 0
+        return
+            (try? database.withDatabase { database -> Int64 in
+                if let stored = try database.execute("SELECT after FROM sink_cursors WHERE name = ?", [.text(name)]).first?.first?.integer {
+                    return stored
+                }
+                let newest = try EventStore.lastID(in: database)
+                try database.execute("INSERT INTO sink_cursors (name, after) VALUES (?, ?)", [.text(name), .integer(newest)])
+                return newest
+            }) ?? 0
     }
 
     private func saveCursor(_ cursor: Int64) {

@@ -1,6 +1,7 @@
 import CCurlShim
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one HTTP client: a request through libcurl (loaded with dlopen on first use, so a
@@ -22,22 +23,26 @@ public enum HTTPClient {
     ///   - unixSocket: the socket to connect to instead of the URL's host and port.
     ///   - headers: `Name: value` lines.
     ///   - maximumBytes: a longer answer is a failure.
-    public static func fetch(_ url: String, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
-                             unixSocket: String? = nil, timeoutMilliseconds: Int, maximumBytes: Int) throws(Failure) -> Response {
+    public static func fetch(
+        _ url: String, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
+        unixSocket: String? = nil, timeoutMilliseconds: Int, maximumBytes: Int
+    ) throws(Failure) -> Response {
         var status = 0
         var answer: UnsafeMutablePointer<CChar>?
         var length = 0
         var error = [CChar](repeating: 0, count: 256)
         let result: Int32 = headers.joined(separator: "\n").withCString { headerText in
             guard let body else {
-                return rs_http_fetch(unixSocket, url, method, nil, 0, headers.isEmpty ? nil : headerText, timeoutMilliseconds,
-                                     maximumBytes, &status, &answer, &length, &error)
+                return rs_http_fetch(
+                    unixSocket, url, method, nil, 0, headers.isEmpty ? nil : headerText, timeoutMilliseconds,
+                    maximumBytes, &status, &answer, &length, &error)
             }
             // A trailing NUL keeps the pointer valid for an empty body; it is not sent.
             let terminated = body.map { CChar(bitPattern: $0) } + [0]
             return terminated.withUnsafeBufferPointer { chars in
-                rs_http_fetch(unixSocket, url, method, chars.baseAddress, body.count, headers.isEmpty ? nil : headerText,
-                              timeoutMilliseconds, maximumBytes, &status, &answer, &length, &error)
+                rs_http_fetch(
+                    unixSocket, url, method, chars.baseAddress, body.count, headers.isEmpty ? nil : headerText,
+                    timeoutMilliseconds, maximumBytes, &status, &answer, &length, &error)
             }
         }
         defer { free(answer) }
@@ -65,19 +70,23 @@ extension HTTPClient {
     /// - Parameters:
     ///   - connectTimeoutMilliseconds: bounds connecting only.
     ///   - idleMilliseconds: when > 0, ends the transfer after that long without a byte.
-    public static func stream(_ url: String, unixSocket: String, connectTimeoutMilliseconds: Int, idleMilliseconds: Int,
-                              onChunk: ([UInt8]) -> Bool) -> StreamOutcome {
+    public static func stream(
+        _ url: String, unixSocket: String, connectTimeoutMilliseconds: Int, idleMilliseconds: Int,
+        onChunk: ([UInt8]) -> Bool
+    ) -> StreamOutcome {
         withoutActuallyEscaping(onChunk) { handler in
             let receiver = ChunkReceiver(handler)
             var status = 0
             var error = [CChar](repeating: 0, count: 256)
             let result = withExtendedLifetime(receiver) {
-                rs_http_stream(unixSocket, url, nil, connectTimeoutMilliseconds, idleMilliseconds, { data, length, context in
-                    guard let context else { return 0 }
-                    let receiver = Unmanaged<ChunkReceiver>.fromOpaque(context).takeUnretainedValue()
-                    let bytes = data.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
-                    return receiver.onChunk(bytes) ? 1 : 0
-                }, Unmanaged.passUnretained(receiver).toOpaque(), &status, &error)
+                rs_http_stream(
+                    unixSocket, url, nil, connectTimeoutMilliseconds, idleMilliseconds,
+                    { data, length, context in
+                        guard let context else { return 0 }
+                        let receiver = Unmanaged<ChunkReceiver>.fromOpaque(context).takeUnretainedValue()
+                        let bytes = data.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
+                        return receiver.onChunk(bytes) ? 1 : 0
+                    }, Unmanaged.passUnretained(receiver).toOpaque(), &status, &error)
             }
             let failure = result == 0 ? nil : error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             return StreamOutcome(status: status, failure: failure)

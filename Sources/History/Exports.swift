@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Number formatting as C's printf does it, for formats other tools parse.
@@ -139,8 +139,10 @@ public enum RRDUpdates {
     /// Chooses the archives as xapi does: the finest whose rows are at least `interval` seconds
     /// and that reach back to `start` (negative: relative to the last update), else the coarsest;
     /// every function at that resolution unless `function` names one.
-    public static func table(_ columns: [Column], start requestedStart: Int, interval: Int,
-                             function: ConsolidationFunction?) -> Table? {
+    public static func table(
+        _ columns: [Column], start requestedStart: Int, interval: Int,
+        function: ConsolidationFunction?
+    ) -> Table? {
         guard let reference = columns.max(by: { $0.database.lastUpdate < $1.database.lastUpdate })?.database else { return nil }
         let step = reference.step
         let lastUpdate = reference.lastUpdate
@@ -151,7 +153,8 @@ public enum RRDUpdates {
             .filter { $0.element.stepsPerRow >= pdpInterval }
         guard !candidates.isEmpty else { return nil }
         let lastPDP = lastUpdate - lastUpdate % step
-        let chosen = candidates.first { $0.element.rows * $0.element.stepsPerRow * step >= lastPDP - start }
+        let chosen =
+            candidates.first { $0.element.rows * $0.element.stepsPerRow * step >= lastPDP - start }
             ?? candidates.max { $0.element.stepsPerRow < $1.element.stepsPerRow }!
         let perRow = chosen.element.stepsPerRow
         let rowCount = chosen.element.rows

@@ -66,8 +66,9 @@ public final class HistoryStore: Sendable {
                     bySlot[slot] = (reading.handle.generation, descriptor.key.text)
                     if databases[descriptor.key.text] == nil {
                         if knownPeriods == nil { knownPeriods = periods() }
-                        databases[descriptor.key.text] = makeDatabase(descriptor, isCounter: reading.isCounter, time: time,
-                                                                      periods: knownPeriods ?? [:])
+                        databases[descriptor.key.text] = makeDatabase(
+                            descriptor, isCounter: reading.isCounter, time: time,
+                            periods: knownPeriods ?? [:])
                     }
                 }
                 guard let key, let last = databases[key]?.lastUpdate, time > last else { continue }
@@ -85,9 +86,10 @@ public final class HistoryStore: Sendable {
         let step = settings.step
         let period = max(Double(step), periods[key.subsystem] ?? Double(step))
         let tiers = key.subsystem == "process" ? settings.processTiers : descriptor.family != nil ? settings.pluginTiers : settings.fullTiers
-        return RoundRobinDatabase(step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
-                                  minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
-                                  start: time - step)
+        return RoundRobinDatabase(
+            step: step, kind: isCounter ? .derive : .gauge, heartbeat: Int(period * 3),
+            minimum: isCounter ? 0 : .nan, archives: ArchiveDefinition.standard(step: step, tiers: tiers),
+            start: time - step)
     }
 
     /// Forgets statistics not updated for the finest archive's span (processes that exited).
@@ -133,7 +135,7 @@ public final class HistoryStore: Sendable {
             writer.bytes.reserveCapacity(estimate)
             writer.bytes += HistoryStore.magic
             writer.integer(HistoryStore.version)
-            writer.raw64(0) // the checksum, below
+            writer.raw64(0)  // the checksum, below
             writer.integer(settings.step)
             writer.integer(databases.count)
             for (key, database) in databases {

@@ -108,8 +108,10 @@ public struct RoundRobinDatabase: Sendable {
     /// Per storage ring, the index of the newest row.
     var newestRow: [Int]
 
-    public init(step: Int, kind: DataSourceKind, heartbeat: Int, minimum: Double = .nan, maximum: Double = .nan,
-                archives: [ArchiveDefinition], start: Int) {
+    public init(
+        step: Int, kind: DataSourceKind, heartbeat: Int, minimum: Double = .nan, maximum: Double = .nan,
+        archives: [ArchiveDefinition], start: Int
+    ) {
         self.step = step
         self.kind = kind
         self.heartbeat = heartbeat
@@ -206,7 +208,8 @@ public struct RoundRobinDatabase: Sendable {
             if pdpValue.isNaN { pdpValue = 0 }
             pdpValue += rate * before
         }
-        let first: Double = Double(step) / 2 < Double(pdpUnknownSeconds)
+        let first: Double =
+            Double(step) / 2 < Double(pdpUnknownSeconds)
             ? .nan
             : pdpValue / (Double(step - pdpUnknownSeconds) - unknownBefore)
         if gathered.isNaN {
@@ -236,7 +239,7 @@ public struct RoundRobinDatabase: Sendable {
             }
             var state = consolidations[index]
             var remaining = count
-            var pdpIndex = lastIndex - count // the index of the PDP before the first one fed
+            var pdpIndex = lastIndex - count  // the index of the PDP before the first one fed
             while remaining > 0 {
                 let toRowEnd = perRow - ((pdpIndex % perRow) + perRow) % perRow
                 let taken = min(remaining, toRowEnd)
@@ -340,14 +343,16 @@ public struct RoundRobinDatabase: Sendable {
     /// does, optionally no finer than `resolution` seconds. Each value covers (time − step, time];
     /// rows are limited to what the archive holds.
     public func fetch(_ function: ConsolidationFunction, start: Int, end: Int, resolution: Int = 0)
-        -> (step: Int, times: [Int], values: [Double]) {
+        -> (step: Int, times: [Int], values: [Double])
+    {
         let candidates = archives.indices.filter { archives[$0].function == function }
             .sorted { archives[$0].stepsPerRow < archives[$1].stepsPerRow }
         guard !candidates.isEmpty else { return (step, [], []) }
-        let chosen = candidates.first { index in
-            let span = archives[index].stepsPerRow * step
-            return span >= resolution && newestRowTime(index) - archives[index].rows * span <= start
-        } ?? candidates.last!
+        let chosen =
+            candidates.first { index in
+                let span = archives[index].stepsPerRow * step
+                return span >= resolution && newestRowTime(index) - archives[index].rows * span <= start
+            } ?? candidates.last!
         let span = archives[chosen].stepsPerRow * step
         let (firstEnd, values) = rows(of: chosen)
         var times: [Int] = []

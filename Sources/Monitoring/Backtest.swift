@@ -67,8 +67,10 @@ extension MonitorEngine {
     /// `monitorStep` would validate it (a bad spec gets the same 400), then `samples` and
     /// `cancelSamples` become the rows that cover `samples × rate` seconds — at least one —
     /// whatever the archive's row size, and a leaky bucket's fill follows the replayed period.
-    public static func backtestPlan(_ input: MonitorSpec, rowSeconds: Int, monitorStep: Double,
-                                    table: SampleTable) throws(MonitorError) -> BacktestPlan {
+    public static func backtestPlan(
+        _ input: MonitorSpec, rowSeconds: Int, monitorStep: Double,
+        table: SampleTable
+    ) throws(MonitorError) -> BacktestPlan {
         if input.precondition?.monitor != nil {
             throw MonitorError(kind: .invalid, message: "a backtest replays one monitor: leave out a precondition on another monitor")
         }
@@ -94,7 +96,7 @@ extension MonitorEngine {
         // whole row at once it would drain more than its size and alarm on any busy minute.
         var replayRate = max(1, (monitorRate / row).rounded(.up)) * row
         if live.kind == .leakyBucket && monitorRate < row {
-            let wanted = max(1, Int(monitorRate.rounded(.up))) // ≤ rowSeconds
+            let wanted = max(1, Int(monitorRate.rounded(.up)))  // ≤ rowSeconds
             replayRate = Double((wanted...rowSeconds).first { rowSeconds % $0 == 0 } ?? rowSeconds)
         }
         // The window a raise needs, in rows; a hair's tolerance keeps 60 / 60 at one row.
@@ -120,8 +122,10 @@ extension MonitorEngine {
     /// mean; default the row). The engine runs on an in-memory database: nothing is written.
     /// Counters are replayed from their archived rates, so `change` and `rate` see the
     /// archive's averages. Storm limits do not apply.
-    public static func backtest(_ input: MonitorSpec, series: [BacktestSeries], step: Int,
-                                monitorStep: Double? = nil) throws(MonitorError) -> BacktestReplay {
+    public static func backtest(
+        _ input: MonitorSpec, series: [BacktestSeries], step: Int,
+        monitorStep: Double? = nil
+    ) throws(MonitorError) -> BacktestReplay {
         guard !series.isEmpty else { throw MonitorError(kind: .invalid, message: "no archived history for the target") }
         let table = SampleTable()
         let handles = series.map { table.register($0.descriptor) }
@@ -130,7 +134,9 @@ extension MonitorEngine {
         let perRow = max(1, Int((Double(step) / plan.replayRate).rounded()))
         let times = Set(series.flatMap(\.times)).sorted()
         guard times.count * perRow <= 1_000_000 else {
-            throw MonitorError(kind: .invalid, message: "the replay would take \(times.count * perRow) readings (\(perRow) a row at the monitor's rate); at most 1000000: shorten since")
+            throw MonitorError(
+                kind: .invalid,
+                message: "the replay would take \(times.count * perRow) readings (\(perRow) a row at the monitor's rate); at most 1000000: shorten since")
         }
         let engine: MonitorEngine
         do {

@@ -1,8 +1,9 @@
 import Events
 import ResmonAPI
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a reading is turned into the value a monitor compares (the RMF's statisticTransform).
@@ -86,8 +87,10 @@ public struct MonitorDefinition: Sendable {
     /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
     /// monitors) accepts a target that does not exist at the moment; `stored` (reading back a
     /// monitor that runs already) does not check the spec against its statistic again either.
-    public init(spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
-                lenient: Bool = false, stored: Bool = false) throws(MonitorSpecError) {
+    public init(
+        spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
+        lenient: Bool = false, stored: Bool = false
+    ) throws(MonitorSpecError) {
         var spec = input
         let key: StatisticKey?
         let target: ResolvedTarget
@@ -115,7 +118,9 @@ public struct MonitorDefinition: Sendable {
                 target = .template(selector)
             } else {
                 guard let name = selection.aggregate, let function = AggregateFunction(rawValue: name) else {
-                    throw MonitorSpecError("target.aggregate: expected sum, average, min, max or count (or \"each\": true for a template), got \"\(selection.aggregate ?? "nothing")\"")
+                    throw MonitorSpecError(
+                        "target.aggregate: expected sum, average, min, max or count (or \"each\": true for a template), got \"\(selection.aggregate ?? "nothing")\""
+                    )
                 }
                 if spec.type == "leakyBucket" { throw MonitorSpecError("a leaky bucket needs one counter: use a key, or a template for one per counter") }
                 if spec.transform == "percent" { throw MonitorSpecError("transform percent: an aggregate has no upper bound to be a percentage of") }
@@ -137,24 +142,33 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition ?? "nothing")\"")
             }
             guard let value = spec.value, value.isFinite else { throw MonitorSpecError("value: a threshold monitor needs a finite number") }
-            try refuse([("mark", spec.mark != nil), ("events", spec.events != nil), ("bucketSize", spec.bucketSize != nil),
-                        ("fillValue", spec.fillValue != nil)], for: "threshold")
+            try refuse(
+                [
+                    ("mark", spec.mark != nil), ("events", spec.events != nil), ("bucketSize", spec.bucketSize != nil),
+                    ("fillValue", spec.fillValue != nil)
+                ], for: "threshold")
             condition = parsed
             kind = .threshold
         case "watermark":
-            try refuse([("condition", spec.condition != nil), ("value", spec.value != nil), ("samples", spec.samples != nil),
-                        ("cancelValue", spec.cancelValue != nil), ("cancelSamples", spec.cancelSamples != nil),
-                        ("cancelSeverity", spec.cancelSeverity != nil), ("bucketSize", spec.bucketSize != nil),
-                        ("fillValue", spec.fillValue != nil)], for: "watermark")
+            try refuse(
+                [
+                    ("condition", spec.condition != nil), ("value", spec.value != nil), ("samples", spec.samples != nil),
+                    ("cancelValue", spec.cancelValue != nil), ("cancelSamples", spec.cancelSamples != nil),
+                    ("cancelSeverity", spec.cancelSeverity != nil), ("bucketSize", spec.bucketSize != nil),
+                    ("fillValue", spec.fillValue != nil)
+                ], for: "watermark")
             switch spec.mark ?? "high" {
             case "high": kind = .watermarkHigh
             case "low": kind = .watermarkLow
             default: throw MonitorSpecError("mark: expected high or low, got \"\(spec.mark ?? "")\"")
             }
         case "leakyBucket":
-            try refuse([("condition", spec.condition != nil), ("value", spec.value != nil), ("mark", spec.mark != nil),
-                        ("events", spec.events != nil), ("samples", spec.samples != nil), ("cancelValue", spec.cancelValue != nil),
-                        ("cancelSamples", spec.cancelSamples != nil), ("tolerance", spec.tolerance != nil)], for: "leakyBucket")
+            try refuse(
+                [
+                    ("condition", spec.condition != nil), ("value", spec.value != nil), ("mark", spec.mark != nil),
+                    ("events", spec.events != nil), ("samples", spec.samples != nil), ("cancelValue", spec.cancelValue != nil),
+                    ("cancelSamples", spec.cancelSamples != nil), ("tolerance", spec.tolerance != nil)
+                ], for: "leakyBucket")
             guard let size = spec.bucketSize, size.isFinite, size > 0 else { throw MonitorSpecError("bucketSize: a leaky bucket needs a size above 0") }
             guard let fill = spec.fillValue, fill.isFinite, fill > 0 else {
                 throw MonitorSpecError("fillValue: a leaky bucket needs what it refills per monitoring period, above 0")
@@ -201,9 +215,13 @@ public struct MonitorDefinition: Sendable {
         }
         var cancelSeverity: Severity? = .notice
         if let name = spec.cancelSeverity {
-            if name == "none" { cancelSeverity = nil }
-            else if let parsed = Severity(name: name) { cancelSeverity = parsed }
-            else { throw MonitorSpecError("cancelSeverity: expected a syslog severity or none, got \"\(name)\"") }
+            if name == "none" {
+                cancelSeverity = nil
+            } else if let parsed = Severity(name: name) {
+                cancelSeverity = parsed
+            } else {
+                throw MonitorSpecError("cancelSeverity: expected a syslog severity or none, got \"\(name)\"")
+            }
         }
         if let rate = spec.loggingRate, !(rate >= 0 && rate.isFinite) { throw MonitorSpecError("loggingRate must be 0 or more seconds") }
         var rate: Double
@@ -223,18 +241,24 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("monitoringRate must be whole seconds from 1 to 86400")
             }
             if rate < step {
-                throw MonitorSpecError("monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); use microMonitoringRate for sub-step monitoring, or run resmond with a smaller --step")
+                throw MonitorSpecError(
+                    "monitoringRate \(Int(rate)) s is faster than the base step (\(Int(step)) s); use microMonitoringRate for sub-step monitoring, or run resmond with a smaller --step"
+                )
             }
         }
         // Only sub-second monitoring is refused for a rate finer than the kernel's updates; a
         // monitor at the step on a slower statistic just sees repeated readings.
         if spec.microMonitoringRate != nil, let sample, sample.descriptor.updateInterval > rate {
-            throw MonitorSpecError("the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(targetText): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s")
+            throw MonitorSpecError(
+                "the rate \(MonitorDefinition.number(rate)) s is below the resolution of \(targetText): the kernel updates it every \(MonitorDefinition.number(sample.descriptor.updateInterval)) s"
+            )
         }
         if rate < step {
             // Sub-step monitoring re-reads the statistic's subsystem at the monitor's rate.
             guard let key, MonitorDefinition.fastSubsystems.contains(key.subsystem) else {
-                throw MonitorSpecError("sub-step monitoring is available for \(MonitorDefinition.fastSubsystems.sorted().joined(separator: ", ")) statistics, not \(key?.subsystem ?? targetText) (reading every process or cgroup that often would cost more than it tells)")
+                throw MonitorSpecError(
+                    "sub-step monitoring is available for \(MonitorDefinition.fastSubsystems.sorted().joined(separator: ", ")) statistics, not \(key?.subsystem ?? targetText) (reading every process or cgroup that often would cost more than it tells)"
+                )
             }
         } else {
             rate = (rate / step).rounded(.up) * step
@@ -255,7 +279,11 @@ public struct MonitorDefinition: Sendable {
             throw MonitorSpecError("monitoringInterval must be 0 (until stopped) or more seconds")
         }
         if let id = spec.id {
-            guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f }) else {
+            guard (1...64).contains(id.utf8.count),
+                id.utf8.allSatisfy({
+                    ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e || $0 == 0x5f
+                })
+            else {
                 throw MonitorSpecError("id: 1 to 64 characters of [A-Za-z0-9._-]")
             }
         }
@@ -281,7 +309,9 @@ public struct MonitorDefinition: Sendable {
             spec.type = "watermark"
             spec.events = spec.events ?? false
         case .leakyBucket:
-            spec.name = spec.name ?? "\(targetText) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
+            spec.name =
+                spec.name
+                ?? "\(targetText) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
             spec.type = "leakyBucket"
         }
         spec.transform = spec.transform ?? "none"

@@ -89,9 +89,11 @@ extension MonitorEngine {
                 }
             }
             if let storm = core.storm.summary(now: now) {
-                events.append(builder.storm(count: storm.count, monitors: storm.monitors, since: storm.since, now: now,
-                                            perMonitorPerMinute: core.storm.perMonitorPerMinute,
-                                            maximumPerSecond: core.storm.maximumPerSecond))
+                events.append(
+                    builder.storm(
+                        count: storm.count, monitors: storm.monitors, since: storm.since, now: now,
+                        perMonitorPerMinute: core.storm.perMonitorPerMinute,
+                        maximumPerSecond: core.storm.maximumPerSecond))
             }
             let snapshotDue = now - core.lastSnapshot >= 60
             if snapshotDue {
@@ -118,13 +120,15 @@ extension MonitorEngine {
         }
     }
 
-    private func evaluate(_ index: Int, now: Double, core: inout Core,
-                          pending: inout [Transition], changed: inout [Int]) {
+    private func evaluate(
+        _ index: Int, now: Double, core: inout Core,
+        pending: inout [Transition], changed: inout [Int]
+    ) {
         guard core.slots[index].running else { return }
         evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed)
         guard core.slots[index].stale, var extra = core.staleness[index], extra.staleAfter > 0, core.slots[index].running else { return }
         // noData: its own raise and cancel, apart from the threshold's state.
-        if extra.lastKnown.isNaN { extra.lastKnown = now } // the grace period starts with the monitor
+        if extra.lastKnown.isNaN { extra.lastKnown = now }  // the grace period starts with the monitor
         if !extra.noDataRaised && now - extra.lastKnown >= extra.staleAfter {
             extra.noDataRaised = true
             pending.append(Transition(index: index, outcome: .noData, value: .nan, time: now))
@@ -144,8 +148,10 @@ extension MonitorEngine {
         return core.slots[upstream].phase.isRaised == dependency.raised
     }
 
-    private func evaluateReading(_ index: Int, now: Double, core: inout Core,
-                                 pending: inout [Transition], changed: inout [Int]) {
+    private func evaluateReading(
+        _ index: Int, now: Double, core: inout Core,
+        pending: inout [Transition], changed: inout [Int]
+    ) {
         var slot = core.slots[index]
         let settings = slot.tuned ? core.settings[index] ?? .defaults : .defaults
         if settings.interval > 0 {
@@ -159,8 +165,9 @@ extension MonitorEngine {
         }
         let reading: (value: Double, raw: Double, time: Double)
         if slot.isAggregate, let aggregate = core.aggregates[index] {
-            reading = aggregate.reading(values: core.values, raws: core.raws, times: core.times, generations: core.generations,
-                                        resolvedAt: core.resolvedAt)
+            reading = aggregate.reading(
+                values: core.values, raws: core.raws, times: core.times, generations: core.generations,
+                resolvedAt: core.resolvedAt)
         } else {
             var handle = Int(slot.handle)
             if handle < 0 || handle >= core.generations.count || core.generations[handle] != slot.generation {
@@ -195,7 +202,7 @@ extension MonitorEngine {
             reading = (core.values[handle], core.raws[handle], core.times[handle])
         }
         let time = reading.time
-        guard time != slot.lastSeen else { return } // no new reading since the last evaluation
+        guard time != slot.lastSeen else { return }  // no new reading since the last evaluation
         slot.lastSeen = time
         let raw = reading.raw
         let increase = raw - slot.previousRaw

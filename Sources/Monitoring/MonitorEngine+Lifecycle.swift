@@ -63,7 +63,8 @@ extension MonitorEngine {
             var next: String? = first
             while let current = next {
                 guard seen.insert(current).inserted else {
-                    throw MonitorError(kind: .invalid, message: "precondition.monitor: \(definition.id) → \(first) … comes back to \(current): dependency cycles are refused")
+                    throw MonitorError(
+                        kind: .invalid, message: "precondition.monitor: \(definition.id) → \(first) … comes back to \(current): dependency cycles are refused")
                 }
                 next = dependsOn[current]
             }
@@ -130,7 +131,8 @@ extension MonitorEngine {
             }
             let dependents = core.dependencies.filter { $0.value.monitor == id }.map { core.definitions.id($0.key) }.sorted()
             if !dependents.isEmpty {
-                throw MonitorError(kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
+                throw MonitorError(
+                    kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
             }
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }

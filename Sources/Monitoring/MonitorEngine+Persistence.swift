@@ -14,8 +14,9 @@ extension MonitorEngine {
             for monitor in stored {
                 let definition: MonitorDefinition
                 do {
-                    definition = try MonitorDefinition(spec: monitor.spec, owner: monitor.owner, createdAt: monitor.createdAt,
-                                                       step: step, table: table, lenient: true)
+                    definition = try MonitorDefinition(
+                        spec: monitor.spec, owner: monitor.owner, createdAt: monitor.createdAt,
+                        step: step, table: table, lenient: true)
                 } catch {
                     continue
                 }
@@ -57,21 +58,24 @@ extension MonitorEngine {
     /// inside a transaction, and reading a definition back would take the database's lock.
     func savedState(of index: Int, _ core: Core) -> SavedState {
         let slot = core.slots[index]
-        return SavedState(phase: slot.phase.name, count: slot.count, running: slot.running, paused: slot.paused,
-                          notified: slot.notified, loggedRaised: slot.loggedRaised,
-                          lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
-                          raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
-                          startedAt: core.settings[index].flatMap { $0.startedAt.isFinite ? $0.startedAt : nil },
-                          lastRaiseEvent: core.lastRaiseEvent[index] ?? 0,
-                          extra: slot.side >= 0 || slot.stale
-                              ? ExtraState(kind: slot.side >= 0 ? core.kinds[slot.side] : nil, stale: core.staleness[index])
-                              : nil)
+        return SavedState(
+            phase: slot.phase.name, count: slot.count, running: slot.running, paused: slot.paused,
+            notified: slot.notified, loggedRaised: slot.loggedRaised,
+            lastLogged: slot.lastLogged.isFinite ? slot.lastLogged : nil,
+            raisedAt: slot.raisedAt.isFinite ? slot.raisedAt : nil,
+            startedAt: core.settings[index].flatMap { $0.startedAt.isFinite ? $0.startedAt : nil },
+            lastRaiseEvent: core.lastRaiseEvent[index] ?? 0,
+            extra: slot.side >= 0 || slot.stale
+                ? ExtraState(kind: slot.side >= 0 ? core.kinds[slot.side] : nil, stale: core.staleness[index])
+                : nil)
     }
 
     /// Appends events and writes the listed monitors' state in one transaction, then publishes.
     /// `extra` changes the monitors' tables in the same transaction (through MonitorStore).
-    func commit(events: [EventRecord], saving indexes: [Int], core: inout Core,
-                also extra: ((Database) throws -> Void)? = nil) throws(MonitorError) {
+    func commit(
+        events: [EventRecord], saving indexes: [Int], core: inout Core,
+        also extra: ((Database) throws -> Void)? = nil
+    ) throws(MonitorError) {
         let encoder = WireJSON.encoder()
         let stored: [EventRecord]
         do {
@@ -85,8 +89,9 @@ extension MonitorEngine {
                     }
                     for index in Set(indexes) where core.definitions.contains(index) {
                         let template = core.definitions.has(.instance, index) ? core.definitions[index]?.spec.template : nil
-                        try MonitorStore.save(savedState(of: index, core), id: core.definitions.id(index), template: template,
-                                              encoder: encoder, in: database)
+                        try MonitorStore.save(
+                            savedState(of: index, core), id: core.definitions.id(index), template: template,
+                            encoder: encoder, in: database)
                     }
                     return stored
                 }

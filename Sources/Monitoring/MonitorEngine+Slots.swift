@@ -16,9 +16,10 @@ extension MonitorEngine {
             cancelSamples: Int32(spec.cancelSamples ?? spec.samples ?? 1), capture: spec.dataCapture ?? false,
             running: spec.start ?? true)
         // startedAt is set by the first evaluation, on the evaluation clock.
-        let settings = SlotSettings(tolerance: spec.tolerance ?? 0, cancelThreshold: spec.cancelValue ?? .nan,
-                                    upperBound: definition.transform == .percent ? bound : .nan, loggingRate: spec.loggingRate ?? 0,
-                                    interval: spec.monitoringInterval ?? 0)
+        let settings = SlotSettings(
+            tolerance: spec.tolerance ?? 0, cancelThreshold: spec.cancelValue ?? .nan,
+            upperBound: definition.transform == .percent ? bound : .nan, loggingRate: spec.loggingRate ?? 0,
+            interval: spec.monitoringInterval ?? 0)
         // A percentage's bound is looked up again when its statistic comes back: it needs the entry.
         slot.tuned = !settings.isDefault || definition.transform == .percent
         let index: Int
@@ -91,12 +92,16 @@ extension MonitorEngine {
     /// slot's `side`), and noData's for a staleAfter.
     func setSideState(_ index: Int, for definition: MonitorDefinition, _ core: inout Core) {
         clearSideState(index, &core)
-        let kind: KindState? = switch definition.kind {
-        case .threshold: nil
-        case .watermarkHigh, .watermarkLow: .watermark(Watermark(events: definition.spec.events ?? false))
-        case .leakyBucket: .bucket(LeakyBucket(size: definition.spec.bucketSize ?? 1, fill: definition.spec.fillValue ?? 1,
-                                               period: definition.rate))
-        }
+        let kind: KindState? =
+            switch definition.kind {
+            case .threshold: nil
+            case .watermarkHigh, .watermarkLow: .watermark(Watermark(events: definition.spec.events ?? false))
+            case .leakyBucket:
+                .bucket(
+                    LeakyBucket(
+                        size: definition.spec.bucketSize ?? 1, fill: definition.spec.fillValue ?? 1,
+                        period: definition.rate))
+            }
         if let kind { core.slots[index].side = core.kinds.add(kind) }
         core.staleness[index] = definition.spec.staleAfter.map { StaleState(staleAfter: $0) }
     }

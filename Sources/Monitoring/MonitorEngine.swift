@@ -5,8 +5,9 @@ import ResmonSystem
 import Statistics
 import Storage
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The monitor engine: threshold monitors over flat arrays, evaluated by rate group after each
@@ -85,10 +86,12 @@ public final class MonitorEngine: Sendable {
     let scheduleChanged: @Sendable () -> Void
     public static let captureLimit = 1024
 
-    public init(database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
-                published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
-                samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
-                scheduleChanged: @escaping @Sendable () -> Void = {}) {
+    public init(
+        database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
+        published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
+        samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
+        scheduleChanged: @escaping @Sendable () -> Void = {}
+    ) {
         let store = MonitorStore(database: database)
         self.store = store
         self.eventStore = EventStore(database: database)
@@ -110,8 +113,9 @@ public final class MonitorEngine: Sendable {
     static func loader(store: MonitorStore, table: SampleTable, step: Double) -> (String) -> MonitorDefinition? {
         { id in
             guard let stored = store.stored(id) else { return nil }
-            return try? MonitorDefinition(spec: stored.spec, owner: stored.owner, createdAt: stored.createdAt, step: step,
-                                          table: table, stored: true)
+            return try? MonitorDefinition(
+                spec: stored.spec, owner: stored.owner, createdAt: stored.createdAt, step: step,
+                table: table, stored: true)
         }
     }
 
@@ -139,7 +143,9 @@ public final class MonitorEngine: Sendable {
 
     func refuseWhenBusy() throws(MonitorError) {
         if let reason = busy {
-            throw MonitorError(kind: .busy, message: "resmond is over its self-limits (\(reason)); existing monitors keep running, new ones are refused until it is back under them")
+            throw MonitorError(
+                kind: .busy,
+                message: "resmond is over its self-limits (\(reason)); existing monitors keep running, new ones are refused until it is back under them")
         }
     }
 
@@ -201,15 +207,17 @@ public final class MonitorEngine: Sendable {
         }
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
         let selection = selectionReport(index, core)
-        return MonitorInfo(id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
-                           state: MonitorStateInfo(phase: slot.phase.name, count: Int(slot.count), running: slot.running,
-                                                   paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
-                                                   lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
-                                                   lastEventTime: known(slot.lastLogged),
-                                                   watermark: mark.flatMap { known($0.extreme) },
-                                                   watermarkTime: mark.flatMap { known($0.extremeTime) },
-                                                   level: bucket.map { $0.level.isNaN ? $0.size : $0.level },
-                                                   members: selection.members, warning: selection.warning))
+        return MonitorInfo(
+            id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
+            state: MonitorStateInfo(
+                phase: slot.phase.name, count: Int(slot.count), running: slot.running,
+                paused: slot.paused, notified: slot.notified, lastValue: known(slot.lastValue),
+                lastEvaluated: known(slot.lastEvaluated), raisedAt: slot.phase.isRaised ? known(slot.raisedAt) : nil,
+                lastEventTime: known(slot.lastLogged),
+                watermark: mark.flatMap { known($0.extreme) },
+                watermarkTime: mark.flatMap { known($0.extremeTime) },
+                level: bucket.map { $0.level.isNaN ? $0.size : $0.level },
+                members: selection.members, warning: selection.warning))
     }
 
     /// The definition an event describes. Reading it back can only fail when the database
@@ -219,8 +227,10 @@ public final class MonitorEngine: Sendable {
         var spec = MonitorSpec(target: .key(core.definitions.keyText(index) ?? "resmon:monitor:unknown"), condition: "above", value: 0)
         spec.id = core.definitions.id(index)
         spec.cancelSeverity = core.definitions.has(.cancels, index) ? "notice" : "none"
-        return (try? MonitorDefinition(spec: spec, owner: core.definitions.owner(index), createdAt: 0, step: step, table: table,
-                                       stored: true))!
+        return
+            (try? MonitorDefinition(
+                spec: spec, owner: core.definitions.owner(index), createdAt: 0, step: step, table: table,
+                stored: true))!
     }
 
     /// The `canceled` event ending a monitor's logged raise (lifecycle, files and templates

@@ -14,30 +14,34 @@ struct MonitorEventBuilder: Sendable {
 
     func noData(_ definition: MonitorDefinition, time: Double) -> EventRecord {
         let spec = definition.spec
-        return EventRecord(id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
-                           severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
-                           key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
-                           message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
-                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        return EventRecord(
+            id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
+            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+            key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
+            message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
+            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     /// The monitor's statistic went away (`vanished`) or came back.
     func resource(_ definition: MonitorDefinition, vanished: Bool, time: Double) -> EventRecord {
         let spec = definition.spec
-        return EventRecord(id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
-                           type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
-                           monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
-                           host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
-                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        return EventRecord(
+            id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
+            type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
+            monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
+            host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
+            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     func watermark(_ definition: MonitorDefinition, value: Double, previous: Double, time: Double) -> EventRecord {
         let spec = definition.spec
-        let message = "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(definition.shown(value, in: table)) (from \(definition.shown(previous, in: table)))"
-        return EventRecord(id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
-                           severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
-                           key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
-                           message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        let message =
+            "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(definition.shown(value, in: table)) (from \(definition.shown(previous, in: table)))"
+        return EventRecord(
+            id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
+            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+            key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
+            message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     /// A threshold's or a leaky bucket's raise; `repeated` says "(still)" on a repeat of a
@@ -45,31 +49,36 @@ struct MonitorEventBuilder: Sendable {
     func raise(_ definition: MonitorDefinition, value: Double, time: Double, repeated: Bool) -> EventRecord {
         let spec = definition.spec
         if definition.kind == .leakyBucket {
-            let message = "\(definition.subject(in: table)) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
+            let message =
+                "\(definition.subject(in: table)) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
                 + (repeated ? " (still)" : "")
-            return EventRecord(id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
-                               severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
-                               key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
-                               message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            return EventRecord(
+                id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
+                severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+                key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
+                message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
         }
         let type = definition.raiseType(value: value)
-        let message = "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(definition.shown(value, in: table)), \(type.name) \(definition.shown(spec.value ?? 0, in: table))"
+        let message =
+            "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(definition.shown(value, in: table)), \(type.name) \(definition.shown(spec.value ?? 0, in: table))"
             + (repeated ? " (still)" : "")
-        return EventRecord(id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
-                           monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
-                           value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
-                           cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        return EventRecord(
+            id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
+            monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
+            value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
+            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     /// Ends what the event `cancels` raised (0: nothing known, the field is left out).
     func cancel(_ definition: MonitorDefinition, cancels: Int64, reason: String, value: Double, time: Double) -> EventRecord {
         let spec = definition.spec
-        return EventRecord(id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
-                           severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
-                           monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
-                           threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
-                           message: "\(spec.name ?? definition.id): \(reason)",
-                           cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+        return EventRecord(
+            id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
+            severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
+            monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
+            threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
+            message: "\(spec.name ?? definition.id): \(reason)",
+            cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
 
     /// What the storm limits held back since the last summary, and the limits that did it.

@@ -53,7 +53,7 @@ extension MonitorEngine {
                 guard let definition = core.definitions[index] else { continue }
                 let replacement = wanted[definition.id]
                 if let replacement, let new = try? encoder.encode(replacement.spec), new == (try? encoder.encode(definition.spec)) {
-                    wanted[definition.id] = nil // unchanged
+                    wanted[definition.id] = nil  // unchanged
                     continue
                 }
                 if core.dependencies.contains(where: { $0.value.monitor == definition.id && !core.definitions.has(.fromFile, $0.key) }) && replacement == nil {

@@ -11,13 +11,13 @@ import Storage
 public struct MonitorStore: Sendable {
     static let schema = [
         "CREATE TABLE monitors (id TEXT PRIMARY KEY, spec TEXT NOT NULL, owner INTEGER NOT NULL, created REAL NOT NULL)",
-        "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
+        "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)"
     ]
 
     /// Template instances are not stored as monitors (their templates make them again), but
     /// their state is, so that a raised instance stays raised across a restart.
     static let instanceSchema = [
-        "CREATE TABLE instance_state (id TEXT PRIMARY KEY, template TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
+        "CREATE TABLE instance_state (id TEXT PRIMARY KEY, template TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)"
     ]
 
     /// The state database's migrations, in order: events and monitors, sink cursors, instance
@@ -48,7 +48,8 @@ public struct MonitorStore: Sendable {
             try database.execute("SELECT spec, owner, created FROM monitors WHERE id = ?", [.text(id)]).first
         }
         guard let row = row ?? nil, let text = row[0].text,
-              let spec = try? JSONDecoder().decode(MonitorSpec.self, from: Data(text.utf8)) else { return nil }
+            let spec = try? JSONDecoder().decode(MonitorSpec.self, from: Data(text.utf8))
+        else { return nil }
         return Stored(id: id, spec: spec, owner: Int(row[1].integer ?? 0), createdAt: row[2].real ?? 0)
     }
 
@@ -61,7 +62,8 @@ public struct MonitorStore: Sendable {
         let decoder = JSONDecoder()
         return rows.compactMap { row in
             guard let id = row[0].text, let specText = row[1].text,
-                  let spec = try? decoder.decode(MonitorSpec.self, from: Data(specText.utf8)) else { return nil }
+                let spec = try? decoder.decode(MonitorSpec.self, from: Data(specText.utf8))
+            else { return nil }
             let state = row[4].text.flatMap { try? decoder.decode(SavedState.self, from: Data($0.utf8)) }
             return Stored(id: id, spec: spec, owner: Int(row[2].integer ?? 0), createdAt: row[3].real ?? 0, state: state)
         }
@@ -71,11 +73,13 @@ public struct MonitorStore: Sendable {
     func specs() throws -> [String: Stored] {
         let decoder = JSONDecoder()
         let rows = try database.withDatabase { try $0.execute("SELECT id, spec, owner, created FROM monitors") }
-        return Dictionary(rows.compactMap { row in
-            guard let id = row[0].text, let text = row[1].text,
-                  let spec = try? decoder.decode(MonitorSpec.self, from: Data(text.utf8)) else { return nil }
-            return (id, Stored(id: id, spec: spec, owner: Int(row[2].integer ?? 0), createdAt: row[3].real ?? 0))
-        }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(
+            rows.compactMap { row in
+                guard let id = row[0].text, let text = row[1].text,
+                    let spec = try? decoder.decode(MonitorSpec.self, from: Data(text.utf8))
+                else { return nil }
+                return (id, Stored(id: id, spec: spec, owner: Int(row[2].integer ?? 0), createdAt: row[3].real ?? 0))
+            }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A template instance's saved state (nil: none, or unreadable).
@@ -94,10 +98,12 @@ public struct MonitorStore: Sendable {
         try database.withDatabase { database in
             try database.transaction {
                 for definition in definitions {
-                    try database.execute("INSERT INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)", [
-                        .text(definition.id), .text(try MonitorStore.text(definition.spec)),
-                        .integer(Int64(owner)), .real(createdAt),
-                    ])
+                    try database.execute(
+                        "INSERT INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)",
+                        [
+                            .text(definition.id), .text(try MonitorStore.text(definition.spec)),
+                            .integer(Int64(owner)), .real(createdAt)
+                        ])
                 }
             }
         }
@@ -112,8 +118,9 @@ public struct MonitorStore: Sendable {
 
     /// Stores a monitor, replacing one with the same id (monitors.d's reconciliation).
     static func put(id: String, specText: String, owner: Int, createdAt: Double, in database: Database) throws {
-        try database.execute("INSERT OR REPLACE INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)",
-                             [.text(id), .text(specText), .integer(Int64(owner)), .real(createdAt)])
+        try database.execute(
+            "INSERT OR REPLACE INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)",
+            [.text(id), .text(specText), .integer(Int64(owner)), .real(createdAt)])
     }
 
     /// Replaces a stored monitor's spec (owner and creation time stay).
@@ -137,8 +144,9 @@ public struct MonitorStore: Sendable {
     static func save(_ state: SavedState, id: String, template: String?, encoder: JSONEncoder, in database: Database) throws {
         let text = String(decoding: try encoder.encode(state), as: UTF8.self)
         if let template {
-            try database.execute("INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",
-                                 [.text(id), .text(template), .text(text)])
+            try database.execute(
+                "INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",
+                [.text(id), .text(template), .text(text)])
         } else {
             try database.execute("INSERT OR REPLACE INTO monitor_state (id, state) VALUES (?, ?)", [.text(id), .text(text)])
         }

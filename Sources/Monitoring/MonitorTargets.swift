@@ -18,8 +18,10 @@ struct AggregateMembers: Sendable {
     /// The aggregate of the members' latest readings, skipping unknown ones: the value, the
     /// same function over raw totals (for `change` and `rate`), and the newest member's time.
     /// An empty set (or all unknown) is unknown, except for `count`, which is then 0.
-    func reading(values columns: [Double], raws: [Double], times: [Double], generations: [UInt32],
-                 resolvedAt: Double) -> (value: Double, raw: Double, time: Double) {
+    func reading(
+        values columns: [Double], raws: [Double], times: [Double], generations: [UInt32],
+        resolvedAt: Double
+    ) -> (value: Double, raw: Double, time: Double) {
         // One pass, no allocation: the function over the values and over the raw totals.
         var count = 0
         var value = 0.0, raw = 0.0
@@ -72,8 +74,10 @@ extension MonitorEngine {
     /// exist now: new matching statistics join (or get an instance), vanished ones leave (an
     /// instance that was raised is cancelled as it retires). Called when the sample table's
     /// structure has changed.
-    func resolveSelections(now: Double, core: inout Core, events: inout [EventRecord], retired: inout [String],
-                           changed: inout [Int]) {
+    func resolveSelections(
+        now: Double, core: inout Core, events: inout [EventRecord], retired: inout [String],
+        changed: inout [Int]
+    ) {
         core.resolvedAt = now
         for index in Array(core.aggregates.keys) {
             guard var members = core.aggregates[index] else { continue }
@@ -159,8 +163,11 @@ extension MonitorEngine {
         spec.template = nil
         spec.name = (template.spec.name ?? template.id) + " (" + descriptor.key.resource + ")"
         spec.labels = descriptor.labels.filter { $0.key != "cmdline" }.merging(template.spec.labels ?? [:]) { $1 }
-        guard var instance = try? MonitorDefinition(spec: spec, owner: template.owner, createdAt: template.createdAt, step: step,
-                                                    table: table, lenient: true) else { return nil }
+        guard
+            var instance = try? MonitorDefinition(
+                spec: spec, owner: template.owner, createdAt: template.createdAt, step: step,
+                table: table, lenient: true)
+        else { return nil }
         instance.spec.template = template.id
         return instance
     }

@@ -26,8 +26,10 @@ public enum PerfmonImport {
         init(_ message: String) { self.message = message }
     }
 
-    static let tags: Set<String> = ["name", "alarm_trigger_level", "alarm_trigger_period", "alarm_auto_inhibit_period",
-                                    "alarm_trigger_sense", "alarm_priority", "consolidation_fn", "rrd_regex"]
+    static let tags: Set<String> = [
+        "name", "alarm_trigger_level", "alarm_trigger_period", "alarm_auto_inhibit_period",
+        "alarm_trigger_sense", "alarm_priority", "consolidation_fn", "rrd_regex"
+    ]
 
     /// One perfmon variable as resmon takes it: the monitor, the statistics it reads now, and a
     /// warning when it reads none (or when resmon does not use part of its configuration).
@@ -78,8 +80,10 @@ public enum PerfmonImport {
     /// Host keys that have xapi names (`XapiDataSources`): what a host `rrd_regex` is searched over.
     static let hostFamilies = "^(cpu|memory|load|net):"
 
-    private static func variable(name: String, values: [String: String], object: Object, step: Double,
-                                 table: SampleTable) throws(ImportError) -> Variable? {
+    private static func variable(
+        name: String, values: [String: String], object: Object, step: Double,
+        table: SampleTable
+    ) throws(ImportError) -> Variable? {
         func number(_ tag: String, _ fallback: Double?) throws(ImportError) -> Double {
             guard let text = values[tag] else {
                 guard let fallback else { throw ImportError("variable \(name): \(tag) has no default; give one") }
@@ -140,8 +144,10 @@ public enum PerfmonImport {
             case ("cpu_usage", .cgroup(let path)):
                 target = .key("cgroup:\(path):cpu_ratio")
             case ("network_usage", .host):
-                target = .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"],
-                                                     aggregate: function))
+                target = .selection(
+                    MonitorSelection(
+                        select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"],
+                        aggregate: function))
             case ("network_usage", .cgroup(let path)):
                 // A container's own network namespace (docs/STATISTICS.md); in the host's, no members.
                 target = .selection(MonitorSelection(select: "^cgroup:\(escape(path)):network_(receive|transmit)_bytes_total$", aggregate: function))
@@ -168,7 +174,9 @@ public enum PerfmonImport {
                 sense = "low"
                 scale = 1024
             default:
-                throw ImportError("variable \(name): resmon has no equivalent for \(object == .host ? "the host" : "a cgroup") (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over the data-source names /rrd_updates serves (cpu0, pif_eth0_rx, memory), or over resmon statistic keys (with a ':')")
+                throw ImportError(
+                    "variable \(name): resmon has no equivalent for \(object == .host ? "the host" : "a cgroup") (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over the data-source names /rrd_updates serves (cpu0, pif_eth0_rx, memory), or over resmon statistic keys (with a ':')"
+                )
             }
         }
         // What the target reads now; an rrd_regex that does not compile is refused here.
@@ -192,7 +200,8 @@ public enum PerfmonImport {
         }
         if statistics.isEmpty && warning == nil {
             if let regex = values["rrd_regex"] {
-                warning = "rrd_regex \"\(regex)\" matches no \(regex.contains(":") ? "statistic key" : "data source of \(object == .host ? "the host" : "the cgroup") (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx)") now: the monitor stays unknown until one appears"
+                warning =
+                    "rrd_regex \"\(regex)\" matches no \(regex.contains(":") ? "statistic key" : "data source of \(object == .host ? "the host" : "the cgroup") (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx)") now: the monitor stays unknown until one appears"
             } else {
                 warning = "\(target.description) matches no statistic now: the monitor stays unknown until one appears"
             }
@@ -246,8 +255,10 @@ extension MonitorEngine {
     /// raised one is cancelled first), a new one is created, and the monitors of an earlier
     /// import for the object whose variables are gone are deleted. Every monitor is validated,
     /// and the caller's right to change the existing ones checked, before anything changes.
-    public func importPerfmon(_ variables: [PerfmonImport.Variable], object: PerfmonImport.Object,
-                              caller: Int) throws(MonitorError) -> PerfmonImportResponse {
+    public func importPerfmon(
+        _ variables: [PerfmonImport.Variable], object: PerfmonImport.Object,
+        caller: Int
+    ) throws(MonitorError) -> PerfmonImportResponse {
         let prefix = "perfmon.\(PerfmonImport.scope(object))."
         let wanted = Set(variables.compactMap(\.spec.id))
         var existing: [String: MonitorInfo] = [:]
@@ -285,7 +296,8 @@ extension MonitorEngine {
             let patch: [String: JSONValue]
             do {
                 guard case .object(let new) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(variable.spec)),
-                      case .object(let previous) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec)) else {
+                    case .object(let previous) = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(old.spec))
+                else {
                     throw MonitorError(kind: .invalid, message: "variable \(variable.name): cannot compare its monitor")
                 }
                 var fields = new
@@ -307,8 +319,10 @@ extension MonitorEngine {
         for variable in variables {
             guard let id = variable.spec.id, let info = monitor(id) else { continue }
             monitors.append(info)
-            reports.append(.init(name: variable.name, monitor: id, outcome: outcomes[id] ?? "unchanged",
-                                 statistics: variable.statistics, warning: variable.warning ?? info.state.warning))
+            reports.append(
+                .init(
+                    name: variable.name, monitor: id, outcome: outcomes[id] ?? "unchanged",
+                    statistics: variable.statistics, warning: variable.warning ?? info.state.warning))
         }
         return PerfmonImportResponse(monitors: monitors, variables: reports, removed: removed)
     }

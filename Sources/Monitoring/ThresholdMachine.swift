@@ -198,9 +198,11 @@ struct LeakyBucket {
 
     /// A leaky bucket's reading: refill for the time elapsed, drain by the counter's increase.
     /// Raised when the bucket runs empty; cancelled once a refill tops it up again.
-    mutating func leak(_ slot: inout ThresholdSlot, _ settings: SlotSettings, increase: Double, elapsed: Double, now: Double,
-                       mayRaise: Bool) -> Outcome {
-        guard increase.isFinite, increase >= 0, elapsed > 0 else { return .nothing } // first reading or a counter reset
+    mutating func leak(
+        _ slot: inout ThresholdSlot, _ settings: SlotSettings, increase: Double, elapsed: Double, now: Double,
+        mayRaise: Bool
+    ) -> Outcome {
+        guard increase.isFinite, increase >= 0, elapsed > 0 else { return .nothing }  // first reading or a counter reset
         let refilled = min(size, (level.isNaN ? size : level) + fill * elapsed / period)
         level = max(0, refilled - increase)
         slot.lastValue = level
@@ -242,7 +244,8 @@ struct Watermark {
             return .nothing
         }
         guard abs(extreme - reported) > settings.tolerance,
-              settings.loggingRate == 0 || slot.lastLogged.isNaN || now - slot.lastLogged >= settings.loggingRate else {
+            settings.loggingRate == 0 || slot.lastLogged.isNaN || now - slot.lastLogged >= settings.loggingRate
+        else {
             return .nothing
         }
         return .watermark
@@ -291,8 +294,10 @@ struct ThresholdSlot {
         static let tuned = Flags(rawValue: 1 << 11)
     }
 
-    init(kind: MonitorKind, handle: Int32, generation: UInt32, transform: Transform, condition: Condition, threshold: Double,
-         samples: Int32, cancelSamples: Int32, capture: Bool, running: Bool) {
+    init(
+        kind: MonitorKind, handle: Int32, generation: UInt32, transform: Transform, condition: Condition, threshold: Double,
+        samples: Int32, cancelSamples: Int32, capture: Bool, running: Bool
+    ) {
         self.kind = kind
         self.handle = handle
         self.generation = generation
@@ -310,26 +315,62 @@ struct ThresholdSlot {
         set { if newValue { flags.insert(flag) } else { flags.remove(flag) } }
     }
 
-    var running: Bool { get { self[.running] } set { self[.running] = newValue } }
-    var paused: Bool { get { self[.paused] } set { self[.paused] = newValue } }
+    var running: Bool {
+        get { self[.running] }
+        set { self[.running] = newValue }
+    }
+    var paused: Bool {
+        get { self[.paused] }
+        set { self[.paused] = newValue }
+    }
     /// The raise has been logged (one-shot monitors stay quiet until resetNotification).
-    var notified: Bool { get { self[.notified] } set { self[.notified] = newValue } }
+    var notified: Bool {
+        get { self[.notified] }
+        set { self[.notified] = newValue }
+    }
     /// The last phase events told the world: clear or raised.
-    var loggedRaised: Bool { get { self[.loggedRaised] } set { self[.loggedRaised] = newValue } }
+    var loggedRaised: Bool {
+        get { self[.loggedRaised] }
+        set { self[.loggedRaised] = newValue }
+    }
     /// dataCapture: readings are kept for GET /v1/monitors/{id}/capture.
-    var capture: Bool { get { self[.capture] } set { self[.capture] = newValue } }
+    var capture: Bool {
+        get { self[.capture] }
+        set { self[.capture] = newValue }
+    }
     /// The `armed` precondition: whether the monitor needs arming, and whether it is armed (the
     /// value has been seen not meeting the condition since creation or the last cancel).
-    var needsArming: Bool { get { self[.needsArming] } set { self[.needsArming] = newValue } }
-    var armed: Bool { get { self[.armed] } set { self[.armed] = newValue } }
+    var needsArming: Bool {
+        get { self[.needsArming] }
+        set { self[.needsArming] = newValue }
+    }
+    var armed: Bool {
+        get { self[.armed] }
+        set { self[.armed] = newValue }
+    }
     /// The key target's statistic went away (a resourceConfigurationChange was logged).
-    var vanished: Bool { get { self[.vanished] } set { self[.vanished] = newValue } }
+    var vanished: Bool {
+        get { self[.vanished] }
+        set { self[.vanished] = newValue }
+    }
     /// Flags that spare evaluation the side tables' lookups: an aggregate target, a staleAfter,
     /// a precondition on another monitor, settings other than the defaults.
-    var isAggregate: Bool { get { self[.isAggregate] } set { self[.isAggregate] = newValue } }
-    var stale: Bool { get { self[.stale] } set { self[.stale] = newValue } }
-    var dependent: Bool { get { self[.dependent] } set { self[.dependent] = newValue } }
-    var tuned: Bool { get { self[.tuned] } set { self[.tuned] = newValue } }
+    var isAggregate: Bool {
+        get { self[.isAggregate] }
+        set { self[.isAggregate] = newValue }
+    }
+    var stale: Bool {
+        get { self[.stale] }
+        set { self[.stale] = newValue }
+    }
+    var dependent: Bool {
+        get { self[.dependent] }
+        set { self[.dependent] = newValue }
+    }
+    var tuned: Bool {
+        get { self[.tuned] }
+        set { self[.tuned] = newValue }
+    }
 
     func meets(_ value: Double, _ settings: SlotSettings) -> Bool {
         switch condition {

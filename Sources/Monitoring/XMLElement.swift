@@ -84,7 +84,8 @@ struct XMLElement: Sendable {
             let start = position
             while position < bytes.count {
                 let byte = bytes[position]
-                let ok = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39)
+                let ok =
+                    (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x30 && byte <= 0x39)
                     || byte == 0x5f || byte == 0x2d || byte == 0x2e || byte == 0x3a
                 if !ok { break }
                 position += 1
@@ -154,7 +155,7 @@ struct XMLElement: Sendable {
                 } else {
                     let start = position
                     while position < bytes.count && bytes[position] != 0x3c { position += 1 }
-                    _ = try decode(bytes[start..<position], at: start) // checks the references
+                    _ = try decode(bytes[start..<position], at: start)  // checks the references
                 }
             }
         }
@@ -183,9 +184,13 @@ struct XMLElement: Sendable {
                 case "apos": result.append(0x27)
                 default:
                     let scalar: UInt32?
-                    if reference.hasPrefix("#x") { scalar = UInt32(reference.dropFirst(2), radix: 16) }
-                    else if reference.hasPrefix("#") { scalar = UInt32(reference.dropFirst()) }
-                    else { throw ParseError(offset: index, message: "unknown entity &\(reference); (only the five predefined ones)") }
+                    if reference.hasPrefix("#x") {
+                        scalar = UInt32(reference.dropFirst(2), radix: 16)
+                    } else if reference.hasPrefix("#") {
+                        scalar = UInt32(reference.dropFirst())
+                    } else {
+                        throw ParseError(offset: index, message: "unknown entity &\(reference); (only the five predefined ones)")
+                    }
                     guard let scalar, scalar > 0, let character = Unicode.Scalar(scalar) else {
                         throw ParseError(offset: index, message: "bad character reference &\(reference);")
                     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where resmond keeps its state and configuration when nothing says otherwise: the XDG

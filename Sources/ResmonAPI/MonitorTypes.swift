@@ -109,9 +109,10 @@ public struct MonitorPrecondition: Codable, Sendable, Equatable {
         }
         try refuseUnknownKeys(decoder, known: Set(CodingKeys.allCases.map(\.rawValue)), prefix: "precondition.")
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(armed: try container.decodeIfPresent(Bool.self, forKey: .armed),
-                  monitor: try container.decodeIfPresent(String.self, forKey: .monitor),
-                  raised: try container.decodeIfPresent(Bool.self, forKey: .raised))
+        self.init(
+            armed: try container.decodeIfPresent(Bool.self, forKey: .armed),
+            monitor: try container.decodeIfPresent(String.self, forKey: .monitor),
+            raised: try container.decodeIfPresent(Bool.self, forKey: .raised))
     }
 }
 
@@ -187,7 +188,7 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         "id", "name", "target", "template", "source", "transform", "type", "condition", "value", "mark", "events", "bucketSize", "fillValue",
         "tolerance", "precondition", "staleAfter", "samples", "cancelValue",
         "cancelSamples", "severity", "cancelSeverity", "loggingRate", "monitoringRate", "microMonitoringRate",
-        "monitoringInterval", "dataCapture", "labels", "annotations", "start",
+        "monitoringInterval", "dataCapture", "labels", "annotations", "start"
     ]
 
     public struct UnknownField: Error, CustomStringConvertible {
@@ -256,9 +257,11 @@ public struct MonitorStateInfo: Codable, Sendable, Equatable {
     /// (it stays unknown until a statistic matches); null when nothing does.
     public var warning: String?
 
-    public init(phase: String, count: Int, running: Bool, paused: Bool, notified: Bool, lastValue: Double?,
-                lastEvaluated: Double?, raisedAt: Double?, lastEventTime: Double?, watermark: Double? = nil,
-                watermarkTime: Double? = nil, level: Double? = nil, members: Int? = nil, warning: String? = nil) {
+    public init(
+        phase: String, count: Int, running: Bool, paused: Bool, notified: Bool, lastValue: Double?,
+        lastEvaluated: Double?, raisedAt: Double?, lastEventTime: Double?, watermark: Double? = nil,
+        watermarkTime: Double? = nil, level: Double? = nil, members: Int? = nil, warning: String? = nil
+    ) {
         self.members = members
         self.warning = warning
         self.watermark = watermark
@@ -356,9 +359,11 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var labels: [String: String]
     public var annotations: [String: String]
 
-    public init(id: Int64, time: Double, code: Int, type: String, severity: String, monitorId: String?, monitorName: String?,
-                key: String?, value: Double?, threshold: Double?, host: String, message: String, cancels: Int64?,
-                labels: [String: String], annotations: [String: String]) {
+    public init(
+        id: Int64, time: Double, code: Int, type: String, severity: String, monitorId: String?, monitorName: String?,
+        key: String?, value: Double?, threshold: Double?, host: String, message: String, cancels: Int64?,
+        labels: [String: String], annotations: [String: String]
+    ) {
         self.id = id
         self.time = time
         self.code = code
@@ -445,9 +450,11 @@ public struct BacktestResponse: Codable, Sendable {
     public var samples: Int?
     public var cancelSamples: Int?
 
-    public init(start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord], cf: String? = nil,
-                archives: [Int]? = nil, monitorRate: Double? = nil, replayRate: Double? = nil, samples: Int? = nil,
-                cancelSamples: Int? = nil) {
+    public init(
+        start: Int, end: Int, step: Int, statistics: [String], readings: Int, events: [EventRecord], cf: String? = nil,
+        archives: [Int]? = nil, monitorRate: Double? = nil, replayRate: Double? = nil, samples: Int? = nil,
+        cancelSamples: Int? = nil
+    ) {
         self.start = start
         self.end = end
         self.step = step

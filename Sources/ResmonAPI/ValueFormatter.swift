@@ -68,7 +68,6 @@ public enum ValueFormatter {
     }
 }
 
-
 extension ValueFormatter {
     /// The unit a statistic key's name implies by Prometheus' conventions, for where only the
     /// key is at hand: `_ratio` → `ratio`, `_bytes` → `bytes`, `_seconds` → `seconds`.

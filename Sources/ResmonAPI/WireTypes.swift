@@ -26,11 +26,13 @@ public struct StatusResponse: Codable, Sendable {
     public var residentBytes: Double
     public var lastSampleCPUSeconds: Double?
 
-    public init(version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
-                cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
-                stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
-                cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?, busyReason: String? = nil,
-                limits: SelfLimits? = nil) {
+    public init(
+        version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
+        cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
+        stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
+        cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?, busyReason: String? = nil,
+        limits: SelfLimits? = nil
+    ) {
         self.busyReason = busyReason
         self.limits = limits
         self.version = version
@@ -91,9 +93,11 @@ public struct SubsystemInfo: Codable, Sendable {
     public var malformedLines: Int?
     public var lastError: String?
 
-    public init(name: String, summary: String, state: String, reason: String?, periodSeconds: Double,
-                statistics: Int, lastCollected: Double?, lastDurationSeconds: Double?, collections: Int, failures: Int,
-                plugin: String? = nil, runs: Int? = nil, malformedLines: Int? = nil, lastError: String? = nil) {
+    public init(
+        name: String, summary: String, state: String, reason: String?, periodSeconds: Double,
+        statistics: Int, lastCollected: Double?, lastDurationSeconds: Double?, collections: Int, failures: Int,
+        plugin: String? = nil, runs: Int? = nil, malformedLines: Int? = nil, lastError: String? = nil
+    ) {
         self.plugin = plugin
         self.runs = runs
         self.malformedLines = malformedLines
@@ -138,9 +142,11 @@ public struct StatisticInfo: Codable, Sendable {
     /// Seconds since the epoch of the last reading.
     public var time: Double?
 
-    public init(key: String, subsystem: String, resource: String, statistic: String, kind: String, unit: String,
-                resolution: Double, upperBound: Double?, labels: [String: String], help: String,
-                value: Double?, total: Double?, increase: Double?, time: Double?) {
+    public init(
+        key: String, subsystem: String, resource: String, statistic: String, kind: String, unit: String,
+        resolution: Double, upperBound: Double?, labels: [String: String], help: String,
+        value: Double?, total: Double?, increase: Double?, time: Double?
+    ) {
         self.key = key
         self.subsystem = subsystem
         self.resource = resource
@@ -236,8 +242,10 @@ public struct SinkStatus: Codable, Sendable, Equatable {
     /// When the next attempt after a failure is due (seconds since the epoch); nil when not waiting.
     public var retryAt: Double?
 
-    public init(name: String, type: String, filter: String?, after: Int64, delivered: Int, rejected: Int, retries: Int,
-                lastError: String?, retryAt: Double?) {
+    public init(
+        name: String, type: String, filter: String?, after: Int64, delivered: Int, rejected: Int, retries: Int,
+        lastError: String?, retryAt: Double?
+    ) {
         self.name = name
         self.type = type
         self.filter = filter
@@ -255,7 +263,6 @@ public struct SinkList: Codable, Sendable, Equatable {
     public var sinks: [SinkStatus]
     public init(sinks: [SinkStatus]) { self.sinks = sinks }
 }
-
 
 /// `POST /v1/reload`: what a reload of resmond.json, `subsystems.d` and `monitors.d` did.
 public struct ReloadResponse: Codable, Sendable {

@@ -2,8 +2,9 @@ import FoundationEssentials
 import ResmonAPI
 import ResmonClient
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `resmon` command line: human tables by default, `--json` for scripts.
@@ -19,14 +20,16 @@ public enum CLI {
     }
 
     /// Every command, in the order `resmon --help` lists them.
-    static let commands: [Command] = [.status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events,
-                                      .importPerfmon, .sinks, .reload, .version]
+    static let commands: [Command] = [
+        .status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events,
+        .importPerfmon, .sinks, .reload, .version
+    ]
 
     /// Options every command takes.
     static let globalOptions: [OptionDeclaration] = [
         .flag("--json", help: "print JSON instead of a table"),
         .value("--socket", placeholder: "PATH", help: "the daemon's socket (else $RESMON_SOCKET, else \(DefaultPaths.socket()))"),
-        .flag("--help", "-h", help: "this help"),
+        .flag("--help", "-h", help: "this help")
     ]
 
     static var usage: String {
@@ -111,7 +114,10 @@ public enum CLI {
         let range = invocation.command.arguments
         guard !range.contains(count) else { return }
         if range.upperBound == 0 { throw UsageError(message: "\(invocation.command.name) takes no arguments") }
-        if count < range.lowerBound { throw UsageError(message: "\(invocation.command.name) needs \(invocation.command.synopsis.split(separator: " ").dropFirst().first ?? "an argument")") }
+        if count < range.lowerBound {
+            throw UsageError(
+                message: "\(invocation.command.name) needs \(invocation.command.synopsis.split(separator: " ").dropFirst().first ?? "an argument")")
+        }
         throw UsageError(message: "too many arguments")
     }
 }

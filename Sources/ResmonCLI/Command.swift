@@ -18,8 +18,10 @@ struct Command: Sendable {
     let options: [OptionDeclaration]
     let run: @Sendable (ResmonClient, Invocation) throws -> Void
 
-    init(name: String, synopsis: String, summary: String, details: String, arguments: ClosedRange<Int> = 0...0,
-         options: [OptionDeclaration] = [], run: @escaping @Sendable (ResmonClient, Invocation) throws -> Void) {
+    init(
+        name: String, synopsis: String, summary: String, details: String, arguments: ClosedRange<Int> = 0...0,
+        options: [OptionDeclaration] = [], run: @escaping @Sendable (ResmonClient, Invocation) throws -> Void
+    ) {
         self.name = name
         self.synopsis = synopsis
         self.summary = summary

@@ -2,8 +2,9 @@ import FoundationEssentials
 import ResmonAPI
 import ResmonClient
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the commands share: JSON and error output, times, durations, ids.
@@ -71,11 +72,12 @@ extension CLI {
         let bars = Array("▁▂▃▄▅▆▇█")
         let known = values.compactMap { $0 }
         guard let low = known.min(), let high = known.max() else { return String(repeating: " ", count: values.count) }
-        return String(values.map { value -> Character in
-            guard let value else { return " " }
-            if high == low { return bars[3] }
-            return bars[min(bars.count - 1, Int((value - low) / (high - low) * Double(bars.count - 1) + 0.5))]
-        })
+        return String(
+            values.map { value -> Character in
+                guard let value else { return " " }
+                if high == low { return bars[3] }
+                return bars[min(bars.count - 1, Int((value - low) / (high - low) * Double(bars.count - 1) + 0.5))]
+            })
     }
 
     /// A file given on the command line (`-`: standard input), at most 64 MiB.

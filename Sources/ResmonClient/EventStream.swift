@@ -1,8 +1,9 @@
 import FoundationEssentials
 import HTTPClient
 import ResmonAPI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One server-sent event: its `id:`, `event:` (default `message`) and joined `data:` lines.
@@ -59,7 +60,7 @@ public struct ServerSentEventParser: Sendable {
             guard hasData else { return nil }
             return ServerSentEvent(id: id, event: event.isEmpty ? "message" : event, data: data.joined(separator: "\n"))
         }
-        if line.first == 0x3a { return nil } // a comment: heartbeats
+        if line.first == 0x3a { return nil }  // a comment: heartbeats
         let colon = line.firstIndex(of: 0x3a)
         let field = String(decoding: line[..<(colon ?? line.endIndex)], as: UTF8.self)
         var value = colon.map { Array(line[line.index(after: $0)...]) } ?? []
@@ -91,17 +92,22 @@ extension ResmonClient {
     /// Reads `GET /v1/events/stream` once: events after `after` (from now on when nil) that match
     /// `filter`, handed to `onEvent` in id order until it returns false or the stream ends. A
     /// stream silent for three heartbeats counts as lost (`ClientError.unreachable`).
-    public func streamEvents(after: Int64?, filter: String? = nil, heartbeat: Double = 5,
-                             onEvent: (EventRecord) -> Bool) throws(ClientError) -> StreamEnd {
+    public func streamEvents(
+        after: Int64?, filter: String? = nil, heartbeat: Double = 5,
+        onEvent: (EventRecord) -> Bool
+    ) throws(ClientError) -> StreamEnd {
         var query: [(String, String)] = [("heartbeat", String(heartbeat))]
         if let after { query.append(("after", String(after))) }
         if let filter { query.append(("filter", filter)) }
-        let url = "http://localhost/v1/events/stream?"
+        let url =
+            "http://localhost/v1/events/stream?"
             + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         return try withoutActuallyEscaping(onEvent) { handler throws(ClientError) -> StreamEnd in
             let reader = StreamReader(onEvent: handler)
-            let outcome = HTTPClient.stream(url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
-                                            idleMilliseconds: Int(heartbeat * 3000) + 1000) { reader.take($0) }
+            let outcome = HTTPClient.stream(
+                url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
+                idleMilliseconds: Int(heartbeat * 3000) + 1000
+            ) { reader.take($0) }
             if outcome.status != 0 && outcome.status != 200 {
                 try ResmonClient.check(ClientResponse(status: outcome.status, body: reader.raw))
             }
@@ -117,8 +123,10 @@ extension ResmonClient {
     /// overflow or a lost connection, resuming after the last event seen, so that `onEvent`
     /// receives every matching event exactly once. Returns when `onEvent` returns false; throws
     /// only what reconnecting cannot cure (a bad filter). `onReconnect` hears why it reconnects.
-    public func followEvents(after: Int64?, filter: String? = nil, heartbeat: Double = 5,
-                             onEvent: (EventRecord) -> Bool, onReconnect: (String) -> Void = { _ in }) throws(ClientError) {
+    public func followEvents(
+        after: Int64?, filter: String? = nil, heartbeat: Double = 5,
+        onEvent: (EventRecord) -> Bool, onReconnect: (String) -> Void = { _ in }
+    ) throws(ClientError) {
         var cursor = after
         var delay = 0.2
         while true {

@@ -1,8 +1,9 @@
-import HTTPClient
 import FoundationEssentials
+import HTTPClient
 import ResmonAPI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a request to resmond did not give the answer asked for.
@@ -93,8 +94,10 @@ public struct ResmonClient: Sendable {
     }
 
     /// One statistic's archived rows: `start` and `end` as epoch seconds or negative (before now).
-    public func history(_ key: String, function: String = "AVERAGE", start: Int? = nil, end: Int? = nil,
-                        resolution: Int? = nil) throws(ClientError) -> HistoryResponse {
+    public func history(
+        _ key: String, function: String = "AVERAGE", start: Int? = nil, end: Int? = nil,
+        resolution: Int? = nil
+    ) throws(ClientError) -> HistoryResponse {
         var query = [("cf", function)]
         if let start { query.append(("start", String(start))) }
         if let end { query.append(("end", String(end))) }
@@ -133,8 +136,10 @@ public struct ResmonClient: Sendable {
 
     /// Events with ids above `after`, oldest first (newest first with `newestFirst`), matching a
     /// filter (docs/EVENTS.md) and a time range (`since`/`until`: epoch seconds, RFC 3339, `-1h`).
-    public func events(after: Int64 = 0, limit: Int = 100, filter: String? = nil, since: String? = nil,
-                       until: String? = nil, newestFirst: Bool = false) throws(ClientError) -> EventList {
+    public func events(
+        after: Int64 = 0, limit: Int = 100, filter: String? = nil, since: String? = nil,
+        until: String? = nil, newestFirst: Bool = false
+    ) throws(ClientError) -> EventList {
         var query = [("after", String(after)), ("limit", String(limit))]
         if let filter { query.append(("filter", filter)) }
         if let since { query.append(("since", since)) }
@@ -145,8 +150,10 @@ public struct ResmonClient: Sendable {
 
     /// Replays archived history through a monitor spec: what it would have logged. `cf` picks
     /// the consolidation function (default: the one that cannot miss a raise).
-    public func backtest(_ spec: MonitorSpec, since: String? = nil, until: String? = nil,
-                         cf: String? = nil) throws(ClientError) -> BacktestResponse {
+    public func backtest(
+        _ spec: MonitorSpec, since: String? = nil, until: String? = nil,
+        cf: String? = nil
+    ) throws(ClientError) -> BacktestResponse {
         try send(json: BacktestRequest(spec: spec, since: since, until: until, cf: cf), method: "POST", path: "/v1/monitors/test")
     }
 
@@ -219,16 +226,19 @@ public struct ResmonClient: Sendable {
     }
 
     /// One request; the answer whatever its status. Throws only when nothing answered.
-    public func send(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-                     headers: [String] = []) throws(ClientError) -> ClientResponse {
+    public func send(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+        headers: [String] = []
+    ) throws(ClientError) -> ClientResponse {
         var url = "http://localhost" + path
         if !query.isEmpty {
             url += "?" + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         }
         let headerLines = (body != nil ? ["Content-Type: application/json"] : []) + headers
         do {
-            let answer = try HTTPClient.fetch(url, method: method, body: body, headers: headerLines, unixSocket: socketPath,
-                                              timeoutMilliseconds: timeoutMilliseconds, maximumBytes: 256 << 20)
+            let answer = try HTTPClient.fetch(
+                url, method: method, body: body, headers: headerLines, unixSocket: socketPath,
+                timeoutMilliseconds: timeoutMilliseconds, maximumBytes: 256 << 20)
             return ClientResponse(status: answer.status, body: answer.body)
         } catch {
             throw .unreachable(socket: socketPath, reason: error.description)
@@ -257,7 +267,8 @@ public struct ResmonClient: Sendable {
         var bytes: [UInt8] = []
         let kept = Set(extra.utf8)
         for byte in text.utf8 {
-            let unreserved = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39)
+            let unreserved =
+                (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39)
                 || byte == 0x2d || byte == 0x2e || byte == 0x5f || byte == 0x7e
             if unreserved || kept.contains(byte) {
                 bytes.append(byte)

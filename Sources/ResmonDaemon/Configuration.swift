@@ -3,8 +3,9 @@ import FoundationEssentials
 import ResmonAPI
 import ResmonSystem
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP address to serve on.
@@ -93,8 +94,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
 
-    public init(stateDirectory: String = DefaultPaths.stateDirectory(),
-                configDirectory: String = DefaultPaths.configDirectory()) {
+    public init(
+        stateDirectory: String = DefaultPaths.stateDirectory(),
+        configDirectory: String = DefaultPaths.configDirectory()
+    ) {
         self.stateDirectory = stateDirectory
         self.configDirectory = configDirectory
         self.listen = ListenAddress(host: "127.0.0.1", port: DefaultPaths.tcpPort)
@@ -198,15 +201,23 @@ struct Reader {
     }
 
     mutating func apply(_ root: JSONValue, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let top = try object(root, "", allowed: ["stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                                                          "sinks", "limits", "registry"])
+        let top = try object(
+            root, "",
+            allowed: [
+                "stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
+                "sinks", "limits", "registry"
+            ])
         if let value = top["registry"] {
             let registry = try object(value, "registry", allowed: ["refreshSeconds"])
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }
         }
         if let value = top["limits"] {
-            let limits = try object(value, "limits", allowed: ["cpuPercent", "memoryMB", "selfMonitoringSeconds",
-                                                                  "releaseStartupPages"])
+            let limits = try object(
+                value, "limits",
+                allowed: [
+                    "cpuPercent", "memoryMB", "selfMonitoringSeconds",
+                    "releaseStartupPages"
+                ])
             if let value = limits["cpuPercent"] {
                 guard case .number(let percent) = value, percent > 0, percent <= 1600 else {
                     throw fail("limits.cpuPercent", "expected a percentage of one core above 0 (up to 1600)")
@@ -227,8 +238,12 @@ struct Reader {
             configuration.cycles = value == .null ? nil : try integer(value, "cycles", 1...Int(Int32.max))
         }
         if let value = top["http"] {
-            let http = try object(value, "http", allowed: ["socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
-                                                               "maxConnections"])
+            let http = try object(
+                value, "http",
+                allowed: [
+                    "socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
+                    "maxConnections"
+                ])
             if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
             if let value = http["socketGroup"] { configuration.socketGroup = try string(value, "http.socketGroup") }
@@ -338,13 +353,14 @@ extension Reader {
                 }
                 target = .udp(host: parsed.host, port: parsed.port)
             }
-            let facility = try members["facility"].map { value throws(ConfigurationError) -> Int in
-                let text = try string(value, key + ".facility")
-                guard let code = Reader.facilities[text] else {
-                    throw fail(key + ".facility", "expected one of \(Reader.facilities.keys.sorted().joined(separator: ", ")), got \"\(text)\"")
-                }
-                return code
-            } ?? 3
+            let facility =
+                try members["facility"].map { value throws(ConfigurationError) -> Int in
+                    let text = try string(value, key + ".facility")
+                    guard let code = Reader.facilities[text] else {
+                        throw fail(key + ".facility", "expected one of \(Reader.facilities.keys.sorted().joined(separator: ", ")), got \"\(text)\"")
+                    }
+                    return code
+                } ?? 3
             let appName = try members["appName"].map { value throws(ConfigurationError) in try string(value, key + ".appName") } ?? "resmond"
             kind = .syslog(target, facility: facility, appName: appName)
         case "webhook":
@@ -378,8 +394,9 @@ extension Reader {
             kind = .exec(command: command, timeoutSeconds: try number("timeoutSeconds", 0.1...3600, 10), concurrency: concurrency)
         case "alertmanager":
             _ = try object(value, key, allowed: common.union(["url", "resendSeconds", "timeoutSeconds"]))
-            kind = .alertmanager(url: try httpURL("url"), resendSeconds: try number("resendSeconds", 1...3600, 60),
-                                 timeoutSeconds: try number("timeoutSeconds", 0.1...300, 10))
+            kind = .alertmanager(
+                url: try httpURL("url"), resendSeconds: try number("resendSeconds", 1...3600, 60),
+                timeoutSeconds: try number("timeoutSeconds", 0.1...300, 10))
         default:
             throw fail(key + ".type", "expected syslog, webhook, exec or alertmanager, got \"\(type)\"")
         }
@@ -393,11 +410,14 @@ extension Reader {
             }
             filter = text
         }
-        return SinkConfiguration(name: name, kind: kind, filter: filter,
-                                 maximumBackoffSeconds: try number("maxBackoffSeconds", 1...86400, 300))
+        return SinkConfiguration(
+            name: name, kind: kind, filter: filter,
+            maximumBackoffSeconds: try number("maxBackoffSeconds", 1...86400, 300))
     }
 
-    static let facilities = ["kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
-                             "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17, "local2": 18,
-                             "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23]
+    static let facilities = [
+        "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
+        "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17, "local2": 18,
+        "local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23
+    ]
 }

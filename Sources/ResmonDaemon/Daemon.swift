@@ -8,8 +8,9 @@ import ResmonSystem
 import Server
 import Statistics
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// resmond: builds its services (Service.swift) and runs their lifecycle — start in dependency
@@ -75,15 +76,19 @@ public final class Daemon: Sendable {
         self.configuration = RunningConfiguration(configuration)
         let paths = HostPaths(procRoot: configuration.procRoot, sysRoot: configuration.sysRoot)
         pushed = PushedStatistics(table: table, expireSeconds: configuration.pushExpireSeconds)
-        history = HistoryStore(settings: HistoryStore.Settings(step: configuration.step, processTiers: configuration.historyProcessTiers,
-                                                                  pluginTiers: configuration.historyPluginTiers))
+        history = HistoryStore(
+            settings: HistoryStore.Settings(
+                step: configuration.step, processTiers: configuration.historyProcessTiers,
+                pluginTiers: configuration.historyPluginTiers))
         let collectorBox = LateBound<Collector>()
-        let subsystems = Collector.builtInSubsystems(paths: paths, table: table) + [
-            SelfSubsystem(table: table, sampleCost: { collectorBox.value?.lastCycleCPU ?? .nan }),
-            AppSubsystem(pushed: pushed),
-        ]
-        collector = Collector(subsystems: subsystems, table: table, step: Double(configuration.step),
-                              settings: configuration.subsystems)
+        let subsystems =
+            Collector.builtInSubsystems(paths: paths, table: table) + [
+                SelfSubsystem(table: table, sampleCost: { collectorBox.value?.lastCycleCPU ?? .nan }),
+                AppSubsystem(pushed: pushed)
+            ]
+        collector = Collector(
+            subsystems: subsystems, table: table, step: Double(configuration.step),
+            settings: configuration.subsystems)
         collectorBox.bind(collector)
         collector.onStateChange = { status in
             switch status.state {
@@ -117,8 +122,9 @@ public final class Daemon: Sendable {
 
         let group = try makeServices(configuration)
         try group.services.start()
-        Log.info("resmond \(ResmonVersion.current) serving \(table.count) statistics on \(configuration.socketPath)"
-                 + (group.http.listenDescription.map { " and http://\($0)" } ?? "") + ", step \(configuration.step) s")
+        Log.info(
+            "resmond \(ResmonVersion.current) serving \(table.count) statistics on \(configuration.socketPath)"
+                + (group.http.listenDescription.map { " and http://\($0)" } ?? "") + ", step \(configuration.step) s")
         _ = rs_sd_notify("READY=1\nSTATUS=serving")
 
         stopRequest.wait()
@@ -130,7 +136,8 @@ public final class Daemon: Sendable {
 
     /// The services in the order they start; each needs only those before it.
     private func makeServices(_ configuration: DaemonConfiguration) throws
-        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService) {
+        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService)
+    {
         let database: StateDatabase
         do {
             database = try StateDatabase(path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations)
@@ -142,40 +149,46 @@ public final class Daemon: Sendable {
         let events = EventStore(database: database)
         let streams = EventStreamService(maximumStreams: configuration.maxConnections, events: events)
         let wake = DispatchSemaphore(value: 0)
-        let engine = MonitorEngine(database: database, table: table, step: Double(configuration.step),
-                                   published: { events in
-                                       streams.hub.publish(events)
-                                       sinks.runner.wake()
-                                   },
-                                   samplingRequest: { [collector] subsystem, rate, requester in
-                                       // Monitors faster than their subsystem's period get it sampled at their rate.
-                                       if let rate { collector.requestPeriod(rate, for: subsystem, by: requester) }
-                                       else { collector.withdrawPeriodRequest(by: requester) }
-                                   },
-                                   scheduleChanged: { wake.signal() })
+        let engine = MonitorEngine(
+            database: database, table: table, step: Double(configuration.step),
+            published: { events in
+                streams.hub.publish(events)
+                sinks.runner.wake()
+            },
+            samplingRequest: { [collector] subsystem, rate, requester in
+                // Monitors faster than their subsystem's period get it sampled at their rate.
+                if let rate { collector.requestPeriod(rate, for: subsystem, by: requester) } else { collector.withdrawPeriodRequest(by: requester) }
+            },
+            scheduleChanged: { wake.signal() })
         let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
         let reloads = ReloadRequests()
-        let sampling = SamplingService(SamplingService.Parts(configuration: self.configuration, collector: collector, table: table,
-                                                             history: history, snapshots: snapshots, engine: engine, pushed: pushed,
-                                                             sinks: sinks, selfLimits: selfLimits, reloads: reloads, wake: wake),
-                                       requestStop: { [stopRequest] in stopRequest.request() })
+        let sampling = SamplingService(
+            SamplingService.Parts(
+                configuration: self.configuration, collector: collector, table: table,
+                history: history, snapshots: snapshots, engine: engine, pushed: pushed,
+                sinks: sinks, selfLimits: selfLimits, reloads: reloads, wake: wake),
+            requestStop: { [stopRequest] in stopRequest.request() })
         let reloader = Reloader(options: options, configuration: self.configuration, requests: reloads, wake: { wake.signal() })
         let boundRouter = LateBound<APIRouter>()
         let http = HTTPService(configuration: configuration, router: boundRouter)
-        let status = StatusReport(startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,
-                                  sampling: sampling, selfLimits: selfLimits, http: http)
+        let status = StatusReport(
+            startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,
+            sampling: sampling, selfLimits: selfLimits, http: http)
         let writeToken = configuration.tokenFile.flatMap { try? DaemonConfiguration.readToken($0, source: configuration.configFile) }
-        let router = APIRouter(context: APIContext(table: table, status: { status.response() },
-                                                   subsystems: { [collector] in collector.statuses() },
-                                                   pushed: pushed, writeToken: writeToken, history: history,
-                                                   monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
-                                                   hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }))
+        let router = APIRouter(
+            context: APIContext(
+                table: table, status: { status.response() },
+                subsystems: { [collector] in collector.statuses() },
+                pushed: pushed, writeToken: writeToken, history: history,
+                monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
+                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }))
         boundRouter.bind(router)
-        let signals = SignalService(stop: { [stopRequest] in stopRequest.request() },
-                                    reload: { _ = reloader.reload() },
-                                    dump: { [configuration = self.configuration] in
-                                        StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
-                                    })
+        let signals = SignalService(
+            stop: { [stopRequest] in stopRequest.request() },
+            reload: { _ = reloader.reload() },
+            dump: { [configuration = self.configuration] in
+                StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
+            })
         let services = ServiceGroup([
             .init(service: snapshots, stopSeconds: 10),
             .init(service: sinks, stopSeconds: 5),
@@ -185,7 +198,7 @@ public final class Daemon: Sendable {
             // SIGHUP) must find its handler, not the default action, which ends the process.
             .init(service: signals, stopSeconds: 1),
             .init(service: http, stopSeconds: 5),
-            .init(service: streams, stopSeconds: 3),
+            .init(service: streams, stopSeconds: 3)
         ])
         return (services, http, sampling)
     }

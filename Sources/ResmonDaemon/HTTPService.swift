@@ -1,7 +1,8 @@
 import Server
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The API over HTTP on libmicrohttpd's threads: the Unix socket, and the TCP port when one is
@@ -56,15 +57,18 @@ final class HTTPService: Service {
     }
 
     private func serve(_ descriptor: Int32, _ transport: HTTPRequest.Transport, _ router: APIRouter) throws -> HTTPServer {
-        try HTTPServer(descriptor: descriptor, transport: transport, handler: router,
-                       maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
-                       connectionLimit: configuration.maxConnections)
+        try HTTPServer(
+            descriptor: descriptor, transport: transport, handler: router,
+            maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
+            connectionLimit: configuration.maxConnections)
     }
 
     /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket
     /// so that clients see "not running" rather than "refused".
     func stop(deadline: Double) {
-        let running = servers.withLock { servers in defer { servers = [] }; return servers }
+        let running = servers.withLock { servers in
+            defer { servers = [] }; return servers
+        }
         for server in running.reversed() { server.stop() }
         unlink(configuration.socketPath)
     }

@@ -2,8 +2,9 @@ import History
 import ResmonSystem
 import Storage
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// History's snapshot file: restored before the first sample, written every

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// One resmond per state directory: an exclusive `flock` on `resmond.lock`, held for the life

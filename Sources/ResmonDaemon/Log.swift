@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// resmond's log: one line per message on standard error, which systemd's journal keeps.

@@ -2,8 +2,9 @@ import ResmonAPI
 import ResmonSystem
 import Statistics
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension DaemonConfiguration {

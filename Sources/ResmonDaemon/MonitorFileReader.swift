@@ -3,8 +3,9 @@ import Monitoring
 import ResmonAPI
 import Statistics
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `monitors.d/*.json` in the configuration directory: each file an object of entry name →

@@ -30,7 +30,7 @@ public struct DaemonOptions: Sendable, Equatable {
         .value("--self-monitoring", placeholder: "SECONDS", help: "how often resmond measures itself against its limits (default 15)"),
         .flag("--check-config", help: "validate the configuration and exit (0 valid, 1 not)"),
         .flag("--help", "-h", help: "show this help"),
-        .flag("--version", help: "show the version"),
+        .flag("--version", help: "show the version")
     ]
 
     public static var usage: String {

@@ -1,9 +1,10 @@
-import HTTPClient
 import FoundationEssentials
+import HTTPClient
 import ResmonAPI
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `subsystems.d/NAME.json` in the configuration directory: one plug-in subsystem per file
@@ -30,7 +31,8 @@ enum PluginRegistry {
         let name = String(path.split(separator: "/").last!.dropLast(".json".count))
         func fail(_ key: String?, _ reason: String) -> ConfigurationError { ConfigurationError(source: source, key: key, reason: reason) }
         guard StatisticKey.isName(name), !DaemonConfiguration.subsystemNames.contains(name) else {
-            throw fail(nil, "the file's name is the subsystem's: [a-z0-9_]+ and not a built-in one (\(DaemonConfiguration.subsystemNames.joined(separator: ", ")))")
+            throw fail(
+                nil, "the file's name is the subsystem's: [a-z0-9_]+ and not a built-in one (\(DaemonConfiguration.subsystemNames.joined(separator: ", ")))")
         }
         // A plug-in runs as resmond: only root may declare one for a resmond running as root.
         var info = stat()
@@ -53,7 +55,8 @@ enum PluginRegistry {
         let fields = try reader.object(root, "", allowed: ["kind", "command", "path", "url", "interval", "timeout", "maxBytes"])
         guard let kindValue = fields["kind"] else { throw fail("kind", "required: exec, textfile or scrape") }
         let interval = Double(try fields["interval"].map { value throws(ConfigurationError) in try reader.integer(value, "interval", 1...86400) } ?? step)
-        let timeout = Double(try fields["timeout"].map { value throws(ConfigurationError) in try reader.integer(value, "timeout", 1...3600) } ?? Int(min(interval, 10)))
+        let timeout = Double(
+            try fields["timeout"].map { value throws(ConfigurationError) in try reader.integer(value, "timeout", 1...3600) } ?? Int(min(interval, 10)))
         let maxBytes = try fields["maxBytes"].map { value throws(ConfigurationError) in try reader.integer(value, "maxBytes", 1024...(64 << 20)) } ?? 1 << 20
         let kind: PluginConfiguration.Kind
         switch try reader.string(kindValue, "kind") {

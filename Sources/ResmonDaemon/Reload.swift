@@ -31,7 +31,7 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.maxConnections", \.maxConnections),
             RestartOnlyKey("http.tokenFile", \.tokenFile),
             RestartOnlyKey("collect.procRoot", \.procRoot),
-            RestartOnlyKey("collect.sysRoot", \.sysRoot),
+            RestartOnlyKey("collect.sysRoot", \.sysRoot)
         ]
     }
 }
@@ -153,7 +153,8 @@ struct Reloader: Sendable {
         case .success(let value): asked = value
         case .failure(let refused): return .failure(refused)
         }
-        let messages = requests.wait(for: asked.generation, seconds: 30)
+        let messages =
+            requests.wait(for: asked.generation, seconds: 30)
             ?? ["the reload is queued: the sampling thread has not applied it within 30 s"]
         return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired, messages: messages))
     }

@@ -37,11 +37,12 @@ extension SamplingService {
         let now = Clock.wall()
         let events = [(added, "added"), (changed, "changed"), (removed, "removed")].flatMap { names, what in
             names.map { name in
-                EventRecord(id: 0, time: now, code: EventType.subsystemConfigurationChange.rawValue,
-                            type: EventType.subsystemConfigurationChange.name, severity: Severity.notice.name, monitorId: nil,
-                            monitorName: nil, key: name, value: nil, threshold: nil, host: engine.hostName,
-                            message: "plug-in subsystem \(name) \(what)" + (summaries[name].map { " (\($0))" } ?? ""),
-                            cancels: nil, labels: [:], annotations: [:])
+                EventRecord(
+                    id: 0, time: now, code: EventType.subsystemConfigurationChange.rawValue,
+                    type: EventType.subsystemConfigurationChange.name, severity: Severity.notice.name, monitorId: nil,
+                    monitorName: nil, key: name, value: nil, threshold: nil, host: engine.hostName,
+                    message: "plug-in subsystem \(name) \(what)" + (summaries[name].map { " (\($0))" } ?? ""),
+                    cancels: nil, labels: [:], annotations: [:])
             }
         }
         for event in events { Log.info(event.message) }

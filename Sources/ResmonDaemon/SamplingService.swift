@@ -82,8 +82,10 @@ final class SamplingService: Service {
             throw DaemonFailure("cannot open the state database in \(configuration.read { $0.stateDirectory }): \(error)")
         }
         let running = configuration.current
-        if let note = MonitorFileReader.writeDefaultsOnFirstStart(configDirectory: running.configDirectory,
-                                                                   stateDirectory: running.stateDirectory) {
+        if let note = MonitorFileReader.writeDefaultsOnFirstStart(
+            configDirectory: running.configDirectory,
+            stateDirectory: running.stateDirectory)
+        {
             Log.info(note)
         }
         _ = reconcileMonitorFiles(running)
@@ -161,7 +163,8 @@ final class SamplingService: Service {
             let (days, maximum) = configuration.read { ($0.eventRetentionDays, $0.eventRetentionCount) }
             // Batch by batch, each in its own short transaction, so writers wait at most one batch.
             while ((try? engine.eventStore.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall())) ?? 0)
-                >= EventStore.retentionBatch {}
+                >= EventStore.retentionBatch
+            {}
         }
         snapshots.saveIfDue()
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }

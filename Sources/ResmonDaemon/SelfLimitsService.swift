@@ -28,16 +28,19 @@ final class SelfLimitsService: Service {
     /// The limits in force and the last measurements, for `/v1/status`.
     func limits(_ configuration: DaemonConfiguration) -> SelfLimits {
         last.withLock { check in
-            SelfLimits(cpuPercent: configuration.cpuLimitPercent, memoryMB: configuration.memoryLimitMB,
-                       selfMonitoringSeconds: configuration.selfMonitoringSeconds,
-                       measuredCPUPercent: check.cpuPercent, measuredMemoryMB: check.memoryMB)
+            SelfLimits(
+                cpuPercent: configuration.cpuLimitPercent, memoryMB: configuration.memoryLimitMB,
+                selfMonitoringSeconds: configuration.selfMonitoringSeconds,
+                measuredCPUPercent: check.cpuPercent, measuredMemoryMB: check.memoryMB)
         }
     }
 
     func start() {
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
-        last.withLock { $0.time = now; $0.cpu = cpu }
+        last.withLock {
+            $0.time = now; $0.cpu = cpu
+        }
         // Made inside the lock: a dispatch source is not Sendable, so it never leaves it.
         timer.withLock { timer in
             let source = DispatchSource.makeTimerSource(queue: queue)
@@ -79,7 +82,9 @@ final class SelfLimitsService: Service {
         guard elapsed > 0 else { return }
         let cpuPercent = used / elapsed * 100
         let memoryMB = HostFacts.residentBytes() / 1_048_576
-        last.withLock { $0.cpuPercent = cpuPercent; $0.memoryMB = memoryMB }
+        last.withLock {
+            $0.cpuPercent = cpuPercent; $0.memoryMB = memoryMB
+        }
         var reasons: [String] = []
         if cpuPercent > cpuLimit { reasons.append("CPU \((cpuPercent * 10).rounded() / 10) % of a core > limit \(cpuLimit) %") }
         if memoryMB > Double(memoryLimit) { reasons.append("RSS \((memoryMB * 10).rounded() / 10) MB > limit \(memoryLimit) MB") }

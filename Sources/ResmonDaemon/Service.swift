@@ -47,7 +47,9 @@ final class ServiceGroup: Sendable {
     /// Stops the started services in reverse order. Each stops on a thread of its own, so a
     /// stop that hangs (a stuck plug-in, a wedged client) cannot hold up the ones after it.
     func stop() {
-        let count = started.withLock { count in defer { count = 0 }; return count }
+        let count = started.withLock { count in
+            defer { count = 0 }; return count
+        }
         for member in members.prefix(count).reversed() {
             let deadline = Clock.monotonic() + member.stopSeconds
             let finished = DispatchSemaphore(value: 0)

@@ -3,8 +3,9 @@ import ResmonSystem
 import Server
 import Storage
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Signals, on a queue of their own through dispatch sources: TERM/INT stop, HUP/TTIN reload
@@ -58,7 +59,8 @@ enum StateDump {
         func body(_ path: String) -> [UInt8] {
             router.handle(HTTPRequest(method: "GET", path: path)).body
         }
-        let bytes = Array("{\"time\":\(Clock.wall()),\"status\":".utf8) + body("/v1/status")
+        let bytes =
+            Array("{\"time\":\(Clock.wall()),\"status\":".utf8) + body("/v1/status")
             + Array(",\"subsystems\":".utf8) + body("/v1/subsystems")
             + Array(",\"statistics\":".utf8) + body("/v1/statistics") + Array("}\n".utf8)
         do {

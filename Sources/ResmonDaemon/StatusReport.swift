@@ -1,8 +1,9 @@
 import ResmonAPI
 import ResmonSystem
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `/v1/status`: what each service reports, read on the HTTP threads.

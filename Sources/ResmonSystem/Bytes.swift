@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Byte-level helpers that need a pointer, kept here so that the modules above stay free of
@@ -35,12 +35,12 @@ extension Array where Element == UInt8 {
     /// little-endian machine, where the array's memory already has that layout.
     public mutating func appendLittleEndian(contentsOf values: [Float]) {
         #if _endian(little)
-        values.withUnsafeBytes { self += $0 }
+            values.withUnsafeBytes { self += $0 }
         #else
-        for value in values {
-            let bits = value.bitPattern
-            for shift in stride(from: 0, to: 32, by: 8) { append(UInt8(truncatingIfNeeded: bits >> UInt32(shift))) }
-        }
+            for value in values {
+                let bits = value.bitPattern
+                for shift in stride(from: 0, to: 32, by: 8) { append(UInt8(truncatingIfNeeded: bits >> UInt32(shift))) }
+            }
         #endif
     }
 }
@@ -52,22 +52,22 @@ extension Array where Element == Float {
         precondition(bytes.count % 4 == 0, "a float is four bytes")
         let count = bytes.count / 4
         #if _endian(little)
-        self = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            bytes.withUnsafeBytes { source in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+            self = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                bytes.withUnsafeBytes { source in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+                }
+                initialized = count
             }
-            initialized = count
-        }
         #else
-        var values: [Float] = []
-        values.reserveCapacity(count)
-        var index = bytes.startIndex
-        for _ in 0..<count {
-            let bits = UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24
-            values.append(Float(bitPattern: bits))
-            index += 4
-        }
-        self = values
+            var values: [Float] = []
+            values.reserveCapacity(count)
+            var index = bytes.startIndex
+            for _ in 0..<count {
+                let bits = UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24
+                values.append(Float(bitPattern: bits))
+                index += 4
+            }
+            self = values
         #endif
     }
 }

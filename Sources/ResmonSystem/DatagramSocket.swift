@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connected datagram socket (a Unix socket such as /dev/log, or UDP to a numeric address),

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A system call's error number, with the names spelled out (swift-system's `Errno`); its

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This host's name (gethostname), as events and Alertmanager labels carry it.

@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A POSIX extended regular expression (glibc's `regcomp`), compiled once and searched

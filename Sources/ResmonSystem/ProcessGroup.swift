@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program started with posix_spawn as the leader of its own process group, with an empty
@@ -16,8 +16,10 @@ public enum ProcessGroup {
     /// is also the group id. With `newSession` the program leads a session of its own instead of
     /// only a group, so that every process it starts, whatever group it makes, can be found by
     /// that session id (`pkill -s`): the test harness's reaper relies on it.
-    public static func spawn(_ command: [String], environment: [String], stdin: Int32? = nil, stdout: Int32? = nil,
-                             stderr: Int32? = nil, newSession: Bool = false) throws(SpawnError) -> pid_t {
+    public static func spawn(
+        _ command: [String], environment: [String], stdin: Int32? = nil, stdout: Int32? = nil,
+        stderr: Int32? = nil, newSession: Bool = false
+    ) throws(SpawnError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

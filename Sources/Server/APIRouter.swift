@@ -29,11 +29,14 @@ public struct APIContext: Sendable {
     /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
 
-    public init(table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
-                subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
-                writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
-                events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] }, hostUUID: String = "00000000-0000-0000-0000-000000000000",
-                reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil) {
+    public init(
+        table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
+        subsystems: @escaping @Sendable () -> [SubsystemStatus], pushed: PushedStatistics,
+        writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
+        events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] },
+        hostUUID: String = "00000000-0000-0000-0000-000000000000",
+        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil
+    ) {
         self.reload = reload
         self.streams = streams
         self.sinks = sinks
@@ -97,8 +100,9 @@ public struct APIRouter: HTTPHandler {
         case "/v1/statistics":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["match", "where"], request)
-            return try listStatistics(match: request.query["match"],
-                                      where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
+            return try listStatistics(
+                match: request.query["match"],
+                where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
             let body = context.metrics.render(table: context.table, status: context.status(), subsystems: context.subsystems())
@@ -175,8 +179,9 @@ public struct APIRouter: HTTPHandler {
             if path.hasPrefix("/v1/history/") {
                 try allow(request, ["GET", "HEAD"])
                 try acceptOnly(["cf", "start", "end", "resolution"], request)
-                return try HistoryRoutes(context: context).history(request, history: try historyStore(),
-                                                                   key: String(path.dropFirst("/v1/history/".count)))
+                return try HistoryRoutes(context: context).history(
+                    request, history: try historyStore(),
+                    key: String(path.dropFirst("/v1/history/".count)))
             }
             if path.hasPrefix("/v1/statistics/") {
                 let text = String(path.dropFirst("/v1/statistics/".count))
@@ -229,8 +234,9 @@ public struct APIRouter: HTTPHandler {
 
     private func parseKey(_ text: String) throws -> StatisticKey {
         guard let key = StatisticKey(parsing: text) else {
-            throw Failure(status: 400, code: .invalidKey,
-                          message: "\"\(text)\" is not a statistic key: expected subsystem:resource:statistic with subsystem and statistic in [a-z0-9_]+")
+            throw Failure(
+                status: 400, code: .invalidKey,
+                message: "\"\(text)\" is not a statistic key: expected subsystem:resource:statistic with subsystem and statistic in [a-z0-9_]+")
         }
         return key
     }
@@ -254,8 +260,9 @@ public struct APIRouter: HTTPHandler {
         do {
             body = try JSONDecoder().decode(PushRequest.self, from: Data(request.body))
         } catch {
-            throw Failure(status: 400, code: .badRequest,
-                          message: "expected a JSON body {\"value\": NUMBER, \"kind\": \"gauge\"|\"counter\", \"unit\": TEXT}")
+            throw Failure(
+                status: 400, code: .badRequest,
+                message: "expected a JSON body {\"value\": NUMBER, \"kind\": \"gauge\"|\"counter\", \"unit\": TEXT}")
         }
         guard let kind = StatisticKind(rawValue: body.kind ?? "gauge") else {
             throw Failure(status: 400, code: .badRequest, message: "kind \"\(body.kind ?? "")\": expected gauge or counter")
@@ -294,9 +301,10 @@ public struct APIRouter: HTTPHandler {
 
     private func allow(_ request: HTTPRequest, _ methods: [String]) throws {
         guard methods.contains(request.method) else {
-            throw Failure(status: 405, code: .methodNotAllowed,
-                          message: "\(request.method) is not allowed on \(request.path); allowed: \(methods.joined(separator: ", "))",
-                          headers: [("Allow", methods.joined(separator: ", "))])
+            throw Failure(
+                status: 405, code: .methodNotAllowed,
+                message: "\(request.method) is not allowed on \(request.path); allowed: \(methods.joined(separator: ", "))",
+                headers: [("Allow", methods.joined(separator: ", "))])
         }
     }
 
@@ -315,7 +323,8 @@ public struct APIRouter: HTTPHandler {
     private static let encoder: JSONEncoder = WireJSON.encoder()
 
     static func error(_ failure: Failure) -> HTTPResponse {
-        let body = (try? encoder.encode(ErrorResponse(code: failure.code, message: failure.message)))
+        let body =
+            (try? encoder.encode(ErrorResponse(code: failure.code, message: failure.message)))
             .map { Array($0) } ?? Array(#"{"error":{"code":"internal","message":"encoding failed"}}"#.utf8)
         return HTTPResponse(status: failure.status, body: body, headers: failure.headers)
     }
@@ -332,11 +341,12 @@ public struct APIRouter: HTTPHandler {
     }
 
     static func info(_ status: SubsystemStatus) -> SubsystemInfo {
-        SubsystemInfo(name: status.name, summary: status.summary, state: status.state.rawValue, reason: status.reason,
-                      periodSeconds: status.periodSeconds, statistics: status.statistics,
-                      lastCollected: status.lastCollected, lastDurationSeconds: status.lastDurationSeconds,
-                      collections: status.collections, failures: status.failures, plugin: status.plugin, runs: status.runs,
-                      malformedLines: status.malformedLines, lastError: status.lastError)
+        SubsystemInfo(
+            name: status.name, summary: status.summary, state: status.state.rawValue, reason: status.reason,
+            periodSeconds: status.periodSeconds, statistics: status.statistics,
+            lastCollected: status.lastCollected, lastDurationSeconds: status.lastDurationSeconds,
+            collections: status.collections, failures: status.failures, plugin: status.plugin, runs: status.runs,
+            malformedLines: status.malformedLines, lastError: status.lastError)
     }
 }
 

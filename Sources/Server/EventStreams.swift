@@ -6,8 +6,9 @@ import ResmonAPI
 import ResmonSystem
 import Statistics
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One server-sent event stream's body: a bounded buffer in the C shim that libmicrohttpd drains
@@ -26,7 +27,7 @@ public final class ServerStream: @unchecked Sendable {
     deinit { rs_stream_release(pointer) }
 
     public func write(_ bytes: [UInt8]) -> WriteResult {
-        let result = rs_stream_write(pointer, bytes, bytes.count) // the shim copies them under its lock
+        let result = rs_stream_write(pointer, bytes, bytes.count)  // the shim copies them under its lock
         switch result {
         case 0: return .written
         case 1: return .full
@@ -94,8 +95,9 @@ public final class EventStreamHub: Sendable {
 
     /// A hub that catches streams up from the event log's store.
     public convenience init(settings: Settings = Settings(), store: EventStore) {
-        self.init(settings: settings, read: { after, limit in try store.events(after: after, limit: limit) },
-                  newest: { try store.lastID() })
+        self.init(
+            settings: settings, read: { after, limit in try store.events(after: after, limit: limit) },
+            newest: { try store.lastID() })
     }
 
     /// A hub reading through closures: for a daemon that opens the state database after the
@@ -131,8 +133,9 @@ public final class EventStreamHub: Sendable {
             } else {
                 // From now on: whatever the log holds is history; later events arrive live.
                 let cursor = (try? newest()) ?? 0
-                subscriber = Subscriber(stream: stream, filter: filter, heartbeat: heartbeat,
-                                        cursor: cursor, catchingUp: false, now: Clock.monotonic())
+                subscriber = Subscriber(
+                    stream: stream, filter: filter, heartbeat: heartbeat,
+                    cursor: cursor, catchingUp: false, now: Clock.monotonic())
             }
             state.subscribers[ObjectIdentifier(subscriber)] = subscriber
             if stopped.load(ordering: .acquiring) { stream.finish() }
@@ -199,7 +202,8 @@ public final class EventStreamHub: Sendable {
     }
 
     private func overflow(_ subscriber: Subscriber) {
-        let notice = "event: overflow\ndata: {\"after\":\(subscriber.cursor),\"reason\":\"the consumer fell more than \(settings.bufferBytes) bytes behind; resume with Last-Event-ID\"}\n\n"
+        let notice =
+            "event: overflow\ndata: {\"after\":\(subscriber.cursor),\"reason\":\"the consumer fell more than \(settings.bufferBytes) bytes behind; resume with Last-Event-ID\"}\n\n"
         _ = subscriber.stream.write(Array(notice.utf8))
         subscriber.stream.finish()
         remove(subscriber)

@@ -1,6 +1,7 @@
 import CShim
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Who is on the other end of a Unix-socket connection (SO_PEERCRED).
@@ -27,9 +28,11 @@ public struct HTTPRequest: Sendable {
     public var transport: Transport
     public var peer: PeerCredentials?
 
-    public init(method: String, path: String, query: [String: String] = [:], queryItems: [(String, String)]? = nil,
-                headers: [String: String] = [:], body: [UInt8] = [], bodyTooLarge: Bool = false,
-                transport: Transport = .unixSocket, peer: PeerCredentials? = nil) {
+    public init(
+        method: String, path: String, query: [String: String] = [:], queryItems: [(String, String)]? = nil,
+        headers: [String: String] = [:], body: [UInt8] = [], bodyTooLarge: Bool = false,
+        transport: Transport = .unixSocket, peer: PeerCredentials? = nil
+    ) {
         self.method = method
         self.path = path
         self.query = query
@@ -51,8 +54,10 @@ public struct HTTPResponse: Sendable {
     /// When set, the body is this stream, sent as it is written (server-sent events).
     public var stream: ServerStream?
 
-    public init(status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = [],
-                stream: ServerStream? = nil) {
+    public init(
+        status: Int, contentType: String = "application/json", body: [UInt8], headers: [(String, String)] = [],
+        stream: ServerStream? = nil
+    ) {
         self.status = status
         self.contentType = contentType
         self.body = body
@@ -107,14 +112,17 @@ public final class HTTPServer: @unchecked Sendable {
     private let context: Unmanaged<Context>
 
     /// Serves `descriptor` (from `ListeningSocket`). The server owns the socket from now on.
-    public init(descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
-                maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
-                timeoutSeconds: Int = 15) throws(ServerError) {
+    public init(
+        descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
+        maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
+        timeoutSeconds: Int = 15
+    ) throws(ServerError) {
         context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
         var error = [CChar](repeating: 0, count: 256)
-        server = rs_http_start(descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch,
-                               context.toOpaque(), maxBodyBytes, UInt32(threads), UInt32(connectionLimit),
-                               UInt32(timeoutSeconds), &error)
+        server = rs_http_start(
+            descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch,
+            context.toOpaque(), maxBodyBytes, UInt32(threads), UInt32(connectionLimit),
+            UInt32(timeoutSeconds), &error)
         guard server != nil else {
             context.release()
             close(descriptor)
@@ -143,8 +151,10 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private static func makeRequest(_ raw: rs_http_request, transport: HTTPRequest.Transport) -> HTTPRequest {
-        func pairs(_ names: UnsafePointer<UnsafePointer<CChar>?>?, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
-                   _ count: Int32) -> [(String, String)] {
+        func pairs(
+            _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ values: UnsafePointer<UnsafePointer<CChar>?>?,
+            _ count: Int32
+        ) -> [(String, String)] {
             guard let names, let values, count > 0 else { return [] }
             return (0..<Int(count)).compactMap { index in
                 guard let name = names[index], let value = values[index] else { return nil }
@@ -158,14 +168,17 @@ public final class HTTPServer: @unchecked Sendable {
         for (name, value) in pairs(raw.header_names, raw.header_values, raw.header_count) {
             headers[name.lowercased()] = value
         }
-        let body: [UInt8] = raw.body_length > 0 && raw.body != nil
+        let body: [UInt8] =
+            raw.body_length > 0 && raw.body != nil
             ? Array(UnsafeRawBufferPointer(start: raw.body, count: raw.body_length)) : []
-        let peer = raw.peer_uid >= 0
+        let peer =
+            raw.peer_uid >= 0
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
-        return HTTPRequest(method: raw.method.map { String(cString: $0) } ?? "",
-                           path: raw.path.map { String(cString: $0) } ?? "/",
-                           query: query, queryItems: arguments, headers: headers, body: body,
-                           bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer)
+        return HTTPRequest(
+            method: raw.method.map { String(cString: $0) } ?? "",
+            path: raw.path.map { String(cString: $0) } ?? "/",
+            query: query, queryItems: arguments, headers: headers, body: body,
+            bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer)
     }
 
     private static func fill(_ response: UnsafeMutablePointer<rs_http_response>, with reply: HTTPResponse) {
@@ -174,7 +187,7 @@ public final class HTTPServer: @unchecked Sendable {
         response.pointee.body = copyToMalloc(reply.body)
         response.pointee.body_length = reply.body.count
         if let stream = reply.stream {
-            rs_stream_retain(stream.pointer) // handed over to the shim, which releases it with the response
+            rs_stream_retain(stream.pointer)  // handed over to the shim, which releases it with the response
             response.pointee.stream = stream.pointer
         }
         if !reply.headers.isEmpty {

@@ -14,7 +14,8 @@ struct HistoryRoutes {
     static func time(_ text: String?, name: String, default fallback: Int, now: Int) throws -> Int {
         guard let text else { return fallback }
         guard let value = Int(text) else {
-            throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected whole seconds since the epoch, or negative seconds before now, got \"\(text)\"")
+            throw APIRouter.Failure(
+                status: 400, code: .badRequest, message: "\(name): expected whole seconds since the epoch, or negative seconds before now, got \"\(text)\"")
         }
         return value < 0 ? now + value : value
     }
@@ -35,7 +36,8 @@ struct HistoryRoutes {
             throw APIRouter.Failure(status: 400, code: .invalidKey, message: "\"\(keyText)\" is not a statistic key")
         }
         guard let database = history.database(key.text) else {
-            throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no history for \(key.text) (it is not archived, or has not been sampled yet)")
+            throw APIRouter.Failure(
+                status: 404, code: .unknownStatistic, message: "no history for \(key.text) (it is not archived, or has not been sampled yet)")
         }
         if wantsXML {
             return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDToolXML.dump(database).utf8))
@@ -55,8 +57,9 @@ struct HistoryRoutes {
         let series = database.fetch(function, start: start, end: end, resolution: resolution)
         let unit = context.table.sample(forKey: key.text)?.descriptor.unit ?? ""
         let rows = zip(series.times, series.values).map { HistoryResponse.Row(t: $0, v: $1.isFinite ? $1 : nil) }
-        let body = HistoryResponse(key: key.text, cf: function.rawValue, step: series.step, start: start, end: end,
-                                   unit: unit, rows: rows)
+        let body = HistoryResponse(
+            key: key.text, cf: function.rawValue, step: series.step, start: start, end: end,
+            unit: unit, rows: rows)
         return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(body)))
     }
 
@@ -96,13 +99,15 @@ struct HistoryRoutes {
         // for every form (one note per VM could outgrow the 64 KiB header line Python's
         // http.client, and so perfmon, accepts).
         let headers = summary.map { [("X-Resmon-Missing", $0)] } ?? []
-        let prefersJSON = request.query["json"] != nil
+        let prefersJSON =
+            request.query["json"] != nil
             || (request.headers["accept"].map { $0.contains("application/json") && !$0.contains("xml") } ?? false)
         if prefersJSON {
             return HTTPResponse(status: 200, body: Array(RRDUpdates.json(table).utf8), headers: headers)
         }
-        return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table, notes: notes).utf8),
-                            headers: headers)
+        return HTTPResponse(
+            status: 200, contentType: "application/xml", body: Array(RRDUpdates.xml(table, notes: notes).utf8),
+            headers: headers)
     }
 
     /// What perfmon's VM variables look for and a VM here lacks: said in the answer, because
@@ -143,7 +148,10 @@ struct HistoryRoutes {
         for (key, database) in all {
             guard let parsed = StatisticKey(parsing: key) else { continue }
             if native {
-                columns.append(.init(objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"), database: database))
+                columns.append(
+                    .init(
+                        objectType: "host", uuid: uuid, name: key.split(separator: ":", omittingEmptySubsequences: false).joined(separator: "_"),
+                        database: database))
             }
             for xapi in XapiDataSources.names(for: parsed) {
                 columns.append(.init(objectType: "host", uuid: uuid, name: xapi.name, database: database, scale: xapi.scale))
@@ -195,13 +203,15 @@ extension HistoryRoutes {
         } catch let error as MonitorSpec.UnknownField {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
         } catch {
-            throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected {\"spec\": MONITOR SPEC, \"since\": \"-6h\", \"until\": …, \"cf\": \"AVERAGE\"}")
+            throw APIRouter.Failure(
+                status: 400, code: .badRequest, message: "expected {\"spec\": MONITOR SPEC, \"since\": \"-6h\", \"until\": …, \"cf\": \"AVERAGE\"}")
         }
         let now = EventFilter.now()
         func time(_ text: String?, _ name: String, _ fallback: Double) throws -> Int {
             guard let text else { return Int(fallback) }
             guard let value = EventFilter.time(text, now: now) else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -6h, got \"\(text)\"")
+                throw APIRouter.Failure(
+                    status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -6h, got \"\(text)\"")
             }
             return Int(value)
         }
@@ -243,7 +253,8 @@ extension HistoryRoutes {
             series.append(BacktestSeries(descriptor: descriptor, times: stitched.times, values: stitched.values))
         }
         guard series.contains(where: { !$0.times.isEmpty }) else {
-            throw APIRouter.Failure(status: 404, code: .unknownStatistic, message: "no archived history for \(body.spec.target.description) between \(start) and \(end)")
+            throw APIRouter.Failure(
+                status: 404, code: .unknownStatistic, message: "no archived history for \(body.spec.target.description) between \(start) and \(end)")
         }
         let replay: BacktestReplay
         do {
@@ -252,11 +263,12 @@ extension HistoryRoutes {
             throw MonitorRoutes.failure(error)
         }
         let plan = replay.plan
-        let response = BacktestResponse(start: start, end: end, step: step, statistics: series.map(\.descriptor.key.text),
-                                        readings: Set(series.flatMap(\.times)).count, events: replay.events, cf: function.rawValue,
-                                        archives: archives.sorted(by: >),
-                                        monitorRate: plan.monitorRate, replayRate: plan.replayRate, samples: plan.samples,
-                                        cancelSamples: plan.cancelSamples)
+        let response = BacktestResponse(
+            start: start, end: end, step: step, statistics: series.map(\.descriptor.key.text),
+            readings: Set(series.flatMap(\.times)).count, events: replay.events, cf: function.rawValue,
+            archives: archives.sorted(by: >),
+            monitorRate: plan.monitorRate, replayRate: plan.replayRate, samples: plan.samples,
+            cancelSamples: plan.cancelSamples)
         return HTTPResponse(status: 200, body: Array(try JSONEncoder().encode(response)))
     }
 }
@@ -264,8 +276,10 @@ extension HistoryRoutes {
 extension HistoryRoutes {
     /// The finest row size among the archives of `function` that hold rows between `start` and
     /// `end`, no finer than `atLeast` seconds (the coarsest when none is that coarse).
-    static func finestRow(_ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
-                          atLeast: Int) -> Int {
+    static func finestRow(
+        _ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
+        atLeast: Int
+    ) -> Int {
         let spans = database.archives.indices.filter { database.archives[$0].function == function }.compactMap { index -> Int? in
             let span = database.archives[index].stepsPerRow * database.step
             let oldest = database.newestRowTime(index) - (database.archives[index].rows - 1) * span
@@ -283,13 +297,15 @@ extension HistoryRoutes {
     /// it covers are not, so no instant is lost (a MAX row still holds a spike at the seam).
     /// Each row becomes readings `row` seconds apart holding its value, so the replay is even.
     /// `archives`: the row sizes used.
-    static func stitch(_ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
-                       row: Int) -> (times: [Int], values: [Double], archives: [Int]) {
+    static func stitch(
+        _ database: RoundRobinDatabase, _ function: ConsolidationFunction, start: Int, end: Int,
+        row: Int
+    ) -> (times: [Int], values: [Double], archives: [Int]) {
         let indexes = database.archives.indices
             .filter { database.archives[$0].function == function && database.archives[$0].stepsPerRow * database.step >= row }
             .sorted { database.archives[$0].stepsPerRow < database.archives[$1].stepsPerRow }
-        var segments: [(span: Int, times: [Int], values: [Double])] = [] // finest (newest) first
-        var covered = Int.max // the finer segments hold what comes after this instant
+        var segments: [(span: Int, times: [Int], values: [Double])] = []  // finest (newest) first
+        var covered = Int.max  // the finer segments hold what comes after this instant
         for index in indexes {
             let span = database.archives[index].stepsPerRow * database.step
             let (firstEnd, values) = database.rows(of: index)
@@ -300,7 +316,7 @@ extension HistoryRoutes {
             while time <= last {
                 let position = (time - firstEnd) / span
                 let value = position >= 0 && position < values.count ? Double(values[position]) : .nan
-                if !(segment.times.isEmpty && value.isNaN) { // unknown before the first known row: leave it to coarser archives
+                if !(segment.times.isEmpty && value.isNaN) {  // unknown before the first known row: leave it to coarser archives
                     segment.times.append(time)
                     segment.values.append(value)
                 }
@@ -312,7 +328,7 @@ extension HistoryRoutes {
         }
         var times: [Int] = []
         var values: [Double] = []
-        var through = Int.min // the end of the last row taken
+        var through = Int.min  // the end of the last row taken
         for segment in segments.reversed() {
             let count = max(1, segment.span / row)
             for (time, value) in zip(segment.times, segment.values) where time > through {

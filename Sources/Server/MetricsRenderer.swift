@@ -51,7 +51,8 @@ public final class MetricsExposition: Sendable {
                     let slot = Int(series.slot)
                     // A statistic gone since the layout, or never read, is left out.
                     guard slot < layout.generations.count, layout.generations[slot] == series.generation,
-                          !layout.times[slot].isNaN else { continue }
+                        !layout.times[slot].isNaN
+                    else { continue }
                     if !headed {
                         output += layout.text[family.header]
                         headed = true
@@ -70,8 +71,10 @@ public final class MetricsExposition: Sendable {
     /// Families sorted by name, series by resource (bytewise), as the exposition lists them; a
     /// plug-in's histogram or summary as one family, each label set's buckets (or quantiles) in
     /// order, then its `_sum` and `_count`.
-    private static func lay(_ layout: inout Layout, _ statistics: [(handle: StatisticHandle, descriptor: StatisticDescriptor)],
-                            version: UInt64) {
+    private static func lay(
+        _ layout: inout Layout, _ statistics: [(handle: StatisticHandle, descriptor: StatisticDescriptor)],
+        version: UInt64
+    ) {
         var families: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
         for statistic in statistics {
             let descriptor = statistic.descriptor
@@ -95,8 +98,10 @@ public final class MetricsExposition: Sendable {
                 let textStart = layout.text.count
                 let key = sample.descriptor.key
                 layout.text += ("resmon_" + key.subsystem + "_" + key.statistic + MetricsRenderer.labels(sample.descriptor) + " ").utf8
-                layout.series.append(Series(slot: sample.handle.index, generation: sample.handle.generation,
-                                            text: textStart..<layout.text.count))
+                layout.series.append(
+                    Series(
+                        slot: sample.handle.index, generation: sample.handle.generation,
+                        text: textStart..<layout.text.count))
             }
             layout.families.append(Family(header: header, series: first..<layout.series.count))
         }
@@ -105,7 +110,8 @@ public final class MetricsExposition: Sendable {
     /// A family's series in exposition order: by resource; for a histogram or summary, by label
     /// set without `le` or `quantile`, buckets or quantiles by bound, then `_sum`, then `_count`.
     private static func ordered(_ members: [(handle: StatisticHandle, descriptor: StatisticDescriptor)])
-        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)]
+    {
         guard let family = members.first?.descriptor.family, family.type == .histogram || family.type == .summary else {
             return members.sorted { $0.descriptor.key.resource.utf8.lexicographicallyPrecedes($1.descriptor.key.resource.utf8) }
         }
@@ -141,8 +147,9 @@ public enum MetricsRenderer {
         family("resmon_cpu_seconds_total", "counter", "CPU time resmond has used", [("", status.cpuSecondsTotal)])
         family("resmon_resident_memory_bytes", "gauge", "resmond's resident set size", [("", status.residentBytes)])
         family("resmon_sample_cycles_total", "counter", "Sampling cycles completed", [("", Double(status.cycles))])
-        family("resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
-               subsystems.map { ("{subsystem=\"\(escapeLabel($0.name))\"}", $0.state == .available ? 1 : 0) })
+        family(
+            "resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
+            subsystems.map { ("{subsystem=\"\(escapeLabel($0.name))\"}", $0.state == .available ? 1 : 0) })
         return output
     }
 

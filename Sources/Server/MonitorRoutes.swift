@@ -76,8 +76,9 @@ struct MonitorRoutes {
                 return try json(["readings": readings])
             default:
                 guard let action = MonitorEngine.Action(rawValue: verb) else {
-                    throw APIRouter.Failure(status: 404, code: .notFound,
-                                            message: "no action \(verb) (start, stop, pause, resume, reset, reset-notification, state, capture)")
+                    throw APIRouter.Failure(
+                        status: 404, code: .notFound,
+                        message: "no action \(verb) (start, stop, pause, resume, reset, reset-notification, state, capture)")
                 }
                 try allow(["POST"])
                 try authorizeWrite(request)
@@ -123,24 +124,27 @@ struct MonitorRoutes {
 
     /// `GET /v1/events`: read from the event log's store, not through the engine.
     static func events(_ request: HTTPRequest, store: EventStore) throws -> HTTPResponse {
-        let after = try request.query["after"].map { text -> Int64 in
-            guard let value = Int64(text), value >= 0 else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "after: expected an event id, got \"\(text)\"")
-            }
-            return value
-        } ?? 0
-        let limit = try request.query["limit"].map { text -> Int in
-            guard let value = Int(text), (1...10_000).contains(value) else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "limit: expected 1 to 10000, got \"\(text)\"")
-            }
-            return value
-        } ?? 100
+        let after =
+            try request.query["after"].map { text -> Int64 in
+                guard let value = Int64(text), value >= 0 else {
+                    throw APIRouter.Failure(status: 400, code: .badRequest, message: "after: expected an event id, got \"\(text)\"")
+                }
+                return value
+            } ?? 0
+        let limit =
+            try request.query["limit"].map { text -> Int in
+                guard let value = Int(text), (1...10_000).contains(value) else {
+                    throw APIRouter.Failure(status: 400, code: .badRequest, message: "limit: expected 1 to 10000, got \"\(text)\"")
+                }
+                return value
+            } ?? 100
         let now = EventFilter.now()
         let filter = try MonitorRoutes.filter(request, now: now)
         func time(_ name: String) throws -> Double? {
             guard let text = request.query[name] else { return nil }
             guard let value = EventFilter.time(text, now: now) else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -1h, got \"\(text)\"")
+                throw APIRouter.Failure(
+                    status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -1h, got \"\(text)\"")
             }
             return value
         }
@@ -148,8 +152,9 @@ struct MonitorRoutes {
         guard order == "asc" || order == "desc" else {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "order: expected asc or desc, got \"\(order)\"")
         }
-        let events = try store.query(after: after, since: try time("since"), until: try time("until"),
-                                     newestFirst: order == "desc", limit: limit, filter: filter)
+        let events = try store.query(
+            after: after, since: try time("since"), until: try time("until"),
+            newestFirst: order == "desc", limit: limit, filter: filter)
         let next = order == "desc" ? after : (events.last?.id ?? after)
         return HTTPResponse(status: 200, body: Array(try MonitorRoutes.encoder.encode(EventList(events: events, next: next))))
     }
@@ -180,12 +185,13 @@ struct MonitorRoutes {
         }
         var after = try request.query["after"].map { try eventID($0, "after") }
         if let resume = request.headers["last-event-id"], !resume.isEmpty { after = try eventID(resume, "Last-Event-ID") }
-        let heartbeat = try request.query["heartbeat"].map { text -> Double in
-            guard let value = Double(text), value >= 0.1, value <= 300 else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "heartbeat: expected 0.1 to 300 seconds, got \"\(text)\"")
-            }
-            return value
-        } ?? 15
+        let heartbeat =
+            try request.query["heartbeat"].map { text -> Double in
+                guard let value = Double(text), value >= 0.1, value <= 300 else {
+                    throw APIRouter.Failure(status: 400, code: .badRequest, message: "heartbeat: expected 0.1 to 300 seconds, got \"\(text)\"")
+                }
+                return value
+            } ?? 15
         let filter = try MonitorRoutes.filter(request, now: EventFilter.now())
         let stream: ServerStream
         do {
@@ -197,8 +203,9 @@ struct MonitorRoutes {
             case .noMemory: throw APIRouter.Failure(status: 503, code: .busy, message: "no memory for another event stream")
             }
         }
-        return HTTPResponse(status: 200, contentType: "text/event-stream", body: [],
-                            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Connection", "close")],
-                            stream: stream)
+        return HTTPResponse(
+            status: 200, contentType: "text/event-stream", body: [],
+            headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"), ("Connection", "close")],
+            stream: stream)
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `cpu`: per-CPU and `total` time shares from /proc/stat, plus host-wide scheduler counters.
@@ -14,7 +14,7 @@ public final class CPUSubsystem: Subsystem {
         .gauge("system_ratio", "ratio", "Share of time in the kernel, interrupts included", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
         .gauge("iowait_ratio", "ratio", "Share of time idle with I/O outstanding", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
         .gauge("steal_ratio", "ratio", "Share of time taken by the hypervisor for other guests", resolution: 0.01, bound: .ratio, updateInterval: 0.01),
-        .counter("busy_seconds_total", "seconds", "CPU time not idle (its rate is cores busy)", resolution: 0.01),
+        .counter("busy_seconds_total", "seconds", "CPU time not idle (its rate is cores busy)", resolution: 0.01)
     ]
     private static let host: [StatisticSpec] = [
         .gauge("online", "cpus", "CPUs online"),
@@ -22,7 +22,7 @@ public final class CPUSubsystem: Subsystem {
         .counter("interrupts_total", "interrupts", "Interrupts serviced"),
         .counter("forks_total", "processes", "Processes and threads created"),
         .gauge("runnable", "tasks", "Tasks runnable now"),
-        .gauge("blocked", "tasks", "Tasks blocked on I/O now"),
+        .gauge("blocked", "tasks", "Tasks blocked on I/O now")
     ]
 
     struct Ticks {
@@ -91,8 +91,9 @@ public final class CPUSubsystem: Subsystem {
         let (user, nice, system, idle, iowait) = (fields[0], fields[1], fields[2], fields[3], fields[4])
         let (irq, softirq, steal) = (fields[5], fields[6], fields[7])
         let total = user &+ nice &+ system &+ idle &+ iowait &+ irq &+ softirq &+ steal
-        let now = Ticks(busy: total &- idle &- iowait, user: user &+ nice, system: system &+ irq &+ softirq,
-                        iowait: iowait, steal: steal, total: total)
+        let now = Ticks(
+            busy: total &- idle &- iowait, user: user &+ nice, system: system &+ irq &+ softirq,
+            iowait: iowait, steal: steal, total: total)
         let handles = cpus.handles(for: resource) { resource == "total" ? [:] : ["cpu": resource] }
         if let before = previous[resource], now.total > before.total, now.busy >= before.busy {
             let elapsed = Double(now.total - before.total)

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// `cgroup`: CPU, memory and its limit, I/O, pids and (v2) pressure per control group — the
@@ -20,7 +20,7 @@ public final class CgroupSubsystem: Subsystem {
         .gauge("pids", "tasks", "Tasks in the group"),
         .gauge("cpu_pressure_ratio", "ratio", "Share of time some task waited for CPU, 10 s average (v2)", resolution: 0.0001, bound: .ratio),
         .gauge("memory_pressure_ratio", "ratio", "Share of time some task waited for memory, 10 s average (v2)", resolution: 0.0001, bound: .ratio),
-        .gauge("io_pressure_ratio", "ratio", "Share of time some task waited for I/O, 10 s average (v2)", resolution: 0.0001, bound: .ratio),
+        .gauge("io_pressure_ratio", "ratio", "Share of time some task waited for I/O, 10 s average (v2)", resolution: 0.0001, bound: .ratio)
     ]
 
     /// Only for a group whose processes have a network namespace of their own (a container's):
@@ -28,7 +28,7 @@ public final class CgroupSubsystem: Subsystem {
     /// read unknown for ever.
     private static let networkSpecs: [StatisticSpec] = [
         .counter("network_receive_bytes_total", "bytes", "Bytes its own network namespace received, all interfaces but lo (a container's)"),
-        .counter("network_transmit_bytes_total", "bytes", "Bytes its own network namespace sent, all interfaces but lo (a container's)"),
+        .counter("network_transmit_bytes_total", "bytes", "Bytes its own network namespace sent, all interfaces but lo (a container's)")
     ]
 
     /// The most groups walked in one pass; a host with more is reported, not followed.
@@ -76,8 +76,9 @@ public final class CgroupSubsystem: Subsystem {
         func hierarchy(_ names: [String]) -> String? {
             names.map { root + "/" + $0 }.first { pathExists($0 + "/cgroup.procs") }
         }
-        let legacy = Layout.legacy(cpu: hierarchy(["cpuacct", "cpu,cpuacct", "cpuacct,cpu"]), memory: hierarchy(["memory"]),
-                                   blkio: hierarchy(["blkio"]), pids: hierarchy(["pids"]))
+        let legacy = Layout.legacy(
+            cpu: hierarchy(["cpuacct", "cpu,cpuacct", "cpuacct,cpu"]), memory: hierarchy(["memory"]),
+            blkio: hierarchy(["blkio"]), pids: hierarchy(["pids"]))
         if case .legacy(nil, nil, _, _) = legacy {
             throw SubsystemUnavailable("no cgroup file system under \(root): neither v2 (cgroup.controllers) nor v1 cpuacct or memory")
         }
@@ -111,8 +112,9 @@ public final class CgroupSubsystem: Subsystem {
             for hierarchy in [cpu, memory].compactMap({ $0 }) { all.formUnion(walk(hierarchy)) }
             for group in all.sorted() {
                 seen.insert(group)
-                record(group, values: legacy(group, cpu: cpu, memory: memory, blkio: blkio, pids: pids),
-                       version: "1", now: now, into: &batch)
+                record(
+                    group, values: legacy(group, cpu: cpu, memory: memory, blkio: blkio, pids: pids),
+                    version: "1", now: now, into: &batch)
             }
         }
         groups = groups.filter { seen.contains($0.key) }
@@ -167,8 +169,9 @@ public final class CgroupSubsystem: Subsystem {
             while let fieldRange = line.field(in: bytes) {
                 let field = bytes.extracting(fieldRange)
                 guard let equals = field.firstIndex(of: 0x3d),
-                      field.extracting(..<equals).spells(key),
-                      let value = TextScanner.parseUnsigned(field.extracting((equals + 1)...)) else { continue }
+                    field.extracting(..<equals).spells(key),
+                    let value = TextScanner.parseUnsigned(field.extracting((equals + 1)...))
+                else { continue }
                 total += Double(value)
             }
         }
@@ -202,9 +205,10 @@ public final class CgroupSubsystem: Subsystem {
         var values = Values()
         values.cpuSeconds = read(state, directory + "cpu.stat") { CgroupSubsystem.field($0, line: "usage_usec") }.map { $0 / 1e6 } ?? .nan
         values.memory = read(state, directory + "memory.current", CgroupSubsystem.number) ?? .nan
-        values.limit = read(state, directory + "memory.max") { bytes in
-            bytes.starts(with: "max") ? Double.infinity : CgroupSubsystem.number(bytes)
-        } ?? .nan
+        values.limit =
+            read(state, directory + "memory.max") { bytes in
+                bytes.starts(with: "max") ? Double.infinity : CgroupSubsystem.number(bytes)
+            } ?? .nan
         values.read = read(state, directory + "io.stat") { CgroupSubsystem.sum($0, "rbytes") } ?? .nan
         values.written = read(state, directory + "io.stat") { CgroupSubsystem.sum($0, "wbytes") } ?? .nan
         values.pids = read(state, directory + "pids.current", CgroupSubsystem.number) ?? .nan
@@ -238,7 +242,11 @@ public final class CgroupSubsystem: Subsystem {
                 while var line = text.nextLine(in: bytes) {
                     _ = line.field(in: bytes)
                     guard let operation = line.field(in: bytes), let value = line.unsigned(in: bytes) else { continue }
-                    if bytes.extracting(operation).spells("Read") { read += Double(value) } else if bytes.extracting(operation).spells("Write") { written += Double(value) }
+                    if bytes.extracting(operation).spells("Read") {
+                        read += Double(value)
+                    } else if bytes.extracting(operation).spells("Write") {
+                        written += Double(value)
+                    }
                 }
                 return (read, written)
             }
@@ -256,13 +264,14 @@ public final class CgroupSubsystem: Subsystem {
     private func network(_ state: Group, members path: String) -> (Double, Double) {
         if let member = state.networkMember {
             if let totals = readSmallFile(paths.proc("\(member)/net/dev")).flatMap(CgroupSubsystem.networkTotals) { return totals }
-            state.networkMember = nil // it exited: find another member
+            state.networkMember = nil  // it exited: find another member
         }
         let now = monotonicClock()
         guard now - state.hostNetworkSeen >= 60 else { return (.nan, .nan) }
         guard let member = readSmallFile(path)?.split(separator: "\n").first.flatMap({ Int32($0) }),
-              let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
-              let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net")) else { return (.nan, .nan) }
+            let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
+            let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net"))
+        else { return (.nan, .nan) }
         guard own != theirs else {
             state.hostNetworkSeen = now
             return (.nan, .nan)
@@ -311,7 +320,8 @@ public final class CgroupSubsystem: Subsystem {
         func labels() -> [String: String] {
             var labels = ["version": version]
             if let last = relative.split(separator: "/").last,
-               last.hasSuffix(".service") || last.hasSuffix(".scope") || last.hasSuffix(".slice") {
+                last.hasSuffix(".service") || last.hasSuffix(".scope") || last.hasSuffix(".slice")
+            {
                 labels["unit"] = String(last)
             }
             return labels
@@ -323,8 +333,10 @@ public final class CgroupSubsystem: Subsystem {
         }
         state.cpuSeconds = values.cpuSeconds
         state.monotonic = now
-        let all = [ratio, values.cpuSeconds, values.memory, limit, values.read, values.written, values.pids,
-                   values.cpuPressure, values.memoryPressure, values.ioPressure]
+        let all = [
+            ratio, values.cpuSeconds, values.memory, limit, values.read, values.written, values.pids,
+            values.cpuPressure, values.memoryPressure, values.ioPressure
+        ]
         for (handle, value) in zip(handles, all) { batch.record(handle, value) }
         if values.received.isFinite {
             for (handle, value) in zip(networkSlots.handles(for: relative, labels: labels), [values.received, values.transmitted]) {

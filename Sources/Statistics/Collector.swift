@@ -89,26 +89,29 @@ public final class Collector: @unchecked Sendable {
     /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
     public var onStateChange: (@Sendable (SubsystemStatus) -> Void)?
 
-    public init(subsystems: [any Subsystem], table: SampleTable, step: Double,
-                settings: [String: SubsystemSettings] = [:]) {
+    public init(
+        subsystems: [any Subsystem], table: SampleTable, step: Double,
+        settings: [String: SubsystemSettings] = [:]
+    ) {
         self.table = table
         self.step = step
         self.entries = subsystems.map { Entry(subsystem: $0, settings: settings[$0.name] ?? SubsystemSettings()) }
-        self.board = Mutex(subsystems.map { subsystem in
-            let configured = settings[subsystem.name] ?? SubsystemSettings()
-            return SubsystemStatus(
-                name: subsystem.name, summary: subsystem.summary, state: configured.enabled ? .available : .disabled,
-                reason: configured.enabled ? nil : "disabled in the configuration",
-                periodSeconds: Collector.period(configured.period, step: step), statistics: 0,
-                lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0)
-        })
+        self.board = Mutex(
+            subsystems.map { subsystem in
+                let configured = settings[subsystem.name] ?? SubsystemSettings()
+                return SubsystemStatus(
+                    name: subsystem.name, summary: subsystem.summary, state: configured.enabled ? .available : .disabled,
+                    reason: configured.enabled ? nil : "disabled in the configuration",
+                    periodSeconds: Collector.period(configured.period, step: step), statistics: 0,
+                    lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0)
+            })
     }
 
     /// The built-in subsystems, in collection order: the host, then processes and cgroups.
     public static func builtInSubsystems(paths: HostPaths, table: SampleTable) -> [any Subsystem] {
         hostSubsystems(paths: paths, table: table) + [
             ProcessSubsystem(paths: paths, table: table),
-            CgroupSubsystem(paths: paths, table: table),
+            CgroupSubsystem(paths: paths, table: table)
         ]
     }
 
@@ -121,7 +124,7 @@ public final class Collector: @unchecked Sendable {
             PressureSubsystem(paths: paths, table: table),
             DiskSubsystem(paths: paths, table: table),
             NetSubsystem(paths: paths, table: table),
-            FileSystemSubsystem(paths: paths, table: table),
+            FileSystemSubsystem(paths: paths, table: table)
         ]
     }
 
@@ -294,10 +297,12 @@ public final class Collector: @unchecked Sendable {
         board.withLock { board in
             board.removeAll { status in removed.contains(status.name) || changed.contains(status.name) }
             for plugin in live.values.sorted(by: { $0.name < $1.name }) where !board.contains(where: { $0.name == plugin.name }) {
-                board.append(SubsystemStatus(name: plugin.name, summary: plugin.summary, state: .available, reason: nil,
-                                             periodSeconds: Collector.period(plugin.configuration.interval, step: step), statistics: 0,
-                                             lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0,
-                                             plugin: plugin.configuration.kind.name))
+                board.append(
+                    SubsystemStatus(
+                        name: plugin.name, summary: plugin.summary, state: .available, reason: nil,
+                        periodSeconds: Collector.period(plugin.configuration.interval, step: step), statistics: 0,
+                        lastCollected: nil, lastDurationSeconds: nil, collections: 0, failures: 0,
+                        plugin: plugin.configuration.kind.name))
             }
         }
         return (added, changed, removed)

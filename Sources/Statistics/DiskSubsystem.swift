@@ -13,8 +13,9 @@ public final class DiskSubsystem: Subsystem {
         .counter("written_bytes_total", "bytes", "Bytes written", resolution: 512),
         .counter("read_time_seconds_total", "seconds", "Time spent reading", resolution: 0.001, wrapsAt: millisecondsWrap / 1000),
         .counter("write_time_seconds_total", "seconds", "Time spent writing", resolution: 0.001, wrapsAt: millisecondsWrap / 1000),
-        .counter("io_time_seconds_total", "seconds", "Time with I/O in flight (its rate is the busy share)", resolution: 0.001, wrapsAt: millisecondsWrap / 1000),
-        .gauge("in_progress", "operations", "I/O operations in flight now"),
+        .counter(
+            "io_time_seconds_total", "seconds", "Time with I/O in flight (its rate is the busy share)", resolution: 0.001, wrapsAt: millisecondsWrap / 1000),
+        .gauge("in_progress", "operations", "I/O operations in flight now")
     ]
 
     private let paths: HostPaths
@@ -43,7 +44,7 @@ public final class DiskSubsystem: Subsystem {
                 // reads merged sectors ms | writes merged sectors ms | in-flight io_ms weighted_ms
                 let values: [Double] = [
                     Double(fields[0]), Double(fields[4]), Double(fields[2]) * 512, Double(fields[6]) * 512,
-                    Double(fields[3]) / 1000, Double(fields[7]) / 1000, Double(fields[9]) / 1000, Double(fields[8]),
+                    Double(fields[3]) / 1000, Double(fields[7]) / 1000, Double(fields[9]) / 1000, Double(fields[8])
                 ]
                 let handles = slots.handles(for: name) { ["device": name] }
                 for (handle, value) in zip(handles, values) { batch.record(handle, value) }

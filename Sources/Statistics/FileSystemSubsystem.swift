@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `fs`: space and inodes per mounted file system, from the mount table and `statvfs`.
@@ -14,7 +14,7 @@ public final class FileSystemSubsystem: Subsystem {
         "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs",
         "efivarfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore", "ramfs", "rpc_pipefs",
         "securityfs", "selinuxfs", "sysfs", "tracefs", "tmpfs", "squashfs", "iso9660", "nfs", "nfs4",
-        "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "ceph", "glusterfs", "fuse.gvfsd-fuse", "fuse.portal",
+        "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "ceph", "glusterfs", "fuse.gvfsd-fuse", "fuse.portal"
     ]
 
     private static let specs: [StatisticSpec] = [
@@ -25,7 +25,7 @@ public final class FileSystemSubsystem: Subsystem {
         .gauge("used_ratio", "ratio", "Share of the space users can have that is in use, as df shows it", bound: .ratio),
         .gauge("inodes", "inodes", "Inodes", bound: .capacity(1)),
         .gauge("inodes_free", "inodes", "Inodes free", bound: .capacity(1)),
-        .gauge("inodes_used_ratio", "ratio", "Share of inodes in use", bound: .ratio),
+        .gauge("inodes_used_ratio", "ratio", "Share of inodes in use", bound: .ratio)
     ]
 
     struct Mount: Equatable {
@@ -51,7 +51,8 @@ public final class FileSystemSubsystem: Subsystem {
         var text = TextScanner(bytes)
         while var line = text.nextLine(in: bytes) {
             guard let device = line.word(in: bytes), let path = line.word(in: bytes), let type = line.word(in: bytes),
-                  !excludedTypes.contains(type) else { continue }
+                !excludedTypes.contains(type)
+            else { continue }
             let mount = Mount(device: unescapeOctal(device), path: unescapeOctal(path), type: type)
             if byPath[mount.path] == nil { order.append(mount.path) }
             byPath[mount.path] = mount
@@ -67,7 +68,8 @@ public final class FileSystemSubsystem: Subsystem {
         var index = 0
         while index < utf8.count {
             if utf8[index] == 0x5c, index + 3 < utf8.count,
-               let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
+                let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+            {
                 bytes.append(value)
                 index += 4
             } else {
@@ -100,7 +102,7 @@ public final class FileSystemSubsystem: Subsystem {
             }
             let values = [
                 size, free, available, used, used + available > 0 ? used / (used + available) : .nan,
-                inodes, inodesFree, inodes > 0 ? (inodes - inodesFree) / inodes : .nan,
+                inodes, inodesFree, inodes > 0 ? (inodes - inodesFree) / inodes : .nan
             ]
             for (handle, value) in zip(handles, values) { batch.record(handle, value) }
         }

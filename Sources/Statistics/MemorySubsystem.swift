@@ -20,7 +20,7 @@ public final class MemorySubsystem: Subsystem {
         .counter("major_faults_total", "faults", "Page faults that read from disk"),
         .counter("swap_in_pages_total", "pages", "Pages swapped in"),
         .counter("swap_out_pages_total", "pages", "Pages swapped out"),
-        .counter("oom_kills_total", "processes", "Processes killed by the OOM killer"),
+        .counter("oom_kills_total", "processes", "Processes killed by the OOM killer")
     ]
 
     private let meminfo: ProcFile
@@ -42,15 +42,25 @@ public final class MemorySubsystem: Subsystem {
                 guard let labelRange = line.field(in: bytes), let kib = line.unsigned(in: bytes) else { continue }
                 let label = bytes.extracting(labelRange)
                 let value = Double(kib) * 1024
-                if label.spells("MemTotal:") { total = value }
-                else if label.spells("MemFree:") { free = value }
-                else if label.spells("MemAvailable:") { available = value }
-                else if label.spells("Buffers:") { buffers = value }
-                else if label.spells("Cached:") { cached = value }
-                else if label.spells("Shmem:") { shared = value }
-                else if label.spells("Dirty:") { dirty = value }
-                else if label.spells("SwapTotal:") { swapTotal = value }
-                else if label.spells("SwapFree:") { swapFree = value }
+                if label.spells("MemTotal:") {
+                    total = value
+                } else if label.spells("MemFree:") {
+                    free = value
+                } else if label.spells("MemAvailable:") {
+                    available = value
+                } else if label.spells("Buffers:") {
+                    buffers = value
+                } else if label.spells("Cached:") {
+                    cached = value
+                } else if label.spells("Shmem:") {
+                    shared = value
+                } else if label.spells("Dirty:") {
+                    dirty = value
+                } else if label.spells("SwapTotal:") {
+                    swapTotal = value
+                } else if label.spells("SwapFree:") {
+                    swapFree = value
+                }
             }
         }
         guard !total.isNaN, !free.isNaN else { throw SubsystemUnavailable("\(meminfo.path) has no MemTotal or MemFree") }
@@ -64,21 +74,28 @@ public final class MemorySubsystem: Subsystem {
             while var line = text.nextLine(in: bytes) {
                 guard let labelRange = line.field(in: bytes) else { continue }
                 let label = bytes.extracting(labelRange)
-                if label.spells("pgmajfault") { paging[0] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
-                else if label.spells("pswpin") { paging[1] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
-                else if label.spells("pswpout") { paging[2] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
-                else if label.spells("oom_kill") { paging[3] = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                if label.spells("pgmajfault") {
+                    paging[0] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                } else if label.spells("pswpin") {
+                    paging[1] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                } else if label.spells("pswpout") {
+                    paging[2] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                } else if label.spells("oom_kill") {
+                    paging[3] = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                }
             }
-        }) {}
+        }) {
+        }
 
         slots.begin()
         let handles = slots.handles(for: "host", capacities: [total, swapTotal.isNaN ? nil : swapTotal]) { [:] }
         let swapUsed = swapTotal - swapFree
-        let values: [Double] = [
-            total, free, available, total - available, total > 0 ? (total - available) / total : .nan,
-            buffers, cached, shared, dirty, swapTotal, swapFree, swapUsed,
-            swapTotal > 0 ? swapUsed / swapTotal : (swapTotal == 0 ? 0 : .nan),
-        ] + paging
+        let values: [Double] =
+            [
+                total, free, available, total - available, total > 0 ? (total - available) / total : .nan,
+                buffers, cached, shared, dirty, swapTotal, swapFree, swapUsed,
+                swapTotal > 0 ? swapUsed / swapTotal : (swapTotal == 0 ? 0 : .nan)
+            ] + paging
         for (handle, value) in zip(handles, values) { batch.record(handle, value) }
         slots.end()
     }
@@ -104,7 +121,7 @@ public final class LoadSubsystem: Subsystem {
         .gauge("load5", "tasks", "Load average over 5 minutes", resolution: 0.01, updateInterval: 5),
         .gauge("load15", "tasks", "Load average over 15 minutes", resolution: 0.01, updateInterval: 5),
         .gauge("runnable", "tasks", "Tasks runnable now"),
-        .gauge("tasks", "tasks", "Tasks (processes and threads) in existence"),
+        .gauge("tasks", "tasks", "Tasks (processes and threads) in existence")
     ]
 
     private let file: ProcFile
@@ -121,12 +138,12 @@ public final class LoadSubsystem: Subsystem {
             let path = file.path
             func malformed() -> SubsystemUnavailable { SubsystemUnavailable("\(path) is not in the loadavg format") }
             guard let one = line.decimal(in: bytes), let five = line.decimal(in: bytes), let fifteen = line.decimal(in: bytes),
-                  let tasksRange = line.field(in: bytes)
+                let tasksRange = line.field(in: bytes)
             else { throw malformed() }
             let tasks = bytes.extracting(tasksRange)
             guard let slash = tasks.firstIndex(of: 0x2f),
-                  let runnable = TextScanner.parseUnsigned(tasks.extracting(..<slash)),
-                  let all = TextScanner.parseUnsigned(tasks.extracting((slash + 1)...))
+                let runnable = TextScanner.parseUnsigned(tasks.extracting(..<slash)),
+                let all = TextScanner.parseUnsigned(tasks.extracting((slash + 1)...))
             else { throw malformed() }
             return [one, five, fifteen, Double(runnable), Double(all)]
         }

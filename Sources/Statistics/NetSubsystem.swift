@@ -12,7 +12,7 @@ public final class NetSubsystem: Subsystem {
         StatisticSpec(name: "transmit_bytes_total", kind: .counter, unit: "bytes", help: "Bytes sent", bound: .capacity(0)),
         .counter("transmit_packets_total", "packets", "Packets sent"),
         .counter("transmit_errors_total", "packets", "Transmit errors"),
-        .counter("transmit_dropped_total", "packets", "Packets dropped on transmit"),
+        .counter("transmit_dropped_total", "packets", "Packets dropped on transmit")
     ]
 
     private let paths: HostPaths
@@ -52,7 +52,8 @@ public final class NetSubsystem: Subsystem {
     /// Bytes per second the link carries, from /sys/class/net/IF/speed (Mbit/s); nil when unknown.
     private func linkSpeed(_ interface: String) -> Double? {
         guard let text = readSmallFile(paths.sys("class/net/\(interface)/speed")),
-              let megabits = Int(text.trimmingCharacters(in: " \n")), megabits > 0 else { return nil }
+            let megabits = Int(text.trimmingCharacters(in: " \n")), megabits > 0
+        else { return nil }
         return Double(megabits) * 125_000
     }
 

@@ -1,8 +1,9 @@
 import Dispatch
 import ResmonSystem
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One plug-in subsystem from `subsystems.d/NAME.json` (docs/PLUGINS.md).
@@ -194,7 +195,8 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
                 guard stat(path, &before) == 0 else { break }
                 guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).readBytes() else { break }
                 guard stat(path, &after) == 0 else { break }
-                let same = before.st_ino == after.st_ino && before.st_size == after.st_size
+                let same =
+                    before.st_ino == after.st_ino && before.st_size == after.st_size
                     && before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec
                 if same && bytes.count == Int(after.st_size) { taken = bytes } else { usleep(2000) }
             }
@@ -231,17 +233,21 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
             let suffix = name.hasPrefix(family) ? String(name.dropFirst(family.count)) : name
             switch suffix {
             case "_bucket" where metricType == .histogram:
-                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
-                               conversion: .identity, boundConversion: familyConversion == .identity ? nil : familyConversion)
+                return Mapping(
+                    statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                    conversion: .identity, boundConversion: familyConversion == .identity ? nil : familyConversion)
             case "" where metricType == .summary:
-                return Mapping(statistic: familyName, kind: .gauge, family: familyName, type: metricType,
-                               conversion: familyConversion, boundConversion: nil)
+                return Mapping(
+                    statistic: familyName, kind: .gauge, family: familyName, type: metricType,
+                    conversion: familyConversion, boundConversion: nil)
             case "_sum":
-                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
-                               conversion: familyConversion, boundConversion: nil)
+                return Mapping(
+                    statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                    conversion: familyConversion, boundConversion: nil)
             case "_count":
-                return Mapping(statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
-                               conversion: .identity, boundConversion: nil)
+                return Mapping(
+                    statistic: familyName + suffix, kind: .counter, family: familyName, type: metricType,
+                    conversion: .identity, boundConversion: nil)
             default:
                 return mapping(name: name, family: name, type: "untyped")
             }
@@ -281,7 +287,9 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
             if let conversion = mapping.boundConversion, let bound = labels["le"], let value = bound == "+Inf" ? .infinity : Double(bound) {
                 labels["le"] = PrometheusNames.format(conversion.apply(value))
             }
-            let resource = labels.isEmpty ? "_"
+            let resource =
+                labels.isEmpty
+                ? "_"
                 : labels.sorted { $0.key < $1.key }.map { $0.key + "=" + $0.value }.joined(separator: ",")
             let key = StatisticKey(subsystem: name, resource: String(resource.prefix(200)), statistic: mapping.statistic)
             guard seen.insert(key.text).inserted else { continue }
@@ -293,8 +301,10 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
                 var help = sample.help.isEmpty ? sample.family : sample.help
                 if mapping.conversion != .identity { help += " (converted to base units from " + sample.family + ")" }
                 let family = sourceFamily(mapping, help: help)
-                let handle = table.register(StatisticDescriptor(key: key, kind: mapping.kind, unit: "", labels: labels,
-                                                                help: family.help, family: family))
+                let handle = table.register(
+                    StatisticDescriptor(
+                        key: key, kind: mapping.kind, unit: "", labels: labels,
+                        help: family.help, family: family))
                 entry = Mapped(handle: handle, conversion: mapping.conversion)
                 mapped[key.text] = entry
             }

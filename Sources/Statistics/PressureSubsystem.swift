@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `pressure`: pressure stall information (PSI) for cpu, memory and io from /proc/pressure.
@@ -14,7 +14,7 @@ public final class PressureSubsystem: Subsystem {
             .gauge("\(scope)_avg10_ratio", "ratio", "Share of time \(who) stalled, 10 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
             .gauge("\(scope)_avg60_ratio", "ratio", "Share of time \(who) stalled, 60 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
             .gauge("\(scope)_avg300_ratio", "ratio", "Share of time \(who) stalled, 300 s average", resolution: 0.0001, bound: .ratio, updateInterval: 2),
-            .counter("\(scope)_stall_seconds_total", "seconds", "Time \(who) stalled (its rate is the stalled share)", resolution: 1e-6),
+            .counter("\(scope)_stall_seconds_total", "seconds", "Time \(who) stalled (its rate is the stalled share)", resolution: 1e-6)
         ]
     }
 
@@ -44,10 +44,15 @@ public final class PressureSubsystem: Subsystem {
                             guard let equals = field.firstIndex(of: 0x3d) else { continue }
                             let name = field.extracting(..<equals)
                             let number = field.extracting((equals + 1)...)
-                            if name.spells("avg10") { values[base] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }
-                            else if name.spells("avg60") { values[base + 1] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }
-                            else if name.spells("avg300") { values[base + 2] = (TextScanner.parseDecimal(number) ?? .nan) / 100 }
-                            else if name.spells("total") { values[base + 3] = TextScanner.parseUnsigned(number).map { Double($0) / 1e6 } ?? .nan }
+                            if name.spells("avg10") {
+                                values[base] = (TextScanner.parseDecimal(number) ?? .nan) / 100
+                            } else if name.spells("avg60") {
+                                values[base + 1] = (TextScanner.parseDecimal(number) ?? .nan) / 100
+                            } else if name.spells("avg300") {
+                                values[base + 2] = (TextScanner.parseDecimal(number) ?? .nan) / 100
+                            } else if name.spells("total") {
+                                values[base + 3] = TextScanner.parseUnsigned(number).map { Double($0) / 1e6 } ?? .nan
+                            }
                         }
                     }
                 }

@@ -1,6 +1,7 @@
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a kernel file could not be read.
@@ -40,7 +41,7 @@ public final class ProcFile {
     /// so no parser can keep a view of the buffer the next read overwrites.
     public func read<Result>(_ body: (Span<UInt8>) throws -> Result) throws -> Result {
         let length = try fill()
-        let bytes = buffer // a retain, not a copy: a span of a class's stored array cannot outlive the access
+        let bytes = buffer  // a retain, not a copy: a span of a class's stored array cannot outlive the access
         return try body(bytes.span.extracting(0..<length))
     }
 
@@ -279,7 +280,7 @@ public func fileNames(in directory: String, endingIn suffix: String) -> [String]
             if name.hasSuffix(suffix) && !name.hasPrefix(".") { names.append(name) }
         }
     } catch {
-        errno = error.rawValue // callers read errno for why
+        errno = error.rawValue  // callers read errno for why
         return nil
     }
     return names.sorted()

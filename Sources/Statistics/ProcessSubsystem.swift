@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// `process`: per PID, from /proc/PID/stat, io and fd; labels from comm, cmdline, status and
@@ -15,7 +15,7 @@ public final class ProcessSubsystem: Subsystem {
     /// The numeric `state` statistic: the letter of /proc/PID/stat as a number.
     public static let stateCodes: [UInt8: Double] = [
         UInt8(ascii: "R"): 1, UInt8(ascii: "S"): 2, UInt8(ascii: "D"): 3, UInt8(ascii: "Z"): 4,
-        UInt8(ascii: "T"): 5, UInt8(ascii: "t"): 6, UInt8(ascii: "I"): 7, UInt8(ascii: "X"): 8,
+        UInt8(ascii: "T"): 5, UInt8(ascii: "t"): 6, UInt8(ascii: "I"): 7, UInt8(ascii: "X"): 8
     ]
 
     private static let specs: [StatisticSpec] = [
@@ -28,7 +28,7 @@ public final class ProcessSubsystem: Subsystem {
         .counter("read_bytes_total", "bytes", "Bytes read from storage"),
         .counter("written_bytes_total", "bytes", "Bytes written to storage"),
         .counter("major_faults_total", "faults", "Page faults that read from disk"),
-        .gauge("state", "state", "1 running, 2 sleeping, 3 disk sleep, 4 zombie, 5 stopped, 6 traced, 7 idle, 8 dead"),
+        .gauge("state", "state", "1 running, 2 sleeping, 3 disk sleep, 4 zombie, 5 stopped, 6 traced, 7 idle, 8 dead")
     ]
 
     private final class Tracked {
@@ -111,8 +111,9 @@ public final class ProcessSubsystem: Subsystem {
         } else {
             let base = paths.procRoot + "/\(pid)/"
             let keepOpen = tracked.count < heldFileLimit
-            process = Tracked(stat: ProcFile(base + "stat", capacity: 1024, keepOpen: keepOpen),
-                              io: ProcFile(base + "io", capacity: 512, keepOpen: keepOpen), startTime: 0)
+            process = Tracked(
+                stat: ProcFile(base + "stat", capacity: 1024, keepOpen: keepOpen),
+                io: ProcFile(base + "io", capacity: 512, keepOpen: keepOpen), startTime: 0)
             process.base = base
         }
         let base = process.base
@@ -150,18 +151,21 @@ public final class ProcessSubsystem: Subsystem {
                     while var line = text.nextLine(in: bytes) {
                         guard let labelRange = line.field(in: bytes) else { continue }
                         let label = bytes.extracting(labelRange)
-                        if label.spells("read_bytes:") { readBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
-                        else if label.spells("write_bytes:") { writtenBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                        if label.spells("read_bytes:") {
+                            readBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                        } else if label.spells("write_bytes:") {
+                            writtenBytes = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                        }
                     }
                 }
             } catch let error as ReadError where error.errno == EACCES || error.errno == EPERM {
-                current.hasIO = false // another user's process, when resmond is not root
+                current.hasIO = false  // another user's process, when resmond is not root
             } catch {}
         }
         let values: [Double] = [
             ratio, Double(cpuTicks) * tickSeconds, Double(stat.rssPages) * pageSize, Double(stat.vsize),
             Double(stat.threads), countEntries(base + "fd"), readBytes, writtenBytes, Double(stat.majorFaults),
-            ProcessSubsystem.stateCodes[stat.state] ?? 0,
+            ProcessSubsystem.stateCodes[stat.state] ?? 0
         ]
         for (handle, value) in zip(handles, values) { batch.record(handle, value) }
         return true
@@ -197,7 +201,7 @@ public final class ProcessSubsystem: Subsystem {
         guard let open = bytes.firstIndex(of: 0x28), let close = bytes.lastIndex(of: 0x29), close > open else { return nil }
         let comm = String(decodingUTF8: bytes.extracting((open + 1)..<close))
         var fields = TextScanner((close + 1)..<bytes.count)
-        guard let stateField = fields.field(in: bytes) else { return nil } // a field is never empty
+        guard let stateField = fields.field(in: bytes) else { return nil }  // a field is never empty
         let state = bytes[stateField.lowerBound]
         var numbers = [UInt64](repeating: 0, count: 21)
         for index in 0..<21 {
@@ -208,9 +212,10 @@ public final class ProcessSubsystem: Subsystem {
         // After state: ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
         // cutime cstime priority nice num_threads itrealvalue starttime vsize rss
         let flags = numbers[5]
-        return Stat(comm: comm, state: state, isKernelThread: flags & 0x0020_0000 != 0, majorFaults: numbers[8],
-                    userTicks: numbers[10], systemTicks: numbers[11], threads: numbers[16], startTime: numbers[18],
-                    vsize: numbers[19], rssPages: numbers[20])
+        return Stat(
+            comm: comm, state: state, isKernelThread: flags & 0x0020_0000 != 0, majorFaults: numbers[8],
+            userTicks: numbers[10], systemTicks: numbers[11], threads: numbers[16], startTime: numbers[18],
+            vsize: numbers[19], rssPages: numbers[20])
     }
 
     /// Open descriptors of a process. Linux 6.2 and later report the count as the size of
@@ -233,8 +238,9 @@ public final class ProcessSubsystem: Subsystem {
             labels["cmdline"] = text.trimmingCharacters(in: " ")
         }
         if let status = readSmallFile(base + "status"),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-           let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) }) {
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+            let uid = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap({ UInt32($0) })
+        {
             labels["user"] = userName(uid)
         }
         if let cgroups = readSmallFile(base + "cgroup") {

@@ -47,8 +47,9 @@ public enum PrometheusNames {
             guard let found, found.prefix != 1 || found.unit.base != word else { continue }
             words[index] = found.unit.base
             // A later conversion applies to what earlier ones made: scale both.
-            conversion = Conversion(scale: conversion.scale * found.prefix * found.unit.scale,
-                                    offset: conversion.offset * found.prefix * found.unit.scale + found.unit.offset)
+            conversion = Conversion(
+                scale: conversion.scale * found.prefix * found.unit.scale,
+                offset: conversion.offset * found.prefix * found.unit.scale + found.unit.offset)
             changed = true
         }
         return changed ? (words.joined(separator: "_"), conversion) : (name, conversion)
@@ -75,12 +76,12 @@ public enum PrometheusNames {
         "miles": Unit(base: "meters", scale: 1609.344),
         "bits": Unit(base: "bytes", scale: 0.125),
         "calories": Unit(base: "joules", scale: 4.184),
-        "pounds": Unit(base: "grams", scale: 453.592_37), "ounces": Unit(base: "grams", scale: 28.349_523_125),
+        "pounds": Unit(base: "grams", scale: 453.592_37), "ounces": Unit(base: "grams", scale: 28.349_523_125)
     ]
 
     private static let prefixes: [(String, Double)] = [
         ("pico", 1e-12), ("nano", 1e-9), ("micro", 1e-6), ("milli", 1e-3), ("centi", 1e-2), ("deci", 1e-1),
         ("deca", 1e1), ("hecto", 1e2), ("kilo", 1e3), ("kila", 1e3), ("mega", 1e6), ("giga", 1e9),
-        ("tera", 1e12), ("peta", 1e15), ("exa", 1e18), ("zetta", 1e21), ("yotta", 1e24),
+        ("tera", 1e12), ("peta", 1e15), ("exa", 1e18), ("zetta", 1e21), ("yotta", 1e24)
     ]
 }

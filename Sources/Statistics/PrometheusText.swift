@@ -32,7 +32,7 @@ public enum PrometheusText {
             var line = Array(rawLine)
             if line.last == 0x0d { line.removeLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            if line.first == 0x23 { // "#"
+            if line.first == 0x23 {  // "#"
                 let text = String(decoding: line, as: UTF8.self)
                 let parts = text.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
                 if parts.count >= 3 && parts[1] == "TYPE" {
@@ -106,12 +106,12 @@ public enum PrometheusText {
         guard position > nameStart else { throw ParseError(message: "expected a metric name") }
         let name = String(decoding: line[nameStart..<position], as: UTF8.self)
         var labels: [String: String] = [:]
-        if position < line.count && line[position] == 0x7b { // "{"
+        if position < line.count && line[position] == 0x7b {  // "{"
             position += 1
             while true {
                 while position < line.count && (line[position] == 0x20 || line[position] == 0x2c) { position += 1 }
                 guard position < line.count else { throw ParseError(message: "the label set is not closed") }
-                if line[position] == 0x7d { position += 1; break } // "}"
+                if line[position] == 0x7d { position += 1; break }  // "}"
                 let labelStart = position
                 while position < line.count && isNameByte(line[position], first: position == labelStart) && line[position] != 0x3a { position += 1 }
                 guard position > labelStart else { throw ParseError(message: "expected a label name") }
@@ -122,7 +122,7 @@ public enum PrometheusText {
                 position += 1
                 var value: [UInt8] = []
                 while position < line.count && line[position] != 0x22 {
-                    if line[position] == 0x5c, position + 1 < line.count { // backslash escapes
+                    if line[position] == 0x5c, position + 1 < line.count {  // backslash escapes
                         position += 1
                         switch line[position] {
                         case 0x6e: value.append(0x0a)

@@ -45,13 +45,16 @@ public final class PushedStatistics: Sendable {
 
     /// Records a value: a gauge's level or a counter's raw total. Returns the handle.
     @discardableResult
-    public func push(_ key: StatisticKey, value: Double, kind: StatisticKind, unit: String, help: String? = nil,
-                     time: Double = Clock.wall(), monotonicTime: Double = Clock.monotonic()) throws(Refusal) -> StatisticHandle {
+    public func push(
+        _ key: StatisticKey, value: Double, kind: StatisticKind, unit: String, help: String? = nil,
+        time: Double = Clock.wall(), monotonicTime: Double = Clock.monotonic()
+    ) throws(Refusal) -> StatisticHandle {
         guard key.subsystem == "app" else { throw .notApp(key.text) }
         guard key.resource.utf8.count <= 200 else { throw .invalidValue("the resource is longer than 200 bytes") }
         guard value.isFinite else { throw .invalidValue("value must be a finite number") }
         if kind == .counter && value < 0 { throw .invalidValue("a counter's total cannot be negative") }
-        guard unit.utf8.count <= 32, unit.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2f || $0 == 0x25 })
+        guard unit.utf8.count <= 32,
+            unit.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2f || $0 == 0x25 })
         else { throw .invalidUnit(unit) }
         let handle: StatisticHandle = try entries.withLock { entries throws(Refusal) in
             if let existing = entries[key.text] {
@@ -63,8 +66,9 @@ public final class PushedStatistics: Sendable {
             if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
             if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
             guard entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
-            let descriptor = StatisticDescriptor(key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
-                                                 help: help ?? "Pushed by an application")
+            let descriptor = StatisticDescriptor(
+                key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
+                help: help ?? "Pushed by an application")
             let handle = table.register(descriptor)
             entries[key.text] = Entry(handle: handle, kind: kind, lastPush: monotonicTime)
             return handle

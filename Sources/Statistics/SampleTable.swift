@@ -68,8 +68,10 @@ public final class SampleTable: Sendable {
     public func register(_ descriptor: StatisticDescriptor) -> StatisticHandle {
         storage.withLock { storage in
             if let handle = storage.handlesByKey[descriptor.key.text] {
-                if let old = storage.descriptors[Int(handle.index)], old.labels != descriptor.labels || old.kind != descriptor.kind
-                    || old.unit != descriptor.unit || old.help != descriptor.help || old.family != descriptor.family {
+                if let old = storage.descriptors[Int(handle.index)],
+                    old.labels != descriptor.labels || old.kind != descriptor.kind
+                        || old.unit != descriptor.unit || old.help != descriptor.help || old.family != descriptor.family
+                {
                     storage.structureVersion &+= 1
                 }
                 storage.descriptors[Int(handle.index)] = descriptor
@@ -109,7 +111,8 @@ public final class SampleTable: Sendable {
         storage.withLock { storage in
             let slot = Int(handle.index)
             guard slot < storage.descriptors.count, storage.generations[slot] == handle.generation,
-                  let descriptor = storage.descriptors[slot] else { return }
+                let descriptor = storage.descriptors[slot]
+            else { return }
             storage.handlesByKey[descriptor.key.text] = nil
             storage.descriptors[slot] = nil
             storage.freeSlots.append(handle.index)
@@ -124,7 +127,8 @@ public final class SampleTable: Sendable {
             for entry in batch.entries {
                 let slot = Int(entry.handle.index)
                 guard slot < storage.descriptors.count, storage.generations[slot] == entry.handle.generation,
-                      let descriptor = storage.descriptors[slot] else { continue }
+                    let descriptor = storage.descriptors[slot]
+                else { continue }
                 switch descriptor.kind {
                 case .gauge:
                     storage.values[slot] = entry.value
@@ -181,7 +185,8 @@ public final class SampleTable: Sendable {
 
     /// The handles and descriptors of the live statistics whose descriptor passes `include`, in slot order.
     public func handles(describedBy include: (StatisticDescriptor) -> Bool = { _ in true })
-        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)]
+    {
         storage.withLock { storage in
             var found: [(handle: StatisticHandle, descriptor: StatisticDescriptor)] = []
             for slot in storage.descriptors.indices {
@@ -232,9 +237,11 @@ public final class SampleTable: Sendable {
             for slot in storage.descriptors.indices {
                 guard let descriptor = storage.descriptors[slot] else { continue }
                 let isCounter = descriptor.kind == .counter
-                readings.append(Reading(handle: StatisticHandle(index: Int32(slot), generation: storage.generations[slot]),
-                                        isCounter: isCounter, value: isCounter ? storage.totals[slot] : storage.values[slot],
-                                        time: storage.times[slot]))
+                readings.append(
+                    Reading(
+                        handle: StatisticHandle(index: Int32(slot), generation: storage.generations[slot]),
+                        isCounter: isCounter, value: isCounter ? storage.totals[slot] : storage.values[slot],
+                        time: storage.times[slot]))
             }
         }
     }
@@ -273,9 +280,11 @@ public final class SampleTable: Sendable {
 extension SampleTable.Storage {
     func sample(at slot: Int, generation: UInt32) -> Sample? {
         guard slot >= 0, slot < descriptors.count, generations[slot] == generation,
-              let descriptor = descriptors[slot] else { return nil }
+            let descriptor = descriptors[slot]
+        else { return nil }
         let isCounter = descriptor.kind == .counter
-        return Sample(descriptor: descriptor, value: values[slot], total: isCounter ? totals[slot] : .nan,
-                      increase: isCounter ? increases[slot] : .nan, time: times[slot])
+        return Sample(
+            descriptor: descriptor, value: values[slot], total: isCounter ? totals[slot] : .nan,
+            increase: isCounter ? increases[slot] : .nan, time: times[slot])
     }
 }

@@ -1,4 +1,5 @@
 import ResmonSystem
+
 /// Chooses statistics: a regular expression over keys and label matchers, all of which must
 /// hold. Used by `GET /v1/statistics?match=&where=` and, later, by monitor targets.
 ///
@@ -21,12 +22,20 @@ public struct Selector: Sendable {
             let label = String(text[..<index])
             let rest = text[index...]
             let operation: Operation
-            if rest.hasPrefix("!=") { operation = .notEqual }
-            else if rest.hasPrefix("!~") { operation = .notMatches }
-            else if rest.hasPrefix("=") { operation = .equal }
-            else if rest.hasPrefix("~") { operation = .matches }
-            else { throw SelectorError(message: "\"\(text)\": expected =, !=, ~ or !~ after the label name") }
-            guard !label.isEmpty, label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f }) else {
+            if rest.hasPrefix("!=") {
+                operation = .notEqual
+            } else if rest.hasPrefix("!~") {
+                operation = .notMatches
+            } else if rest.hasPrefix("=") {
+                operation = .equal
+            } else if rest.hasPrefix("~") {
+                operation = .matches
+            } else {
+                throw SelectorError(message: "\"\(text)\": expected =, !=, ~ or !~ after the label name")
+            }
+            guard !label.isEmpty,
+                label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f })
+            else {
                 throw SelectorError(message: "\"\(text)\": a label name is [A-Za-z0-9_]+")
             }
             self.label = label
@@ -55,11 +64,17 @@ public struct Selector: Sendable {
                 }
             }
             let actual: String
-            if let value = descriptor.labels[label] { actual = value }
-            else if label == "subsystem" { actual = descriptor.key.subsystem }
-            else if label == "resource" { actual = descriptor.key.resource }
-            else if label == "statistic" { actual = descriptor.key.statistic }
-            else { actual = "" } // an absent label matches as empty, as in Prometheus
+            if let value = descriptor.labels[label] {
+                actual = value
+            } else if label == "subsystem" {
+                actual = descriptor.key.subsystem
+            } else if label == "resource" {
+                actual = descriptor.key.resource
+            } else if label == "statistic" {
+                actual = descriptor.key.statistic
+            } else {
+                actual = ""
+            }  // an absent label matches as empty, as in Prometheus
             switch operation {
             case .equal: return actual == value
             case .notEqual: return actual != value

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// `self`: resmond itself — CPU, memory (RSS, RssAnon, PSS), descriptors, threads and what a
@@ -16,7 +16,7 @@ public final class SelfSubsystem: Subsystem {
         .gauge("pss_bytes", "bytes", "Proportional set size: shared pages divided among their users", resolution: 1024),
         .gauge("open_fds", "descriptors", "Open file descriptors"),
         .gauge("threads", "threads", "Threads"),
-        .gauge("sample_cpu_seconds", "seconds", "CPU time of the last sampling cycle", resolution: 1e-9),
+        .gauge("sample_cpu_seconds", "seconds", "CPU time of the last sampling cycle", resolution: 1e-9)
     ]
 
     private let status: ProcFile
@@ -40,20 +40,27 @@ public final class SelfSubsystem: Subsystem {
             while var line = text.nextLine(in: bytes) {
                 guard let labelRange = line.field(in: bytes) else { continue }
                 let label = bytes.extracting(labelRange)
-                if label.spells("VmRSS:") { rss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
-                else if label.spells("RssAnon:") { anonymous = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
-                else if label.spells("Threads:") { threads = line.unsigned(in: bytes).map { Double($0) } ?? .nan }
+                if label.spells("VmRSS:") {
+                    rss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan
+                } else if label.spells("RssAnon:") {
+                    anonymous = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan
+                } else if label.spells("Threads:") {
+                    threads = line.unsigned(in: bytes).map { Double($0) } ?? .nan
+                }
             }
         }
         _ = try? rollup.read { bytes in
             var text = TextScanner(bytes)
             while var line = text.nextLine(in: bytes) {
-                if let label = line.field(in: bytes), bytes.extracting(label).spells("Pss:") { pss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan }
+                if let label = line.field(in: bytes), bytes.extracting(label).spells("Pss:") {
+                    pss = line.unsigned(in: bytes).map { Double($0) * 1024 } ?? .nan
+                }
             }
         }
         var info = stat()
-        let descriptors = stat("/proc/self/fd", &info) == 0 && info.st_size > 0
-            ? Double(info.st_size) : Double(max(0, directoryEntries("/proc/self/fd").count - 1)) // minus the one listing it
+        let descriptors =
+            stat("/proc/self/fd", &info) == 0 && info.st_size > 0
+            ? Double(info.st_size) : Double(max(0, directoryEntries("/proc/self/fd").count - 1))  // minus the one listing it
         slots.begin()
         let handles = slots.handles(for: "resmond") { [:] }
         let values = [Clock.processCPU(), rss, anonymous, pss, descriptors, threads, sampleCost()]

@@ -26,7 +26,7 @@ public enum StartupPages {
                 else { continue }
                 let range = fields[0].split(separator: UInt8(ascii: "-"))
                 guard range.count == 2, let start = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
-                      let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start
+                    let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start
                 else { continue }
                 if releasePages(start: start, length: Int(end - start)) { advised += Int(end - start) }
             }

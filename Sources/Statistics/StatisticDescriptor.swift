@@ -27,9 +27,11 @@ public struct StatisticDescriptor: Sendable {
     /// with the type its source declared. Shared by every statistic of the family.
     public let family: SourceFamily?
 
-    public init(key: StatisticKey, kind: StatisticKind, unit: String, resolution: Double = 1,
-                upperBound: Double? = nil, labels: [String: String] = [:], help: String,
-                wrapsAt: Double? = nil, updateInterval: Double = 0, family: SourceFamily? = nil) {
+    public init(
+        key: StatisticKey, kind: StatisticKind, unit: String, resolution: Double = 1,
+        upperBound: Double? = nil, labels: [String: String] = [:], help: String,
+        wrapsAt: Double? = nil, updateInterval: Double = 0, family: SourceFamily? = nil
+    ) {
         self.key = key
         self.kind = kind
         self.unit = unit

@@ -21,7 +21,7 @@ public struct StatisticKey: Hashable, Sendable, CustomStringConvertible {
     public init?(parsing text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, StatisticKey.isName(parts[0]), StatisticKey.isName(parts[2]),
-              !parts[1].isEmpty, let resource = StatisticKey.unescape(parts[1])
+            !parts[1].isEmpty, let resource = StatisticKey.unescape(parts[1])
         else { return nil }
         self.init(subsystem: String(parts[0]), resource: resource, statistic: String(parts[2]))
     }

@@ -55,8 +55,10 @@ struct StatisticSpec {
     var wrapsAt: Double? = nil
     var updateInterval: Double = 0
 
-    static func gauge(_ name: String, _ unit: String, _ help: String, resolution: Double = 1, bound: Bound = .none,
-                      updateInterval: Double = 0) -> StatisticSpec {
+    static func gauge(
+        _ name: String, _ unit: String, _ help: String, resolution: Double = 1, bound: Bound = .none,
+        updateInterval: Double = 0
+    ) -> StatisticSpec {
         StatisticSpec(name: name, kind: .gauge, unit: unit, help: help, resolution: resolution, bound: bound, updateInterval: updateInterval)
     }
 
@@ -85,8 +87,10 @@ final class ResourceSlots {
 
     /// The handles of `resource`, in the order of the specs; registers them the first time.
     /// `capacities` and `labels` are evaluated only then, never on the per-sample path.
-    func handles(for resource: String, capacities: @autoclosure () -> [Double?] = [],
-                 labels: () -> [String: String]) -> [StatisticHandle] {
+    func handles(
+        for resource: String, capacities: @autoclosure () -> [Double?] = [],
+        labels: () -> [String: String]
+    ) -> [StatisticHandle] {
         if let slot = slots[resource] {
             slots[resource]!.lastSeen = pass
             return slot.handles
@@ -102,10 +106,11 @@ final class ResourceSlots {
             case .fixed(let value): upperBound = value
             }
             let key = StatisticKey(subsystem: subsystem, resource: resource, statistic: spec.name)
-            return table.register(StatisticDescriptor(
-                key: key, kind: spec.kind, unit: spec.unit, resolution: spec.resolution,
-                upperBound: upperBound, labels: resourceLabels, help: spec.help, wrapsAt: spec.wrapsAt,
-                updateInterval: spec.updateInterval))
+            return table.register(
+                StatisticDescriptor(
+                    key: key, kind: spec.kind, unit: spec.unit, resolution: spec.resolution,
+                    upperBound: upperBound, labels: resourceLabels, help: spec.help, wrapsAt: spec.wrapsAt,
+                    updateInterval: spec.updateInterval))
         }
         slots[resource] = (handles, pass)
         return handles

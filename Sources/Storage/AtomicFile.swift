@@ -1,6 +1,7 @@
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file operation that failed, with the path and the system's reason.

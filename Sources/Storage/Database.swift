@@ -1,6 +1,8 @@
 import CSQLite
+import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A SQLite error with the database's message.
@@ -88,14 +90,15 @@ public final class Database: @unchecked Sendable {
             if step == SQLITE_DONE { return rows }
             guard step == SQLITE_ROW else { throw error(step) }
             let columns = sqlite3_column_count(statement)
-            rows.append((0..<columns).map { column in
-                switch sqlite3_column_type(statement, column) {
-                case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
-                case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
-                case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, column)))
-                default: return .null
-                }
-            })
+            rows.append(
+                (0..<columns).map { column in
+                    switch sqlite3_column_type(statement, column) {
+                    case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+                    case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+                    case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, column)))
+                    default: return .null
+                    }
+                })
         }
     }
 
@@ -134,8 +137,6 @@ public final class Database: @unchecked Sendable {
         }
     }
 }
-
-import Synchronization
 
 /// resmond's one state database (monitors, their state, events), shared by the modules that
 /// keep durable state; every use holds its lock, so statements never interleave.

@@ -1,7 +1,8 @@
 import History
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Archive updates: resmon's round-robin engine beside rrdtool's, on the same 100 data sources
@@ -25,14 +26,19 @@ enum ArchiveUpdates {
         let resmonPerUpdate = (Clock.threadCPU() - cpuStart) / Double(rounds * steps * sources)
         results.report("archive_update_cpu", resmonPerUpdate * 1e9, "ns")
         results.report("archive_bytes_full", Double(databases[0].storageBytes), "bytes")
-        results.report("archive_bytes_process", Double(RoundRobinDatabase(step: step, kind: .gauge, heartbeat: 15, archives: ArchiveDefinition.standard(step: step, tiers: 1), start: start).storageBytes), "bytes")
+        results.report(
+            "archive_bytes_process",
+            Double(
+                RoundRobinDatabase(step: step, kind: .gauge, heartbeat: 15, archives: ArchiveDefinition.standard(step: step, tiers: 1), start: start)
+                    .storageBytes), "bytes")
 
         let directory = "/tmp/resmon-bench-rrd-\(getpid())"
         mkdir(directory, 0o755)
         let rras = archives.map { "RRA:\($0.function.rawValue):0.5:\($0.stepsPerRow):\($0.rows)" }.joined(separator: " ")
         var create = ""
         for source in 0..<sources { create += "create \(directory)/\(source).rrd --start \(start) --step \(step) DS:v:GAUGE:15:U:U \(rras)\n" }
-        create += "create \(directory)/all.rrd --start \(start) --step \(step) "
+        create +=
+            "create \(directory)/all.rrd --start \(start) --step \(step) "
             + (0..<sources).map { "DS:v\($0):GAUGE:15:U:U" }.joined(separator: " ") + " \(rras)\n"
         _ = rrdtoolCPU(create)
         var perFile = ""

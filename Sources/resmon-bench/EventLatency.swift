@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonSystem
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// From a threshold crossing (a pushed value past a 1 s monitor's threshold) to a streaming
@@ -53,7 +54,7 @@ enum EventLatency {
                 arrived = received.withLock { $0.count > before ? $0[before] : nil }
             }
             if let arrived { latencies.append(arrived - crossed) }
-            usleep(UInt32.random(in: 0...1_000_000)) // cross at any point of the period
+            usleep(UInt32.random(in: 0...1_000_000))  // cross at any point of the period
         }
         guard !latencies.isEmpty else { return }
         results.report("crossing_to_stream_mean", latencies.reduce(0, +) / Double(latencies.count) * 1000, "ms")

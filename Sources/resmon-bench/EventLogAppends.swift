@@ -1,10 +1,11 @@
 import Events
-import ResmonAPI
 import Monitoring
+import ResmonAPI
 import ResmonSystem
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The event log: events per second appended, one per transaction and a thousand.
@@ -17,9 +18,10 @@ enum EventLogAppends {
             rmdir(directory)
         }
         if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) {
-            let event = EventRecord(id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
-                                    monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
-                                    message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])
+            let event = EventRecord(
+                id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
+                monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
+                message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])
             for (label, perTransaction, transactions) in [("single", 1, 300), ("batch1000", 1000, 30)] {
                 let started = Clock.monotonic()
                 for _ in 0..<transactions {

@@ -18,8 +18,9 @@ import ResmonClient
 import ResmonSystem
 import Statistics
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum HotFunctions {
@@ -37,9 +38,14 @@ enum HotFunctions {
         mkdir(root + "/config", 0o755)
         let port = freeTCPPort()
         let profile = root + "/callgrind.out"
-        guard let pid = spawn("/usr/bin/valgrind", ["--tool=callgrind", "--demangle=no", "--callgrind-out-file=" + profile,
-                                                    binary, "--state-dir", root, "--config-dir", root + "/config",
-                                                    "--listen", "127.0.0.1:\(port)", "--step", "1"])
+        guard
+            let pid = spawn(
+                "/usr/bin/valgrind",
+                [
+                    "--tool=callgrind", "--demangle=no", "--callgrind-out-file=" + profile,
+                    binary, "--state-dir", root, "--config-dir", root + "/config",
+                    "--listen", "127.0.0.1:\(port)", "--step", "1"
+                ])
         else {
             print("hot functions: cannot start valgrind (make hot-functions installs it)")
             exit(1)
@@ -99,11 +105,13 @@ enum HotFunctions {
         // those go last, after the functions that move alone.
         let shared = functionsInSharedSections()
         let names = hot.filter { !shared.contains($0) } + hot.filter { shared.contains($0) }
-        let text = "# The functions a running resmond executes, costliest first: `make hot-functions`\n"
+        let text =
+            "# The functions a running resmond executes, costliest first: `make hot-functions`\n"
             + "# (Sources/resmon-bench/HotFunctions.swift) regenerates this list for lld's --symbol-ordering-file.\n"
             + names.joined(separator: "\n") + "\n"
         writeFile(output, text)
-        print("hot functions: \(names.count) functions written to \(output), \(names.count - hot.filter { shared.contains($0) }.count) in sections of their own")
+        print(
+            "hot functions: \(names.count) functions written to \(output), \(names.count - hot.filter { shared.contains($0) }.count) in sections of their own")
     }
 
     /// Functions of the Swift toolchain's static libraries that live in a `.text` section with

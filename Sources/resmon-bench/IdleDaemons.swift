@@ -1,6 +1,7 @@
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An idle resmond: RSS, RssAnon, PSS and CPU after `seconds` at step 1 and step 5, and at step 1
@@ -18,8 +19,13 @@ enum IdleDaemons {
             if everySecond {
                 writeFile(directory + "/config/resmond.json", #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#)
             }
-            guard let pid = spawn(privateCopy(of: resmondPath, in: directory), ["--state-dir", directory, "--config-dir", directory + "/config",
-                                                                                "--listen", "127.0.0.1:0", "--step", "\(step)"])
+            guard
+                let pid = spawn(
+                    privateCopy(of: resmondPath, in: directory),
+                    [
+                        "--state-dir", directory, "--config-dir", directory + "/config",
+                        "--listen", "127.0.0.1:0", "--step", "\(step)"
+                    ])
             else { continue }
             // Let it settle, then measure CPU over the rest of the period. Its start-up pages are
             // still resident at 5 s; it gives them back after its first self-monitoring period (15 s).

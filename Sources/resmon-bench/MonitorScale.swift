@@ -4,8 +4,9 @@ import ResmonAPI
 import ResmonSystem
 import Statistics
 import Storage
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The monitor engine at scale: CPU per evaluation and memory per monitor, for each monitor type
@@ -55,12 +56,16 @@ enum MonitorScale {
         let table = SampleTable()
         let statistics = 100
         let gauges = (0..<statistics).map { index in
-            table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "r\(index)", statistic: "value"),
-                                               kind: .gauge, unit: "", upperBound: 100, help: "bench"))
+            table.register(
+                StatisticDescriptor(
+                    key: StatisticKey(subsystem: "bench", resource: "r\(index)", statistic: "value"),
+                    kind: .gauge, unit: "", upperBound: 100, help: "bench"))
         }
         let counters = (0..<statistics).map { index in
-            table.register(StatisticDescriptor(key: StatisticKey(subsystem: "bench", resource: "c\(index)", statistic: "total"),
-                                               kind: .counter, unit: "", help: "bench"))
+            table.register(
+                StatisticDescriptor(
+                    key: StatisticKey(subsystem: "bench", resource: "c\(index)", statistic: "total"),
+                    kind: .counter, unit: "", help: "bench"))
         }
         var time = 1_800_000_000.0
         func feed() {
@@ -94,7 +99,7 @@ enum MonitorScale {
             created += batch
         }
         feed()
-        engine.evaluate(now: time) // warm: resolves aggregates' members, makes templates' instances
+        engine.evaluate(now: time)  // warm: resolves aggregates' members, makes templates' instances
         rs_malloc_trim()
         let bytesPerMonitor = (residentBytes() - before) / Double(count)
         let rounds = count >= 1_000_000 ? 5 : 50
@@ -111,8 +116,9 @@ enum MonitorScale {
 
     /// Thresholds past the values' range: evaluations without events, the steady state.
     private static func threshold(_ index: Int) -> MonitorSpec {
-        var spec = MonitorSpec(target: .key("bench:r\(index % 100):value"), condition: index % 2 == 0 ? "above" : "below",
-                               value: index % 2 == 0 ? 1000 : -1000)
+        var spec = MonitorSpec(
+            target: .key("bench:r\(index % 100):value"), condition: index % 2 == 0 ? "above" : "below",
+            value: index % 2 == 0 ? 1000 : -1000)
         spec.samples = 3
         return spec
     }
@@ -133,13 +139,15 @@ enum MonitorScale {
 
     /// A sum over ten gauges.
     private static func aggregate(_ index: Int) -> MonitorSpec {
-        MonitorSpec(target: .selection(MonitorSelection(select: "^bench:r\(index % 10)[0-9]:value$", aggregate: "sum")),
-                    condition: "above", value: 1e9)
+        MonitorSpec(
+            target: .selection(MonitorSelection(select: "^bench:r\(index % 10)[0-9]:value$", aggregate: "sum")),
+            condition: "above", value: 1e9)
     }
 
     /// A template over one gauge each: one instance per template.
     private static func template(_ index: Int) -> MonitorSpec {
-        MonitorSpec(target: .selection(MonitorSelection(select: "^bench:r\(index % 100):value$", each: true)),
-                    condition: "above", value: 1e9)
+        MonitorSpec(
+            target: .selection(MonitorSelection(select: "^bench:r\(index % 100):value$", each: true)),
+            condition: "above", value: 1e9)
     }
 }

@@ -1,8 +1,9 @@
 import ResmonAPI
 import ResmonClient
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The peers side by side (`make bench-peers`, or --peers): resmond, collectd, node_exporter and
@@ -34,12 +35,16 @@ enum Peers {
             mkdir(root + "/" + label + "/config/monitors.d", 0o755)
             writeFile(root + "/" + label + "/config/monitors.d/defaults.json", "{}\n")
             writeFile(root + "/" + label + "/config/resmond.json", #"{"collect": {"subsystems": {"process": {"period": 1}, "cgroup": {"period": 1}}}}"#)
-            start(label, privateCopy(of: resmondPath, in: root + "/" + label), ["--state-dir", root + "/" + label, "--config-dir", root + "/" + label + "/config", "--listen", "none", "--step", "1"])
+            start(
+                label, privateCopy(of: resmondPath, in: root + "/" + label),
+                ["--state-dir", root + "/" + label, "--config-dir", root + "/" + label + "/config", "--listen", "none", "--step", "1"])
             if label == "resmond" { sleep(17) }
         }
         // collectd at 1 s with the same plug-ins, writing rrd files as resmon keeps archives.
         mkdir(root + "/collectd", 0o755)
-        writeFile(root + "/collectd/collectd.conf", """
+        writeFile(
+            root + "/collectd/collectd.conf",
+            """
             Hostname "bench"
             Interval 1
             BaseDir "\(root)/collectd"
@@ -58,7 +63,7 @@ enum Peers {
               DataDir "\(root)/collectd/rrd"
             </Plugin>
 
-            """) // collectd's parser wants the last line ended
+            """)  // collectd's parser wants the last line ended
         start("collectd", "/usr/sbin/collectd", ["-f", "-C", root + "/collectd/collectd.conf"])
         // node_exporter with its defaults, scraped every second by this process.
         let nodePort = freeTCPPort()
@@ -69,7 +74,9 @@ enum Peers {
         var rules = "groups:\n  - name: bench\n    interval: 1s\n    rules:\n"
         for index in 0..<10_000 { rules += "      - alert: rule\(index)\n        expr: node_load1 > \(1000 + index)\n" }
         writeFile(root + "/prometheus/rules.yml", rules)
-        writeFile(root + "/prometheus/prometheus.yml", """
+        writeFile(
+            root + "/prometheus/prometheus.yml",
+            """
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
@@ -78,9 +85,13 @@ enum Peers {
               - job_name: node
                 static_configs: [{targets: ["127.0.0.1:\(nodePort)"]}]
             """)
-        start("prometheus", "/usr/bin/prometheus", ["--config.file=" + root + "/prometheus/prometheus.yml",
-                                                    "--storage.tsdb.path=" + root + "/prometheus/data",
-                                                    "--web.listen-address=127.0.0.1:\(prometheusPort)"])
+        start(
+            "prometheus", "/usr/bin/prometheus",
+            [
+                "--config.file=" + root + "/prometheus/prometheus.yml",
+                "--storage.tsdb.path=" + root + "/prometheus/data",
+                "--web.listen-address=127.0.0.1:\(prometheusPort)"
+            ])
         defer {
             for (_, pid) in started {
                 kill(pid, SIGTERM)

@@ -3,8 +3,9 @@ import HTTPClient
 import ResmonSystem
 import Server
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Starts `path` with its standard output and error sent to /dev/null.

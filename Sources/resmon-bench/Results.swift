@@ -1,8 +1,9 @@
 import FoundationEssentials
 import ResmonAPI
+
 #if canImport(Glibc)
-import Glibc
-import ResmonSystem
+    import Glibc
+    import ResmonSystem
 #endif
 
 /// One measured figure, as the output file holds it.

@@ -41,8 +41,9 @@ enum Sampling {
         let table = SampleTable()
         let processes = ProcessSubsystem(paths: HostPaths(), table: table)
         let cgroups = CgroupSubsystem(paths: HostPaths(), table: table)
-        let collector = Collector(subsystems: Collector.hostSubsystems(paths: HostPaths(), table: table) + [processes, cgroups],
-                                  table: table, step: 1)
+        let collector = Collector(
+            subsystems: Collector.hostSubsystems(paths: HostPaths(), table: table) + [processes, cgroups],
+            table: table, step: 1)
         var monotonic = 1.0
         for _ in 0..<20 {
             monotonic += 1

@@ -3,8 +3,9 @@
 // `make bench`, `make bench-peers` and `make hot-functions` (release builds).
 import BenchSupport
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let options: BenchOptions

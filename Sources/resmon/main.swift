@@ -1,6 +1,7 @@
 import ResmonCLI
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // A parent may hand down blocked signals (Foundation's Process does): `resmon events --follow`

@@ -76,8 +76,10 @@ extension CLIOutputTests {
 
 extension CLIOutputTests {
     /// Usage, --help and option errors come from each command's declaration.
-    @Test(arguments: ["status", "subsystems", "stats", "get", "watch", "history", "push", "monitor", "events",
-                      "import-perfmon", "sinks", "reload", "version"])
+    @Test(arguments: [
+        "status", "subsystems", "stats", "get", "watch", "history", "push", "monitor", "events",
+        "import-perfmon", "sinks", "reload", "version"
+    ])
     func everyCommandHasHelpFromItsDeclaration(command: String) throws {
         let resmon = Products.path("resmon")
         let overview = try Products.run(resmon, ["--help"])
@@ -85,8 +87,9 @@ extension CLIOutputTests {
         let help = try Products.run(resmon, [command, "--help"])
         #expect(help.status == 0 && help.output.hasPrefix("Usage: resmon \(command)") && help.output.contains("--json"), "\(help.output)")
         let unknown = try Products.run(resmon, [command, "--frobnicate"], environment: ["RESMON_SOCKET": "/nonexistent"])
-        #expect(unknown.status == 64 && unknown.error == "resmon: unknown option --frobnicate for \(command) (see resmon \(command) --help)\n",
-                "\(unknown.error)")
+        #expect(
+            unknown.status == 64 && unknown.error == "resmon: unknown option --frobnicate for \(command) (see resmon \(command) --help)\n",
+            "\(unknown.error)")
     }
 
     @Test func optionsApplyWhereTheyAreDeclared() throws {

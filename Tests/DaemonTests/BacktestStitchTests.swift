@@ -1,5 +1,6 @@
 import History
 import Testing
+
 @testable import Server
 
 /// Issue 15: a backtest reads every archive where it is the finest that has rows, so a 6 h
@@ -56,4 +57,3 @@ import Testing
         #expect(stitched.times.count <= (end - start) / 60)
     }
 }
-

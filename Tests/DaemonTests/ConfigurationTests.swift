@@ -2,6 +2,7 @@ import Foundation
 import HTTPClient
 import ResmonTestSupport
 import Testing
+
 @testable import ResmonDaemon
 
 @Suite struct ConfigurationTests {
@@ -23,7 +24,8 @@ import Testing
     }
 
     @Test func everyKeyIsRead() throws {
-        let configuration = try load("""
+        let configuration = try load(
+            """
             {"stateDir": "/tmp/s", "step": 1, "cycles": 3,
              "http": {"socket": "/tmp/s/x.sock", "listen": "127.0.0.1:0", "maxRequestBytes": 2048, "threads": 3},
              "collect": {"procRoot": "/proc", "sysRoot": "/sys", "subsystems": {"disk": {"enabled": false}, "fs": {"period": 30}}},
@@ -72,7 +74,7 @@ import Testing
         (#"{"collect": {"subsystems": {"gpu": {}}}}"#, "collect.subsystems.gpu", "unknown key"),
         (#"{"collect": {"subsystems": {"cpu": {"enabled": "yes"}}}}"#, "collect.subsystems.cpu.enabled", "true or false"),
         (#"{"http": []}"#, "http", "expected an object"),
-        (#"{"limits": {"releaseStartupPages": 1}}"#, "limits.releaseStartupPages", "true or false"),
+        (#"{"limits": {"releaseStartupPages": 1}}"#, "limits.releaseStartupPages", "true or false")
     ])
     func badKeysAndValuesAreRefusedWithFileKeyAndReason(_ text: String, _ key: String, _ reason: String) throws {
         let failure = try #require(error(text))
@@ -90,7 +92,7 @@ import Testing
 
     @Test(arguments: [
         (["--step", "0"], "--step"), (["--step"], "needs a value"), (["--bogus"], "unknown option"),
-        (["--listen", "x"], "--listen"), (["--state-dir", "rel"], "absolute path"), (["--cycles", "-1"], "--cycles"),
+        (["--listen", "x"], "--listen"), (["--state-dir", "rel"], "absolute path"), (["--cycles", "-1"], "--cycles")
     ])
     func badFlagsAreUsageErrors(_ arguments: [String], _ message: String) {
         #expect {
@@ -131,8 +133,10 @@ import Testing
         #expect(URL("http://localhost/metrics?collect[]=cpu#top") == URL(host: "localhost", port: "80", path: "/metrics?collect[]=cpu"))
         #expect(URL("http://[::1]:9100") == URL(host: "::1", port: "9100", path: "/"))
         #expect(URL("http://host:1?x=1") == URL(host: "host", port: "1", path: "/?x=1"))
-        for libcurl in ["https://127.0.0.1:9100/metrics", "http://user:secret@127.0.0.1/metrics", "http://127.0.0.1:0/",
-                        "http://127.0.0.1:99999/", "http://[::1/", "http:///metrics", "http://a b/"] {
+        for libcurl in [
+            "https://127.0.0.1:9100/metrics", "http://user:secret@127.0.0.1/metrics", "http://127.0.0.1:0/",
+            "http://127.0.0.1:99999/", "http://[::1/", "http:///metrics", "http://a b/"
+        ] {
             #expect(URL(libcurl) == nil, "\(libcurl)")
         }
     }

@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// resmond end to end: the real binary on a temporary state directory, through its socket.
@@ -39,8 +40,10 @@ import Glibc
 
     @Test func errorsAreJSONWithStableCodes() throws {
         let daemon = try DaemonHarness()
-        func expectError(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
-                         status: Int, code: APIErrorCode) throws {
+        func expectError(
+            _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+            status: Int, code: APIErrorCode
+        ) throws {
             let response = try daemon.client.send(method, path, query: query, body: body)
             #expect(response.status == status, "\(method) \(path)")
             let failure = try JSONDecoder().decode(ErrorResponse.self, from: Data(response.body))
@@ -118,7 +121,7 @@ import Glibc
             Array("GET /v1/statistics/%zz HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
             Array("GET /v1/statistics?match=%28%28%28 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
             Array(("GET /" + String(repeating: "a", count: 70_000) + " HTTP/1.1\r\n\r\n").utf8),
-            Array("POST /v1/status HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8),
+            Array("POST /v1/status HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8)
         ]
         for index in 0..<1000 {
             var bytes = samples[index % samples.count]
@@ -141,9 +144,10 @@ import Glibc
 
     @Test func aSecondDaemonOnTheSameStateDirectoryExitsOne() throws {
         let first = try DaemonHarness()
-        let second = try Products.run(Products.path("resmond"),
-                                      ["--state-dir", first.stateDirectory, "--config-dir", first.configDirectory, "--listen", "none"],
-                                      timeout: 10)
+        let second = try Products.run(
+            Products.path("resmond"),
+            ["--state-dir", first.stateDirectory, "--config-dir", first.configDirectory, "--listen", "none"],
+            timeout: 10)
         #expect(second.status == 1)
         #expect(second.error.contains("another resmond (pid \(first.process.pid)) is already running"))
         #expect(try first.client.health().status == "ok")
@@ -176,8 +180,9 @@ import Glibc
         let copy = directory.file("resmond-copy")
         try Products.copyExecutable(Products.path("resmond"), to: copy)
         // Limits a loaded machine and a debug build cannot trip: the test is about the pages.
-        let daemon = try DaemonHarness(configuration: #"{"limits": {"selfMonitoringSeconds": 1, "cpuPercent": 1600, "memoryMB": 4096}}"#,
-                                       directory: directory, executable: copy)
+        let daemon = try DaemonHarness(
+            configuration: #"{"limits": {"selfMonitoringSeconds": 1, "cpuPercent": 1600, "memoryMB": 4096}}"#,
+            directory: directory, executable: copy)
         #expect(daemon.eventually(timeout: 20) { daemon.stderr.contains("released start-up pages") }, "resmond: \(daemon.stderr)")
         // "…: RSS 17.9 MiB → 7.8 MiB": less resident after than before.
         let line = daemon.stderr.split(separator: "\n").first { $0.contains("released start-up pages") } ?? ""
@@ -230,9 +235,10 @@ import Glibc
     @Test func aHostWithoutPressureStallInformationStillServes() throws {
         let fixture = try FixtureTree(copying: Products.packageRoot() + "/Tests/StatisticsTests/Fixtures/host1")
         try fixture.remove("proc/pressure")
-        let daemon = try DaemonHarness(configuration: """
-            {"collect": {"procRoot": "\(fixture.procRoot)", "sysRoot": "\(fixture.sysRoot)"}}
-            """)
+        let daemon = try DaemonHarness(
+            configuration: """
+                {"collect": {"procRoot": "\(fixture.procRoot)", "sysRoot": "\(fixture.sysRoot)"}}
+                """)
         let pressure = try #require(try daemon.client.subsystems().first { $0.name == "pressure" })
         #expect(pressure.state == "unavailable")
         #expect(pressure.reason?.contains("pressure stall information is not available") == true)

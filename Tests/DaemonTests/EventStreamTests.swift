@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A raw HTTP/1.1 connection to resmond's Unix socket that asks for the event stream and reads
@@ -27,7 +28,8 @@ final class RawStream {
             close(descriptor)
             throw DaemonHarness.NotReady(description: "connect: \(String(cString: strerror(errno)))")
         }
-        let request = "GET /v1/events/stream?\(query) HTTP/1.1\r\nHost: localhost\r\n"
+        let request =
+            "GET /v1/events/stream?\(query) HTTP/1.1\r\nHost: localhost\r\n"
             + headers.map { $0 + "\r\n" }.joined() + "\r\n"
         _ = request.utf8CString.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count - 1) }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
@@ -48,9 +50,11 @@ final class RawStream {
 
     /// The body so far, without the response head and the chunked framing.
     var body: [UInt8] {
-        guard let head = received.indices.first(where: { index in
-            index + 3 < received.count && received[index...(index + 3)].elementsEqual([13, 10, 13, 10])
-        }) else { return [] }
+        guard
+            let head = received.indices.first(where: { index in
+                index + 3 < received.count && received[index...(index + 3)].elementsEqual([13, 10, 13, 10])
+            })
+        else { return [] }
         var body: [UInt8] = []
         var position = head + 4
         while position < received.count {
@@ -77,9 +81,11 @@ final class RawStream {
     @Test func theParserHandlesChunksCutAnywhere() {
         let text = ": hello\r\nretry: 2000\r\n\r\nid: 7\ndata: {\"a\":\ndata: 1}\n\nevent: overflow\rdata: x\r\rid: 8\ndata:plain\n\n"
         let bytes = Array(text.utf8)
-        let expected = [ServerSentEvent(id: "7", event: "message", data: "{\"a\":\n1}"),
-                        ServerSentEvent(id: "7", event: "overflow", data: "x"),
-                        ServerSentEvent(id: "8", event: "message", data: "plain")]
+        let expected = [
+            ServerSentEvent(id: "7", event: "message", data: "{\"a\":\n1}"),
+            ServerSentEvent(id: "7", event: "overflow", data: "x"),
+            ServerSentEvent(id: "8", event: "message", data: "plain")
+        ]
         for cut in 0...bytes.count {
             var parser = ServerSentEventParser()
             var events = parser.feed(Array(bytes[..<cut]))
@@ -131,7 +137,7 @@ final class RawStream {
         #expect(logged.count == 18)
         #expect(daemon.eventually { received.get().count >= logged.count })
         finished.set(true)
-        _ = try daemon.client.push("app:test:level", value: 100) // wakes a consumer waiting for its next event
+        _ = try daemon.client.push("app:test:level", value: 100)  // wakes a consumer waiting for its next event
         _ = done.wait(timeout: .now() + 10)
         #expect(Array(received.get().prefix(logged.count)) == logged)
     }
@@ -145,10 +151,12 @@ final class RawStream {
         let stop = ResmonTestSupport.Mutex(false)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            try? client.followEvents(after: 0, heartbeat: 0.5, onEvent: { event in
-                received.set(received.get() + [event.id])
-                return !stop.get()
-            })
+            try? client.followEvents(
+                after: 0, heartbeat: 0.5,
+                onEvent: { event in
+                    received.set(received.get() + [event.id])
+                    return !stop.get()
+                })
             done.signal()
         }
         var expected = 0
@@ -181,17 +189,24 @@ final class RawStream {
         let daemon = try DaemonHarness()
         try Self.flipper(daemon, monitors: 1)
         let streams = try (0..<1000).map { _ in try RawStream(socket: daemon.socket, query: "heartbeat=1") }
-        #expect(daemon.eventually {
-            streams.forEach { $0.drain() }
-            return streams.allSatisfy { $0.text.contains("retry: 2000") }
-        })
+        #expect(
+            daemon.eventually {
+                streams.forEach { $0.drain() }
+                return streams.allSatisfy { $0.text.contains("retry: 2000") }
+            })
         try Self.flip(daemon, to: 100, expecting: 1)
         let id = try daemon.client.events().events[0].id
-        #expect(daemon.eventually(timeout: 20) {
-            streams.forEach { $0.drain() }
-            return streams.allSatisfy { $0.ids == [id] }
-        }, "\(streams.filter { $0.ids != [id] }.count) streams lack the event")
-        #expect(daemon.eventually { streams.allSatisfy { $0.drain(); return $0.text.contains(": heartbeat") } })
+        #expect(
+            daemon.eventually(timeout: 20) {
+                streams.forEach { $0.drain() }
+                return streams.allSatisfy { $0.ids == [id] }
+            }, "\(streams.filter { $0.ids != [id] }.count) streams lack the event")
+        #expect(
+            daemon.eventually {
+                streams.allSatisfy {
+                    $0.drain(); return $0.text.contains(": heartbeat")
+                }
+            })
         #expect(try daemon.client.health().status == "ok")
     }
 
@@ -200,18 +215,27 @@ final class RawStream {
         let daemon = try DaemonHarness(configuration: #"{"events": {"maxPerSecond": 100000}}"#)
         try Self.flipper(daemon, monitors: 2000)
         let stalled = try RawStream(socket: daemon.socket, query: "")
-        #expect(daemon.eventually { stalled.drain(); return stalled.text.contains("retry:") })
+        #expect(
+            daemon.eventually {
+                stalled.drain(); return stalled.text.contains("retry:")
+            })
         // 4,000 events of ~450 bytes: more than the socket and the stream's buffer hold.
         try Self.flip(daemon, to: 100, expecting: 2000)
         try Self.flip(daemon, to: 0, expecting: 4000)
-        #expect(try daemon.client.health().status == "ok") // the engine never waited for the consumer
+        #expect(try daemon.client.health().status == "ok")  // the engine never waited for the consumer
         var open = true
-        #expect(daemon.eventually { open = stalled.drain(); return !open })
+        #expect(
+            daemon.eventually {
+                open = stalled.drain(); return !open
+            })
         #expect(stalled.text.contains("event: overflow"))
         let seen = stalled.ids
         #expect(!seen.isEmpty && seen.count < 4000)
         let resumed = try RawStream(socket: daemon.socket, query: "", headers: ["Last-Event-ID: \(seen.last!)"])
-        #expect(daemon.eventually { resumed.drain(); return resumed.ids.last == 4000 })
+        #expect(
+            daemon.eventually {
+                resumed.drain(); return resumed.ids.last == 4000
+            })
         let all = seen + resumed.ids
         #expect(all == Array(1...4000), "\(all.count) ids; first wrong at \(all.indices.first { all[$0] != Int64($0 + 1) } ?? -1)")
     }

@@ -1,13 +1,14 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A plain SAX reading of xapi's xport XML: the legend and each row's values.
@@ -44,7 +45,7 @@ final class XportReader: NSObject, XMLParserDelegate {
         let history = try daemon.client.history("memory:host:total_bytes", start: -10)
         #expect(history.step == 1 && history.cf == "AVERAGE" && history.unit == "bytes")
         let total = try #require(try daemon.client.statistic("memory:host:total_bytes").value)
-        #expect(history.rows.compactMap(\.v).allSatisfy { abs($0 - total) / total < 1e-6 }) // float32 rows
+        #expect(history.rows.compactMap(\.v).allSatisfy { abs($0 - total) / total < 1e-6 })  // float32 rows
 
         // rrdtool restores the XML and fetches the same values.
         let directory = TemporaryDirectory("resmon-xml")
@@ -54,8 +55,12 @@ final class XportReader: NSObject, XMLParserDelegate {
         let restore = try Products.run("/usr/bin/rrdtool", ["restore", directory.file("load.xml"), directory.file("load.rrd")])
         #expect(restore.status == 0, "\(restore.error)")
         let ours = try daemon.client.history("load:host:load1", start: -8)
-        let fetch = try Products.run("/usr/bin/rrdtool", ["fetch", directory.file("load.rrd"), "AVERAGE",
-                                                           "--start", "\(ours.start)", "--end", "\(ours.rows.last?.t ?? ours.end)"])
+        let fetch = try Products.run(
+            "/usr/bin/rrdtool",
+            [
+                "fetch", directory.file("load.rrd"), "AVERAGE",
+                "--start", "\(ours.start)", "--end", "\(ours.rows.last?.t ?? ours.end)"
+            ])
         #expect(fetch.status == 0, "\(fetch.error)")
         var fetched: [Int: Double] = [:]
         for line in fetch.output.split(separator: "\n") where line.contains(":") {
@@ -81,7 +86,7 @@ final class XportReader: NSObject, XMLParserDelegate {
         #expect(reader.legend.contains { $0.hasPrefix("AVERAGE:host:") && $0.hasSuffix(":cpu0") })
         #expect(reader.legend.contains { $0.hasSuffix(":memory_total_kib") })
         #expect(reader.legend.contains { $0.hasSuffix(":loadavg") })
-        #expect(zip(reader.rows, reader.rows.dropFirst()).allSatisfy { $0.time > $1.time }) // newest first
+        #expect(zip(reader.rows, reader.rows.dropFirst()).allSatisfy { $0.time > $1.time })  // newest first
         let uuid = reader.legend[0].split(separator: ":")[2]
         let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).filter(\.isHexDigit)
         #expect(uuid.filter(\.isHexDigit) == machineID)
@@ -110,9 +115,10 @@ final class XportReader: NSObject, XMLParserDelegate {
         // A snapshot written after `before` was read holds its rows.
         let snapshot = directory.file("state/history.snapshot")
         let readAt = Date()
-        #expect(first!.eventually(timeout: 30) {
-            ((try? FileManager.default.attributesOfItem(atPath: snapshot))?[.modificationDate] as? Date).map { $0 > readAt } == true
-        })
+        #expect(
+            first!.eventually(timeout: 30) {
+                ((try? FileManager.default.attributesOfItem(atPath: snapshot))?[.modificationDate] as? Date).map { $0 > readAt } == true
+            })
         first!.signal(SIGKILL)
         _ = first!.waitForExit(timeout: 5)
         first = nil
@@ -126,7 +132,7 @@ final class XportReader: NSObject, XMLParserDelegate {
         }
         #expect(second.stderr.contains("history restored"))
         second.signal(SIGTERM)
-        #expect(second.waitForExit(timeout: 10) == 0) // the 2 s bound is DaemonTests' to check, unloaded
+        #expect(second.waitForExit(timeout: 10) == 0)  // the 2 s bound is DaemonTests' to check, unloaded
 
         // A damaged snapshot is moved aside; resmond starts with empty history.
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: snapshot)))
@@ -141,13 +147,17 @@ final class XportReader: NSObject, XMLParserDelegate {
     @Test func cliShowsHistoryWithASparkline() throws {
         let daemon = try DaemonHarness()
         #expect(daemon.eventually(timeout: 10) { ((try? daemon.client.history("load:host:load1", start: -10))?.rows.compactMap(\.v).count ?? 0) >= 2 })
-        let result = try Products.run(Products.path("resmon"), ["history", "load:host:load1", "--since", "10s", "--cf", "max"],
-                                      environment: ["RESMON_SOCKET": daemon.socket])
+        let result = try Products.run(
+            Products.path("resmon"), ["history", "load:host:load1", "--since", "10s", "--cf", "max"],
+            environment: ["RESMON_SOCKET": daemon.socket])
         #expect(result.status == 0, "\(result.error)")
         let lines = result.output.split(separator: "\n")
         #expect(lines.first?.hasPrefix("load:host:load1 MAX every 1 s") == true)
         #expect(lines.count > 3 && lines[1].unicodeScalars.allSatisfy { ("\u{2581}"..."\u{2588}").contains($0) || $0 == " " })
-        #expect(try Products.run(Products.path("resmon"), ["history", "load:host:load1", "--since", "soon"],
-                                 environment: ["RESMON_SOCKET": daemon.socket]).status == 64)
+        #expect(
+            try Products.run(
+                Products.path("resmon"), ["history", "load:host:load1", "--since", "soon"],
+                environment: ["RESMON_SOCKET": daemon.socket]
+            ).status == 64)
     }
 }

@@ -1,5 +1,5 @@
-import Testing
 import BenchSupport
+import Testing
 
 /// `make hot-functions` reads callgrind's profile format: names given once as `(n) name` and
 /// then by number, cost lines under the `fn=` they belong to, a call's inclusive cost on the

@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// resmond against real load from stress-ng, checked against /proc/stat read by the test itself.

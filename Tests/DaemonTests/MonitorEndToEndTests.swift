@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct MonitorEndToEndTests {
@@ -24,7 +25,7 @@ import Glibc
             _ = daemon!.waitForExit(timeout: 5)
             daemon = nil
             daemon = try DaemonHarness(directory: directory)
-            _ = try daemon!.client.push("app:test:level", value: 70) // still above
+            _ = try daemon!.client.push("app:test:level", value: 70)  // still above
             #expect(daemon!.eventually { (try? daemon!.client.monitor("level").state.lastValue) == 70 })
             #expect(try daemon!.client.monitor("level").state.phase == "raised")
             #expect(try daemon!.client.events().events.map(\.type) == ["above"], "after \(stop == SIGTERM ? "SIGTERM" : "SIGKILL")")
@@ -46,11 +47,12 @@ import Glibc
         /// Pushes a value and waits until the monitor has evaluated it.
         func push(_ value: Double) throws {
             _ = try daemon!.client.push("app:test:level", value: value)
-            try #require(daemon!.eventually(timeout: 30) { (try? daemon!.client.monitor("flap").state.lastValue) == value },
-                         "the monitor never read \(value)")
+            try #require(
+                daemon!.eventually(timeout: 30) { (try? daemon!.client.monitor("flap").state.lastValue) == value },
+                "the monitor never read \(value)")
         }
         for round in 0..<7 {
-            try push(60 + Double(round))      // a different value each time, so the wait sees the new one
+            try push(60 + Double(round))  // a different value each time, so the wait sees the new one
             #expect(try daemon!.client.monitor("flap").state.phase == "raised")
             try push(10 + Double(round))
             #expect(try daemon!.client.monitor("flap").state.phase == "clear")
@@ -64,7 +66,7 @@ import Glibc
         _ = daemon!.waitForExit(timeout: 10)
         daemon = nil
         daemon = try DaemonHarness(directory: directory)
-        try push(70)                          // raised again after the restart: still held
+        try push(70)  // raised again after the restart: still held
         let held = try daemon!.client.monitor("flap").state
         #expect(held.phase == "raised" && held.notified == false)
         try push(5)
@@ -135,7 +137,7 @@ import Glibc
         #expect(daemon.eventually(timeout: 4) { processPeriod() == 1 })
         // The collector hears of the rate, not of each monitor: it holds while one monitor needs it.
         try daemon.client.deleteMonitor("fast")
-        try daemon.waitForCycles(2) // a withdrawn request takes effect at the next cycle
+        try daemon.waitForCycles(2)  // a withdrawn request takes effect at the next cycle
         #expect(processPeriod() == 1)
         try daemon.client.deleteMonitor("fast-too")
         #expect(daemon.eventually(timeout: 4) { processPeriod() == 5 })
@@ -145,7 +147,7 @@ import Glibc
         let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "5"])
         var spec = MonitorSpec(target: "cpu:total:usage_ratio", condition: "above", value: 2)
         spec.id = "fast"
-        spec.microMonitoringRate = 100_000 // 100 ms, with a 5 s step
+        spec.microMonitoringRate = 100_000  // 100 ms, with a 5 s step
         spec.dataCapture = true
         _ = try daemon.client.createMonitors([spec])
         func captured() throws -> [CapturedReading] {
@@ -250,8 +252,9 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: defaults))
         var ids = Set(try daemon!.client.monitors().map(\.id))
         #expect(ids.isSuperset(of: ["defaults.cpu-busy", "defaults.memory-low", "defaults.fs-full", "defaults.cgroup-memory"]))
-        #expect(daemon!.eventually { (try? daemon!.client.monitors().contains { $0.id.hasPrefix("defaults.fs-full.") }) == true },
-                "the file-system template has instances")
+        #expect(
+            daemon!.eventually { (try? daemon!.client.monitors().contains { $0.id.hasPrefix("defaults.fs-full.") }) == true },
+            "the file-system template has instances")
         let cpu = try daemon!.client.monitor("defaults.cpu-busy")
         #expect(cpu.spec.source == "monitors.d/defaults.json" && cpu.owner == 0)
         #expect(try daemon!.client.send("DELETE", "/v1/monitors/defaults.cpu-busy").status == 409)
@@ -259,7 +262,9 @@ import Glibc
 
         // A file of our own: created on SIGHUP, changed, and an entry removed.
         _ = try daemon!.client.push("app:test:level", value: 70)
-        try directory.write("config/monitors.d/app.json", """
+        try directory.write(
+            "config/monitors.d/app.json",
+            """
             {"level": {"target": "app:test:level", "condition": "above", "value": 50},
              "spare": {"target": "app:test:level", "condition": "below", "value": 0},
              "broken": {"target": "app:test:level", "condition": "sideways", "value": 1}}
@@ -267,7 +272,9 @@ import Glibc
         daemon!.signal(SIGHUP)
         #expect(daemon!.eventually { (try? daemon!.client.monitor("app.level").state.phase) == "raised" })
         #expect(daemon!.eventually { daemon!.stderr.contains("monitors.d/app.json: app.broken: condition") })
-        try directory.write("config/monitors.d/app.json", """
+        try directory.write(
+            "config/monitors.d/app.json",
+            """
             {"level": {"target": "app:test:level", "condition": "above", "value": 80}}
             """)
         daemon!.signal(SIGHUP)
@@ -292,15 +299,18 @@ import Glibc
     @Test func perfmonConfigurationImportsThroughTheCLIAndHostileXMLIsA400() throws {
         let daemon = try DaemonHarness()
         let directory = TemporaryDirectory("resmon-perfmon")
-        try directory.write("perfmon.xml", """
+        try directory.write(
+            "perfmon.xml",
+            """
             <config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.95"/></variable>
             <variable><name value="fs_usage"/></variable></config>
             """)
-        let imported = try Products.run(Products.path("resmon"), ["import-perfmon", directory.file("perfmon.xml"), "--object", "host"],
-                                        environment: ["RESMON_SOCKET": daemon.socket])
+        let imported = try Products.run(
+            Products.path("resmon"), ["import-perfmon", directory.file("perfmon.xml"), "--object", "host"],
+            environment: ["RESMON_SOCKET": daemon.socket])
         #expect(imported.status == 0 && imported.output.contains("perfmon.host.cpu_usage"), "\(imported.output) \(imported.error)")
         let cpu = try daemon.client.monitor("perfmon.host.cpu_usage")
-        #expect(cpu.spec.samples == 60 && cpu.spec.value == 0.95) // 60 s at a 1 s step
+        #expect(cpu.spec.samples == 60 && cpu.spec.value == 0.95)  // 60 s at a 1 s step
         #expect(daemon.eventually { (try? daemon.client.monitor("perfmon.host.cpu_usage").state.lastValue) != nil })
         let hostile = #"<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/shadow">]><config><variable><name value="&e;"/></variable></config>"#
         let refused = try daemon.client.send("POST", "/v1/monitors/import/perfmon", query: [("object", "host")], body: Array(hostile.utf8))
@@ -317,9 +327,10 @@ import Glibc
             let cycles = try daemon.client.status().cycles
             #expect(daemon.eventually { ((try? daemon.client.status().cycles) ?? 0) >= cycles + 1 })
         }
-        try daemon.waitForCycles(2) // the last row is archived at the next step
-        let result = try Products.run(Products.path("resmon"), ["monitor", "test", "app:test:level", "above", "50", "--samples", "2", "--since", "60s"],
-                                      environment: ["RESMON_SOCKET": daemon.socket])
+        try daemon.waitForCycles(2)  // the last row is archived at the next step
+        let result = try Products.run(
+            Products.path("resmon"), ["monitor", "test", "app:test:level", "above", "50", "--samples", "2", "--since", "60s"],
+            environment: ["RESMON_SOCKET": daemon.socket])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("above") && result.output.contains("canceled") && result.output.contains("raised 1 times"), "\(result.output)")
         #expect(try daemon.client.monitors().isEmpty, "a backtest creates nothing")
@@ -344,17 +355,21 @@ import Glibc
         }
         // A whole minute of readings first: the minute with the spike must be known (xff), not
         // the first, partial one.
-        try #require(try daemon.eventually(timeout: 300) { try push(10); return minuteRows("AVERAGE").contains { $0.v == 10 } },
-                     "the minute archive never filled")
+        try #require(
+            try daemon.eventually(timeout: 300) {
+                try push(10); return minuteRows("AVERAGE").contains { $0.v == 10 }
+            },
+            "the minute archive never filled")
         for value in [90.0, 90, 90] { try push(value) }  // a spike of about 3 s
         // The minute row that holds the spike closes at the next whole minute, and the 1 s
         // archive (two minutes) lets go of the spike a little later: from then on only the
         // minute archive has it.
-        try #require(try daemon.eventually(timeout: 300) {
-            try push(10)
-            let recent = (try? daemon.client.history("app:test:level", function: "MAX", start: -120))?.rows ?? [] // all the 1 s rows
-            return minuteRows("MAX").contains { $0.v == 90 } && !recent.isEmpty && !recent.contains { $0.v == 90 }
-        }, "the spike never moved from the 1 s archive to the minute archive's MAX")
+        try #require(
+            try daemon.eventually(timeout: 300) {
+                try push(10)
+                let recent = (try? daemon.client.history("app:test:level", function: "MAX", start: -120))?.rows ?? []  // all the 1 s rows
+                return minuteRows("MAX").contains { $0.v == 90 } && !recent.isEmpty && !recent.contains { $0.v == 90 }
+            }, "the spike never moved from the 1 s archive to the minute archive's MAX")
         let resmon = Products.path("resmon")
         let environment = ["RESMON_SOCKET": daemon.socket]
         let test = ["monitor", "test", "app:test:level", "above", "50", "--samples", "3", "--since", "10m"]
@@ -398,8 +413,12 @@ import Glibc
         spec.id = "roots"
         _ = try daemon.client.createMonitors([spec])
         func asNobody(_ arguments: [String]) throws -> ProgramResult {
-            try Products.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Products.path("resmon"),
-                                                  "--socket", daemon.socket] + arguments)
+            try Products.run(
+                "/usr/bin/setpriv",
+                [
+                    "--reuid=65534", "--regid=65534", "--clear-groups", Products.path("resmon"),
+                    "--socket", daemon.socket
+                ] + arguments)
         }
         let listed = try asNobody(["monitor", "list"])
         #expect(listed.status == 0 && listed.output.contains("roots"), "\(listed.error)")
@@ -409,7 +428,7 @@ import Glibc
         #expect(created.status == 0, "\(created.error)")
         #expect(try daemon.client.monitor("nobodys").owner == 65534)
         #expect(try asNobody(["monitor", "stop", "nobodys"]).status == 0)
-        _ = try daemon.client.perform("start", monitor: "nobodys") // root may change all
+        _ = try daemon.client.perform("start", monitor: "nobodys")  // root may change all
         try daemon.client.deleteMonitor("nobodys")
     }
 
@@ -433,8 +452,9 @@ import Glibc
         let bad = try daemon.client.send("GET", "/v1/events", query: [("filter", "severity >= loud")])
         #expect(bad.status == 400)
         #expect(String(decoding: bad.body, as: UTF8.self).contains("at position 13"))
-        let cli = try Products.run(Products.path("resmon"), ["events", "--filter", "severity >= err", "--since", "1h"],
-                                   environment: ["RESMON_SOCKET": daemon.socket])
+        let cli = try Products.run(
+            Products.path("resmon"), ["events", "--filter", "severity >= err", "--since", "1h"],
+            environment: ["RESMON_SOCKET": daemon.socket])
         #expect(cli.status == 0 && cli.output.contains("crit") && !cli.output.contains("notice"), "\(cli.output) \(cli.error)")
     }
 
@@ -442,8 +462,12 @@ import Glibc
         let daemon = try DaemonHarness()
         let resmon = Products.path("resmon")
         let environment = ["RESMON_SOCKET": daemon.socket]
-        let create = try Products.run(resmon, ["monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--samples", "12",
-                                               "--cancel-below", "0.7", "--id", "cpu-busy"], environment: environment)
+        let create = try Products.run(
+            resmon,
+            [
+                "monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--samples", "12",
+                "--cancel-below", "0.7", "--id", "cpu-busy"
+            ], environment: environment)
         #expect(create.status == 0, "\(create.error)")
         let list = try Products.run(resmon, ["monitor", "list"], environment: environment)
         #expect(list.output.contains("cpu-busy"))
@@ -451,7 +475,8 @@ import Glibc
         let monitor = try JSONDecoder().decode(MonitorInfo.self, from: Data(show.output.utf8))
         #expect(monitor.spec.samples == 12 && monitor.spec.cancelValue == 0.7 && monitor.spec.cancelSamples == 12)
         let file = daemon.directory.file("spec.json")
-        try #"[{"id": "a", "target": "load:host:load1", "condition": "above", "value": 100}, {"id": "b", "target": "load:host:load5", "condition": "below", "value": 0, "severity": "crit"}]"#
+        try
+            #"[{"id": "a", "target": "load:host:load1", "condition": "above", "value": 100}, {"id": "b", "target": "load:host:load5", "condition": "below", "value": 0, "severity": "crit"}]"#
             .write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try Products.run(resmon, ["monitor", "create", "--from-file", file], environment: environment).status == 0)
         #expect(try daemon.client.monitors().count == 3)
@@ -459,11 +484,13 @@ import Glibc
         #expect(try daemon.client.monitor("a").state.paused)
         #expect(try Products.run(resmon, ["monitor", "delete", "a"], environment: environment).status == 0)
         #expect(try Products.run(resmon, ["monitor", "show", "a"], environment: environment).status == 1)
-        let bad = try Products.run(resmon, ["monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--transform", "percent"],
-                                   environment: environment)
-        #expect(bad.status == 0) // cpu ratios have an upper bound of 1
-        let noBound = try Products.run(resmon, ["monitor", "create", "load:host:load1", "above", "50", "--transform", "percent"],
-                                       environment: environment)
+        let bad = try Products.run(
+            resmon, ["monitor", "create", "cpu:total:usage_ratio", "above", "0.9", "--transform", "percent"],
+            environment: environment)
+        #expect(bad.status == 0)  // cpu ratios have an upper bound of 1
+        let noBound = try Products.run(
+            resmon, ["monitor", "create", "load:host:load1", "above", "50", "--transform", "percent"],
+            environment: environment)
         #expect(noBound.status == 1 && noBound.error.contains("no upper bound"))
         #expect(try Products.run(resmon, ["events"], environment: environment).status == 0)
     }

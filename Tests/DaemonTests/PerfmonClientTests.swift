@@ -1,18 +1,21 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// What an unmodified perfmon reads from resmond's `/rrd_updates`: its default regexes searched
 /// unanchored (Python's `re.search`) over every object's data-source names, consolidated per row.
 struct PerfmonReading {
     /// perfmon's default `rrd_regex`es, for the host and for VMs, across its versions.
-    static let defaultRegexes = ["cpu[0-9]+", "pif_eth[0-9]+_[rt]x", "vif_[0-9]+_[rt]x", "vbd_(xvd|hd)[a-z]+_(read|write)",
-                                 "vbd_.+_(read|write)", "memory_internal_free", "memory"]
+    static let defaultRegexes = [
+        "cpu[0-9]+", "pif_eth[0-9]+_[rt]x", "vif_[0-9]+_[rt]x", "vbd_(xvd|hd)[a-z]+_(read|write)",
+        "vbd_.+_(read|write)", "memory_internal_free", "memory"
+    ]
 
     let reader: XportReader
 
@@ -60,15 +63,17 @@ struct PerfmonReading {
         let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"])
         let start = Int(Date().timeIntervalSince1970) - 30
         var reading: PerfmonReading?
-        #expect(try daemon.eventually(timeout: 30) {
-            let response = try daemon.client.send("GET", "/rrd_updates", query: [("start", "\(start)"), ("cf", "AVERAGE"), ("interval", "1"), ("host", "true")])
-            guard response.status == 200 else { return false }
-            let candidate = try PerfmonReading(xml: response.body)
-            let cpus = try candidate.columns(type: "host", searching: "^cpu[0-9]+$")
-            guard !cpus.isEmpty, candidate.average(cpus).filter({ $0.value != nil }).count >= 3 else { return false }
-            reading = candidate
-            return true
-        })
+        #expect(
+            try daemon.eventually(timeout: 30) {
+                let response = try daemon.client.send(
+                    "GET", "/rrd_updates", query: [("start", "\(start)"), ("cf", "AVERAGE"), ("interval", "1"), ("host", "true")])
+                guard response.status == 200 else { return false }
+                let candidate = try PerfmonReading(xml: response.body)
+                let cpus = try candidate.columns(type: "host", searching: "^cpu[0-9]+$")
+                guard !cpus.isEmpty, candidate.average(cpus).filter({ $0.value != nil }).count >= 3 else { return false }
+                reading = candidate
+                return true
+            })
         let perfmon = try #require(reading)
         // Every entry unpacks into perfmon's four fields.
         #expect(perfmon.reader.legend.allSatisfy { PerfmonReading.split($0) != nil })
@@ -118,15 +123,16 @@ extension PerfmonClientTests {
         let start = Int(Date().timeIntervalSince1970) - 60
         var body: [UInt8] = []
         var reading: PerfmonReading?
-        #expect(try daemon.eventually(timeout: 60) {
-            let response = try daemon.client.send("GET", "/rrd_updates", query: [("start", "\(start)"), ("cf", "AVERAGE"), ("interval", "1")])
-            guard response.status == 200 else { return false }
-            let candidate = try PerfmonReading(xml: response.body)
-            guard candidate.names(of: "vm").contains("cpu0") else { return false }
-            body = response.body
-            reading = candidate
-            return true
-        })
+        #expect(
+            try daemon.eventually(timeout: 60) {
+                let response = try daemon.client.send("GET", "/rrd_updates", query: [("start", "\(start)"), ("cf", "AVERAGE"), ("interval", "1")])
+                guard response.status == 200 else { return false }
+                let candidate = try PerfmonReading(xml: response.body)
+                guard candidate.names(of: "vm").contains("cpu0") else { return false }
+                body = response.body
+                reading = candidate
+                return true
+            })
         let perfmon = try #require(reading)
         let vm = perfmon.names(of: "vm")
         #expect(vm.contains("cpu_avg") && vm.contains("memory"))
@@ -154,8 +160,9 @@ extension PerfmonClientTests {
 
 extension PerfmonClientTests {
     func importPerfmon(_ daemon: DaemonHarness, _ variables: String) throws -> (status: Int, answer: PerfmonImportResponse) {
-        let response = try daemon.client.send("POST", "/v1/monitors/import/perfmon", query: [("object", "host")],
-                                              body: Array("<config>\(variables)</config>".utf8))
+        let response = try daemon.client.send(
+            "POST", "/v1/monitors/import/perfmon", query: [("object", "host")],
+            body: Array("<config>\(variables)</config>".utf8))
         let answer = try JSONDecoder().decode(PerfmonImportResponse.self, from: Data(response.body))
         return (response.status, answer)
     }
@@ -169,10 +176,11 @@ extension PerfmonClientTests {
         let first = try importPerfmon(daemon, cpu + fs)
         #expect(first.status == 201)
         #expect(first.answer.variables.map(\.outcome) == ["created", "created"])
-        #expect(daemon.eventually(timeout: 30) {
-            (try? daemon.client.monitor("perfmon.host.cpu_usage").state.lastEvaluated) != nil
-                && (try? daemon.client.monitor("perfmon.host.fs_usage").state.lastEvaluated) != nil
-        })
+        #expect(
+            daemon.eventually(timeout: 30) {
+                (try? daemon.client.monitor("perfmon.host.cpu_usage").state.lastEvaluated) != nil
+                    && (try? daemon.client.monitor("perfmon.host.fs_usage").state.lastEvaluated) != nil
+            })
         let fsBefore = try daemon.client.monitor("perfmon.host.fs_usage")
         let cpuBefore = try daemon.client.monitor("perfmon.host.cpu_usage")
 
@@ -193,12 +201,16 @@ extension PerfmonClientTests {
         #expect(fsAfter.createdAt == fsBefore.createdAt && fsAfter.state.lastEvaluated != nil)
 
         // A regex that matches nothing is said in the answer, on the monitor, and by the CLI.
-        let expected = #"rrd_regex "pif_nosuchnic_rx" matches no data source of the host (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx) now: the monitor stays unknown until one appears"#
+        let expected =
+            #"rrd_regex "pif_nosuchnic_rx" matches no data source of the host (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx) now: the monitor stays unknown until one appears"#
         let report = try #require(refreshed.answer.variables.first { $0.name == "network_usage" })
         #expect(report.statistics.isEmpty && report.warning == expected)
         let monitor = try daemon.client.monitor("perfmon.host.network_usage")
         #expect(monitor.state.members == 0)
-        #expect(monitor.state.warning == #"sum(^(cpu|memory|load|net):{xapi_name=~"pif_nosuchnic_rx"}) selects no statistic now: it stays unknown until one appears (GET /v1/statistics lists them)"#)
+        #expect(
+            monitor.state.warning
+                == #"sum(^(cpu|memory|load|net):{xapi_name=~"pif_nosuchnic_rx"}) selects no statistic now: it stays unknown until one appears (GET /v1/statistics lists them)"#
+        )
         let shown = try Products.run(Products.path("resmon"), ["monitor", "show", "perfmon.host.network_usage"], environment: ["RESMON_SOCKET": daemon.socket])
         #expect(shown.status == 0 && shown.output.contains("selects no statistic now"), "\(shown.output) \(shown.error)")
         #expect(try daemon.client.monitor("perfmon.host.cpu_usage").state.warning == nil)

@@ -4,8 +4,9 @@ import ResmonClient
 import ResmonTestSupport
 import Statistics
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct PluginTests {
@@ -24,8 +25,11 @@ import Glibc
             no_value
             """
         let (samples, errors) = PrometheusText.parse(Array(text.utf8))
-        #expect(samples.map(\.name) == ["demo_requests_total", "demo_requests_total", "demo_latency_seconds_bucket",
-                                        "demo_latency_seconds_sum", "temperature"])
+        #expect(
+            samples.map(\.name) == [
+                "demo_requests_total", "demo_requests_total", "demo_latency_seconds_bucket",
+                "demo_latency_seconds_sum", "temperature"
+            ])
         #expect(samples[0].labels == ["path": "/a", "code": "200"] && samples[0].type == "counter" && samples[0].help == "Requests served.")
         #expect(samples[1].labels["path"] == "/b\"q\"")
         #expect(samples[2].type == "histogram" && samples[2].value == 20)
@@ -43,7 +47,9 @@ import Glibc
     @Test func anExecPluginIsASubsystemWhoseStatisticsCarryMonitors() throws {
         let directory = TemporaryDirectory("resmon-plugin-exec")
         let count = directory.file("count")
-        let program = try Self.script(directory, "demo.sh", """
+        let program = try Self.script(
+            directory, "demo.sh",
+            """
             n=$(cat \(count) 2>/dev/null || echo 0); n=$((n+5)); echo $n > \(count)
             echo '# TYPE demo_requests_total counter'
             echo "demo_requests_total{path=\\"/a\\"} $n"
@@ -74,7 +80,7 @@ import Glibc
         try directory.write("config/subsystems.d/flood.json", #"{"kind": "exec", "command": ["\#(flood)"], "interval": 1, "maxBytes": 1024}"#)
         try directory.write("config/subsystems.d/hang.json", #"{"kind": "exec", "command": ["\#(hang)"], "interval": 1, "timeout": 1}"#)
         try directory.write("config/subsystems.d/fail.json", #"{"kind": "exec", "command": ["\#(fail)"], "interval": 1}"#)
-        try directory.write("config/subsystems.d/cpu.json", #"{"kind": "exec", "command": ["/bin/true"]}"#) // a built-in's name
+        try directory.write("config/subsystems.d/cpu.json", #"{"kind": "exec", "command": ["/bin/true"]}"#)  // a built-in's name
         let daemon = try DaemonHarness(directory: directory)
         func reason(_ name: String) -> String { ((try? daemon.client.subsystems()) ?? []).first { $0.name == name }?.reason ?? "" }
         #expect(daemon.eventually { reason("flood").contains("more than 1024 bytes") })
@@ -119,7 +125,8 @@ import Glibc
             // Both in one request, which reads the table once: two requests could straddle a
             // sampling cycle and see two whole, different files.
             if let both = try? daemon.client.statistics(matching: "^batch:_:batch_[xy]$", where: []), both.count == 2,
-               let x = both.first(where: { $0.key.hasSuffix("batch_x") })?.value, let y = both.first(where: { $0.key.hasSuffix("batch_y") })?.value {
+                let x = both.first(where: { $0.key.hasSuffix("batch_x") })?.value, let y = both.first(where: { $0.key.hasSuffix("batch_y") })?.value
+            {
                 checks += 1
                 if x != y { disagreements += 1 }
             }
@@ -215,9 +222,13 @@ import Glibc
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")))
     func nodeExporterIsASubsystemAndOneOfItsMetricsRaisesAMonitor() throws {
         let port = try freePort()
-        let exporter = try SpawnedGroup("/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(port)",
-                                                                                "--collector.disable-defaults", "--collector.loadavg",
-                                                                                "--collector.time"])
+        let exporter = try SpawnedGroup(
+            "/usr/bin/prometheus-node-exporter",
+            [
+                "--web.listen-address=127.0.0.1:\(port)",
+                "--collector.disable-defaults", "--collector.loadavg",
+                "--collector.time"
+            ])
         defer { exporter.stop() }
         let directory = TemporaryDirectory("resmon-plugin-node")
         try directory.write("config/subsystems.d/node.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
@@ -231,15 +242,19 @@ import Glibc
         #expect(!maps.contains("libcurl"))
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
-                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
     func metricsWithNodeExporterAndAHistogramPluggedInPassPromtool() throws {
         let port = try freePort()
         // Every default collector, as the README's tour runs it.
         let exporter = try SpawnedGroup("/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(port)"])
         defer { exporter.stop() }
         let directory = TemporaryDirectory("resmon-plugin-promtool")
-        let program = try PluginTests.script(directory, "latency.sh", """
+        let program = try PluginTests.script(
+            directory, "latency.sh",
+            """
             echo '# HELP demo_latency_milliseconds Request latency.'
             echo '# TYPE demo_latency_milliseconds histogram'
             echo 'demo_latency_milliseconds_bucket{path="/a",le="50"} 7'
@@ -264,19 +279,23 @@ import Glibc
         }
         try #require(complete, "node_exporter's and the demo's series in /metrics:\n\(metrics.prefix(2000))\n\(daemon.stderr)")
         let check = try Products.run("/usr/bin/promtool", ["check", "metrics"], input: metrics)
-        #expect(check.status == 0 && check.output.isEmpty && check.error.isEmpty,
-                "promtool: status \(check.status)\n\(check.output)\(check.error)")
+        #expect(
+            check.status == 0 && check.output.isEmpty && check.error.isEmpty,
+            "promtool: status \(check.status)\n\(check.output)\(check.error)")
 
         let lines = metrics.split(separator: "\n").map(String.init)
         #expect(lines.contains("# TYPE resmon_node_go_gc_duration_seconds summary"))
         #expect(lines.contains { $0.hasPrefix("resmon_node_go_gc_duration_seconds{quantile=\"0.5\"} ") })
         let histogram = lines.filter { $0.contains("resmon_demo_demo_latency") && !$0.hasPrefix("# HELP") }
-        #expect(histogram == ["# TYPE resmon_demo_demo_latency_seconds histogram",
-                              "resmon_demo_demo_latency_seconds_bucket{le=\"0.005\",path=\"/a\"} 3",
-                              "resmon_demo_demo_latency_seconds_bucket{le=\"0.05\",path=\"/a\"} 7",
-                              "resmon_demo_demo_latency_seconds_bucket{le=\"+Inf\",path=\"/a\"} 9",
-                              "resmon_demo_demo_latency_seconds_sum{path=\"/a\"} 0.42",
-                              "resmon_demo_demo_latency_seconds_count{path=\"/a\"} 9"])
+        #expect(
+            histogram == [
+                "# TYPE resmon_demo_demo_latency_seconds histogram",
+                "resmon_demo_demo_latency_seconds_bucket{le=\"0.005\",path=\"/a\"} 3",
+                "resmon_demo_demo_latency_seconds_bucket{le=\"0.05\",path=\"/a\"} 7",
+                "resmon_demo_demo_latency_seconds_bucket{le=\"+Inf\",path=\"/a\"} 9",
+                "resmon_demo_demo_latency_seconds_sum{path=\"/a\"} 0.42",
+                "resmon_demo_demo_latency_seconds_count{path=\"/a\"} 9"
+            ])
         #expect(lines.contains("# TYPE resmon_demo_demo_queue gauge") && lines.contains("resmon_demo_demo_queue 4"))
         #expect(lines.contains("# TYPE resmon_demo_demo_jobs_total counter") && lines.contains("resmon_demo_demo_jobs_total 12"))
         #expect(lines.contains("# TYPE resmon_node_node_entropy_available_bytes gauge"))

@@ -1,8 +1,9 @@
 import Foundation
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// No test leaves a process behind, even when the test runner itself is killed: every child
@@ -32,22 +33,28 @@ import Glibc
     @Test func aKilledTestRunnerLeavesNoChildBehind() throws {
         let directory = TemporaryDirectory("resmon-hygiene")
         let report = directory.file("children")
-        let runner = try ChildProcess(CommandLine.arguments[0], ["--testing-library", "swift-testing",
-                                                                 "--filter", "victimStartsChildrenThenWaitsToBeKilled"],
-                                      environment: [Self.victimVariable: report])
+        let runner = try ChildProcess(
+            CommandLine.arguments[0],
+            [
+                "--testing-library", "swift-testing",
+                "--filter", "victimStartsChildrenThenWaitsToBeKilled"
+            ],
+            environment: [Self.victimVariable: report])
         defer { runner.stop() }
         var children: [pid_t] = []
-        #expect(eventually(timeout: 120) {
-            children = ((try? String(contentsOfFile: report, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
-            return children.count == 4
-        }, "the runner started its children")
+        #expect(
+            eventually(timeout: 120) {
+                children = ((try? String(contentsOfFile: report, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).compactMap { pid_t($0) }
+                return children.count == 4
+            }, "the runner started its children")
         try #require(children.count == 4)
         #expect(children.allSatisfy(Self.isAlive), "all four run before the runner is killed")
 
         // Only the runner, by SIGKILL: no deinit, no defer, no atexit of its own runs.
         runner.signal(SIGKILL)
-        #expect(eventually(timeout: 60) { !children.contains(where: Self.isAlive) },
-                "still running: \(children.filter(Self.isAlive))")
+        #expect(
+            eventually(timeout: 60) { !children.contains(where: Self.isAlive) },
+            "still running: \(children.filter(Self.isAlive))")
     }
 
     /// Alive and not a zombie waiting for init to reap it.

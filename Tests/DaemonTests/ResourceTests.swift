@@ -3,8 +3,9 @@ import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Processes, cgroups, resmond itself and pushed statistics through a running resmond.
@@ -33,10 +34,12 @@ import Glibc
         let needed = try Products.run("/usr/bin/readelf", ["-d", Products.path("resmond")])
         #expect(needed.status == 0, "readelf: \(needed.error)")
         let libraries = needed.output.split(separator: "\n").filter { $0.contains("(NEEDED)") }
-        #expect(libraries.contains { $0.contains("libFoundationEssentials") } || !libraries.contains { $0.contains("libswiftCore") },
-                "resmond should link FoundationEssentials: \(libraries)")
-        #expect(!libraries.contains { $0.contains("[libFoundation.so") || $0.contains("libFoundationInternationalization") },
-                "resmond links full Foundation: \(libraries)")
+        #expect(
+            libraries.contains { $0.contains("libFoundationEssentials") } || !libraries.contains { $0.contains("libswiftCore") },
+            "resmond should link FoundationEssentials: \(libraries)")
+        #expect(
+            !libraries.contains { $0.contains("[libFoundation.so") || $0.contains("libFoundationInternationalization") },
+            "resmond links full Foundation: \(libraries)")
     }
 
     /// lld packs resmond's relative relocations (DT_RELR): gold's table was 915 KB that the
@@ -118,15 +121,21 @@ import Glibc
             #expect(chown(path, 65534, 65534) == 0)
         }
         chmod(nobody.file("token"), 0o600)
-        let asNobody = try Products.run("/usr/bin/setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", nobody.file("resmond"),
-                                                             "--config-dir", nobody.file("config"), "--check-config"],
-                                        environment: ["HOME": "/nonexistent", "XDG_STATE_HOME": nobody.file("state")])
+        let asNobody = try Products.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid", "65534", "--regid", "65534", "--clear-groups", nobody.file("resmond"),
+                "--config-dir", nobody.file("config"), "--check-config"
+            ],
+            environment: ["HOME": "/nonexistent", "XDG_STATE_HOME": nobody.file("state")])
         #expect(asNobody.status == 1 && asNobody.error.contains("owned by root"), "exit \(asNobody.status): \(asNobody.error)")
         let daemon = try DaemonHarness(arguments: ["--step", "1"], configuration: configuration)
         let listen = try #require(try daemon.client.status().listen)
         func put(_ headers: [String]) throws -> ProgramResult {
-            try Products.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", #"{"value": 1}"#]
-                             + headers.flatMap { ["-H", $0] } + ["http://\(listen)/v1/statistics/app:tcp:value"])
+            try Products.run(
+                "/usr/bin/curl",
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-d", #"{"value": 1}"#]
+                    + headers.flatMap { ["-H", $0] } + ["http://\(listen)/v1/statistics/app:tcp:value"])
         }
         #expect(try put([]).output == "403")
         #expect(try put(["Authorization: Bearer wrong"]).output == "403")

@@ -1,6 +1,7 @@
 import Foundation
 import ResmonTestSupport
 import Testing
+
 @testable import ResmonDaemon
 
 /// Records the order services start and stop in.
@@ -40,9 +41,11 @@ private final class FakeService: Service {
 
     @Test func aFailedStartStopsOnlyWhatStarted() {
         let recorder = Recorder()
-        let group = ServiceGroup([.init(service: FakeService("a", recorder), stopSeconds: 1),
-                                  .init(service: FakeService("b", recorder, fails: true), stopSeconds: 1),
-                                  .init(service: FakeService("c", recorder), stopSeconds: 1)])
+        let group = ServiceGroup([
+            .init(service: FakeService("a", recorder), stopSeconds: 1),
+            .init(service: FakeService("b", recorder, fails: true), stopSeconds: 1),
+            .init(service: FakeService("c", recorder), stopSeconds: 1)
+        ])
         #expect(throws: DaemonFailure.self) { try group.start() }
         #expect(recorder.entries == ["start a", "stop a"])
     }

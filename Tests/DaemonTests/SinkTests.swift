@@ -1,12 +1,13 @@
-import HTTPClient
 import Foundation
+import HTTPClient
 import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
 import Server
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A webhook receiver on 127.0.0.1 that records what it is sent; it can go away and come back
@@ -66,7 +67,8 @@ func freePort() throws -> Int {
         receiver.stop()
         try EventStreamTests.flip(daemon!, to: 0, expecting: 4)
         #expect(daemon!.eventually { (try? daemon!.client.sinks().first?.retries ?? 0) ?? 0 > 0 })
-        #expect(try daemon!.client.sinks().first?.lastError?.contains("Connection refused") == true
+        #expect(
+            try daemon!.client.sinks().first?.lastError?.contains("Connection refused") == true
                 || daemon!.client.sinks().first?.lastError?.contains("connect") == true)
         // Down across a restart of resmond, and events logged meanwhile.
         daemon!.signal(SIGTERM)
@@ -102,9 +104,10 @@ func freePort() throws -> Int {
         #expect(bound == 0)
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let daemon = try DaemonHarness(configuration: """
-            {"sinks": {"log": {"type": "syslog", "socket": "\(path)", "facility": "local3", "filter": "severity >= warning"}}}
-            """)
+        let daemon = try DaemonHarness(
+            configuration: """
+                {"sinks": {"log": {"type": "syslog", "socket": "\(path)", "facility": "local3", "filter": "severity >= warning"}}}
+                """)
         _ = try daemon.client.push("app:test:level", value: 0)
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
         spec.id = "disk-full"
@@ -116,7 +119,8 @@ func freePort() throws -> Int {
         #expect(count > 0)
         let line = String(decoding: buffer[0..<max(0, count)], as: UTF8.self)
         // local3 (19) × 8 + warning (4) = 156.
-        let pattern = #"^<156>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ resmond \d+ above \[resmon@32473 id="1" code="501" severity="warning" monitorId="disk-full" monitorName="app:test:level above 50" key="app:test:level" value="75" threshold="50"\]\[labels@32473 team="ops \\"core\\""\] app:test:level is 75, above 50$"#
+        let pattern =
+            #"^<156>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ resmond \d+ above \[resmon@32473 id="1" code="501" severity="warning" monitorId="disk-full" monitorName="app:test:level above 50" key="app:test:level" value="75" threshold="50"\]\[labels@32473 team="ops \\"core\\""\] app:test:level is 75, above 50$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
         // The cancel is a notice: the sink's filter keeps it out.
         _ = try daemon.client.push("app:test:level", value: 1)
@@ -132,15 +136,16 @@ func freePort() throws -> Int {
         mkdir(out, 0o755)
         let script = directory.file("hook.sh")
         try """
-            #!/bin/sh
-            cat > \(out)/$RESMON_EVENT_ID.json
-            echo "$RESMON_EVENT_TYPE $RESMON_SEVERITY $RESMON_KEY $RESMON_VALUE $RESMON_MONITOR_ID" > \(out)/$RESMON_EVENT_ID.env
-            if [ "$RESMON_EVENT_TYPE" = canceled ]; then echo $$ > \(out)/sleeper; sleep 60; fi
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        cat > \(out)/$RESMON_EVENT_ID.json
+        echo "$RESMON_EVENT_TYPE $RESMON_SEVERITY $RESMON_KEY $RESMON_VALUE $RESMON_MONITOR_ID" > \(out)/$RESMON_EVENT_ID.env
+        if [ "$RESMON_EVENT_TYPE" = canceled ]; then echo $$ > \(out)/sleeper; sleep 60; fi
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
-        let daemon = try DaemonHarness(configuration: """
-            {"sinks": {"run": {"type": "exec", "command": ["\(script)"], "timeoutSeconds": 1, "concurrency": 2}}}
-            """)
+        let daemon = try DaemonHarness(
+            configuration: """
+                {"sinks": {"run": {"type": "exec", "command": ["\(script)"], "timeoutSeconds": 1, "concurrency": 2}}}
+                """)
         _ = try daemon.client.push("app:test:level", value: 0)
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
         spec.id = "hot"
@@ -176,7 +181,7 @@ func freePort() throws -> Int {
             (#"{"sinks": {"x": {"type": "syslog", "facility": "local9"}}}"#, "sinks.x.facility"),
             (#"{"sinks": {"x": {"type": "alertmanager", "url": "http://127.0.0.1:9093", "resendSeconds": 0}}}"#, "sinks.x.resendSeconds"),
             (#"{"sinks": {"x y": {"type": "syslog"}}}"#, "sinks.x y"),
-            (#"{"sinks": {"x": {"type": "syslog", "colour": "red"}}}"#, "sinks.x.colour"),
+            (#"{"sinks": {"x": {"type": "syslog", "colour": "red"}}}"#, "sinks.x.colour")
         ]
         for (text, key) in cases {
             let directory = TemporaryDirectory("resmon-sink-config")
@@ -195,17 +200,21 @@ final class Alertmanager {
 
     init() throws {
         port = try freePort()
-        try directory.write("alertmanager.yml", """
+        try directory.write(
+            "alertmanager.yml",
+            """
             route:
               receiver: nobody
               group_wait: 1s
             receivers:
               - name: nobody
             """)
-        process = try SpawnedGroup("/usr/bin/prometheus-alertmanager", [
-            "--config.file=" + directory.file("alertmanager.yml"), "--storage.path=" + directory.file("data"),
-            "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=",
-        ])
+        process = try SpawnedGroup(
+            "/usr/bin/prometheus-alertmanager",
+            [
+                "--config.file=" + directory.file("alertmanager.yml"), "--storage.path=" + directory.file("data"),
+                "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address="
+            ])
     }
 
     struct Alert: Decodable {
@@ -236,10 +245,11 @@ extension SinkTests {
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-alertmanager")))
     func alertmanagerShowsTheAlertFiringThenResolved() throws {
         let alertmanager = try Alertmanager()
-        let daemon = try DaemonHarness(configuration: """
-            {"sinks": {"am": {"type": "alertmanager", "url": "http://127.0.0.1:\(alertmanager.port)", "resendSeconds": 1,
-                              "maxBackoffSeconds": 1}}}
-            """)
+        let daemon = try DaemonHarness(
+            configuration: """
+                {"sinks": {"am": {"type": "alertmanager", "url": "http://127.0.0.1:\(alertmanager.port)", "resendSeconds": 1,
+                                  "maxBackoffSeconds": 1}}}
+                """)
         _ = try daemon.client.push("app:test:level", value: 0)
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
         spec.id = "queue-depth"
@@ -249,28 +259,31 @@ extension SinkTests {
         _ = try daemon.client.createMonitors([spec])
         _ = try daemon.client.push("app:test:level", value: 75)
         var firing: Alertmanager.Alert?
-        #expect(daemon.eventually(timeout: 30) {
-            firing = alertmanager.alerts()?.first { $0.labels["monitor"] == "queue-depth" }
-            return firing?.status.state == "active"
-        })
+        #expect(
+            daemon.eventually(timeout: 30) {
+                firing = alertmanager.alerts()?.first { $0.labels["monitor"] == "queue-depth" }
+                return firing?.status.state == "active"
+            })
         #expect(firing?.labels["alertname"] == "app:test:level above 50")
         #expect(firing?.labels["severity"] == "crit" && firing?.labels["team"] == "storage")
         #expect(firing?.labels["statistic"] == "app:test:level" && firing?.labels["host"]?.isEmpty == false)
         #expect(firing?.annotations["runbook"] == "https://example.invalid/queue")
         // Re-sent while raised: Alertmanager sees it again (a newer updatedAt), still active.
         let firstSeen = try #require(firing).updatedAt
-        #expect(daemon.eventually(timeout: 30) {
-            guard let alert = alertmanager.alerts()?.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return false }
-            return alert.updatedAt != firstSeen && alert.status.state == "active"
-        }, "re-sent while raised")
+        #expect(
+            daemon.eventually(timeout: 30) {
+                guard let alert = alertmanager.alerts()?.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return false }
+                return alert.updatedAt != firstSeen && alert.status.state == "active"
+            }, "re-sent while raised")
 
         _ = try daemon.client.push("app:test:level", value: 1)
-        #expect(daemon.eventually(timeout: 30) {
-            guard let alerts = alertmanager.alerts() else { return false }
-            // Alertmanager drops resolved alerts from its list (or shows endsAt in the past).
-            guard let alert = alerts.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return true }
-            return alert.status.state != "active"
-        })
+        #expect(
+            daemon.eventually(timeout: 30) {
+                guard let alerts = alertmanager.alerts() else { return false }
+                // Alertmanager drops resolved alerts from its list (or shows endsAt in the past).
+                guard let alert = alerts.first(where: { $0.labels["monitor"] == "queue-depth" }) else { return true }
+                return alert.status.state != "active"
+            })
     }
 }
 
@@ -285,10 +298,12 @@ extension SinkTests {
         try receiver.start()
         defer { receiver.stop() }
         let alertmanager = try Alertmanager()
-        let daemon = try DaemonHarness(arguments: ["--listen", "none", "--step", "1"], configuration: """
-            {"sinks": {"hook": {"type": "webhook", "url": "http://127.0.0.1:\(receiver.port)/"},
-                       "am": {"type": "alertmanager", "url": "http://127.0.0.1:\(alertmanager.port)", "resendSeconds": 2, "maxBackoffSeconds": 1}}}
-            """)
+        let daemon = try DaemonHarness(
+            arguments: ["--listen", "none", "--step", "1"],
+            configuration: """
+                {"sinks": {"hook": {"type": "webhook", "url": "http://127.0.0.1:\(receiver.port)/"},
+                           "am": {"type": "alertmanager", "url": "http://127.0.0.1:\(alertmanager.port)", "resendSeconds": 2, "maxBackoffSeconds": 1}}}
+                """)
         let followed = daemon.directory.file("follow.out")
         let output = open(followed, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         try #require(output >= 0)
@@ -317,9 +332,10 @@ extension SinkTests {
         #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.contains { $0.type == "above" }) == true })
         #expect(daemon.eventually(timeout: 30) { streamed().map(\.type) == ["above"] }, "resmon events --follow")
         #expect(daemon.eventually(timeout: 30) { receiver.ids.count == 1 }, "the webhook")
-        #expect(daemon.eventually(timeout: 30) {
-            alertmanager.alerts()?.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } == true
-        }, "Alertmanager shows it firing")
+        #expect(
+            daemon.eventually(timeout: 30) {
+                alertmanager.alerts()?.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } == true
+            }, "Alertmanager shows it firing")
         try reading(0.2)
         try reading(0.2)
         #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.contains { $0.type == "canceled" }) == true })
@@ -331,8 +347,9 @@ extension SinkTests {
         #expect(cancel.cancels == raise.id)
         #expect(daemon.eventually(timeout: 30) { streamed().map(\.id) == events.map(\.id) }, "resmon events --follow")
         #expect(daemon.eventually(timeout: 30) { receiver.ids == events.map(\.id) }, "the webhook")
-        #expect(daemon.eventually(timeout: 30) {
-            alertmanager.alerts().map { alerts in !alerts.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } } == true
-        }, "Alertmanager shows it resolved")
+        #expect(
+            daemon.eventually(timeout: 30) {
+                alertmanager.alerts().map { alerts in !alerts.contains { $0.labels["monitor"] == "web-busy" && $0.status.state == "active" } } == true
+            }, "Alertmanager shows it resolved")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ResmonAPI
 import ResmonTestSupport
 import Testing
+
 @testable import ResmonDaemon
 
 /// What people write by hand is read strictly, and a mistake is shown where it is.
@@ -19,7 +20,7 @@ import Testing
         ("{\"a\": 1", 1, 8, "the object is not closed: the text ends before \"}\""),
         ("", 1, 1, "no JSON value (the text is empty)"),
         ("{} {}", 1, 4, "unexpected \"{\" after the value"),
-        ("\"\\ud800\"", 1, 8, "a \\u escape of a lone surrogate"),
+        ("\"\\ud800\"", 1, 8, "a \\u escape of a lone surrogate")
     ])
     func aMistakeIsRefusedWithItsLineAndColumn(text: String, line: Int, column: Int, reason: String) {
         #expect(throws: StrictJSON.SyntaxError(line: line, column: column, reason: reason)) { try StrictJSON.parse(Array(text.utf8)) }
@@ -29,8 +30,12 @@ import Testing
     @Test func whatTheRFCAllowsIsRead() throws {
         let text = #" { "a" : [1, -2.5e3, 0, true, false, null], "b\u00e9\ud83d\ude00\n": "x\"y\\z/", "c": {} } "#
         let value = try StrictJSON.parse(Array(text.utf8))
-        #expect(value == .object(["a": .array([.number(1), .number(-2500), .number(0), .bool(true), .bool(false), .null]),
-                                  "bé😀\n": .string("x\"y\\z/"), "c": .object([:])]))
+        #expect(
+            value
+                == .object([
+                    "a": .array([.number(1), .number(-2500), .number(0), .bool(true), .bool(false), .null]),
+                    "bé😀\n": .string("x\"y\\z/"), "c": .object([:])
+                ]))
         try StrictJSON.validate(Array(text.utf8))
         let deep = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
         #expect(throws: StrictJSON.SyntaxError(line: 1, column: 129, reason: "nested deeper than 128 levels")) { try StrictJSON.validate(Array(deep.utf8)) }
@@ -58,8 +63,9 @@ import Testing
         try directory.write("config/monitors.d/y.json", "{\"cpu\": {\"target\": \"cpu:total:usage_ratio\",}}")
         let check = try Products.run(Products.path("resmond"), ["--config-dir", directory.file("config"), "--check-config"])
         #expect(check.status == 1)
-        #expect(check.error.contains(directory.file("config/resmond.json") + ": not valid JSON: line 3, column 1: a trailing comma before \"}\""),
-                "\(check.error)")
+        #expect(
+            check.error.contains(directory.file("config/resmond.json") + ": not valid JSON: line 3, column 1: a trailing comma before \"}\""),
+            "\(check.error)")
 
         let (_, pluginProblems) = PluginRegistry.read(configDirectory: directory.file("config"), step: 1)
         #expect(pluginProblems.contains { $0.contains("not valid JSON: line 1, column 37: a trailing comma before \"}\"") }, "\(pluginProblems)")
@@ -85,8 +91,9 @@ import Testing
         let daemon = try DaemonHarness()
         let response = try daemon.client.send("POST", "/v1/monitors", body: Array(#"{"target": "load:host:load1", "condition": "above", "value": 5,}"#.utf8))
         #expect(response.status == 400)
-        #expect(String(decoding: response.body, as: UTF8.self).contains("not valid JSON: line 1, column 64: a trailing comma before"),
-                "\(String(decoding: response.body, as: UTF8.self))")
+        #expect(
+            String(decoding: response.body, as: UTF8.self).contains("not valid JSON: line 1, column 64: a trailing comma before"),
+            "\(String(decoding: response.body, as: UTF8.self))")
         #expect(try daemon.client.monitors().isEmpty)
     }
 }

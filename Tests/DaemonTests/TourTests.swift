@@ -1,8 +1,9 @@
 import Foundation
 import ResmonTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// README.md's five-minute tour, run as written, line by line and in order, against a real
@@ -12,14 +13,16 @@ import Glibc
     static func tourLines() throws -> [String] {
         let readme = try String(contentsOfFile: Products.packageRoot() + "/README.md", encoding: .utf8)
         guard let tour = readme.range(of: "## A five-minute tour"),
-              let start = readme.range(of: "```sh\n", range: tour.upperBound..<readme.endIndex),
-              let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
+            let start = readme.range(of: "```sh\n", range: tour.upperBound..<readme.endIndex),
+            let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
         else { return [] }
         return readme[start.upperBound..<end.lowerBound].split(separator: "\n").map(String.init)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
-                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter")
+                && FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool")))
     func theReadmeTourWorksAsWritten() throws {
         let lines = try Self.tourLines()
         try #require(lines.count >= 20, "the tour was not found in README.md")
@@ -27,8 +30,9 @@ import Glibc
         // A debug build is several times larger and slower than the release build the tour runs
         // (`make run`), on a machine busy with other tests, so the self-limits are raised here;
         // docs/PERFORMANCE.md has the release figures against the default limits.
-        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0", "--step", "1"],
-                                       configuration: #"{"limits": {"memoryMB": 512, "cpuPercent": 1600}}"#, defaultMonitors: true)
+        let daemon = try DaemonHarness(
+            arguments: ["--listen", "127.0.0.1:0", "--step", "1"],
+            configuration: #"{"limits": {"memoryMB": 512, "cpuPercent": 1600}}"#, defaultMonitors: true)
         let listen = try #require(try daemon.client.status().listen)
         let work = TemporaryDirectory("resmon-tour")
         // node_exporter as the tour expects it, but on a free port: examples/plugins/node.json
@@ -43,9 +47,11 @@ import Glibc
         // The places the tour names that a test cannot use as they are: the daemon's own
         // directories, socket (also as $RESMON_SOCKET, where the CLI looks before the default)
         // and port, and the example files by absolute path.
-        let substitutions = [("examples/plugins/node.json", work.file("node.json")), ("examples/", root + "/examples/"),
-                             ("/var/lib/resmon/resmond.sock", daemon.socket), ("/etc/resmon", daemon.configDirectory),
-                             ("127.0.0.1:9465", listen)]
+        let substitutions = [
+            ("examples/plugins/node.json", work.file("node.json")), ("examples/", root + "/examples/"),
+            ("/var/lib/resmon/resmond.sock", daemon.socket), ("/etc/resmon", daemon.configDirectory),
+            ("127.0.0.1:9465", listen)
+        ]
         let path = (Products.path("resmon") as NSString).deletingLastPathComponent + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         // Commands that run until Ctrl-C: stopped after a few seconds, still running then.
         let untilInterrupted = ["--follow", "resmon watch", "curl -sN"]
@@ -53,12 +59,14 @@ import Glibc
             let command = substitutions.reduce(line) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
             if command.contains("promtool") {
                 // The tour's plug-in step has had its first scrape.
-                #expect(daemon.eventually(timeout: 60) { ((try? daemon.client.statistics(matching: "^node:"))?.count ?? 0) > 100 },
-                        "node_exporter's statistics")
+                #expect(
+                    daemon.eventually(timeout: 60) { ((try? daemon.client.statistics(matching: "^node:"))?.count ?? 0) > 100 },
+                    "node_exporter's statistics")
             }
             let forever = untilInterrupted.contains { line.contains($0) }
             let script = "cd \(work.path) && " + (forever ? "timeout -s INT 4 " + command : command)
-            let result = try Products.run("/bin/bash", ["-o", "pipefail", "-c", script], environment: ["PATH": path, "RESMON_SOCKET": daemon.socket], timeout: 120)
+            let result = try Products.run(
+                "/bin/bash", ["-o", "pipefail", "-c", script], environment: ["PATH": path, "RESMON_SOCKET": daemon.socket], timeout: 120)
             if forever {
                 #expect([124, 130].contains(result.status) || result.status == 0, "\(line)\n\(result.error)")
             } else {

@@ -5,12 +5,15 @@ import Testing
 @Suite struct EventFilterTests {
     let now = 1_800_000_000.0
 
-    func event(_ type: String = "above", severity: String = "warning", monitor: String = "disk-full", value: Double = 95,
-               message: String = "fs:/:used_ratio is 0.95 on sda", time: Double = 1_800_000_000 - 60,
-               labels: [String: String] = ["team": "ops"]) -> EventRecord {
-        EventRecord(id: 7, time: time, code: type == "canceled" ? 500 : 501, type: type, severity: severity,
-                    monitorId: monitor, monitorName: "Disk full", key: "fs:/:used_ratio", value: value, threshold: 90,
-                    host: "vm", message: message, cancels: nil, labels: labels, annotations: ["runbook": "http://wiki/disk"])
+    func event(
+        _ type: String = "above", severity: String = "warning", monitor: String = "disk-full", value: Double = 95,
+        message: String = "fs:/:used_ratio is 0.95 on sda", time: Double = 1_800_000_000 - 60,
+        labels: [String: String] = ["team": "ops"]
+    ) -> EventRecord {
+        EventRecord(
+            id: 7, time: time, code: type == "canceled" ? 500 : 501, type: type, severity: severity,
+            monitorId: monitor, monitorName: "Disk full", key: "fs:/:used_ratio", value: value, threshold: 90,
+            host: "vm", message: message, cancels: nil, labels: labels, annotations: ["runbook": "http://wiki/disk"])
     }
 
     func matches(_ filter: String, _ event: EventRecord) throws -> Bool {
@@ -21,7 +24,7 @@ import Testing
         let filter = #"severity >= warning && monitor ~ "disk" && message contains "sda""#
         #expect(try matches(filter, event()))
         #expect(try !matches(filter, event(severity: "notice")))
-        #expect(try !matches(filter, event(monitor: "cpu-busy"))) // ~ is case-sensitive: neither "cpu-busy" nor "Disk full"
+        #expect(try !matches(filter, event(monitor: "cpu-busy")))  // ~ is case-sensitive: neither "cpu-busy" nor "Disk full"
         #expect(try !matches(filter, event(message: "on sdb")))
     }
 
@@ -37,7 +40,7 @@ import Testing
         #expect(try matches(#"annotations.runbook contains "wiki""#, base))
         #expect(try matches("!(type = canceled) || value < 0", base))
         #expect(try matches(String(repeating: "(", count: 60) + "type = above" + String(repeating: ")", count: 60), base))
-        #expect(try matches("type = canceled || type = above && value > 90", base)) // && binds tighter
+        #expect(try matches("type = canceled || type = above && value > 90", base))  // && binds tighter
         #expect(try !matches("(type = canceled || type = above) && value > 99", base))
         #expect(try matches("time >= -2m", base))
         #expect(try !matches("time >= -30s", base))
@@ -57,7 +60,7 @@ import Testing
         ("value > 1 value < 2", 10, "expected && or || or the end"),
         ("time > yesterday", 7, "expected a time"),
         (String(repeating: "(", count: 20_000), 64, "nested deeper than 64 levels"),
-        (String(repeating: "!", count: 20_000) + "type = at", 64, "nested deeper than 64 levels"),
+        (String(repeating: "!", count: 20_000) + "type = at", 64, "nested deeper than 64 levels")
     ])
     func errorsNameThePositionAndWhatWasExpected(_ text: String, _ position: Int, _ message: String) {
         do {

@@ -1,15 +1,17 @@
 import Foundation
 import ResmonTestSupport
-import Testing
-@testable import History
 import Statistics
+import Testing
+
+@testable import History
 
 @Suite struct ConsolidationTests {
     let start = 1_700_000_000
 
     @Test func gaugeUpdatesOnStepsArePDPsAsTheyAre() throws {
-        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
-                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 4)], start: start)
+        var database = RoundRobinDatabase(
+            step: 5, kind: .gauge, heartbeat: 10,
+            archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 4)], start: start)
         for (offset, value) in [(5, 1.0), (10, 2.0), (15, 3.0), (20, 4.0)] {
             try database.update(time: start + offset, reading: value)
         }
@@ -18,20 +20,22 @@ import Statistics
     }
 
     @Test func aPDPMoreThanHalfUnknownIsUnknownAndLessIsWeighted() throws {
-        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, minimum: 0,
-                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
+        var database = RoundRobinDatabase(
+            step: 5, kind: .gauge, heartbeat: 10, minimum: 0,
+            archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
         try database.update(time: start + 5, reading: 1)
         try database.update(time: start + 10, reading: 2)
-        try database.update(time: start + 17, reading: .nan) // (10, 17] unknown
-        try database.update(time: start + 20, reading: 4)    // (17, 20] known: 3 of 5 s
+        try database.update(time: start + 17, reading: .nan)  // (10, 17] unknown
+        try database.update(time: start + 20, reading: 4)  // (17, 20] known: 3 of 5 s
         #expect(database.rows(of: 0).values.map { $0.isNaN ? -1 : $0 } == [2, -1, 4])
     }
 
     @Test func aGapLongerThanTheHeartbeatIsUnknown() throws {
-        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
-                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 5)], start: start)
+        var database = RoundRobinDatabase(
+            step: 5, kind: .gauge, heartbeat: 10,
+            archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 5)], start: start)
         try database.update(time: start + 5, reading: 1)
-        try database.update(time: start + 25, reading: 9) // 20 s > heartbeat
+        try database.update(time: start + 25, reading: 9)  // 20 s > heartbeat
         let tail = database.rows(of: 0).values.suffix(4)
         #expect(tail.allSatisfy { $0.isNaN })
         #expect(throws: RoundRobinDatabase.UpdateError.self) { try database.update(time: start + 25, reading: 1) }
@@ -59,20 +63,22 @@ import Statistics
     }
 
     @Test func countersRateAndDeriveWithMinimumZeroDropsResets() throws {
-        var counter = RoundRobinDatabase(step: 5, kind: .derive, heartbeat: 10, minimum: 0,
-                                         archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
+        var counter = RoundRobinDatabase(
+            step: 5, kind: .derive, heartbeat: 10, minimum: 0,
+            archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 3)], start: start)
         for (offset, value) in [(5, 100.0), (10, 150), (15, 20), (20, 70)] {
             try counter.update(time: start + offset, reading: value)
         }
         let values = counter.rows(of: 0).values
-        #expect(values[0] == 10)       // 50 in 5 s
-        #expect(values[1].isNaN)       // reset: negative rate under the minimum
+        #expect(values[0] == 10)  // 50 in 5 s
+        #expect(values[1].isNaN)  // reset: negative rate under the minimum
         #expect(values[2] == 10)
-        var wrapping = RoundRobinDatabase(step: 5, kind: .counter, heartbeat: 10,
-                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 1)], start: start)
+        var wrapping = RoundRobinDatabase(
+            step: 5, kind: .counter, heartbeat: 10,
+            archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 1)], start: start)
         try wrapping.update(time: start + 5, reading: 4_294_967_290)
         try wrapping.update(time: start + 10, reading: 4)
-        #expect(wrapping.rows(of: 0).values == [2]) // 10 across the 32-bit wrap in 5 s
+        #expect(wrapping.rows(of: 0).values == [2])  // 10 across the 32-bit wrap in 5 s
     }
 
     @Test func standardTimescales() {
@@ -84,13 +90,17 @@ import Statistics
         // The four one-step archives share a ring: (120 + 3 × 4 × (120 + 168 + 366)) floats … of which
         // the finest is stored once.
         #expect(database.storageBytes == (120 + 4 * (120 + 168 + 366)) * 4)
-        #expect(RoundRobinDatabase(step: 1, kind: .gauge, heartbeat: 3, archives: ArchiveDefinition.standard(step: 1, tiers: 1), start: start).storageBytes == 480)
+        #expect(
+            RoundRobinDatabase(step: 1, kind: .gauge, heartbeat: 3, archives: ArchiveDefinition.standard(step: 1, tiers: 1), start: start).storageBytes == 480)
     }
 
     @Test func fetchPicksTheFinestArchiveThatCoversTheStart() throws {
-        var database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10,
-                                          archives: [ArchiveDefinition(.average, stepsPerRow: 1, rows: 10),
-                                                     ArchiveDefinition(.average, stepsPerRow: 6, rows: 10)], start: start)
+        var database = RoundRobinDatabase(
+            step: 5, kind: .gauge, heartbeat: 10,
+            archives: [
+                ArchiveDefinition(.average, stepsPerRow: 1, rows: 10),
+                ArchiveDefinition(.average, stepsPerRow: 6, rows: 10)
+            ], start: start)
         for offset in stride(from: 5, through: 300, by: 5) { try database.update(time: start + offset, reading: Double(offset)) }
         let recent = database.fetch(.average, start: start + 260, end: start + 300)
         #expect(recent.step == 5 && recent.values == [265, 270, 275, 280, 285, 290, 295, 300])
@@ -102,7 +112,7 @@ import Statistics
         #expect(database.fetch(.average, start: start + 260, end: start + 300, resolution: 30).step == 30)
         // A range far beyond the archive gives its rows, not billions of empty ones.
         let huge = database.fetch(.average, start: -1_000_000_000_000, end: 1_000_000_000_000_000)
-        #expect(huge.step == 30 && huge.values.count == 10 && huge.times.last == start + 280) // the coarse archive, its rows only
+        #expect(huge.step == 30 && huge.values.count == 10 && huge.times.last == start + 280)  // the coarse archive, its rows only
     }
 }
 
@@ -130,8 +140,12 @@ import Statistics
         }
         let minimum = kind == .derive ? 0.0 : Double.nan
         var database = RoundRobinDatabase(step: 5, kind: kind, heartbeat: 12, minimum: minimum, archives: archives, start: start)
-        let create = try Products.run(RRDToolAgreementTests.rrdtool, ["create", file, "--start", "\(start)", "--step", "5",
-            "DS:v:\(kind.rawValue):12:\(minimum.isNaN ? "U" : "0"):U"] + archives.map { "RRA:\($0.function.rawValue):0.5:\($0.stepsPerRow):\($0.rows)" })
+        let create = try Products.run(
+            RRDToolAgreementTests.rrdtool,
+            [
+                "create", file, "--start", "\(start)", "--step", "5",
+                "DS:v:\(kind.rawValue):12:\(minimum.isNaN ? "U" : "0"):U"
+            ] + archives.map { "RRA:\($0.function.rawValue):0.5:\($0.stepsPerRow):\($0.rows)" })
         #expect(create.status == 0, "\(create.error)")
 
         var generator = SplitMix(seed: UInt64(kind.rawValue.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
@@ -139,14 +153,18 @@ import Statistics
         var total = 1000.0
         var updates: [String] = []
         for _ in 0..<150 {
-            time += Int(generator.next() % 9) + 1 // irregular, sometimes past the heartbeat
+            time += Int(generator.next() % 9) + 1  // irregular, sometimes past the heartbeat
             if generator.next() % 20 == 0 { time += 13 }
             let unknown = generator.next() % 10 == 0
             total += Double(generator.next() % 500)
-            if kind == .derive && generator.next() % 25 == 0 { total = Double(generator.next() % 100) } // a reset
+            if kind == .derive && generator.next() % 25 == 0 { total = Double(generator.next() % 100) }  // a reset
             // rrdtool takes whole numbers for counters and derives.
-            let reading = unknown ? Double.nan : (kind == .gauge ? Double(generator.next() % 1000) / 10
-                                                  : kind == .absolute ? Double(generator.next() % 1000) : total)
+            let reading =
+                unknown
+                ? Double.nan
+                : (kind == .gauge
+                    ? Double(generator.next() % 1000) / 10
+                    : kind == .absolute ? Double(generator.next() % 1000) : total)
             try database.update(time: time, reading: reading)
             updates.append("\(time):" + (reading.isNaN ? "U" : kind == .gauge ? "\(reading)" : "\(Int(reading))"))
         }
@@ -192,7 +210,7 @@ struct SplitMix: RandomNumberGenerator {
             store.replace(with: ["test:x:y": database])
             let copy = HistoryStore(settings: .init(step: 5))
             #expect(try copy.restore(store.snapshot()) == 1)
-            for archive in [0, 4, 8] { // bit patterns, so that NaN rows compare equal
+            for archive in [0, 4, 8] {  // bit patterns, so that NaN rows compare equal
                 #expect(copy.database("test:x:y")?.rows(of: archive).values.map(\.bitPattern) == database.rows(of: archive).values.map(\.bitPattern))
             }
         }
@@ -203,8 +221,9 @@ struct SplitMix: RandomNumberGenerator {
         let store = HistoryStore(settings: .init(step: 5))
         var databases: [String: RoundRobinDatabase] = [:]
         for (index, tiers) in [1, 2, 4].enumerated() {
-            databases["test:x\(index):y"] = RoundRobinDatabase(step: 5, kind: .derive, heartbeat: 15, minimum: 0,
-                                                               archives: ArchiveDefinition.standard(step: 5, tiers: tiers), start: 1_700_000_000)
+            databases["test:x\(index):y"] = RoundRobinDatabase(
+                step: 5, kind: .derive, heartbeat: 15, minimum: 0,
+                archives: ArchiveDefinition.standard(step: 5, tiers: tiers), start: 1_700_000_000)
         }
         store.replace(with: databases)
         let snapshot = store.snapshot()
@@ -236,23 +255,27 @@ struct SplitMix: RandomNumberGenerator {
         let counter = table.register(StatisticDescriptor(key: StatisticKey(parsing: "net:eth0:receive_bytes_total")!, kind: .counter, unit: "bytes", help: ""))
         let process = table.register(StatisticDescriptor(key: StatisticKey(parsing: "process:42:rss_bytes")!, kind: .gauge, unit: "bytes", help: ""))
         let family = SourceFamily(name: "node_load1", type: .gauge, help: "1m load average.")
-        let plugin = table.register(StatisticDescriptor(key: StatisticKey(parsing: "node:_:node_load1")!, kind: .gauge, unit: "",
-                                                        help: family.help, family: family))
+        let plugin = table.register(
+            StatisticDescriptor(
+                key: StatisticKey(parsing: "node:_:node_load1")!, kind: .gauge, unit: "",
+                help: family.help, family: family))
         let store = HistoryStore(settings: .init(step: 5))
         var asked = 0
         for (index, time) in stride(from: 1_800_000_005.0, through: 1_800_000_030, by: 5).enumerated() {
             var batch = SampleBatch()
             batch.record(gauge, 100)
-            batch.record(counter, Double(index) * 50) // 10 bytes/s
+            batch.record(counter, Double(index) * 50)  // 10 bytes/s
             batch.record(process, 7)
             batch.record(plugin, 0.5)
             table.apply(batch, time: time, monotonicTime: time)
-            store.record(table) { asked += 1; return [:] }
+            store.record(table) {
+                asked += 1; return [:]
+            }
         }
-        #expect(asked == 1) // periods are asked once, when statistics first appear
+        #expect(asked == 1)  // periods are asked once, when statistics first appear
         #expect(store.database("memory:host:used_bytes")?.archives.count == 16)
-        #expect(store.database("process:42:rss_bytes")?.archives.count == 4) // the finest timescale only
-        #expect(store.database("node:_:node_load1")?.archives.count == 4) // a plug-in's too, unless configured
+        #expect(store.database("process:42:rss_bytes")?.archives.count == 4)  // the finest timescale only
+        #expect(store.database("node:_:node_load1")?.archives.count == 4)  // a plug-in's too, unless configured
         #expect(store.database("node:_:node_load1")?.storageBytes == 480)
         let configured = HistoryStore(settings: .init(step: 5, pluginTiers: 4))
         configured.record(table) { [:] }

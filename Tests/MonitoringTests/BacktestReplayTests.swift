@@ -3,6 +3,7 @@ import Foundation
 import ResmonAPI
 import Statistics
 import Testing
+
 @testable import Monitoring
 
 /// Issue 15: a backtest's `samples` means the monitor's own readings (`samples × rate`
@@ -33,7 +34,7 @@ import Testing
 
     @Test func samplesLongerThanARowNeedThatManyRows() throws {
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
-        spec.samples = 13                     // 13 × 5 s = 65 s: two minute rows
+        spec.samples = 13  // 13 × 5 s = 65 s: two minute rows
         let one = try MonitorEngine.backtest(spec, series: [series([10, 90, 10, 10], rowSeconds: 60)], step: 60, monitorStep: 5)
         #expect(one.plan.samples == 2)
         #expect(one.events.isEmpty)
@@ -54,7 +55,7 @@ import Testing
         let counter = StatisticDescriptor(key: StatisticKey(parsing: "app:test:count_total")!, kind: .counter, unit: "", help: "")
         var spec = MonitorSpec(target: "app:test:count_total", type: "leakyBucket")
         spec.bucketSize = 100
-        spec.fillValue = 50                   // per 5 s period: 10 a second
+        spec.fillValue = 50  // per 5 s period: 10 a second
         // Minute rows of the counter's rate: 5/s is under the fill, 20/s drains 600 a minute.
         let slow = try MonitorEngine.backtest(spec, series: [series([5, 5, 5, 5], rowSeconds: 60, descriptor: counter)], step: 60, monitorStep: 5)
         #expect(slow.plan.replayRate == 5 && slow.plan.spec.fillValue == 50)
@@ -67,11 +68,12 @@ import Testing
         #expect(slower.plan.replayRate == 60 && slower.plan.spec.fillValue == 50)
     }
 
-    @Test(arguments: [
-        ("above", nil, nil, "MAX"), ("atOrAbove", nil, nil, "MAX"), ("below", nil, nil, "MIN"), ("atOrBelow", nil, nil, "MIN"),
-        ("at", nil, nil, "AVERAGE"), ("notAt", nil, nil, "AVERAGE"), ("above", "percent", nil, "MAX"), ("above", "rate", nil, "AVERAGE"),
-        ("", nil, "high", "MAX"), ("", nil, "low", "MIN"),
-    ] as [(String, String?, String?, String)])
+    @Test(
+        arguments: [
+            ("above", nil, nil, "MAX"), ("atOrAbove", nil, nil, "MAX"), ("below", nil, nil, "MIN"), ("atOrBelow", nil, nil, "MIN"),
+            ("at", nil, nil, "AVERAGE"), ("notAt", nil, nil, "AVERAGE"), ("above", "percent", nil, "MAX"), ("above", "rate", nil, "AVERAGE"),
+            ("", nil, "high", "MAX"), ("", nil, "low", "MIN")
+        ] as [(String, String?, String?, String)])
     func theDefaultFunctionCannotMissARaise(condition: String, transform: String?, mark: String?, expected: String) {
         var spec = MonitorSpec(target: "app:test:level", condition: condition, value: 1)
         spec.transform = transform
@@ -92,7 +94,7 @@ import Testing
         #expect(zero?.kind == .invalid)
         #expect(zero?.message == "samples must be from 1 to 100000")
         spec.samples = 100_000
-        spec.monitoringRate = 86_400          // the largest window: still one row at most 100000
+        spec.monitoringRate = 86_400  // the largest window: still one row at most 100000
         let large = try MonitorEngine.backtest(spec, series: [series([90, 90], rowSeconds: 60)], step: 60, monitorStep: 5)
         #expect(large.plan.samples == 100_000 && large.events.isEmpty)
         spec.monitoringRate = -5

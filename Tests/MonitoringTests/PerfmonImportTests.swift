@@ -2,6 +2,7 @@ import Foundation
 import ResmonAPI
 import Statistics
 import Testing
+
 @testable import Monitoring
 
 @Suite struct PerfmonImportTests {
@@ -34,7 +35,8 @@ import Testing
         #expect(cpu.target == .selection(MonitorSelection(select: "^cpu:cpu[0-9]+:usage_ratio$", aggregate: "average")))
         #expect(cpu.condition == "above" && cpu.value == 0.5 && cpu.samples == 12 && cpu.loggingRate == 3600 && cpu.severity == "info")
         let net = try #require(byID["perfmon.host.network_usage"])
-        #expect(net.target == .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"], aggregate: "sum")))
+        #expect(
+            net.target == .selection(MonitorSelection(select: "^net:[^:]+:(receive|transmit)_bytes_total$", where: ["physical": "^true$"], aggregate: "sum")))
         #expect(net.samples == 6)
         #expect(byID["perfmon.host.disk_usage"]?.severity == "err")
         #expect(byID["perfmon.host.fs_usage"]?.target == .key("fs:/:used_ratio"))
@@ -49,30 +51,52 @@ import Testing
         let plain = try PerfmonImport.specs(xml: Array(xml.utf8), object: .host, step: 5, table: table())
         #expect(!plain.contains { $0.id == "perfmon.host.log_fs_usage" })
 
-        let cgroup = try PerfmonImport.specs(xml: Array("""
-            <config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.8"/></variable>
-            <variable><name value="mem_usage"/></variable>
-            <variable><name value="network_usage"/><alarm_trigger_level value="1e6"/></variable></config>
-            """.utf8), object: .cgroup("/machine.slice/vm1.scope"), step: 5, table: table())
+        let cgroup = try PerfmonImport.specs(
+            xml: Array(
+                """
+                <config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.8"/></variable>
+                <variable><name value="mem_usage"/></variable>
+                <variable><name value="network_usage"/><alarm_trigger_level value="1e6"/></variable></config>
+                """.utf8), object: .cgroup("/machine.slice/vm1.scope"), step: 5, table: table())
         try #require(cgroup.count == 3)
-        #expect(cgroup.map(\.target) == [.key("cgroup:/machine.slice/vm1.scope:cpu_ratio"), .key("cgroup:/machine.slice/vm1.scope:memory_bytes"),
-                                         .selection(MonitorSelection(select: "^cgroup:/machine\\.slice/vm1\\.scope:network_(receive|transmit)_bytes_total$",
-                                                                     aggregate: "sum"))])
+        #expect(
+            cgroup.map(\.target) == [
+                .key("cgroup:/machine.slice/vm1.scope:cpu_ratio"), .key("cgroup:/machine.slice/vm1.scope:memory_bytes"),
+                .selection(
+                    MonitorSelection(
+                        select: "^cgroup:/machine\\.slice/vm1\\.scope:network_(receive|transmit)_bytes_total$",
+                        aggregate: "sum"))
+            ])
         #expect(cgroup[1].transform == "percent" && cgroup[1].value == 95)
     }
 
     @Test(arguments: [
         ("<config><variable><name value=\"cpu_usage\"/></variable></config>", "variable cpu_usage: alarm_trigger_level has no default; give one"),
-        ("<config><variable><name value=\"warp_drive\"/><alarm_trigger_level value=\"1\"/></variable></config>", "variable warp_drive: resmon has no equivalent for the host (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over the data-source names /rrd_updates serves (cpu0, pif_eth0_rx, memory), or over resmon statistic keys (with a ':')"),
-        ("<config><variable><name value=\"fs_usage\"/><alarm_priority value=\"9\"/></variable></config>", "variable fs_usage: alarm_priority is 1 to 5, not \"9\""),
-        ("<config><variable><name value=\"fs_usage\"/><alarm_trigger_sense value=\"sideways\"/></variable></config>", "variable fs_usage: alarm_trigger_sense is high or low, not \"sideways\""),
+        (
+            "<config><variable><name value=\"warp_drive\"/><alarm_trigger_level value=\"1\"/></variable></config>",
+            "variable warp_drive: resmon has no equivalent for the host (known: cpu_usage, network_usage, disk_usage, fs_usage, log_fs_usage, mem_usage, memory_free_kib); give an rrd_regex over the data-source names /rrd_updates serves (cpu0, pif_eth0_rx, memory), or over resmon statistic keys (with a ':')"
+        ),
+        (
+            "<config><variable><name value=\"fs_usage\"/><alarm_priority value=\"9\"/></variable></config>",
+            "variable fs_usage: alarm_priority is 1 to 5, not \"9\""
+        ),
+        (
+            "<config><variable><name value=\"fs_usage\"/><alarm_trigger_sense value=\"sideways\"/></variable></config>",
+            "variable fs_usage: alarm_trigger_sense is high or low, not \"sideways\""
+        ),
         ("<settings/>", "perfmon XML: the root element is <settings>, expected <config>"),
         ("<config><variable><name value=\"fs_usage\"/></variable>", "perfmon XML: at byte 54: <config> is not closed"),
-        ("<!DOCTYPE config [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><config><variable><name value=\"&xxe;\"/></variable></config>", "perfmon XML: at byte 1: DTDs and entity declarations are not accepted"),
-        ("<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><config>&lol2;</config>", "perfmon XML: at byte 1: DTDs and entity declarations are not accepted"),
+        (
+            "<!DOCTYPE config [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><config><variable><name value=\"&xxe;\"/></variable></config>",
+            "perfmon XML: at byte 1: DTDs and entity declarations are not accepted"
+        ),
+        (
+            "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><config>&lol2;</config>",
+            "perfmon XML: at byte 1: DTDs and entity declarations are not accepted"
+        ),
         ("<config><variable><name value=\"&xxe;\"/></variable></config>", "perfmon XML: at byte 32: unknown entity &xxe; (only the five predefined ones)"),
         ("<config><?php system('x') ?></config>", "perfmon XML: at byte 9: declarations and processing instructions are not accepted inside elements"),
-        (String(repeating: "<a>", count: 40) + String(repeating: "</a>", count: 40), "perfmon XML: at byte 49: elements nest deeper than 16"),
+        (String(repeating: "<a>", count: 40) + String(repeating: "</a>", count: 40), "perfmon XML: at byte 49: elements nest deeper than 16")
     ])
     func hostileOrWrongDocumentsAreRefusedClearly(_ xml: String, _ expected: String) {
         do {
@@ -94,9 +118,11 @@ import Testing
     /// A host with two CPUs (and a third offline one's iowait), an interface and the root file system.
     func hostTable() -> SampleTable {
         let table = SampleTable()
-        for key in ["cpu:cpu0:usage_ratio", "cpu:cpu1:usage_ratio", "cpu:cpu0:iowait_ratio", "cpu:total:usage_ratio",
-                    "memory:host:available_bytes", "memory:host:total_bytes", "net:eth0:receive_bytes_total",
-                    "net:eth0:transmit_bytes_total", "fs:/:used_ratio", "cgroup:/vm1.scope:cpu_ratio", "cgroup:/vm1.scope:memory_bytes"] {
+        for key in [
+            "cpu:cpu0:usage_ratio", "cpu:cpu1:usage_ratio", "cpu:cpu0:iowait_ratio", "cpu:total:usage_ratio",
+            "memory:host:available_bytes", "memory:host:total_bytes", "net:eth0:receive_bytes_total",
+            "net:eth0:transmit_bytes_total", "fs:/:used_ratio", "cgroup:/vm1.scope:cpu_ratio", "cgroup:/vm1.scope:memory_bytes"
+        ] {
             _ = table.register(StatisticDescriptor(key: StatisticKey(parsing: key)!, kind: .gauge, unit: "", help: ""))
         }
         return table
@@ -109,7 +135,8 @@ import Testing
 
     /// Issue 15: a user's rrd_regex was ignored on the variables resmon knows.
     @Test func aUsersRRDRegexIsSearchedOverTheXapiNamesOnEveryVariable() throws {
-        let found = try variables("""
+        let found = try variables(
+            """
             <variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><rrd_regex value="cpu[0-9]+"/></variable>
             <variable><name value="network_usage"/><alarm_trigger_level value="1e6"/><rrd_regex value="pif_eth0_rx"/></variable>
             <variable><name value="free"/><alarm_trigger_level value="1024"/><alarm_trigger_sense value="low"/><rrd_regex value="memory_free"/></variable>
@@ -128,7 +155,8 @@ import Testing
         #expect(found["keys"]?.spec.target == .selection(MonitorSelection(select: "^cpu:total:usage_ratio$", aggregate: "sum")))
         #expect(found["keys"]?.statistics == ["cpu:total:usage_ratio"])
 
-        let vm = try variables("""
+        let vm = try variables(
+            """
             <variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><rrd_regex value="cpu[0-9]+"/></variable>
             <variable><name value="memory"/><alarm_trigger_level value="1e9"/><rrd_regex value="^memory$"/></variable>
             """, object: .cgroup("/vm1.scope"))
@@ -137,17 +165,22 @@ import Testing
     }
 
     @Test func aRegexThatMatchesNothingIsSaidSo() throws {
-        let found = try variables("""
+        let found = try variables(
+            """
             <variable><name value="network_usage"/><alarm_trigger_level value="1e6"/><rrd_regex value="pif_eth[0-9]+_[rt]x_nope"/></variable>
             """)
         let net = try #require(found["network_usage"])
         #expect(net.statistics.isEmpty)
-        #expect(net.warning == "rrd_regex \"pif_eth[0-9]+_[rt]x_nope\" matches no data source of the host (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx) now: the monitor stays unknown until one appears")
+        #expect(
+            net.warning
+                == "rrd_regex \"pif_eth[0-9]+_[rt]x_nope\" matches no data source of the host (the names /rrd_updates serves, such as cpu0, memory, pif_eth0_rx) now: the monitor stays unknown until one appears"
+        )
     }
 
     @Test(arguments: ["max", "min", "sum", "average"])
     func consolidationFunctionsPerfmonKnows(_ function: String) throws {
-        let found = try variables("""
+        let found = try variables(
+            """
             <variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><consolidation_fn value="\(function)"/></variable>
             <variable><name value="mem_usage"/><consolidation_fn value="\(function)"/></variable>
             """)
@@ -157,7 +190,8 @@ import Testing
     }
 
     @Test func anExplicitGetPercentFSUsageIsTheRootFileSystem() throws {
-        let found = try variables("""
+        let found = try variables(
+            """
             <variable><name value="root"/><alarm_trigger_level value="0.8"/><consolidation_fn value="get_percent_fs_usage"/></variable>
             <variable><name value="fs_usage"/><consolidation_fn value="get_percent_fs_usage"/><rrd_regex value="__DUMMY__"/></variable>
             """, object: .cgroup("/vm1.scope"))
@@ -169,10 +203,14 @@ import Testing
     }
 
     @Test(arguments: [
-        ("<variable><name value=\"cpu_usage\"/><alarm_trigger_level value=\"1\"/><consolidation_fn value=\"median\"/></variable>",
-         "variable cpu_usage: consolidation_fn \"median\" is not supported (sum, average, max, min or get_percent_fs_usage)"),
-        ("<variable><name value=\"x\"/><alarm_trigger_level value=\"1\"/><rrd_regex value=\"cpu[\"/></variable>",
-         "variable x: rrd_regex \"cpu[\" does not compile: Invalid regular expression"),
+        (
+            "<variable><name value=\"cpu_usage\"/><alarm_trigger_level value=\"1\"/><consolidation_fn value=\"median\"/></variable>",
+            "variable cpu_usage: consolidation_fn \"median\" is not supported (sum, average, max, min or get_percent_fs_usage)"
+        ),
+        (
+            "<variable><name value=\"x\"/><alarm_trigger_level value=\"1\"/><rrd_regex value=\"cpu[\"/></variable>",
+            "variable x: rrd_regex \"cpu[\" does not compile: Invalid regular expression"
+        )
     ])
     func badConsolidationsAndRegexesAreRefusedByName(_ body: String, _ expected: String) {
         let error = #expect(throws: PerfmonImport.ImportError.self) { _ = try variables(body) }
@@ -184,15 +222,17 @@ import Testing
     @Test func aReplayFindsTheRaiseAndTheCancelItShould() throws {
         let descriptor = StatisticDescriptor(key: StatisticKey(parsing: "app:test:level")!, kind: .gauge, unit: "", help: "")
         let times = Array(stride(from: 1_800_000_000, to: 1_800_000_100, by: 5))
-        let values = times.indices.map { $0 >= 5 && $0 < 10 ? 90.0 : 10.0 } // 25 s above 50
+        let values = times.indices.map { $0 >= 5 && $0 < 10 ? 90.0 : 10.0 }  // 25 s above 50
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
         spec.samples = 2
         let events = try MonitorEngine.backtest(spec, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5).events
         #expect(events.map(\.type) == ["above", "canceled"])
-        #expect(events.map(\.time) == [Double(times[6]), Double(times[11])]) // cancelSamples is samples: two below
+        #expect(events.map(\.time) == [Double(times[6]), Double(times[11])])  // cancelSamples is samples: two below
 
         var template = spec
         template.target = .selection(MonitorSelection(select: "x", each: true))
-        #expect(throws: MonitorError.self) { _ = try MonitorEngine.backtest(template, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5) }
+        #expect(throws: MonitorError.self) {
+            _ = try MonitorEngine.backtest(template, series: [BacktestSeries(descriptor: descriptor, times: times, values: values)], step: 5)
+        }
     }
 }

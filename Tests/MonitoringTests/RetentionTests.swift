@@ -7,7 +7,7 @@ import Testing
     @Test func oldAndSurplusEventsGoInBatches() throws {
         let rig = try Rig()
         try rig.create { $0.loggingRate = 1 }
-        rig.feed([Double](repeating: 60, count: 30)) // 30 raise events, one a second
+        rig.feed([Double](repeating: 60, count: 30))  // 30 raise events, one a second
         #expect(rig.events.count == 30)
         let now = rig.time
         // Keep the newest 20: 10 go, in batches of at most 4.

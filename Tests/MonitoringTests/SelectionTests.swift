@@ -5,6 +5,7 @@ import ResmonTestSupport
 import Statistics
 import Storage
 import Testing
+
 @testable import Monitoring
 
 /// Aggregate and template targets over statistics that come and go.
@@ -26,8 +27,10 @@ import Testing
         /// A process-like statistic `app:RESOURCE:rss` with a name label.
         func add(_ resource: String, name: String, value: Double) {
             let key = "app:\(resource):rss"
-            handles[key] = table.register(StatisticDescriptor(key: StatisticKey(parsing: key)!, kind: .gauge, unit: "bytes",
-                                                              labels: ["name": name], help: "test"))
+            handles[key] = table.register(
+                StatisticDescriptor(
+                    key: StatisticKey(parsing: key)!, kind: .gauge, unit: "bytes",
+                    labels: ["name": name], help: "test"))
             values[key] = value
         }
 
@@ -74,10 +77,10 @@ import Testing
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above"] && rig.events[0].value == 110)
         #expect(rig.events[0].key == #"sum(^app:[^:]+:rss${name=~"^nginx$"})"#)
-        rig.retire("b")                       // a member goes: 60
+        rig.retire("b")  // a member goes: 60
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above", "canceled"])
-        rig.add("d", name: "nginx", value: 70) // one comes: 130
+        rig.add("d", name: "nginx", value: 70)  // one comes: 130
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above", "canceled", "above"])
         #expect(rig.engine.monitor("nginx-total")?.state.lastValue == 130)
@@ -86,7 +89,7 @@ import Testing
         count.id = "no-nginx"
         _ = try rig.engine.create([count], owner: 0)
         rig.retire("a")
-        rig.retire("d")                       // none left: a count of 0, the sum unknown
+        rig.retire("d")  // none left: a count of 0, the sum unknown
         rig.cycle()
         #expect(rig.events.filter { $0.monitorId == "no-nginx" }.map(\.type) == ["below"])
         #expect(rig.engine.monitor("nginx-total")?.state.lastValue == nil)
@@ -109,33 +112,36 @@ import Testing
         #expect(rig.engine.monitor("nginx-rss.102")?.spec.template == "nginx-rss")
         #expect(throws: MonitorError.self) { try rig.engine.delete("nginx-rss.102", caller: 0) }
 
-        try rig.restart()                     // instances come back raised, and do not fire again
+        try rig.restart()  // instances come back raised, and do not fire again
         rig.cycle()
         #expect(rig.engine.monitor("nginx-rss.102")?.state.phase == "raised")
         #expect(rig.events.count == 1)
 
-        rig.retire("102")                     // the raised instance's resource goes: cancelled
+        rig.retire("102")  // the raised instance's resource goes: cancelled
         rig.add("104", name: "nginx", value: 500)
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above", "canceled", "above"])
         #expect(rig.events.map(\.monitorId) == ["nginx-rss.102", "nginx-rss.102", "nginx-rss.104"])
         #expect(Set(rig.engine.list().map(\.id)) == ["nginx-rss", "nginx-rss.101", "nginx-rss.104"])
 
-        _ = try rig.engine.perform(.stop, on: "nginx-rss", caller: 0) // actions reach every instance
+        _ = try rig.engine.perform(.stop, on: "nginx-rss", caller: 0)  // actions reach every instance
         #expect(rig.engine.list().allSatisfy { !$0.state.running })
-        try rig.engine.delete("nginx-rss", caller: 0) // deleting the template retires them (raised: cancelled)
+        try rig.engine.delete("nginx-rss", caller: 0)  // deleting the template retires them (raised: cancelled)
         #expect(rig.engine.list().isEmpty)
         #expect(rig.events.map(\.type).suffix(1) == ["canceled"])
     }
 
     @Test func instanceIDsAreStableAcrossRuns() {
         // A literal, not a second call: a per-process hash seed would pass a same-process check.
-        let descriptor = StatisticDescriptor(key: StatisticKey(parsing: "cgroup:/process_api/1ed3cd7f1f103e8f2ab466cd24ecbbf9:memory_bytes")!,
-                                             kind: .gauge, unit: "bytes", help: "")
-        #expect(MonitorEngine.instanceID(template: "defaults.cgroup-memory", descriptor: descriptor)
+        let descriptor = StatisticDescriptor(
+            key: StatisticKey(parsing: "cgroup:/process_api/1ed3cd7f1f103e8f2ab466cd24ecbbf9:memory_bytes")!,
+            kind: .gauge, unit: "bytes", help: "")
+        #expect(
+            MonitorEngine.instanceID(template: "defaults.cgroup-memory", descriptor: descriptor)
                 == "defaults.cgroup-memory._process_api_1ed3cd7f1f10.73185224711")
-        let process = StatisticDescriptor(key: StatisticKey(parsing: "process:4242:rss_bytes")!, kind: .gauge, unit: "bytes",
-                                          labels: ["start_time": "987654"], help: "")
+        let process = StatisticDescriptor(
+            key: StatisticKey(parsing: "process:4242:rss_bytes")!, kind: .gauge, unit: "bytes",
+            labels: ["start_time": "987654"], help: "")
         #expect(MonitorEngine.instanceID(template: "nginx-rss", descriptor: process) == "nginx-rss.4242-987654")
     }
 
@@ -155,7 +161,8 @@ import Testing
         #expect(refusal(.selection(MonitorSelection(select: "x", aggregate: "median"))).contains("aggregate"))
         #expect(refusal(.selection(MonitorSelection(select: "x", aggregate: "sum", each: true))).contains("template"))
         #expect(refusal(.selection(MonitorSelection(select: "x", where: ["bad label": "y"], aggregate: "sum"))).contains("label"))
-        let decoded = try JSONDecoder().decode(MonitorSpec.self, from: Data(#"{"target": {"select": "x", "aggregate": "sum"}, "condition": "above", "value": 1}"#.utf8))
+        let decoded = try JSONDecoder().decode(
+            MonitorSpec.self, from: Data(#"{"target": {"select": "x", "aggregate": "sum"}, "condition": "above", "value": 1}"#.utf8))
         #expect(decoded.target == .selection(MonitorSelection(select: "x", aggregate: "sum")))
         #expect(throws: (any Error).self) {
             try JSONDecoder().decode(MonitorSpec.self, from: Data(#"{"target": {"select": "x", "sum": true}, "condition": "above", "value": 1}"#.utf8))

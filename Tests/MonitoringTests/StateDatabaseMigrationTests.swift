@@ -4,6 +4,7 @@ import ResmonTestSupport
 import Statistics
 import Storage
 import Testing
+
 @testable import Monitoring
 
 /// The state database's schema now lives with its owners (EventStore, MonitorStore, SinkRunner),
@@ -22,15 +23,15 @@ import Testing
             """,
             "CREATE INDEX events_monitor ON events(monitor_id, id)",
             "CREATE TABLE monitors (id TEXT PRIMARY KEY, spec TEXT NOT NULL, owner INTEGER NOT NULL, created REAL NOT NULL)",
-            "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
+            "CREATE TABLE monitor_state (id TEXT PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)"
         ],
         [
             "CREATE TABLE sink_cursors (name TEXT PRIMARY KEY, after INTEGER NOT NULL)",
-            "CREATE TABLE sink_alerts (sink TEXT NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (sink, monitor_id))",
+            "CREATE TABLE sink_alerts (sink TEXT NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (sink, monitor_id))"
         ],
         [
-            "CREATE TABLE instance_state (id TEXT PRIMARY KEY, template TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)",
-        ],
+            "CREATE TABLE instance_state (id TEXT PRIMARY KEY, template TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE, state TEXT NOT NULL)"
+        ]
     ]
 
     @Test func theReleasedMigrationsComeFirstUnchanged() {
@@ -46,22 +47,34 @@ import Testing
         do {
             let old = try Database(path: path)
             try old.migrate(Array(StateDatabaseMigrationTests.released.prefix(2)))
-            try old.execute("INSERT INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)", [
-                .text("m"), .text(#"{"id":"m","target":"app:test:level","condition":"above","value":50}"#),
-                .integer(0), .real(1_800_000_000),
-            ])
-            try old.execute("INSERT INTO monitor_state (id, state) VALUES (?, ?)", [
-                .text("m"),
-                .text(#"{"phase":"raised","count":1,"running":true,"paused":false,"notified":true,"loggedRaised":true,"raisedAt":1800000001,"lastRaiseEvent":1}"#),
-            ])
-            _ = try EventStore.append([EventRecord(id: 0, time: 1_800_000_001, code: EventType.above.rawValue, type: EventType.above.name,
-                                                   severity: "warning", monitorId: "m", monitorName: nil, key: "app:test:level",
-                                                   value: 60, threshold: 50, host: "old", message: "app:test:level is 60, above 50",
-                                                   cancels: nil, labels: [:], annotations: [:])], in: old)
+            try old.execute(
+                "INSERT INTO monitors (id, spec, owner, created) VALUES (?,?,?,?)",
+                [
+                    .text("m"), .text(#"{"id":"m","target":"app:test:level","condition":"above","value":50}"#),
+                    .integer(0), .real(1_800_000_000)
+                ])
+            try old.execute(
+                "INSERT INTO monitor_state (id, state) VALUES (?, ?)",
+                [
+                    .text("m"),
+                    .text(
+                        #"{"phase":"raised","count":1,"running":true,"paused":false,"notified":true,"loggedRaised":true,"raisedAt":1800000001,"lastRaiseEvent":1}"#
+                    )
+                ])
+            _ = try EventStore.append(
+                [
+                    EventRecord(
+                        id: 0, time: 1_800_000_001, code: EventType.above.rawValue, type: EventType.above.name,
+                        severity: "warning", monitorId: "m", monitorName: nil, key: "app:test:level",
+                        value: 60, threshold: 50, host: "old", message: "app:test:level is 60, above 50",
+                        cancels: nil, labels: [:], annotations: [:])
+                ], in: old)
         }
         let table = SampleTable()
-        _ = table.register(StatisticDescriptor(key: StatisticKey(parsing: "app:test:level")!, kind: .gauge, unit: "",
-                                               upperBound: nil, help: "test"))
+        _ = table.register(
+            StatisticDescriptor(
+                key: StatisticKey(parsing: "app:test:level")!, kind: .gauge, unit: "",
+                upperBound: nil, help: "test"))
         let database = try StateDatabase(path: path, migrations: MonitorStore.migrations)
         let engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
         try engine.load()

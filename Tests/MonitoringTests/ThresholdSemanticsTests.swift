@@ -5,6 +5,7 @@ import ResmonTestSupport
 import Statistics
 import Storage
 import Testing
+
 @testable import Monitoring
 
 /// An engine over a real state database and a sample table whose values the test sets.
@@ -17,11 +18,13 @@ final class Rig {
     var time = 1_800_000_000.0
 
     init(kind: StatisticKind = .gauge, upperBound: Double? = 200) throws {
-        handle = table.register(StatisticDescriptor(key: StatisticKey(parsing: kind == .gauge ? "app:test:level" : "app:test:count_total")!,
-                                                    kind: kind, unit: "", upperBound: upperBound, help: "test"))
+        handle = table.register(
+            StatisticDescriptor(
+                key: StatisticKey(parsing: kind == .gauge ? "app:test:level" : "app:test:count_total")!,
+                kind: kind, unit: "", upperBound: upperBound, help: "test"))
         database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
-        feedValue(.nan) // the statistic exists from the start
+        feedValue(.nan)  // the statistic exists from the start
     }
 
     var key: String { table.descriptor(handle)!.key.text }
@@ -99,13 +102,15 @@ final class Rig {
 
     @Test func aWatermarkFollowsTheExtremeAndReportsMovesPastItsTolerance() throws {
         let rig = try Rig()
-        try rig.create(type: "watermark") { $0.events = true; $0.tolerance = 5 }
-        rig.feed(10, 12, 30, 20, 31, 40)      // 10 sets the mark silently; 12 and 31 move it by ≤ 5
+        try rig.create(type: "watermark") {
+            $0.events = true; $0.tolerance = 5
+        }
+        rig.feed(10, 12, 30, 20, 31, 40)  // 10 sets the mark silently; 12 and 31 move it by ≤ 5
         #expect(rig.types == ["watermark", "watermark"])
         #expect(rig.events.map(\.value) == [30, 40] && rig.events.map(\.threshold) == [10, 30])
         #expect(rig.events[0].code == 520 && rig.events[0].severity == "info")
         #expect(rig.state?.watermark == 40 && rig.state?.watermarkTime == rig.time - 0)
-        try rig.restart()                      // the mark survives a restart
+        try rig.restart()  // the mark survives a restart
         #expect(rig.state?.watermark == 40)
         _ = try rig.engine.perform(.reset, on: "m", caller: 0)
         #expect(rig.state?.watermark == nil)
@@ -113,45 +118,61 @@ final class Rig {
         let low = try Rig()
         try low.create(type: "watermark") { $0.mark = "low" }
         low.feed(10, 5, 7)
-        #expect(low.state?.watermark == 5 && low.types.isEmpty) // events are off by default
+        #expect(low.state?.watermark == 5 && low.types.isEmpty)  // events are off by default
 
         let change = try Rig()
         try change.create(type: "watermark") { $0.transform = "change" }
-        change.feed(100, 103, 109, 110)       // the largest increase between readings
+        change.feed(100, 103, 109, 110)  // the largest increase between readings
         #expect(change.state?.watermark == 6)
 
         let limited = try Rig()
-        try limited.create(type: "watermark") { $0.events = true; $0.loggingRate = 10 }
-        limited.feed(10, 30, 50)              // 50 comes within loggingRate of the report of 30
+        try limited.create(type: "watermark") {
+            $0.events = true; $0.loggingRate = 10
+        }
+        limited.feed(10, 30, 50)  // 50 comes within loggingRate of the report of 30
         #expect(limited.events.map(\.value) == [30])
         limited.time += 10
-        limited.feed(0)                       // the move held back is reported once the rate allows
+        limited.feed(0)  // the move held back is reported once the rate allows
         #expect(limited.events.map(\.value) == [30, 50])
     }
 
     @Test func aLeakyBucketAlarmsOnASustainedRateAndCancelsWhenItRefills() throws {
         let rig = try Rig(kind: .counter)
-        try rig.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 }
-        rig.feed(1000, 1002, 1010)            // bursts within the bucket: levels 8, 2
+        try rig.create(type: "leakyBucket") {
+            $0.bucketSize = 10; $0.fillValue = 2
+        }
+        rig.feed(1000, 1002, 1010)  // bursts within the bucket: levels 8, 2
         #expect(rig.types.isEmpty && rig.state?.level == 2)
-        rig.feed(1015)                        // refilled to 4, drained by 5: empty
+        rig.feed(1015)  // refilled to 4, drained by 5: empty
         #expect(rig.types == ["counterRateExceeded"] && rig.events[0].code == 508 && rig.state?.level == 0)
-        rig.feed(1016, 1016, 1016, 1016, 1016) // refilling: 1, 3, 5, 7, 9
+        rig.feed(1016, 1016, 1016, 1016, 1016)  // refilling: 1, 3, 5, 7, 9
         #expect(rig.types == ["counterRateExceeded"] && rig.state?.phase == "raised")
-        rig.feed(1016)                        // full again: the condition ended
+        rig.feed(1016)  // full again: the condition ended
         #expect(rig.types == ["counterRateExceeded", "canceled"])
-        rig.feed(5)                           // a counter reset is no reading
+        rig.feed(5)  // a counter reset is no reading
         #expect(rig.state?.level == 10)
 
         // Each refusal is a 400 (`invalid`) that names what is wrong.
         let gauge = try Rig()
-        let onAGauge = #expect(throws: MonitorError.self) { try gauge.create(type: "leakyBucket") { $0.bucketSize = 10; $0.fillValue = 2 } }
+        let onAGauge = #expect(throws: MonitorError.self) {
+            try gauge.create(type: "leakyBucket") {
+                $0.bucketSize = 10; $0.fillValue = 2
+            }
+        }
         #expect(onAGauge?.kind == .invalid)
         #expect(onAGauge?.message == "a leaky bucket drains by a counter's growth; app:test:level is a gauge")
-        let noFill = #expect(throws: MonitorError.self) { try rig.create(type: "leakyBucket") { $0.id = "n"; $0.bucketSize = 10 } }
+        let noFill = #expect(throws: MonitorError.self) {
+            try rig.create(type: "leakyBucket") {
+                $0.id = "n"; $0.bucketSize = 10
+            }
+        }
         #expect(noFill?.kind == .invalid)
         #expect(noFill?.message == "fillValue: a leaky bucket needs what it refills per monitoring period, above 0")
-        let conditionOnAWatermark = #expect(throws: MonitorError.self) { try rig.create(type: "watermark") { $0.id = "n"; $0.condition = "above" } }
+        let conditionOnAWatermark = #expect(throws: MonitorError.self) {
+            try rig.create(type: "watermark") {
+                $0.id = "n"; $0.condition = "above"
+            }
+        }
         #expect(conditionOnAWatermark?.kind == .invalid)
         #expect(conditionOnAWatermark?.message == "condition does not apply to a watermark monitor")
         let unknownType = #expect(throws: MonitorError.self) { try rig.create(type: "histogram") { $0.id = "n" } }
@@ -163,11 +184,11 @@ final class Rig {
     @Test func armedWaitsForAReadingThatDoesNotMeetTheCondition() throws {
         let rig = try Rig()
         try rig.create { $0.precondition = MonitorPrecondition(armed: true) }
-        rig.feed(90, 90)                      // a new monitor on a busy value does not fire at once
+        rig.feed(90, 90)  // a new monitor on a busy value does not fire at once
         #expect(rig.types.isEmpty)
-        rig.feed(10, 90)                      // armed by 10
+        rig.feed(10, 90)  // armed by 10
         #expect(rig.types == ["above"])
-        rig.feed(10, 90)                      // cancelled by 10, which disarms it; 90 is not enough
+        rig.feed(10, 90)  // cancelled by 10, which disarms it; 90 is not enough
         #expect(rig.types == ["above", "canceled"])
         rig.feed(10, 90)
         #expect(rig.types == ["above", "canceled", "above"])
@@ -185,7 +206,7 @@ final class Rig {
         var a = MonitorSpec(target: rig.key, condition: "above", value: 50)
         a.id = "a"
         _ = try rig.engine.create([quiet, loud, a], owner: 0)
-        rig.feed(90)                          // "a" raises first, so only the dependent that wants it raised does
+        rig.feed(90)  // "a" raises first, so only the dependent that wants it raised does
         #expect(Set(rig.events.map(\.monitorId)) == ["a", "only-when-a-raised"])
         // Deleting what others depend on is a conflict (409 over the API), naming them.
         let dependedOn = #expect(throws: MonitorError.self) { try rig.engine.delete("a", caller: 0) }
@@ -210,13 +231,13 @@ final class Rig {
         try rig.create { $0.staleAfter = 3 }
         rig.feed(10, .nan, .nan)
         #expect(rig.types.isEmpty)
-        rig.feed(.nan, .nan)                  // three seconds without a value
+        rig.feed(.nan, .nan)  // three seconds without a value
         #expect(rig.types == ["noData"] && rig.events[0].code == 521)
         rig.feed(.nan)
-        #expect(rig.types == ["noData"])      // raised once
+        #expect(rig.types == ["noData"])  // raised once
         rig.feed(20)
         #expect(rig.types == ["noData", "canceled"] && rig.events[1].cancels == rig.events[0].id)
-        rig.feed(90)                          // the threshold's own state is apart
+        rig.feed(90)  // the threshold's own state is apart
         #expect(rig.types == ["noData", "canceled", "above"])
     }
 
@@ -256,7 +277,7 @@ final class Rig {
         try rig.create { $0.samples = 2 }
         rig.feed(60, .nan, .nan, 60)
         #expect(rig.types == ["above"])
-        rig.feed(.nan, 10, .nan, .nan) // one cancel reading of two; unknowns keep the count
+        rig.feed(.nan, 10, .nan, .nan)  // one cancel reading of two; unknowns keep the count
         #expect(rig.types == ["above"])
         #expect(rig.phase == "pendingCancel")
         rig.feed(10)
@@ -266,7 +287,7 @@ final class Rig {
     @Test(arguments: [
         ("above", 50.0, [50.0, 51], "above", 501), ("atOrAbove", 50, [49, 50], "atOrAbove", 502),
         ("at", 50, [47, 48], "at", 503), ("atOrBelow", 50, [51, 50], "atOrBelow", 504), ("below", 50, [50, 49], "below", 505),
-        ("notAt", 50, [52, 47], "notAtBelow", 506), ("notAt", 50, [52, 53], "notAtAbove", 507),
+        ("notAt", 50, [52, 47], "notAtBelow", 506), ("notAt", 50, [52, 53], "notAtAbove", 507)
     ])
     func everyConditionAndItsCode(_ condition: String, _ value: Double, _ readings: [Double], _ type: String, _ code: Int) throws {
         let rig = try Rig()
@@ -278,11 +299,13 @@ final class Rig {
 
     @Test func hysteresisWithCancelValueAndCancelSamples() throws {
         let rig = try Rig()
-        try rig.create { $0.cancelValue = 30; $0.cancelSamples = 2 }
-        rig.feed(60, 40, 45, 29)           // 40 and 45 are below 50 but above the cancel value: still raised
+        try rig.create {
+            $0.cancelValue = 30; $0.cancelSamples = 2
+        }
+        rig.feed(60, 40, 45, 29)  // 40 and 45 are below 50 but above the cancel value: still raised
         #expect(rig.types == ["above"])
         #expect(rig.phase == "pendingCancel")
-        rig.feed(35)                        // back inside the band: the cancel count resets
+        rig.feed(35)  // back inside the band: the cancel count resets
         #expect(rig.phase == "raised")
         rig.feed(20, 20)
         #expect(rig.types == ["above", "canceled"])
@@ -317,20 +340,20 @@ final class Rig {
 
     @Test func percentChangeAndRateTransforms() throws {
         let percent = try Rig(upperBound: 200)
-        try percent.create({ $0.transform = "percent" }, value: 40) // 40 % of 200 = 80
+        try percent.create({ $0.transform = "percent" }, value: 40)  // 40 % of 200 = 80
         percent.feed(79, 81)
         #expect(percent.types == ["above"])
         #expect(percent.events[0].value == 40.5)
 
         let change = try Rig()
         try change.create({ $0.transform = "change" }, value: 5)
-        change.feed(100, 103, 109)            // first reading unknown; +3; +6
+        change.feed(100, 103, 109)  // first reading unknown; +3; +6
         #expect(change.types == ["above"])
         #expect(change.events[0].value == 6)
 
         let rate = try Rig(kind: .counter)
         try rate.create({ $0.transform = "rate" }, value: 10)
-        rate.feed(1000, 1005, 1020)           // per second: 5, 15
+        rate.feed(1000, 1005, 1020)  // per second: 5, 15
         #expect(rate.types == ["above"])
         #expect(rate.events[0].value == 15)
 
@@ -407,7 +430,7 @@ final class Rig {
         }
         _ = try rig.engine.create(specs, owner: 0)
         rig.feed(60)
-        rig.feed(45) // within the hysteresis: still raised
+        rig.feed(45)  // within the hysteresis: still raised
         rig.feed(30)
         let events = rig.events
         #expect(events.map(\.type) == ["above", "canceled"])
@@ -428,7 +451,12 @@ final class Rig {
 
     @Test func ownersAndPreciseRefusals() throws {
         let rig = try Rig()
-        _ = try rig.engine.create([{ var spec = MonitorSpec(target: rig.key, condition: "above", value: 1); spec.id = "owned"; return spec }()], owner: 1000)
+        _ = try rig.engine.create(
+            [
+                {
+                    var spec = MonitorSpec(target: rig.key, condition: "above", value: 1); spec.id = "owned"; return spec
+                }()
+            ], owner: 1000)
         #expect(throws: MonitorError.self) { try rig.engine.delete("owned", caller: 1001) }
         try rig.engine.delete("owned", caller: 1000)
         func refusal(_ configure: (inout MonitorSpec) -> Void) -> String {
@@ -451,16 +479,18 @@ final class Rig {
         #expect(refusal { $0.microMonitoringRate = 2_000_000 }.contains("microMonitoringRate"))
         #expect(refusal { $0.monitoringRate = 0.5 }.contains("monitoringRate"))
         _ = try rig.create()
-        #expect(throws: MonitorError.self) { try rig.create() } // the same id again: conflict
+        #expect(throws: MonitorError.self) { try rig.create() }  // the same id again: conflict
     }
 
     @Test func dataCaptureAndMonitoringInterval() throws {
         let rig = try Rig()
-        try rig.create { $0.dataCapture = true; $0.monitoringInterval = 3 }
+        try rig.create {
+            $0.dataCapture = true; $0.monitoringInterval = 3
+        }
         rig.feed(1, 2, 3, 4, 5, 6)
         let captured = rig.engine.captured("m") ?? []
         #expect(captured.compactMap(\.raw).prefix(2) == [1, 2])
-        #expect(rig.engine.monitor("m")?.state.running == false) // stopped itself after 3 s
+        #expect(rig.engine.monitor("m")?.state.running == false)  // stopped itself after 3 s
     }
 }
 
@@ -472,7 +502,7 @@ final class Rig {
         #expect(rig.types == ["above"])
         let changed = try rig.engine.update("m", patch: ["value": .number(70), "samples": .number(2)], caller: 0)
         #expect(changed.spec.value == 70 && changed.spec.samples == 2)
-        #expect(rig.types == ["above", "canceled"]) // a raised monitor that changes is cancelled first
+        #expect(rig.types == ["above", "canceled"])  // a raised monitor that changes is cancelled first
         rig.feed(75)
         #expect(rig.phase == "pending")
         rig.feed(75)
@@ -480,9 +510,9 @@ final class Rig {
         #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["condition": .string("sideways")], caller: 0) }
         #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["colour": .string("red")], caller: 0) }
         #expect(throws: MonitorError.self) { try rig.engine.update("m", patch: ["id": .string("other")], caller: 0) }
-        #expect(rig.engine.monitor("m")?.spec.value == 70) // refused patches change nothing
+        #expect(rig.engine.monitor("m")?.spec.value == 70)  // refused patches change nothing
         try rig.restart()
-        #expect(rig.engine.monitor("m")?.spec.value == 70) // and an accepted one is durable
+        #expect(rig.engine.monitor("m")?.spec.value == 70)  // and an accepted one is durable
     }
 
     @Test func eventsPageWithAfterAndLimit() throws {

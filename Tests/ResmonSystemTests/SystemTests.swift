@@ -1,7 +1,8 @@
 import ResmonSystem
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct SystemTests {

@@ -2,8 +2,9 @@ import CShim
 import Foundation
 import ResmonSystem
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Ends every session the tests start when the test process ends, however it ends.
@@ -27,8 +28,9 @@ enum Reaper {
             { session[$0] = 1 }
             END { for (id in session) system("pkill -KILL -s " id "; kill -KILL -- -" id " 2>/dev/null") }
             """
-        let started = try? ProcessGroup.spawn(["/usr/bin/awk", script], environment: ["PATH=/usr/bin:/bin"],
-                                               stdin: ends[0], newSession: true)
+        let started = try? ProcessGroup.spawn(
+            ["/usr/bin/awk", script], environment: ["PATH=/usr/bin:/bin"],
+            stdin: ends[0], newSession: true)
         close(ends[0])
         guard started != nil else {
             close(ends[1])
@@ -57,11 +59,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; standard streams come from the descriptors given
     /// (nil: /dev/null). The environment is the test process's, with `environment` merged in.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil) throws {
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil
+    ) throws {
         let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { $0.key + "=" + $0.value }
-        pid = try ProcessGroup.spawn([executable] + arguments, environment: variables, stdin: stdin, stdout: stdout,
-                                     stderr: stderr, newSession: true)
+        pid = try ProcessGroup.spawn(
+            [executable] + arguments, environment: variables, stdin: stdin, stdout: stdout,
+            stderr: stderr, newSession: true)
         Reaper.watch(pid)
     }
 
@@ -109,7 +114,8 @@ public final class ChildProcess: @unchecked Sendable {
     public static func members(ofSession session: pid_t) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
             guard let member = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let end = stat.lastIndex(of: ")") else { return nil }
+                let end = stat.lastIndex(of: ")")
+            else { return nil }
             // After the command's closing parenthesis: state, ppid, pgrp, session.
             let fields = stat[stat.index(after: end)...].split(separator: " ")
             return fields.count > 3 && fields[0] != "Z" && pid_t(fields[3]) == session ? member : nil

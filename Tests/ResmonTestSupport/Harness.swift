@@ -2,8 +2,9 @@ import CShim
 import Foundation
 import ResmonClient
 import Statistics
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A directory under /tmp removed when the value is released.
@@ -51,11 +52,14 @@ public enum Products {
     }
 
     /// Runs a program to completion (with a deadline) and collects its output.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           input: String? = nil, timeout: Double = 30) throws -> ProgramResult {
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        input: String? = nil, timeout: Double = 30
+    ) throws -> ProgramResult {
         let standardInput = try Pipe(), output = try Pipe(), error = try Pipe()
-        let process = try ChildProcess(executable, arguments, environment: environment,
-                                       stdin: standardInput.read, stdout: output.write, stderr: error.write)
+        let process = try ChildProcess(
+            executable, arguments, environment: environment,
+            stdin: standardInput.read, stdout: output.write, stderr: error.write)
         standardInput.closeRead()
         output.closeWrite()
         error.closeWrite()
@@ -73,9 +77,10 @@ public enum Products {
         }
         if process.waitForExit(timeout: timeout) == nil { process.stop() }
         _ = group.wait(timeout: .now() + 5)
-        return ProgramResult(status: process.exitCode ?? -1,
-                             output: String(decoding: outputData.get(), as: UTF8.self),
-                             error: String(decoding: errorData.get(), as: UTF8.self))
+        return ProgramResult(
+            status: process.exitCode ?? -1,
+            output: String(decoding: outputData.get(), as: UTF8.self),
+            error: String(decoding: errorData.get(), as: UTF8.self))
     }
 
     /// Copies a program that a test will run. By cp, not in this process: a copy held open for
@@ -156,9 +161,11 @@ public final class DaemonHarness: @unchecked Sendable {
     ///   - defaultMonitors: let resmond write its default monitors on the first start (tests that
     ///     count events leave them out: an empty `monitors.d/defaults.json` is written instead).
     ///   - executable: another resmond binary than the build's (a private copy, say).
-    public init(arguments: [String] = ["--listen", "none", "--step", "1"], configuration: String? = nil,
-                environment: [String: String] = [:], directory: TemporaryDirectory = TemporaryDirectory("resmond"),
-                waitUntilReady: Bool = true, defaultMonitors: Bool = false, executable: String? = nil) throws {
+    public init(
+        arguments: [String] = ["--listen", "none", "--step", "1"], configuration: String? = nil,
+        environment: [String: String] = [:], directory: TemporaryDirectory = TemporaryDirectory("resmond"),
+        waitUntilReady: Bool = true, defaultMonitors: Bool = false, executable: String? = nil
+    ) throws {
         self.directory = directory
         if let configuration { try directory.write("config/resmond.json", configuration) }
         if !defaultMonitors && !FileManager.default.fileExists(atPath: directory.file("config/monitors.d/defaults.json")) {
@@ -168,12 +175,14 @@ public final class DaemonHarness: @unchecked Sendable {
         // A debug build on a machine busy with other tests is bigger and slower than the release
         // build the self-limits are set for, and a daemon refusing creates as busy would fail
         // tests about something else: unless a test sets limits itself, they are out of reach.
-        let limits = configuration?.contains("\"limits\"") == true || arguments.contains("--cpu-limit") || arguments.contains("--memory-limit")
+        let limits =
+            configuration?.contains("\"limits\"") == true || arguments.contains("--cpu-limit") || arguments.contains("--memory-limit")
             ? [] : ["--cpu-limit", "1600", "--memory-limit", "4096"]
         let errors = try Products.Pipe()
-        process = try ChildProcess(executable ?? Products.path("resmond"),
-                                   ["--state-dir", directory.file("state"), "--config-dir", directory.file("config")] + limits + arguments,
-                                   environment: environment, stderr: errors.write)
+        process = try ChildProcess(
+            executable ?? Products.path("resmond"),
+            ["--state-dir", directory.file("state"), "--config-dir", directory.file("config")] + limits + arguments,
+            environment: environment, stderr: errors.write)
         errors.closeWrite()
         logReader = FileHandle(fileDescriptor: dup(errors.read), closeOnDealloc: true)
         client = ResmonClient(socketPath: directory.file("state/resmond.sock"), timeoutMilliseconds: 5000)

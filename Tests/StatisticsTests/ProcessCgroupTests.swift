@@ -1,13 +1,14 @@
 import Foundation
 import ResmonTestSupport
 import Testing
+
 @testable import Statistics
 
 @Suite struct ProcessTests {
     @Test func aNameWithSpacesAndParenthesesParses() throws {
         let line = "12552 (a b) c) S 12549 12549 935 0 -1 4194304 134 0 7 0 250 50 0 0 20 0 3 0 272954 2990080 393 18446744073709551615 0"
         let bytes = Array(line.utf8)
-        let parsed = ProcessSubsystem.parseStat(bytes.span) // outside the macro, which cannot capture a Span
+        let parsed = ProcessSubsystem.parseStat(bytes.span)  // outside the macro, which cannot capture a Span
         let stat = try #require(parsed)
         #expect(stat.comm == "a b) c")
         #expect(stat.state == UInt8(ascii: "S"))
@@ -57,7 +58,7 @@ import Testing
         let cpus = Double(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let ratio = try #require(host.value("process:4242:cpu_ratio"))
         #expect(abs(ratio - 0.5 / cpus) < 1e-9)
-        #expect(abs((host.value("process:4242:cpu_seconds_total") ?? 0) - 0.5) < 1e-9) // 1 s over 2 s
+        #expect(abs((host.value("process:4242:cpu_seconds_total") ?? 0) - 0.5) < 1e-9)  // 1 s over 2 s
     }
 
     @Test func aReusedPIDStartsFreshAndAnExitedOneGoes() throws {
@@ -70,7 +71,7 @@ import Testing
         try host.collect(processes, at: 101)
         let after = try #require(host.table.handle(for: "process:4242:cpu_seconds_total"))
         #expect(before != after)
-        #expect(host.sample("process:4242:cpu_seconds_total")?.value.isNaN == true) // no rate across processes
+        #expect(host.sample("process:4242:cpu_seconds_total")?.value.isNaN == true)  // no rate across processes
         #expect(host.sample("process:4242:rss_bytes")?.descriptor.labels["start_time"] == "999999")
 
         try host.tree.remove("proc/4242")
@@ -94,8 +95,9 @@ import Testing
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
     func collector(_ version: String, table: SampleTable) -> CgroupSubsystem {
-        CgroupSubsystem(paths: HostPaths(procRoot: CgroupTests.fixtures + "/host1/proc", sysRoot: CgroupTests.fixtures + "/cgroup-\(version)/sys"),
-                        table: table)
+        CgroupSubsystem(
+            paths: HostPaths(procRoot: CgroupTests.fixtures + "/host1/proc", sysRoot: CgroupTests.fixtures + "/cgroup-\(version)/sys"),
+            table: table)
     }
 
     func collect(_ subsystem: CgroupSubsystem, _ table: SampleTable, at time: Double) throws {
@@ -120,7 +122,7 @@ import Testing
         #expect(table.sample(forKey: key + "pids")?.value == 12)
         // An unlimited group is bounded by the host's memory.
         #expect(table.sample(forKey: "cgroup:/:memory_limit_bytes")?.value == Double(24684096 * 1024))
-        #expect(table.sample(forKey: key + "cpu_pressure_ratio") == nil) // v1 has no per-group PSI
+        #expect(table.sample(forKey: key + "cpu_pressure_ratio") == nil)  // v1 has no per-group PSI
     }
 
     @Test func versionTwoFiles() throws {
@@ -161,7 +163,7 @@ import Testing
         #expect(try !Selector(where: ["name!~ngi"]).matches(nginx))
         #expect(try Selector(match: "rss", where: ["statistic=rss_bytes", "resource=10", "subsystem~^proc"]).matches(nginx))
         #expect(try !Selector(where: ["unit=x"]).matches(nginx))
-        #expect(try Selector(where: ["unit="]).matches(nginx)) // absent matches as empty
+        #expect(try Selector(where: ["unit="]).matches(nginx))  // absent matches as empty
     }
 
     @Test(arguments: ["name", "=x", "na me=x", "name~(", "name!x"])
@@ -175,7 +177,7 @@ import Testing
         let key = try #require(StatisticKey(parsing: "app:shop:orders_total"))
         try pushed.push(key, value: 5, kind: .counter, unit: "orders", monotonicTime: 100)
         try pushed.push(key, value: 25, kind: .counter, unit: "orders", monotonicTime: 104)
-        #expect(table.sample(forKey: key.text)?.value == 5) // 20 orders in 4 s
+        #expect(table.sample(forKey: key.text)?.value == 5)  // 20 orders in 4 s
         #expect(throws: PushedStatistics.Refusal.kindConflict(key: key.text, existing: .counter)) {
             try pushed.push(key, value: 1, kind: .gauge, unit: "", monotonicTime: 105)
         }
@@ -197,8 +199,9 @@ import Testing
 
     @Test func aFasterPeriodCanBeRequestedAndWithdrawn() throws {
         let host = try Host()
-        let collector = Collector(subsystems: [LoadSubsystem(paths: host.paths, table: host.table)], table: host.table,
-                                  step: 1, settings: ["load": SubsystemSettings(period: 10)])
+        let collector = Collector(
+            subsystems: [LoadSubsystem(paths: host.paths, table: host.table)], table: host.table,
+            step: 1, settings: ["load": SubsystemSettings(period: 10)])
         collector.requestPeriod(2, for: "load", by: "monitor-1")
         for time in stride(from: 100.0, through: 110, by: 1) { collector.collect(time: time, monotonicTime: time) }
         #expect(collector.statuses()[0].periodSeconds == 2)
@@ -224,7 +227,9 @@ extension CgroupTests {
             try FileManager.default.createDirectory(atPath: tree.file("proc/\(pid)/ns"), withIntermediateDirectories: true)
             #expect(symlink(namespace, tree.file("proc/\(pid)/ns/net")) == 0)
         }
-        try tree.write("proc/4242/net/dev", """
+        try tree.write(
+            "proc/4242/net/dev",
+            """
             Inter-|   Receive                                                |  Transmit
              face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
                 lo:  999999     10    0    0    0     0          0         0   999999      10    0    0    0     0       0          0

@@ -11,7 +11,7 @@ import Testing
         ("uptime_days", "uptime_seconds", 86400, 0),
         ("link_megabits", "link_bytes", 125_000, 0),
         ("board_fahrenheit", "board_celsius", 5.0 / 9, -32 * 5.0 / 9),
-        ("decay_rate", "decay_rate", 1, 0), // "deca" + "y" is no unit
+        ("decay_rate", "decay_rate", 1, 0)  // "deca" + "y" is no unit
     ]
 
     @Test(arguments: units)

@@ -2,6 +2,7 @@ import Dispatch
 import ResmonSystem
 import Synchronization
 import Testing
+
 @testable import Statistics
 
 @Suite struct StatisticKeyTests {
@@ -47,7 +48,7 @@ import Testing
         let new = table.register(descriptor("a:y:b"))
         #expect(new.index == old.index && new.generation != old.generation)
         #expect(table.sample(new)?.value.isNaN == true)
-        table.apply(batch, time: 2, monotonicTime: 2) // a stale handle writes nothing
+        table.apply(batch, time: 2, monotonicTime: 2)  // a stale handle writes nothing
         #expect(table.sample(new)?.value.isNaN == true)
     }
 
@@ -66,7 +67,7 @@ import Testing
     @Test func wrapAndReset() {
         let modulus = 4_294_967_296.0
         #expect(SampleTable.increase(from: modulus - 10, to: 5, wrapsAt: modulus) == 15)
-        #expect(SampleTable.increase(from: 1000, to: 10, wrapsAt: modulus).isNaN) // a small drop is a reset
+        #expect(SampleTable.increase(from: 1000, to: 10, wrapsAt: modulus).isNaN)  // a small drop is a reset
         #expect(SampleTable.increase(from: 1000, to: 10, wrapsAt: nil).isNaN)
         #expect(SampleTable.increase(from: .nan, to: 10, wrapsAt: nil).isNaN)
         #expect(SampleTable.increase(from: 10, to: 10, wrapsAt: nil) == 0)

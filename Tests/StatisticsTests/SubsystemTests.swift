@@ -1,6 +1,7 @@
 import Foundation
 import ResmonTestSupport
 import Testing
+
 @testable import Statistics
 
 /// The collectors on a /proc and /sys tree captured from a real Debian 12 host (Tests/StatisticsTests/Fixtures/host1),
@@ -44,11 +45,11 @@ struct Host {
         #expect(host.value("cpu:total:user_ratio") == 0.2)
         #expect(host.value("cpu:total:system_ratio") == 0.1)
         #expect(host.value("cpu:total:iowait_ratio") == 0.2)
-        #expect(host.value("cpu:cpu0:usage_ratio")?.isNaN == true) // cpu0 did not move: no elapsed ticks
-        #expect(host.value("cpu:host:context_switches_total") == 50) // 100 switches in 2 s
+        #expect(host.value("cpu:cpu0:usage_ratio")?.isNaN == true)  // cpu0 did not move: no elapsed ticks
+        #expect(host.value("cpu:host:context_switches_total") == 50)  // 100 switches in 2 s
         let busy = try #require(host.sample("cpu:total:busy_seconds_total"))
         #expect(abs(busy.total - (2150 + 1470 + 46 + 2) / 100.0) < 1e-9)
-        #expect(abs(busy.value - 0.75) < 1e-9) // 1.5 s of CPU in 2 s
+        #expect(abs(busy.value - 0.75) < 1e-9)  // 1.5 s of CPU in 2 s
         #expect(busy.descriptor.resolution == 0.01)
         #expect(host.sample("cpu:cpu1:usage_ratio")?.descriptor.labels == ["cpu": "cpu1"])
     }
@@ -115,9 +116,12 @@ struct Host {
     @Test func missingPressureMakesTheSubsystemUnavailableWithAReason() throws {
         let host = try Host()
         try host.tree.remove("proc/pressure")
-        let collector = Collector(subsystems: [PressureSubsystem(paths: host.paths, table: host.table),
-                                               LoadSubsystem(paths: host.paths, table: host.table)],
-                                  table: host.table, step: 1)
+        let collector = Collector(
+            subsystems: [
+                PressureSubsystem(paths: host.paths, table: host.table),
+                LoadSubsystem(paths: host.paths, table: host.table)
+            ],
+            table: host.table, step: 1)
         collector.collect(time: 1, monotonicTime: 1)
         let statuses = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0) })
         #expect(statuses["pressure"]?.state == .unavailable)
@@ -163,7 +167,7 @@ struct Host {
         try host.tree.write("proc/diskstats", line.replacingOccurrences(of: "%@", with: "704"))
         try host.collect(disk, at: 11)
         let busy = try #require(host.sample("disk:vda:io_time_seconds_total"))
-        #expect(abs(busy.increase - 1.0) < 1e-6) // 296 ms before the wrap + 704 ms after
+        #expect(abs(busy.increase - 1.0) < 1e-6)  // 296 ms before the wrap + 704 ms after
         #expect(abs(busy.value - 1.0) < 1e-6)
     }
 
@@ -188,11 +192,12 @@ struct Host {
         #expect(reset.value.isNaN)
         try host.tree.write("proc/net/dev", dev.replacingOccurrences(of: "eth0: 38576338", with: "eth0: 6000"))
         try host.collect(net, at: 20)
-        #expect(host.value("net:eth0:receive_bytes_total") == 1000) // 5000 bytes in 5 s
+        #expect(host.value("net:eth0:receive_bytes_total") == 1000)  // 5000 bytes in 5 s
     }
 
     @Test func mountTableKeepsRealFileSystemsOnly() throws {
-        let text = try String(contentsOfFile: Host.fixture + "/proc/self/mounts", encoding: .utf8)
+        let text =
+            try String(contentsOfFile: Host.fixture + "/proc/self/mounts", encoding: .utf8)
             + "/dev/sdb1 /mnt/my\\040disk ext4 rw 0 0\n/dev/sdc1 /data xfs rw 0 0\n/dev/sdd1 /data btrfs rw 0 0\n"
         let bytes = Array(text.utf8)
         let mounts = FileSystemSubsystem.realMounts(in: bytes.span)
@@ -218,14 +223,17 @@ struct Host {
 @Suite struct CollectorScheduleTests {
     @Test func subsystemsRunOnTheirOwnPeriodsAndTheFirstBoundaryIsNotSkipped() throws {
         let host = try Host()
-        let collector = Collector(subsystems: [LoadSubsystem(paths: host.paths, table: host.table),
-                                               MemorySubsystem(paths: host.paths, table: host.table)],
-                                  table: host.table, step: 5, settings: ["memory": SubsystemSettings(period: 12)])
+        let collector = Collector(
+            subsystems: [
+                LoadSubsystem(paths: host.paths, table: host.table),
+                MemorySubsystem(paths: host.paths, table: host.table)
+            ],
+            table: host.table, step: 5, settings: ["memory": SubsystemSettings(period: 12)])
         // Start-up 0.7 s into a step, then every boundary: 4.3 s after start, then 5 s apart.
         for time in [100.7, 105.0, 110.0, 115.0, 120.0] { collector.collect(time: time, monotonicTime: time) }
         let statuses = Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0) })
         #expect(statuses["load"]?.collections == 5)
-        #expect(statuses["memory"]?.periodSeconds == 15) // rounded up to a multiple of the step
-        #expect(statuses["memory"]?.collections == 2) // at 100.7 and 115
+        #expect(statuses["memory"]?.periodSeconds == 15)  // rounded up to a multiple of the step
+        #expect(statuses["memory"]?.collections == 2)  // at 100.7 and 115
     }
 }

@@ -12,17 +12,20 @@ extension Command {
             per line with --json), until Ctrl-C; it reconnects by itself and misses none, even across a restart
             of resmond.
             """,
-        options: [.value("--filter", placeholder: "EXPR", help: "only events that match (docs/EVENTS.md)"),
-                  .value("--since", placeholder: "TIME", help: "only events since: a duration back (1h) or RFC 3339"),
-                  .value("--after", placeholder: "ID", help: "only events after this one"),
-                  .value("--limit", placeholder: "N", help: "at most N events, 1 to 10000 (default 50; 10 with --follow)"),
-                  .flag("--follow", "-f", help: "then print events as they happen, until Ctrl-C")]
+        options: [
+            .value("--filter", placeholder: "EXPR", help: "only events that match (docs/EVENTS.md)"),
+            .value("--since", placeholder: "TIME", help: "only events since: a duration back (1h) or RFC 3339"),
+            .value("--after", placeholder: "ID", help: "only events after this one"),
+            .value("--limit", placeholder: "N", help: "at most N events, 1 to 10000 (default 50; 10 with --follow)"),
+            .flag("--follow", "-f", help: "then print events as they happen, until Ctrl-C")
+        ]
     ) { client, invocation in
         let follow = invocation.flag("--follow")
-        let limit = try invocation.value("--limit").map { text throws(UsageError) -> Int in
-            guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError(message: "--limit: expected 1 to 10000") }
-            return value
-        } ?? (follow ? 10 : 50)
+        let limit =
+            try invocation.value("--limit").map { text throws(UsageError) -> Int in
+                guard let value = Int(text), (1...10_000).contains(value) else { throw UsageError(message: "--limit: expected 1 to 10000") }
+                return value
+            } ?? (follow ? 10 : 50)
         let filter = invocation.value("--filter")
         let since = CLI.since(invocation.value("--since"))
         let list: EventList
@@ -37,13 +40,16 @@ extension Command {
         if follow { return try CLI.follow(client, invocation, shown: list, filter: filter) }
         if invocation.json { return CLI.printJSON(list) }
         if list.events.isEmpty {
-            return print("no events" + (filter.map { " match '\($0)'" } ?? "") + (invocation.value("--since").map { " since \($0)" } ?? "")
-                         + (invocation.value("--after").map { " after event \($0)" } ?? ""))
+            return print(
+                "no events" + (filter.map { " match '\($0)'" } ?? "") + (invocation.value("--since").map { " since \($0)" } ?? "")
+                    + (invocation.value("--after").map { " after event \($0)" } ?? ""))
         }
         var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"], elidable: [(4, 12), (5, 24)])
         for event in list.events {
-            table.append([String(event.id), CLI.formatTime(event.time), event.severity, event.type,
-                          event.monitorId.map(CLI.shortID) ?? "", event.message])
+            table.append([
+                String(event.id), CLI.formatTime(event.time), event.severity, event.type,
+                event.monitorId.map(CLI.shortID) ?? "", event.message
+            ])
         }
         print(table.render(), terminator: "")
     }
@@ -56,8 +62,11 @@ extension CLI {
             if invocation.json {
                 printJSON(event, pretty: false)
             } else {
-                print([String(event.id), formatTime(event.time), event.severity, event.type,
-                       event.monitorId.map(shortID) ?? "-", event.message].joined(separator: "  "))
+                print(
+                    [
+                        String(event.id), formatTime(event.time), event.severity, event.type,
+                        event.monitorId.map(shortID) ?? "-", event.message
+                    ].joined(separator: "  "))
             }
             flushOutput()
         }
@@ -65,9 +74,11 @@ extension CLI {
         // Resume after the last event shown; with none shown, after the newest in the log.
         var after = list.events.last?.id
         if after == nil { after = try client.events(limit: 1, newestFirst: true).events.first?.id ?? 0 }
-        try client.followEvents(after: after, filter: filter, onEvent: { event in
-            show(event)
-            return true
-        }, onReconnect: { reason in printError("reconnecting: \(reason)") })
+        try client.followEvents(
+            after: after, filter: filter,
+            onEvent: { event in
+                show(event)
+                return true
+            }, onReconnect: { reason in printError("reconnecting: \(reason)") })
     }
 }

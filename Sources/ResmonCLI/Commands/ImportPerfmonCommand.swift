@@ -21,9 +21,11 @@ extension Command {
         if invocation.json { return CLI.printJSON(report) }
         var table = TextTable(header: ["ID", "VARIABLE", "OUTCOME", "TARGET", "CONDITION", "READS"], elidable: [(3, 16), (4, 20)])
         for (monitor, variable) in zip(report.monitors, report.variables) {
-            table.append([monitor.id, variable.name, variable.outcome, monitor.spec.target.description,
-                          "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples",
-                          "\(variable.statistics.count) statistics"])
+            table.append([
+                monitor.id, variable.name, variable.outcome, monitor.spec.target.description,
+                "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples",
+                "\(variable.statistics.count) statistics"
+            ])
         }
         print(table.render(), terminator: "")
         for variable in report.variables { if let warning = variable.warning { CLI.printError("warning: \(variable.name): \(warning)") } }

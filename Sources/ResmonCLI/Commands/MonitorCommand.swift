@@ -30,7 +30,7 @@ extension Command {
         .value("--aggregate", placeholder: "F", help: "with --select: sum, average, min, max or count"),
         .flag("--each", help: "with --select: one monitor per statistic (a template)"),
         .value("--since", placeholder: "DURATION", help: "test: how far back to replay (default 6h)"),
-        .value("--cf", placeholder: "FUNCTION", help: "test: the archive function to replay (default: the one that cannot miss a raise)"),
+        .value("--cf", placeholder: "FUNCTION", help: "test: the archive function to replay (default: the one that cannot miss a raise)")
     ]
 
     static let monitor = Command(
@@ -55,7 +55,9 @@ extension Command {
         arguments: 1...4,
         options: monitorSpecOptions
     ) { client, invocation in
-        guard let verb = invocation.arguments.first else { throw UsageError(message: "monitor needs a command: create, list, show, start, stop, pause, resume, reset, reset-notification, delete") }
+        guard let verb = invocation.arguments.first else {
+            throw UsageError(message: "monitor needs a command: create, list, show, start, stop, pause, resume, reset, reset-notification, delete")
+        }
         var rest = invocation
         rest.arguments = Array(invocation.arguments.dropFirst())
         let specOptions = invocation.parsed.given.subtracting(CLI.globalOptions.map(\.name)).sorted()
@@ -86,10 +88,14 @@ extension Command {
             let result = try client.backtest(specs[0], since: since, cf: function)
             if invocation.json { return CLI.printJSON(result) }
             let archives = (result.archives ?? [result.step]).map { ValueFormatter.duration(Double($0)) }.joined(separator: ", ")
-            print("replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(CLI.formatTime(Double(result.start))) to \(CLI.formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))")
+            print(
+                "replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(CLI.formatTime(Double(result.start))) to \(CLI.formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))"
+            )
             if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
                 let readings = spec.samples ?? 1
-                print("samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) reading\(samples == 1 ? "" : "s") \(ValueFormatter.duration(Double(result.step))) apart")
+                print(
+                    "samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) reading\(samples == 1 ? "" : "s") \(ValueFormatter.duration(Double(result.step))) apart"
+                )
             }
             var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"], elidable: [(3, 24)])
             var raisedSince: Double?
@@ -114,8 +120,10 @@ extension Command {
             if monitors.isEmpty { return print("no monitors") }
             var table = TextTable(header: ["ID", "NAME", "STATE", "LAST VALUE", "RUNNING"], rightAligned: [3], elidable: [(1, 32), (0, 24), (1, 12), (0, 12)])
             for monitor in monitors {
-                table.append([CLI.shortID(monitor.id), monitor.spec.name ?? "", monitor.state.phase + (monitor.state.paused ? " (paused)" : ""),
-                              monitor.spec.formatValue(monitor.state.lastValue), monitor.state.running ? "yes" : "no"])
+                table.append([
+                    CLI.shortID(monitor.id), monitor.spec.name ?? "", monitor.state.phase + (monitor.state.paused ? " (paused)" : ""),
+                    monitor.spec.formatValue(monitor.state.lastValue), monitor.state.running ? "yes" : "no"
+                ])
             }
             print(table.render(), terminator: "")
         case "show", "start", "stop", "pause", "resume", "reset", "reset-notification", "delete":
@@ -139,16 +147,28 @@ extension Command {
             if let warning = monitor.state.warning { table.append(["warning", warning]) }
             switch monitor.spec.type ?? "threshold" {
             case "watermark":
-                table.append(["watermark", "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map { monitor.spec.formatValue($0) } ?? "none yet")
-                              + (monitor.state.watermarkTime.map { " at \(CLI.formatTime($0))" } ?? "")])
+                table.append([
+                    "watermark",
+                    "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map { monitor.spec.formatValue($0) } ?? "none yet")
+                        + (monitor.state.watermarkTime.map { " at \(CLI.formatTime($0))" } ?? "")
+                ])
             case "leakyBucket":
-                table.append(["bucket", "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"])
+                table.append([
+                    "bucket",
+                    "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"
+                ])
             default:
-                table.append(["condition", "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
-                              + (monitor.spec.cancelValue.map { ", cancel past \(monitor.spec.formatValue($0))" } ?? "")])
+                table.append([
+                    "condition",
+                    "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
+                        + (monitor.spec.cancelValue.map { ", cancel past \(monitor.spec.formatValue($0))" } ?? "")
+                ])
             }
-            table.append(["state", monitor.state.phase + (monitor.state.count > 0 ? " (\(monitor.state.count))" : "")
-                          + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")])
+            table.append([
+                "state",
+                monitor.state.phase + (monitor.state.count > 0 ? " (\(monitor.state.count))" : "")
+                    + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")
+            ])
             table.append(["last value", monitor.spec.formatValue(monitor.state.lastValue)])
             table.append(["severity", "\(monitor.spec.severity ?? "warning"), cancel \(monitor.spec.cancelSeverity ?? "notice")"])
             print(table.render(), terminator: "")

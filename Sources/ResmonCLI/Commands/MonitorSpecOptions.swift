@@ -33,8 +33,10 @@ extension CLI {
             }
             let each = invocation.flag("--each")
             guard each || invocation.flag("--aggregate") else { throw UsageError(message: "--select needs --aggregate sum|average|min|max|count, or --each") }
-            target = .selection(MonitorSelection(select: select, where: labels.isEmpty ? nil : labels,
-                                                 aggregate: invocation.value("--aggregate"), each: each ? true : nil))
+            target = .selection(
+                MonitorSelection(
+                    select: select, where: labels.isEmpty ? nil : labels,
+                    aggregate: invocation.value("--aggregate"), each: each ? true : nil))
             guard arguments.count == 2 else { throw UsageError(message: "monitor create --select … needs CONDITION VALUE (no KEY)") }
         } else {
             guard arguments.count == 3 else { throw UsageError(message: "monitor create needs KEY CONDITION VALUE") }

@@ -14,8 +14,11 @@ extension Command {
         table.append(["http", status.listen.map { "http://\($0)" } ?? "off"])
         table.append(["step", "\(ValueFormatter.number(status.stepSeconds)) s, \(status.cycles) cycles"])
         table.append(["statistics", "\(status.statistics) (\(status.subsystemsAvailable) subsystems available, \(status.subsystemsUnavailable) unavailable)"])
-        table.append(["self", "cpu \(ValueFormatter.number(status.cpuSecondsTotal)) s, rss \(ValueFormatter.bytes(status.residentBytes))"
-                      + (status.lastSampleCPUSeconds.map { ", last sample \(ValueFormatter.number($0 * 1000)) ms cpu" } ?? "")])
+        table.append([
+            "self",
+            "cpu \(ValueFormatter.number(status.cpuSecondsTotal)) s, rss \(ValueFormatter.bytes(status.residentBytes))"
+                + (status.lastSampleCPUSeconds.map { ", last sample \(ValueFormatter.number($0 * 1000)) ms cpu" } ?? "")
+        ])
         table.append(["busy", status.busy ? "yes: refusing new monitors (\(status.busyReason ?? "over a self-limit"))" : "no"])
         table.append(["state", status.stateDirectory])
         print(table.render(), terminator: "")

@@ -5,7 +5,8 @@ extension Command {
     static let subsystems = Command(
         name: "subsystems", synopsis: "subsystems [--json]",
         summary: "each subsystem: available or why not, period, statistics",
-        details: "Lists each subsystem with its state (available, unavailable with the reason, disabled), its sampling\nperiod and how many statistics it recorded."
+        details:
+            "Lists each subsystem with its state (available, unavailable with the reason, disabled), its sampling\nperiod and how many statistics it recorded."
     ) { client, invocation in
         let subsystems = try client.subsystems()
         if invocation.json { return CLI.printJSON(SubsystemList(subsystems: subsystems)) }
@@ -15,8 +16,10 @@ extension Command {
             if let error = subsystem.lastError, subsystem.reason == nil {
                 detail += "; last error: \(error)" + ((subsystem.malformedLines ?? 0) > 1 ? " (\(subsystem.malformedLines!) malformed lines)" : "")
             }
-            table.append([subsystem.name, subsystem.state, ValueFormatter.number(subsystem.periodSeconds) + " s",
-                          String(subsystem.statistics), detail])
+            table.append([
+                subsystem.name, subsystem.state, ValueFormatter.number(subsystem.periodSeconds) + " s",
+                String(subsystem.statistics), detail
+            ])
         }
         print(table.render(), terminator: "")
     }

@@ -1,18 +1,22 @@
 import ResmonAPI
 import ResmonClient
 import ResmonSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Command {
     static let watch = Command(
         name: "watch", synopsis: "watch KEY... [--interval SECONDS] [--count N] [--json]",
         summary: "refresh the values of KEYs in place until Ctrl-C",
-        details: "Refreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.",
+        details:
+            "Refreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.",
         arguments: 1...Int.max,
-        options: [.value("--interval", placeholder: "SECONDS", help: "between refreshes, 0.1 to 3600 (default: the daemon's step)"),
-                  .value("--count", placeholder: "N", help: "stop after N refreshes")]
+        options: [
+            .value("--interval", placeholder: "SECONDS", help: "between refreshes, 0.1 to 3600 (default: the daemon's step)"),
+            .value("--count", placeholder: "N", help: "stop after N refreshes")
+        ]
     ) { client, invocation in
         var interval: Double
         if let text = invocation.value("--interval") {
