@@ -268,14 +268,13 @@ public final class CgroupSubsystem: Subsystem {
         }
         let now = monotonicClock()
         guard now - state.hostNetworkSeen >= 60 else { return (.nan, .nan) }
+        // Looked at again in a minute, whatever this finds: a group whose member cannot be read
+        // must not cost a read of cgroup.procs at every sample.
+        state.hostNetworkSeen = now
         guard let member = readSmallFile(path)?.split(separator: "\n").first.flatMap({ Int32($0) }),
-            let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
-            let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net"))
+              let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
+              let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net")), own != theirs
         else { return (.nan, .nan) }
-        guard own != theirs else {
-            state.hostNetworkSeen = now
-            return (.nan, .nan)
-        }
         state.networkMember = member
         return readSmallFile(paths.proc("\(member)/net/dev")).flatMap(CgroupSubsystem.networkTotals) ?? (.nan, .nan)
     }
