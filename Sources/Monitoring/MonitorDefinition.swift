@@ -354,7 +354,7 @@ public struct MonitorDefinition: Sendable {
     }
 
     /// Subsystems cheap enough to re-read at sub-step rates (down to 10 ms).
-    public static let fastSubsystems: Set<String> = ["cpu", "memory", "load", "pressure", "disk", "net", "self", "app"]
+    public static let fastSubsystems = Set(BuiltInSubsystem.all.filter(\.samplesBetweenSteps).map(\.name))
 
     static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"

@@ -107,7 +107,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var configFile: String { configDirectory + "/" + DefaultPaths.configName }
 
     /// The subsystems resmond knows, for validating `collect.subsystems`.
-    public static let subsystemNames = ["cpu", "memory", "load", "pressure", "disk", "net", "fs", "process", "cgroup", "self", "app"]
+    public static var subsystemNames: [String] { BuiltInSubsystem.names }
 }
 
 /// A configuration that cannot be used: which file (or flag), which key, and why.

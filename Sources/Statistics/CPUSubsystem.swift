@@ -4,7 +4,9 @@
 
 /// `cpu`: per-CPU and `total` time shares from /proc/stat, plus host-wide scheduler counters.
 public final class CPUSubsystem: Subsystem {
-    public let name = "cpu"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "cpu", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "CPU time shares per CPU and in total, context switches, forks (/proc/stat)"
 
     private static let tickSeconds = 1 / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))

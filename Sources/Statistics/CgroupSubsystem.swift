@@ -7,7 +7,9 @@
 /// services, containers and VMs of a Linux host. Reads cgroup v2 where it is mounted alone at
 /// /sys/fs/cgroup; otherwise v1's cpuacct, memory, blkio and pids hierarchies.
 public final class CgroupSubsystem: Subsystem {
-    public let name = "cgroup"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "cgroup", samplesBetweenSteps: false)
+    public var name: String { Self.builtIn.name }
     public let summary = "CPU, memory and limit, I/O, pids and pressure per control group (/sys/fs/cgroup)"
 
     private static let specs: [StatisticSpec] = [
@@ -272,8 +274,8 @@ public final class CgroupSubsystem: Subsystem {
         // must not cost a read of cgroup.procs at every sample.
         state.hostNetworkSeen = now
         guard let member = readSmallFile(path)?.split(separator: "\n").first.flatMap({ Int32($0) }),
-              let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
-              let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net")), own != theirs
+            let own = CgroupSubsystem.namespace(paths.proc("self/ns/net")),
+            let theirs = CgroupSubsystem.namespace(paths.proc("\(member)/ns/net")), own != theirs
         else { return (.nan, .nan) }
         state.networkMember = member
         return readSmallFile(paths.proc("\(member)/net/dev")).flatMap(CgroupSubsystem.networkTotals) ?? (.nan, .nan)

@@ -1,7 +1,9 @@
 /// `disk`: per block device I/O from /proc/diskstats; whole disks only (those in /sys/block),
 /// without loop and ram devices.
 public final class DiskSubsystem: Subsystem {
-    public let name = "disk"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "disk", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "I/O operations, bytes and busy time per disk (/proc/diskstats)"
 
     /// The kernel keeps the millisecond fields in 32 bits on some versions.

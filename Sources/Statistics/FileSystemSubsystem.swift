@@ -7,7 +7,9 @@
 /// Virtual file systems (proc, sysfs, tmpfs, cgroup …), read-only images (squashfs, iso9660) and
 /// network file systems (whose `statvfs` can hang the sampler when the server is gone) are left out.
 public final class FileSystemSubsystem: Subsystem {
-    public let name = "fs"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "fs", samplesBetweenSteps: false)
+    public var name: String { Self.builtIn.name }
     public let summary = "Space and inodes per mounted file system (statvfs)"
 
     static let excludedTypes: Set<String> = [

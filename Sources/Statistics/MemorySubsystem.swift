@@ -1,6 +1,8 @@
 /// `memory`: host memory and swap from /proc/meminfo, paging counters from /proc/vmstat.
 public final class MemorySubsystem: Subsystem {
-    public let name = "memory"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "memory", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "Memory and swap use (/proc/meminfo), major faults and swapping (/proc/vmstat)"
 
     private static let specs: [StatisticSpec] = [
@@ -113,7 +115,9 @@ public final class MemorySubsystem: Subsystem {
 
 /// `load`: the run-queue averages from /proc/loadavg.
 public final class LoadSubsystem: Subsystem {
-    public let name = "load"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "load", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "Load averages and task counts (/proc/loadavg)"
 
     private static let specs: [StatisticSpec] = [

@@ -1,7 +1,9 @@
 /// `net`: per interface traffic from /proc/net/dev, with the link speed as the byte rates'
 /// upper bound where the driver reports one.
 public final class NetSubsystem: Subsystem {
-    public let name = "net"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "net", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "Bytes, packets, errors and drops per network interface (/proc/net/dev)"
 
     private static let specs: [StatisticSpec] = [

@@ -4,7 +4,9 @@
 
 /// `pressure`: pressure stall information (PSI) for cpu, memory and io from /proc/pressure.
 public final class PressureSubsystem: Subsystem {
-    public let name = "pressure"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "pressure", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "Pressure stall information: share of time tasks waited for CPU, memory, I/O (/proc/pressure)"
 
     private static let resources = ["cpu", "memory", "io"]

@@ -9,7 +9,9 @@
 /// A PID is a resource only while the same process holds it: a PID reused by a new process
 /// (another start time) is retired and registered afresh.
 public final class ProcessSubsystem: Subsystem {
-    public let name = "process"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "process", samplesBetweenSteps: false)
+    public var name: String { Self.builtIn.name }
     public let summary = "CPU, memory, threads, descriptors and I/O per process (/proc/PID)"
 
     /// The numeric `state` statistic: the letter of /proc/PID/stat as a number.

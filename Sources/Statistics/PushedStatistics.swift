@@ -102,7 +102,9 @@ public final class PushedStatistics: Sendable {
 
 /// `app`: the pushed statistics as a subsystem, so they are listed, counted and expired each cycle.
 public final class AppSubsystem: Subsystem {
-    public let name = "app"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "app", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "Statistics pushed by applications (PUT /v1/statistics/app:RESOURCE:NAME)"
     private let pushed: PushedStatistics
 

@@ -6,7 +6,9 @@
 /// `self`: resmond itself — CPU, memory (RSS, RssAnon, PSS), descriptors, threads and what a
 /// sampling cycle costs — so its overhead is monitored like anything else.
 public final class SelfSubsystem: Subsystem {
-    public let name = "self"
+    /// Its name and what it allows, declared once (BuiltInSubsystem.all).
+    public static let builtIn = BuiltInSubsystem(name: "self", samplesBetweenSteps: true)
+    public var name: String { Self.builtIn.name }
     public let summary = "resmond's own CPU, memory, descriptors and sampling cost (/proc/self)"
 
     private static let specs: [StatisticSpec] = [

@@ -138,3 +138,28 @@ final class ResourceSlots {
 
     var resources: [String] { slots.keys.sorted() }
 }
+
+/// A built-in subsystem's name and what it allows. Each subsystem type declares its own
+/// (`CPUSubsystem.builtIn`); the configuration's names, the names a plug-in may not take, and
+/// which statistics a monitor may have sampled between steps all read this one list.
+public struct BuiltInSubsystem: Sendable, Equatable {
+    public let name: String
+    /// Whether a monitor faster than the step may have it re-read between steps (sub-step
+    /// monitoring): not for processes, cgroups and file systems, whose many files would cost
+    /// more at that rate than they tell.
+    public let samplesBetweenSteps: Bool
+
+    public init(name: String, samplesBetweenSteps: Bool) {
+        self.name = name
+        self.samplesBetweenSteps = samplesBetweenSteps
+    }
+
+    /// Every built-in subsystem, in the order `resmon subsystems` lists them.
+    public static let all: [BuiltInSubsystem] = [
+        CPUSubsystem.builtIn, MemorySubsystem.builtIn, LoadSubsystem.builtIn, PressureSubsystem.builtIn, DiskSubsystem.builtIn,
+        NetSubsystem.builtIn, FileSystemSubsystem.builtIn, ProcessSubsystem.builtIn, CgroupSubsystem.builtIn, SelfSubsystem.builtIn,
+        AppSubsystem.builtIn
+    ]
+
+    public static var names: [String] { all.map(\.name) }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPClient
 import ResmonTestSupport
+import Statistics
 import Testing
 
 @testable import ResmonDaemon
@@ -139,5 +140,16 @@ import Testing
         ] {
             #expect(URL(libcurl) == nil, "\(libcurl)")
         }
+    }
+}
+
+extension ConfigurationTests {
+    /// The one list of built-in subsystems is what resmond runs: a subsystem added without its
+    /// entry, or an entry without a subsystem, fails here.
+    @Test func theBuiltInListIsWhatResmondRuns() throws {
+        let daemon = try DaemonHarness()
+        let running = try daemon.client.subsystems().map(\.name)
+        #expect(running == BuiltInSubsystem.names)
+        #expect(DaemonConfiguration.subsystemNames == BuiltInSubsystem.names)
     }
 }
