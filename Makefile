@@ -8,8 +8,9 @@ RELEASE := -c release --static-swift-stdlib
 # What building needs.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
 # The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
-# Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links.
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils
+# Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
+# curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
