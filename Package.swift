@@ -77,6 +77,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
+        .testTarget(name: "ResmonAPITests", dependencies: ["ResmonAPI"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
         .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
         .testTarget(

@@ -138,7 +138,7 @@ public struct MonitorDefinition: Sendable {
         var condition = Condition.above
         switch spec.type ?? "threshold" {
         case "threshold":
-            guard let name = spec.condition, let parsed = Condition(name: name) else {
+            guard let name = spec.condition, let parsed = Condition(name: name.rawValue) else {
                 throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition ?? "nothing")\"")
             }
             guard let value = spec.value, value.isFinite else { throw MonitorSpecError("value: a threshold monitor needs a finite number") }
@@ -183,7 +183,7 @@ public struct MonitorDefinition: Sendable {
         case let other:
             throw MonitorSpecError("type: expected threshold, watermark or leakyBucket, got \"\(other)\"")
         }
-        guard let transform = Transform(name: spec.transform ?? "none") else {
+        guard let transform = Transform(name: (spec.transform ?? .none).rawValue) else {
             throw MonitorSpecError("transform: expected none, percent, change or rate, got \"\(spec.transform ?? "")\"")
         }
         if transform == .percent, let sample, sample.descriptor.upperBound == nil {

@@ -103,7 +103,7 @@ public enum PerfmonImport {
         var level: Double?
         var sense = "high"
         var inhibit = 3600.0
-        var transform: String?
+        var transform: ResmonAPI.Transform?
         var scale = 1.0
         var warning: String?
         if consolidation == "get_percent_fs_usage" || (name == "fs_usage" && values["rrd_regex"] == nil) {

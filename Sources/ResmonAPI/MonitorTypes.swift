@@ -128,11 +128,11 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     /// Set by resmond on monitors from files: `monitors.d/NAME.json` (read-only; change the file).
     public var source: String?
     /// `none` (default), `percent`, `change`, `rate`.
-    public var transform: String?
+    public var transform: Transform?
     /// `threshold` (default), `watermark` or `leakyBucket`.
-    public var type: String?
+    public var type: MonitorType?
     /// Threshold: `above`, `atOrAbove`, `at`, `atOrBelow`, `below`, `notAt`.
-    public var condition: String?
+    public var condition: Condition?
     /// Threshold: the value compared with.
     public var value: Double?
     /// Watermark: `high` (default) or `low`.
@@ -162,24 +162,24 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     /// Created running (default) or stopped.
     public var start: Bool?
 
-    public init(target: MonitorTarget, condition: String, value: Double) {
+    public init(target: MonitorTarget, condition: Condition, value: Double) {
         self.target = target
         self.condition = condition
         self.value = value
     }
 
     /// A threshold monitor on one statistic key.
-    public init(target key: String, condition: String, value: Double) {
+    public init(target key: String, condition: Condition, value: Double) {
         self.init(target: .key(key), condition: condition, value: value)
     }
 
     /// A watermark or leaky-bucket monitor on one statistic key.
-    public init(target key: String, type: String) {
+    public init(target key: String, type: MonitorType) {
         self.init(target: .key(key), type: type)
     }
 
     /// A watermark or leaky-bucket monitor; set its fields after.
-    public init(target: MonitorTarget, type: String) {
+    public init(target: MonitorTarget, type: MonitorType) {
         self.target = target
         self.type = type
     }
@@ -204,9 +204,9 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         target = try container.decode(MonitorTarget.self, forKey: .target)
         template = try container.decodeIfPresent(String.self, forKey: .template)
         source = try container.decodeIfPresent(String.self, forKey: .source)
-        transform = try container.decodeIfPresent(String.self, forKey: .transform)
-        type = try container.decodeIfPresent(String.self, forKey: .type)
-        condition = try container.decodeIfPresent(String.self, forKey: .condition)
+        transform = try container.decodeIfPresent(Transform.self, forKey: .transform)
+        type = try container.decodeIfPresent(MonitorType.self, forKey: .type)
+        condition = try container.decodeIfPresent(Condition.self, forKey: .condition)
         value = try container.decodeIfPresent(Double.self, forKey: .value)
         mark = try container.decodeIfPresent(String.self, forKey: .mark)
         events = try container.decodeIfPresent(Bool.self, forKey: .events)

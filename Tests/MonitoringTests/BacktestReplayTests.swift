@@ -75,8 +75,8 @@ import Testing
             ("", nil, "high", "MAX"), ("", nil, "low", "MIN")
         ] as [(String, String?, String?, String)])
     func theDefaultFunctionCannotMissARaise(condition: String, transform: String?, mark: String?, expected: String) {
-        var spec = MonitorSpec(target: "app:test:level", condition: condition, value: 1)
-        spec.transform = transform
+        var spec = MonitorSpec(target: "app:test:level", condition: Condition(rawValue: condition), value: 1)
+        spec.transform = transform.map(Transform.init(rawValue:))
         if let mark {
             spec = MonitorSpec(target: "app:test:level", type: "watermark")
             spec.mark = mark

@@ -147,7 +147,7 @@ import Testing
 
     @Test func selectionsAreValidated() throws {
         let rig = try Table()
-        func refusal(_ target: MonitorTarget, type: String? = nil) -> String {
+        func refusal(_ target: MonitorTarget, type: MonitorType? = nil) -> String {
             var spec = MonitorSpec(target: target, condition: "above", value: 1)
             spec.type = type
             do {

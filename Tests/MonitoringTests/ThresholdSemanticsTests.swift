@@ -30,7 +30,7 @@ final class Rig {
     var key: String { table.descriptor(handle)!.key.text }
 
     @discardableResult
-    func create(_ configure: (inout MonitorSpec) -> Void = { _ in }, condition: String = "above", value: Double = 50) throws -> String {
+    func create(_ configure: (inout MonitorSpec) -> Void = { _ in }, condition: ResmonAPI.Condition = .above, value: Double = 50) throws -> String {
         var spec = MonitorSpec(target: key, condition: condition, value: value)
         spec.id = "m"
         configure(&spec)
@@ -38,7 +38,7 @@ final class Rig {
     }
 
     /// A watermark or leaky bucket with id "m".
-    func create(type: String, _ configure: (inout MonitorSpec) -> Void) throws {
+    func create(type: MonitorType, _ configure: (inout MonitorSpec) -> Void) throws {
         var spec = MonitorSpec(target: key, type: type)
         spec.id = "m"
         configure(&spec)
@@ -291,7 +291,7 @@ final class Rig {
     ])
     func everyConditionAndItsCode(_ condition: String, _ value: Double, _ readings: [Double], _ type: String, _ code: Int) throws {
         let rig = try Rig()
-        try rig.create({ $0.tolerance = 2 }, condition: condition, value: value)
+        try rig.create({ $0.tolerance = 2 }, condition: ResmonAPI.Condition(rawValue: condition), value: value)
         rig.feed(readings)
         #expect(rig.types == [type])
         #expect(rig.events.first?.code == code)

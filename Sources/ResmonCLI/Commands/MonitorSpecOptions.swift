@@ -56,13 +56,13 @@ extension CLI {
             spec.fillValue = fill
         default:
             guard let value = Double(arguments[1]) else { throw UsageError(message: "VALUE: expected a number, got \"\(arguments[1])\"") }
-            spec = MonitorSpec(target: target, condition: arguments[0], value: value)
+            spec = MonitorSpec(target: target, condition: Condition(rawValue: arguments[0]), value: value)
         }
         spec.samples = try invocation.whole("--samples")
         spec.cancelSamples = try invocation.whole("--cancel-samples")
         spec.cancelValue = try invocation.number("--cancel-below") ?? invocation.number("--cancel-above") ?? invocation.number("--cancel-value")
         spec.tolerance = try invocation.number("--tolerance")
-        spec.transform = invocation.value("--transform")
+        spec.transform = invocation.value("--transform").map(Transform.init(rawValue:))
         spec.severity = invocation.value("--severity")
         spec.cancelSeverity = invocation.value("--cancel-severity")
         spec.loggingRate = try invocation.number("--logging-rate")
