@@ -139,7 +139,7 @@ public struct MonitorDefinition: Sendable {
         switch spec.type ?? "threshold" {
         case "threshold":
             guard let name = spec.condition, let parsed = Condition(name: name.rawValue) else {
-                throw MonitorSpecError("condition: expected above, atOrAbove, at, atOrBelow, below or notAt, got \"\(spec.condition ?? "nothing")\"")
+                throw MonitorSpecError("condition: expected \(ResmonAPI.Condition.knownList), got \"\(spec.condition ?? "nothing")\"")
             }
             guard let value = spec.value, value.isFinite else { throw MonitorSpecError("value: a threshold monitor needs a finite number") }
             try refuse(
@@ -181,10 +181,10 @@ public struct MonitorDefinition: Sendable {
             }
             kind = .leakyBucket
         case let other:
-            throw MonitorSpecError("type: expected threshold, watermark or leakyBucket, got \"\(other)\"")
+            throw MonitorSpecError("type: expected \(MonitorType.knownList), got \"\(other)\"")
         }
         guard let transform = Transform(name: (spec.transform ?? .none).rawValue) else {
-            throw MonitorSpecError("transform: expected none, percent, change or rate, got \"\(spec.transform ?? "")\"")
+            throw MonitorSpecError("transform: expected \(ResmonAPI.Transform.knownList), got \"\(spec.transform ?? "")\"")
         }
         if transform == .percent, let sample, sample.descriptor.upperBound == nil {
             throw MonitorSpecError("transform percent: \(targetText) has no upper bound to be a percentage of")

@@ -18,6 +18,12 @@ extension TypedName {
     public var description: String { rawValue }
     /// Whether this build knows the name.
     public var isKnown: Bool { Self.known.contains(self) }
+
+    /// The known names as a refusal lists them: `none, percent, change or rate`.
+    public static var knownList: String {
+        let names = known.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + (names.count > 1 ? " or " : "") + (names.last ?? "")
+    }
 }
 
 /// A threshold's condition.
