@@ -280,6 +280,12 @@ public struct EventFilter: Sendable {
 
     /// `1795300000`, `-90s`/`-10m`/`-1h`/`-7d` (before now), or RFC 3339 `2026-11-21T23:00:00Z`.
     public static func time(_ text: String, now: Double) -> Double? {
+        // `nan`, `inf`, `1e400` and `-1e300d` read as numbers: never a time.
+        guard let seconds = parsedTime(text, now: now), seconds.isFinite else { return nil }
+        return seconds
+    }
+
+    private static func parsedTime(_ text: String, now: Double) -> Double? {
         if let seconds = Double(text) { return seconds < 0 ? now + seconds : seconds }
         if text.hasPrefix("-"), let unit = text.last, let amount = Double(text.dropFirst().dropLast()) {
             let scale: Double? = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800][unit]

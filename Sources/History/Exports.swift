@@ -1,3 +1,5 @@
+import ResmonSystem
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -146,7 +148,11 @@ public enum RRDUpdates {
         guard let reference = columns.max(by: { $0.database.lastUpdate < $1.database.lastUpdate })?.database else { return nil }
         let step = reference.step
         let lastUpdate = reference.lastUpdate
-        let start = requestedStart < 0 ? lastUpdate + requestedStart : requestedStart
+        // Within the times anyone may ask for (InputNumber.epochSeconds, either way): a start
+        // such as Int.max or Int.min would overflow the arithmetic below.
+        let limit = InputNumber.epochSeconds.upperBound
+        let bounded = min(max(requestedStart, -limit), limit)
+        let start = bounded < 0 ? lastUpdate + bounded : bounded
         let pdpInterval = max(1, interval / step)
         let candidates = reference.archives.enumerated()
             .filter { function == nil || $0.element.function == function }

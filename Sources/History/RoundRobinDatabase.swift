@@ -311,10 +311,11 @@ public struct RoundRobinDatabase: Sendable {
     /// The row of an archive that ends at `time` (a multiple of its span); NaN outside the archive.
     public func value(_ archive: Int, endingAt time: Int) -> Double {
         let span = archives[archive].stepsPerRow * step
-        let back = (newestRowTime(archive) - time) / span
+        let (difference, overflow) = newestRowTime(archive).subtractingReportingOverflow(time)
+        let back = difference / span
         let ring = storageIndex[archive]
         let rows = storage[ring].count
-        guard time % span == 0, back >= 0, back < rows else { return .nan }
+        guard !overflow, time % span == 0, back >= 0, back < rows else { return .nan }
         return Double(storage[ring][(newestRow[ring] - back + rows) % rows])
     }
 
@@ -357,9 +358,12 @@ public struct RoundRobinDatabase: Sendable {
         let (firstEnd, values) = rows(of: chosen)
         var times: [Int] = []
         var result: [Double] = []
-        // Only the archive's own rows: a far start or end must not turn into millions of empty rows.
-        var time = max((start / span + 1) * span, firstEnd)
-        let last = min(end, newestRowTime(chosen))
+        // Only the archive's own rows: a far start or end must not turn into millions of empty
+        // rows, and is clamped to them before it is rounded (`start` near Int.max overflowed).
+        let newest = newestRowTime(chosen)
+        let from = min(max(start, firstEnd - span), newest)
+        var time = max((from / span + 1) * span, firstEnd)
+        let last = min(end, newest)
         while time <= last {
             let index = (time - firstEnd) / span
             times.append(time)

@@ -208,7 +208,9 @@ public struct MonitorDefinition: Sendable {
             }
         }
         for (name, count) in [("samples", spec.samples), ("cancelSamples", spec.cancelSamples)] {
-            if let count, !(1...100_000).contains(count) { throw MonitorSpecError("\(name) must be from 1 to 100000") }
+            if let count, !MonitorDefinition.sampleCounts.contains(count) {
+                throw MonitorSpecError("\(name) must be from 1 to \(MonitorDefinition.sampleCounts.upperBound)")
+            }
         }
         guard let severity = Severity(name: spec.severity ?? (kind == .watermarkHigh || kind == .watermarkLow ? "info" : "warning")) else {
             throw MonitorSpecError("severity: expected emerg, alert, crit, err, warning, notice, info or debug, got \"\(spec.severity ?? "")\"")
@@ -352,6 +354,9 @@ public struct MonitorDefinition: Sendable {
         case .notAt: return value < (spec.value ?? 0) ? .notAtBelow : .notAtAbove
         }
     }
+
+    /// What `samples` and `cancelSamples` accept (perfmon's periods are checked against it too).
+    public static let sampleCounts: ClosedRange<Int> = 1...100_000
 
     /// Subsystems cheap enough to re-read at sub-step rates (down to 10 ms).
     public static let fastSubsystems = Set(BuiltInSubsystem.all.filter(\.samplesBetweenSteps).map(\.name))

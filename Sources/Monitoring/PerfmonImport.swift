@@ -209,9 +209,17 @@ public enum PerfmonImport {
         let trigger = try number("alarm_trigger_level", level)
         let period = try number("alarm_trigger_period", 60)
         inhibit = try number("alarm_auto_inhibit_period", inhibit)
+        for (tag, seconds) in [("alarm_trigger_period", period), ("alarm_auto_inhibit_period", inhibit)] where seconds < 0 {
+            throw ImportError("variable \(name): \(tag) \(values[tag] ?? "") is negative")
+        }
+        // The period becomes a sample count: checked before it is turned into an Int (1e300 trapped).
+        let mostSamples = MonitorDefinition.sampleCounts.upperBound
+        guard let samples = InputNumber.integer(truncating: (period / step).rounded(.up), in: 0...mostSamples) else {
+            throw ImportError(
+                "variable \(name): alarm_trigger_period \(values["alarm_trigger_period"] ?? "") is longer than \(mostSamples) samples of \(Int(step)) s")
+        }
         sense = values["alarm_trigger_sense"] ?? sense
         guard sense == "high" || sense == "low" else { throw ImportError("variable \(name): alarm_trigger_sense is high or low, not \"\(sense)\"") }
-        guard period >= 0, inhibit >= 0 else { throw ImportError("variable \(name): periods are not negative") }
         let priority = values["alarm_priority"] ?? "5"
         let severities = ["1": "crit", "2": "err", "3": "warning", "4": "notice", "5": "info"]
         guard let severity = severities[priority] else { throw ImportError("variable \(name): alarm_priority is 1 to 5, not \"\(priority)\"") }
@@ -220,7 +228,7 @@ public enum PerfmonImport {
         spec.id = monitorID(scope: scope, variable: name)
         spec.name = "perfmon \(name)" + (object == .host ? "" : " of \(scope)")
         spec.transform = transform
-        spec.samples = max(1, Int((period / step).rounded(.up)))
+        spec.samples = max(1, samples)
         spec.loggingRate = inhibit
         spec.severity = severity
         spec.labels = ["perfmon_variable": name]

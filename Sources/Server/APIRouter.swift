@@ -3,6 +3,7 @@ import FoundationEssentials
 import History
 import Monitoring
 import ResmonAPI
+import ResmonSystem
 import Statistics
 
 /// What the routes need from the daemon, without knowing the daemon.
@@ -77,6 +78,9 @@ public struct APIRouter: HTTPHandler {
             return try route(request)
         } catch let failure as Failure {
             return APIRouter.error(failure)
+        } catch let refused as InputNumberError {
+            // A number from the query or body out of range: the field and the range, never a trap.
+            return APIRouter.error(Failure(status: 400, code: .badRequest, message: refused.description))
         } catch {
             return APIRouter.error(Failure(status: 500, code: .internalError, message: "\(error)"))
         }

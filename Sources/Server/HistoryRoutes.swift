@@ -10,14 +10,14 @@ import Statistics
 struct HistoryRoutes {
     let context: APIContext
 
-    /// `start`/`end` as epoch seconds, or negative: seconds before now.
+    /// The longest span a query's resolution, interval or relative start may name: the span of
+    /// the epoch times accepted (InputNumber.epochSeconds).
+    static let longestSpan = InputNumber.epochSeconds.upperBound
+
+    /// `start`/`end` as epoch seconds, or negative: seconds before now (InputNumber.time).
     static func time(_ text: String?, name: String, default fallback: Int, now: Int) throws -> Int {
         guard let text else { return fallback }
-        guard let value = Int(text) else {
-            throw APIRouter.Failure(
-                status: 400, code: .badRequest, message: "\(name): expected whole seconds since the epoch, or negative seconds before now, got \"\(text)\"")
-        }
-        return value < 0 ? now + value : value
+        return try InputNumber.time(text, field: name, now: now)
     }
 
     static func function(_ text: String?) throws -> ConsolidationFunction? {
@@ -49,10 +49,7 @@ struct HistoryRoutes {
         let function = try HistoryRoutes.function(request.query["cf"]) ?? .average
         var resolution = 0
         if let text = request.query["resolution"] {
-            guard let value = Int(text), value > 0 else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "resolution: expected positive whole seconds, got \"\(text)\"")
-            }
-            resolution = value
+            resolution = try InputNumber.integer(text, field: "resolution", in: 1...HistoryRoutes.longestSpan, expected: "whole seconds")
         }
         let series = database.fetch(function, start: start, end: end, resolution: resolution)
         let unit = context.table.sample(forKey: key.text)?.descriptor.unit ?? ""
@@ -65,16 +62,16 @@ struct HistoryRoutes {
 
     /// xapi's `GET /rrd_updates?start=&cf=&interval=&host=true[&json][&vm_uuid=]`.
     func rrdUpdates(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
-        guard let startText = request.query["start"], let start = Int(startText) else {
+        guard let startText = request.query["start"] else {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "start: expected seconds since the epoch (negative: before the last update)")
         }
+        let start = try InputNumber.integer(
+            startText, field: "start", in: -HistoryRoutes.longestSpan...InputNumber.epochSeconds.upperBound,
+            expected: "seconds since the epoch (negative: before the last update)")
         let function = try HistoryRoutes.function(request.query["cf"])
         var interval = history.step
         if let text = request.query["interval"] {
-            guard let value = Int(text), value > 0 else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "interval: expected positive whole seconds, got \"\(text)\"")
-            }
-            interval = value
+            interval = try InputNumber.integer(text, field: "interval", in: 1...HistoryRoutes.longestSpan, expected: "whole seconds")
         }
         let includeHost = request.query["host"].map { $0 == "true" || $0 == "1" } ?? false
         // resmon's own keys only when asked: perfmon searches its regexes unanchored over every
@@ -208,12 +205,12 @@ extension HistoryRoutes {
         }
         let now = EventFilter.now()
         func time(_ text: String?, _ name: String, _ fallback: Double) throws -> Int {
-            guard let text else { return Int(fallback) }
+            guard let text else { return try InputNumber.time(fallback, field: name, text: "now") }
             guard let value = EventFilter.time(text, now: now) else {
                 throw APIRouter.Failure(
                     status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -6h, got \"\(text)\"")
             }
-            return Int(value)
+            return try InputNumber.time(value, field: name, text: text)
         }
         let end = try time(body.until, "until", now)
         let start = try time(body.since, "since", now - 6 * 3600)

@@ -2,6 +2,7 @@ import Events
 import FoundationEssentials
 import Monitoring
 import ResmonAPI
+import ResmonSystem
 
 /// `/v1/monitors…` and `/v1/events`.
 struct MonitorRoutes {
@@ -146,6 +147,7 @@ struct MonitorRoutes {
                 throw APIRouter.Failure(
                     status: 400, code: .badRequest, message: "\(name): expected seconds since the epoch, RFC 3339 or relative like -1h, got \"\(text)\"")
             }
+            _ = try InputNumber.time(value, field: name, text: text)  // 1970 to 9999, as every route
             return value
         }
         let order = request.query["order"] ?? "asc"

@@ -115,6 +115,28 @@ import Testing
         #expect(error?.message == "perfmon XML: at byte 1: the document is larger than 1 MiB")
     }
 
+    /// Periods perfmon files give in seconds become sample counts: checked before `Int(…)`
+    /// (issue 22: 1e300 trapped resmond).
+    @Test(arguments: [
+        ("alarm_trigger_period", "1e300", "longer than 100000 samples of 5 s"), ("alarm_trigger_period", "1e19", "longer than 100000 samples"),
+        ("alarm_trigger_period", "500001", "longer than 100000 samples"), ("alarm_trigger_period", "-1", "is negative"),
+        ("alarm_auto_inhibit_period", "-1e300", "is negative"), ("alarm_trigger_period", "nan", "is not a number")
+    ])
+    func periodsOutOfRangeAreRefusedByName(tag: String, value: String, expected: String) {
+        let xml = #"<config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><\#(tag) value="\#(value)"/></variable></config>"#
+        let error = #expect(throws: PerfmonImport.ImportError.self) {
+            _ = try PerfmonImport.specs(xml: Array(xml.utf8), object: .host, step: 5, table: table())
+        }
+        #expect(error?.message.contains("cpu_usage: \(tag)") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains(expected) == true, "\(error?.message ?? "")")
+    }
+
+    @Test func theLongestPeriodIsTheMostSamples() throws {
+        let xml = #"<config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><alarm_trigger_period value="500000"/></variable></config>"#
+        let specs = try PerfmonImport.specs(xml: Array(xml.utf8), object: .host, step: 5, table: table())
+        #expect(specs.first?.samples == 100_000)
+    }
+
     /// A host with two CPUs (and a third offline one's iowait), an interface and the root file system.
     func hostTable() -> SampleTable {
         let table = SampleTable()
