@@ -38,7 +38,8 @@ public enum ValueFormatter {
     }
 
     public static func duration(_ seconds: Double) -> String {
-        if seconds < 120 { return number(seconds) + " s" }
+        // Past ~30 million years (or not finite) plain seconds: `Int(seconds)` would trap.
+        if seconds < 120 || !(seconds < 1e15) { return number(seconds) + " s" }
         let whole = Int(seconds)
         let (days, hours, minutes) = (whole / 86400, whole % 86400 / 3600, whole % 3600 / 60)
         if days > 0 { return "\(days)d \(hours)h \(minutes)m" }
@@ -49,6 +50,9 @@ public enum ValueFormatter {
     /// Up to three decimals, trailing zeros dropped; whole numbers without a point.
     public static func number(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        // A pushed or configured 1e300 (or a ratio's 1e308 × 100 = inf) as Swift spells it: the
+        // fixed-point rendering below goes through Int64, which traps past 9.2e18.
+        if !(abs(value) < 1e15) { return "\(value)" }
         let magnitude = abs(value)
         let decimals = magnitude >= 100 ? 1 : magnitude >= 1 ? 2 : 3
         var text = fixed(value, decimals)
@@ -60,6 +64,7 @@ public enum ValueFormatter {
         var factor = 1.0
         for _ in 0..<decimals { factor *= 10 }
         let scaled = (abs(value) * factor).rounded()
+        guard scaled < 9e18 else { return "\(value)" }  // Int64 below holds it (and not NaN or inf)
         let whole = Int64(scaled / factor)
         let fraction = Int64(scaled) - whole * Int64(factor)
         var fractionText = String(fraction)

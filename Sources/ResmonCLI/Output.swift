@@ -23,6 +23,7 @@ extension CLI {
     static func flushOutput() { fflush(nil) }
 
     static func formatTime(_ epoch: Double) -> String {
+        guard abs(epoch) < 1e15 else { return ValueFormatter.number(epoch) }  // time_t(…) would trap
         var seconds = time_t(epoch)
         var parts = tm()
         localtime_r(&seconds, &parts)
@@ -33,7 +34,10 @@ extension CLI {
     /// `90`, `90s`, `10m`, `2h`, `7d` in seconds.
     static func duration(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-        if let unit = text.last.flatMap({ units[$0] }), let number = Int(text.dropLast()), number > 0 { return number * unit }
+        if let unit = text.last.flatMap({ units[$0] }), let number = Int(text.dropLast()), number > 0 {
+            let (seconds, overflow) = number.multipliedReportingOverflow(by: unit)
+            return overflow ? nil : seconds
+        }
         if let number = Int(text), number > 0 { return number }
         return nil
     }

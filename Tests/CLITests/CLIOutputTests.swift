@@ -106,4 +106,14 @@ extension CLIOutputTests {
         let negative = try Products.run(resmon, ["push", "app:x:y", "-5"], environment: environment)
         #expect(negative.status == 2, "a negative VALUE is a value, not an option: \(negative.error)")
     }
+
+    /// A duration past Int (issue 22's audit): a usage error (EX_USAGE), not a trap.
+    @Test func aDurationPastIntIsAUsageError() throws {
+        let resmon = Products.path("resmon")
+        let directory = TemporaryDirectory("resmon-cli")
+        let result = try Products.run(
+            resmon, ["history", "cpu:total:usage_ratio", "--since", "99999999999999w"], environment: ["RESMON_SOCKET": directory.file("none.sock")])
+        #expect(result.status == 64, "\(result.status) \(result.error)")
+        #expect(result.error.contains("--since: expected a duration"), "\(result.error)")
+    }
 }

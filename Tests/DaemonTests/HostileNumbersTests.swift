@@ -89,4 +89,36 @@ import Testing
         #expect(history.status == 200, "\(history.body)")
         #expect(daemon.process.exitCode == nil)
     }
+
+    /// Found by the audit: a threshold or reading of 1e300 put into words (a monitor's name, an
+    /// event's message) went through Int64 and trapped, over TCP through a backtest's spec.
+    @Test func hugeThresholdsAndReadingsAreWordsNotTraps() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0", "--step", "1"])
+        let listen = try #require(try daemon.client.status().listen)
+        func backtest(_ value: String) throws -> Answer {
+            let body = #"{"spec":{"target":"cpu:total:usage_ratio","condition":"above","value":\#(value)},"since":"-1h"}"#
+            return try HostileNumbersTests.send("POST", "/v1/monitors/test", body: body, listen: listen, socket: daemon.socket)
+        }
+        // Once there is history to replay, the huge threshold is replayed like any other.
+        #expect(try daemon.eventually(timeout: 90) { try backtest("0.5").status == 200 })
+        for value in ["1e300", "1.7976931348623157e308", "-1e300"] {
+            let answer = try backtest(value)
+            #expect(answer.status == 200, "\(value): \(answer.status) \(answer.body)")
+            #expect(answer.body.contains("\"events\""), "\(value): \(answer.body)")
+            #expect(daemon.process.exitCode == nil, "\(value) stopped resmond: \(daemon.stderr)")
+        }
+        // A pushed reading of 1.7e308 over a threshold of 1e300: named and raised in words.
+        _ = try daemon.client.push("app:hostile:reading", value: 1.7e308)
+        let created = try HostileNumbersTests.send(
+            "POST", "/v1/monitors", body: #"{"id":"huge","target":"app:hostile:reading","condition":"above","value":1e300}"#,
+            listen: nil, socket: daemon.socket)
+        #expect(created.status == 201, "\(created.body)")
+        #expect(created.body.contains("1e+300"), "\(created.body)")
+        let raised = daemon.eventually(timeout: 60) {
+            ((try? daemon.client.events(filter: #"monitorId = "huge""#).events) ?? []).contains { $0.message.contains("e+308") }
+        }
+        #expect(raised, "no raise worded with the reading: \(daemon.stderr)")
+        #expect(daemon.process.exitCode == nil, "resmond stopped: \(daemon.stderr)")
+        #expect(try daemon.client.health().status == "ok")
+    }
 }
