@@ -106,7 +106,8 @@ extension ResmonClient {
             let reader = StreamReader(onEvent: handler)
             let outcome = HTTPClient.stream(
                 url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
-                idleMilliseconds: Int(heartbeat * 3000) + 1000
+                // Within the server's 0.1 to 300 s (it answers 400 to the rest): Int(nan) would trap.
+                idleMilliseconds: Int((heartbeat >= 0.1 && heartbeat <= 300 ? heartbeat : 300) * 3000) + 1000
             ) { reader.take($0) }
             if outcome.status != 0 && outcome.status != 200 {
                 try ResmonClient.check(ClientResponse(status: outcome.status, body: reader.raw))

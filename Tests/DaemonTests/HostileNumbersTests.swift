@@ -81,6 +81,12 @@ import Testing
             #expect(answer.body.contains(tag), "perfmon \(tag)=\(value): \(answer.body)")
             #expect(daemon.process.exitCode == nil, "perfmon \(tag)=\(value) stopped resmond: \(daemon.stderr)")
         }
+        // The client library checks a stream's heartbeat before its own arithmetic; the server refuses it.
+        for heartbeat in [Double.nan, .infinity, 1e300] {
+            #expect(throws: (any Error).self, "heartbeat \(heartbeat)") {
+                _ = try daemon.client.streamEvents(after: 0, heartbeat: heartbeat) { _ in false }
+            }
+        }
         // Still up and answering over both, and sane ranges still work.
         #expect(try HostileNumbersTests.send("GET", "/healthz", body: nil, listen: listen, socket: daemon.socket).status == 200)
         #expect(try daemon.client.health().status == "ok")
