@@ -59,6 +59,7 @@ import Testing
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0", "--step", "5"])
         let listen = try #require(try daemon.client.status().listen)
         try daemon.waitForCycles(1)
+        let residentBefore = try daemon.client.status().residentBytes
         for transport in [listen, nil] {
             for request in HostileNumbersTests.reads {
                 let answer = try HostileNumbersTests.send(request.method, request.path, body: request.body, listen: transport, socket: daemon.socket)
@@ -94,6 +95,9 @@ import Testing
             "GET", "/v1/history/cpu:total:usage_ratio?start=-600", body: nil, listen: listen, socket: daemon.socket)
         #expect(history.status == 200, "\(history.body)")
         #expect(daemon.process.exitCode == nil)
+        // Refusals cost nothing to keep: resident memory grew by well under resmond's 25 MB limit.
+        let residentAfter = try daemon.client.status().residentBytes
+        #expect(residentAfter - residentBefore < 16 * 1_048_576, "\(residentBefore) → \(residentAfter) bytes")
     }
 
     /// Found by the audit: a threshold or reading of 1e300 put into words (a monitor's name, an
