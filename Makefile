@@ -6,7 +6,7 @@ SWIFT ?= swift
 # ~4 MB smaller (only the code it uses is mapped; docs/PERFORMANCE.md).
 RELEASE := -c release --static-swift-stdlib
 # What building needs.
-BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
+BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libre2-dev
 # The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.

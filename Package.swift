@@ -29,8 +29,11 @@ let package = Package(
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "HTTPClient", dependencies: ["CCurlShim"], swiftSettings: functionSections),
 
+        // RE2 (libre2-dev) behind a C interface: regular expressions with bounds on time and
+        // memory, where glibc's regcomp has none (issue 22).
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
         // Below everything: the clock, regular expressions, process spawning.
-        .target(name: "ResmonSystem", swiftSettings: functionSections),
+        .target(name: "ResmonSystem", dependencies: ["CRE2"], swiftSettings: functionSections),
         .target(name: "Statistics", dependencies: ["ResmonSystem"], swiftSettings: functionSections),
         .target(name: "Storage", dependencies: ["CSQLite", "ResmonSystem"], swiftSettings: functionSections),
         .target(name: "History", dependencies: ["ResmonSystem", "Statistics", "Storage"], swiftSettings: functionSections),

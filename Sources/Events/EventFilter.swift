@@ -25,7 +25,7 @@ public struct EventFilter: Sendable {
     }
 
     let root: Node
-    let regexes: [Int: POSIXRegex]
+    let regexes: [Int: BoundedRegex]
 
     static let fields: Set<String> = [
         "id", "time", "code", "type", "severity", "monitor", "monitorId", "monitorName",
@@ -127,7 +127,7 @@ public struct EventFilter: Sendable {
         let bytes: [UInt8]
         var position = 0
         let now: Double
-        var regexes: [Int: POSIXRegex] = [:]
+        var regexes: [Int: BoundedRegex] = [:]
         /// Nesting of parentheses and `!`: bounded, so a hostile filter cannot exhaust the stack
         /// of the HTTP thread that parses it.
         var depth = 0
@@ -229,7 +229,7 @@ public struct EventFilter: Sendable {
                     throw ParseError(position: literalStart, message: "~ needs a quoted regular expression")
                 }
                 do {
-                    regexes[literalStart] = try POSIXRegex(pattern)
+                    regexes[literalStart] = try BoundedRegex(pattern)
                 } catch {
                     throw ParseError(position: literalStart, message: "\(error)")
                 }

@@ -87,21 +87,12 @@ public struct EventStore: Sendable {
 
     /// A query (`GET /v1/events`): events matching `filter`, after an id, within a time range,
     /// oldest or newest first, at most `limit`. Pages through the log so a selective filter
-    /// still fills the page.
+    /// still fills the page; each page is read under its own short lock and decoded and
+    /// filtered outside it, so a filter that matches nothing in a log of a million events keeps
+    /// writers (the sampler's commit) waiting for one page at most, never for the whole scan.
     public func query(
         after: Int64 = 0, since: Double? = nil, until: Double? = nil, newestFirst: Bool = false,
         limit: Int, filter: EventFilter? = nil
-    ) throws -> [EventRecord] {
-        try database.withDatabase { database in
-            try EventStore.query(
-                after: after, since: since, until: until, newestFirst: newestFirst, limit: limit,
-                filter: filter, in: database)
-        }
-    }
-
-    private static func query(
-        after: Int64, since: Double?, until: Double?, newestFirst: Bool,
-        limit: Int, filter: EventFilter?, in database: Database
     ) throws -> [EventRecord] {
         var found: [EventRecord] = []
         var cursor: Int64? = nil
@@ -122,13 +113,15 @@ public struct EventStore: Sendable {
                 parameters.append(.real(until))
             }
             parameters.append(.integer(Int64(page)))
-            let rows = try database.execute(
-                """
-                SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
-                       cancels, labels, annotations FROM events WHERE \(conditions.joined(separator: " AND "))
-                ORDER BY id \(newestFirst ? "DESC" : "ASC") LIMIT ?
-                """, parameters)
-            let events = rows.map(decode)
+            let rows = try database.withDatabase { database in
+                try database.execute(
+                    """
+                    SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                           cancels, labels, annotations FROM events WHERE \(conditions.joined(separator: " AND "))
+                    ORDER BY id \(newestFirst ? "DESC" : "ASC") LIMIT ?
+                    """, parameters)
+            }
+            let events = rows.map(EventStore.decode)
             for event in events where filter?.matches(event) ?? true {
                 found.append(event)
                 if found.count == limit { break }

@@ -118,9 +118,11 @@ public enum PerfmonImport {
                 warning = "rrd_regex is not used with consolidation_fn get_percent_fs_usage (as in perfmon): the root file system's used ratio is"
             }
         } else if let regex = values["rrd_regex"] {
-            guard regex.utf8.count <= 1024 else { throw ImportError("variable \(name): rrd_regex is longer than 1024 bytes") }
+            guard regex.utf8.count <= BoundedRegex.maximumPatternBytes else {
+                throw ImportError("variable \(name): rrd_regex is longer than \(BoundedRegex.maximumPatternBytes) bytes")
+            }
             do {
-                _ = try POSIXRegex.shared(regex)
+                _ = try BoundedRegex.shared(regex)
             } catch {
                 throw ImportError("variable \(name): rrd_regex \"\(regex)\" does not compile: \(error.reason)")
             }

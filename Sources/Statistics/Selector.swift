@@ -12,7 +12,7 @@ public struct Selector: Sendable {
         public let label: String
         public let operation: Operation
         public let value: String
-        let regex: POSIXRegex?
+        let regex: BoundedRegex?
 
         /// Parses `label~REGEX` and its kin.
         public init(parsing text: String) throws(SelectorError) {
@@ -43,7 +43,7 @@ public struct Selector: Sendable {
             self.value = String(rest.dropFirst(operation.rawValue.count))
             if operation == .matches || operation == .notMatches {
                 do {
-                    regex = try POSIXRegex.shared(value)
+                    regex = try BoundedRegex.shared(value)
                 } catch {
                     throw SelectorError(message: "\(label)\(operation.rawValue): \(error)")
                 }
@@ -84,13 +84,13 @@ public struct Selector: Sendable {
         }
     }
 
-    public let keyPattern: POSIXRegex?
+    public let keyPattern: BoundedRegex?
     public let matchers: [LabelMatcher]
 
     public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
         if let pattern {
             do {
-                keyPattern = try POSIXRegex.shared(pattern)
+                keyPattern = try BoundedRegex.shared(pattern)
             } catch {
                 throw SelectorError(message: "match: \(error)")
             }

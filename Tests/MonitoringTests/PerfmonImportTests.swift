@@ -231,7 +231,7 @@ import Testing
         ),
         (
             "<variable><name value=\"x\"/><alarm_trigger_level value=\"1\"/><rrd_regex value=\"cpu[\"/></variable>",
-            "variable x: rrd_regex \"cpu[\" does not compile: Invalid regular expression"
+            "variable x: rrd_regex \"cpu[\" does not compile: missing ]: ["
         )
     ])
     func badConsolidationsAndRegexesAreRefusedByName(_ body: String, _ expected: String) {

@@ -80,18 +80,18 @@ import Testing
     }
 }
 
-@Suite struct POSIXRegexTests {
+@Suite struct BoundedRegexTests {
     @Test func searchesUnanchored() throws {
-        let regex = try POSIXRegex("cpu[0-9]+:system")
+        let regex = try BoundedRegex("cpu[0-9]+:system")
         #expect(regex.matches("cpu:cpu12:usage_ratio") == false)
-        #expect(try POSIXRegex("cpu[0-9]+").matches("cpu:cpu12:usage_ratio"))
-        #expect(try POSIXRegex("^fs:.*ratio$").matches("fs:/home:used_ratio"))
+        #expect(try BoundedRegex("cpu[0-9]+").matches("cpu:cpu12:usage_ratio"))
+        #expect(try BoundedRegex("^fs:.*ratio$").matches("fs:/home:used_ratio"))
     }
 
     @Test func aPatternIsCompiledOnceWhileItsUsersLiveAndSearchedFromManyThreads() throws {
-        let shared = try POSIXRegex.shared("^app:[a-z]+[0-9]$")
-        #expect(try POSIXRegex.shared("^app:[a-z]+[0-9]$") === shared)
-        #expect(try POSIXRegex.shared("^app:[a-z]+[0-8]$") !== shared)
+        let shared = try BoundedRegex.shared("^app:[a-z]+[0-9]$")
+        #expect(try BoundedRegex.shared("^app:[a-z]+[0-9]$") === shared)
+        #expect(try BoundedRegex.shared("^app:[a-z]+[0-8]$") !== shared)
         let selectors = try (0..<3).map { _ in try Selector(match: "^app:[a-z]+[0-9]$", where: ["name~^ng"]) }
         #expect(selectors[0].keyPattern === shared && selectors[2].keyPattern === shared)
         #expect(selectors[0].matchers[0].regex === selectors[1].matchers[0].regex)
@@ -106,13 +106,13 @@ import Testing
         }
         #expect(wrong.withLock { $0 } == 0)
         // A bad pattern is refused as before.
-        #expect(throws: POSIXRegex.CompileError.self) { try POSIXRegex.shared("(unclosed") }
+        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex.shared("(unclosed") }
     }
 
     @Test func aBadPatternSaysWhy() {
-        #expect(throws: POSIXRegex.CompileError.self) { try POSIXRegex("(unclosed") }
+        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex("(unclosed") }
         do {
-            _ = try POSIXRegex("[z-a]")
+            _ = try BoundedRegex("[z-a]")
             Issue.record("an invalid range compiled")
         } catch {
             #expect(error.description.contains("[z-a]"))
