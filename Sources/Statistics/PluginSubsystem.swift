@@ -162,6 +162,9 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
 
     private func runProgram(_ command: [String]) -> Result<[UInt8], PluginFailure> {
         let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "RESMON_PLUGIN=" + name]
+        // The run killed its process group; what escaped it (a new session) was re-parented to
+        // resmond, a child subreaper, when the program exited.
+        defer { ProcessGroup.reapOrphans() }
         do {
             switch try ProcessGroup.run(command, environment: environment, timeout: configuration.timeout, limit: configuration.maxBytes) {
             case .finished(let output, let status):
