@@ -94,7 +94,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// How often `subsystems.d` is re-read (it is also re-read on SIGHUP).
     public var registryRefreshSeconds = 60
     /// The most series all plug-ins together may hold (each also has its own `maxSeries`).
-    public var registryMaxSeries = 20_000
+    public var registryMaxSeries = 10_000
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
 

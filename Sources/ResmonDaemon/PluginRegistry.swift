@@ -58,7 +58,7 @@ enum PluginRegistry {
         let timeout = Double(
             try fields["timeout"].map { value throws(ConfigurationError) in try reader.integer(value, "timeout", 1...3600) } ?? Int(min(interval, 10)))
         let maxBytes = try fields["maxBytes"].map { value throws(ConfigurationError) in try reader.integer(value, "maxBytes", 1024...(64 << 20)) } ?? 1 << 20
-        let maxSeries = try fields["maxSeries"].map { value throws(ConfigurationError) in try reader.integer(value, "maxSeries", 1...1_000_000) } ?? 10_000
+        let maxSeries = try fields["maxSeries"].map { value throws(ConfigurationError) in try reader.integer(value, "maxSeries", 1...1_000_000) } ?? 5_000
         let archive = try archivePatterns(fields["archive"], reader: reader, fail: fail)
         let kind: PluginConfiguration.Kind
         switch try reader.string(kindValue, "kind") {

@@ -36,7 +36,7 @@ public struct PluginConfiguration: Sendable, Equatable {
     public var archive: [String]
 
     public init(
-        name: String, kind: Kind, interval: Double, timeout: Double, maxBytes: Int, maxSeries: Int = 10_000,
+        name: String, kind: Kind, interval: Double, timeout: Double, maxBytes: Int, maxSeries: Int = 5_000,
         archive: [String] = ["*"]
     ) {
         self.name = name

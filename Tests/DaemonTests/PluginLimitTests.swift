@@ -1,5 +1,6 @@
 import Foundation
 import ResmonTestSupport
+import Statistics
 import Testing
 
 #if canImport(Glibc)
@@ -56,6 +57,18 @@ import Testing
         #expect(status("stuck").reason.contains("ran past its timeout"), "\(status("stuck"))")
         #expect(daemon.stderr.contains("subsystem many is over-limit"), "logged")
         #expect(try daemon.client.health().status == "ok")
+    }
+
+    @Test func archivePatternsMatchWholeStatisticNames() {
+        let plugin = PluginConfiguration(
+            name: "node", kind: .scrape(url: "http://127.0.0.1:9100/metrics"), interval: 5, timeout: 5, maxBytes: 1 << 20,
+            archive: ["node_load*", "*_bytes_total", "exact", "a*b*c"])
+        #expect(plugin.archives("node_load1") && plugin.archives("node_load"))
+        #expect(plugin.archives("node_disk_read_bytes_total") && plugin.archives("exact") && plugin.archives("axxbyyc"))
+        #expect(!plugin.archives("node_cpu_seconds_total") && !plugin.archives("exactly") && !plugin.archives("xnode_load1"))
+        #expect(!plugin.archives("axxbyy"))
+        let none = PluginConfiguration(name: "n", kind: .textfile(directory: "/x"), interval: 5, timeout: 5, maxBytes: 1024, archive: [])
+        #expect(!none.archives("anything"))
     }
 
     @Test func onlyTheStatisticsAPluginArchivesKeepHistory() throws {
