@@ -101,6 +101,16 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         var backoff = 0.0
         /// Textfiles the last run skipped, and why.
         var skippedFiles: [String] = []
+
+        /// A failing plug-in backs off: twice the wait after each failure, up to 10 intervals.
+        mutating func fail(_ failure: PluginFailure, now: Double, interval: Double) {
+            self.failure = failure
+            result = nil
+            health.failures += 1
+            health.lastError = failure.message
+            backoff = min(max(interval, backoff * 2), interval * 10)
+            nextRun = now + backoff
+        }
     }
 
     private let table: SampleTable
@@ -146,6 +156,15 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         if let failure, result == nil { throw SubsystemUnavailable(failure.message, state: failure.state) }
         guard let result, result.generation != appliedGeneration else { return }
         appliedGeneration = result.generation
+        // Claimed here, on the sampling thread that also retires plug-ins, so that a plug-in
+        // removed while it ran never keeps a claim.
+        if let others = budget.claim(name, result.samples.count) {
+            let failure = PluginFailure(
+                "the run's \(result.samples.count) series and the other plug-ins' \(others) pass registry.maxSeries \(budget.limit); all of it was refused",
+                state: .overLimit)
+            state.withLock { $0.fail(failure, now: now, interval: configuration.interval) }
+            throw SubsystemUnavailable(failure.message, state: failure.state)
+        }
         apply(result.samples, into: &batch)
     }
 
@@ -164,7 +183,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         case .textfile(let directory): output = readTextfiles(directory)
         case .scrape(let url): output = fetch(url, configuration.timeout, configuration.maxBytes)
         }
-        let parsed = output.flatMap(refuseOverLimit)
+        let parsed = output.flatMap(parseWithinLimit)
         let now = Clock.monotonic()
         state.withLock { state in
             state.running = false
@@ -179,32 +198,18 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
                 state.health.malformedLines = parsed.errors.count
                 state.health.lastError = state.skippedFiles.first.map { "skipped \($0)" } ?? parsed.errors.first.map { "\($0)" }
             case .failure(let failure):
-                // A failing plug-in backs off: twice the wait after each failure, up to 10 intervals.
-                state.failure = failure
-                state.result = nil
-                state.health.failures += 1
-                state.health.lastError = failure.message
-                state.backoff = min(max(configuration.interval, state.backoff * 2), configuration.interval * 10)
-                state.nextRun = now + state.backoff
+                state.fail(failure, now: now, interval: configuration.interval)
             }
         }
     }
 
-    /// The run's samples, parsed only as far as `maxSeries` allows, or why they are refused:
-    /// more than `maxSeries`, or more than all plug-ins together may hold (`registry.maxSeries`).
-    private func refuseOverLimit(_ bytes: [UInt8]) -> Result<(samples: [PrometheusText.Sample], errors: [PrometheusText.LineError]), PluginFailure> {
+    /// The run's samples, parsed only as far as `maxSeries` allows, or that it gave more.
+    private func parseWithinLimit(_ bytes: [UInt8]) -> Result<(samples: [PrometheusText.Sample], errors: [PrometheusText.LineError]), PluginFailure> {
         let parsed = PrometheusText.parse(bytes, maxSamples: configuration.maxSeries + 1)
         guard parsed.samples.count <= configuration.maxSeries else {
-            budget.release(name)
             return .failure(
                 PluginFailure(
                     "the run gave more than maxSeries \(configuration.maxSeries) series; all of it was refused", state: .overLimit))
-        }
-        if let others = budget.claim(name, parsed.samples.count) {
-            return .failure(
-                PluginFailure(
-                    "the run's \(parsed.samples.count) series and the other plug-ins' \(others) pass registry.maxSeries \(budget.limit); all of it was refused",
-                    state: .overLimit))
         }
         return .success(parsed)
     }
