@@ -376,10 +376,16 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
     /// Collects finished children and kills the groups of those past their deadline.
     private static func reap(_ children: Children, log: @Sendable (String) -> Void, command: [String]) {
         let now = EventFilter.now()
+        var reaped = false
+        defer {
+            // What a finished program left running outside its group was re-parented to resmond.
+            if reaped { ProcessGroup.reapOrphans() }
+        }
         for (pid, child) in children.state.withLock({ $0 }) {
             var status: Int32 = 0
-            let result = waitpid(pid, &status, WNOHANG)
+            let result = ProcessGroup.wait(pid, status: &status, options: WNOHANG)
             if result == pid {
+                reaped = true
                 children.state.withLock { _ = $0.removeValue(forKey: pid) }
                 let exited = status & 0x7f == 0
                 let code = (status >> 8) & 0xff

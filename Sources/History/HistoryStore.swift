@@ -17,12 +17,16 @@ public final class HistoryStore: Sendable {
         /// timescales cost 11 KB each.
         public var pluginTiers: Int
         public var fullTiers: Int
+        /// The most plug-in statistics archived at once (`history.maxPluginStatistics`): those
+        /// first seen past it get no archive.
+        public var maxPluginStatistics: Int
 
-        public init(step: Int, processTiers: Int = 1, pluginTiers: Int = 1, fullTiers: Int = 4) {
+        public init(step: Int, processTiers: Int = 1, pluginTiers: Int = 1, fullTiers: Int = 4, maxPluginStatistics: Int = .max) {
             self.step = step
             self.processTiers = processTiers
             self.pluginTiers = pluginTiers
             self.fullTiers = fullTiers
+            self.maxPluginStatistics = maxPluginStatistics
         }
     }
 
@@ -31,6 +35,9 @@ public final class HistoryStore: Sendable {
     /// Table slot → (generation, key), so a cycle's readings find their databases without keys.
     private let slots = Mutex<[(generation: UInt32, key: String)?]>([])
     private let recordBuffer = Mutex<[SampleTable.Reading]>([])
+    /// The keys of the plug-in statistics archived, counted against `maxPluginStatistics`
+    /// (taken inside `databases`' lock).
+    private let pluginKeys = Mutex<Set<String>>([])
     /// Snapshot format: magic, version, then a checksum over the rest.
     static let magic = Array("RESMONH\u{0}".utf8)
     static let version = 1
@@ -64,6 +71,12 @@ public final class HistoryStore: Sendable {
                     guard let descriptor = table.descriptor(reading.handle) else { continue }
                     key = descriptor.key.text
                     bySlot[slot] = (reading.handle.generation, descriptor.key.text)
+                    guard admits(descriptor) else {
+                        // Not archived (a snapshot may still hold it from before): its slot
+                        // keeps the key, so it is not looked up again.
+                        databases[descriptor.key.text] = nil
+                        continue
+                    }
                     if databases[descriptor.key.text] == nil {
                         if knownPeriods == nil { knownPeriods = periods() }
                         databases[descriptor.key.text] = makeDatabase(
@@ -77,6 +90,18 @@ public final class HistoryStore: Sendable {
             slots.withLock { $0 = bySlot }
         }
         recordBuffer.withLock { $0 = readings }
+    }
+
+    /// Whether a statistic, seen for the first time, is archived: not when its plug-in's
+    /// `archive` leaves it out, nor past `maxPluginStatistics` plug-in statistics in all.
+    private func admits(_ descriptor: StatisticDescriptor) -> Bool {
+        guard descriptor.archived else { return false }
+        guard descriptor.family != nil else { return true }
+        return pluginKeys.withLock { keys in
+            guard keys.count < settings.maxPluginStatistics || keys.contains(descriptor.key.text) else { return false }
+            keys.insert(descriptor.key.text)
+            return true
+        }
     }
 
     /// A new database for a statistic: counters as DERIVE with minimum 0, heartbeat three
@@ -97,6 +122,7 @@ public final class HistoryStore: Sendable {
         let horizon = Int(now) - 120 * settings.step
         databases.withLock { databases in
             databases = databases.filter { $0.value.lastUpdate >= horizon }
+            pluginKeys.withLock { $0 = $0.filter { databases[$0] != nil } }
         }
     }
 
@@ -118,6 +144,7 @@ public final class HistoryStore: Sendable {
     public func replace(with databases: [String: RoundRobinDatabase]) {
         self.databases.withLock { $0 = databases }
         slots.withLock { $0 = [] }
+        pluginKeys.withLock { $0 = [] }
     }
 
     /// Bytes of row storage across all databases.

@@ -77,7 +77,7 @@ public struct SelfLimits: Codable, Sendable, Equatable {
 public struct SubsystemInfo: Codable, Sendable {
     public var name: String
     public var summary: String
-    /// `available`, `unavailable` or `disabled`.
+    /// `available`, `unavailable` or `disabled`; a plug-in also `over-limit` or `stuck`.
     public var state: String
     public var reason: String?
     public var periodSeconds: Double

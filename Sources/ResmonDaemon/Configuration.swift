@@ -72,6 +72,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Timescales kept for process statistics (1: the finest only; 4: all).
     public var historyProcessTiers = 1
     public var historyPluginTiers = 1
+    /// The most plug-in statistics archived at once; past it, new ones get no archive.
+    public var historyMaxPluginStatistics = 2000
     /// Events older than this many days are deleted.
     public var eventRetentionDays = 30
     /// At most this many events are kept (the oldest go first).
@@ -91,6 +93,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var releaseStartupPages = true
     /// How often `subsystems.d` is re-read (it is also re-read on SIGHUP).
     public var registryRefreshSeconds = 60
+    /// The most series all plug-ins together may hold (each also has its own `maxSeries`).
+    public var registryMaxSeries = 10_000
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
 
@@ -208,8 +212,9 @@ struct Reader {
                 "sinks", "limits", "registry"
             ])
         if let value = top["registry"] {
-            let registry = try object(value, "registry", allowed: ["refreshSeconds"])
+            let registry = try object(value, "registry", allowed: ["refreshSeconds", "maxSeries"])
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }
+            if let value = registry["maxSeries"] { configuration.registryMaxSeries = try integer(value, "registry.maxSeries", 1...10_000_000) }
         }
         if let value = top["limits"] {
             let limits = try object(
@@ -260,7 +265,10 @@ struct Reader {
             }
         }
         if let value = top["history"] {
-            let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers", "pluginTiers"])
+            let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers", "pluginTiers", "maxPluginStatistics"])
+            if let value = history["maxPluginStatistics"] {
+                configuration.historyMaxPluginStatistics = try integer(value, "history.maxPluginStatistics", 0...10_000_000)
+            }
             if let value = history["snapshotSeconds"] { configuration.historySnapshotSeconds = try integer(value, "history.snapshotSeconds", 1...86400) }
             if let value = history["processTiers"] { configuration.historyProcessTiers = try integer(value, "history.processTiers", 1...4) }
             if let value = history["pluginTiers"] { configuration.historyPluginTiers = try integer(value, "history.pluginTiers", 1...4) }

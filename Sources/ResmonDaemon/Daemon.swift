@@ -79,7 +79,7 @@ public final class Daemon: Sendable {
         history = HistoryStore(
             settings: HistoryStore.Settings(
                 step: configuration.step, processTiers: configuration.historyProcessTiers,
-                pluginTiers: configuration.historyPluginTiers))
+                pluginTiers: configuration.historyPluginTiers, maxPluginStatistics: configuration.historyMaxPluginStatistics))
         let collectorBox = LateBound<Collector>()
         let subsystems =
             Collector.builtInSubsystems(paths: paths, table: table) + [
@@ -95,6 +95,7 @@ public final class Daemon: Sendable {
             case .available: Log.info("subsystem \(status.name) is available")
             case .unavailable: Log.warning("subsystem \(status.name) is unavailable: \(status.reason ?? "unknown reason")")
             case .disabled: Log.info("subsystem \(status.name) is disabled")
+            case .overLimit, .stuck: Log.warning("subsystem \(status.name) is \(status.state.rawValue): \(status.reason ?? "unknown reason")")
             }
         }
     }
@@ -119,6 +120,11 @@ public final class Daemon: Sendable {
             }
         }
         HostFacts.raiseDescriptorLimit()
+        // What an exec plug-in or sink leaves running in a session of its own comes back to
+        // resmond instead of init, to be killed (docs/PLUGINS.md).
+        if rs_set_child_subreaper() != 0 {
+            Log.warning("cannot become a child subreaper (\(Errno.current)): processes that exec plug-ins leave in a session of their own are not killed")
+        }
 
         let group = try makeServices(configuration)
         try group.services.start()

@@ -52,12 +52,14 @@ enum PluginRegistry {
             throw fail(nil, "not valid JSON: \(error)")
         }
         let reader = Reader(source: source)
-        let fields = try reader.object(root, "", allowed: ["kind", "command", "path", "url", "interval", "timeout", "maxBytes"])
+        let fields = try reader.object(root, "", allowed: ["kind", "command", "path", "url", "interval", "timeout", "maxBytes", "maxSeries", "archive"])
         guard let kindValue = fields["kind"] else { throw fail("kind", "required: exec, textfile or scrape") }
         let interval = Double(try fields["interval"].map { value throws(ConfigurationError) in try reader.integer(value, "interval", 1...86400) } ?? step)
         let timeout = Double(
             try fields["timeout"].map { value throws(ConfigurationError) in try reader.integer(value, "timeout", 1...3600) } ?? Int(min(interval, 10)))
         let maxBytes = try fields["maxBytes"].map { value throws(ConfigurationError) in try reader.integer(value, "maxBytes", 1024...(64 << 20)) } ?? 1 << 20
+        let maxSeries = try fields["maxSeries"].map { value throws(ConfigurationError) in try reader.integer(value, "maxSeries", 1...1_000_000) } ?? 5_000
+        let archive = try archivePatterns(fields["archive"], reader: reader, fail: fail)
         let kind: PluginConfiguration.Kind
         switch try reader.string(kindValue, "kind") {
         case "exec":
@@ -80,7 +82,33 @@ enum PluginRegistry {
         case let other:
             throw fail("kind", "expected exec, textfile or scrape, got \"\(other)\"")
         }
-        return PluginConfiguration(name: name, kind: kind, interval: interval, timeout: timeout, maxBytes: maxBytes)
+        return PluginConfiguration(
+            name: name, kind: kind, interval: interval, timeout: timeout, maxBytes: maxBytes, maxSeries: maxSeries, archive: archive)
+    }
+
+    /// `archive`: true (every statistic, the default), false (none), or an array of patterns
+    /// over the statistic's name, `*` for any run of characters.
+    static func archivePatterns(
+        _ value: JSONValue?, reader: Reader, fail: (String?, String) -> ConfigurationError
+    ) throws(ConfigurationError) -> [String] {
+        switch value {
+        case nil, .bool(true)?: return ["*"]
+        case .bool(false)?: return []
+        case .array(let items)?:
+            var patterns: [String] = []
+            for (index, item) in items.enumerated() {
+                let pattern = try reader.string(item, "archive[\(index)]")
+                guard !pattern.isEmpty, pattern.utf8.count <= 200,
+                    pattern.utf8.allSatisfy({ $0 == 0x2a || $0 == 0x5f || (0x30...0x39).contains($0) || (0x61...0x7a).contains($0) })
+                else {
+                    throw fail("archive[\(index)]", "a pattern of [a-z0-9_] and *, at most 200 characters (statistic names are lower case)")
+                }
+                patterns.append(pattern)
+            }
+            return patterns
+        default:
+            throw fail("archive", "true, false or an array of patterns such as [\"node_load*\"]")
+        }
     }
 
     /// A scrape: plain HTTP with a GET of resmond's own (`rs_http_get_plain`), HTTPS and URLs

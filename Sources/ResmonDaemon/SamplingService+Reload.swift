@@ -30,7 +30,8 @@ extension SamplingService {
         let running = configuration.current
         let (declared, problems) = PluginRegistry.read(configDirectory: running.configDirectory, step: running.step)
         for problem in problems { Log.warning(problem) }
-        let plugins = declared.map { PluginSubsystem(configuration: $0, table: table, fetch: PluginRegistry.fetch) }
+        pluginSeries.limit = running.registryMaxSeries
+        let plugins = declared.map { PluginSubsystem(configuration: $0, table: table, fetch: PluginRegistry.fetch, budget: pluginSeries) }
         let (added, changed, removed) = collector.setPlugins(plugins)
         guard !(added.isEmpty && changed.isEmpty && removed.isEmpty) else { return problems }
         let summaries = Dictionary(plugins.map { ($0.name, $0.summary) }, uniquingKeysWith: { first, _ in first })

@@ -37,6 +37,8 @@ final class SamplingService: Service {
     private let lastTrim = Atomic<Int>(0)
     /// When `subsystems.d` was last read (monotonic).
     let lastRegistryRead = Mutex<Double>(0)
+    /// The series all plug-ins together may hold (`registry.maxSeries`), shared by every plug-in.
+    let pluginSeries = PluginSeriesBudget()
 
     struct Parts {
         let configuration: RunningConfiguration

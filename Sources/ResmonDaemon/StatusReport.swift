@@ -25,7 +25,7 @@ struct StatusReport: Sendable {
             version: ResmonVersion.current, pid: getpid(), startedAt: startedAt, uptimeSeconds: now - startedAt,
             stepSeconds: Double(configuration.step), cycles: sampling.cyclesCompleted, statistics: table.count,
             subsystemsAvailable: subsystems.filter { $0.state == .available }.count,
-            subsystemsUnavailable: subsystems.filter { $0.state == .unavailable }.count,
+            subsystemsUnavailable: subsystems.filter { $0.state != .available && $0.state != .disabled }.count,
             stateDirectory: configuration.stateDirectory, configDirectory: configuration.configDirectory,
             socket: configuration.socketPath, listen: http.listenDescription,
             busy: busy != nil,

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -45,10 +47,31 @@ public enum ProcessGroup {
             arguments.forEach { free($0) }
             variables.forEach { free($0) }
         }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, command[0], &actions, &attributes, arguments, variables)
+        // Started and recorded under one lock, so that `reapOrphans` never takes a child just
+        // started for one nobody knows.
+        let (status, pid) = known.withLock { known -> (Int32, pid_t) in
+            var pid: pid_t = 0
+            let status = posix_spawn(&pid, command[0], &actions, &attributes, arguments, variables)
+            if status == 0 { known.insert(pid) }
+            return (status, pid)
+        }
         guard status == 0 else { throw SpawnError(code: status) }
         return pid
+    }
+
+    /// The children `spawn` started that have not been reaped through `wait` yet: every other
+    /// child of resmond is an orphan it inherited as a subreaper.
+    private static let known = Mutex<Set<pid_t>>([])
+
+    /// `waitpid` for a child `spawn` started (`options` as waitpid's, WNOHANG say): the pid once
+    /// reaped, 0 while it runs, -1 when it is not a child. Every reap of such a child goes
+    /// through here, so that `reapOrphans` knows it is no longer there.
+    @discardableResult
+    public static func wait(_ pid: pid_t, status: inout Int32, options: Int32 = 0) -> pid_t {
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, options) } while result < 0 && errno == EINTR
+        if result == pid || result < 0 { _ = known.withLock { $0.remove(pid) } }
+        return result
     }
 
     /// glibc's `POSIX_SPAWN_SETSID` (2.26 and later), which Swift does not import: spawn.h
@@ -59,7 +82,7 @@ public enum ProcessGroup {
     public static func kill(_ pid: pid_t) {
         _ = Glibc.kill(0 - pid, SIGKILL)
         var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        wait(pid, status: &status)
     }
 
     /// What one run of a program printed, read until it exits, `limit` bytes are read, or
@@ -104,15 +127,86 @@ public enum ProcessGroup {
                 return .tooLarge(output: Array(output.prefix(limit)))
             }
         }
-        // Output closed: wait for the exit within what is left of the timeout.
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 {
+        // Output closed: wait for the exit within what is left of the timeout, without reaping
+        // the leader yet: while it is a zombie its group id cannot go to another process, so
+        // what it left running in its group (`sleep 1000 >/dev/null &`) is killed, and nothing else.
+        while !hasExited(pid) {
             if Clock.monotonic() >= deadline {
                 kill(pid)
                 return .timedOut
             }
             usleep(2000)
         }
+        var status: Int32 = 0
+        kill(pid, status: &status)
         return .finished(output: output, status: status)
+    }
+
+    /// Whether a child has exited, leaving it to be reaped (waitid with WNOWAIT).
+    static func hasExited(_ pid: pid_t) -> Bool {
+        var information = siginfo_t()
+        let result = waitid(P_PID, id_t(pid), &information, WEXITED | WNOHANG | WNOWAIT)
+        // With WNOHANG and nothing to report, Linux answers 0 and leaves the record zeroed.
+        return result == 0 ? information.si_signo != 0 : errno != EINTR
+    }
+
+    /// Kills the group and reaps its leader, giving the leader's status.
+    static func kill(_ pid: pid_t, status: inout Int32) {
+        _ = Glibc.kill(0 - pid, SIGKILL)
+        wait(pid, status: &status)
+    }
+
+    /// Kills and reaps the children of this process that `spawn` did not start: what a program
+    /// left running in a session or group of its own, which the kernel re-parents to resmond
+    /// once resmond is a child subreaper (`PR_SET_CHILD_SUBREAPER`) and its parent exits.
+    /// Returns how many it killed. Those still dying after a second are reaped by the next call.
+    @discardableResult
+    public static func reapOrphans() -> Int {
+        let orphans = known.withLock { known in
+            let orphans = children().filter { !known.contains($0) }
+            for pid in orphans { _ = Glibc.kill(pid, SIGKILL) }
+            return orphans
+        }
+        var left = orphans
+        let deadline = Clock.monotonic() + 1
+        while !left.isEmpty && Clock.monotonic() < deadline {
+            left.removeAll { pid in
+                var status: Int32 = 0
+                return waitpid(pid, &status, WNOHANG) != 0
+            }
+            if !left.isEmpty { usleep(1000) }
+        }
+        return orphans.count
+    }
+
+    /// This process's children: each thread's `/proc/self/task/TID/children` (the kernel's
+    /// CONFIG_PROC_CHILDREN), or where that is missing, every process whose parent it is.
+    static func children() -> [pid_t] {
+        let tasks = numericEntries(of: "/proc/self/task")
+        guard let first = tasks.first, access("/proc/self/task/\(first)/children", R_OK) == 0 else { return childrenByParent() }
+        var pids: [pid_t] = []
+        for task in tasks {
+            guard let bytes = try? readFile(at: "/proc/self/task/\(task)/children", limit: 1 << 20) else { continue }
+            pids += bytes.split(whereSeparator: { $0 == 0x20 || $0 == 0x0a }).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
+        }
+        return pids
+    }
+
+    private static func childrenByParent() -> [pid_t] {
+        let me = getpid()
+        return numericEntries(of: "/proc").filter { pid in
+            guard let bytes = try? readFile(at: "/proc/\(pid)/stat", limit: 4096), let close = bytes.lastIndex(of: 0x29) else { return false }
+            // After "pid (comm) ": the state, then the parent's pid.
+            let fields = bytes[(close + 1)...].split(separator: 0x20)
+            return fields.count > 1 && pid_t(String(decoding: fields[1], as: UTF8.self)) == me
+        }
+    }
+
+    private static func numericEntries(of directory: String) -> [pid_t] {
+        var pids: [pid_t] = []
+        try? forEachDirectoryEntry(in: directory) { name, _ in
+            if let pid = pid_t(String(decodingUTF8: name)) { pids.append(pid) }
+        }
+        return pids
     }
 }

@@ -5,6 +5,11 @@ import Synchronization
 public struct SubsystemStatus: Sendable, Equatable {
     public enum State: String, Sendable {
         case available, unavailable, disabled
+        /// A plug-in whose output passed a limit (`maxBytes`, `maxSeries`, `registry.maxSeries`):
+        /// refused as a whole, its statistics gone until a run fits.
+        case overLimit = "over-limit"
+        /// A plug-in whose run went past its timeout.
+        case stuck
     }
 
     public var name: String
@@ -231,8 +236,9 @@ public final class Collector: @unchecked Sendable {
         } catch {
             subsystem.retireAll()
             let reason = "\(error)"
+            let state = (error as? SubsystemUnavailable)?.state ?? .unavailable
             updateStatus(subsystem.name) { status in
-                status.state = .unavailable
+                status.state = state
                 status.reason = reason
                 status.statistics = 0
                 status.failures += 1

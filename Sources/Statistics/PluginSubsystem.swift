@@ -30,13 +30,22 @@ public struct PluginConfiguration: Sendable, Equatable {
     public var interval: Double
     public var timeout: Double
     public var maxBytes: Int
+    /// The most series a run may give; a run with more is refused as a whole.
+    public var maxSeries: Int
+    /// Patterns (`*` for any run of characters) of the statistics that get history archives.
+    public var archive: [String]
 
-    public init(name: String, kind: Kind, interval: Double, timeout: Double, maxBytes: Int) {
+    public init(
+        name: String, kind: Kind, interval: Double, timeout: Double, maxBytes: Int, maxSeries: Int = 5_000,
+        archive: [String] = ["*"]
+    ) {
         self.name = name
         self.kind = kind
         self.interval = interval
         self.timeout = timeout
         self.maxBytes = maxBytes
+        self.maxSeries = maxSeries
+        self.archive = archive
     }
 }
 
@@ -64,7 +73,12 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
 
     public struct PluginFailure: Error, Sendable {
         public let message: String
-        public init(_ message: String) { self.message = message }
+        /// How `/v1/subsystems` shows the plug-in meanwhile.
+        public let state: SubsystemStatus.State
+        public init(_ message: String, state: SubsystemStatus.State = .unavailable) {
+            self.message = message
+            self.state = state
+        }
     }
 
     /// What `/v1/subsystems` tells of a plug-in beyond its state.
@@ -80,24 +94,40 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         var running = false
         var result: (samples: [PrometheusText.Sample], generation: Int)?
         var generation = 0
-        var failure: String?
+        var failure: PluginFailure?
+        var runStarted = 0.0
         var health = Health()
         var nextRun = 0.0
         var backoff = 0.0
+        /// Textfiles the last run skipped, and why.
+        var skippedFiles: [String] = []
+
+        /// A failing plug-in backs off: twice the wait after each failure, up to 10 intervals.
+        mutating func fail(_ failure: PluginFailure, now: Double, interval: Double) {
+            self.failure = failure
+            result = nil
+            health.failures += 1
+            health.lastError = failure.message
+            backoff = min(max(interval, backoff * 2), interval * 10)
+            nextRun = now + backoff
+        }
     }
 
     private let table: SampleTable
     private let fetch: Fetch
+    private let budget: PluginSeriesBudget
     private let state = Mutex(State())
     private let queue: DispatchQueue
     private var mapped: [String: Mapped] = [:]
     private var families: [String: SourceFamily] = [:]
     private var appliedGeneration = -1
 
-    public init(configuration: PluginConfiguration, table: SampleTable, fetch: @escaping Fetch) {
+    /// `budget` is shared by all plug-ins: the series they may hold together.
+    public init(configuration: PluginConfiguration, table: SampleTable, fetch: @escaping Fetch, budget: PluginSeriesBudget = PluginSeriesBudget()) {
         self.configuration = configuration
         self.table = table
         self.fetch = fetch
+        self.budget = budget
         queue = DispatchQueue(label: "resmond.plugin." + configuration.name, qos: .utility)
     }
 
@@ -105,22 +135,41 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
 
     public func collect(into batch: inout SampleBatch) throws {
         let now = Clock.monotonic()
-        let (result, failure, startRun) = state.withLock { state -> ((samples: [PrometheusText.Sample], generation: Int)?, String?, Bool) in
+        let (result, failure, startRun) = state.withLock { state -> ((samples: [PrometheusText.Sample], generation: Int)?, PluginFailure?, Bool) in
             let start = !state.running && now >= state.nextRun
-            if start { state.running = true }
+            if start {
+                state.running = true
+                state.runStarted = now
+            } else if state.running && now - state.runStarted > configuration.timeout + 1 {
+                // A run no timeout ended (a file system that hangs a read): say so; the run
+                // may still finish, and then counts.
+                let message = "a run started \(Int(now - state.runStarted)) s ago is still going, past its timeout of \(configuration.timeout) s"
+                state.health.lastError = message
+                return (nil, PluginFailure(message, state: .stuck), false)
+            }
             // Taken, not copied: a run's samples are applied once, and keeping them held a
             // second copy of every name, label and help text between runs.
             defer { state.result = nil }
             return (state.result, state.failure, start)
         }
         if startRun { queue.async { [self] in run() } }
-        if let failure, result == nil { throw SubsystemUnavailable(failure) }
+        if let failure, result == nil { throw SubsystemUnavailable(failure.message, state: failure.state) }
         guard let result, result.generation != appliedGeneration else { return }
         appliedGeneration = result.generation
+        // Claimed here, on the sampling thread that also retires plug-ins, so that a plug-in
+        // removed while it ran never keeps a claim.
+        if let others = budget.claim(name, result.samples.count) {
+            let failure = PluginFailure(
+                "the run's \(result.samples.count) series and the other plug-ins' \(others) pass registry.maxSeries \(budget.limit); all of it was refused",
+                state: .overLimit)
+            state.withLock { $0.fail(failure, now: now, interval: configuration.interval) }
+            throw SubsystemUnavailable(failure.message, state: failure.state)
+        }
         apply(result.samples, into: &batch)
     }
 
     public func retireAll() {
+        budget.release(name)
         for entry in mapped.values { table.retire(entry.handle) }
         mapped = [:]
         families = [:]
@@ -134,34 +183,42 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
         case .textfile(let directory): output = readTextfiles(directory)
         case .scrape(let url): output = fetch(url, configuration.timeout, configuration.maxBytes)
         }
+        let parsed = output.flatMap(parseWithinLimit)
         let now = Clock.monotonic()
         state.withLock { state in
             state.running = false
             state.health.runs += 1
-            switch output {
-            case .success(let bytes):
-                let parsed = PrometheusText.parse(bytes)
+            switch parsed {
+            case .success(let parsed):
                 state.generation += 1
                 state.result = (parsed.samples, state.generation)
                 state.failure = nil
                 state.backoff = 0
                 state.nextRun = now + configuration.interval * 0.5
                 state.health.malformedLines = parsed.errors.count
-                state.health.lastError = parsed.errors.first.map { "\($0)" }
+                state.health.lastError = state.skippedFiles.first.map { "skipped \($0)" } ?? parsed.errors.first.map { "\($0)" }
             case .failure(let failure):
-                // A failing plug-in backs off: twice the wait after each failure, up to 10 intervals.
-                state.failure = failure.message
-                state.result = nil
-                state.health.failures += 1
-                state.health.lastError = failure.message
-                state.backoff = min(max(configuration.interval, state.backoff * 2), configuration.interval * 10)
-                state.nextRun = now + state.backoff
+                state.fail(failure, now: now, interval: configuration.interval)
             }
         }
     }
 
+    /// The run's samples, parsed only as far as `maxSeries` allows, or that it gave more.
+    private func parseWithinLimit(_ bytes: [UInt8]) -> Result<(samples: [PrometheusText.Sample], errors: [PrometheusText.LineError]), PluginFailure> {
+        let parsed = PrometheusText.parse(bytes, maxSamples: configuration.maxSeries + 1)
+        guard parsed.samples.count <= configuration.maxSeries else {
+            return .failure(
+                PluginFailure(
+                    "the run gave more than maxSeries \(configuration.maxSeries) series; all of it was refused", state: .overLimit))
+        }
+        return .success(parsed)
+    }
+
     private func runProgram(_ command: [String]) -> Result<[UInt8], PluginFailure> {
         let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "RESMON_PLUGIN=" + name]
+        // The run killed its process group; what escaped it (a new session) was re-parented to
+        // resmond, a child subreaper, when the program exited.
+        defer { ProcessGroup.reapOrphans() }
         do {
             switch try ProcessGroup.run(command, environment: environment, timeout: configuration.timeout, limit: configuration.maxBytes) {
             case .finished(let output, let status):
@@ -171,42 +228,42 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
                 }
                 return .success(output)
             case .tooLarge:
-                return .failure(PluginFailure("\(command[0]) wrote more than \(configuration.maxBytes) bytes; its output was cut and its process group killed"))
+                return .failure(
+                    PluginFailure(
+                        "\(command[0]) wrote more than \(configuration.maxBytes) bytes; its output was cut and its process group killed",
+                        state: .overLimit))
             case .timedOut:
-                return .failure(PluginFailure("\(command[0]) ran past its timeout of \(configuration.timeout) s; its process group was killed"))
+                return .failure(
+                    PluginFailure("\(command[0]) ran past its timeout of \(configuration.timeout) s; its process group was killed", state: .stuck))
             }
         } catch {
             return .failure(PluginFailure("cannot start \(command[0]): \(error)"))
         }
     }
 
-    /// Every `*.prom` file, each read whole and read again if it changed meanwhile, so that a
-    /// file being rewritten in place is never taken half-written.
+    /// Every `*.prom` file (TextfileReader: checked by size before it is read, never waited
+    /// on); a file that cannot be read is skipped and named in `lastError`.
     private func readTextfiles(_ directory: String) -> Result<[UInt8], PluginFailure> {
         guard let names = fileNames(in: directory, endingIn: ".prom") else {
             return .failure(PluginFailure("\(directory): \(Errno.current.description)"))
         }
         var all: [UInt8] = []
+        var skipped: [String] = []
         for name in names {
-            let path = directory + "/" + name
-            var taken: [UInt8]?
-            for _ in 0..<20 where taken == nil {
-                var before = stat(), after = stat()
-                guard stat(path, &before) == 0 else { break }
-                guard let bytes = try? ProcFile(path, capacity: 65536, keepOpen: false).readBytes() else { break }
-                guard stat(path, &after) == 0 else { break }
-                let same =
-                    before.st_ino == after.st_ino && before.st_size == after.st_size
-                    && before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec
-                if same && bytes.count == Int(after.st_size) { taken = bytes } else { usleep(2000) }
-            }
-            guard let bytes = taken else { continue }
-            all += bytes
-            if all.last != 0x0a { all.append(0x0a) }
-            if all.count > configuration.maxBytes {
-                return .failure(PluginFailure("the .prom files hold more than \(configuration.maxBytes) bytes"))
+            switch TextfileReader.read(directory + "/" + name, limit: configuration.maxBytes - all.count) {
+            case .read(let bytes):
+                all += bytes
+                if all.last != 0x0a { all.append(0x0a) }
+            case .skipped(let reason):
+                skipped.append(name + " " + reason)
+            case .tooLarge(let size):
+                return .failure(
+                    PluginFailure(
+                        "\(name) holds \(size) bytes: with the files before it, more than maxBytes \(configuration.maxBytes); not read",
+                        state: .overLimit))
             }
         }
+        state.withLock { $0.skippedFiles = skipped }
         return .success(all)
     }
 
@@ -304,7 +361,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
                 let handle = table.register(
                     StatisticDescriptor(
                         key: key, kind: mapping.kind, unit: "", labels: labels,
-                        help: family.help, family: family))
+                        help: family.help, family: family, archived: configuration.archives(mapping.statistic)))
                 entry = Mapped(handle: handle, conversion: mapping.conversion)
                 mapped[key.text] = entry
             }

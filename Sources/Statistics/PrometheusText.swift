@@ -21,13 +21,16 @@ public enum PrometheusText {
         public var description: String { "line \(line): \(message)" }
     }
 
-    public static func parse(_ bytes: some Collection<UInt8>) -> (samples: [Sample], errors: [LineError]) {
+    /// Parses a document; stops after `maxSamples` samples, so a plug-in over its limit costs no
+    /// more than the limit.
+    public static func parse(_ bytes: some Collection<UInt8>, maxSamples: Int = .max) -> (samples: [Sample], errors: [LineError]) {
         var samples: [Sample] = []
         var errors: [LineError] = []
         var types: [String: String] = [:]
         var helps: [String: String] = [:]
         var number = 0
         for rawLine in bytes.split(separator: 0x0a, omittingEmptySubsequences: false) {
+            if samples.count >= maxSamples { break }
             number += 1
             var line = Array(rawLine)
             if line.last == 0x0d { line.removeLast() }

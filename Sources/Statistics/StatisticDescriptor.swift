@@ -26,12 +26,15 @@ public struct StatisticDescriptor: Sendable {
     /// For a plug-in's statistic: the Prometheus family it came from, which /metrics re-exports
     /// with the type its source declared. Shared by every statistic of the family.
     public let family: SourceFamily?
+    /// Whether history keeps archives of it (a plug-in's `archive` patterns; always for the rest).
+    public let archived: Bool
 
     public init(
         key: StatisticKey, kind: StatisticKind, unit: String, resolution: Double = 1,
         upperBound: Double? = nil, labels: [String: String] = [:], help: String,
-        wrapsAt: Double? = nil, updateInterval: Double = 0, family: SourceFamily? = nil
+        wrapsAt: Double? = nil, updateInterval: Double = 0, family: SourceFamily? = nil, archived: Bool = true
     ) {
+        self.archived = archived
         self.key = key
         self.kind = kind
         self.unit = unit

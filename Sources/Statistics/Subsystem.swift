@@ -15,7 +15,12 @@ public struct HostPaths: Sendable {
 /// A subsystem that cannot collect on this host (the kernel lacks it, a file is unreadable).
 public struct SubsystemUnavailable: Error, Sendable, CustomStringConvertible {
     public let reason: String
-    public init(_ reason: String) { self.reason = reason }
+    /// What `/v1/subsystems` shows: `unavailable`, or a plug-in's `over-limit` or `stuck`.
+    public let state: SubsystemStatus.State
+    public init(_ reason: String, state: SubsystemStatus.State = .unavailable) {
+        self.reason = reason
+        self.state = state
+    }
     public var description: String { reason }
 }
 

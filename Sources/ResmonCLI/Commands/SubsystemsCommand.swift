@@ -6,7 +6,7 @@ extension Command {
         name: "subsystems", synopsis: "subsystems [--json]",
         summary: "each subsystem: available or why not, period, statistics",
         details:
-            "Lists each subsystem with its state (available, unavailable with the reason, disabled), its sampling\nperiod and how many statistics it recorded."
+            "Lists each subsystem with its state (available, unavailable with the reason, disabled; a plug-in\nalso over-limit or stuck, with the reason), its sampling\nperiod and how many statistics it recorded."
     ) { client, invocation in
         let subsystems = try client.subsystems()
         if invocation.json { return CLI.printJSON(SubsystemList(subsystems: subsystems)) }
