@@ -224,6 +224,10 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
             free(reply.extra_headers);
             return MHD_NO;
         }
+        /* A stream's consumer may stop reading for a while: the idle timeout would close it
+         * without the overflow notice. The hub bounds what it holds instead: one buffer until it
+         * falls behind, then only the notice. */
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     } else {
         if (!reply.body) {
             reply.body = malloc(1);

@@ -46,6 +46,14 @@ size_t rs_stream_space(rs_stream *stream);
 int rs_stream_closed(rs_stream *stream);
 /* Ends the body once the buffer has been sent. */
 void rs_stream_finish(rs_stream *stream);
+/* Appends a last message (at most 1 KiB) and ends the body: it fits however full the buffer is.
+ * 0 when written, -1 when the connection is gone or the stream finished. */
+int rs_stream_finish_with(rs_stream *stream, const void *data, size_t length);
+/* Drops the buffered bytes libmicrohttpd has not taken yet, unless it has taken part of a frame,
+ * and releases the buffer's memory. Returns how many of the bytes ever written will be sent. */
+uint64_t rs_stream_discard_unsent(rs_stream *stream);
+/* Bytes libmicrohttpd has taken so far, all at frame ends unless a frame was longer than its block. */
+uint64_t rs_stream_handed(rs_stream *stream);
 void rs_stream_retain(rs_stream *stream);
 void rs_stream_release(rs_stream *stream);
 
