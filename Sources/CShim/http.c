@@ -275,6 +275,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         *con_cls = state;
     }
     if (!state->started) {
+        /* Without the target as sent a %00 in it could not be found: refuse rather than serve. */
+        if (!state->target) return MHD_NO;
         state->started = 1;
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
