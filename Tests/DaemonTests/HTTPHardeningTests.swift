@@ -1,6 +1,7 @@
 import Foundation
 import ResmonClient
 import ResmonTestSupport
+import Server
 import Testing
 
 #if canImport(Glibc)
@@ -126,6 +127,21 @@ final class Trickler {
         let curl = try Products.run("/usr/bin/curl", ["-sf", "--max-time", "20", "http://\(listen)/healthz"])
         #expect(curl.status == 0 && curl.output.contains("ok"), "\(curl.error)")
         #expect(tricklers.filter(\.isClosed).count <= 12, "the address keeps its 4")
+    }
+
+    @Test(arguments: [
+        ("/v1/status", nil), ("/v1/statistics/app:a%253Ab:c?match=%5Ecpu&x=%0A", nil), ("/%zz%0", nil),
+        ("/v1/status%00/x", "control byte 0x00 at offset 10"), ("/a%0ab", "control byte 0x0A at offset 2"),
+        ("/a\u{7F}", "control byte 0x7F at offset 2"), ("/a%3F%01", "control byte 0x01 at offset 5"),
+        ("/a?filter=x%00y", "NUL"), ("/a?x=1&%00=2", "NUL")
+    ])
+    func targetsWithControlBytes(target: String, problem: String?) {
+        let found = HTTPRequest.problem(inTarget: Array(target.utf8))
+        if let problem {
+            #expect(found?.contains(problem) == true, "\(target): \(found ?? "accepted")")
+        } else {
+            #expect(found == nil, "\(target): \(found ?? "")")
+        }
     }
 
     @Test func controlBytesInPathsAndKeysAreRefused() throws {
