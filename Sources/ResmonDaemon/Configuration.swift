@@ -57,6 +57,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var httpThreads = 2
     /// Open connections per listening socket, event streams included.
     public var maxConnections = 2048
+    /// Open TCP connections one peer address may hold, event streams included.
+    public var connectionsPerAddress = 64
+    /// Seconds within which a request's line, headers and body must all have arrived.
+    public var requestSeconds = 10
     /// Base sampling step in seconds.
     public var step = 5
     /// Exit after this many sampling cycles (for tests and benchmarks).
@@ -247,7 +251,7 @@ struct Reader {
                 value, "http",
                 allowed: [
                     "socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
-                    "maxConnections"
+                    "maxConnections", "connectionsPerAddress", "requestSeconds"
                 ])
             if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
@@ -262,6 +266,12 @@ struct Reader {
             if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
             if let value = http["maxConnections"] {
                 configuration.maxConnections = try integer(value, "http.maxConnections", 16...65536)
+            }
+            if let value = http["connectionsPerAddress"] {
+                configuration.connectionsPerAddress = try integer(value, "http.connectionsPerAddress", 1...65536)
+            }
+            if let value = http["requestSeconds"] {
+                configuration.requestSeconds = try integer(value, "http.requestSeconds", 1...3600)
             }
         }
         if let value = top["history"] {

@@ -60,7 +60,8 @@ final class HTTPService: Service {
         try HTTPServer(
             descriptor: descriptor, transport: transport, handler: router,
             maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
-            connectionLimit: configuration.maxConnections)
+            connectionLimit: configuration.maxConnections, connectionsPerAddress: configuration.connectionsPerAddress,
+            requestSeconds: configuration.requestSeconds)
     }
 
     /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket

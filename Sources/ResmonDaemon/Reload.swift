@@ -29,6 +29,8 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.maxRequestBytes", \.maxRequestBytes),
             RestartOnlyKey("http.threads", \.httpThreads),
             RestartOnlyKey("http.maxConnections", \.maxConnections),
+            RestartOnlyKey("http.connectionsPerAddress", \.connectionsPerAddress),
+            RestartOnlyKey("http.requestSeconds", \.requestSeconds),
             RestartOnlyKey("http.tokenFile", \.tokenFile),
             RestartOnlyKey("collect.procRoot", \.procRoot),
             RestartOnlyKey("collect.sysRoot", \.sysRoot)

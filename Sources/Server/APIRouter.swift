@@ -75,6 +75,9 @@ public struct APIRouter: HTTPHandler {
             if request.bodyTooLarge {
                 throw Failure(status: 413, code: .payloadTooLarge, message: "the request body is larger than the server accepts")
             }
+            if let problem = request.malformedTarget {
+                throw Failure(status: 400, code: .badRequest, message: problem)
+            }
             return try route(request)
         } catch let failure as Failure {
             return APIRouter.error(failure)

@@ -19,6 +19,9 @@ public final class ServerStream: @unchecked Sendable {
 
     public enum WriteResult: Sendable { case written, full, closed }
 
+    /// Bytes written so far (the hub's queue writes, after the stream's first line in `open`).
+    private let writtenBytes = Atomic<UInt64>(0)
+
     public init?(capacity: Int) {
         guard let pointer = rs_stream_create(capacity) else { return nil }
         self.pointer = pointer
@@ -29,7 +32,9 @@ public final class ServerStream: @unchecked Sendable {
     public func write(_ bytes: [UInt8]) -> WriteResult {
         let result = rs_stream_write(pointer, bytes, bytes.count)  // the shim copies them under its lock
         switch result {
-        case 0: return .written
+        case 0:
+            writtenBytes.add(UInt64(bytes.count), ordering: .relaxed)
+            return .written
         case 1: return .full
         default: return .closed
         }
@@ -39,6 +44,22 @@ public final class ServerStream: @unchecked Sendable {
     public var isClosed: Bool { rs_stream_closed(pointer) != 0 }
     /// Ends the body after what is buffered has been sent.
     public func finish() { rs_stream_finish(pointer) }
+
+    /// Bytes written so far; compare with `handed`.
+    public var written: UInt64 { writtenBytes.load(ordering: .relaxed) }
+
+    /// Bytes the server has taken to send so far: whole frames, unless one was longer than its
+    /// block.
+    public var handed: UInt64 { rs_stream_handed(pointer) }
+
+    /// Drops what the server has not taken to send yet (unless it has taken part of a frame) and
+    /// releases the buffer; returns how many of the bytes `written` will be sent.
+    public func discardUnsent() -> UInt64 { rs_stream_discard_unsent(pointer) }
+
+    /// Appends a last message of at most 1 KiB, which fits however full the buffer is, and ends
+    /// the body.
+    @discardableResult
+    public func finish(with bytes: [UInt8]) -> Bool { rs_stream_finish_with(pointer, bytes, bytes.count) == 0 }
 }
 
 /// Feeds `GET /v1/events/stream` consumers: each stream first catches up from the event log
@@ -65,6 +86,12 @@ public final class EventStreamHub: Sendable {
         var catchingUp: Bool
         var lastWrite: Double
         var retryScheduled = false
+        /// Where each event written ends in the stream (`ServerStream.written`), oldest first,
+        /// back to the last one the server surely took: what an overflow notice's `after` is
+        /// found from.
+        var frames: [(end: UInt64, id: Int64)] = []
+        /// The last event the server took before `frames` begins.
+        var handedID: Int64
 
         init(stream: ServerStream, filter: EventFilter?, heartbeat: Double, cursor: Int64, catchingUp: Bool, now: Double) {
             self.stream = stream
@@ -73,6 +100,7 @@ public final class EventStreamHub: Sendable {
             self.cursor = cursor
             self.catchingUp = catchingUp
             self.lastWrite = now
+            self.handedID = cursor
         }
     }
 
@@ -89,8 +117,6 @@ public final class EventStreamHub: Sendable {
     private let settings: Settings
     private let stopped = Atomic<Bool>(false)
     private let open = Atomic<Int>(0)
-    /// Room kept in every buffer for the overflow notice.
-    private static let reserve = 256
     private static let page = 500
 
     /// A hub that catches streams up from the event log's store.
@@ -183,14 +209,8 @@ public final class EventStreamHub: Sendable {
 
     /// Writes one event; false when the stream ended (closed, or overflowed and told so).
     private func send(_ event: EventRecord, to subscriber: Subscriber) -> Bool {
-        let frame = EventStreamHub.frame(event)
-        guard subscriber.stream.space >= frame.count + Self.reserve else {
-            overflow(subscriber)
-            return false
-        }
-        switch subscriber.stream.write(frame) {
+        switch write(event, to: subscriber) {
         case .written:
-            subscriber.lastWrite = Clock.monotonic()
             return true
         case .full:
             overflow(subscriber)
@@ -201,11 +221,31 @@ public final class EventStreamHub: Sendable {
         }
     }
 
+    /// Writes one event's frame and notes where it ends.
+    private func write(_ event: EventRecord, to subscriber: Subscriber) -> ServerStream.WriteResult {
+        let result = subscriber.stream.write(EventStreamHub.frame(event))
+        guard result == .written else { return result }
+        subscriber.lastWrite = Clock.monotonic()
+        subscriber.frames.append((subscriber.stream.written, event.id))
+        if subscriber.frames.count >= 1024 {
+            // Forget the frames the server has taken: the consumer has them, or will.
+            let handed = subscriber.stream.handed
+            let taken = subscriber.frames.prefix { $0.end <= handed }
+            if let last = taken.last { subscriber.handedID = last.id }
+            subscriber.frames.removeFirst(taken.count)
+        }
+        return result
+    }
+
+    /// Ends the stream of a consumer that fell a buffer behind: what the server has not taken
+    /// yet is dropped (it would only delay the notice, and the consumer catches up from the log
+    /// anyway), then the notice, which always fits, says after which event to resume.
     private func overflow(_ subscriber: Subscriber) {
+        let sent = subscriber.stream.discardUnsent()
+        let after = subscriber.frames.last { $0.end <= sent }?.id ?? subscriber.handedID
         let notice =
-            "event: overflow\ndata: {\"after\":\(subscriber.cursor),\"reason\":\"the consumer fell more than \(settings.bufferBytes) bytes behind; resume with Last-Event-ID\"}\n\n"
-        _ = subscriber.stream.write(Array(notice.utf8))
-        subscriber.stream.finish()
+            "event: overflow\ndata: {\"after\":\(after),\"reason\":\"the consumer fell more than \(settings.bufferBytes) bytes behind; resume with Last-Event-ID\"}\n\n"
+        subscriber.stream.finish(with: Array(notice.utf8))
         remove(subscriber)
     }
 
@@ -236,9 +276,8 @@ public final class EventStreamHub: Sendable {
             }
             for event in page {
                 if subscriber.filter?.matches(event) ?? true {
-                    let frame = EventStreamHub.frame(event)
-                    switch subscriber.stream.write(frame) {
-                    case .written: subscriber.lastWrite = Clock.monotonic()
+                    switch write(event, to: subscriber) {
+                    case .written: break
                     case .full: return retryLater(subscriber)
                     case .closed: return remove(subscriber)
                     }
@@ -264,7 +303,13 @@ public final class EventStreamHub: Sendable {
             if subscriber.stream.isClosed {
                 remove(subscriber)
             } else if now - subscriber.lastWrite >= subscriber.heartbeat {
-                if subscriber.stream.write(Array(": heartbeat\n\n".utf8)) == .closed { remove(subscriber) }
+                switch subscriber.stream.write(Array(": heartbeat\n\n".utf8)) {
+                case .written: break
+                case .closed: remove(subscriber)
+                // A live consumer that cannot take a heartbeat has fallen a buffer behind; one
+                // catching up from the log is paced by its buffer instead.
+                case .full: if !subscriber.catchingUp { overflow(subscriber) }
+                }
                 subscriber.lastWrite = now
             }
         }

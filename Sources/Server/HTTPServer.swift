@@ -27,11 +27,15 @@ public struct HTTPRequest: Sendable {
     public var bodyTooLarge: Bool
     public var transport: Transport
     public var peer: PeerCredentials?
+    /// Why the request target cannot be taken as decoded (a control byte in the path, a NUL in
+    /// the query), or nil: libmicrohttpd's decoded strings end at a NUL, so `/v1/status%00/x`
+    /// would otherwise be served as `/v1/status`.
+    public var malformedTarget: String?
 
     public init(
         method: String, path: String, query: [String: String] = [:], queryItems: [(String, String)]? = nil,
         headers: [String: String] = [:], body: [UInt8] = [], bodyTooLarge: Bool = false,
-        transport: Transport = .unixSocket, peer: PeerCredentials? = nil
+        transport: Transport = .unixSocket, peer: PeerCredentials? = nil, malformedTarget: String? = nil
     ) {
         self.method = method
         self.path = path
@@ -43,6 +47,43 @@ public struct HTTPRequest: Sendable {
         self.bodyTooLarge = bodyTooLarge
         self.transport = transport
         self.peer = peer
+        self.malformedTarget = malformedTarget
+    }
+
+    /// Why a request target as sent (`/path?query`, not decoded) cannot be served, or nil. A path
+    /// may hold no control byte (0x00…0x1F, 0x7F), raw or percent-encoded; a query no NUL.
+    public static func problem(inTarget target: some Collection<UInt8>) -> String? {
+        func hexValue(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        let bytes = Array(target)
+        var inQuery = false
+        var index = 0
+        while index < bytes.count {
+            let offset = index
+            var byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "?") {
+                inQuery = true
+            } else if byte == UInt8(ascii: "%"), index + 1 < bytes.count, let high = hexValue(bytes[index]),
+                let low = hexValue(bytes[index + 1])
+            {
+                byte = high << 4 | low
+                index += 2
+            }
+            guard inQuery ? byte == 0 : (byte < 0x20 || byte == 0x7F) else { continue }
+            let hex = String(byte, radix: 16, uppercase: true)
+            let shown = "0x" + String(repeating: "0", count: 2 - hex.count) + hex
+            return inQuery
+                ? "the query holds the control byte \(shown) (NUL) at offset \(offset) of the request target: a query argument may not contain NUL"
+                : "the path holds the control byte \(shown) at offset \(offset) of the request target: a path, and a statistic key or monitor id in it, may not contain control bytes"
+        }
+        return nil
     }
 }
 
@@ -112,17 +153,26 @@ public final class HTTPServer: @unchecked Sendable {
     private let context: Unmanaged<Context>
 
     /// Serves `descriptor` (from `ListeningSocket`). The server owns the socket from now on.
+    /// - Parameters:
+    ///   - connectionsPerAddress: open connections one peer address may hold (TCP only; 0: no
+    ///     limit beyond `connectionLimit`).
+    ///   - idleSeconds: a connection that sends and receives nothing this long is closed.
+    ///   - requestSeconds: a request's line, headers and body must all arrive within this, however
+    ///     steadily they trickle in; the response (an event stream) is not bounded by it.
     public init(
         descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
         maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
-        timeoutSeconds: Int = 15
+        connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10
     ) throws(ServerError) {
         context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
         var error = [CChar](repeating: 0, count: 256)
+        var limits = rs_http_limits(
+            max_body_bytes: maxBodyBytes, threads: UInt32(clamping: threads),
+            connection_limit: UInt32(clamping: connectionLimit),
+            connections_per_address: UInt32(clamping: connectionsPerAddress),
+            idle_seconds: UInt32(clamping: idleSeconds), request_seconds: UInt32(clamping: requestSeconds))
         server = rs_http_start(
-            descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch,
-            context.toOpaque(), maxBodyBytes, UInt32(threads), UInt32(connectionLimit),
-            UInt32(timeoutSeconds), &error)
+            descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch, context.toOpaque(), &limits, &error)
         guard server != nil else {
             context.release()
             close(descriptor)
@@ -174,11 +224,16 @@ public final class HTTPServer: @unchecked Sendable {
         let peer =
             raw.peer_uid >= 0
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
+        var malformed: String?
+        if let target = raw.target {
+            let bytes = UnsafeRawPointer(target).assumingMemoryBound(to: UInt8.self)
+            malformed = HTTPRequest.problem(inTarget: UnsafeBufferPointer(start: bytes, count: strlen(target)))
+        }
         return HTTPRequest(
             method: raw.method.map { String(cString: $0) } ?? "",
             path: raw.path.map { String(cString: $0) } ?? "/",
             query: query, queryItems: arguments, headers: headers, body: body,
-            bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer)
+            bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer, malformedTarget: malformed)
     }
 
     private static func fill(_ response: UnsafeMutablePointer<rs_http_response>, with reply: HTTPResponse) {

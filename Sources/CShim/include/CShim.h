@@ -13,6 +13,7 @@
 typedef struct rs_http_request {
     const char *method;
     const char *path;             /* percent-decoded by libmicrohttpd, without the query */
+    const char *target;           /* path and query as sent, not decoded; NULL when unknown */
     const char *const *arg_names;  /* query arguments, decoded */
     const char *const *arg_values; /* a value is "" when the argument had none */
     int arg_count;
@@ -45,6 +46,14 @@ size_t rs_stream_space(rs_stream *stream);
 int rs_stream_closed(rs_stream *stream);
 /* Ends the body once the buffer has been sent. */
 void rs_stream_finish(rs_stream *stream);
+/* Appends a last message (at most 1 KiB) and ends the body: it fits however full the buffer is.
+ * 0 when written, -1 when the connection is gone or the stream finished. */
+int rs_stream_finish_with(rs_stream *stream, const void *data, size_t length);
+/* Drops the buffered bytes libmicrohttpd has not taken yet, unless it has taken part of a frame,
+ * and releases the buffer's memory. Returns how many of the bytes ever written will be sent. */
+uint64_t rs_stream_discard_unsent(rs_stream *stream);
+/* Bytes libmicrohttpd has taken so far, all at frame ends unless a frame was longer than its block. */
+uint64_t rs_stream_handed(rs_stream *stream);
 void rs_stream_retain(rs_stream *stream);
 void rs_stream_release(rs_stream *stream);
 
@@ -66,10 +75,18 @@ int rs_listen_unix(const char *path, unsigned mode, long gid, char *error);
 int rs_listen_tcp(const char *host, int port, char *error);
 int rs_socket_port(int fd);
 
+typedef struct rs_http_limits {
+    size_t max_body_bytes;
+    unsigned threads;
+    unsigned connection_limit;
+    unsigned connections_per_address; /* TCP only; 0: no limit */
+    unsigned idle_seconds;            /* a connection silent this long is closed */
+    unsigned request_seconds;         /* a request's line, headers and body must arrive within this */
+} rs_http_limits;
+
 /* Starts serving fd on libmicrohttpd's own threads. Returns NULL and fills error on failure. */
 rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, void *context,
-                              size_t max_body_bytes, unsigned threads, unsigned connection_limit,
-                              unsigned timeout_seconds, char *error);
+                              const rs_http_limits *limits, char *error);
 void rs_http_stop(rs_http_server *server);
 
 /* ---- systemd and process helpers ---- */
