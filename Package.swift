@@ -32,8 +32,10 @@ let package = Package(
         // RE2 (libre2-dev) behind a C interface: regular expressions with bounds on time and
         // memory, where glibc's regcomp has none (issue 22).
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
+        // pipe2 and prctl, which Swift's Glibc module does not import or cannot call.
+        .target(name: "CSystem"),
         // Below everything: the clock, regular expressions, process spawning.
-        .target(name: "ResmonSystem", dependencies: ["CRE2"], swiftSettings: functionSections),
+        .target(name: "ResmonSystem", dependencies: ["CRE2", "CSystem"], swiftSettings: functionSections),
         .target(name: "Statistics", dependencies: ["ResmonSystem"], swiftSettings: functionSections),
         .target(name: "Storage", dependencies: ["CSQLite", "ResmonSystem"], swiftSettings: functionSections),
         .target(name: "History", dependencies: ["ResmonSystem", "Statistics", "Storage"], swiftSettings: functionSections),
@@ -73,7 +75,7 @@ let package = Package(
                 "ResmonAPI", "ResmonClient", "Server"
             ]),
 
-        .target(name: "ResmonTestSupport", dependencies: ["CShim", "ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
+        .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "ResmonSystemTests", dependencies: ["ResmonSystem"]),
         .testTarget(
             name: "StatisticsTests", dependencies: ["ResmonSystem", "Statistics", "ResmonTestSupport"],

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -131,11 +130,4 @@ void rs_malloc_tune(void) {
     mallopt(M_ARENA_MAX, 2);
 }
 
-/* ---------------------------------------------------------------- pipes */
-
-int rs_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }
-
-/* ---------------------------------------------------------------- processes */
-
-int rs_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL); }
 

@@ -341,9 +341,8 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
             usleep(10_000)
         }
         guard let json = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { return .retry("pipe: \(Errno.current.description)") }
-        for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let pipeEnds: (read: FileDescriptor, write: FileDescriptor)
+        do { pipeEnds = try FileDescriptor.pipe() } catch { return .retry("pipe: \(error.description)") }
         var environment = [
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "RESMON_EVENT_ID=\(event.id)", "RESMON_EVENT_TIME=\(rfc3339(event.time))",
@@ -357,19 +356,19 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
         if event.threshold != nil { environment.append("RESMON_THRESHOLD=\(numberText(event.threshold))") }
         let pid: pid_t
         do {
-            pid = try ProcessGroup.spawn(command, environment: environment, stdin: pipeEnds[0])
+            pid = try ProcessGroup.spawn(command, environment: environment, stdin: pipeEnds.read.rawValue)
         } catch {
-            close(pipeEnds[0])
-            close(pipeEnds[1])
+            pipeEnds.read.close()
+            pipeEnds.write.close()
             log("sink exec: cannot start \(command[0]): \(error)")
             return .rejected("cannot start \(command[0]): \(error)")
         }
-        close(pipeEnds[0])
+        pipeEnds.read.close()
         children.state.withLock { $0[pid] = Child(deadline: EventFilter.now() + timeoutSeconds, event: event.id) }
         // The event fits a pipe's buffer; a program that never reads must not block the sink.
-        _ = fcntl(pipeEnds[1], F_SETFL, fcntl(pipeEnds[1], F_GETFL) | O_NONBLOCK)
-        try? FileDescriptor(rawValue: pipeEnds[1]).writeAll(Array(json) + [0x0a])
-        close(pipeEnds[1])
+        _ = fcntl(pipeEnds.write.rawValue, F_SETFL, fcntl(pipeEnds.write.rawValue, F_GETFL) | O_NONBLOCK)
+        try? pipeEnds.write.writeAll(Array(json) + [0x0a])
+        pipeEnds.write.close()
         return .delivered
     }
 

@@ -122,8 +122,10 @@ public final class Daemon: Sendable {
         HostFacts.raiseDescriptorLimit()
         // What an exec plug-in or sink leaves running in a session of its own comes back to
         // resmond instead of init, to be killed (docs/PLUGINS.md).
-        if rs_set_child_subreaper() != 0 {
-            Log.warning("cannot become a child subreaper (\(Errno.current)): processes that exec plug-ins leave in a session of their own are not killed")
+        do {
+            try ProcessGroup.becomeChildSubreaper()
+        } catch {
+            Log.warning("cannot become a child subreaper (\(error)): processes that exec plug-ins leave in a session of their own are not killed")
         }
 
         let group = try makeServices(configuration)

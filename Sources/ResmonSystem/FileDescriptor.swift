@@ -1,3 +1,5 @@
+import CSystem
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -16,6 +18,15 @@ public struct FileDescriptor: Sendable, Hashable {
     }
 
     public func close() { _ = Glibc.close(rawValue) }
+
+    /// A pipe whose two ends are close-on-exec from the moment they exist (pipe2), so that a
+    /// program another thread spawns meanwhile never inherits one; a write end held by a
+    /// stranger would keep the reader from ever seeing end of file.
+    public static func pipe() throws(Errno) -> (read: FileDescriptor, write: FileDescriptor) {
+        var ends: [Int32] = [0, 0]
+        guard rs_pipe_cloexec(&ends) == 0 else { throw Errno.current }
+        return (FileDescriptor(rawValue: ends[0]), FileDescriptor(rawValue: ends[1]))
+    }
 
     /// Reads up to `count` bytes at the current offset into `buffer` from `offset` on; 0 at end of file.
     public func read(into buffer: inout [UInt8], at offset: Int = 0, count: Int) throws(Errno) -> Int {

@@ -1,3 +1,4 @@
+import CSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -94,19 +95,18 @@ public enum ProcessGroup {
     }
 
     public static func run(_ command: [String], environment: [String], timeout: Double, limit: Int) throws(SpawnError) -> RunOutcome {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw SpawnError(code: errno) }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let ends: (read: FileDescriptor, write: FileDescriptor)
+        do { ends = try FileDescriptor.pipe() } catch { throw SpawnError(code: error.rawValue) }
         let pid: pid_t
         do {
-            pid = try spawn(command, environment: environment, stdout: ends[1])
+            pid = try spawn(command, environment: environment, stdout: ends.write.rawValue)
         } catch {
-            close(ends[0])
-            close(ends[1])
+            ends.read.close()
+            ends.write.close()
             throw error
         }
-        close(ends[1])
-        defer { close(ends[0]) }
+        ends.write.close()
+        defer { ends.read.close() }
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         let deadline = Clock.monotonic() + timeout
@@ -116,10 +116,10 @@ public enum ProcessGroup {
                 kill(pid)
                 return .timedOut
             }
-            var descriptor = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+            var descriptor = pollfd(fd: ends.read.rawValue, events: Int16(POLLIN), revents: 0)
             let ready = (try? Errno.retryingInterrupted { poll(&descriptor, 1, Int32(min(left, 1) * 1000) + 1) }) ?? 0
             guard ready > 0 else { continue }
-            let count = (try? FileDescriptor(rawValue: ends[0]).read(into: &chunk, count: chunk.count)) ?? 0
+            let count = (try? ends.read.read(into: &chunk, count: chunk.count)) ?? 0
             if count <= 0 { break }
             output += chunk[0..<count]
             if output.count > limit {
@@ -160,6 +160,12 @@ public enum ProcessGroup {
     /// left running in a session or group of its own, which the kernel re-parents to resmond
     /// once resmond is a child subreaper (`PR_SET_CHILD_SUBREAPER`) and its parent exits.
     /// Returns how many it killed. Those still dying after a second are reaped by the next call.
+    /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): descendants whose parent
+    /// exits come to it, not to init, so that `reapOrphans` can kill them.
+    public static func becomeChildSubreaper() throws(Errno) {
+        guard rs_set_child_subreaper() == 0 else { throw Errno.current }
+    }
+
     @discardableResult
     public static func reapOrphans() -> Int {
         let orphans = known.withLock { known in

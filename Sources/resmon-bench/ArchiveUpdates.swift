@@ -64,8 +64,8 @@ enum ArchiveUpdates {
     /// Runs `rrdtool -` (commands on standard input) and returns the CPU seconds it used.
     private static func rrdtoolCPU(_ commands: String) -> Double? {
         guard access("/usr/bin/rrdtool", X_OK) == 0 else { return nil }
-        var pipeEnds: [Int32] = [0, 0]
-        pipe(&pipeEnds)
+        guard let pipe = try? FileDescriptor.pipe() else { return nil }
+        let pipeEnds = [pipe.read.rawValue, pipe.write.rawValue]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)

@@ -1,4 +1,3 @@
-import CShim
 import Foundation
 import ResmonSystem
 import Statistics
@@ -19,10 +18,10 @@ import Statistics
 enum Reaper {
     /// The pipe's write end; `-1` when no reaper could be started (then only `deinit`s reap).
     private static let writeEnd: Int32 = {
-        var ends: [Int32] = [0, 0]
         // O_CLOEXEC at creation: no child, however started, inherits the write end and keeps
         // the reaper waiting after this process has gone.
-        guard rs_pipe_cloexec(&ends) == 0 else { return -1 }
+        guard let pipe = try? FileDescriptor.pipe() else { return -1 }
+        let ends = [pipe.read.rawValue, pipe.write.rawValue]
         let script = """
             /^-/ { delete session[substr($0, 2)]; next }
             { session[$0] = 1 }

@@ -1,6 +1,6 @@
-import CShim
 import Foundation
 import ResmonClient
+import ResmonSystem
 import Statistics
 
 #if canImport(Glibc)
@@ -98,9 +98,12 @@ public enum Products {
         private(set) var write: Int32
 
         init() throws {
-            var ends: [Int32] = [0, 0]
-            guard rs_pipe_cloexec(&ends) == 0 else { throw DaemonHarness.NotReady(description: "pipe: \(errno)") }
-            (read, write) = (ends[0], ends[1])
+            do {
+                let ends = try FileDescriptor.pipe()
+                (read, write) = (ends.read.rawValue, ends.write.rawValue)
+            } catch {
+                throw DaemonHarness.NotReady(description: "pipe: \(error)")
+            }
         }
 
         deinit {

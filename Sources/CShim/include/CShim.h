@@ -94,16 +94,8 @@ void rs_http_stop(rs_http_server *server);
 /* Returns freed heap memory to the system (glibc's malloc_trim). */
 void rs_malloc_trim(void);
 
-/* A pipe whose ends are close-on-exec from the start (pipe2 is GNU, not imported by Swift):
-   no posix_spawn in another thread can inherit them between pipe() and fcntl(). */
-int rs_pipe_cloexec(int ends[2]);
 /* A long-running daemon's malloc: large buffers go back to the system when freed, two arenas. */
 void rs_malloc_tune(void);
-
-/* Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER, variadic in C): what a
-   plug-in's program leaves running when it exits is re-parented to resmond, which kills and
-   reaps it, instead of to init. 0 on success, else -1 with errno set. */
-int rs_set_child_subreaper(void);
 
 /* Sends state (e.g. "READY=1") to $NOTIFY_SOCKET; 0 when sent or when there is no socket. */
 int rs_sd_notify(const char *state);
