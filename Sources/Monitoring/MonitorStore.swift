@@ -28,7 +28,7 @@ public struct MonitorStore: Sendable {
     /// A stored monitor as read back: its spec as given, who made it and when, its saved state.
     struct Stored {
         let id: String
-        let spec: MonitorSpec
+        var spec: MonitorSpec
         let owner: Int
         let createdAt: Double
         var state: SavedState?
@@ -132,6 +132,11 @@ public struct MonitorStore: Sendable {
     static func delete(_ id: String, in database: Database) throws {
         try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
         try database.execute("DELETE FROM monitors WHERE id = ?", [.text(id)])
+    }
+
+    /// Forgets a monitor's saved state (it was changed and starts afresh).
+    static func forgetState(_ id: String, in database: Database) throws {
+        try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
     }
 
     /// Forgets template instances' saved state (their template changed or went, or their

@@ -32,6 +32,9 @@ public final class Daemon: Sendable {
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)
         signal(SIGPIPE, SIG_IGN)
+        // Past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the state
+        // database reports like a full disk; the signal's default would end resmond instead.
+        signal(SIGXFSZ, SIG_IGN)
         let options: DaemonOptions
         do {
             options = try DaemonOptions(arguments: Array(arguments.dropFirst()))
@@ -159,7 +162,13 @@ public final class Daemon: Sendable {
                 // Monitors faster than their subsystem's period get it sampled at their rate.
                 if let rate { collector.requestPeriod(rate, for: subsystem, by: requester) } else { collector.withdrawPeriodRequest(by: requester) }
             },
-            scheduleChanged: { wake.signal() })
+            scheduleChanged: { wake.signal() },
+            report: { report in
+                switch report {
+                case .problem(let message): Log.error(message)
+                case .recovered(let message): Log.info(message)
+                }
+            })
         let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(

@@ -115,7 +115,27 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` inside the open transaction as a part of its own: when `body` throws, only
+    /// what it wrote is undone and the transaction goes on (one monitor's failing write must not
+    /// undo the others').
+    public func savepoint<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("SAVEPOINT part")
+        do {
+            let result = try body()
+            try execute("RELEASE part")
+            return result
+        } catch {
+            _ = try? execute("ROLLBACK TO part")
+            _ = try? execute("RELEASE part")
+            throw error
+        }
+    }
+
     public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the
+    /// whole transaction back itself, and a savepoint's failure then undid everything.
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// The schema version (`PRAGMA user_version`).
     public func schemaVersion() throws(DatabaseError) -> Int {
