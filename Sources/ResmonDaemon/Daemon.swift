@@ -133,20 +133,32 @@ public final class Daemon: Sendable {
         stopRequest.wait()
         _ = rs_sd_notify("STOPPING=1")
         group.services.stop()
+        do {
+            // Everything in the database file, none left in its write-ahead log; the marker
+            // records what it holds, for the next start to check.
+            try group.database.closeCleanly()
+        } catch {
+            Log.error("cannot checkpoint the state database at stop: \(error)")
+        }
         withExtendedLifetime(lock) {}
         Log.info("stopped after \(group.sampling.cyclesCompleted) sampling cycles")
     }
 
     /// The services in the order they start; each needs only those before it.
     private func makeServices(_ configuration: DaemonConfiguration) throws
-        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService)
+        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService, database: StateDatabase)
     {
         let database: StateDatabase
         do {
-            database = try StateDatabase(path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations)
+            database = try StateDatabase(
+                path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations,
+                continuity: MonitorStore.continuity(acceptLoss: options.acceptStateLoss))
+        } catch let error as StateLossError {
+            throw DaemonFailure(error.description)
         } catch {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
+        for problem in database.startReport { Log.error(problem) }
         let snapshots = HistorySnapshotService(history: history, configuration: self.configuration)
         let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration)
         let events = EventStore(database: database)
@@ -209,6 +221,6 @@ public final class Daemon: Sendable {
             .init(service: http, stopSeconds: 5),
             .init(service: streams, stopSeconds: 3)
         ])
-        return (services, http, sampling)
+        return (services, http, sampling, database)
     }
 }

@@ -133,6 +133,16 @@ public final class Database: @unchecked Sendable {
 
     public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// The highest id the marker has reserved, and how to reserve more (StateDatabase sets it).
+    var reservation: (ceiling: Int64, reserve: @Sendable (Int64) throws -> Int64)?
+
+    /// Called with each id a sequence hands out, before its transaction commits: past the
+    /// reserved ids, the marker reserves more first, so that no id is ever handed out twice.
+    public func handOut(_ id: Int64) throws {
+        guard let reservation, id > reservation.ceiling else { return }
+        self.reservation?.ceiling = try reservation.reserve(id)
+    }
+
     /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the
     /// whole transaction back itself, and a savepoint's failure then undid everything.
     public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
@@ -155,21 +165,5 @@ public final class Database: @unchecked Sendable {
                 try execute("PRAGMA user_version = \(version + 1)")
             }
         }
-    }
-}
-
-/// resmond's one state database (monitors, their state, events), shared by the modules that
-/// keep durable state; every use holds its lock, so statements never interleave.
-public final class StateDatabase: Sendable {
-    private let database: Mutex<Database>
-
-    public init(path: String, migrations: [[String]]) throws {
-        let opened = try Database(path: path)
-        try opened.migrate(migrations)
-        database = Mutex(opened)
-    }
-
-    public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
-        try database.withLock { try body($0) }
     }
 }
