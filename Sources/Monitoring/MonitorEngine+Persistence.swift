@@ -160,6 +160,8 @@ extension MonitorEngine {
         var written: [EventRecord] = []
         var failed: [Int: String] = [:]
         var looseFailure: String?
+        // A failure of the database as a whole, not of one monitor's data: the storage condition.
+        var wideFailure: String?
         do {
             try store.database.withDatabase { database in
                 try database.transaction {
@@ -171,6 +173,7 @@ extension MonitorEngine {
                     } catch {
                         guard database.inTransaction else { throw error }
                         looseFailure = "\(error)"
+                        if MonitorEngine.isStorageWide(error) { wideFailure = "\(error)" }
                     }
                     for group in groups {
                         let before = core.lastRaiseEvent[group.index]
@@ -187,6 +190,7 @@ extension MonitorEngine {
                             guard database.inTransaction else { throw error }
                             core.lastRaiseEvent[group.index] = before
                             failed[group.index] = "\(error)"
+                            if MonitorEngine.isStorageWide(error) { wideFailure = "\(error)" }
                         }
                     }
                 }
@@ -196,16 +200,23 @@ extension MonitorEngine {
             core.lastRaiseEvent = raises
             for group in groups { failed[group.index] = "\(error)" }
             looseFailure = "\(error)"
+            wideFailure = "\(error)"
             written = []
         }
         for (index, _) in failed {
             if let backup = backups[index] { restore(backup, to: index, core: &core) }
         }
         core.unwritten = looseFailure == nil ? [] : Array(loose.suffix(MonitorEngine.unwrittenLimit))
-        noteFailing(failed, core: &core)
-        let whole = looseFailure ?? (failed.count == groups.count && !groups.isEmpty ? failed.first?.value : nil)
-        noteStorage(failure: whole)
+        if wideFailure == nil { noteFailing(failed, core: &core) }
+        noteStorage(failure: wideFailure)
         if !written.isEmpty { published(written.sorted { $0.id < $1.id }) }
+    }
+
+    /// Whether a failed write says the database refuses writes (a full disk, the marker file
+    /// unwritable) rather than that one monitor's data cannot be stored.
+    static func isStorageWide(_ error: any Error) -> Bool {
+        if let error = error as? DatabaseError { return error.isStorageWide }
+        return error is StorageError
     }
 
     /// How many events without a monitor to wait for are kept while the database refuses them.

@@ -10,6 +10,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     public let message: String
     public var description: String { "sqlite error \(code): \(message)" }
+
+    /// Whether the database as a whole refuses writes (a full disk, an I/O error, a read-only
+    /// or damaged file, a lock), rather than one statement's data (a constraint).
+    public var isStorageWide: Bool {
+        [SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_NOMEM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL]
+            .contains(code & 0xff)
+    }
 }
 
 /// A value bound to or read from a statement.

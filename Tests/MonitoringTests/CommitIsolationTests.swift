@@ -21,6 +21,10 @@ import Testing
 
     @Test func aMonitorWhoseStateCannotBeWrittenDoesNotSilenceTheOthers() throws {
         let rig = try Rig()
+        let reports = ResmonTestSupport.Mutex<[MonitorEngine.Report]>([])
+        rig.engine = MonitorEngine(
+            database: rig.database, table: rig.table, step: 1, host: "test",
+            report: { report in reports.set(reports.get() + [report]) })
         try rig.create()
         try rig.create { $0.id = "bad" }
         try CommitIsolationTests.poison("bad", in: rig)
@@ -40,6 +44,16 @@ import Testing
         let cancels = rig.events.filter { $0.type == "canceled" }
         #expect(cancels.count == 2)
         #expect(cancels.allSatisfy { cancel in rig.events.contains { $0.id == cancel.cancels && $0.monitorId == cancel.monitorId } })
+        // Logged once when the monitor's write starts failing (with its id), once when it ends.
+        let logged = reports.get().map { report -> String in
+            switch report {
+            case .problem(let message): "problem: " + message
+            case .recovered(let message): "recovered: " + message
+            }
+        }
+        #expect(logged.count == 2, "\(logged)")
+        #expect(logged.first?.hasPrefix("problem: cannot write monitor bad") == true, "\(logged)")
+        #expect(logged.last == "recovered: monitor bad is written to the state database again", "\(logged)")
     }
 
     @Test func aStoredMonitorWithServerOwnedFieldsLoadsWithoutBreakingTheOthers() throws {
