@@ -104,7 +104,6 @@ extension MonitorEngine {
         also extra: ((Database) throws -> Void)? = nil
     ) throws(MonitorError) {
         let encoder = WireJSON.encoder()
-        let raises = core.lastRaiseEvent
         let stored: [EventRecord]
         do {
             stored = try store.database.withDatabase { database in
@@ -119,7 +118,6 @@ extension MonitorEngine {
                 }
             }
         } catch {
-            core.lastRaiseEvent = raises
             noteStorage(failure: "\(error)")
             throw MonitorError(kind: .storage, message: "cannot store monitor state: \(error)")
         }
@@ -156,7 +154,6 @@ extension MonitorEngine {
             groups.append((index, []))
         }
         let encoder = WireJSON.encoder()
-        let raises = core.lastRaiseEvent
         var written: [EventRecord] = []
         var failed: [Int: String] = [:]
         var looseFailure: String?
@@ -197,7 +194,7 @@ extension MonitorEngine {
             }
         } catch {
             // The transaction as a whole failed (a full disk fails at COMMIT): nothing was written.
-            core.lastRaiseEvent = raises
+            // The groups' backups put their raises' ids back with the rest of their state.
             for group in groups { failed[group.index] = "\(error)" }
             looseFailure = "\(error)"
             wideFailure = "\(error)"
