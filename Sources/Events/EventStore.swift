@@ -53,6 +53,7 @@ public struct EventStore: Sendable {
                     .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self))
                 ])
             event.id = database.lastInsertID
+            try database.handOut(event.id)
             stored.append(event)
         }
         return stored

@@ -12,6 +12,8 @@ extension MonitorEngine {
     public func evaluate(now: Double) {
         var pending: [Transition] = []
         var changed: [Int] = []
+        // The state before this cycle of each monitor it changes: put back if its write fails.
+        var backups: [Int: SlotBackup] = [:]
         core.withLock { core in
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
             var events: [EventRecord] = []
@@ -30,7 +32,13 @@ extension MonitorEngine {
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
                 core.groups[rate]!.nextDue = now + rate
                 for index in core.groups[rate]!.members {
+                    var backup = SlotBackup(index, core)
+                    let (transitions, changes) = (pending.count, changed.count)
                     evaluate(index, now: now, core: &core, pending: &pending, changed: &changed)
+                    if pending.count != transitions || changed.count != changes {
+                        backup.lastRaiseEvent = core.lastRaiseEvent[index]
+                        backups[index] = backup
+                    }
                 }
             }
             for transition in pending {
@@ -108,14 +116,8 @@ extension MonitorEngine {
                         || (core.settings[index]?.interval ?? 0) > 0
                 }
             }
-            if !events.isEmpty || !changed.isEmpty || !retired.isEmpty {
-                do {
-                    try commit(events: events, saving: changed, core: &core) { database in
-                        try MonitorStore.forgetInstances(retired, in: database)
-                    }
-                } catch {
-                    // The state stays in memory and is written with the next change or snapshot.
-                }
+            if !events.isEmpty || !changed.isEmpty || !retired.isEmpty || !core.unwritten.isEmpty {
+                commitCycle(events: events, saving: changed, backups: backups, retired: retired, core: &core)
             }
         }
     }

@@ -14,6 +14,9 @@ extension MonitorEngine {
         let now = Clock.wall()
         var definitions: [MonitorDefinition] = []
         for (position, spec) in specs.enumerated() {
+            if let field = MonitorEngine.serverOwnedField(in: spec) {
+                throw MonitorError(kind: .invalid, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.refusal(of: field))
+            }
             do {
                 definitions.append(try MonitorDefinition(spec: spec, owner: owner, createdAt: now, step: step, table: table))
             } catch {
@@ -30,8 +33,10 @@ extension MonitorEngine {
             do {
                 try store.insert(definitions, owner: owner, createdAt: now)
             } catch {
+                noteStorage(failure: "\(error)")
                 throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
             }
+            noteStorage(failure: nil)
             // Added in dependency order, so that each dependent's depth counts what it depends on.
             var pending = definitions
             var ordered: [MonitorDefinition] = []
@@ -45,6 +50,22 @@ extension MonitorEngine {
             let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
             return definitions.map { info(indexes[$0.id]!, core, definition: $0) }
         }
+    }
+
+    /// The spec fields only resmond sets: `template` on a template's instances, `source` on
+    /// monitors from monitors.d. From a client they would make a monitor that passes for
+    /// what it is not (an instance whose state has no template to be stored with, a file's
+    /// monitor that no one may delete).
+    static let serverOwnedFields = ["template", "source"]
+
+    static func serverOwnedField(in spec: MonitorSpec) -> String? {
+        spec.template != nil ? "template" : spec.source != nil ? "source" : nil
+    }
+
+    static func refusal(of field: String) -> String {
+        field == "template"
+            ? "template: set by resmond on a template's instances; a client cannot set it (use target {\"select\": …, \"each\": true} for a template)"
+            : "source: set by resmond on monitors from monitors.d; a client cannot set it (write the file and reload resmond for such a monitor)"
     }
 
     /// Preconditions on other monitors: the monitor must exist (now or in the same request), and
@@ -75,6 +96,9 @@ extension MonitorEngine {
     /// validated again and starts afresh (a raised one is cancelled first).
     public func update(_ id: String, patch: [String: JSONValue], caller: Int) throws(MonitorError) -> MonitorInfo {
         if patch["id"] != nil { throw MonitorError(kind: .invalid, message: "id cannot be changed") }
+        if let field = MonitorEngine.serverOwnedFields.first(where: { patch[$0] != nil }) {
+            throw MonitorError(kind: .invalid, message: MonitorEngine.refusal(of: field))
+        }
         let encoder = WireJSON.encoder()
         return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
@@ -106,15 +130,21 @@ extension MonitorEngine {
                 throw MonitorError(kind: .invalid, message: "\(error)")
             }
             try checkDependencies([definition], core)
+            // Written first, memory changed after: a change the database refuses changes nothing.
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was changed")) }
-            let retired = removeInstances(of: index, reason: "its template was changed", core: &core, events: &events)
-            remove(index, from: &core)
-            let newIndex = add(definition, to: &core)
-            try commit(events: events, saving: [newIndex], core: &core) { database in
+            let retired = instanceCancels(of: index, reason: "its template was changed", core: core, events: &events)
+            try commit(events: events, saving: [], core: &core) { database in
                 try MonitorStore.forgetInstances(retired, in: database)
                 try MonitorStore.update(definition.spec, id: id, in: database)
+                // The changed monitor starts afresh: no saved state of the old one is left.
+                try MonitorStore.forgetState(id, in: database)
             }
+            var ignored: [EventRecord] = []
+            _ = removeInstances(of: index, reason: "", core: &core, events: &ignored)
+            remove(index, from: &core)
+            let newIndex = add(definition, to: &core)
+            try? commit(events: [], saving: [newIndex], core: &core)
             return info(newIndex, core, definition: definition)
         }
     }
@@ -136,11 +166,13 @@ extension MonitorEngine {
             }
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
-            let retired = removeInstances(of: index, reason: "its template was deleted", core: &core, events: &events)
+            let retired = instanceCancels(of: index, reason: "its template was deleted", core: core, events: &events)
             try commit(events: events, saving: [], core: &core) { database in
                 try MonitorStore.forgetInstances(retired, in: database)
                 try MonitorStore.delete(id, in: database)
             }
+            var ignored: [EventRecord] = []
+            _ = removeInstances(of: index, reason: "", core: &core, events: &ignored)
             remove(index, from: &core)
         }
     }
@@ -160,6 +192,12 @@ extension MonitorEngine {
             var events: [EventRecord] = []
             // On a template, the action applies to the template and to every instance.
             let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
+            // Put back if the change cannot be written: memory never runs ahead of the database.
+            let backups = targets.map { target in
+                var backup = SlotBackup(target, core)
+                backup.lastRaiseEvent = core.lastRaiseEvent[target]
+                return (target, backup)
+            }
             for index in targets {
                 switch action {
                 case .start:
@@ -211,7 +249,12 @@ extension MonitorEngine {
                     core.slots[index].notified = false
                 }
             }
-            try commit(events: events, saving: targets, core: &core)
+            do throws(MonitorError) {
+                try commit(events: events, saving: targets, core: &core)
+            } catch {
+                for (target, backup) in backups { restore(backup, to: target, core: &core) }
+                throw error
+            }
             return info(index, core)
         }
     }

@@ -11,7 +11,8 @@ extension MonitorEngine {
     public func load() throws {
         let stored = try store.all()
         core.withLock { core in
-            for monitor in stored {
+            for var monitor in stored {
+                repairServerOwnedFields(&monitor)
                 let definition: MonitorDefinition
                 do {
                     definition = try MonitorDefinition(
@@ -23,6 +24,30 @@ extension MonitorEngine {
                 let index = add(definition, to: &core)
                 if let saved = monitor.state { apply(saved, to: index, core: &core) }
             }
+        }
+    }
+
+    /// A stored monitor that a client gave server-owned fields (before resmond refused them,
+    /// issue 22): instances are never stored, so a stored `template` is always a client's, and
+    /// so is a `source` on a monitor not owned by root. Such a monitor's state could not be
+    /// written and no one could delete it; it loads as the plain monitor it is, rewritten so.
+    private func repairServerOwnedFields(_ monitor: inout MonitorStore.Stored) {
+        let template = monitor.spec.template != nil
+        let source = monitor.spec.source != nil && monitor.owner != 0
+        guard template || source else { return }
+        if template { monitor.spec.template = nil }
+        if source { monitor.spec.source = nil }
+        let fields = [template ? "template" : nil, source ? "source" : nil].compactMap { $0 }.joined(separator: " and ")
+        do {
+            let spec = monitor.spec
+            let id = monitor.id
+            try store.database.withDatabase { database in try MonitorStore.update(spec, id: id, in: database) }
+            report(.problem("monitor \(monitor.id) (uid \(monitor.owner)) was stored with \(fields), which only resmond sets; loaded and rewritten without"))
+        } catch {
+            report(
+                .problem(
+                    "monitor \(monitor.id) (uid \(monitor.owner)) was stored with \(fields), which only resmond sets; loaded without (cannot rewrite it: \(error))"
+                ))
         }
     }
 
@@ -70,8 +95,10 @@ extension MonitorEngine {
                 : nil)
     }
 
-    /// Appends events and writes the listed monitors' state in one transaction, then publishes.
-    /// `extra` changes the monitors' tables in the same transaction (through MonitorStore).
+    /// Appends events and writes the listed monitors' state in one transaction, all or nothing,
+    /// then publishes; the API's changes use it and answer `storage` (507) when it throws, with
+    /// memory put back by the caller. `extra` changes the monitors' tables in the same
+    /// transaction (through MonitorStore).
     func commit(
         events: [EventRecord], saving indexes: [Int], core: inout Core,
         also extra: ((Database) throws -> Void)? = nil
@@ -83,29 +110,159 @@ extension MonitorEngine {
                 try database.transaction {
                     try extra?(database)
                     let stored = try EventStore.append(events, in: database)
-                    for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
-                        guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
-                        if event.type == EventType.noData.name { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
-                    }
+                    noteRaises(stored, core: &core)
                     for index in Set(indexes) where core.definitions.contains(index) {
-                        let template = core.definitions.has(.instance, index) ? core.definitions[index]?.spec.template : nil
-                        try MonitorStore.save(
-                            savedState(of: index, core), id: core.definitions.id(index), template: template,
-                            encoder: encoder, in: database)
+                        try save(index, encoder: encoder, core: core, in: database)
                     }
                     return stored
                 }
             }
         } catch {
+            noteStorage(failure: "\(error)")
             throw MonitorError(kind: .storage, message: "cannot store monitor state: \(error)")
         }
+        noteStorage(failure: nil)
         if !stored.isEmpty { published(stored) }
     }
 
+    /// The evaluation's commit: each monitor's events and state in a savepoint of its own, so
+    /// that one monitor's failing write never undoes another's events. A monitor whose write
+    /// fails gets its state from before the cycle back (`backups`): its transition stays
+    /// pending, is found again at its next evaluation and written then. Events no monitor's
+    /// state can wait for go to `core.unwritten` and are written first next time.
+    func commitCycle(
+        events: [EventRecord], saving indexes: [Int], backups: [Int: SlotBackup], retired: [String],
+        core: inout Core
+    ) {
+        var loose = core.unwritten
+        var groups: [(index: Int, events: [EventRecord])] = []
+        var position: [Int: Int] = [:]
+        for event in events {
+            guard let id = event.monitorId, let index = core.indexByID[id], backups[index] != nil else {
+                loose.append(event)
+                continue
+            }
+            if let at = position[index] {
+                groups[at].events.append(event)
+            } else {
+                position[index] = groups.count
+                groups.append((index, [event]))
+            }
+        }
+        for index in Set(indexes) where position[index] == nil && core.definitions.contains(index) {
+            position[index] = groups.count
+            groups.append((index, []))
+        }
+        let encoder = WireJSON.encoder()
+        var written: [EventRecord] = []
+        var failed: [Int: String] = [:]
+        var looseFailure: String?
+        // A failure of the database as a whole, not of one monitor's data: the storage condition.
+        var wideFailure: String?
+        do {
+            try store.database.withDatabase { database in
+                try database.transaction {
+                    do {
+                        try database.savepoint {
+                            try MonitorStore.forgetInstances(retired, in: database)
+                            written = try EventStore.append(loose, in: database)
+                        }
+                    } catch {
+                        guard database.inTransaction else { throw error }
+                        looseFailure = "\(error)"
+                        if MonitorEngine.isStorageWide(error) { wideFailure = "\(error)" }
+                    }
+                    for group in groups {
+                        let before = core.lastRaiseEvent[group.index]
+                        do {
+                            let stored = try database.savepoint {
+                                let stored = try EventStore.append(group.events, in: database)
+                                noteRaises(stored, core: &core)
+                                try save(group.index, encoder: encoder, core: core, in: database)
+                                return stored
+                            }
+                            written += stored
+                        } catch {
+                            // SQLite rolled the whole transaction back: nothing stands.
+                            guard database.inTransaction else { throw error }
+                            core.lastRaiseEvent[group.index] = before
+                            failed[group.index] = "\(error)"
+                            if MonitorEngine.isStorageWide(error) { wideFailure = "\(error)" }
+                        }
+                    }
+                }
+            }
+        } catch {
+            // The transaction as a whole failed (a full disk fails at COMMIT): nothing was written.
+            // The groups' backups put their raises' ids back with the rest of their state.
+            for group in groups { failed[group.index] = "\(error)" }
+            looseFailure = "\(error)"
+            wideFailure = "\(error)"
+            written = []
+        }
+        for (index, _) in failed {
+            if let backup = backups[index] { restore(backup, to: index, core: &core) }
+        }
+        core.unwritten = looseFailure == nil ? [] : Array(loose.suffix(MonitorEngine.unwrittenLimit))
+        if wideFailure == nil { noteFailing(failed, core: &core) }
+        noteStorage(failure: wideFailure)
+        if !written.isEmpty { published(written.sorted { $0.id < $1.id }) }
+    }
+
+    /// Whether a failed write says the database refuses writes (a full disk, the marker file
+    /// unwritable) rather than that one monitor's data cannot be stored.
+    static func isStorageWide(_ error: any Error) -> Bool {
+        if let error = error as? DatabaseError { return error.isStorageWide }
+        return error is StorageError
+    }
+
+    /// How many events without a monitor to wait for are kept while the database refuses them.
+    static let unwrittenLimit = 10_000
+
+    /// Records the raises just appended: what a monitor's next `canceled` event cancels.
+    private func noteRaises(_ stored: [EventRecord], core: inout Core) {
+        for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
+            guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
+            if event.type == EventType.noData.name { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
+        }
+    }
+
+    private func save(_ index: Int, encoder: JSONEncoder, core: Core, in database: Database) throws {
+        let template = core.definitions.has(.instance, index) ? core.definitions[index]?.spec.template : nil
+        try MonitorStore.save(savedState(of: index, core), id: core.definitions.id(index), template: template, encoder: encoder, in: database)
+    }
+
+    /// Logs a monitor whose own write fails once, when it starts failing, and once when it is
+    /// written again.
+    private func noteFailing(_ failed: [Int: String], core: inout Core) {
+        var now: [String: String] = [:]
+        for (index, reason) in failed where core.definitions.contains(index) { now[core.definitions.id(index)] = reason }
+        for (id, reason) in now.sorted(by: { $0.key < $1.key }) where core.failing[id] == nil {
+            report(.problem("cannot write monitor \(id) to the state database: \(reason); its transition stays pending and is retried"))
+        }
+        for id in core.failing.keys.sorted() where now[id] == nil {
+            report(.recovered("monitor \(id) is written to the state database again"))
+        }
+        core.failing = now
+    }
+
+    /// Records whether the last write failed; logs when failures begin and when they end.
+    func noteStorage(failure: String?) {
+        let previous = storageFailure.withLock { current in
+            defer { current = failure }
+            return current
+        }
+        if previous == nil, let failure {
+            report(.problem("cannot write to the state database: \(failure); events and changes wait in memory until it can be written"))
+        } else if previous != nil && failure == nil {
+            report(.recovered("the state database is written again"))
+        }
+    }
+
     /// Logs events that no monitor raised (a plug-in added or removed), durably, and hands them
-    /// to streams and sinks like any other.
+    /// to streams and sinks like any other; kept and retried while the database refuses them.
     public func log(_ events: [EventRecord]) {
-        core.withLock { core in try? commit(events: events, saving: [], core: &core) }
+        core.withLock { core in commitCycle(events: events, saving: [], backups: [:], retired: [], core: &core) }
     }
 
     /// Writes every monitor's state (at a clean stop).
@@ -113,5 +270,37 @@ extension MonitorEngine {
         core.withLock { core in
             try? commit(events: [], saving: core.definitions.occupied, core: &core)
         }
+    }
+}
+
+/// A monitor's runtime state before a change: put back when the change cannot be written, so
+/// that memory never runs ahead of the state database.
+struct SlotBackup {
+    var slot: ThresholdSlot
+    var kind: KindState?
+    var stale: StaleState?
+    var startedAt: Double?
+    var lastRaiseEvent: Int64?
+
+    /// Cheap enough for the evaluation's loop: the slot, and its side state when it has one.
+    init(_ index: Int, _ core: MonitorEngine.Core) {
+        slot = core.slots[index]
+        kind = slot.side >= 0 ? core.kinds[slot.side] : nil
+        stale = slot.stale ? core.staleness[index] : nil
+        startedAt = slot.tuned ? core.settings[index]?.startedAt : nil
+    }
+}
+
+extension MonitorEngine {
+    /// Puts a backup back on its slot (whose side state may have been made afresh since).
+    func restore(_ backup: SlotBackup, to index: Int, core: inout Core) {
+        let side = core.slots[index].side
+        var slot = backup.slot
+        slot.side = side
+        core.slots[index] = slot
+        if side >= 0, let kind = backup.kind { core.kinds[side] = kind }
+        if let stale = backup.stale { core.staleness[index] = stale }
+        if let startedAt = backup.startedAt { core.settings[index]?.startedAt = startedAt }
+        core.lastRaiseEvent[index] = backup.lastRaiseEvent
     }
 }

@@ -60,6 +60,11 @@ public final class MonitorEngine: Sendable {
         var depth: [Int: Int] = [:]
         /// Key-target monitors by subsystem and rate (see `countSampling`).
         var samplingCounts: [String: [Double: Int]] = [:]
+        /// Events no monitor's state can wait for (a storm summary, a retired instance's
+        /// cancel) that the state database refused: written first at the next commit.
+        var unwritten: [EventRecord] = []
+        /// Monitors whose own write failed while others' succeeded, and why (logged once each).
+        var failing: [String: String] = [:]
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
@@ -67,6 +72,10 @@ public final class MonitorEngine: Sendable {
     let core: Mutex<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
+    /// Why the last write to the state database failed (nil: it succeeded): `/v1/status` shows it.
+    let storageFailure = Mutex<String?>(nil)
+    /// Where the engine tells of a storage failure and of its end (resmond's log).
+    let report: @Sendable (Report) -> Void
     /// The monitors' tables; the event log shares their database file (one transaction holds
     /// a raise and the state that produced it).
     let store: MonitorStore
@@ -90,8 +99,10 @@ public final class MonitorEngine: Sendable {
         database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
         published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
         samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
-        scheduleChanged: @escaping @Sendable () -> Void = {}
+        scheduleChanged: @escaping @Sendable () -> Void = {},
+        report: @escaping @Sendable (Report) -> Void = { _ in }
     ) {
+        self.report = report
         let store = MonitorStore(database: database)
         self.store = store
         self.eventStore = EventStore(database: database)
@@ -140,6 +151,19 @@ public final class MonitorEngine: Sendable {
     }
 
     public var busy: String? { busyReason.withLock { $0 } }
+
+    // MARK: - Storage failures
+
+    /// What the engine has to tell resmond's log.
+    public enum Report: Sendable, Equatable {
+        /// A write failed; what it held is kept and written when the database allows.
+        case problem(String)
+        /// Writes succeed again.
+        case recovered(String)
+    }
+
+    /// Why the state database refuses writes, when its last write failed (nil: it succeeded).
+    public var storageProblem: String? { storageFailure.withLock { $0 } }
 
     func refuseWhenBusy() throws(MonitorError) {
         if let reason = busy {

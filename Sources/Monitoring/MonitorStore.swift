@@ -21,14 +21,22 @@ public struct MonitorStore: Sendable {
     ]
 
     /// The state database's migrations, in order: events and monitors, sink cursors, instance
-    /// state. An existing database has run a prefix of them, counted by position in its
+    /// state, the database's identity (`meta`, StateMarker). An existing database has run a prefix of them, counted by position in its
     /// `user_version`: append new ones, never change or reorder these.
-    public static let migrations = [EventStore.schema + MonitorStore.schema, SinkRunner.schema, MonitorStore.instanceSchema]
+    public static let migrations = [
+        EventStore.schema + MonitorStore.schema, SinkRunner.schema, MonitorStore.instanceSchema, StateContinuity.schema
+    ]
+
+    /// What the state database's marker watches: event ids never go backwards, monitors never
+    /// vanish unnoticed.
+    public static func continuity(acceptLoss: Bool) -> StateContinuity {
+        StateContinuity(sequence: "events", counted: "monitors", acceptLoss: acceptLoss)
+    }
 
     /// A stored monitor as read back: its spec as given, who made it and when, its saved state.
     struct Stored {
         let id: String
-        let spec: MonitorSpec
+        var spec: MonitorSpec
         let owner: Int
         let createdAt: Double
         var state: SavedState?
@@ -132,6 +140,11 @@ public struct MonitorStore: Sendable {
     static func delete(_ id: String, in database: Database) throws {
         try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
         try database.execute("DELETE FROM monitors WHERE id = ?", [.text(id)])
+    }
+
+    /// Forgets a monitor's saved state (it was changed and starts afresh).
+    static func forgetState(_ id: String, in database: Database) throws {
+        try database.execute("DELETE FROM monitor_state WHERE id = ?", [.text(id)])
     }
 
     /// Forgets template instances' saved state (their template changed or went, or their

@@ -178,6 +178,17 @@ extension MonitorEngine {
         apply(saved, to: index, core: &core)
     }
 
+    /// The `canceled` events of a template's raised instances, and the instances' ids, without
+    /// removing them: what deleting or changing the template writes before memory changes.
+    func instanceCancels(of index: Int, reason: String, core: Core, events: inout [EventRecord]) -> [String] {
+        guard let template = core.templates[index] else { return [] }
+        for id in template.instances.keys {
+            guard let instance = core.indexByID[id], core.slots[instance].loggedRaised else { continue }
+            events.append(cancelEvent(instance, core, reason: reason))
+        }
+        return Array(template.instances.keys)
+    }
+
     /// Removes a template's instances (the template is deleted or changed); raised ones cancel.
     func removeInstances(of index: Int, reason: String, core: inout Core, events: inout [EventRecord]) -> [String] {
         guard let template = core.templates[index] else { return [] }

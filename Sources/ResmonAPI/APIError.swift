@@ -38,6 +38,9 @@ public struct APIErrorCode: Hashable, Sendable, Codable, CustomStringConvertible
     public static let payloadTooLarge = APIErrorCode("payload_too_large")
     /// resmond is over its self-limits and refuses new work. HTTP 503.
     public static let busy = APIErrorCode("busy")
+    /// The state database cannot be written (a full disk, an I/O error): nothing was changed;
+    /// retry when it can. `/v1/status` shows the condition (`storageError`). HTTP 507.
+    public static let storage = APIErrorCode("storage")
     /// A fault inside resmond. HTTP 500.
     public static let internalError = APIErrorCode("internal")
 }

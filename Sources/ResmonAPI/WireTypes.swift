@@ -22,6 +22,9 @@ public struct StatusResponse: Codable, Sendable {
     public var busyReason: String?
     /// The self-limits and resmond's last measurement against them.
     public var limits: SelfLimits?
+    /// Why the state database refuses writes, while it does (a full disk): events and changes
+    /// wait in memory until it can be written. Absent when writes succeed.
+    public var storageError: String?
     public var cpuSecondsTotal: Double
     public var residentBytes: Double
     public var lastSampleCPUSeconds: Double?
@@ -31,8 +34,9 @@ public struct StatusResponse: Codable, Sendable {
         cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
         stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
         cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?, busyReason: String? = nil,
-        limits: SelfLimits? = nil
+        limits: SelfLimits? = nil, storageError: String? = nil
     ) {
+        self.storageError = storageError
         self.busyReason = busyReason
         self.limits = limits
         self.version = version

@@ -32,6 +32,9 @@ public final class Daemon: Sendable {
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)
         signal(SIGPIPE, SIG_IGN)
+        // Past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG, which the state
+        // database reports like a full disk; the signal's default would end resmond instead.
+        signal(SIGXFSZ, SIG_IGN)
         let options: DaemonOptions
         do {
             options = try DaemonOptions(arguments: Array(arguments.dropFirst()))
@@ -138,20 +141,32 @@ public final class Daemon: Sendable {
         stopRequest.wait()
         _ = rs_sd_notify("STOPPING=1")
         group.services.stop()
+        do {
+            // Everything in the database file, none left in its write-ahead log; the marker
+            // records what it holds, for the next start to check.
+            try group.database.closeCleanly()
+        } catch {
+            Log.error("cannot checkpoint the state database at stop: \(error)")
+        }
         withExtendedLifetime(lock) {}
         Log.info("stopped after \(group.sampling.cyclesCompleted) sampling cycles")
     }
 
     /// The services in the order they start; each needs only those before it.
     private func makeServices(_ configuration: DaemonConfiguration) throws
-        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService)
+        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService, database: StateDatabase)
     {
         let database: StateDatabase
         do {
-            database = try StateDatabase(path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations)
+            database = try StateDatabase(
+                path: configuration.stateDirectory + "/state.db", migrations: MonitorStore.migrations,
+                continuity: MonitorStore.continuity(acceptLoss: options.acceptStateLoss))
+        } catch let error as StateLossError {
+            throw DaemonFailure(error.description)
         } catch {
             throw DaemonFailure("cannot open the state database in \(configuration.stateDirectory): \(error)")
         }
+        for problem in database.startReport { Log.error(problem) }
         let snapshots = HistorySnapshotService(history: history, configuration: self.configuration)
         let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration)
         let events = EventStore(database: database)
@@ -167,7 +182,13 @@ public final class Daemon: Sendable {
                 // Monitors faster than their subsystem's period get it sampled at their rate.
                 if let rate { collector.requestPeriod(rate, for: subsystem, by: requester) } else { collector.withdrawPeriodRequest(by: requester) }
             },
-            scheduleChanged: { wake.signal() })
+            scheduleChanged: { wake.signal() },
+            report: { report in
+                switch report {
+                case .problem(let message): Log.error(message)
+                case .recovered(let message): Log.info(message)
+                }
+            })
         let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(
@@ -208,6 +229,6 @@ public final class Daemon: Sendable {
             .init(service: http, stopSeconds: 5),
             .init(service: streams, stopSeconds: 3)
         ])
-        return (services, http, sampling)
+        return (services, http, sampling, database)
     }
 }

@@ -16,6 +16,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var cpuLimit: Double?
     public var memoryLimit: Int?
     public var selfMonitoring: Int?
+    /// Start on a state database that lost its contents, beginning anew.
+    public var acceptStateLoss = false
 
     /// resmond's flags, declared once: the parser and `--help` read them.
     static let declarations: [OptionDeclaration] = [
@@ -28,6 +30,11 @@ public struct DaemonOptions: Sendable, Equatable {
         .value("--cpu-limit", placeholder: "PERCENT", help: "self-limit: refuse new monitors over this CPU share of one core (default 5)"),
         .value("--memory-limit", placeholder: "MB", help: "self-limit: refuse new monitors over this RSS (default 25)"),
         .value("--self-monitoring", placeholder: "SECONDS", help: "how often resmond measures itself against its limits (default 15)"),
+        .flag(
+            "--accept-state-loss",
+            help:
+                "start even though the state database lost what its marker says it held (monitors, events), beginning anew; event ids continue above the old ones"
+        ),
         .flag("--check-config", help: "validate the configuration and exit (0 valid, 1 not)"),
         .flag("--help", "-h", help: "show this help"),
         .flag("--version", help: "show the version")
@@ -66,6 +73,7 @@ public struct DaemonOptions: Sendable, Equatable {
         }
         if let extra = parsed.positional.first { throw UsageError(message: "unexpected argument \"\(extra)\" (see resmond --help)") }
         if parsed.flag("--check-config") { action = .checkConfig }
+        acceptStateLoss = parsed.flag("--accept-state-loss")
         if parsed.flag("--version") { action = .version }
         if parsed.flag("--help") { action = .help }
         func whole(_ flag: String, _ range: ClosedRange<Int>, _ expected: String) throws(UsageError) -> Int? {

@@ -27,7 +27,7 @@ struct MonitorRoutes {
         case .conflict: APIRouter.Failure(status: 409, code: .conflict, message: error.message)
         case .busy: APIRouter.Failure(status: 503, code: .busy, message: error.message)
         case .forbidden: APIRouter.Failure(status: 403, code: .forbidden, message: error.message)
-        case .storage: APIRouter.Failure(status: 503, code: .busy, message: error.message)
+        case .storage: APIRouter.Failure(status: 507, code: .storage, message: error.message)
         }
     }
 

@@ -10,6 +10,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     public let message: String
     public var description: String { "sqlite error \(code): \(message)" }
+
+    /// Whether the database as a whole refuses writes (a full disk, an I/O error, a read-only
+    /// or damaged file, a lock), rather than one statement's data (a constraint).
+    public var isStorageWide: Bool {
+        [SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_NOMEM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL]
+            .contains(code & 0xff)
+    }
 }
 
 /// A value bound to or read from a statement.
@@ -115,7 +122,37 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` inside the open transaction as a part of its own: when `body` throws, only
+    /// what it wrote is undone and the transaction goes on (one monitor's failing write must not
+    /// undo the others').
+    public func savepoint<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("SAVEPOINT part")
+        do {
+            let result = try body()
+            try execute("RELEASE part")
+            return result
+        } catch {
+            _ = try? execute("ROLLBACK TO part")
+            _ = try? execute("RELEASE part")
+            throw error
+        }
+    }
+
     public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// The highest id the marker has reserved, and how to reserve more (StateDatabase sets it).
+    var reservation: (ceiling: Int64, reserve: @Sendable (Int64) throws -> Int64)?
+
+    /// Called with each id a sequence hands out, before its transaction commits: past the
+    /// reserved ids, the marker reserves more first, so that no id is ever handed out twice.
+    public func handOut(_ id: Int64) throws {
+        guard let reservation, id > reservation.ceiling else { return }
+        self.reservation?.ceiling = try reservation.reserve(id)
+    }
+
+    /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the
+    /// whole transaction back itself, and a savepoint's failure then undid everything.
+    public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// The schema version (`PRAGMA user_version`).
     public func schemaVersion() throws(DatabaseError) -> Int {
@@ -135,21 +172,5 @@ public final class Database: @unchecked Sendable {
                 try execute("PRAGMA user_version = \(version + 1)")
             }
         }
-    }
-}
-
-/// resmond's one state database (monitors, their state, events), shared by the modules that
-/// keep durable state; every use holds its lock, so statements never interleave.
-public final class StateDatabase: Sendable {
-    private let database: Mutex<Database>
-
-    public init(path: String, migrations: [[String]]) throws {
-        let opened = try Database(path: path)
-        try opened.migrate(migrations)
-        database = Mutex(opened)
-    }
-
-    public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
-        try database.withLock { try body($0) }
     }
 }

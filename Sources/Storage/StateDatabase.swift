@@ -1,0 +1,138 @@
+import ResmonSystem
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// resmond's one state database (monitors, their state, events), shared by the modules that
+/// keep durable state; every use holds its lock, so statements never interleave. Opened with a
+/// `StateContinuity`, it keeps a marker beside the file (StateMarker) and refuses a database
+/// that lost its contents.
+public final class StateDatabase: Sendable {
+    private let database: Mutex<Database>
+    private let continuity: StateContinuity?
+    private let markerPath: String
+    private let marker: Mutex<StateMarker?>
+    /// What opening found that resmond's log must say loudly (a loss accepted, a crash).
+    public let startReport: [String]
+
+    public init(path: String, migrations: [[String]], continuity: StateContinuity? = nil) throws {
+        self.continuity = continuity
+        markerPath = path + ".marker"
+        guard let continuity else {
+            let opened = try Database(path: path)
+            try opened.migrate(migrations)
+            database = Mutex(opened)
+            marker = Mutex(nil)
+            startReport = []
+            return
+        }
+        let (opened, marker, report) = try StateDatabase.open(path: path, markerPath: markerPath, migrations: migrations, continuity)
+        self.marker = Mutex(marker)
+        startReport = report
+        database = Mutex(opened)
+        let reserve: @Sendable (Int64) throws -> Int64 = { [markerPath, continuity, weak self] id in
+            try self?.marker.withLock { marker in
+                guard var next = marker else { return Int64.max }
+                next.ceiling = id + continuity.block
+                try next.write(markerPath)
+                marker = next
+                return next.ceiling
+            } ?? Int64.max
+        }
+        opened.reservation = (marker.ceiling, reserve)
+    }
+
+    public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
+        try database.withLock { try body($0) }
+    }
+
+    /// At a clean stop: moves everything from the write-ahead log into the database file
+    /// (`wal_checkpoint(TRUNCATE)`), so the file alone holds the state, and records the last
+    /// id and the rows in the marker, which the next start checks.
+    public func closeCleanly() throws {
+        try database.withLock { database in
+            try database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            guard let continuity else { return }
+            let lastID = try StateDatabase.sequence(continuity.sequence, in: database)
+            let rows = try database.execute("SELECT COUNT(*) FROM \(continuity.counted)").first?.first?.integer ?? 0
+            try marker.withLock { marker in
+                guard var next = marker else { return }
+                next.stoppedCleanly = true
+                next.lastID = lastID
+                next.rows = rows
+                try next.write(markerPath)
+                marker = next
+            }
+        }
+    }
+
+    static func sequence(_ table: String, in database: Database) throws -> Int64 {
+        try database.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [.text(table)]).first?.first?.integer ?? 0
+    }
+
+    /// Opens the database and checks it against its marker: refuses one that lost its contents
+    /// (unless `acceptLoss`), continues the sequence above every id handed out, and leaves the
+    /// marker saying "running".
+    private static func open(
+        path: String, markerPath: String, migrations: [[String]], _ continuity: StateContinuity
+    ) throws -> (Database, StateMarker, [String]) {
+        let what = "restore state.db from a backup, or start resmond once with --accept-state-loss to begin anew"
+        let known = try StateMarker.read(markerPath)
+        var report: [String] = []
+        let opened: Database
+        do {
+            let first = try Database(path: path)
+            try first.migrate(migrations)
+            opened = first
+        } catch {
+            guard continuity.acceptLoss else {
+                throw StateLossError(description: "cannot open the state database \(path): \(error); \(what)")
+            }
+            let aside = path + ".damaged-\(Int(Clock.wall()))"
+            for suffix in ["", "-wal", "-shm"] { rename(path + suffix, aside + suffix) }
+            report.append("the state database \(path) could not be opened (\(error)); moved aside to \(aside) and begun anew (--accept-state-loss)")
+            opened = try Database(path: path)
+            try opened.migrate(migrations)
+        }
+        let identity = try opened.execute("SELECT value FROM meta WHERE key = 'database'").first?.first?.text
+        var sequence = try sequence(continuity.sequence, in: opened)
+        let rows = try opened.execute("SELECT COUNT(*) FROM \(continuity.counted)").first?.first?.integer ?? 0
+        var database = identity ?? StateMarker.newIdentity()
+        if let known {
+            let lost: String? =
+                identity != known.database
+                ? (identity == nil ? "it is empty or new" : "it is another database (\(identity ?? ""))")
+                : known.stoppedCleanly && (sequence < known.lastID || rows < known.rows)
+                    ? "it holds \(rows) \(continuity.counted) and \(continuity.sequence) up to id \(sequence)" : nil
+            if let lost {
+                let held =
+                    "\(markerPath) says it held \(known.stoppedCleanly ? "\(known.rows) \(continuity.counted) and " : "")\(continuity.sequence) up to id \(known.stoppedCleanly ? known.lastID : known.ceiling) (database \(known.database))"
+                guard continuity.acceptLoss else {
+                    throw StateLossError(description: "the state database \(path) lost its contents: \(held), but \(lost); \(what)")
+                }
+                report.append(
+                    "the state database \(path) lost its contents: \(held), but \(lost); begun anew as --accept-state-loss asked, ids of \(continuity.sequence) continue above \(known.ceiling)"
+                )
+                database = StateMarker.newIdentity()
+            } else if !known.stoppedCleanly && known.ceiling > sequence {
+                report.append("resmond did not stop cleanly: ids of \(continuity.sequence) continue above \(known.ceiling), every id it may have handed out")
+            }
+            // Above every id that may have been handed out, unless the last stop was clean and nothing was lost.
+            if !(known.stoppedCleanly && known.database == identity) { sequence = max(sequence, known.ceiling) }
+        }
+        let chosen = database
+        let next = sequence
+        try opened.transaction {
+            try opened.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('database', ?)", [.text(chosen)])
+            try opened.execute("DELETE FROM sqlite_sequence WHERE name = ?", [.text(continuity.sequence)])
+            try opened.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [.text(continuity.sequence), .integer(next)])
+        }
+        // The identity goes into the database file itself, not only the write-ahead log.
+        try opened.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        let marker = StateMarker(database: chosen, ceiling: next + continuity.block, stoppedCleanly: false, lastID: next, rows: rows)
+        try marker.write(markerPath)
+        return (opened, marker, report)
+    }
+}

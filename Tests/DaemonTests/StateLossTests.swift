@@ -1,0 +1,100 @@
+import Foundation
+import ResmonAPI
+import ResmonClient
+import ResmonTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Issue 22, D6: a state database that lost its contents is refused, never silently empty, and
+/// event ids never go backwards.
+@Suite struct StateLossTests {
+    /// A state directory with monitors and events, stopped cleanly: returns the highest event id.
+    static func populate(_ directory: TemporaryDirectory, monitors: Int = 20) throws -> Int64 {
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        let specs = (0..<monitors).map { index in
+            var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+            spec.id = "m\(index)"
+            return spec
+        }
+        _ = try daemon.client.createMonitors(specs)
+        _ = try daemon.client.push("app:test:level", value: 60)
+        try #require(daemon.eventually(timeout: 30) { (try? daemon.client.events(limit: 1000).events.count) == monitors })
+        let last = try daemon.client.events(limit: 1000).events.map(\.id).max() ?? 0
+        daemon.signal(SIGTERM)
+        try #require(daemon.waitForExit(timeout: 20) == 0)
+        return last
+    }
+
+    @Test func aCleanStopLeavesNothingInTheWriteAheadLog() throws {
+        let directory = TemporaryDirectory("resmon-wal")
+        _ = try StateLossTests.populate(directory)
+        let wal = directory.file("state/state.db-wal")
+        let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        #expect(size == 0, "checkpointed on a clean stop")
+        // A damaged log after a clean stop loses nothing.
+        try Data((0..<65536).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: wal))
+        let daemon = try DaemonHarness(directory: directory)
+        #expect(try daemon.client.monitors().count == 20)
+        #expect(try daemon.client.events(limit: 1000).events.count == 20)
+    }
+
+    @Test(arguments: ["truncated", "garbled"])
+    func aStateDatabaseThatLostItsContentsIsRefusedUntilTheLossIsAccepted(_ damage: String) throws {
+        let directory = TemporaryDirectory("resmon-lost")
+        let last = try StateLossTests.populate(directory)
+        let path = directory.file("state/state.db")
+        if damage == "truncated" {
+            #expect(truncate(path, 0) == 0)
+        } else {
+            try Data((0..<8192).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: path))
+        }
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+        let refused = try DaemonHarness(directory: directory, waitUntilReady: false)
+        let status = refused.waitForExit(timeout: 30)
+        #expect(status != nil && status != 0, "refuses to start on a database that lost its contents: \(refused.stderr)")
+        #expect(refused.stderr.contains("--accept-state-loss"), "\(refused.stderr)")
+
+        let accepted = try DaemonHarness(arguments: ["--listen", "none", "--step", "1", "--accept-state-loss"], directory: directory)
+        #expect(accepted.stderr.contains("error:"), "starts with a loud error: \(accepted.stderr)")
+        #expect(try accepted.client.monitors().isEmpty)
+        _ = try accepted.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "after"
+        _ = try accepted.client.createMonitors([spec])
+        _ = try accepted.client.push("app:test:level", value: 60)
+        #expect(accepted.eventually(timeout: 30) { (try? accepted.client.events().events.count) == 1 })
+        let id = try accepted.client.events().events.first?.id ?? 0
+        #expect(id > last, "event ids never go backwards: \(id) after \(last)")
+    }
+
+    @Test func eventIDsAfterACrashContinueAboveEveryIDHandedOut() throws {
+        let directory = TemporaryDirectory("resmon-crash")
+        let last = try StateLossTests.populate(directory, monitors: 3)
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        _ = try daemon!.client.push("app:test:level", value: 1)
+        #expect(daemon!.eventually(timeout: 30) { (try? daemon!.client.events().events.count) == 6 })
+        let before = try daemon!.client.events().events
+        let handedOut = before.map(\.id).max() ?? 0
+        #expect(handedOut > last)
+        daemon!.signal(SIGKILL)
+        _ = daemon!.waitForExit(timeout: 10)
+        daemon = nil
+        // The crash's last commits sat in the log; losing it must not hand their ids out again.
+        #expect(truncate(directory.file("state/state.db-wal"), 0) == 0)
+        daemon = try DaemonHarness(directory: directory)
+        // Raised again, or cancelled again if the cancels were lost: either way new events.
+        _ = try daemon!.client.push("app:test:level", value: 70)
+        try daemon!.waitForCycles(2)
+        _ = try daemon!.client.push("app:test:level", value: 1)
+        #expect(daemon!.eventually(timeout: 30) { (try? daemon!.client.events(limit: 1000).events.contains { $0.id > handedOut }) == true })
+        for event in try daemon!.client.events(limit: 1000).events where event.id > last && event.id <= handedOut {
+            let earlier = before.first { $0.id == event.id }
+            #expect(earlier?.type == event.type && earlier?.monitorId == event.monitorId, "id \(event.id) was handed out twice")
+        }
+    }
+}
