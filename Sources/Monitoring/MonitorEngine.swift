@@ -60,6 +60,9 @@ public final class MonitorEngine: Sendable {
         var depth: [Int: Int] = [:]
         /// Key-target monitors by subsystem and rate (see `countSampling`).
         var samplingCounts: [String: [Double: Int]] = [:]
+        /// The monitors from files by id, with the hash of their spec's stored text as last
+        /// reconciled: a reload compares these instead of loading every definition.
+        var fileFingerprints: [String: Int] = [:]
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
