@@ -65,11 +65,19 @@ extension MonitorEngine {
         private var ending: Set<String> = []
 
         init(_ core: Core, adding incoming: [MonitorDefinition]) {
-            for (index, dependency) in core.dependencies { dependsOn[core.definitions.id(index)] = dependency.monitor }
-            let incomingIDs = Set(incoming.map(\.id))
-            for definition in incoming { dependsOn[definition.id] = definition.spec.precondition?.monitor }
+            self.init(core, ids: Set(incoming.map(\.id)), preconditions: incoming.map { ($0.id, $0.spec.precondition?.monitor) })
+        }
+
+        /// `ids`: every incoming monitor; `preconditions`: the monitor each incoming one depends
+        /// on (those without one may be left out).
+        init(_ core: Core, ids incoming: Set<String>, preconditions: [(String, String?)]) {
+            for (index, dependency) in core.dependencies {
+                let id = core.definitions.id(index)
+                if !incoming.contains(id) { dependsOn[id] = dependency.monitor }
+            }
+            for (id, monitor) in preconditions { dependsOn[id] = monitor }
             let indexByID = core.indexByID
-            exists = { indexByID[$0] != nil || incomingIDs.contains($0) }
+            exists = { indexByID[$0] != nil || incoming.contains($0) }
         }
 
         /// Throws the API's error when `definition`'s precondition names no monitor, or leads

@@ -76,8 +76,10 @@ extension MonitorEngine {
         let now = Clock.wall()
         let encoder = WireJSON.encoder()
         core.withLock { core in
-            var wanted = prepared.entries
-            problems += refuseDependencyProblems(&wanted, core)
+            // Looked up, never copied: the entries hold a definition each.
+            let wanted = prepared.entries
+            // The refused entries, then those found unchanged: neither is added.
+            var settled = refuseDependencyProblems(wanted, core, problems: &problems)
             var events: [EventRecord] = []
             var saving: [Int] = []
             // The monitors' table changes, made in the transaction that logs the events.
@@ -86,7 +88,7 @@ extension MonitorEngine {
             // Gone from the files, or changed: retire the old monitor.
             for index in core.definitions.occupied where core.definitions.has(.fromFile, index) {
                 let id = core.definitions.id(index)
-                let replacement = wanted[id]
+                let replacement = settled.contains(id) ? nil : wanted[id]
                 if let replacement {
                     // Unchanged: by the fingerprint of what was applied, else (the first time
                     // after a start) by the stored definition.
@@ -100,7 +102,7 @@ extension MonitorEngine {
                     }
                     if unchanged {
                         fingerprints[id] = replacement.fingerprint
-                        wanted[id] = nil
+                        settled.insert(id)
                         continue
                     }
                 }
@@ -118,7 +120,8 @@ extension MonitorEngine {
                     try MonitorStore.delete(id, in: database)
                 }
             }
-            for (id, entry) in wanted.sorted(by: { $0.key < $1.key }) {
+            for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
+                guard let entry = wanted[id] else { continue }
                 if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
                     problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
                     continue
@@ -143,23 +146,31 @@ extension MonitorEngine {
         return problems
     }
 
-    /// Drops the entries whose precondition names no monitor or comes back round (the API's
-    /// check), again until none is left: an entry that depended on a dropped one goes too.
-    private func refuseDependencyProblems(_ wanted: inout [String: PreparedMonitorFiles.Entry], _ core: Core) -> [String] {
-        var problems: [String] = []
+    /// The entries whose precondition names no monitor or comes back round (the API's check),
+    /// again until none is left: an entry that depended on a refused one goes too. Only entries
+    /// with a precondition can close a cycle, so only they are walked.
+    private func refuseDependencyProblems(
+        _ wanted: [String: PreparedMonitorFiles.Entry], _ core: Core, problems: inout [String]
+    ) -> Set<String> {
+        let dependents = wanted.filter { $0.value.definition.spec.precondition?.monitor != nil }
+        var refused: Set<String> = []
+        guard !dependents.isEmpty else { return refused }
+        let ids = Set(wanted.keys)
         while true {
-            var graph = DependencyGraph(core, adding: wanted.values.map(\.definition))
-            var refused: [String] = []
-            for (id, entry) in wanted.sorted(by: { $0.key < $1.key }) {
+            var graph = DependencyGraph(
+                core, ids: ids.subtracting(refused),
+                preconditions: dependents.compactMap { refused.contains($0.key) ? nil : ($0.key, $0.value.definition.spec.precondition?.monitor) })
+            var more = false
+            for (id, entry) in dependents.sorted(by: { $0.key < $1.key }) where !refused.contains(id) {
                 do {
                     try graph.check(entry.definition)
                 } catch {
                     problems.append("\(entry.definition.spec.source ?? ""): \(id): \(error.message)")
-                    refused.append(id)
+                    refused.insert(id)
+                    more = true
                 }
             }
-            if refused.isEmpty { return problems }
-            for id in refused { wanted[id] = nil }
+            if !more { return refused }
         }
     }
 }

@@ -168,7 +168,9 @@ public final class Daemon: Sendable {
                 history: history, snapshots: snapshots, engine: engine, pushed: pushed,
                 sinks: sinks, selfLimits: selfLimits, reloads: reloads, wake: wake),
             requestStop: { [stopRequest] in stopRequest.request() })
-        let reloader = Reloader(options: options, configuration: self.configuration, requests: reloads, wake: { wake.signal() })
+        let reloader = Reloader(
+            options: options, configuration: self.configuration, requests: reloads, engine: engine, wake: { wake.signal() })
+        let signalledReloads = CoalescedReloads { _ = reloader.reload() }
         let boundRouter = LateBound<APIRouter>()
         let http = HTTPService(configuration: configuration, router: boundRouter)
         let status = StatusReport(
@@ -185,7 +187,7 @@ public final class Daemon: Sendable {
         boundRouter.bind(router)
         let signals = SignalService(
             stop: { [stopRequest] in stopRequest.request() },
-            reload: { _ = reloader.reload() },
+            reload: { signalledReloads.request() },
             dump: { [configuration = self.configuration] in
                 StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
             })

@@ -31,6 +31,6 @@ struct StatusReport: Sendable {
             busy: busy != nil,
             cpuSecondsTotal: Clock.processCPU(), residentBytes: HostFacts.residentBytes(),
             lastSampleCPUSeconds: sampling.lastCycleCPU, busyReason: busy,
-            limits: selfLimits.limits(configuration))
+            limits: selfLimits.limits(configuration), reloads: sampling.reloads.applications)
     }
 }
