@@ -257,6 +257,7 @@ public struct APIRouter: HTTPHandler {
         try authorizeWrite(request)
         let key = try parseKey(text)
         let body: PushRequest
+        try APIRouter.requireStrictJSON(request)
         do {
             body = try JSONDecoder().decode(PushRequest.self, from: Data(request.body))
         } catch {
@@ -305,6 +306,16 @@ public struct APIRouter: HTTPHandler {
             throw Failure(status: 404, code: .unknownStatistic, message: "no statistic \(key.text) (see GET /v1/statistics)")
         }
         return try json(APIRouter.info(sample))
+    }
+
+    /// Refuses a body that is not strict JSON (a key given twice, a trailing comma) with where
+    /// the mistake is, before a lenient `JSONDecoder` would pick one of two values.
+    static func requireStrictJSON(_ request: HTTPRequest) throws {
+        do {
+            try StrictJSON.validate(request.body)
+        } catch {
+            throw Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
+        }
     }
 
     private func allow(_ request: HTTPRequest, _ methods: [String]) throws {
