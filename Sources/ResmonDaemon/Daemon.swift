@@ -109,6 +109,8 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonFailure(error.description)
         }
+        let stateGroup = StatePermissions.groupID(socketGroup: configuration.socketGroup)
+        for problem in StatePermissions.apply(stateDirectory: configuration.stateDirectory, group: stateGroup) { Log.warning(problem) }
         // The registry's directories exist from the first start, so that a plug-in or a monitor
         // file can be dropped in (the README's tour does) without knowing to create them.
         for directory in ["subsystems.d", "monitors.d"] {
