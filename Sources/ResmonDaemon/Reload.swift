@@ -77,13 +77,30 @@ final class ReloadRequests: Sendable {
         /// What the last applied reload reported.
         var messages: [String] = []
         var waiters: [(generation: Int, semaphore: DispatchSemaphore)] = []
+        /// Tickets given to reloads as they start reading, and the newest queued so far.
+        var tickets = 0
+        var newestQueued = 0
     }
 
     private let state = Mutex(State())
 
-    /// Queues `plan` (replacing one not yet applied: the newest file wins) and returns its number.
-    func submit(_ plan: ReloadPlan) -> Int {
+    /// A number for a reload about to read the files: of two reloads preparing at once (a
+    /// signal and `POST /v1/reload`), the one that read later wins, whichever finishes first.
+    func ticket() -> Int {
         state.withLock { state in
+            state.tickets += 1
+            return state.tickets
+        }
+    }
+
+    /// Queues `plan` (replacing one not yet applied: the newest file wins) and returns its
+    /// number. A plan read before one already queued is dropped, and answered by that one.
+    func submit(_ plan: ReloadPlan, ticket: Int? = nil) -> Int {
+        state.withLock { state in
+            let ticket = ticket ?? state.tickets + 1
+            if ticket < state.newestQueued { return state.requested }
+            state.tickets = max(state.tickets, ticket)
+            state.newestQueued = ticket
             state.pending = plan
             state.requested += 1
             return state.requested
@@ -146,6 +163,7 @@ struct Reloader: Sendable {
     /// a while: here, on the caller's thread) and hands the plan to the sampling thread, which
     /// applies it with `subsystems.d`. A bad file is reported and the running configuration kept.
     func reload() -> Result<(generation: Int, configFile: String, restartRequired: [String]), ReloadRefused> {
+        let ticket = requests.ticket()
         let reloaded: DaemonConfiguration
         do {
             reloaded = try options.configuration()
@@ -161,7 +179,7 @@ struct Reloader: Sendable {
         if !plan.restartRequired.isEmpty {
             Log.warning("reload: \(plan.restartRequired.joined(separator: ", ")) changed and take effect at the next start")
         }
-        let generation = requests.submit(plan)
+        let generation = requests.submit(plan, ticket: ticket)
         wake()
         Log.info("reloaded \(running.configFile) (step \(plan.configuration.step) s)")
         return .success((generation, running.configFile, plan.restartRequired))
