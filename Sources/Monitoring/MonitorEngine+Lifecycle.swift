@@ -71,24 +71,53 @@ extension MonitorEngine {
     /// Preconditions on other monitors: the monitor must exist (now or in the same request), and
     /// following them must never come back to where it started.
     private func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
-        var dependsOn: [String: String] = [:]
-        for (index, dependency) in core.dependencies { dependsOn[core.definitions.id(index)] = dependency.monitor }
-        let incoming = Set(definitions.map(\.id))
-        for definition in definitions { dependsOn[definition.id] = definition.spec.precondition?.monitor }
-        for definition in definitions {
-            guard let first = definition.spec.precondition?.monitor else { continue }
-            guard core.indexByID[first] != nil || incoming.contains(first) else {
-                throw MonitorError(kind: .invalid, message: "precondition.monitor: no monitor \(first)")
+        var graph = DependencyGraph(core, adding: definitions)
+        for definition in definitions { try graph.check(definition) }
+    }
+
+    /// Who depends on whom, by id: the engine's monitors, with the incoming ones (created,
+    /// changed, or declared in monitors.d) in place of their namesakes. The one check of
+    /// preconditions, for the API and for files alike.
+    struct DependencyGraph {
+        private var dependsOn: [String: String] = [:]
+        private let exists: (String) -> Bool
+        /// Monitors whose chain is known to end without coming back: a walk stops there, so
+        /// checking every monitor of a long chain stays linear.
+        private var ending: Set<String> = []
+
+        init(_ core: Core, adding incoming: [MonitorDefinition]) {
+            self.init(core, ids: Set(incoming.map(\.id)), preconditions: incoming.map { ($0.id, $0.spec.precondition?.monitor) })
+        }
+
+        /// `ids`: every incoming monitor; `preconditions`: the monitor each incoming one depends
+        /// on (those without one may be left out).
+        init(_ core: Core, ids incoming: Set<String>, preconditions: [(String, String?)]) {
+            for (index, dependency) in core.dependencies {
+                let id = core.definitions.id(index)
+                if !incoming.contains(id) { dependsOn[id] = dependency.monitor }
             }
-            var seen: Set<String> = [definition.id]
+            for (id, monitor) in preconditions { dependsOn[id] = monitor }
+            let indexByID = core.indexByID
+            exists = { indexByID[$0] != nil || incoming.contains($0) }
+        }
+
+        /// Throws the API's error when `definition`'s precondition names no monitor, or leads
+        /// back to a monitor already on its chain.
+        mutating func check(_ definition: MonitorDefinition) throws(MonitorError) {
+            guard let first = definition.spec.precondition?.monitor else { return }
+            guard exists(first) else { throw MonitorError(kind: .invalid, message: "precondition.monitor: no monitor \(first)") }
+            var seen: [String] = [definition.id]
+            var visited: Set<String> = [definition.id]
             var next: String? = first
-            while let current = next {
-                guard seen.insert(current).inserted else {
+            while let current = next, !ending.contains(current) {
+                guard visited.insert(current).inserted else {
                     throw MonitorError(
                         kind: .invalid, message: "precondition.monitor: \(definition.id) → \(first) … comes back to \(current): dependency cycles are refused")
                 }
+                seen.append(current)
                 next = dependsOn[current]
             }
+            ending.formUnion(seen)
         }
     }
 

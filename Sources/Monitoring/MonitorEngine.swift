@@ -65,6 +65,9 @@ public final class MonitorEngine: Sendable {
         var unwritten: [EventRecord] = []
         /// Monitors whose own write failed while others' succeeded, and why (logged once each).
         var failing: [String: String] = [:]
+        /// The monitors from files by id, with the hash of their spec's stored text as last
+        /// reconciled: a reload compares these instead of loading every definition.
+        var fileFingerprints: [String: Int] = [:]
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

@@ -20,44 +20,94 @@ public struct FileMonitor: Sendable {
     }
 }
 
+/// monitors.d's entries made into definitions, validated and encoded away from the engine's
+/// lock (on the thread that reads the files), so that applying them on the sampling thread is
+/// a comparison per monitor.
+public struct PreparedMonitorFiles: Sendable {
+    struct Entry: Sendable {
+        let definition: MonitorDefinition
+        /// The stored text of its spec, and that text's hash: what tells a changed entry.
+        let text: String
+        let fingerprint: Int
+    }
+
+    let entries: [String: Entry]
+    /// Per entry that cannot be used, why.
+    public let problems: [String]
+    /// Entries read.
+    public var count: Int { entries.count }
+}
+
 extension MonitorEngine {
-    /// Makes the monitors from files what the files say: creates the new, changes the changed
-    /// (a raised one logs `canceled` first), deletes those no file declares any more. Monitors
-    /// from the API are not touched. Returns, per entry that cannot be used, why.
+    /// Makes the monitors from files what the files say (see `reconcile(_:)`).
     public func reconcile(files: [FileMonitor]) -> [String] {
+        reconcile(prepare(files: files))
+    }
+
+    /// Validates and encodes the files' monitors: the costly part of a reconcile, done without
+    /// the engine's lock. A declaration may name a statistic that comes later (a plug-in, a disk).
+    public func prepare(files: [FileMonitor], now: Double = Clock.wall()) -> PreparedMonitorFiles {
         var problems: [String] = []
-        let now = Clock.wall()
-        let encoder = WireJSON.encoder()
-        var wanted: [String: MonitorDefinition] = [:]
+        var entries: [String: PreparedMonitorFiles.Entry] = [:]
         for file in files {
             var spec = file.spec
             spec.id = file.id
             spec.source = file.source
             spec.template = nil
             do {
-                // A declaration may name a statistic that comes later (a plug-in, a disk).
                 var definition = try MonitorDefinition(spec: spec, owner: 0, createdAt: now, step: step, table: table, lenient: true)
                 definition.spec.source = file.source
-                wanted[file.id] = definition
+                guard let text = try? MonitorStore.text(definition.spec) else { continue }
+                entries[file.id] = PreparedMonitorFiles.Entry(definition: definition, text: text, fingerprint: text.hashValue)
             } catch {
                 problems.append("\(file.source): \(file.id): \(error.message)")
             }
         }
+        return PreparedMonitorFiles(entries: entries, problems: problems)
+    }
+
+    /// Makes the monitors from files what the files say: creates the new, changes the changed
+    /// (a raised one logs `canceled` first), deletes those no file declares any more. Monitors
+    /// from the API are not touched. A precondition is checked as the API checks it: one that
+    /// names no monitor or comes back round is refused. Returns, per entry that cannot be used,
+    /// why.
+    public func reconcile(_ prepared: PreparedMonitorFiles) -> [String] {
+        var problems = prepared.problems
+        let now = Clock.wall()
+        let encoder = WireJSON.encoder()
         core.withLock { core in
+            // Looked up, never copied: the entries hold a definition each.
+            let wanted = prepared.entries
+            // The refused entries, then those found unchanged: neither is added.
+            var settled = refuseDependencyProblems(wanted, core, problems: &problems)
             var events: [EventRecord] = []
             var saving: [Int] = []
             // The monitors' table changes, made in the transaction that logs the events.
             var changes: [(Database) throws -> Void] = []
+            var fingerprints: [String: Int] = [:]
             // Gone from the files, or changed: retire the old monitor.
             for index in core.definitions.occupied where core.definitions.has(.fromFile, index) {
-                guard let definition = core.definitions[index] else { continue }
-                let replacement = wanted[definition.id]
-                if let replacement, let new = try? encoder.encode(replacement.spec), new == (try? encoder.encode(definition.spec)) {
-                    wanted[definition.id] = nil  // unchanged
-                    continue
+                let id = core.definitions.id(index)
+                let replacement = settled.contains(id) ? nil : wanted[id]
+                if let replacement {
+                    // Unchanged: by the fingerprint of what was applied, else (the first time
+                    // after a start) by the stored definition.
+                    let unchanged: Bool
+                    if let applied = core.fileFingerprints[id] {
+                        unchanged = applied == replacement.fingerprint
+                    } else if let definition = core.definitions[index] {
+                        unchanged = (try? encoder.encode(replacement.definition.spec)) == (try? encoder.encode(definition.spec))
+                    } else {
+                        unchanged = false
+                    }
+                    if unchanged {
+                        fingerprints[id] = replacement.fingerprint
+                        settled.insert(id)
+                        continue
+                    }
                 }
-                if core.dependencies.contains(where: { $0.value.monitor == definition.id && !core.definitions.has(.fromFile, $0.key) }) && replacement == nil {
-                    problems.append("\(definition.spec.source ?? ""): \(definition.id): monitors from the API depend on it; it stays until they go")
+                if replacement == nil && core.dependencies.contains(where: { $0.value.monitor == id && !core.definitions.has(.fromFile, $0.key) }) {
+                    problems.append("\(core.definitions[index]?.spec.source ?? ""): \(id): monitors from the API depend on it; it stays until they go")
                     continue
                 }
                 if core.slots[index].loggedRaised {
@@ -65,30 +115,62 @@ extension MonitorEngine {
                 }
                 let retired = removeInstances(of: index, reason: "its template's file changed", core: &core, events: &events)
                 remove(index, from: &core)
-                let id = definition.id
                 changes.append { database in
                     try MonitorStore.forgetInstances(retired, in: database)
                     try MonitorStore.delete(id, in: database)
                 }
             }
-            for (id, definition) in wanted.sorted(by: { $0.key < $1.key }) {
+            for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
+                guard let entry = wanted[id] else { continue }
                 if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
-                    problems.append("\(definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
+                    problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
                     continue
                 }
-                guard let text = try? MonitorStore.text(definition.spec) else { continue }
+                let text = entry.text
                 changes.append { database in try MonitorStore.put(id: id, specText: text, owner: 0, createdAt: now, in: database) }
-                saving.append(add(definition, to: &core))
+                saving.append(add(entry.definition, to: &core))
+                fingerprints[id] = entry.fingerprint
             }
+            core.fileFingerprints = fingerprints
             guard !events.isEmpty || !changes.isEmpty else { return }
             do {
                 try commit(events: events, saving: saving, core: &core) { database in
                     for change in changes { try change(database) }
                 }
             } catch {
+                // What memory holds is no longer known to be stored: compare in full next time.
+                core.fileFingerprints = [:]
                 problems.append("monitors.d: cannot store the monitors: \(error)")
             }
         }
         return problems
+    }
+
+    /// The entries whose precondition names no monitor or comes back round (the API's check),
+    /// again until none is left: an entry that depended on a refused one goes too. Only entries
+    /// with a precondition can close a cycle, so only they are walked.
+    private func refuseDependencyProblems(
+        _ wanted: [String: PreparedMonitorFiles.Entry], _ core: Core, problems: inout [String]
+    ) -> Set<String> {
+        let dependents = wanted.filter { $0.value.definition.spec.precondition?.monitor != nil }
+        var refused: Set<String> = []
+        guard !dependents.isEmpty else { return refused }
+        let ids = Set(wanted.keys)
+        while true {
+            var graph = DependencyGraph(
+                core, ids: ids.subtracting(refused),
+                preconditions: dependents.compactMap { refused.contains($0.key) ? nil : ($0.key, $0.value.definition.spec.precondition?.monitor) })
+            var more = false
+            for (id, entry) in dependents.sorted(by: { $0.key < $1.key }) where !refused.contains(id) {
+                do {
+                    try graph.check(entry.definition)
+                } catch {
+                    problems.append("\(entry.definition.spec.source ?? ""): \(id): \(error.message)")
+                    refused.insert(id)
+                    more = true
+                }
+            }
+            if !more { return refused }
+        }
     }
 }

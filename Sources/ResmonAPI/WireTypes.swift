@@ -28,15 +28,18 @@ public struct StatusResponse: Codable, Sendable {
     public var cpuSecondsTotal: Double
     public var residentBytes: Double
     public var lastSampleCPUSeconds: Double?
+    /// Reloads applied since the start (requests that arrive while one is read merge into one).
+    public var reloads: Int?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
         cycles: Int, statistics: Int, subsystemsAvailable: Int, subsystemsUnavailable: Int,
         stateDirectory: String, configDirectory: String, socket: String, listen: String?, busy: Bool,
         cpuSecondsTotal: Double, residentBytes: Double, lastSampleCPUSeconds: Double?, busyReason: String? = nil,
-        limits: SelfLimits? = nil, storageError: String? = nil
+        limits: SelfLimits? = nil, storageError: String? = nil, reloads: Int? = nil
     ) {
         self.storageError = storageError
+        self.reloads = reloads
         self.busyReason = busyReason
         self.limits = limits
         self.version = version

@@ -155,6 +155,19 @@ public struct ConfigurationFile {
         try reader.apply(root, to: &configuration)
     }
 
+    /// Why a file that declares what runs with resmond's rights cannot be trusted, or nil: it
+    /// must be owned by root or by resmond's own user, and writable by nobody else.
+    static func trustProblem(of path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot be read: \(Errno.current)" }
+        let rule =
+            geteuid() == 0
+            ? "must be owned by root and writable by nobody else" : "must be owned by root or uid \(geteuid()) (resmond's) and writable by nobody else"
+        if info.st_uid != 0 && info.st_uid != geteuid() { return "\(rule) (owned by uid \(info.st_uid))" }
+        if info.st_mode & 0o022 != 0 { return "\(rule) (mode 0\(String(info.st_mode & 0o7777, radix: 8)))" }
+        return nil
+    }
+
     /// The file's bytes, nil when it does not exist.
     static func contents(of path: String) throws -> [UInt8]? {
         do {

@@ -113,6 +113,8 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonFailure(error.description)
         }
+        let stateGroup = StatePermissions.groupID(socketGroup: configuration.socketGroup)
+        for problem in StatePermissions.apply(stateDirectory: configuration.stateDirectory, group: stateGroup) { Log.warning(problem) }
         // The registry's directories exist from the first start, so that a plug-in or a monitor
         // file can be dropped in (the README's tour does) without knowing to create them.
         for directory in ["subsystems.d", "monitors.d"] {
@@ -197,7 +199,9 @@ public final class Daemon: Sendable {
                 history: history, snapshots: snapshots, engine: engine, pushed: pushed,
                 sinks: sinks, selfLimits: selfLimits, reloads: reloads, wake: wake),
             requestStop: { [stopRequest] in stopRequest.request() })
-        let reloader = Reloader(options: options, configuration: self.configuration, requests: reloads, wake: { wake.signal() })
+        let reloader = Reloader(
+            options: options, configuration: self.configuration, requests: reloads, engine: engine, wake: { wake.signal() })
+        let signalledReloads = CoalescedReloads { _ = reloader.reload() }
         let boundRouter = LateBound<APIRouter>()
         let http = HTTPService(configuration: configuration, router: boundRouter)
         let status = StatusReport(
@@ -214,7 +218,7 @@ public final class Daemon: Sendable {
         boundRouter.bind(router)
         let signals = SignalService(
             stop: { [stopRequest] in stopRequest.request() },
-            reload: { _ = reloader.reload() },
+            reload: { signalledReloads.request() },
             dump: { [configuration = self.configuration] in
                 StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
             })

@@ -24,6 +24,11 @@ enum MonitorFileReader {
                 problems.append("\(source): a file name is letters, digits, '-', '_' or '.' before .json")
                 continue
             }
+            // Its monitors are root's: only root (or resmond's own user) may write the file.
+            if let reason = ConfigurationFile.trustProblem(of: directory + "/" + name) {
+                problems.append("\(source): \(reason)")
+                continue
+            }
             let bytes: [UInt8]
             do {
                 guard let read = try ConfigurationFile.contents(of: directory + "/" + name) else { continue }

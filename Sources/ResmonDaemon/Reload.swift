@@ -1,4 +1,5 @@
 import Dispatch
+import Monitoring
 import ResmonAPI
 import ResmonSystem
 import Server
@@ -39,12 +40,22 @@ struct RestartOnlyKey {
 }
 
 /// What a reload will do: the configuration to apply, with every restart-only key at its running
-/// value, and the restart-only keys the file changed.
+/// value, the restart-only keys the file changed, and monitors.d read and validated already
+/// (the sampling thread only compares and swaps it in).
 struct ReloadPlan: Sendable {
     let configuration: DaemonConfiguration
     let restartRequired: [String]
+    /// monitors.d's entries, prepared off the sampling thread; nil: read it when applying.
+    let monitorFiles: PreparedMonitorFiles?
+    /// The monitors.d files that could not be used, and why.
+    let monitorFileProblems: [String]
 
-    init(running: DaemonConfiguration, reloaded: DaemonConfiguration) {
+    init(
+        running: DaemonConfiguration, reloaded: DaemonConfiguration, monitorFiles: PreparedMonitorFiles? = nil,
+        monitorFileProblems: [String] = []
+    ) {
+        self.monitorFiles = monitorFiles
+        self.monitorFileProblems = monitorFileProblems
         var applied = reloaded
         var changed: [String] = []
         for key in RestartOnlyKey.all {
@@ -63,16 +74,35 @@ final class ReloadRequests: Sendable {
         var pending: ReloadPlan?
         var requested = 0
         var applied = 0
+        /// Reloads applied: fewer than requested when requests merged into a pending one.
+        var applications = 0
         /// What the last applied reload reported.
         var messages: [String] = []
         var waiters: [(generation: Int, semaphore: DispatchSemaphore)] = []
+        /// Tickets given to reloads as they start reading, and the newest queued so far.
+        var tickets = 0
+        var newestQueued = 0
     }
 
     private let state = Mutex(State())
 
-    /// Queues `plan` (replacing one not yet applied: the newest file wins) and returns its number.
-    func submit(_ plan: ReloadPlan) -> Int {
+    /// A number for a reload about to read the files: of two reloads preparing at once (a
+    /// signal and `POST /v1/reload`), the one that read later wins, whichever finishes first.
+    func ticket() -> Int {
         state.withLock { state in
+            state.tickets += 1
+            return state.tickets
+        }
+    }
+
+    /// Queues `plan` (replacing one not yet applied: the newest file wins) and returns its
+    /// number. A plan read before one already queued is dropped, and answered by that one.
+    func submit(_ plan: ReloadPlan, ticket: Int? = nil) -> Int {
+        state.withLock { state in
+            let ticket = ticket ?? state.tickets + 1
+            if ticket < state.newestQueued { return state.requested }
+            state.tickets = max(state.tickets, ticket)
+            state.newestQueued = ticket
             state.pending = plan
             state.requested += 1
             return state.requested
@@ -92,6 +122,7 @@ final class ReloadRequests: Sendable {
     func finish(_ generation: Int, messages: [String]) {
         let woken = state.withLock { state -> [DispatchSemaphore] in
             state.applied = generation
+            state.applications += 1
             state.messages = messages
             let ready = state.waiters.filter { $0.generation <= generation }
             state.waiters.removeAll { $0.generation <= generation }
@@ -99,6 +130,9 @@ final class ReloadRequests: Sendable {
         }
         for semaphore in woken { semaphore.signal() }
     }
+
+    /// How many reloads have been applied since the start (`/v1/status`'s `reloads`).
+    var applications: Int { state.withLock { $0.applications } }
 
     /// What reload `generation` (or a later one that replaced it) reported, or nil when it is
     /// not applied within `seconds`.
@@ -122,12 +156,16 @@ struct Reloader: Sendable {
     let options: DaemonOptions
     let configuration: RunningConfiguration
     let requests: ReloadRequests
+    /// Validates monitors.d's entries for the plan.
+    let engine: MonitorEngine
     /// Wakes the sampling thread to apply it.
     let wake: @Sendable () -> Void
 
-    /// Re-reads the file and hands it to the sampling thread, which applies it with
-    /// `subsystems.d` and `monitors.d`. A bad file is reported and the running configuration kept.
+    /// Re-reads the file and `monitors.d` (reading and validating thousands of monitors takes
+    /// a while: here, on the caller's thread) and hands the plan to the sampling thread, which
+    /// applies it with `subsystems.d`. A bad file is reported and the running configuration kept.
     func reload() -> Result<(generation: Int, configFile: String, restartRequired: [String]), ReloadRefused> {
+        let ticket = requests.ticket()
         let reloaded: DaemonConfiguration
         do {
             reloaded = try options.configuration()
@@ -137,11 +175,13 @@ struct Reloader: Sendable {
             return .failure(ReloadRefused(message: "reload refused, keeping the running configuration: \(error)"))
         }
         let running = configuration.current
-        let plan = ReloadPlan(running: running, reloaded: reloaded)
+        let (declared, problems) = MonitorFileReader.read(configDirectory: reloaded.configDirectory)
+        let plan = ReloadPlan(
+            running: running, reloaded: reloaded, monitorFiles: engine.prepare(files: declared), monitorFileProblems: problems)
         if !plan.restartRequired.isEmpty {
             Log.warning("reload: \(plan.restartRequired.joined(separator: ", ")) changed and take effect at the next start")
         }
-        let generation = requests.submit(plan)
+        let generation = requests.submit(plan, ticket: ticket)
         wake()
         Log.info("reloaded \(running.configFile) (step \(plan.configuration.step) s)")
         return .success((generation, running.configFile, plan.restartRequired))
@@ -159,5 +199,49 @@ struct Reloader: Sendable {
             requests.wait(for: asked.generation, seconds: 30)
             ?? ["the reload is queued: the sampling thread has not applied it within 30 s"]
         return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired, messages: messages))
+    }
+}
+
+/// Reloads asked for by signals, merged: one runs at a time on a queue of its own (not the
+/// signals', so that SIGTERM is never queued behind a long read of monitors.d), and any number
+/// asked for while it runs become one more run, which reads the files as they are then.
+final class CoalescedReloads: Sendable {
+    private struct State {
+        var running = false
+        var again = false
+    }
+
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "resmond.reloader")
+    private let reload: @Sendable () -> Void
+
+    init(_ reload: @escaping @Sendable () -> Void) { self.reload = reload }
+
+    /// Starts a reload, or when one is running, asks for one more after it.
+    func request() {
+        let start = state.withLock { state -> Bool in
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        if start { queue.async { [self] in run() } }
+    }
+
+    private func run() {
+        while true {
+            reload()
+            let more = state.withLock { state -> Bool in
+                if state.again {
+                    state.again = false
+                    return true
+                }
+                state.running = false
+                return false
+            }
+            if !more { return }
+        }
     }
 }

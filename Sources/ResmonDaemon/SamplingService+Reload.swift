@@ -13,7 +13,13 @@ extension SamplingService {
         collector.reconfigure(step: Double(reloaded.step), settings: reloaded.subsystems)
         pushed.setExpiry(seconds: reloaded.pushExpireSeconds)
         configuration.replace(with: reloaded)
-        var messages = reconcileMonitorFiles(reloaded)
+        var messages: [String]
+        if let prepared = plan.monitorFiles {
+            messages = plan.monitorFileProblems + engine.reconcile(prepared)
+            for problem in messages { Log.warning(problem) }
+        } else {
+            messages = reconcileMonitorFiles(reloaded)
+        }
         messages += applyRegistry()
         engine.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute, maximumPerSecond: reloaded.eventsPerSecond)
         sinks.apply(reloaded)

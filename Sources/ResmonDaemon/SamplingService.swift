@@ -129,7 +129,9 @@ final class SamplingService: Service {
             if let (plan, generation) = reloads.take() {
                 let messages = apply(plan)
                 reloads.finish(generation, messages: messages)
-                continue
+                // A new step counts from its next boundary; otherwise a reload never costs a
+                // sample that is due (a storm of them once left none).
+                if Double(plan.configuration.step) != step { continue }
             }
             if Clock.monotonic() - lastRegistryRead.withLock({ $0 }) >= refresh { applyRegistry() }
             let woke = Clock.wall()

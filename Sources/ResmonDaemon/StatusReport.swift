@@ -31,6 +31,7 @@ struct StatusReport: Sendable {
             busy: busy != nil,
             cpuSecondsTotal: Clock.processCPU(), residentBytes: HostFacts.residentBytes(),
             lastSampleCPUSeconds: sampling.lastCycleCPU, busyReason: busy,
-            limits: selfLimits.limits(configuration), storageError: sampling.engine.storageProblem)
+            limits: selfLimits.limits(configuration), storageError: sampling.engine.storageProblem,
+            reloads: sampling.reloads.applications)
     }
 }

@@ -264,6 +264,7 @@ public struct APIRouter: HTTPHandler {
         try authorizeWrite(request)
         let key = try parseKey(text)
         let body: PushRequest
+        try APIRouter.requireStrictJSON(request)
         do {
             body = try JSONDecoder().decode(PushRequest.self, from: Data(request.body))
         } catch {
@@ -278,9 +279,11 @@ public struct APIRouter: HTTPHandler {
             throw Failure(status: 400, code: .badRequest, message: "help is longer than 512 bytes")
         }
         do {
-            try context.pushed.push(key, value: body.value, kind: kind, unit: body.unit ?? "", help: body.help)
+            try context.pushed.push(
+                key, value: body.value, kind: kind, unit: body.unit ?? "", help: body.help, caller: MonitorRoutes.caller(request))
         } catch {
             switch error {
+            case .notOwner: throw Failure(status: 403, code: .forbidden, message: error.description)
             case .kindConflict: throw Failure(status: 409, code: .conflict, message: error.description)
             case .full: throw Failure(status: 503, code: .busy, message: error.description)
             default: throw Failure(status: 400, code: .badRequest, message: error.description)
@@ -292,7 +295,13 @@ public struct APIRouter: HTTPHandler {
     private func unpush(key text: String, _ request: HTTPRequest) throws -> HTTPResponse {
         try authorizeWrite(request)
         let key = try parseKey(text)
-        guard context.pushed.remove(key) else {
+        let removed: Bool
+        do {
+            removed = try context.pushed.remove(key, caller: MonitorRoutes.caller(request))
+        } catch {
+            throw Failure(status: 403, code: .forbidden, message: error.description)
+        }
+        guard removed else {
             throw Failure(status: 404, code: .unknownStatistic, message: "no pushed statistic \(key.text)")
         }
         return HTTPResponse(status: 204, body: [])
@@ -304,6 +313,16 @@ public struct APIRouter: HTTPHandler {
             throw Failure(status: 404, code: .unknownStatistic, message: "no statistic \(key.text) (see GET /v1/statistics)")
         }
         return try json(APIRouter.info(sample))
+    }
+
+    /// Refuses a body that is not strict JSON (a key given twice, a trailing comma) with where
+    /// the mistake is, before a lenient `JSONDecoder` would pick one of two values.
+    static func requireStrictJSON(_ request: HTTPRequest) throws {
+        do {
+            try StrictJSON.validate(request.body)
+        } catch {
+            throw Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
+        }
     }
 
     private func allow(_ request: HTTPRequest, _ methods: [String]) throws {

@@ -195,6 +195,7 @@ extension HistoryRoutes {
     /// fresh engine and answers what the monitor would have logged.
     func backtest(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
         let body: BacktestRequest
+        try APIRouter.requireStrictJSON(request)
         do {
             body = try JSONDecoder().decode(BacktestRequest.self, from: Data(request.body))
         } catch let error as MonitorSpec.UnknownField {

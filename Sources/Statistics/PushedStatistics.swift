@@ -2,7 +2,9 @@ import ResmonSystem
 import Synchronization
 
 /// Statistics that applications push (`PUT /v1/statistics/app:RESOURCE:NAME`): kept in the
-/// sample table like collected ones, and retired when not pushed again within the expiry.
+/// sample table like collected ones, and retired when not pushed again within the expiry. Each
+/// belongs to the uid that pushed it first (as a monitor to its creator): only that uid or root
+/// may push it again or remove it, until it is removed or expires.
 public final class PushedStatistics: Sendable {
     /// Why a push is refused.
     public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
@@ -12,6 +14,7 @@ public final class PushedStatistics: Sendable {
         case kindConflict(key: String, existing: StatisticKind)
         case namingConvention(String)
         case full(limit: Int)
+        case notOwner(key: String, owner: Int)
 
         public var description: String {
             switch self {
@@ -21,6 +24,7 @@ public final class PushedStatistics: Sendable {
             case .kindConflict(let key, let existing): "\(key) is a \(existing.rawValue); delete it before pushing another kind"
             case .namingConvention(let reason): reason
             case .full(let limit): "already \(limit) pushed statistics; delete some or let them expire"
+            case .notOwner(let key, let owner): "\(key) belongs to uid \(owner); only its owner or root may push or delete it"
             }
         }
     }
@@ -28,6 +32,8 @@ public final class PushedStatistics: Sendable {
     struct Entry {
         let handle: StatisticHandle
         let kind: StatisticKind
+        /// The uid that pushed it first.
+        let owner: Int
         var lastPush: Double
     }
 
@@ -43,10 +49,11 @@ public final class PushedStatistics: Sendable {
 
     public func setExpiry(seconds: Int) { expireSeconds.store(seconds, ordering: .relaxed) }
 
-    /// Records a value: a gauge's level or a counter's raw total. Returns the handle.
+    /// Records a value: a gauge's level or a counter's raw total, for `caller` (a uid; 0 is
+    /// root). Returns the handle.
     @discardableResult
     public func push(
-        _ key: StatisticKey, value: Double, kind: StatisticKind, unit: String, help: String? = nil,
+        _ key: StatisticKey, value: Double, kind: StatisticKind, unit: String, help: String? = nil, caller: Int = 0,
         time: Double = Clock.wall(), monotonicTime: Double = Clock.monotonic()
     ) throws(Refusal) -> StatisticHandle {
         guard key.subsystem == "app" else { throw .notApp(key.text) }
@@ -58,6 +65,7 @@ public final class PushedStatistics: Sendable {
         else { throw .invalidUnit(unit) }
         let handle: StatisticHandle = try entries.withLock { entries throws(Refusal) in
             if let existing = entries[key.text] {
+                guard caller == 0 || caller == existing.owner else { throw .notOwner(key: key.text, owner: existing.owner) }
                 guard existing.kind == kind else { throw .kindConflict(key: key.text, existing: existing.kind) }
                 entries[key.text]!.lastPush = monotonicTime
                 return existing.handle
@@ -70,7 +78,7 @@ public final class PushedStatistics: Sendable {
                 key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
                 help: help ?? "Pushed by an application")
             let handle = table.register(descriptor)
-            entries[key.text] = Entry(handle: handle, kind: kind, lastPush: monotonicTime)
+            entries[key.text] = Entry(handle: handle, kind: kind, owner: caller, lastPush: monotonicTime)
             return handle
         }
         var batch = SampleBatch()
@@ -79,10 +87,15 @@ public final class PushedStatistics: Sendable {
         return handle
     }
 
-    /// Removes a pushed statistic; false when there was none.
-    public func remove(_ key: StatisticKey) -> Bool {
-        guard let entry = entries.withLock({ $0.removeValue(forKey: key.text) }) else { return false }
-        table.retire(entry.handle)
+    /// Removes a pushed statistic for `caller` (a uid; 0 is root); false when there was none.
+    public func remove(_ key: StatisticKey, caller: Int = 0) throws(Refusal) -> Bool {
+        let removed = try entries.withLock { entries throws(Refusal) -> Entry? in
+            guard let entry = entries[key.text] else { return nil }
+            guard caller == 0 || caller == entry.owner else { throw .notOwner(key: key.text, owner: entry.owner) }
+            return entries.removeValue(forKey: key.text)
+        }
+        guard let removed else { return false }
+        table.retire(removed.handle)
         return true
     }
 

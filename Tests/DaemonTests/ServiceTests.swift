@@ -85,4 +85,19 @@ private final class FakeService: Service {
         Thread.detachNewThread { requests.finish(generation, messages: ["applied"]) }
         #expect(requests.wait(for: generation, seconds: 30) == ["applied"])
     }
+
+    /// A signal and `POST /v1/reload` preparing at once: the plan read later wins, whichever
+    /// is queued last, and the other's caller is answered by it.
+    @Test func aPlanReadBeforeTheQueuedOneIsDropped() throws {
+        let requests = ReloadRequests()
+        let configuration = DaemonConfiguration()
+        var older = configuration
+        older.step = configuration.step + 1
+        let (first, second) = (requests.ticket(), requests.ticket())
+        let newer = requests.submit(ReloadPlan(running: configuration, reloaded: configuration), ticket: second)
+        #expect(requests.submit(ReloadPlan(running: configuration, reloaded: older), ticket: first) == newer)
+        let taken = try #require(requests.take())
+        #expect(taken.generation == newer && taken.plan.configuration.step == configuration.step)
+        #expect(requests.take() == nil)
+    }
 }

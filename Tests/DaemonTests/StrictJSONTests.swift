@@ -99,6 +99,36 @@ import Testing
 }
 
 extension StrictJSONTests {
+    /// A key given twice is refused wherever JSON comes in, with where it is and which key:
+    /// which of the two would win is not something to guess.
+    @Test func aRepeatedKeyIsRefusedInFilesAndEveryBody() throws {
+        let directory = TemporaryDirectory("resmon-repeated-key")
+        try directory.write("config/resmond.json", "{\"push\": {\"expireSeconds\": 60,\n  \"expireSeconds\": 120}}")
+        try directory.write("config/monitors.d/twice.json", #"{"a": {"target": "app:x:y", "condition": "above", "value": 1, "value": 2}}"#)
+        let check = try Products.run(Products.path("resmond"), ["--config-dir", directory.file("config"), "--check-config"])
+        #expect(check.status == 1)
+        #expect(
+            check.error.contains(directory.file("config/resmond.json") + ": not valid JSON: line 2, column 3: the key \"expireSeconds\" is given twice"),
+            "\(check.error)")
+        let (_, problems) = MonitorFileReader.read(configDirectory: directory.file("config"))
+        #expect(problems == ["monitors.d/twice.json: not valid JSON: line 1, column 63: the key \"value\" is given twice"])
+
+        let daemon = try DaemonHarness()
+        _ = try daemon.client.push("app:x:y", value: 1)
+        let bodies: [(String, String, String)] = [
+            ("PUT", "/v1/statistics/app:x:y", #"{"value": 5, "value": 6}"#),
+            ("POST", "/v1/monitors", #"{"target": "app:x:y", "condition": "above", "condition": "below", "value": 1}"#),
+            ("POST", "/v1/monitors/test", #"{"spec": {"target": "app:x:y", "condition": "above", "value": 1}, "since": "-1h", "since": "-2h"}"#)
+        ]
+        for (method, path, body) in bodies {
+            let response = try daemon.client.send(method, path, body: Array(body.utf8))
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(response.status == 400, "\(method) \(path): \(text)")
+            #expect(text.contains("not valid JSON: line 1, column") && text.contains("is given twice"), "\(method) \(path): \(text)")
+        }
+        #expect(try daemon.client.statistic("app:x:y").value == 1)
+    }
+
     /// docs/CONFIG.md's sample resmond.json is what a reader copies first: it must validate on
     /// any host, without a `resmon` group or a token file.
     @Test func theSampleConfigurationInTheDocsValidates() throws {

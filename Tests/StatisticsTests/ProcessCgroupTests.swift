@@ -187,6 +187,24 @@ import Testing
         #expect(table.sample(forKey: key.text) == nil)
     }
 
+    @Test func aPushedStatisticBelongsToItsFirstPusherUntilItGoes() throws {
+        let table = SampleTable()
+        let pushed = PushedStatistics(table: table, expireSeconds: 10)
+        let key = try #require(StatisticKey(parsing: "app:queue:depth"))
+        try pushed.push(key, value: 1, kind: .gauge, unit: "", caller: 1000, monotonicTime: 100)
+        #expect(throws: PushedStatistics.Refusal.notOwner(key: key.text, owner: 1000)) {
+            try pushed.push(key, value: 2, kind: .gauge, unit: "", caller: 1001, monotonicTime: 101)
+        }
+        #expect(throws: PushedStatistics.Refusal.notOwner(key: key.text, owner: 1000)) { try pushed.remove(key, caller: 1001) }
+        try pushed.push(key, value: 3, kind: .gauge, unit: "", caller: 0, monotonicTime: 102)  // root may
+        try pushed.push(key, value: 4, kind: .gauge, unit: "", caller: 1000, monotonicTime: 103)  // still 1000's
+        #expect(table.sample(forKey: key.text)?.value == 4)
+        pushed.expire(monotonicTime: 114)
+        try pushed.push(key, value: 5, kind: .gauge, unit: "", caller: 1001, monotonicTime: 115)  // expired: free again
+        #expect(try pushed.remove(key, caller: 1001))
+        #expect(try !pushed.remove(key, caller: 1001))
+    }
+
     @Test func garbageIsRefused() throws {
         let pushed = PushedStatistics(table: SampleTable())
         let gauge = try #require(StatisticKey(parsing: "app:x:depth"))
