@@ -32,7 +32,7 @@ extension MonitorEngine {
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
                 core.groups[rate]!.nextDue = now + rate
                 for index in core.groups[rate]!.members {
-                    var backup = SlotBackup(index, core)
+                    var backup = SlotBackup(index, &core)
                     let (transitions, changes) = (pending.count, changed.count)
                     evaluate(index, now: now, core: &core, pending: &pending, changed: &changed)
                     if pending.count != transitions || changed.count != changes {

@@ -223,7 +223,7 @@ extension MonitorEngine {
             let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
             // Put back if the change cannot be written: memory never runs ahead of the database.
             let backups = targets.map { target in
-                var backup = SlotBackup(target, core)
+                var backup = SlotBackup(target, &core)
                 backup.lastRaiseEvent = core.lastRaiseEvent[target]
                 return (target, backup)
             }

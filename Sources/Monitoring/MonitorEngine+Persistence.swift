@@ -283,7 +283,10 @@ struct SlotBackup {
     var lastRaiseEvent: Int64?
 
     /// Cheap enough for the evaluation's loop: the slot, and its side state when it has one.
-    init(_ index: Int, _ core: MonitorEngine.Core) {
+    /// `core` is borrowed in place (inout): taken by value, the whole engine state was copied
+    /// for each monitor, which more than doubled an evaluation (22 → 53 ns a monitor at 100k).
+    @inline(__always)
+    init(_ index: Int, _ core: inout MonitorEngine.Core) {
         slot = core.slots[index]
         kind = slot.side >= 0 ? core.kinds[slot.side] : nil
         stale = slot.stale ? core.staleness[index] : nil
