@@ -282,6 +282,9 @@ public enum StrictJSON {
                     } else if (0xDC00...0xDFFF).contains(code) {
                         throw fail("a \\u escape of a lone surrogate")
                     }
+                    // Strings from outside end up in C (SQLite, RE2, libmicrohttpd, syslog), where a
+                    // NUL would silently cut them short: refused here, once, for every reader.
+                    guard code != 0 else { throw fail("a string holds \\u0000 (NUL), which resmon does not accept", at: index - 6) }
                     scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
                 default:
                     throw fail("an unknown escape \\\(Character(Unicode.Scalar(escaped))) in a string", at: index - 2)

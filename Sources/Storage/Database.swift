@@ -87,7 +87,8 @@ public final class Database: @unchecked Sendable {
             case .null: bound = sqlite3_bind_null(statement, index)
             case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
             case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
-            case .text(let value): bound = sqlite3_bind_text(statement, index, value, -1, Database.transient)
+            // By length, not to the first NUL: a value with one inside is stored whole, never cut.
+            case .text(let value): bound = sqlite3_bind_text(statement, index, value, Int32(clamping: value.utf8.count), Database.transient)
             }
             guard bound == SQLITE_OK else { throw error(bound) }
         }
@@ -102,7 +103,11 @@ public final class Database: @unchecked Sendable {
                     switch sqlite3_column_type(statement, column) {
                     case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
                     case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
-                    case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(statement, column)))
+                    case SQLITE_TEXT:
+                        // The text first, then its length in bytes (SQLite's order), which counts any NUL.
+                        guard let text = sqlite3_column_text(statement, column) else { return .text("") }
+                        let count = Int(sqlite3_column_bytes(statement, column))
+                        return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
                     default: return .null
                     }
                 })

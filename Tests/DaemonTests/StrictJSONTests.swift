@@ -20,7 +20,8 @@ import Testing
         ("{\"a\": 1", 1, 8, "the object is not closed: the text ends before \"}\""),
         ("", 1, 1, "no JSON value (the text is empty)"),
         ("{} {}", 1, 4, "unexpected \"{\" after the value"),
-        ("\"\\ud800\"", 1, 8, "a \\u escape of a lone surrogate")
+        ("\"\\ud800\"", 1, 8, "a \\u escape of a lone surrogate"),
+        ("{\"target\": \"app:x:y\\u0000z\"}", 1, 20, "a string holds \\u0000 (NUL), which resmon does not accept")
     ])
     func aMistakeIsRefusedWithItsLineAndColumn(text: String, line: Int, column: Int, reason: String) {
         #expect(throws: StrictJSON.SyntaxError(line: line, column: column, reason: reason)) { try StrictJSON.parse(Array(text.utf8)) }
