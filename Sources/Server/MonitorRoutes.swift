@@ -16,8 +16,10 @@ struct MonitorRoutes {
     }
 
     /// The caller's uid: the peer's over the Unix socket; root for a TCP write with the token.
+    /// A Unix-socket peer whose credentials could not be read is nobody (65534), never root.
     static func caller(_ request: HTTPRequest) -> Int {
-        request.peer.map { Int($0.uid) } ?? 0
+        if let peer = request.peer { return Int(peer.uid) }
+        return request.transport == .tcp ? 0 : 65534
     }
 
     static func failure(_ error: MonitorError) -> APIRouter.Failure {
