@@ -33,6 +33,7 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.connectionsPerAddress", \.connectionsPerAddress),
             RestartOnlyKey("http.requestSeconds", \.requestSeconds),
             RestartOnlyKey("http.tokenFile", \.tokenFile),
+            RestartOnlyKey("history.maxPluginStatistics", \.historyMaxPluginStatistics),
             RestartOnlyKey("collect.procRoot", \.procRoot),
             RestartOnlyKey("collect.sysRoot", \.sysRoot)
         ]
