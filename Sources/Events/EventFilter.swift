@@ -73,8 +73,8 @@ public struct EventFilter: Sendable {
         case "cancels": number = event.cancels.map(Double.init)
         case "severity":
             // Ranked so that `severity >= warning` means "at least as severe as warning".
-            number = Double(7 - (Severity(name: event.severity)?.rawValue ?? 6))
-        case "type": texts = [event.type]
+            number = Double(7 - (event.severity.level ?? Severity.Kind.info.level))
+        case "type": texts = [event.type.rawValue]
         case "monitor": texts = [event.monitorId, event.monitorName].compactMap { $0 }
         case "monitorId": texts = [event.monitorId ?? ""]
         case "monitorName": texts = [event.monitorName ?? ""]
@@ -268,10 +268,10 @@ public struct EventFilter: Sendable {
                 throw ParseError(position: start, message: "expected a value (a number, a name or a \"string\"), found \"\(rest)\"")
             }
             if field == "severity" {
-                guard let severity = Severity(name: word) else {
-                    throw ParseError(position: start, message: "expected a severity (emerg, alert, crit, err, warning, notice, info, debug), found \"\(word)\"")
+                guard let level = Severity(rawValue: word).level else {
+                    throw ParseError(position: start, message: "expected a severity (\(Severity.knownList)), found \"\(word)\"")
                 }
-                return .number(Double(7 - severity.rawValue))
+                return .number(Double(7 - level))
             }
             if let number = Double(word) { return .number(number) }
             return .text(word)

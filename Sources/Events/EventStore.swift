@@ -43,8 +43,8 @@ public struct EventStore: Sendable {
                                     message, cancels, labels, annotations) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """,
                 [
-                    .real(event.time), .integer(Int64(event.code)), .text(event.type),
-                    .integer(Int64(Severity(name: event.severity)?.rawValue ?? Severity.info.rawValue)),
+                    .real(event.time), .integer(Int64(event.code)), .text(event.type.rawValue),
+                    .integer(Int64(event.severity.level ?? Severity.Kind.info.level)),
                     event.monitorId.map { .text($0) } ?? .null, event.monitorName.map { .text($0) } ?? .null,
                     event.key.map { .text($0) } ?? .null, event.value.map { .real($0) } ?? .null,
                     event.threshold.map { .real($0) } ?? .null, .text(event.host), .text(event.message),
@@ -138,8 +138,8 @@ public struct EventStore: Sendable {
         let labels = (try? decoder.decode([String: String].self, from: Data((row[13].text ?? "{}").utf8))) ?? [:]
         let annotations = (try? decoder.decode([String: String].self, from: Data((row[14].text ?? "{}").utf8))) ?? [:]
         return EventRecord(
-            id: row[0].integer ?? 0, time: row[1].real ?? 0, code: Int(row[2].integer ?? 0), type: row[3].text ?? "",
-            severity: Severity(rawValue: Int(row[4].integer ?? 6))?.name ?? "info", monitorId: row[5].text,
+            id: row[0].integer ?? 0, time: row[1].real ?? 0, code: Int(row[2].integer ?? 0), type: EventType(rawValue: row[3].text ?? ""),
+            severity: Severity(Severity.Kind(level: Int(row[4].integer ?? 6)) ?? .info), monitorId: row[5].text,
             monitorName: row[6].text, key: row[7].text, value: row[8].real, threshold: row[9].real,
             host: row[10].text ?? "", message: row[11].text ?? "", cancels: row[12].integer,
             labels: labels, annotations: annotations)

@@ -84,8 +84,8 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
     }
 
     static func format(_ event: EventRecord, facility: Int, appName: String, host: String) -> String {
-        let severity = Severity(name: event.severity)?.rawValue ?? Severity.info.rawValue
-        var fields: [(String, String)] = [("id", String(event.id)), ("code", String(event.code)), ("severity", event.severity)]
+        let severity = event.severity.level ?? Severity.Kind.info.level
+        var fields: [(String, String)] = [("id", String(event.id)), ("code", String(event.code)), ("severity", event.severity.rawValue)]
         if let id = event.monitorId { fields.append(("monitorId", id)) }
         if let name = event.monitorName { fields.append(("monitorName", name)) }
         if let key = event.key { fields.append(("key", key)) }
@@ -94,7 +94,8 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
         if let cancels = event.cancels { fields.append(("cancels", String(cancels))) }
         var data = element("resmon@" + enterprise, fields)
         if !event.labels.isEmpty { data += element("labels@" + enterprise, event.labels.sorted { $0.key < $1.key }) }
-        let header = "<\(facility * 8 + severity)>1 \(rfc3339(event.time)) \(token(host, 255)) \(token(appName, 48)) \(getpid()) \(token(event.type, 32)) "
+        let header =
+            "<\(facility * 8 + severity)>1 \(rfc3339(event.time)) \(token(host, 255)) \(token(appName, 48)) \(getpid()) \(token(event.type.rawValue, 32)) "
         return header + data + " " + event.message
     }
 
@@ -209,15 +210,14 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
 
     func deliver(_ event: EventRecord) -> DeliveryResult {
         guard let monitor = event.monitorId else { return .delivered }
-        let type = EventType(name: event.type)
-        if type == .canceled {
+        if event.type.isCancel {
             guard var alert = firing()[monitor] else { return .delivered }
             alert.endsAt = rfc3339(event.time)
             let result = send([alert])
             if result == .delivered || result.isRejected { forget(monitor) }
             return result
         }
-        guard type?.isRaise == true else { return .delivered }
+        guard event.type.isRaise else { return .delivered }
         let alert = AlertmanagerTransport.alert(for: event, host: host)
         var sent = alert
         sent.endsAt = rfc3339(EventFilter.now() + 4 * resendSeconds)
@@ -244,7 +244,7 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
         labels["alertname"] = event.monitorName ?? event.monitorId ?? "resmon"
         labels["host"] = event.host.isEmpty ? host : event.host
         labels["monitor"] = event.monitorId ?? ""
-        labels["severity"] = event.severity
+        labels["severity"] = event.severity.rawValue
         if let key = event.key { labels["statistic"] = key }
         var annotations = event.annotations
         annotations["summary"] = annotations["summary"] ?? event.message

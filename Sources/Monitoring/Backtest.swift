@@ -50,16 +50,16 @@ extension MonitorEngine {
     /// `rate` transform saw, nor how far a leaky bucket drained (its increase is the average
     /// rate × the row): those replay AVERAGE.
     public static func backtestFunction(for spec: MonitorSpec) -> String {
-        switch spec.type ?? "threshold" {
-        case "watermark": return spec.mark == "low" ? "MIN" : "MAX"
-        case "threshold":
-            guard spec.transform == nil || spec.transform == "none" || spec.transform == "percent" else { return "AVERAGE" }
-            switch spec.condition {
-            case "above", "atOrAbove": return "MAX"
-            case "below", "atOrBelow": return "MIN"
-            default: return "AVERAGE"
+        switch (spec.type ?? .threshold).kind {
+        case .watermark: return spec.mark == "low" ? "MIN" : "MAX"
+        case .threshold:
+            guard spec.transform == nil || spec.transform == Transform.none || spec.transform == .percent else { return "AVERAGE" }
+            switch spec.condition?.kind {
+            case .above, .atOrAbove: return "MAX"
+            case .below, .atOrBelow: return "MIN"
+            case .at, .notAt, nil: return "AVERAGE"
             }
-        default: return "AVERAGE"
+        case .leakyBucket, nil: return "AVERAGE"
         }
     }
 

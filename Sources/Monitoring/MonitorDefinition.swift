@@ -6,38 +6,6 @@ import Statistics
     import Glibc
 #endif
 
-/// How a reading is turned into the value a monitor compares (the RMF's statisticTransform).
-public enum Transform: UInt8, Sendable {
-    case none, percent, change, rate
-
-    init?(name: String) {
-        switch name {
-        case "none": self = .none
-        case "percent": self = .percent
-        case "change": self = .change
-        case "rate": self = .rate
-        default: return nil
-        }
-    }
-}
-
-/// A threshold monitor's condition.
-public enum Condition: UInt8, Sendable {
-    case above, atOrAbove, at, atOrBelow, below, notAt
-
-    init?(name: String) {
-        switch name {
-        case "above": self = .above
-        case "atOrAbove": self = .atOrAbove
-        case "at": self = .at
-        case "atOrBelow": self = .atOrBelow
-        case "below": self = .below
-        case "notAt": self = .notAt
-        default: return nil
-        }
-    }
-}
-
 /// What a monitor does with its readings (DESIGN.md, Monitors).
 public enum MonitorKind: UInt8, Sendable {
     case threshold, watermarkHigh, watermarkLow, leakyBucket
@@ -74,8 +42,10 @@ public struct MonitorDefinition: Sendable {
     /// The target as events show it: the key, or `sum(select{label=~"…"})`.
     public var targetText: String { spec.target.description }
     public let kind: MonitorKind
-    public let transform: Transform
-    public let condition: Condition
+    /// The transform and condition as the evaluation switches over them.
+    public let transform: Transform.Kind
+    public let condition: Condition.Kind
+    /// A known severity, by its syslog name.
     public let severity: Severity
     /// nil: one-directional (the state clears silently).
     public let cancelSeverity: Severity?
@@ -122,8 +92,8 @@ public struct MonitorDefinition: Sendable {
                         "target.aggregate: expected sum, average, min, max or count (or \"each\": true for a template), got \"\(selection.aggregate ?? "nothing")\""
                     )
                 }
-                if spec.type == "leakyBucket" { throw MonitorSpecError("a leaky bucket needs one counter: use a key, or a template for one per counter") }
-                if spec.transform == "percent" { throw MonitorSpecError("transform percent: an aggregate has no upper bound to be a percentage of") }
+                if spec.type == .leakyBucket { throw MonitorSpecError("a leaky bucket needs one counter: use a key, or a template for one per counter") }
+                if spec.transform == .percent { throw MonitorSpecError("transform percent: an aggregate has no upper bound to be a percentage of") }
                 target = .aggregate(selector, function)
             }
             if spec.microMonitoringRate != nil { throw MonitorSpecError("microMonitoringRate applies to single-statistic targets") }
@@ -135,11 +105,11 @@ public struct MonitorDefinition: Sendable {
             if let field = fields.first(where: \.1) { throw MonitorSpecError("\(field.0) does not apply to a \(type) monitor") }
         }
         let kind: MonitorKind
-        var condition = Condition.above
-        switch spec.type ?? "threshold" {
-        case "threshold":
-            guard let name = spec.condition, let parsed = Condition(name: name.rawValue) else {
-                throw MonitorSpecError("condition: expected \(ResmonAPI.Condition.knownList), got \"\(spec.condition ?? "nothing")\"")
+        var condition = Condition.Kind.above
+        switch (spec.type ?? .threshold).kind {
+        case .threshold:
+            guard let parsed = spec.condition?.kind else {
+                throw MonitorSpecError("condition: expected \(Condition.knownList), got \"\(spec.condition ?? "nothing")\"")
             }
             guard let value = spec.value, value.isFinite else { throw MonitorSpecError("value: a threshold monitor needs a finite number") }
             try refuse(
@@ -149,7 +119,7 @@ public struct MonitorDefinition: Sendable {
                 ], for: "threshold")
             condition = parsed
             kind = .threshold
-        case "watermark":
+        case .watermark:
             try refuse(
                 [
                     ("condition", spec.condition != nil), ("value", spec.value != nil), ("samples", spec.samples != nil),
@@ -162,7 +132,7 @@ public struct MonitorDefinition: Sendable {
             case "low": kind = .watermarkLow
             default: throw MonitorSpecError("mark: expected high or low, got \"\(spec.mark ?? "")\"")
             }
-        case "leakyBucket":
+        case .leakyBucket:
             try refuse(
                 [
                     ("condition", spec.condition != nil), ("value", spec.value != nil), ("mark", spec.mark != nil),
@@ -176,15 +146,15 @@ public struct MonitorDefinition: Sendable {
             if let sample, sample.descriptor.kind != .counter {
                 throw MonitorSpecError("a leaky bucket drains by a counter's growth; \(targetText) is a \(sample.descriptor.kind.rawValue)")
             }
-            if let transform = spec.transform, transform != "none" {
+            if let transform = spec.transform, transform != Transform.none {
                 throw MonitorSpecError("transform does not apply to a leakyBucket monitor (it reads the counter's increase)")
             }
             kind = .leakyBucket
-        case let other:
-            throw MonitorSpecError("type: expected \(MonitorType.knownList), got \"\(other)\"")
+        case nil:
+            throw MonitorSpecError("type: expected \(MonitorType.knownList), got \"\(spec.type ?? "")\"")
         }
-        guard let transform = Transform(name: (spec.transform ?? .none).rawValue) else {
-            throw MonitorSpecError("transform: expected \(ResmonAPI.Transform.knownList), got \"\(spec.transform ?? "")\"")
+        guard let transform = (spec.transform ?? Transform.none).kind else {
+            throw MonitorSpecError("transform: expected \(Transform.knownList), got \"\(spec.transform ?? "")\"")
         }
         if transform == .percent, let sample, sample.descriptor.upperBound == nil {
             throw MonitorSpecError("transform percent: \(targetText) has no upper bound to be a percentage of")
@@ -212,17 +182,18 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("\(name) must be from 1 to \(MonitorDefinition.sampleCounts.upperBound)")
             }
         }
-        guard let severity = Severity(name: spec.severity ?? (kind == .watermarkHigh || kind == .watermarkLow ? "info" : "warning")) else {
-            throw MonitorSpecError("severity: expected emerg, alert, crit, err, warning, notice, info or debug, got \"\(spec.severity ?? "")\"")
+        guard let severityKind = (spec.severity ?? (kind == .watermarkHigh || kind == .watermarkLow ? .info : .warning)).kind else {
+            throw MonitorSpecError("severity: expected \(Severity.knownList), got \"\(spec.severity ?? "")\"")
         }
+        let severity = Severity(severityKind)
         var cancelSeverity: Severity? = .notice
         if let name = spec.cancelSeverity {
-            if name == "none" {
+            if name == MonitorDefinition.noCancel {
                 cancelSeverity = nil
-            } else if let parsed = Severity(name: name) {
-                cancelSeverity = parsed
+            } else if let parsed = name.kind {
+                cancelSeverity = Severity(parsed)
             } else {
-                throw MonitorSpecError("cancelSeverity: expected a syslog severity or none, got \"\(name)\"")
+                throw MonitorSpecError("cancelSeverity: expected \(Severity.knownList), or \(MonitorDefinition.noCancel) for no cancel event, got \"\(name)\"")
             }
         }
         if let rate = spec.loggingRate, !(rate >= 0 && rate.isFinite) { throw MonitorSpecError("loggingRate must be 0 or more seconds") }
@@ -302,24 +273,24 @@ public struct MonitorDefinition: Sendable {
         switch kind {
         case .threshold:
             spec.name = spec.name ?? "\(targetText) \(spec.condition ?? "") \(spec.formatValue(value))"
-            spec.type = "threshold"
+            spec.type = .threshold
             spec.samples = spec.samples ?? 1
             spec.cancelSamples = spec.cancelSamples ?? spec.samples
         case .watermarkHigh, .watermarkLow:
             spec.mark = kind == .watermarkHigh ? "high" : "low"
             spec.name = spec.name ?? "\(targetText) \(spec.mark!) watermark"
-            spec.type = "watermark"
+            spec.type = .watermark
             spec.events = spec.events ?? false
         case .leakyBucket:
             spec.name =
                 spec.name
                 ?? "\(targetText) leaky bucket \(MonitorDefinition.number(spec.bucketSize!)) filled by \(MonitorDefinition.number(spec.fillValue!)) per period"
-            spec.type = "leakyBucket"
+            spec.type = .leakyBucket
         }
-        spec.transform = spec.transform ?? "none"
+        spec.transform = spec.transform ?? Transform.none
         if kind != .leakyBucket { spec.tolerance = spec.tolerance ?? 0 }
-        spec.severity = severity.name
-        spec.cancelSeverity = kind == .watermarkHigh || kind == .watermarkLow ? nil : cancelSeverity?.name ?? "none"
+        spec.severity = severity
+        spec.cancelSeverity = kind == .watermarkHigh || kind == .watermarkLow ? nil : cancelSeverity ?? MonitorDefinition.noCancel
         spec.loggingRate = spec.loggingRate ?? 0
         spec.monitoringRate = spec.microMonitoringRate == nil ? rate : (spec.monitoringRate ?? 0)
         spec.monitoringInterval = spec.monitoringInterval ?? 0
@@ -342,7 +313,7 @@ public struct MonitorDefinition: Sendable {
     }
 
     /// The event type a raise of this monitor logs, given the value that raised it.
-    func raiseType(value: Double) -> EventType {
+    func raiseType(value: Double) -> EventType.Kind {
         if kind == .leakyBucket { return .counterRateExceeded }
         if kind != .threshold { return .watermark }
         switch condition {
@@ -354,6 +325,9 @@ public struct MonitorDefinition: Sendable {
         case .notAt: return value < (spec.value ?? 0) ? .notAtBelow : .notAtAbove
         }
     }
+
+    /// `cancelSeverity` for a monitor that clears silently, without a `canceled` event.
+    public static let noCancel: Severity = "none"
 
     /// What `samples` and `cancelSamples` accept (perfmon's periods are checked against it too).
     public static let sampleCounts: ClosedRange<Int> = 1...100_000

@@ -78,7 +78,7 @@ extension MonitorEngine {
                     if core.definitions.has(.cancels, index), let severity = core.definitions[index]?.cancelSeverity {
                         var event = cancelEvent(index, core, reason: "values again after no data", value: transition.value, time: transition.time)
                         event.cancels = raised
-                        event.severity = severity.name
+                        event.severity = severity
                         events.append(event)
                     }
                     core.staleness[index]?.noDataEvent = 0

@@ -221,9 +221,9 @@ extension MonitorEngine {
 
     /// Records the raises just appended: what a monitor's next `canceled` event cancels.
     private func noteRaises(_ stored: [EventRecord], core: inout Core) {
-        for event in stored where event.type != EventType.canceled.name && event.type != EventType.resourceConfigurationChange.name {
+        for event in stored where event.type.isRaise {
             guard let id = event.monitorId, let index = core.indexByID[id] else { continue }
-            if event.type == EventType.noData.name { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
+            if event.type == .noData { core.staleness[index]?.noDataEvent = event.id } else { core.lastRaiseEvent[index] = event.id }
         }
     }
 

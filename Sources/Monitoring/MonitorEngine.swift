@@ -251,9 +251,9 @@ public final class MonitorEngine: Sendable {
     /// does (a disk error); the event is still logged, with what the directory knows.
     func eventDefinition(_ index: Int, _ core: Core) -> MonitorDefinition {
         if let definition = core.definitions[index] { return definition }
-        var spec = MonitorSpec(target: .key(core.definitions.keyText(index) ?? "resmon:monitor:unknown"), condition: "above", value: 0)
+        var spec = MonitorSpec(target: .key(core.definitions.keyText(index) ?? "resmon:monitor:unknown"), condition: .above, value: 0)
         spec.id = core.definitions.id(index)
-        spec.cancelSeverity = core.definitions.has(.cancels, index) ? "notice" : "none"
+        spec.cancelSeverity = core.definitions.has(.cancels, index) ? .notice : MonitorDefinition.noCancel
         return
             (try? MonitorDefinition(
                 spec: spec, owner: core.definitions.owner(index), createdAt: 0, step: step, table: table,

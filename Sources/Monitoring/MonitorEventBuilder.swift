@@ -15,8 +15,8 @@ struct MonitorEventBuilder: Sendable {
     func noData(_ definition: MonitorDefinition, time: Double) -> EventRecord {
         let spec = definition.spec
         return EventRecord(
-            id: 0, time: time, code: EventType.noData.rawValue, type: EventType.noData.name,
-            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+            id: 0, time: time, code: EventType.Kind.noData.code, type: .noData,
+            severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
             message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
             cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
@@ -26,8 +26,8 @@ struct MonitorEventBuilder: Sendable {
     func resource(_ definition: MonitorDefinition, vanished: Bool, time: Double) -> EventRecord {
         let spec = definition.spec
         return EventRecord(
-            id: 0, time: time, code: EventType.resourceConfigurationChange.rawValue,
-            type: EventType.resourceConfigurationChange.name, severity: Severity.notice.name,
+            id: 0, time: time, code: EventType.Kind.resourceConfigurationChange.code,
+            type: .resourceConfigurationChange, severity: .notice,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
             host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
             cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
@@ -36,10 +36,10 @@ struct MonitorEventBuilder: Sendable {
     func watermark(_ definition: MonitorDefinition, value: Double, previous: Double, time: Double) -> EventRecord {
         let spec = definition.spec
         let message =
-            "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(definition.shown(value, in: table)) (from \(definition.shown(previous, in: table)))"
+            "\(definition.subject(in: table)) \(spec.transform == Transform.none ? "" : "(\(spec.transform ?? "")) ")\(spec.mark ?? "high") watermark moved to \(definition.shown(value, in: table)) (from \(definition.shown(previous, in: table)))"
         return EventRecord(
-            id: 0, time: time, code: EventType.watermark.rawValue, type: EventType.watermark.name,
-            severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+            id: 0, time: time, code: EventType.Kind.watermark.code, type: .watermark,
+            severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
             message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
     }
@@ -53,17 +53,17 @@ struct MonitorEventBuilder: Sendable {
                 "\(definition.subject(in: table)) grew faster than \(MonitorDefinition.number(spec.fillValue ?? 0)) per \(MonitorDefinition.number(definition.rate)) s: its leaky bucket of \(MonitorDefinition.number(spec.bucketSize ?? 0)) is empty"
                 + (repeated ? " (still)" : "")
             return EventRecord(
-                id: 0, time: time, code: EventType.counterRateExceeded.rawValue, type: EventType.counterRateExceeded.name,
-                severity: definition.severity.name, monitorId: definition.id, monitorName: spec.name,
+                id: 0, time: time, code: EventType.Kind.counterRateExceeded.code, type: .counterRateExceeded,
+                severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
                 key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
                 message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
         }
         let type = definition.raiseType(value: value)
         let message =
-            "\(definition.subject(in: table)) \(spec.transform == "none" ? "" : "(\(spec.transform ?? "")) ")is \(definition.shown(value, in: table)), \(type.name) \(definition.shown(spec.value ?? 0, in: table))"
+            "\(definition.subject(in: table)) \(spec.transform == Transform.none ? "" : "(\(spec.transform ?? "")) ")is \(definition.shown(value, in: table)), \(type.rawValue) \(definition.shown(spec.value ?? 0, in: table))"
             + (repeated ? " (still)" : "")
         return EventRecord(
-            id: 0, time: time, code: type.rawValue, type: type.name, severity: definition.severity.name,
+            id: 0, time: time, code: type.code, type: EventType(type), severity: definition.severity,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
             value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
             cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
@@ -73,8 +73,8 @@ struct MonitorEventBuilder: Sendable {
     func cancel(_ definition: MonitorDefinition, cancels: Int64, reason: String, value: Double, time: Double) -> EventRecord {
         let spec = definition.spec
         return EventRecord(
-            id: 0, time: time, code: EventType.canceled.rawValue, type: EventType.canceled.name,
-            severity: (definition.cancelSeverity ?? .notice).name, monitorId: definition.id,
+            id: 0, time: time, code: EventType.Kind.canceled.code, type: .canceled,
+            severity: definition.cancelSeverity ?? .notice, monitorId: definition.id,
             monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
             threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
             message: "\(spec.name ?? definition.id): \(reason)",
@@ -85,8 +85,8 @@ struct MonitorEventBuilder: Sendable {
     func storm(count: Int, monitors: Int, since: Double, now: Double, perMonitorPerMinute: Int, maximumPerSecond: Int) -> EventRecord {
         let seconds = Int((now - since).rounded(.up))
         return EventRecord(
-            id: 0, time: now, code: EventType.eventStorm.rawValue, type: EventType.eventStorm.name,
-            severity: Severity.warning.name, monitorId: nil, monitorName: nil, key: nil, value: Double(count),
+            id: 0, time: now, code: EventType.Kind.eventStorm.code, type: .eventStorm,
+            severity: .warning, monitorId: nil, monitorName: nil, key: nil, value: Double(count),
             threshold: nil, host: host,
             message: "event storm: \(count) raise events from \(monitors) monitors held back in the last \(max(1, seconds)) s "
                 + "(limits: \(perMonitorPerMinute) per monitor per minute, \(maximumPerSecond) per second)",

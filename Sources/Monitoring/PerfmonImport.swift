@@ -223,10 +223,10 @@ public enum PerfmonImport {
         sense = values["alarm_trigger_sense"] ?? sense
         guard sense == "high" || sense == "low" else { throw ImportError("variable \(name): alarm_trigger_sense is high or low, not \"\(sense)\"") }
         let priority = values["alarm_priority"] ?? "5"
-        let severities = ["1": "crit", "2": "err", "3": "warning", "4": "notice", "5": "info"]
+        let severities: [String: Severity] = ["1": .crit, "2": .err, "3": .warning, "4": .notice, "5": .info]
         guard let severity = severities[priority] else { throw ImportError("variable \(name): alarm_priority is 1 to 5, not \"\(priority)\"") }
 
-        var spec = MonitorSpec(target: target, condition: sense == "high" ? "above" : "below", value: trigger * scale)
+        var spec = MonitorSpec(target: target, condition: sense == "high" ? .above : .below, value: trigger * scale)
         spec.id = monitorID(scope: scope, variable: name)
         spec.name = "perfmon \(name)" + (object == .host ? "" : " of \(scope)")
         spec.transform = transform

@@ -1,3 +1,5 @@
+import ResmonAPI
+
 /// A monitor's phase in DESIGN.md's state machine: clear → pending(n) → raised → pendingCancel(n) → clear.
 public enum Phase: UInt8, Sendable {
     case clear, pending, raised, pendingCancel
@@ -273,8 +275,8 @@ struct ThresholdSlot {
     /// what was padding.
     var side: Int32 = -1
     var kind: MonitorKind = .threshold
-    var transform: Transform
-    var condition: Condition
+    var transform: Transform.Kind
+    var condition: Condition.Kind
     var phase: Phase = .clear
     private var flags = Flags.running.union(.armed)
 
@@ -295,7 +297,7 @@ struct ThresholdSlot {
     }
 
     init(
-        kind: MonitorKind, handle: Int32, generation: UInt32, transform: Transform, condition: Condition, threshold: Double,
+        kind: MonitorKind, handle: Int32, generation: UInt32, transform: Transform.Kind, condition: Condition.Kind, threshold: Double,
         samples: Int32, cancelSamples: Int32, capture: Bool, running: Bool
     ) {
         self.kind = kind

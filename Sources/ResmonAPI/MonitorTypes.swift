@@ -150,8 +150,10 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
     public var samples: Int?
     public var cancelValue: Double?
     public var cancelSamples: Int?
-    public var severity: String?
-    public var cancelSeverity: String?
+    /// The raise event's severity; default `warning` (watermark: `info`).
+    public var severity: Severity?
+    /// The `canceled` event's severity; default `notice`, `none` for no cancel event.
+    public var cancelSeverity: Severity?
     public var loggingRate: Double?
     public var monitoringRate: Double?
     public var microMonitoringRate: Int?
@@ -218,8 +220,8 @@ public struct MonitorSpec: Codable, Sendable, Equatable {
         samples = try container.decodeIfPresent(Int.self, forKey: .samples)
         cancelValue = try container.decodeIfPresent(Double.self, forKey: .cancelValue)
         cancelSamples = try container.decodeIfPresent(Int.self, forKey: .cancelSamples)
-        severity = try container.decodeIfPresent(String.self, forKey: .severity)
-        cancelSeverity = try container.decodeIfPresent(String.self, forKey: .cancelSeverity)
+        severity = try container.decodeIfPresent(Severity.self, forKey: .severity)
+        cancelSeverity = try container.decodeIfPresent(Severity.self, forKey: .cancelSeverity)
         loggingRate = try container.decodeIfPresent(Double.self, forKey: .loggingRate)
         monitoringRate = try container.decodeIfPresent(Double.self, forKey: .monitoringRate)
         microMonitoringRate = try container.decodeIfPresent(Int.self, forKey: .microMonitoringRate)
@@ -344,9 +346,9 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var id: Int64
     public var time: Double
     public var code: Int
-    public var type: String
+    public var type: EventType
     /// Syslog severity name: emerg, alert, crit, err, warning, notice, info, debug.
-    public var severity: String
+    public var severity: Severity
     public var monitorId: String?
     public var monitorName: String?
     public var key: String?
@@ -360,7 +362,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var annotations: [String: String]
 
     public init(
-        id: Int64, time: Double, code: Int, type: String, severity: String, monitorId: String?, monitorName: String?,
+        id: Int64, time: Double, code: Int, type: EventType, severity: Severity, monitorId: String?, monitorName: String?,
         key: String?, value: Double?, threshold: Double?, host: String, message: String, cancels: Int64?,
         labels: [String: String], annotations: [String: String]
     ) {

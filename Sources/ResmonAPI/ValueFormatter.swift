@@ -100,11 +100,11 @@ extension MonitorSpec {
         }
         let unit = declared.isEmpty ? ValueFormatter.unit(ofKey: name) : declared
         let counter = name.hasSuffix("_total")
-        switch transform ?? "none" {
-        case "percent": return ValueFormatter.number(value) + " %"
-        case "rate": return unit == "ratio" ? ValueFormatter.number(value * 100) + " %/s" : ValueFormatter.format(value, unit: unit, perSecond: true)
-        case "change": return ValueFormatter.format(value, unit: unit)
-        default: return ValueFormatter.format(value, unit: unit, perSecond: counter)
+        switch transform?.kind {
+        case .percent: return ValueFormatter.number(value) + " %"
+        case .rate: return unit == "ratio" ? ValueFormatter.number(value * 100) + " %/s" : ValueFormatter.format(value, unit: unit, perSecond: true)
+        case .change: return ValueFormatter.format(value, unit: unit)
+        case Transform.Kind.none?, nil: return ValueFormatter.format(value, unit: unit, perSecond: counter)
         }
     }
 }

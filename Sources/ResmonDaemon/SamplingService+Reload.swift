@@ -45,8 +45,8 @@ extension SamplingService {
         let events = [(added, "added"), (changed, "changed"), (removed, "removed")].flatMap { names, what in
             names.map { name in
                 EventRecord(
-                    id: 0, time: now, code: EventType.subsystemConfigurationChange.rawValue,
-                    type: EventType.subsystemConfigurationChange.name, severity: Severity.notice.name, monitorId: nil,
+                    id: 0, time: now, code: EventType.Kind.subsystemConfigurationChange.code,
+                    type: .subsystemConfigurationChange, severity: .notice, monitorId: nil,
                     monitorName: nil, key: name, value: nil, threshold: nil, host: engine.hostName,
                     message: "plug-in subsystem \(name) \(what)" + (summaries[name].map { " (\($0))" } ?? ""),
                     cancels: nil, labels: [:], annotations: [:])

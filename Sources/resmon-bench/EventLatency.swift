@@ -32,7 +32,7 @@ enum EventLatency {
             usleep(50_000)
         }
         guard ready, (try? client.push("app:bench:level", value: 0)) != nil else { return }
-        var spec = MonitorSpec(target: "app:bench:level", condition: "above", value: 50)
+        var spec = MonitorSpec(target: "app:bench:level", condition: .above, value: 50)
         spec.id = "latency"
         guard (try? client.createMonitors([spec])) != nil else { return }
         let received = Mutex<[Double]>([])

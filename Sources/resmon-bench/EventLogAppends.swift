@@ -19,7 +19,7 @@ enum EventLogAppends {
         }
         if let state = try? StateDatabase(path: directory + "/state.db", migrations: MonitorStore.migrations) {
             let event = EventRecord(
-                id: 0, time: 1_800_000_000, code: 501, type: "above", severity: "warning", monitorId: "bench",
+                id: 0, time: 1_800_000_000, code: EventType.Kind.above.code, type: .above, severity: .warning, monitorId: "bench",
                 monitorName: "bench:r0:value above 90", key: "bench:r0:value", value: 95, threshold: 90, host: "bench",
                 message: "bench:r0:value is 95, above 90", cancels: nil, labels: ["team": "bench"], annotations: [:])
             for (label, perTransaction, transactions) in [("single", 1, 300), ("batch1000", 1000, 30)] {

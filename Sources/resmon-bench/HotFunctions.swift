@@ -83,7 +83,7 @@ enum HotFunctions {
             _ = try? client.history("load:host:load1")
             _ = try? client.push("app:hot:level", value: Double(round % 2 == 0 ? 10 : 90))
             if round == 1 {
-                var spec = MonitorSpec(target: "app:hot:level", condition: "above", value: 50)
+                var spec = MonitorSpec(target: "app:hot:level", condition: .above, value: 50)
                 spec.id = "hot"
                 _ = try? client.createMonitors([spec])
             }

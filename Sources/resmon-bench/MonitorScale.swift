@@ -117,21 +117,21 @@ enum MonitorScale {
     /// Thresholds past the values' range: evaluations without events, the steady state.
     private static func threshold(_ index: Int) -> MonitorSpec {
         var spec = MonitorSpec(
-            target: .key("bench:r\(index % 100):value"), condition: index % 2 == 0 ? "above" : "below",
+            target: .key("bench:r\(index % 100):value"), condition: index % 2 == 0 ? .above : .below,
             value: index % 2 == 0 ? 1000 : -1000)
         spec.samples = 3
         return spec
     }
 
     private static func watermark(_ index: Int) -> MonitorSpec {
-        var spec = MonitorSpec(target: .key("bench:r\(index % 100):value"), type: "watermark")
+        var spec = MonitorSpec(target: .key("bench:r\(index % 100):value"), type: .watermark)
         spec.mark = index % 2 == 0 ? "high" : "low"
         return spec
     }
 
     /// Buckets far larger than the counters grow: no events.
     private static func bucket(_ index: Int) -> MonitorSpec {
-        var spec = MonitorSpec(target: .key("bench:c\(index % 100):total"), type: "leakyBucket")
+        var spec = MonitorSpec(target: .key("bench:c\(index % 100):total"), type: .leakyBucket)
         spec.bucketSize = 1e12
         spec.fillValue = 1e9
         return spec
@@ -141,13 +141,13 @@ enum MonitorScale {
     private static func aggregate(_ index: Int) -> MonitorSpec {
         MonitorSpec(
             target: .selection(MonitorSelection(select: "^bench:r\(index % 10)[0-9]:value$", aggregate: "sum")),
-            condition: "above", value: 1e9)
+            condition: .above, value: 1e9)
     }
 
     /// A template over one gauge each: one instance per template.
     private static func template(_ index: Int) -> MonitorSpec {
         MonitorSpec(
             target: .selection(MonitorSelection(select: "^bench:r\(index % 100):value$", each: true)),
-            condition: "above", value: 1e9)
+            condition: .above, value: 1e9)
     }
 }

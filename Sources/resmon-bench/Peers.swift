@@ -104,7 +104,7 @@ enum Peers {
         // 10,000 thresholds like the rules: past the value, no events.
         let monitored = ResmonClient(socketPath: root + "/resmond_10k_monitors/resmond.sock")
         let specs = (0..<10_000).map { index -> MonitorSpec in
-            var spec = MonitorSpec(target: "load:host:load1", condition: "above", value: Double(1000 + index))
+            var spec = MonitorSpec(target: "load:host:load1", condition: .above, value: Double(1000 + index))
             spec.id = "rule\(index)"
             return spec
         }

@@ -435,7 +435,7 @@ import Testing
     @Test func eventsAreQueriedWithFiltersAndTimes() throws {
         let daemon = try DaemonHarness()
         _ = try daemon.client.push("app:test:level", value: 10)
-        for (id, severity) in [("low", "notice"), ("high", "crit")] {
+        for (id, severity) in [("low", Severity.notice), ("high", .crit)] {
             var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
             spec.id = id
             spec.severity = severity

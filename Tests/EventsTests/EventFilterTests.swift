@@ -11,7 +11,7 @@ import Testing
         labels: [String: String] = ["team": "ops"]
     ) -> EventRecord {
         EventRecord(
-            id: 7, time: time, code: type == "canceled" ? 500 : 501, type: type, severity: severity,
+            id: 7, time: time, code: type == "canceled" ? 500 : 501, type: EventType(rawValue: type), severity: Severity(rawValue: severity),
             monitorId: monitor, monitorName: "Disk full", key: "fs:/:used_ratio", value: value, threshold: 90,
             host: "vm", message: message, cancels: nil, labels: labels, annotations: ["runbook": "http://wiki/disk"])
     }
@@ -53,7 +53,7 @@ import Testing
         ("colour = red", 0, "unknown field \"colour\""),
         ("value", 5, "expected an operator"),
         ("value >", 7, "expected a value, found the end"),
-        ("severity >= loud", 12, "expected a severity"),
+        ("severity >= loud", 12, "expected a severity (\(Severity.knownList)), found \"loud\""),
         ("(value > 1", 10, "expected ) to close the parenthesis"),
         (#"message = "open"#, 10, "unterminated string"),
         (#"monitor ~ "(""#, 10, "invalid regular expression"),

@@ -64,7 +64,7 @@ import Testing
             _ = try EventStore.append(
                 [
                     EventRecord(
-                        id: 0, time: 1_800_000_001, code: EventType.above.rawValue, type: EventType.above.name,
+                        id: 0, time: 1_800_000_001, code: EventType.Kind.above.code, type: .above,
                         severity: "warning", monitorId: "m", monitorName: nil, key: "app:test:level",
                         value: 60, threshold: 50, host: "old", message: "app:test:level is 60, above 50",
                         cancels: nil, labels: [:], annotations: [:])

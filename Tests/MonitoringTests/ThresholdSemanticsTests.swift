@@ -65,7 +65,7 @@ final class Rig {
     }
 
     var events: [EventRecord] { (try? engine.eventStore.events(after: 0, limit: 1000)) ?? [] }
-    var types: [String] { events.map(\.type) }
+    var types: [String] { events.map(\.type.rawValue) }
     var phase: String { engine.monitor("m")?.state.phase ?? "gone" }
 
     /// A new engine on the same database: a restart.

@@ -47,7 +47,7 @@ extension Command {
         var table = TextTable(header: ["ID", "TIME", "SEVERITY", "TYPE", "MONITOR", "MESSAGE"], elidable: [(4, 12), (5, 24)])
         for event in list.events {
             table.append([
-                String(event.id), CLI.formatTime(event.time), event.severity, event.type,
+                String(event.id), CLI.formatTime(event.time), event.severity.rawValue, event.type.rawValue,
                 event.monitorId.map(CLI.shortID) ?? "", event.message
             ])
         }
@@ -64,7 +64,7 @@ extension CLI {
             } else {
                 print(
                     [
-                        String(event.id), formatTime(event.time), event.severity, event.type,
+                        String(event.id), formatTime(event.time), event.severity.rawValue, event.type.rawValue,
                         event.monitorId.map(shortID) ?? "-", event.message
                     ].joined(separator: "  "))
             }

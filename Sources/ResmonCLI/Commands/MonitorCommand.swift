@@ -91,7 +91,7 @@ extension Command {
             print(
                 "replayed \(result.readings) readings every \(ValueFormatter.duration(Double(result.step))) from the \(result.cf ?? "") archives with \(archives) rows, from \(CLI.formatTime(Double(result.start))) to \(CLI.formatTime(Double(result.end))) of \(result.statistics.joined(separator: ", "))"
             )
-            if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == "threshold" {
+            if let samples = result.samples, let rate = result.monitorRate, let spec = specs.first, spec.type == nil || spec.type == .threshold {
                 let readings = spec.samples ?? 1
                 print(
                     "samples: \(readings) readings × \(ValueFormatter.number(rate)) s = \(ValueFormatter.duration(Double(readings) * rate)), replayed as \(samples) reading\(samples == 1 ? "" : "s") \(ValueFormatter.duration(Double(result.step))) apart"
@@ -100,19 +100,21 @@ extension Command {
             var table = TextTable(header: ["TIME", "EVENT", "VALUE", "MESSAGE"], elidable: [(3, 24)])
             var raisedSince: Double?
             var raisedTotal = 0.0
+            // A watermark's move is a raise to a sink, but the monitor is not "raised" by it.
+            let raises = { (type: EventType) in type.isRaise && type != .watermark }
             for event in result.events {
-                table.append([CLI.formatTime(event.time), event.type, event.value.map { specs[0].formatValue($0) } ?? "", event.message])
-                if event.type == "canceled" {
+                table.append([CLI.formatTime(event.time), event.type.rawValue, event.value.map { specs[0].formatValue($0) } ?? "", event.message])
+                if event.type.isCancel {
                     if let since = raisedSince { raisedTotal += event.time - since }
                     raisedSince = nil
-                } else if raisedSince == nil && event.type != "watermark" && event.type != "resourceConfigurationChange" {
+                } else if raisedSince == nil && raises(event.type) {
                     raisedSince = event.time
                 }
             }
             if let since = raisedSince { raisedTotal += Double(result.end) - since }
             if result.events.isEmpty { print("it would not have raised") } else { print(table.render(), terminator: "") }
-            let raises = result.events.filter { $0.type != "canceled" && $0.type != "watermark" }.count
-            if raises > 0 { print("it would have raised \(raises) times, raised for \(Int(raisedTotal)) s in all") }
+            let raiseCount = result.events.filter { raises($0.type) }.count
+            if raiseCount > 0 { print("it would have raised \(raiseCount) times, raised for \(Int(raisedTotal)) s in all") }
         case "list":
             guard rest.arguments.isEmpty else { throw UsageError(message: "monitor list takes no arguments") }
             let monitors = try client.monitors()
@@ -141,23 +143,23 @@ extension Command {
             if invocation.json { return CLI.printJSON(monitor) }
             var table = TextTable(header: ["id", monitor.id])
             table.append(["name", monitor.spec.name ?? ""])
-            table.append(["target", monitor.spec.target.description + (monitor.spec.transform.map { $0 == "none" ? "" : " (\($0))" } ?? "")])
+            table.append(["target", monitor.spec.target.description + (monitor.spec.transform.map { $0 == Transform.none ? "" : " (\($0))" } ?? "")])
             if let template = monitor.spec.template { table.append(["template", template]) }
             if let members = monitor.state.members { table.append(["selects", "\(members) statistics"]) }
             if let warning = monitor.state.warning { table.append(["warning", warning]) }
-            switch monitor.spec.type ?? "threshold" {
-            case "watermark":
+            switch (monitor.spec.type ?? .threshold).kind {
+            case .watermark:
                 table.append([
                     "watermark",
                     "\(monitor.spec.mark ?? "high"): " + (monitor.state.watermark.map { monitor.spec.formatValue($0) } ?? "none yet")
                         + (monitor.state.watermarkTime.map { " at \(CLI.formatTime($0))" } ?? "")
                 ])
-            case "leakyBucket":
+            case .leakyBucket:
                 table.append([
                     "bucket",
                     "level \(monitor.state.level.map(ValueFormatter.number) ?? "?") of \(ValueFormatter.number(monitor.spec.bucketSize ?? 0)), refilled by \(ValueFormatter.number(monitor.spec.fillValue ?? 0)) per period"
                 ])
-            default:
+            case .threshold, nil:
                 table.append([
                     "condition",
                     "\(monitor.spec.condition ?? "") \(monitor.spec.formatValue(monitor.spec.value ?? 0)), \(monitor.spec.samples ?? 1) samples"
@@ -170,7 +172,7 @@ extension Command {
                     + (monitor.state.running ? "" : ", stopped") + (monitor.state.paused ? ", paused" : "")
             ])
             table.append(["last value", monitor.spec.formatValue(monitor.state.lastValue)])
-            table.append(["severity", "\(monitor.spec.severity ?? "warning"), cancel \(monitor.spec.cancelSeverity ?? "notice")"])
+            table.append(["severity", "\(monitor.spec.severity ?? .warning), cancel \(monitor.spec.cancelSeverity ?? .notice)"])
             print(table.render(), terminator: "")
         default:
             throw UsageError(message: "unknown monitor command \"\(verb)\"")

@@ -45,13 +45,13 @@ extension CLI {
         var spec: MonitorSpec
         switch arguments[0] {
         case "watermark":
-            spec = MonitorSpec(target: target, type: "watermark")
+            spec = MonitorSpec(target: target, type: .watermark)
             spec.mark = arguments[1]
             if invocation.flag("--events") { spec.events = true }
         case "leaky-bucket", "leakyBucket":
             guard let size = Double(arguments[1]) else { throw UsageError(message: "SIZE: expected a number, got \"\(arguments[1])\"") }
             guard let fill = invocation.value("--fill").flatMap(Double.init) else { throw UsageError(message: "a leaky bucket needs --fill F (a number)") }
-            spec = MonitorSpec(target: target, type: "leakyBucket")
+            spec = MonitorSpec(target: target, type: .leakyBucket)
             spec.bucketSize = size
             spec.fillValue = fill
         default:
@@ -63,8 +63,8 @@ extension CLI {
         spec.cancelValue = try invocation.number("--cancel-below") ?? invocation.number("--cancel-above") ?? invocation.number("--cancel-value")
         spec.tolerance = try invocation.number("--tolerance")
         spec.transform = invocation.value("--transform").map(Transform.init(rawValue:))
-        spec.severity = invocation.value("--severity")
-        spec.cancelSeverity = invocation.value("--cancel-severity")
+        spec.severity = invocation.value("--severity").map(Severity.init(rawValue:))
+        spec.cancelSeverity = invocation.value("--cancel-severity").map(Severity.init(rawValue:))
         spec.loggingRate = try invocation.number("--logging-rate")
         spec.monitoringRate = try invocation.number("--rate")
         spec.monitoringInterval = try invocation.number("--interval-limit")
