@@ -15,6 +15,7 @@ extension MonitorEngine {
         // The state before this cycle of each monitor it changes: put back if its write fails.
         var backups: [Int: SlotBackup] = [:]
         core.withLock { core in
+            retryPendingFiles(core: &core)
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
             var events: [EventRecord] = []
             var retired: [String] = []

@@ -68,6 +68,8 @@ public final class MonitorEngine: Sendable {
         /// The monitors from files by id, with the hash of their spec's stored text as last
         /// reconciled: a reload compares these instead of loading every definition.
         var fileFingerprints: [String: Int] = [:]
+        /// A monitors.d reconcile the state database refused: retried at each evaluation.
+        var pendingFiles: PendingFiles?
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
