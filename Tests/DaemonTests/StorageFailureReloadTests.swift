@@ -41,4 +41,31 @@ import Testing
         #expect(events[1].cancels == events[0].id && events[1].monitorId == "app.level")
         #expect(daemon.process.exitCode == nil)
     }
+
+    @Test func anInstanceRetiresOnlyWithItsCancel() throws {
+        let daemon = try DaemonHarness()
+        _ = try daemon.client.push("app:tmpl:level", value: 60)
+        var spec = MonitorSpec(target: .selection(MonitorSelection(select: "^app:tmpl:level$", each: true)), condition: "above", value: 50)
+        spec.id = "t"
+        _ = try daemon.client.createMonitors([spec])
+        #expect(daemon.eventually(timeout: 30) { StorageFailureReloadTests.eventTypes(daemon) == ["above"] })
+        let instance = try #require(try daemon.client.monitors().first { $0.spec.template == "t" }?.id)
+
+        try StorageFailureTests.limitFileSize(daemon, "0")
+        let deleted = try daemon.client.send("DELETE", "/v1/statistics/app:tmpl:level")
+        #expect(deleted.status == 204, "\(deleted.status)")
+        #expect(
+            daemon.eventually(timeout: 30) { StorageFailureTests.statusText(daemon).contains("\"storageError\"") },
+            "the retirement's cancel could not be written: \(StorageFailureTests.statusText(daemon))")
+        try daemon.waitForCycles(3)
+        #expect(try daemon.client.monitor(instance).state.phase == "raised", "the instance stays until its cancel is written")
+
+        try StorageFailureTests.limitFileSize(daemon, "unlimited")
+        #expect(daemon.eventually(timeout: 30) { StorageFailureReloadTests.eventTypes(daemon) == ["above", "canceled"] })
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.monitors().contains { $0.id == instance }) == false })
+        let events = try daemon.client.events().events
+        try #require(events.count == 2)
+        #expect(events[1].cancels == events[0].id && events[1].monitorId == instance)
+        #expect(daemon.process.exitCode == nil)
+    }
 }
