@@ -68,4 +68,21 @@ import Testing
         #expect(events[1].cancels == events[0].id && events[1].monitorId == instance)
         #expect(daemon.process.exitCode == nil)
     }
+
+    /// A file template's instances carry its `source`: a reload must not take them for file
+    /// monitors that no file declares.
+    @Test func aFileTemplatesInstancesSurviveAReload() throws {
+        let directory = TemporaryDirectory("resmon-reload-template")
+        try directory.write(
+            "config/monitors.d/app.json",
+            #"{"each": {"target": {"select": "^app:tmpl:level$", "each": true}, "condition": "above", "value": 50}}"#)
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:tmpl:level", value: 60)
+        #expect(daemon.eventually(timeout: 30) { StorageFailureReloadTests.eventTypes(daemon) == ["above"] })
+        let reload = try daemon.client.send("POST", "/v1/reload")
+        #expect(reload.status == 200, "\(reload.status) \(String(decoding: reload.body, as: UTF8.self))")
+        try daemon.waitForCycles(3)
+        #expect(StorageFailureReloadTests.eventTypes(daemon) == ["above"], "no cancel: the instance stays")
+        #expect(try daemon.client.monitors().contains { $0.spec.template == "app.each" && $0.state.phase == "raised" })
+    }
 }
