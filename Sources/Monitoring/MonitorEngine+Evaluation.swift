@@ -15,13 +15,14 @@ extension MonitorEngine {
         // The state before this cycle of each monitor it changes: put back if its write fails.
         var backups: [Int: SlotBackup] = [:]
         core.withLock { core in
+            retryPendingFiles(core: &core)
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
             var events: [EventRecord] = []
-            var retired: [String] = []
             let version = table.structureVersion
-            if version != core.resolvedVersion {
+            if version != core.resolvedVersion || core.selectionsPending {
                 core.resolvedVersion = version
-                resolveSelections(now: now, core: &core, events: &events, retired: &retired, changed: &changed)
+                core.selectionsPending = false
+                resolveSelections(now: now, core: &core, changed: &changed)
             }
             // Groups whose deepest dependent is shallower go first.
             let rates = core.groups.keys.sorted { left, right in
@@ -116,8 +117,8 @@ extension MonitorEngine {
                         || (core.settings[index]?.interval ?? 0) > 0
                 }
             }
-            if !events.isEmpty || !changed.isEmpty || !retired.isEmpty || !core.unwritten.isEmpty {
-                commitCycle(events: events, saving: changed, backups: backups, retired: retired, core: &core)
+            if !events.isEmpty || !changed.isEmpty || !core.unwritten.isEmpty {
+                commitCycle(events: events, saving: changed, backups: backups, core: &core)
             }
         }
     }

@@ -129,10 +129,10 @@ extension MonitorEngine {
     /// that one monitor's failing write never undoes another's events. A monitor whose write
     /// fails gets its state from before the cycle back (`backups`): its transition stays
     /// pending, is found again at its next evaluation and written then. Events no monitor's
-    /// state can wait for go to `core.unwritten` and are written first next time.
+    /// state can wait for (a storm summary, a plug-in's change) go to `core.unwritten` and are
+    /// written first next time.
     func commitCycle(
-        events: [EventRecord], saving indexes: [Int], backups: [Int: SlotBackup], retired: [String],
-        core: inout Core
+        events: [EventRecord], saving indexes: [Int], backups: [Int: SlotBackup], core: inout Core
     ) {
         var loose = core.unwritten
         var groups: [(index: Int, events: [EventRecord])] = []
@@ -164,7 +164,6 @@ extension MonitorEngine {
                 try database.transaction {
                     do {
                         try database.savepoint {
-                            try MonitorStore.forgetInstances(retired, in: database)
                             written = try EventStore.append(loose, in: database)
                         }
                     } catch {
@@ -262,7 +261,7 @@ extension MonitorEngine {
     /// Logs events that no monitor raised (a plug-in added or removed), durably, and hands them
     /// to streams and sinks like any other; kept and retried while the database refuses them.
     public func log(_ events: [EventRecord]) {
-        core.withLock { core in commitCycle(events: events, saving: [], backups: [:], retired: [], core: &core) }
+        core.withLock { core in commitCycle(events: events, saving: [], backups: [:], core: &core) }
     }
 
     /// Writes every monitor's state (at a clean stop).

@@ -60,14 +60,18 @@ public final class MonitorEngine: Sendable {
         var depth: [Int: Int] = [:]
         /// Key-target monitors by subsystem and rate (see `countSampling`).
         var samplingCounts: [String: [Double: Int]] = [:]
-        /// Events no monitor's state can wait for (a storm summary, a retired instance's
-        /// cancel) that the state database refused: written first at the next commit.
+        /// Events no monitor's state can wait for (a storm summary, a plug-in's change) that the state database refused: written first at the next commit.
         var unwritten: [EventRecord] = []
         /// Monitors whose own write failed while others' succeeded, and why (logged once each).
         var failing: [String: String] = [:]
         /// The monitors from files by id, with the hash of their spec's stored text as last
         /// reconciled: a reload compares these instead of loading every definition.
         var fileFingerprints: [String: Int] = [:]
+        /// A monitors.d reconcile the state database refused: retried at each evaluation.
+        var pendingFiles: PendingFiles?
+        /// Selections to resolve again at the next cycle: an instance's retirement or saved
+        /// state could not be written or read.
+        var selectionsPending = false
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

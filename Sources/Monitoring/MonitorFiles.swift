@@ -20,6 +20,12 @@ public struct FileMonitor: Sendable {
     }
 }
 
+/// A reconcile the state database refused, kept to be retried, and why it failed.
+struct PendingFiles: Sendable {
+    let prepared: PreparedMonitorFiles
+    var failure: String
+}
+
 /// monitors.d's entries made into definitions, validated and encoded away from the engine's
 /// lock (on the thread that reads the files), so that applying them on the sampling thread is
 /// a comparison per monitor.
@@ -71,79 +77,119 @@ extension MonitorEngine {
     /// from the API are not touched. A precondition is checked as the API checks it: one that
     /// names no monitor or comes back round is refused. Returns, per entry that cannot be used,
     /// why.
+    ///
+    /// Written first, memory changed after: when the state database refuses the changes (a
+    /// full disk), memory stays as it was and the reconcile stays pending (`monitorFilesPending`),
+    /// retried at every evaluation until it is written or a newer reload replaces it, so that
+    /// a removed monitor's `canceled` is never lost.
     public func reconcile(_ prepared: PreparedMonitorFiles) -> [String] {
         var problems = prepared.problems
-        let now = Clock.wall()
-        let encoder = WireJSON.encoder()
         core.withLock { core in
-            // Looked up, never copied: the entries hold a definition each.
-            let wanted = prepared.entries
-            // The refused entries, then those found unchanged: neither is added.
-            var settled = refuseDependencyProblems(wanted, core, problems: &problems)
-            var events: [EventRecord] = []
-            var saving: [Int] = []
-            // The monitors' table changes, made in the transaction that logs the events.
-            var changes: [(Database) throws -> Void] = []
-            var fingerprints: [String: Int] = [:]
-            // Gone from the files, or changed: retire the old monitor.
-            for index in core.definitions.occupied where core.definitions.has(.fromFile, index) {
-                let id = core.definitions.id(index)
-                let replacement = settled.contains(id) ? nil : wanted[id]
-                if let replacement {
-                    // Unchanged: by the fingerprint of what was applied, else (the first time
-                    // after a start) by the stored definition.
-                    let unchanged: Bool
-                    if let applied = core.fileFingerprints[id] {
-                        unchanged = applied == replacement.fingerprint
-                    } else if let definition = core.definitions[index] {
-                        unchanged = (try? encoder.encode(replacement.definition.spec)) == (try? encoder.encode(definition.spec))
-                    } else {
-                        unchanged = false
-                    }
-                    if unchanged {
-                        fingerprints[id] = replacement.fingerprint
-                        settled.insert(id)
-                        continue
-                    }
-                }
-                if replacement == nil && core.dependencies.contains(where: { $0.value.monitor == id && !core.definitions.has(.fromFile, $0.key) }) {
-                    problems.append("\(core.definitions[index]?.spec.source ?? ""): \(id): monitors from the API depend on it; it stays until they go")
-                    continue
-                }
-                if core.slots[index].loggedRaised {
-                    events.append(cancelEvent(index, core, reason: replacement == nil ? "its file no longer declares it" : "its file changed it"))
-                }
-                let retired = removeInstances(of: index, reason: "its template's file changed", core: &core, events: &events)
-                remove(index, from: &core)
-                changes.append { database in
-                    try MonitorStore.forgetInstances(retired, in: database)
-                    try MonitorStore.delete(id, in: database)
-                }
-            }
-            for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
-                guard let entry = wanted[id] else { continue }
-                if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
-                    problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
-                    continue
-                }
-                let text = entry.text
-                changes.append { database in try MonitorStore.put(id: id, specText: text, owner: 0, createdAt: now, in: database) }
-                saving.append(add(entry.definition, to: &core))
-                fingerprints[id] = entry.fingerprint
-            }
-            core.fileFingerprints = fingerprints
-            guard !events.isEmpty || !changes.isEmpty else { return }
-            do {
-                try commit(events: events, saving: saving, core: &core) { database in
-                    for change in changes { try change(database) }
-                }
-            } catch {
-                // What memory holds is no longer known to be stored: compare in full next time.
-                core.fileFingerprints = [:]
-                problems.append("monitors.d: cannot store the monitors: \(error)")
+            if let failure = reconcile(prepared, core: &core, problems: &problems) {
+                problems.append("monitors.d: cannot store the monitors: \(failure); nothing changed, retried until it can be written")
             }
         }
         return problems
+    }
+
+    /// Why the last reconcile could not be written, while it waits to be retried (nil: none waits).
+    public var monitorFilesPending: String? { core.withLock { $0.pendingFiles?.failure } }
+
+    /// Retries a reconcile the database refused (at each evaluation, before the monitors run).
+    func retryPendingFiles(core: inout Core) {
+        guard let pending = core.pendingFiles else { return }
+        var ignored: [String] = []
+        if let failure = reconcile(pending.prepared, core: &core, problems: &ignored) {
+            core.pendingFiles?.failure = failure
+        } else {
+            report(.recovered("the monitors.d reload that could not be written is written"))
+        }
+    }
+
+    /// The reconcile itself, under the engine's lock; returns why its commit failed, if it did
+    /// (it is then pending, memory untouched).
+    private func reconcile(_ prepared: PreparedMonitorFiles, core: inout Core, problems: inout [String]) -> String? {
+        let now = Clock.wall()
+        let encoder = WireJSON.encoder()
+        // Looked up, never copied: the entries hold a definition each.
+        let wanted = prepared.entries
+        // The refused entries, then those found unchanged: neither is added.
+        var settled = refuseDependencyProblems(wanted, core, problems: &problems)
+        var events: [EventRecord] = []
+        // Planned without touching memory: the monitors to retire and the entries to add.
+        var removing: [Int] = []
+        var adding: [PreparedMonitorFiles.Entry] = []
+        // The monitors' table changes, made in the transaction that logs the events.
+        var changes: [(Database) throws -> Void] = []
+        var fingerprints: [String: Int] = [:]
+        // Gone from the files, or changed: retire the old monitor.
+        for index in core.definitions.occupied where core.definitions.has(.fromFile, index) && !core.definitions.has(.instance, index) {
+            let id = core.definitions.id(index)
+            let replacement = settled.contains(id) ? nil : wanted[id]
+            if let replacement {
+                // Unchanged: by the fingerprint of what was applied, else (the first time
+                // after a start) by the stored definition.
+                let unchanged: Bool
+                if let applied = core.fileFingerprints[id] {
+                    unchanged = applied == replacement.fingerprint
+                } else if let definition = core.definitions[index] {
+                    unchanged = (try? encoder.encode(replacement.definition.spec)) == (try? encoder.encode(definition.spec))
+                } else {
+                    unchanged = false
+                }
+                if unchanged {
+                    fingerprints[id] = replacement.fingerprint
+                    settled.insert(id)
+                    continue
+                }
+            }
+            if replacement == nil && core.dependencies.contains(where: { $0.value.monitor == id && !core.definitions.has(.fromFile, $0.key) }) {
+                problems.append("\(core.definitions[index]?.spec.source ?? ""): \(id): monitors from the API depend on it; it stays until they go")
+                continue
+            }
+            if core.slots[index].loggedRaised {
+                events.append(cancelEvent(index, core, reason: replacement == nil ? "its file no longer declares it" : "its file changed it"))
+            }
+            let retired = instanceCancels(of: index, reason: "its template's file changed", core: core, events: &events)
+            removing.append(index)
+            changes.append { database in
+                try MonitorStore.forgetInstances(retired, in: database)
+                try MonitorStore.delete(id, in: database)
+            }
+        }
+        for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
+            guard let entry = wanted[id] else { continue }
+            if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
+                problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
+                continue
+            }
+            let text = entry.text
+            changes.append { database in try MonitorStore.put(id: id, specText: text, owner: 0, createdAt: now, in: database) }
+            adding.append(entry)
+            fingerprints[id] = entry.fingerprint
+        }
+        if !events.isEmpty || !changes.isEmpty {
+            do {
+                try commit(events: events, saving: [], core: &core) { database in
+                    for change in changes { try change(database) }
+                }
+            } catch {
+                core.pendingFiles = PendingFiles(prepared: prepared, failure: error.message)
+                return error.message
+            }
+        }
+        // Committed: memory follows.
+        core.pendingFiles = nil
+        var ignored: [EventRecord] = []
+        for index in removing {
+            _ = removeInstances(of: index, reason: "", core: &core, events: &ignored)
+            remove(index, from: &core)
+        }
+        let added = adding.map { add($0.definition, to: &core) }
+        core.fileFingerprints = fingerprints
+        // Their fresh state; what is not written now is written at their first change.
+        if !added.isEmpty { try? commit(events: [], saving: added, core: &core) }
+        return nil
     }
 
     /// The entries whose precondition names no monitor or comes back round (the API's check),

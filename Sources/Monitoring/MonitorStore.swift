@@ -91,11 +91,12 @@ public struct MonitorStore: Sendable {
     }
 
     /// A template instance's saved state (nil: none, or unreadable).
-    func instanceState(_ id: String) -> SavedState? {
-        let stored = try? database.withDatabase { database in
+    /// Throws when the database cannot be read; nil when it holds none (or none readable).
+    func savedInstanceState(_ id: String) throws -> SavedState? {
+        let stored = try database.withDatabase { database in
             try database.execute("SELECT state FROM instance_state WHERE id = ?", [.text(id)]).first?.first?.text
         }
-        guard let text = stored ?? nil else { return nil }
+        guard let text = stored else { return nil }
         return try? JSONDecoder().decode(SavedState.self, from: Data(text.utf8))
     }
 

@@ -74,10 +74,7 @@ extension MonitorEngine {
     /// exist now: new matching statistics join (or get an instance), vanished ones leave (an
     /// instance that was raised is cancelled as it retires). Called when the sample table's
     /// structure has changed.
-    func resolveSelections(
-        now: Double, core: inout Core, events: inout [EventRecord], retired: inout [String],
-        changed: inout [Int]
-    ) {
+    func resolveSelections(now: Double, core: inout Core, changed: inout [Int]) {
         core.resolvedAt = now
         for index in Array(core.aggregates.keys) {
             guard var members = core.aggregates[index] else { continue }
@@ -90,6 +87,9 @@ extension MonitorEngine {
                 core.slots[index].previousTime = .nan
             }
         }
+        // Instances whose resource went away, retired only once their cancels are written.
+        var retiring: [(template: Int, id: String)] = []
+        var retiringEvents: [EventRecord] = []
         for index in Array(core.templates.keys) {
             guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
             var wanted: [String: StatisticDescriptor] = [:]
@@ -97,24 +97,44 @@ extension MonitorEngine {
                 wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
             }
             for (id, _) in template.instances where wanted[id] == nil {
-                // The resource went away: retire its monitor.
-                if let instance = core.indexByID[id] {
-                    if core.slots[instance].loggedRaised { events.append(cancelEvent(instance, core, reason: "its resource went away")) }
-                    remove(instance, from: &core)
+                if let instance = core.indexByID[id], core.slots[instance].loggedRaised {
+                    retiringEvents.append(cancelEvent(instance, core, reason: "its resource went away"))
                 }
-                template.instances[id] = nil
-                retired.append(id)
+                retiring.append((index, id))
             }
             for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
                 guard core.indexByID[id] == nil, let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
+                // Its saved state first: an instance that cannot read it (an I/O error) would
+                // start clear while the log says raised. It is made at the next cycle instead.
+                let saved: SavedState?
+                do {
+                    saved = try store.savedInstanceState(id)
+                } catch {
+                    core.selectionsPending = true
+                    continue
+                }
                 let added = add(instance, to: &core)
-                restoreState(of: added, id: id, core: &core)
+                if let saved { apply(saved, to: added, core: &core) }
                 if !core.slots[index].running { core.slots[added].running = false }
                 core.slots[added].paused = core.slots[index].paused
                 template.instances[id] = descriptor.key.text
                 changed.append(added)
             }
             core.templates[index] = template
+        }
+        guard !retiring.isEmpty else { return }
+        // Memory follows the log: the cancels and the forgotten state are written first; when
+        // they cannot be, the instances stay (raised ones raised) and retire at a later cycle.
+        let ids = retiring.map(\.id)
+        do {
+            try commit(events: retiringEvents, saving: [], core: &core) { database in try MonitorStore.forgetInstances(ids, in: database) }
+        } catch {
+            core.selectionsPending = true
+            return
+        }
+        for (index, id) in retiring {
+            if let instance = core.indexByID[id] { remove(instance, from: &core) }
+            core.templates[index]?.instances[id] = nil
         }
     }
 
@@ -170,12 +190,6 @@ extension MonitorEngine {
         else { return nil }
         instance.spec.template = template.id
         return instance
-    }
-
-    /// A restarted resmond's instance picks up its saved state (raised stays raised).
-    func restoreState(of index: Int, id: String, core: inout Core) {
-        guard let saved = store.instanceState(id) else { return }
-        apply(saved, to: index, core: &core)
     }
 
     /// The `canceled` events of a template's raised instances, and the instances' ids, without

@@ -79,6 +79,8 @@ final class ReloadRequests: Sendable {
         var applications = 0
         /// What the last applied reload reported.
         var messages: [String] = []
+        /// Why the last applied reload's monitors.d changes could not be written (nil: they were).
+        var storageFailure: String?
         var waiters: [(generation: Int, semaphore: DispatchSemaphore)] = []
         /// Tickets given to reloads as they start reading, and the newest queued so far.
         var tickets = 0
@@ -120,11 +122,12 @@ final class ReloadRequests: Sendable {
     }
 
     /// Records that reload `generation` has been applied and wakes those waiting for it.
-    func finish(_ generation: Int, messages: [String]) {
+    func finish(_ generation: Int, messages: [String], storageFailure: String? = nil) {
         let woken = state.withLock { state -> [DispatchSemaphore] in
             state.applied = generation
             state.applications += 1
             state.messages = messages
+            state.storageFailure = storageFailure
             let ready = state.waiters.filter { $0.generation <= generation }
             state.waiters.removeAll { $0.generation <= generation }
             return ready.map(\.semaphore)
@@ -135,12 +138,13 @@ final class ReloadRequests: Sendable {
     /// How many reloads have been applied since the start (`/v1/status`'s `reloads`).
     var applications: Int { state.withLock { $0.applications } }
 
-    /// What reload `generation` (or a later one that replaced it) reported, or nil when it is
-    /// not applied within `seconds`.
-    func wait(for generation: Int, seconds: Double) -> [String]? {
+    /// What reload `generation` (or a later one that replaced it) reported, and why its
+    /// monitors.d changes could not be written if they could not, or nil when it is not applied
+    /// within `seconds`.
+    func wait(for generation: Int, seconds: Double) -> (messages: [String], storageFailure: String?)? {
         let semaphore = DispatchSemaphore(value: 0)
-        let done = state.withLock { state -> [String]? in
-            if state.applied >= generation { return state.messages }
+        let done = state.withLock { state -> (messages: [String], storageFailure: String?)? in
+            if state.applied >= generation { return (state.messages, state.storageFailure) }
             state.waiters.append((generation, semaphore))
             return nil
         }
@@ -148,7 +152,7 @@ final class ReloadRequests: Sendable {
         if semaphore.wait(timeout: .now() + seconds) == .timedOut {
             state.withLock { state in state.waiters.removeAll { $0.semaphore === semaphore } }
         }
-        return state.withLock { $0.applied >= generation ? $0.messages : nil }
+        return state.withLock { $0.applied >= generation ? ($0.messages, $0.storageFailure) : nil }
     }
 }
 
@@ -196,9 +200,15 @@ struct Reloader: Sendable {
         case .success(let value): asked = value
         case .failure(let refused): return .failure(refused)
         }
-        let messages =
-            requests.wait(for: asked.generation, seconds: 30)
-            ?? ["the reload is queued: the sampling thread has not applied it within 30 s"]
+        let applied = requests.wait(for: asked.generation, seconds: 30)
+        if let failure = applied?.storageFailure {
+            return .failure(
+                ReloadRefused(
+                    message:
+                        "the configuration is applied, but monitors.d's changes cannot be written to the state database (\(failure)): the monitors stay as they were, and the changes are retried at each cycle until they are written",
+                    storage: true))
+        }
+        let messages = applied?.messages ?? ["the reload is queued: the sampling thread has not applied it within 30 s"]
         return .success(ReloadResponse(configFile: asked.configFile, restartRequired: asked.restartRequired, messages: messages))
     }
 }

@@ -128,7 +128,7 @@ final class SamplingService: Service {
             if stopping.load(ordering: .acquiring) { return }
             if let (plan, generation) = reloads.take() {
                 let messages = apply(plan)
-                reloads.finish(generation, messages: messages)
+                reloads.finish(generation, messages: messages, storageFailure: engine.monitorFilesPending)
                 // A new step counts from its next boundary; otherwise a reload never costs a
                 // sample that is due (a storm of them once left none).
                 if Double(plan.configuration.step) != step { continue }

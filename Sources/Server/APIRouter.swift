@@ -160,6 +160,7 @@ public struct APIRouter: HTTPHandler {
             }
             switch reload() {
             case .success(let done): return try json(done)
+            case .failure(let refused) where refused.storage: throw Failure(status: 507, code: .storage, message: refused.message)
             case .failure(let refused): throw Failure(status: 400, code: .badRequest, message: refused.message)
             }
         case "/v1/sinks":
@@ -379,5 +380,11 @@ public struct APIRouter: HTTPHandler {
 /// Why a reload was refused: the file's error; the running configuration is kept.
 public struct ReloadRefused: Error, Sendable {
     public let message: String
-    public init(message: String) { self.message = message }
+    /// The state database refused the reload's monitors.d changes (507 `storage`), rather than
+    /// the file being refused (400).
+    public let storage: Bool
+    public init(message: String, storage: Bool = false) {
+        self.message = message
+        self.storage = storage
+    }
 }

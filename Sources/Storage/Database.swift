@@ -120,9 +120,11 @@ public final class Database: @unchecked Sendable {
         do {
             let result = try body()
             try execute("COMMIT")
+            committedID = max(committedID, handedOut)
             return result
         } catch {
             _ = try? execute("ROLLBACK")
+            handedOut = committedID
             throw error
         }
     }
@@ -132,11 +134,13 @@ public final class Database: @unchecked Sendable {
     /// undo the others').
     public func savepoint<Result>(_ body: () throws -> Result) throws -> Result {
         try execute("SAVEPOINT part")
+        let before = handedOut
         do {
             let result = try body()
             try execute("RELEASE part")
             return result
         } catch {
+            handedOut = before
             _ = try? execute("ROLLBACK TO part")
             _ = try? execute("RELEASE part")
             throw error
@@ -145,14 +149,22 @@ public final class Database: @unchecked Sendable {
 
     public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
 
-    /// The highest id the marker has reserved, and how to reserve more (StateDatabase sets it).
-    var reservation: (ceiling: Int64, reserve: @Sendable (Int64) throws -> Int64)?
+    /// The highest id the marker has reserved, and how to reserve more (StateDatabase sets it):
+    /// called with the id to hand out and the highest id committed so far.
+    var reservation: (ceiling: Int64, reserve: @Sendable (_ id: Int64, _ committed: Int64) throws -> Int64)?
+    /// The highest id handed out in the open transaction (or committed), and the highest in a
+    /// committed one: what the marker records as surely in the database (or its log).
+    private var handedOut: Int64 = 0
+    var committedID: Int64 = 0 {
+        didSet { handedOut = max(handedOut, committedID) }
+    }
 
     /// Called with each id a sequence hands out, before its transaction commits: past the
     /// reserved ids, the marker reserves more first, so that no id is ever handed out twice.
     public func handOut(_ id: Int64) throws {
+        handedOut = max(handedOut, id)
         guard let reservation, id > reservation.ceiling else { return }
-        self.reservation?.ceiling = try reservation.reserve(id)
+        self.reservation?.ceiling = try reservation.reserve(id, committedID)
     }
 
     /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the

@@ -32,16 +32,18 @@ public final class StateDatabase: Sendable {
         self.marker = Mutex(marker)
         startReport = report
         database = Mutex(opened)
-        let reserve: @Sendable (Int64) throws -> Int64 = { [markerPath, continuity, weak self] id in
+        let reserve: @Sendable (Int64, Int64) throws -> Int64 = { [markerPath, continuity, weak self] id, committed in
             try self?.marker.withLock { marker in
                 guard var next = marker else { return Int64.max }
                 next.ceiling = id + continuity.block
+                next.floor = max(next.floor, committed)
                 try next.write(markerPath)
                 marker = next
                 return next.ceiling
             } ?? Int64.max
         }
         opened.reservation = (marker.ceiling, reserve)
+        opened.committedID = marker.floor
     }
 
     public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
@@ -61,6 +63,7 @@ public final class StateDatabase: Sendable {
                 guard var next = marker else { return }
                 next.stoppedCleanly = true
                 next.lastID = lastID
+                next.floor = max(next.floor, lastID)
                 next.rows = rows
                 try next.write(markerPath)
                 marker = next
@@ -101,14 +104,22 @@ public final class StateDatabase: Sendable {
         let rows = try opened.execute("SELECT COUNT(*) FROM \(continuity.counted)").first?.first?.integer ?? 0
         var database = identity ?? StateMarker.newIdentity()
         if let known {
+            // After a crash only the floor is known: ids up to it were committed. A database whose
+            // sequence is below it lost committed transactions, however its log was damaged.
+            let crashLoss = !known.stoppedCleanly && identity == known.database && sequence < known.floor
             let lost: String? =
                 identity != known.database
                 ? (identity == nil ? "it is empty or new" : "it is another database (\(identity ?? ""))")
                 : known.stoppedCleanly && (sequence < known.lastID || rows < known.rows)
-                    ? "it holds \(rows) \(continuity.counted) and \(continuity.sequence) up to id \(sequence)" : nil
+                    ? "it holds \(rows) \(continuity.counted) and \(continuity.sequence) up to id \(sequence)"
+                    : crashLoss
+                        ? "it holds \(continuity.sequence) up to id \(sequence): the transactions since its last checkpoint are gone (its write-ahead log was damaged or lost), \(continuity.counted) changed since then too"
+                        : nil
             if let lost {
                 let held =
-                    "\(markerPath) says it held \(known.stoppedCleanly ? "\(known.rows) \(continuity.counted) and " : "")\(continuity.sequence) up to id \(known.stoppedCleanly ? known.lastID : known.ceiling) (database \(known.database))"
+                    crashLoss
+                    ? "\(markerPath) says \(continuity.sequence) up to id \(known.floor) were committed before resmond stopped without a clean stop (database \(known.database))"
+                    : "\(markerPath) says it held \(known.stoppedCleanly ? "\(known.rows) \(continuity.counted) and " : "")\(continuity.sequence) up to id \(known.stoppedCleanly ? known.lastID : known.ceiling) (database \(known.database))"
                 guard continuity.acceptLoss else {
                     throw StateLossError(description: "the state database \(path) lost its contents: \(held), but \(lost); \(what)")
                 }
@@ -131,7 +142,7 @@ public final class StateDatabase: Sendable {
         }
         // The identity goes into the database file itself, not only the write-ahead log.
         try opened.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        let marker = StateMarker(database: chosen, ceiling: next + continuity.block, stoppedCleanly: false, lastID: next, rows: rows)
+        let marker = StateMarker(database: chosen, ceiling: next + continuity.block, floor: next, stoppedCleanly: false, lastID: next, rows: rows)
         try marker.write(markerPath)
         return (opened, marker, report)
     }

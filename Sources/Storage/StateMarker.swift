@@ -12,22 +12,28 @@ public struct StateMarker: Sendable, Equatable {
     /// Every id of the sequence (events) up to this may have been handed out: ids are reserved
     /// in blocks, the marker written before an id past it is committed.
     public var ceiling: Int64
+    /// Every id of the sequence up to this was committed, as far as the marker knows: the
+    /// highest id in a committed transaction when ids were last reserved (or the sequence at
+    /// start). A database that holds less after a crash lost committed transactions (its
+    /// write-ahead log was damaged or lost). 0 in a marker from before it was kept.
+    public var floor: Int64
     /// Whether the last run stopped cleanly; then `lastID` and `rows` are exact.
     public var stoppedCleanly: Bool
     /// The sequence's last id and the counted table's rows (monitors) at the last clean stop.
     public var lastID: Int64
     public var rows: Int64
 
-    public init(database: String, ceiling: Int64, stoppedCleanly: Bool, lastID: Int64, rows: Int64) {
+    public init(database: String, ceiling: Int64, floor: Int64 = 0, stoppedCleanly: Bool, lastID: Int64, rows: Int64) {
         self.database = database
         self.ceiling = ceiling
+        self.floor = floor
         self.stoppedCleanly = stoppedCleanly
         self.lastID = lastID
         self.rows = rows
     }
 
     var text: String {
-        "database \(database)\nceiling \(ceiling)\nstopped-cleanly \(stoppedCleanly ? 1 : 0)\nlast-id \(lastID)\nrows \(rows)\n"
+        "database \(database)\nceiling \(ceiling)\ncommitted \(floor)\nstopped-cleanly \(stoppedCleanly ? 1 : 0)\nlast-id \(lastID)\nrows \(rows)\n"
     }
 
     init?(text: String) {
@@ -42,7 +48,9 @@ public struct StateMarker: Sendable, Equatable {
             let lastID = fields["last-id"].flatMap({ Int64($0) }),
             let rows = fields["rows"].flatMap({ Int64($0) })
         else { return nil }
-        self.init(database: String(database), ceiling: ceiling, stoppedCleanly: clean == "1", lastID: lastID, rows: rows)
+        // Absent from a marker written before it was kept: nothing known committed.
+        let floor = fields["committed"].flatMap { Int64($0) } ?? 0
+        self.init(database: String(database), ceiling: ceiling, floor: floor, stoppedCleanly: clean == "1", lastID: lastID, rows: rows)
     }
 
     /// The marker at `path`; nil when there is none. A marker that cannot be read is refused:

@@ -83,7 +83,7 @@ private final class FakeService: Service {
         #expect(taken.generation == generation)
         #expect(requests.take()?.generation == nil)
         Thread.detachNewThread { requests.finish(generation, messages: ["applied"]) }
-        #expect(requests.wait(for: generation, seconds: 30) == ["applied"])
+        #expect(requests.wait(for: generation, seconds: 30)?.messages == ["applied"])
     }
 
     /// A signal and `POST /v1/reload` preparing at once: the plan read later wins, whichever

@@ -97,4 +97,42 @@ import Testing
             #expect(earlier?.type == event.type && earlier?.monitorId == event.monitorId, "id \(event.id) was handed out twice")
         }
     }
+
+    /// Past a reservation of event ids the marker knows which ids were committed: a crash whose
+    /// write-ahead log is then lost is found out at start, not served without those commits.
+    @Test func aCrashFollowedByALostLogIsRefusedOnceIdsWereReservedPastTheLostCommits() throws {
+        let directory = TemporaryDirectory("resmon-crash-loss")
+        var daemon: DaemonHarness? = try DaemonHarness(directory: directory)
+        _ = try daemon!.client.push("app:test:level", value: 10)
+        let specs = (0..<600).map { index in
+            var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+            spec.id = "m\(index)"
+            return spec
+        }
+        _ = try daemon!.client.createMonitors(specs)
+        _ = try daemon!.client.push("app:test:level", value: 60)
+        #expect(daemon!.eventually(timeout: 60) { (try? daemon!.client.events(after: 599, limit: 10).events.isEmpty) == false })
+        _ = try daemon!.client.push("app:test:level", value: 1)
+        // The cancels take ids past the first block of 1000: the marker records the raises as committed.
+        #expect(daemon!.eventually(timeout: 60) { (try? daemon!.client.events(after: 1199, limit: 10).events.isEmpty) == false })
+        daemon!.signal(SIGKILL)
+        _ = daemon!.waitForExit(timeout: 10)
+        daemon = nil
+        // No false alarm: the same crash with its log intact starts with everything.
+        let intact = TemporaryDirectory("resmon-crash-intact")
+        try FileManager.default.createDirectory(atPath: intact.file("state"), withIntermediateDirectories: true)
+        for name in ["state.db", "state.db-wal", "state.db.marker"] {
+            try FileManager.default.copyItem(atPath: directory.file("state/" + name), toPath: intact.file("state/" + name))
+        }
+        let restarted = try DaemonHarness(directory: intact)
+        #expect(try restarted.client.monitors().count == 600)
+        #expect(try restarted.client.events(after: 1199, limit: 10).events.isEmpty == false)
+        #expect(!restarted.stderr.contains("lost"), "\(restarted.stderr)")
+
+        #expect(truncate(directory.file("state/state.db-wal"), 0) == 0)
+        let refused = try DaemonHarness(directory: directory, waitUntilReady: false)
+        let status = refused.waitForExit(timeout: 30)
+        #expect(status != nil && status != 0, "refuses a database that lost committed events: \(refused.stderr)")
+        #expect(refused.stderr.contains("up to id 600 were committed") && refused.stderr.contains("--accept-state-loss"), "\(refused.stderr)")
+    }
 }
