@@ -12,7 +12,7 @@ import Testing
 /// change while the state database refuses writes change memory only with their events.
 @Suite struct StorageFailureReloadTests {
     static func eventTypes(_ daemon: DaemonHarness) -> [String]? {
-        try? daemon.client.events().events.map(\.type)
+        try? daemon.client.events().events.map(\.type.rawValue)
     }
 
     @Test func aReloadThatCannotBeWrittenAnswersStorageAndIsRetriedUntilItsCancelIsLogged() throws {
