@@ -33,6 +33,7 @@ private func numberText(_ value: Double?) -> String {
 // MARK: - syslog
 
 /// RFC 5424 over a datagram socket: `<PRI>1 TIME HOST APP PID TYPE [resmon@32473 …][labels@32473 …] MESSAGE`.
+/// Sendable by hand: `socket` is opened and used by the one sink thread that calls `deliver`.
 final class SyslogTransport: SinkTransport, @unchecked Sendable {
     // `descriptor` is only touched by the sink's own thread.
     private let target: SinkConfiguration.SyslogTarget
@@ -174,6 +175,8 @@ final class WebhookTransport: SinkTransport {
 /// `resendSeconds` with `endsAt` four intervals ahead (as Prometheus does, so the alert resolves
 /// by itself if resmond goes away); a cancel sends it with `endsAt` set to the cancel's time.
 /// Firing alerts are kept in `sink_alerts` so that re-sending survives a restart.
+/// Sendable by hand: `lastResend` is read and written by the one sink thread that calls
+/// `deliver` and `idle`; firing alerts live in the database.
 final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
     // `lastResend` is only touched by the sink's own thread.
     struct Alert: Codable, Sendable {
@@ -307,6 +310,8 @@ extension DeliveryResult {
 /// group with an empty signal mask, the event as JSON on stdin and as RESMON_* variables, at most
 /// `concurrency` at once, the group killed at `timeoutSeconds`. A failing program is logged, not
 /// retried: a program is not a receiver that comes back.
+/// Sendable by hand: the children table, shared with the reaper timer, is behind a Mutex; the
+/// rest is immutable.
 final class ExecTransport: SinkTransport, @unchecked Sendable {
     let command: [String]
     let timeoutSeconds: Double

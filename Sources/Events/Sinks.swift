@@ -150,6 +150,8 @@ public final class SinkRunner: Sendable {
 }
 
 /// One sink's delivery loop.
+/// Sendable by hand: what other threads read (`progress`, `stopping`) is behind a Mutex or
+/// atomic; the transport and cursor are used by the worker's own thread only.
 final class SinkWorker: @unchecked Sendable {
     // `progress` is guarded by its lock; the rest is set in init.
     let configuration: SinkConfiguration

@@ -9,6 +9,8 @@ import Synchronization
 /// `rrd_regex`): glibc's `regcomp`/`regexec`, used before, has no bounds, and one backreference
 /// pattern took 59 s of CPU and `a{1,32767}` 550 MB. RE2 has no backreferences or lookaround and
 /// bounds a repetition count at 1000 (docs/API.md, "Regular expressions").
+/// Sendable by hand: the compiled RE2 is never changed after `init`, and RE2's const matching
+/// is safe from any number of threads at once.
 public final class BoundedRegex: @unchecked Sendable {
     // An RE2 is immutable after compiling and RE2 searches it from many threads at once (its
     // DFA caches take their own locks).
@@ -68,6 +70,7 @@ public final class BoundedRegex: @unchecked Sendable {
 
     // MARK: - Shared patterns
 
+    /// Sendable by hand: only read and written under `live`'s lock.
     private final class Reference: @unchecked Sendable {
         weak var regex: BoundedRegex?
         init(_ regex: BoundedRegex) { self.regex = regex }

@@ -13,6 +13,7 @@ import Synchronization
 
 /// One server-sent event stream's body: a bounded buffer in the C shim that libmicrohttpd drains
 /// while the connection lives. Writes never block; a full buffer says so.
+/// Sendable by hand: the shim's buffer behind `pointer` has its own lock; `writtenBytes` is atomic.
 public final class ServerStream: @unchecked Sendable {
     // The shim's stream is thread-safe; this class only owns one reference to it.
     let pointer: OpaquePointer
@@ -77,6 +78,7 @@ public final class EventStreamHub: Sendable {
         public init() {}
     }
 
+    /// Sendable by hand: touched only on the hub's serial queue (`resmond.streams`).
     private final class Subscriber: @unchecked Sendable {
         // Touched only on the hub's queue.
         let stream: ServerStream
@@ -104,6 +106,7 @@ public final class EventStreamHub: Sendable {
         }
     }
 
+    /// Sendable by hand: touched only on the hub's serial queue (`resmond.streams`).
     private final class State: @unchecked Sendable {
         // Touched only on the hub's queue.
         var subscribers: [ObjectIdentifier: Subscriber] = [:]

@@ -138,6 +138,9 @@ public enum ListeningSocket {
 }
 
 /// An HTTP/1.1 server on libmicrohttpd's own threads over one listening socket.
+/// Sendable by hand: `server` is set by `start` and cleared by `stop`, both called by the HTTP
+/// service's owner in turn, never at once; libmicrohttpd's threads only see `context`, which is
+/// immutable.
 public final class HTTPServer: @unchecked Sendable {
     // `server` is written in init and stop only, both on the owner's thread.
     private final class Context {

@@ -49,6 +49,8 @@ public struct SubsystemSettings: Sendable, Equatable {
 /// Runs each subsystem on its own period and publishes what it read into the sample table.
 ///
 /// `collect` is called from the sampling thread only; `statuses` may be read from any thread.
+/// Sendable by hand: `entries`, `step` and `batch` belong to the sampling thread; what other
+/// threads read or request (`board`, `fasterRequests`) is behind a Mutex.
 public final class Collector: @unchecked Sendable {
     // The subsystems and their schedule are confined to the sampling thread; only the status
     // board crosses threads, behind its mutex.
