@@ -86,6 +86,8 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
         .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
         .testTarget(
+            name: "ServerTests", dependencies: ["Server", "Statistics", "History", "Monitoring", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
+        .testTarget(
             name: "DaemonTests",
             dependencies: [
                 "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",

@@ -87,16 +87,6 @@ import Testing
         #expect(wrong.error.contains("is not a monitor spec: field \"value\": expected a number"), "\(wrong.error)")
         #expect(!wrong.error.contains("DecodingError"))
     }
-
-    @Test func anAPIBodyWithATrailingCommaIsRefusedWithWhere() throws {
-        let daemon = try DaemonHarness()
-        let response = try daemon.client.send("POST", "/v1/monitors", body: Array(#"{"target": "load:host:load1", "condition": "above", "value": 5,}"#.utf8))
-        #expect(response.status == 400)
-        #expect(
-            String(decoding: response.body, as: UTF8.self).contains("not valid JSON: line 1, column 64: a trailing comma before"),
-            "\(String(decoding: response.body, as: UTF8.self))")
-        #expect(try daemon.client.monitors().isEmpty)
-    }
 }
 
 extension StrictJSONTests {
