@@ -24,6 +24,9 @@ extension MonitorEngine {
             }
         }
         let ids = definitions.map(\.id)
+        if owner != 0, let position = ids.firstIndex(where: { $0.contains(".") }) {
+            throw MonitorError(kind: .forbidden, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.dottedIDRefusal(ids[position]))
+        }
         if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
         return try core.withLock { core throws(MonitorError) -> [MonitorInfo] in
             if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
@@ -50,6 +53,15 @@ extension MonitorEngine {
             let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
             return definitions.map { info(indexes[$0.id]!, core, definition: $0) }
         }
+    }
+
+    /// Ids with a dot are root's: monitors.d makes `<file stem>.<entry>`, the defaults are
+    /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<resource>`.
+    /// Another user's monitor on such an id would stand in the way of root's configuration (a
+    /// file added later, a reload), so only root creates them through the API.
+    static func dottedIDRefusal(_ id: String) -> String {
+        "id \(id): ids with a dot belong to root's configuration (monitors.d's <file>.<entry>, defaults.*, perfmon.*, "
+            + "a template's instances); only root may create one: choose an id without a dot"
     }
 
     /// The spec fields only resmond sets: `template` on a template's instances, `source` on
@@ -99,6 +111,19 @@ extension MonitorEngine {
             for (id, monitor) in preconditions { dependsOn[id] = monitor }
             let indexByID = core.indexByID
             exists = { indexByID[$0] != nil || incoming.contains($0) }
+        }
+
+        /// The monitors that keep `index` from being deleted: those that depend on it and have
+        /// its owner. Another owner's dependent never does (a user would otherwise pin root's
+        /// monitors in place, or root a user's): it stays, and its precondition, naming no
+        /// monitor, holds it back from raising until a monitor with that id exists again.
+        /// `excluding`: dependents that go in the same change (monitors.d's own).
+        static func blockers(of index: Int, _ core: Core, excluding: (Int) -> Bool = { _ in false }) -> [String] {
+            let id = core.definitions.id(index)
+            let owner = core.definitions.owner(index)
+            return core.dependencies.filter { dependent, dependency in
+                dependency.monitor == id && core.definitions.owner(dependent) == owner && !excluding(dependent)
+            }.map { core.definitions.id($0.key) }.sorted()
         }
 
         /// Throws the API's error when `definition`'s precondition names no monitor, or leads
@@ -188,7 +213,7 @@ extension MonitorEngine {
             if core.definitions.has(.fromFile, index), let source = core.definitions[index]?.spec.source {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) comes from \(source): remove it from the file, then reload resmond")
             }
-            let dependents = core.dependencies.filter { $0.value.monitor == id }.map { core.definitions.id($0.key) }.sorted()
+            let dependents = DependencyGraph.blockers(of: index, core)
             if !dependents.isEmpty {
                 throw MonitorError(
                     kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")

@@ -238,6 +238,13 @@ public final class MonitorEngine: Sendable {
         }
         func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
         let selection = selectionReport(index, core)
+        // A precondition on a monitor its owner deleted (another owner's dependent never stops
+        // that): the monitor does not raise until one with that id exists again.
+        let waiting = core.dependencies[index].flatMap { dependency in
+            core.indexByID[dependency.monitor] == nil
+                ? "precondition.monitor: no monitor \(dependency.monitor) now: it does not raise until one exists" : nil
+        }
+        let warnings = [selection.warning, waiting].compactMap { $0 }
         return MonitorInfo(
             id: core.definitions.id(index), spec: spec, owner: owner, createdAt: createdAt,
             state: MonitorStateInfo(
@@ -248,7 +255,7 @@ public final class MonitorEngine: Sendable {
                 watermark: mark.flatMap { known($0.extreme) },
                 watermarkTime: mark.flatMap { known($0.extremeTime) },
                 level: bucket.map { $0.level.isNaN ? $0.size : $0.level },
-                members: selection.members, warning: selection.warning))
+                members: selection.members, warning: warnings.isEmpty ? nil : warnings.joined(separator: "; ")))
     }
 
     /// The definition an event describes. Reading it back can only fail when the database

@@ -143,8 +143,12 @@ extension MonitorEngine {
                     continue
                 }
             }
-            if replacement == nil && core.dependencies.contains(where: { $0.value.monitor == id && !core.definitions.has(.fromFile, $0.key) }) {
-                problems.append("\(core.definitions[index]?.spec.source ?? ""): \(id): monitors from the API depend on it; it stays until they go")
+            if replacement == nil, case let blockers = DependencyGraph.blockers(of: index, core, excluding: { core.definitions.has(.fromFile, $0) }),
+                !blockers.isEmpty
+            {
+                problems.append(
+                    "\(core.definitions[index]?.spec.source ?? ""): \(id): root's monitors \(blockers.joined(separator: ", ")) from the API depend on it; it stays until they go"
+                )
                 continue
             }
             if core.slots[index].loggedRaised {
@@ -160,8 +164,17 @@ extension MonitorEngine {
         for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
             guard let entry = wanted[id] else { continue }
             if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
-                problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor created through the API has this id")
-                continue
+                let source = entry.definition.spec.source ?? ""
+                let owner = core.definitions.owner(existing)
+                guard owner != 0 else {
+                    problems.append("\(source): \(id): a monitor root created through the API has this id")
+                    continue
+                }
+                // Another user's, made before such ids were root's: the file's monitor wins.
+                problems.append(
+                    "\(source): \(id): uid \(owner)'s monitor with this id (created through the API before ids with a dot were root's) is removed; the file's takes its place"
+                )
+                evict(existing, reason: "its id belongs to \(source)", core: core, events: &events, removing: &removing, changes: &changes)
             }
             let text = entry.text
             changes.append { database in try MonitorStore.put(id: id, specText: text, owner: 0, createdAt: now, in: database) }
@@ -183,6 +196,10 @@ extension MonitorEngine {
         var ignored: [EventRecord] = []
         for index in removing {
             _ = removeInstances(of: index, reason: "", core: &core, events: &ignored)
+            if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template, let owner = core.indexByID[template] {
+                // An instance that goes on its own (evicted): its template does not make it again.
+                core.templates[owner]?.instances[core.definitions.id(index)] = nil
+            }
             remove(index, from: &core)
         }
         let added = adding.map { add($0.definition, to: &core) }
@@ -190,6 +207,23 @@ extension MonitorEngine {
         // Their fresh state; what is not written now is written at their first change.
         if !added.isEmpty { try? commit(events: [], saving: added, core: &core) }
         return nil
+    }
+
+    /// Plans removing a monitor another user created on a file's id: its `canceled` (and its
+    /// instances') if raised, and its rows, in the reconcile's transaction.
+    private func evict(
+        _ index: Int, reason: String, core: Core, events: inout [EventRecord], removing: inout [Int],
+        changes: inout [(Database) throws -> Void]
+    ) {
+        let id = core.definitions.id(index)
+        if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: reason)) }
+        let retired = instanceCancels(of: index, reason: reason, core: core, events: &events)
+        let instance = core.definitions.has(.instance, index)
+        removing.append(index)
+        changes.append { database in
+            try MonitorStore.forgetInstances(retired + (instance ? [id] : []), in: database)
+            try MonitorStore.delete(id, in: database)
+        }
     }
 
     /// The entries whose precondition names no monitor or comes back round (the API's check),
