@@ -171,6 +171,22 @@ public final class Database: @unchecked Sendable {
     /// whole transaction back itself, and a savepoint's failure then undid everything.
     public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
+    /// `PRAGMA quick_check`: every page of every table and index well formed (not that indexes
+    /// match their tables, which `integrity_check` also reads). Throws `SQLITE_CORRUPT` with
+    /// SQLite's first findings when it is not.
+    public func checkPages() throws(DatabaseError) {
+        let findings: [String]
+        do {
+            findings = try execute("PRAGMA quick_check").compactMap { $0.first?.text }.filter { $0 != "ok" }
+        } catch {
+            // Damage bad enough stops the check itself.
+            throw DatabaseError(code: error.code, message: "\(path) fails PRAGMA quick_check: \(error.message)")
+        }
+        guard findings.isEmpty else {
+            throw DatabaseError(code: SQLITE_CORRUPT, message: "\(path) fails PRAGMA quick_check: \(findings.prefix(3).joined(separator: "; "))")
+        }
+    }
+
     /// The schema version (`PRAGMA user_version`).
     public func schemaVersion() throws(DatabaseError) -> Int {
         Int(try execute("PRAGMA user_version").first?.first?.integer ?? 0)

@@ -87,15 +87,18 @@ public final class StateDatabase: Sendable {
         let opened: Database
         do {
             let first = try Database(path: path)
+            // A file that opens can still have damaged pages (garbled on disk): refused like a lost one.
+            try first.checkPages()
             try first.migrate(migrations)
             opened = first
         } catch {
             guard continuity.acceptLoss else {
-                throw StateLossError(description: "cannot open the state database \(path): \(error); \(what)")
+                throw StateLossError(description: "cannot open the state database \(path), or it is damaged: \(error); \(what)")
             }
             let aside = path + ".damaged-\(Int(Clock.wall()))"
             for suffix in ["", "-wal", "-shm"] { rename(path + suffix, aside + suffix) }
-            report.append("the state database \(path) could not be opened (\(error)); moved aside to \(aside) and begun anew (--accept-state-loss)")
+            report.append(
+                "the state database \(path) could not be opened or is damaged (\(error)); moved aside to \(aside) and begun anew (--accept-state-loss)")
             opened = try Database(path: path)
             try opened.migrate(migrations)
         }
