@@ -164,8 +164,17 @@ public final class Database: @unchecked Sendable {
     public func handOut(_ id: Int64) throws {
         handedOut = max(handedOut, id)
         guard let reservation, id > reservation.ceiling else { return }
-        self.reservation?.ceiling = try reservation.reserve(id, committedID)
+        let ceiling = try reservation.reserve(id, committedID)
+        self.reservation?.ceiling = ceiling
+        // The database keeps the reservation too (`meta`), in the transaction that needed it:
+        // what a start without the marker continues above.
+        if let reservedKey, ceiling < Int64.max {
+            try execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(reservedKey), .text(String(ceiling))])
+        }
     }
+
+    /// The `meta` key that records reservations in the database (StateDatabase sets it).
+    var reservedKey: String?
 
     /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the
     /// whole transaction back itself, and a savepoint's failure then undid everything.

@@ -108,6 +108,25 @@ import Testing
         #expect(try accepted.client.events().events.first.map { $0.id > last } == true, "event ids never go backwards")
     }
 
+    /// With the marker gone too, event ids still continue above every id the database itself
+    /// records: its `meta` table keeps the reserved ids, apart from SQLite's own sequence.
+    @Test func withoutItsMarkerEventIDsContinueAboveWhatTheDatabaseRecords() throws {
+        let directory = TemporaryDirectory("resmon-no-marker")
+        let last = try StateLossTests.populate(directory, monitors: 3)
+        let path = directory.file("state/state.db")
+        try {
+            let database = try Database(path: path)
+            try database.execute("DELETE FROM events")
+            try database.execute("DELETE FROM sqlite_sequence")
+        }()
+        #expect(unlink(path + ".marker") == 0)
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 1)
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.count) == 3 })
+        let ids = try daemon.client.events().events.map(\.id)
+        #expect(ids.allSatisfy { $0 > last }, "event ids never go backwards: \(ids) after \(last)")
+    }
+
     @Test func eventIDsAfterACrashContinueAboveEveryIDHandedOut() throws {
         let directory = TemporaryDirectory("resmon-crash")
         let last = try StateLossTests.populate(directory, monitors: 3)
