@@ -12,10 +12,12 @@ extension MonitorEngine {
     public func evaluate(now: Double) {
         var pending: [Transition] = []
         var changed: [Int] = []
-        // The state before this cycle of each monitor it changes: put back if its write fails.
+        // The state before this cycle of each monitor it changes, taken only when a change is
+        // found: what the monitor shows while its transition waits in the outbox.
         var backups: [Int: SlotBackup] = [:]
         core.withLock { core in
             retryPendingFiles(core: &core)
+            retryOutbox(core: &core)
             table.copyColumns(values: &core.values, raws: &core.raws, times: &core.times, generations: &core.generations)
             var events: [EventRecord] = []
             let version = table.structureVersion
@@ -32,14 +34,11 @@ extension MonitorEngine {
                 let slack = min(step, rate) / 2
                 guard now + slack >= core.groups[rate]!.nextDue else { continue }
                 core.groups[rate]!.nextDue = now + rate
+                let waiting = !core.outbox.isEmpty
                 for index in core.groups[rate]!.members {
-                    var backup = SlotBackup(index, &core)
-                    let (transitions, changes) = (pending.count, changed.count)
-                    evaluate(index, now: now, core: &core, pending: &pending, changed: &changed)
-                    if pending.count != transitions || changed.count != changes {
-                        backup.lastRaiseEvent = core.lastRaiseEvent[index]
-                        backups[index] = backup
-                    }
+                    // Not evaluated past a transition that waits to be written.
+                    if waiting && core.outbox[index] != nil { continue }
+                    evaluate(index, now: now, core: &core, pending: &pending, changed: &changed, backups: &backups)
                 }
             }
             for transition in pending {
@@ -123,20 +122,34 @@ extension MonitorEngine {
         }
     }
 
+    /// Keeps a monitor's state from before this cycle, once, when its first change is found
+    /// (before anything of it in `core` is changed): the slot is computed out of place, so the
+    /// loop copies nothing for the monitors that do not change.
+    @inline(__always)
+    private func keepBackup(_ index: Int, _ core: inout Core, _ backups: inout [Int: SlotBackup], kind: KindState? = nil) {
+        guard backups[index] == nil else { return }
+        var backup = SlotBackup(index, &core)
+        if let kind { backup.kind = kind }
+        backup.lastRaiseEvent = core.lastRaiseEvent[index]
+        backups[index] = backup
+    }
+
     private func evaluate(
         _ index: Int, now: Double, core: inout Core,
-        pending: inout [Transition], changed: inout [Int]
+        pending: inout [Transition], changed: inout [Int], backups: inout [Int: SlotBackup]
     ) {
         guard core.slots[index].running else { return }
-        evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed)
+        evaluateReading(index, now: now, core: &core, pending: &pending, changed: &changed, backups: &backups)
         guard core.slots[index].stale, var extra = core.staleness[index], extra.staleAfter > 0, core.slots[index].running else { return }
         // noData: its own raise and cancel, apart from the threshold's state.
         if extra.lastKnown.isNaN { extra.lastKnown = now }  // the grace period starts with the monitor
         if !extra.noDataRaised && now - extra.lastKnown >= extra.staleAfter {
+            keepBackup(index, &core, &backups)
             extra.noDataRaised = true
             pending.append(Transition(index: index, outcome: .noData, value: .nan, time: now))
             changed.append(index)
         } else if extra.noDataRaised && now - extra.lastKnown < extra.staleAfter {
+            keepBackup(index, &core, &backups)
             extra.noDataRaised = false
             pending.append(Transition(index: index, outcome: .dataBack, value: core.slots[index].lastValue, time: now))
             changed.append(index)
@@ -153,7 +166,7 @@ extension MonitorEngine {
 
     private func evaluateReading(
         _ index: Int, now: Double, core: inout Core,
-        pending: inout [Transition], changed: inout [Int]
+        pending: inout [Transition], changed: inout [Int], backups: inout [Int: SlotBackup]
     ) {
         var slot = core.slots[index]
         let settings = slot.tuned ? core.settings[index] ?? .defaults : .defaults
@@ -161,6 +174,7 @@ extension MonitorEngine {
             // monitoringInterval: the monitor stops itself once it has run that long.
             if settings.startedAt.isNaN { core.settings[index]?.startedAt = now }
             if now - (settings.startedAt.isNaN ? now : settings.startedAt) >= settings.interval {
+                keepBackup(index, &core, &backups)
                 core.slots[index].running = false
                 changed.append(index)
                 return
@@ -178,7 +192,10 @@ extension MonitorEngine {
                 let key = core.definitions.keyText(index)
                 guard let key, let found = table.handle(for: key) else {
                     slot.lastEvaluated = now
-                    if slot.handle >= 0 && !slot.vanished && key != nil {
+                    // An instance's statistic gone retires it, with its own cancel (resolveSelections):
+                    // no vanished event, even when its retirement waits for the disk.
+                    if slot.handle >= 0 && !slot.vanished && key != nil && !core.definitions.has(.instance, index) {
+                        keepBackup(index, &core, &backups)
                         // The statistic went away (a process exited, a disk was removed): unknown.
                         slot.vanished = true
                         slot.lastValue = .nan
@@ -189,6 +206,7 @@ extension MonitorEngine {
                     return
                 }
                 if slot.vanished {
+                    keepBackup(index, &core, &backups)
                     slot.vanished = false
                     pending.append(Transition(index: index, outcome: .returned, value: .nan, time: now))
                 }
@@ -213,6 +231,9 @@ extension MonitorEngine {
         let upperBound = slot.transform == .percent ? core.settings[index]?.upperBound ?? .nan : .nan
         let value = slot.transformed(value: reading.value, raw: raw, time: time, upperBound: upperBound)
         let before = slot.phase
+        // The side state before this reading: written into `core` below, before the backup is
+        // known to be needed.
+        let kindBefore = slot.side >= 0 ? core.kinds[slot.side] : nil
         let outcome: Outcome
         switch slot.kind {
         case .threshold:
@@ -236,6 +257,8 @@ extension MonitorEngine {
                 outcome = .nothing
             }
         }
+        // `core` still holds the slot from before this reading.
+        if before != slot.phase || outcome != .nothing { keepBackup(index, &core, &backups, kind: kindBefore) }
         core.slots[index] = slot
         if slot.stale, value.isFinite { core.staleness[index]?.lastKnown = now }
         if slot.capture {

@@ -156,6 +156,7 @@ extension MonitorEngine {
         let encoder = WireJSON.encoder()
         return try core.withLock { core throws(MonitorError) -> MonitorInfo in
             let index = try lookup(id, core, caller: caller)
+            try settleOutbox([index] + instanceIndexes(of: index, core), core: &core)
             guard let old = core.definitions[index] else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
             if let template = old.spec.template {
                 throw MonitorError(kind: .conflict, message: "monitor \(id) is an instance of template \(template): change the template")
@@ -218,6 +219,7 @@ extension MonitorEngine {
                 throw MonitorError(
                     kind: .conflict, message: "monitors \(dependents.joined(separator: ", ")) depend on \(id) (precondition); change or delete them first")
             }
+            try settleOutbox([index] + instanceIndexes(of: index, core), core: &core)
             var events: [EventRecord] = []
             if core.slots[index].loggedRaised { events.append(cancelEvent(index, core, reason: "the monitor was deleted")) }
             let retired = instanceCancels(of: index, reason: "its template was deleted", core: core, events: &events)
@@ -245,7 +247,8 @@ extension MonitorEngine {
             let index = try lookup(id, core, caller: caller)
             var events: [EventRecord] = []
             // On a template, the action applies to the template and to every instance.
-            let targets = [index] + (core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? [])
+            let targets = [index] + instanceIndexes(of: index, core)
+            try settleOutbox(targets, core: &core)
             // Put back if the change cannot be written: memory never runs ahead of the database.
             let backups = targets.map { target in
                 var backup = SlotBackup(target, &core)
@@ -311,6 +314,10 @@ extension MonitorEngine {
             }
             return info(index, core)
         }
+    }
+
+    private func instanceIndexes(of index: Int, _ core: Core) -> [Int] {
+        core.templates[index]?.instances.keys.compactMap { core.indexByID[$0] } ?? []
     }
 
     private func lookup(_ id: String, _ core: Core, caller: Int) throws(MonitorError) -> Int {

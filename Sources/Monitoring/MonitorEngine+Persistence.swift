@@ -127,10 +127,10 @@ extension MonitorEngine {
 
     /// The evaluation's commit: each monitor's events and state in a savepoint of its own, so
     /// that one monitor's failing write never undoes another's events. A monitor whose write
-    /// fails gets its state from before the cycle back (`backups`): its transition stays
-    /// pending, is found again at its next evaluation and written then. Events no monitor's
-    /// state can wait for (a storm summary, a plug-in's change) go to `core.unwritten` and are
-    /// written first next time.
+    /// fails keeps its events and the state they lead to in its outbox (`core.outbox`) and
+    /// shows its state from before the cycle (`backups`) until they are written
+    /// (`retryOutbox`). Events no monitor's state can wait for (a storm summary, a plug-in's
+    /// change) go to `core.unwritten` and are written first next time.
     func commitCycle(
         events: [EventRecord], saving indexes: [Int], backups: [Int: SlotBackup], core: inout Core
     ) {
@@ -199,13 +199,81 @@ extension MonitorEngine {
             wideFailure = "\(error)"
             written = []
         }
-        for (index, _) in failed {
-            if let backup = backups[index] { restore(backup, to: index, core: &core) }
+        for (index, reason) in failed {
+            guard let backup = backups[index] else { continue }
+            // The events' ids and the raise they record come when they are written.
+            var after = SlotBackup(index, &core)
+            after.lastRaiseEvent = backup.lastRaiseEvent
+            let waiting = position[index].map { groups[$0].events } ?? []
+            core.outbox[index] = PendingTransition(events: waiting, after: after, reason: reason)
+            restore(backup, to: index, core: &core)
         }
         core.unwritten = looseFailure == nil ? [] : Array(loose.suffix(MonitorEngine.unwrittenLimit))
         if wideFailure == nil { noteFailing(failed, core: &core) }
         noteStorage(failure: wideFailure)
         if !written.isEmpty { published(written.sorted { $0.id < $1.id }) }
+    }
+
+    /// Writes the transitions waiting in the monitors' outboxes, each monitor in a savepoint of
+    /// its own: a written one's state advances to where its events lead and its evaluation
+    /// resumes (the next reading may cancel what was just raised: both are in the log). One the
+    /// database still refuses keeps waiting and keeps showing its state from before.
+    func retryOutbox(core: inout Core) {
+        guard !core.outbox.isEmpty else { return }
+        let encoder = WireJSON.encoder()
+        var written: [EventRecord] = []
+        // The state each written monitor showed before: put back if the transaction fails as a whole.
+        var shown: [Int: SlotBackup] = [:]
+        var wideFailure: String?
+        do {
+            try store.database.withDatabase { database in
+                try database.transaction {
+                    for index in core.outbox.keys.sorted() {
+                        guard let waiting = core.outbox[index] else { continue }
+                        var before = SlotBackup(index, &core)
+                        before.lastRaiseEvent = core.lastRaiseEvent[index]
+                        restore(waiting.after, to: index, core: &core)
+                        do {
+                            written += try database.savepoint {
+                                let stored = try EventStore.append(waiting.events, in: database)
+                                noteRaises(stored, core: &core)
+                                try save(index, encoder: encoder, core: core, in: database)
+                                return stored
+                            }
+                            shown[index] = before
+                        } catch {
+                            restore(before, to: index, core: &core)
+                            guard database.inTransaction else { throw error }
+                            core.outbox[index]?.reason = "\(error)"
+                            if MonitorEngine.isStorageWide(error) { wideFailure = "\(error)" }
+                        }
+                    }
+                }
+            }
+        } catch {
+            // Nothing was written (a full disk fails at COMMIT): every transition still waits.
+            for (index, before) in shown { restore(before, to: index, core: &core) }
+            noteStorage(failure: "\(error)")
+            return
+        }
+        for index in shown.keys { core.outbox[index] = nil }
+        if wideFailure == nil { noteFailing([:], core: &core) }
+        noteStorage(failure: wideFailure)
+        if !written.isEmpty { published(written.sorted { $0.id < $1.id }) }
+    }
+
+    /// Before an API change to monitors: their waiting transitions are written first, or the
+    /// change is refused (`storage`) — applied over a transition not yet in the log, it would be
+    /// undone when that is written, or the transition lost.
+    func settleOutbox(_ indexes: [Int], core: inout Core) throws(MonitorError) {
+        guard indexes.contains(where: { core.outbox[$0] != nil }) else { return }
+        retryOutbox(core: &core)
+        if let index = indexes.first(where: { core.outbox[$0] != nil }) {
+            throw MonitorError(
+                kind: .storage,
+                message:
+                    "monitor \(core.definitions.id(index)) has a transition waiting to be written to the state database: \(core.outbox[index]?.reason ?? "")")
+        }
     }
 
     /// Whether a failed write says the database refuses writes (a full disk, the marker file
@@ -235,6 +303,7 @@ extension MonitorEngine {
     /// written again.
     private func noteFailing(_ failed: [Int: String], core: inout Core) {
         var now: [String: String] = [:]
+        for (index, waiting) in core.outbox where core.definitions.contains(index) { now[core.definitions.id(index)] = waiting.reason }
         for (index, reason) in failed where core.definitions.contains(index) { now[core.definitions.id(index)] = reason }
         for (id, reason) in now.sorted(by: { $0.key < $1.key }) where core.failing[id] == nil {
             report(.problem("cannot write monitor \(id) to the state database: \(reason); its transition stays pending and is retried"))
@@ -272,8 +341,16 @@ extension MonitorEngine {
     }
 }
 
-/// A monitor's runtime state before a change: put back when the change cannot be written, so
-/// that memory never runs ahead of the state database.
+/// A monitor's transition that the state database refused: its events, the state they lead
+/// to, and why it was refused. The monitor shows its state from before until it is written.
+struct PendingTransition {
+    var events: [EventRecord]
+    var after: SlotBackup
+    var reason: String
+}
+
+/// A monitor's runtime state before or after a change: what it shows while the change cannot
+/// be written, so that memory never runs ahead of the state database.
 struct SlotBackup {
     var slot: ThresholdSlot
     var kind: KindState?
@@ -281,9 +358,9 @@ struct SlotBackup {
     var startedAt: Double?
     var lastRaiseEvent: Int64?
 
-    /// Cheap enough for the evaluation's loop: the slot, and its side state when it has one.
-    /// `core` is borrowed in place (inout): taken by value, the whole engine state was copied
-    /// for each monitor, which more than doubled an evaluation (22 → 53 ns a monitor at 100k).
+    /// The slot, and its side state when it has one. The evaluation takes one only for a
+    /// monitor it changes (`keepBackup`). `core` is borrowed in place (inout): taken by value,
+    /// the whole engine state was copied (22 → 53 ns a monitor at 100k).
     @inline(__always)
     init(_ index: Int, _ core: inout MonitorEngine.Core) {
         slot = core.slots[index]

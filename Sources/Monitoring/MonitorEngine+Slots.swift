@@ -128,6 +128,7 @@ extension MonitorEngine {
         clearSideState(index, &core)
         core.settings[index] = nil
         core.lastRaiseEvent[index] = nil
+        core.outbox[index] = nil
         core.aggregates[index] = nil
         core.templates[index] = nil
         core.dependencies[index] = nil

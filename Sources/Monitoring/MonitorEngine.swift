@@ -64,6 +64,10 @@ public final class MonitorEngine: Sendable {
         var unwritten: [EventRecord] = []
         /// Monitors whose own write failed while others' succeeded, and why (logged once each).
         var failing: [String: String] = [:]
+        /// Each monitor's transition that the state database refused (its events and the state
+        /// they lead to), by slot index: retried first at every evaluation. While one waits the
+        /// monitor is not evaluated and shows its state before it, so one per monitor at most.
+        var outbox: [Int: PendingTransition] = [:]
         /// The monitors from files by id, with the hash of their spec's stored text as last
         /// reconciled: a reload compares these instead of loading every definition.
         var fileFingerprints: [String: Int] = [:]

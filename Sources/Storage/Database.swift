@@ -164,12 +164,37 @@ public final class Database: @unchecked Sendable {
     public func handOut(_ id: Int64) throws {
         handedOut = max(handedOut, id)
         guard let reservation, id > reservation.ceiling else { return }
-        self.reservation?.ceiling = try reservation.reserve(id, committedID)
+        let ceiling = try reservation.reserve(id, committedID)
+        self.reservation?.ceiling = ceiling
+        // The database keeps the reservation too (`meta`), in the transaction that needed it:
+        // what a start without the marker continues above.
+        if let reservedKey, ceiling < Int64.max {
+            try execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(reservedKey), .text(String(ceiling))])
+        }
     }
+
+    /// The `meta` key that records reservations in the database (StateDatabase sets it).
+    var reservedKey: String?
 
     /// Whether a transaction is open: after some errors (a full disk, I/O) SQLite rolls the
     /// whole transaction back itself, and a savepoint's failure then undid everything.
     public var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// `PRAGMA quick_check`: every page of every table and index well formed (not that indexes
+    /// match their tables, which `integrity_check` also reads). Throws `SQLITE_CORRUPT` with
+    /// SQLite's first findings when it is not.
+    public func checkPages() throws(DatabaseError) {
+        let findings: [String]
+        do {
+            findings = try execute("PRAGMA quick_check").compactMap { $0.first?.text }.filter { $0 != "ok" }
+        } catch {
+            // Damage bad enough stops the check itself.
+            throw DatabaseError(code: error.code, message: "\(path) fails PRAGMA quick_check: \(error.message)")
+        }
+        guard findings.isEmpty else {
+            throw DatabaseError(code: SQLITE_CORRUPT, message: "\(path) fails PRAGMA quick_check: \(findings.prefix(3).joined(separator: "; "))")
+        }
+    }
 
     /// The schema version (`PRAGMA user_version`).
     public func schemaVersion() throws(DatabaseError) -> Int {

@@ -43,6 +43,7 @@ public final class StateDatabase: Sendable {
             } ?? Int64.max
         }
         opened.reservation = (marker.ceiling, reserve)
+        opened.reservedKey = StateDatabase.reservedKey(continuity)
         opened.committedID = marker.floor
     }
 
@@ -71,6 +72,9 @@ public final class StateDatabase: Sendable {
         }
     }
 
+    /// The `meta` key keeping the ids of the sequence reserved so far (as the marker does).
+    static func reservedKey(_ continuity: StateContinuity) -> String { "reserved-\(continuity.sequence)" }
+
     static func sequence(_ table: String, in database: Database) throws -> Int64 {
         try database.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [.text(table)]).first?.first?.integer ?? 0
     }
@@ -87,20 +91,25 @@ public final class StateDatabase: Sendable {
         let opened: Database
         do {
             let first = try Database(path: path)
+            // A file that opens can still have damaged pages (garbled on disk): refused like a lost one.
+            try first.checkPages()
             try first.migrate(migrations)
             opened = first
         } catch {
             guard continuity.acceptLoss else {
-                throw StateLossError(description: "cannot open the state database \(path): \(error); \(what)")
+                throw StateLossError(description: "cannot open the state database \(path), or it is damaged: \(error); \(what)")
             }
             let aside = path + ".damaged-\(Int(Clock.wall()))"
             for suffix in ["", "-wal", "-shm"] { rename(path + suffix, aside + suffix) }
-            report.append("the state database \(path) could not be opened (\(error)); moved aside to \(aside) and begun anew (--accept-state-loss)")
+            report.append(
+                "the state database \(path) could not be opened or is damaged (\(error)); moved aside to \(aside) and begun anew (--accept-state-loss)")
             opened = try Database(path: path)
             try opened.migrate(migrations)
         }
         let identity = try opened.execute("SELECT value FROM meta WHERE key = 'database'").first?.first?.text
-        var sequence = try sequence(continuity.sequence, in: opened)
+        // SQLite's sequence, but never below an id the table holds (the sequence deleted by hand).
+        let highest = try opened.execute("SELECT MAX(rowid) FROM \(continuity.sequence)").first?.first?.integer ?? 0
+        var sequence = max(try sequence(continuity.sequence, in: opened), highest)
         let rows = try opened.execute("SELECT COUNT(*) FROM \(continuity.counted)").first?.first?.integer ?? 0
         var database = identity ?? StateMarker.newIdentity()
         if let known {
@@ -132,11 +141,21 @@ public final class StateDatabase: Sendable {
             }
             // Above every id that may have been handed out, unless the last stop was clean and nothing was lost.
             if !(known.stoppedCleanly && known.database == identity) { sequence = max(sequence, known.ceiling) }
+        } else if identity != nil {
+            // The marker is gone but the database is not new: above every id it recorded as reserved.
+            let key = reservedKey(continuity)
+            let reserved = Int64(try opened.execute("SELECT value FROM meta WHERE key = ?", [.text(key)]).first?.first?.text ?? "") ?? 0
+            report.append(
+                "\(markerPath) is missing: the state database \(path) cannot be checked for lost contents this time; ids of \(continuity.sequence) continue above \(max(sequence, reserved))"
+            )
+            sequence = max(sequence, reserved)
         }
         let chosen = database
         let next = sequence
         try opened.transaction {
             try opened.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('database', ?)", [.text(chosen)])
+            try opened.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [.text(reservedKey(continuity)), .text(String(next + continuity.block))])
             try opened.execute("DELETE FROM sqlite_sequence WHERE name = ?", [.text(continuity.sequence)])
             try opened.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [.text(continuity.sequence), .integer(next)])
         }

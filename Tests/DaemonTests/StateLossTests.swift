@@ -2,6 +2,7 @@ import Foundation
 import ResmonAPI
 import ResmonClient
 import ResmonTestSupport
+import Storage
 import Testing
 
 #if canImport(Glibc)
@@ -70,6 +71,60 @@ import Testing
         #expect(accepted.eventually(timeout: 30) { (try? accepted.client.events().events.count) == 1 })
         let id = try accepted.client.events().events.first?.id ?? 0
         #expect(id > last, "event ids never go backwards: \(id) after \(last)")
+    }
+
+    /// A database that opens but whose pages are damaged (`PRAGMA quick_check` fails) is
+    /// refused like one that lost its contents, and moved aside when the loss is accepted.
+    @Test func aDatabaseWithDamagedPagesIsRefusedUntilTheLossIsAccepted() throws {
+        let directory = TemporaryDirectory("resmon-damaged")
+        let last = try StateLossTests.populate(directory, monitors: 200)
+        let path = directory.file("state/state.db")
+        let (page, size) = try {
+            let database = try Database(path: path)
+            let page = try database.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").first?.first?.integer
+            let size = try database.execute("PRAGMA page_size").first?.first?.integer
+            return (Int(try #require(page)), Int(try #require(size)))
+        }()
+        // The events table's root page garbled past its header: the file still opens.
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64((page - 1) * size + 100))
+        try handle.write(contentsOf: Data((0..<(size - 100)).map { _ in UInt8.random(in: 0...255) }))
+        try handle.close()
+        let refused = try DaemonHarness(directory: directory, waitUntilReady: false)
+        let status = refused.waitForExit(timeout: 60)
+        #expect(status != nil && status != 0, "refuses a damaged database: \(refused.stderr)")
+        #expect(refused.stderr.contains("quick_check") && refused.stderr.contains("--accept-state-loss"), "\(refused.stderr)")
+
+        let accepted = try DaemonHarness(arguments: ["--listen", "none", "--step", "1", "--accept-state-loss"], directory: directory)
+        #expect(accepted.stderr.contains("moved aside"), "\(accepted.stderr)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: directory.file("state")).filter { $0.hasPrefix("state.db.damaged-") }
+        #expect(!aside.isEmpty, "the damaged file is kept aside")
+        _ = try accepted.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "after"
+        _ = try accepted.client.createMonitors([spec])
+        _ = try accepted.client.push("app:test:level", value: 60)
+        #expect(accepted.eventually(timeout: 30) { (try? accepted.client.events().events.count) == 1 })
+        #expect(try accepted.client.events().events.first.map { $0.id > last } == true, "event ids never go backwards")
+    }
+
+    /// With the marker gone too, event ids still continue above every id the database itself
+    /// records: its `meta` table keeps the reserved ids, apart from SQLite's own sequence.
+    @Test func withoutItsMarkerEventIDsContinueAboveWhatTheDatabaseRecords() throws {
+        let directory = TemporaryDirectory("resmon-no-marker")
+        let last = try StateLossTests.populate(directory, monitors: 3)
+        let path = directory.file("state/state.db")
+        try {
+            let database = try Database(path: path)
+            try database.execute("DELETE FROM events")
+            try database.execute("DELETE FROM sqlite_sequence")
+        }()
+        #expect(unlink(path + ".marker") == 0)
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 1)
+        #expect(daemon.eventually(timeout: 30) { (try? daemon.client.events().events.count) == 3 })
+        let ids = try daemon.client.events().events.map(\.id)
+        #expect(ids.allSatisfy { $0 > last }, "event ids never go backwards: \(ids) after \(last)")
     }
 
     @Test func eventIDsAfterACrashContinueAboveEveryIDHandedOut() throws {

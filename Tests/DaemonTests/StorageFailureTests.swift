@@ -56,4 +56,37 @@ import Testing
         #expect(events[1].cancels == events[0].id && events[1].id != events[1].cancels)
         #expect(daemon.process.exitCode == nil)
     }
+
+    /// A raise that cannot be written waits in its monitor's outbox, and the monitor is not
+    /// evaluated past it: a value that drops before the disk comes back is not a raise forgotten
+    /// but a raise and its cancel, both logged, in order, each with its own reading's time.
+    @Test func aRaiseDuringAnOutageIsLoggedWithItsCancelWhenTheValueDropsBeforeRecovery() throws {
+        let daemon = try DaemonHarness()
+        _ = try daemon.client.push("app:test:level", value: 10)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "level"
+        _ = try daemon.client.createMonitors([spec])
+        try daemon.waitForCycles(2)
+
+        try StorageFailureTests.limitFileSize(daemon, "0")
+        _ = try daemon.client.push("app:test:level", value: 60)
+        #expect(daemon.eventually(timeout: 30) { StorageFailureTests.statusText(daemon).contains("\"storageError\"") })
+        try daemon.waitForCycles(3)
+        #expect(try daemon.client.monitor("level").state.phase != "raised", "the visible state is the one in the log")
+        _ = try daemon.client.push("app:test:level", value: 1)
+        try daemon.waitForCycles(3)
+        #expect(try daemon.client.events().events.isEmpty)
+
+        try StorageFailureTests.limitFileSize(daemon, "unlimited")
+        #expect(
+            daemon.eventually(timeout: 30) { (try? daemon.client.events().events.map(\.type)) == ["above", "canceled"] },
+            "\((try? daemon.client.events().events.map(\.type)) ?? [])")
+        let events = try daemon.client.events().events
+        try #require(events.count == 2)
+        #expect(events[0].id < events[1].id && events[1].cancels == events[0].id)
+        #expect(events[0].value == 60 && events[1].value == 1)
+        #expect(events[0].time < events[1].time, "each with its own reading's time")
+        #expect(try daemon.client.monitor("level").state.phase != "raised")
+        #expect(daemon.process.exitCode == nil)
+    }
 }
