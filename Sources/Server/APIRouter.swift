@@ -233,7 +233,7 @@ public struct APIRouter: HTTPHandler {
         do {
             selector = try Selector(match: pattern, where: conditions)
         } catch {
-            let code: APIErrorCode = error.message.contains("regular expression") ? .invalidRegex : .badRequest
+            let code: APIErrorCode = error.message.contains("invalid regular expression") ? .invalidRegex : .badRequest
             throw Failure(status: 400, code: code, message: error.message)
         }
         let samples = context.table.samples(selectedBy: selector)
