@@ -72,6 +72,8 @@ public final class MonitorEngine: Sendable {
         /// Selections to resolve again at the next cycle: an instance's retirement or saved
         /// state could not be written or read.
         var selectionsPending = false
+        /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
+        var instanceQuotaNoted: Set<String> = []
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

@@ -90,6 +90,8 @@ extension MonitorEngine {
         // Instances whose resource went away, retired only once their cancels are written.
         var retiring: [(template: Int, id: String)] = []
         var retiringEvents: [EventRecord] = []
+        // Monitors by owner, counted on the first instance a non-root template would add.
+        var owned: [Int: Int] = [:]
         for index in Array(core.templates.keys) {
             guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
             var wanted: [String: StatisticDescriptor] = [:]
@@ -103,7 +105,10 @@ extension MonitorEngine {
                 retiring.append((index, id))
             }
             for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
-                guard core.indexByID[id] == nil, let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
+                guard core.indexByID[id] == nil else { continue }
+                guard mayAddInstance(template: index, instances: template.instances.count, owner: definition.owner, owned: &owned, core: &core)
+                else { break }
+                guard let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
                 // Its saved state first: an instance that cannot read it (an I/O error) would
                 // start clear while the log says raised. It is made at the next cycle instead.
                 let saved: SavedState?
@@ -118,6 +123,7 @@ extension MonitorEngine {
                 if !core.slots[index].running { core.slots[added].running = false }
                 core.slots[added].paused = core.slots[index].paused
                 template.instances[id] = descriptor.key.text
+                if definition.owner != 0 { owned[definition.owner, default: 0] += 1 }
                 changed.append(added)
             }
             core.templates[index] = template

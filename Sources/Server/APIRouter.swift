@@ -287,6 +287,7 @@ public struct APIRouter: HTTPHandler {
             case .notOwner: throw Failure(status: 403, code: .forbidden, message: error.description)
             case .kindConflict: throw Failure(status: 409, code: .conflict, message: error.description)
             case .full: throw Failure(status: 503, code: .busy, message: error.description)
+            case .quota: throw Failure(status: 429, code: .quota, message: error.description)
             default: throw Failure(status: 400, code: .badRequest, message: error.description)
             }
         }

@@ -30,6 +30,7 @@ struct MonitorRoutes {
         case .busy: APIRouter.Failure(status: 503, code: .busy, message: error.message)
         case .forbidden: APIRouter.Failure(status: 403, code: .forbidden, message: error.message)
         case .storage: APIRouter.Failure(status: 507, code: .storage, message: error.message)
+        case .quota: APIRouter.Failure(status: 429, code: .quota, message: error.message)
         }
     }
 
