@@ -92,6 +92,8 @@ public final class MonitorEngine: Sendable {
     public let eventStore: EventStore
     let builder: MonitorEventBuilder
     let table: SampleTable
+    /// What each selection monitor's selector chooses, remembered per statistic.
+    let selections = SelectionCache()
     let step: Double
     let host: String
     /// Called with events after they are committed (streams and sinks, later).

@@ -76,9 +76,20 @@ extension MonitorEngine {
     /// structure has changed.
     func resolveSelections(now: Double, core: inout Core, changed: inout [Int]) {
         core.resolvedAt = now
+        // The table read once, without matching under its lock; each distinct selector is
+        // answered once per resolution, from its remembered answers (SelectionCache).
+        let live = table.handles()
+        var answered: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
+        func selected(by selector: Selector) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+            if let answer = answered[selector.identity] { return answer }
+            let answer = selections.select(selector, from: live)
+            answered[selector.identity] = answer
+            return answer
+        }
+        defer { selections.keep(only: Set(answered.keys)) }
         for index in Array(core.aggregates.keys) {
             guard var members = core.aggregates[index] else { continue }
-            let handles = table.handles(selectedBy: members.selector).map(\.handle)
+            let handles = selected(by: members.selector).map(\.handle)
             if handles != members.handles {
                 members.handles = handles
                 core.aggregates[index] = members
@@ -95,7 +106,7 @@ extension MonitorEngine {
         for index in Array(core.templates.keys) {
             guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
             var wanted: [String: StatisticDescriptor] = [:]
-            for (_, descriptor) in table.handles(selectedBy: template.selector) {
+            for (_, descriptor) in selected(by: template.selector) {
                 wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
             }
             for (id, _) in template.instances where wanted[id] == nil {
@@ -152,10 +163,10 @@ extension MonitorEngine {
         let count: Int
         let what: String
         if let members = core.aggregates[index] {
-            count = resolved ? members.handles.count : table.handles(selectedBy: members.selector).count
+            count = resolved ? members.handles.count : selections.select(members.selector, from: table.handles()).count
             what = "it stays unknown until one appears"
         } else if let template = core.templates[index] {
-            count = resolved ? template.instances.count : table.handles(selectedBy: template.selector).count
+            count = resolved ? template.instances.count : selections.select(template.selector, from: table.handles()).count
             what = "it has no instances until one appears"
         } else {
             return (nil, nil)

@@ -89,6 +89,9 @@ public struct Selector: Sendable {
 
     public let keyPattern: BoundedRegex?
     public let matchers: [LabelMatcher]
+    /// The selector's text (pattern and conditions): two selectors with the same identity
+    /// choose the same statistics, so their answers can be shared.
+    public let identity: String
 
     public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
         // Bounded before anything compiles: the number of patterns multiplies each one's work.
@@ -117,6 +120,7 @@ public struct Selector: Sendable {
         var matchers: [LabelMatcher] = []
         for condition in conditions { matchers.append(try LabelMatcher(parsing: condition)) }
         self.matchers = matchers
+        identity = ([pattern.map { "m" + $0 } ?? "-"] + conditions).joined(separator: "\u{0}")
     }
 
     /// A key pattern and label → regular expression pairs (a monitor target's `where`).

@@ -77,6 +77,7 @@ import Testing
         #expect(another.first?.status == 429 && another.first?.body.contains("1000 monitors") == true, "\(another)")
         #expect(daemon.stderr.contains("nb-template"), "the cut is logged: \(daemon.stderr)")
 
+        print("after the flood and the template: RSS \(try RegexBoundsTests.residentKilobytes(daemon.process.pid)) kB")
         // Root is not held by nobody's quota.
         let rootMonitor = try daemon.client.send(
             "POST", "/v1/monitors", body: Array(#"{"id": "root-one", "target": "app:root:q3", "condition": "above", "value": 5}"#.utf8))
