@@ -1,4 +1,5 @@
 import Foundation
+import ResmonClient
 import ResmonTestSupport
 import Testing
 
@@ -33,6 +34,26 @@ import Testing
         let bytes = (0..<5).map { ("where", "statistic~\($0)" + long) }
         let tooLong = try daemon.client.send("GET", "/v1/statistics", query: bytes)
         #expect(tooLong.status == 400 && String(decoding: tooLong.body, as: UTF8.self).contains("at most 4096"))
+        try daemon.waitForHealth()
+    }
+}
+
+extension RequestBoundsTests {
+    /// Sixteen costly patterns over 10,000 statistics with 200-byte resources: the query stops
+    /// at its CPU budget with a 503 that says to narrow it, or answers; it never runs on.
+    @Test func aCostlyStatisticsQueryIsCutAtItsBudget() throws {
+        let daemon = try DaemonHarness()
+        let resource = String(repeating: "r", count: 190)
+        for index in 0..<10_000 { _ = try daemon.client.push("app:\(resource)\(index):v", value: 1) }
+        let costly = #"[\p{Any}]{1,30}\pL{30}zN"#
+        // Each `!~` holds (nothing matches), so every statistic meets all sixteen patterns.
+        let query = [("match", "^app:")] + (0..<15).map { ("where", "resource!~\($0)" + costly) }
+        let patient = ResmonClient(socketPath: daemon.socket, timeoutMilliseconds: 300_000)
+        let started = Date()
+        let answer = try patient.send("GET", "/v1/statistics", query: query)
+        let text = String(decoding: answer.body, as: UTF8.self)
+        print("16 costly patterns over the table: \(answer.status) after \(Date().timeIntervalSince(started)) s")
+        #expect(answer.status == 503 && text.contains("too costly") && text.contains("narrow"), "\(answer.status): \(text.prefix(300))")
         try daemon.waitForHealth()
     }
 }
