@@ -46,6 +46,8 @@ public final class PushedStatistics: Sendable {
     /// The pushed statistics of one uid other than root (root is held by `limit` only): one
     /// ordinary user filled the shared 10,000 and root's next push was refused (issue 22).
     public static let perUidLimit = 1_000
+    /// The last of `limit` that only root may fill: ten ordinary users at their quota leave it.
+    public static let rootReserve = 1_000
     private let table: SampleTable
 
     /// The entries by key, and how many each owner has.
@@ -96,6 +98,8 @@ public final class PushedStatistics: Sendable {
             if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
             if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
             guard state.entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
+            let shared = PushedStatistics.limit - PushedStatistics.rootReserve
+            if caller != 0 && state.entries.count >= shared { throw .full(limit: shared) }
             if caller != 0 && state.owned[caller, default: 0] >= PushedStatistics.perUidLimit {
                 throw .quota(uid: caller, limit: PushedStatistics.perUidLimit)
             }
