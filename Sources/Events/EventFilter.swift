@@ -128,6 +128,8 @@ public struct EventFilter: Sendable {
         var position = 0
         let now: Double
         var regexes: [Int: BoundedRegex] = [:]
+        /// The bytes of every `~` pattern so far, bounded with their number per filter.
+        var patternBytes = 0
         /// Nesting of parentheses and `!`: bounded, so a hostile filter cannot exhaust the stack
         /// of the HTTP thread that parses it.
         var depth = 0
@@ -227,6 +229,10 @@ public struct EventFilter: Sendable {
             if operation == "~" {
                 guard case .text(let pattern) = literal else {
                     throw ParseError(position: literalStart, message: "~ needs a quoted regular expression")
+                }
+                patternBytes += pattern.utf8.count
+                if let excess = BoundedRegex.perRequestExcess(count: regexes.count + 1, bytes: patternBytes) {
+                    throw ParseError(position: literalStart, message: "\(excess) (narrow the filter)")
                 }
                 do {
                     regexes[literalStart] = try BoundedRegex(pattern)

@@ -32,6 +32,7 @@ extension MonitorEngine {
             if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
                 throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
             }
+            try checkQuota(owner: owner, adding: definitions.count, core)
             try checkDependencies(definitions, core)
             do {
                 try store.insert(definitions, owner: owner, createdAt: now)

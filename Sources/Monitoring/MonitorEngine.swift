@@ -76,6 +76,8 @@ public final class MonitorEngine: Sendable {
         /// Selections to resolve again at the next cycle: an instance's retirement or saved
         /// state could not be written or read.
         var selectionsPending = false
+        /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
+        var instanceQuotaNoted: Set<String> = []
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
@@ -94,6 +96,8 @@ public final class MonitorEngine: Sendable {
     public let eventStore: EventStore
     let builder: MonitorEventBuilder
     let table: SampleTable
+    /// What each selection monitor's selector chooses, remembered per statistic.
+    let selections = SelectionCache()
     let step: Double
     let host: String
     /// Called with events after they are committed (streams and sinks, later).

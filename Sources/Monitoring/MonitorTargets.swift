@@ -76,9 +76,20 @@ extension MonitorEngine {
     /// structure has changed.
     func resolveSelections(now: Double, core: inout Core, changed: inout [Int]) {
         core.resolvedAt = now
+        // The table read once, without matching under its lock; each distinct selector is
+        // answered once per resolution, from its remembered answers (SelectionCache).
+        let live = table.handles()
+        var answered: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
+        func selected(by selector: Selector) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+            if let answer = answered[selector.identity] { return answer }
+            let answer = selections.select(selector, from: live)
+            answered[selector.identity] = answer
+            return answer
+        }
+        defer { selections.keep(only: Set(answered.keys)) }
         for index in Array(core.aggregates.keys) {
             guard var members = core.aggregates[index] else { continue }
-            let handles = table.handles(selectedBy: members.selector).map(\.handle)
+            let handles = selected(by: members.selector).map(\.handle)
             if handles != members.handles {
                 members.handles = handles
                 core.aggregates[index] = members
@@ -90,10 +101,12 @@ extension MonitorEngine {
         // Instances whose resource went away, retired only once their cancels are written.
         var retiring: [(template: Int, id: String)] = []
         var retiringEvents: [EventRecord] = []
+        // Monitors by owner, counted on the first instance a non-root template would add.
+        var owned: [Int: Int] = [:]
         for index in Array(core.templates.keys) {
             guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
             var wanted: [String: StatisticDescriptor] = [:]
-            for (_, descriptor) in table.handles(selectedBy: template.selector) {
+            for (_, descriptor) in selected(by: template.selector) {
                 wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
             }
             for (id, _) in template.instances where wanted[id] == nil {
@@ -103,7 +116,10 @@ extension MonitorEngine {
                 retiring.append((index, id))
             }
             for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
-                guard core.indexByID[id] == nil, let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
+                guard core.indexByID[id] == nil else { continue }
+                guard mayAddInstance(template: index, instances: template.instances.count, owner: definition.owner, owned: &owned, core: &core)
+                else { break }
+                guard let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
                 // Its saved state first: an instance that cannot read it (an I/O error) would
                 // start clear while the log says raised. It is made at the next cycle instead.
                 let saved: SavedState?
@@ -118,6 +134,7 @@ extension MonitorEngine {
                 if !core.slots[index].running { core.slots[added].running = false }
                 core.slots[added].paused = core.slots[index].paused
                 template.instances[id] = descriptor.key.text
+                if definition.owner != 0 { owned[definition.owner, default: 0] += 1 }
                 changed.append(added)
             }
             core.templates[index] = template
@@ -146,10 +163,10 @@ extension MonitorEngine {
         let count: Int
         let what: String
         if let members = core.aggregates[index] {
-            count = resolved ? members.handles.count : table.handles(selectedBy: members.selector).count
+            count = resolved ? members.handles.count : selections.select(members.selector, from: table.handles()).count
             what = "it stays unknown until one appears"
         } else if let template = core.templates[index] {
-            count = resolved ? template.instances.count : table.handles(selectedBy: template.selector).count
+            count = resolved ? template.instances.count : selections.select(template.selector, from: table.handles()).count
             what = "it has no instances until one appears"
         } else {
             return (nil, nil)

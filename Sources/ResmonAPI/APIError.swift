@@ -34,6 +34,9 @@ public struct APIErrorCode: Hashable, Sendable, Codable, CustomStringConvertible
     public static let forbidden = APIErrorCode("forbidden")
     /// The request conflicts with the current state. HTTP 409.
     public static let conflict = APIErrorCode("conflict")
+    /// The caller (a uid other than root) is at one of its quotas: pushed statistics, monitors
+    /// (its templates' instances included); the message names the limit. HTTP 429.
+    public static let quota = APIErrorCode("quota")
     /// The body is larger than the server accepts. HTTP 413.
     public static let payloadTooLarge = APIErrorCode("payload_too_large")
     /// resmond is over its self-limits and refuses new work. HTTP 503.

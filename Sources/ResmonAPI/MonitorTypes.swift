@@ -388,9 +388,13 @@ public struct EventList: Codable, Sendable {
     public var events: [EventRecord]
     /// Pass as `after` to read on.
     public var next: Int64
-    public init(events: [EventRecord], next: Int64) {
+    /// True when the scan's work budget ran out before the page filled: `events` is what was
+    /// found so far, and `next` is the last event read; absent otherwise.
+    public var partial: Bool?
+    public init(events: [EventRecord], next: Int64, partial: Bool? = nil) {
         self.events = events
         self.next = next
+        self.partial = partial
     }
 }
 

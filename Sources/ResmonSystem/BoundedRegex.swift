@@ -23,6 +23,24 @@ public final class BoundedRegex: @unchecked Sendable {
     /// pattern whose program alone exceeds it does not compile; a search whose DFA cache fills
     /// it continues in RE2's NFA, still linear.
     public static let memoryBudget: Int64 = 1 << 20
+    /// The most patterns one request may bring (an event filter's `~` terms, a statistics
+    /// query's `match` and `where` patterns): each is linear, but their number multiplies the
+    /// work, and 150 costly ones over 10,000 events took 100 s (issue 22, re-attack item 3).
+    public static let maximumPatternsPerRequest = 16
+    /// The most bytes all of one request's patterns may take together.
+    public static let maximumPatternBytesPerRequest = 4096
+
+    /// Why a request's patterns, `count` of them and `bytes` together, are too many (nil when
+    /// they are within the per-request bounds); the caller names where they came from.
+    public static func perRequestExcess(count: Int, bytes: Int) -> String? {
+        if count > maximumPatternsPerRequest {
+            return "\(count) regular expressions in one request; at most \(maximumPatternsPerRequest)"
+        }
+        if bytes > maximumPatternBytesPerRequest {
+            return "regular expressions of \(bytes) bytes together in one request; at most \(maximumPatternBytesPerRequest)"
+        }
+        return nil
+    }
 
     /// A pattern that is refused: too long, not RE2 syntax, or too large to compile.
     public struct CompileError: Error, Sendable, CustomStringConvertible {

@@ -228,15 +228,33 @@ public struct APIRouter: HTTPHandler {
         return history
     }
 
+    /// The CPU seconds one `GET /v1/statistics?match=&where=` may spend matching (docs/API.md).
+    static let selectionBudget = 2.0
+
     private func listStatistics(match pattern: String?, where conditions: [String]) throws -> HTTPResponse {
         let selector: Selector
         do {
             selector = try Selector(match: pattern, where: conditions)
         } catch {
-            let code: APIErrorCode = error.message.contains("regular expression") ? .invalidRegex : .badRequest
+            let code: APIErrorCode = error.message.contains("invalid regular expression") ? .invalidRegex : .badRequest
             throw Failure(status: 400, code: code, message: error.message)
         }
-        let samples = context.table.samples(selectedBy: selector)
+        // Matched outside the table's lock (the sampler writes under it), within a CPU budget:
+        // sixteen costly patterns over a large table still take seconds.
+        let live = context.table.handles()
+        let start = Clock.threadCPU()
+        var selected: [StatisticHandle] = []
+        for (position, (handle, descriptor)) in live.enumerated() {
+            if position % 64 == 63 && Clock.threadCPU() - start > APIRouter.selectionBudget {
+                throw Failure(
+                    status: 503, code: .busy,
+                    message:
+                        "match and where too costly: \(position) of \(live.count) statistics matched in \(APIRouter.selectionBudget) s; narrow them (fewer or simpler patterns)"
+                )
+            }
+            if selector.matches(descriptor) { selected.append(handle) }
+        }
+        let samples = selected.compactMap { context.table.sample($0) }.sorted { $0.descriptor.key.text < $1.descriptor.key.text }
         return try json(StatisticList(statistics: samples.map(APIRouter.info)))
     }
 
@@ -287,6 +305,7 @@ public struct APIRouter: HTTPHandler {
             case .notOwner: throw Failure(status: 403, code: .forbidden, message: error.description)
             case .kindConflict: throw Failure(status: 409, code: .conflict, message: error.description)
             case .full: throw Failure(status: 503, code: .busy, message: error.description)
+            case .quota: throw Failure(status: 429, code: .quota, message: error.description)
             default: throw Failure(status: 400, code: .badRequest, message: error.description)
             }
         }

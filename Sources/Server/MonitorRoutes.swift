@@ -30,6 +30,7 @@ struct MonitorRoutes {
         case .busy: APIRouter.Failure(status: 503, code: .busy, message: error.message)
         case .forbidden: APIRouter.Failure(status: 403, code: .forbidden, message: error.message)
         case .storage: APIRouter.Failure(status: 507, code: .storage, message: error.message)
+        case .quota: APIRouter.Failure(status: 429, code: .quota, message: error.message)
         }
     }
 
@@ -156,12 +157,30 @@ struct MonitorRoutes {
         guard order == "asc" || order == "desc" else {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "order: expected asc or desc, got \"\(order)\"")
         }
-        let events = try store.query(
+        let scan = try store.scan(
             after: after, since: try time("since"), until: try time("until"),
-            newestFirst: order == "desc", limit: limit, filter: filter)
+            newestFirst: order == "desc", limit: limit, filter: filter, budget: MonitorRoutes.scanBudget)
+        let events = scan.events
+        if let cutAfter = scan.cutAfter {
+            // Oldest first, the page so far and where to read on; newest first has no cursor
+            // to read on from (`after` is its lower end), so the caller narrows the query.
+            guard order == "asc" else {
+                throw APIRouter.Failure(
+                    status: 503, code: .busy,
+                    message:
+                        "filter too costly: \(scan.scanned) events read in \(MonitorRoutes.scanBudget) s without filling the page; narrow it (since, until, fewer or simpler patterns)"
+                )
+            }
+            let list = EventList(events: events, next: cutAfter, partial: true)
+            return HTTPResponse(status: 200, body: Array(try MonitorRoutes.encoder.encode(list)))
+        }
         let next = order == "desc" ? after : (events.last?.id ?? after)
         return HTTPResponse(status: 200, body: Array(try MonitorRoutes.encoder.encode(EventList(events: events, next: next))))
     }
+
+    /// The CPU seconds one `GET /v1/events` may spend reading and filtering before it answers
+    /// with what it found (docs/API.md).
+    static let scanBudget = 2.0
 
     /// The `filter` (and `monitor`) query parameters as one compiled filter.
     static func filter(_ request: HTTPRequest, now: Double) throws -> EventFilter? {

@@ -14,6 +14,8 @@ public final class PushedStatistics: Sendable {
         case kindConflict(key: String, existing: StatisticKind)
         case namingConvention(String)
         case full(limit: Int)
+        /// A non-root uid already has `limit` pushed statistics (its own quota).
+        case quota(uid: Int, limit: Int)
         case notOwner(key: String, owner: Int)
 
         public var description: String {
@@ -24,6 +26,8 @@ public final class PushedStatistics: Sendable {
             case .kindConflict(let key, let existing): "\(key) is a \(existing.rawValue); delete it before pushing another kind"
             case .namingConvention(let reason): reason
             case .full(let limit): "already \(limit) pushed statistics; delete some or let them expire"
+            case .quota(let uid, let limit):
+                "uid \(uid) already has \(limit) pushed statistics, the most one uid other than root may have; delete some or let them expire"
             case .notOwner(let key, let owner): "\(key) belongs to uid \(owner); only its owner or root may push or delete it"
             }
         }
@@ -37,9 +41,29 @@ public final class PushedStatistics: Sendable {
         var lastPush: Double
     }
 
+    /// The pushed statistics of every uid together.
     public static let limit = 10_000
+    /// The pushed statistics of one uid other than root (root is held by `limit` only): one
+    /// ordinary user filled the shared 10,000 and root's next push was refused (issue 22).
+    public static let perUidLimit = 1_000
+    /// The last of `limit` that only root may fill: ten ordinary users at their quota leave it.
+    public static let rootReserve = 1_000
     private let table: SampleTable
-    private let entries = Mutex<[String: Entry]>([:])
+
+    /// The entries by key, and how many each owner has.
+    struct State {
+        var entries: [String: Entry] = [:]
+        var owned: [Int: Int] = [:]
+
+        mutating func remove(_ key: String) -> Entry? {
+            guard let entry = entries.removeValue(forKey: key) else { return nil }
+            owned[entry.owner, default: 1] -= 1
+            if owned[entry.owner] == 0 { owned[entry.owner] = nil }
+            return entry
+        }
+    }
+
+    private let state = Mutex(State())
     private let expireSeconds: Atomic<Int>
 
     public init(table: SampleTable, expireSeconds: Int = 300) {
@@ -63,22 +87,28 @@ public final class PushedStatistics: Sendable {
         guard unit.utf8.count <= 32,
             unit.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2f || $0 == 0x25 })
         else { throw .invalidUnit(unit) }
-        let handle: StatisticHandle = try entries.withLock { entries throws(Refusal) in
-            if let existing = entries[key.text] {
+        let handle: StatisticHandle = try state.withLock { state throws(Refusal) in
+            if let existing = state.entries[key.text] {
                 guard caller == 0 || caller == existing.owner else { throw .notOwner(key: key.text, owner: existing.owner) }
                 guard existing.kind == kind else { throw .kindConflict(key: key.text, existing: existing.kind) }
-                entries[key.text]!.lastPush = monotonicTime
+                state.entries[key.text]!.lastPush = monotonicTime
                 return existing.handle
             }
             let isTotal = key.statistic.hasSuffix("_total")
             if kind == .counter && !isTotal { throw .namingConvention("a counter's name ends in _total (Prometheus convention): \(key.statistic)_total") }
             if kind == .gauge && isTotal { throw .namingConvention("a name ending in _total is a counter: push it with kind counter") }
-            guard entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
+            guard state.entries.count < PushedStatistics.limit else { throw .full(limit: PushedStatistics.limit) }
+            let shared = PushedStatistics.limit - PushedStatistics.rootReserve
+            if caller != 0 && state.entries.count >= shared { throw .full(limit: shared) }
+            if caller != 0 && state.owned[caller, default: 0] >= PushedStatistics.perUidLimit {
+                throw .quota(uid: caller, limit: PushedStatistics.perUidLimit)
+            }
             let descriptor = StatisticDescriptor(
                 key: key, kind: kind, unit: unit, resolution: 0, labels: [:],
                 help: help ?? "Pushed by an application")
             let handle = table.register(descriptor)
-            entries[key.text] = Entry(handle: handle, kind: kind, owner: caller, lastPush: monotonicTime)
+            state.entries[key.text] = Entry(handle: handle, kind: kind, owner: caller, lastPush: monotonicTime)
+            state.owned[caller, default: 0] += 1
             return handle
         }
         var batch = SampleBatch()
@@ -89,10 +119,10 @@ public final class PushedStatistics: Sendable {
 
     /// Removes a pushed statistic for `caller` (a uid; 0 is root); false when there was none.
     public func remove(_ key: StatisticKey, caller: Int = 0) throws(Refusal) -> Bool {
-        let removed = try entries.withLock { entries throws(Refusal) -> Entry? in
-            guard let entry = entries[key.text] else { return nil }
+        let removed = try state.withLock { state throws(Refusal) -> Entry? in
+            guard let entry = state.entries[key.text] else { return nil }
             guard caller == 0 || caller == entry.owner else { throw .notOwner(key: key.text, owner: entry.owner) }
-            return entries.removeValue(forKey: key.text)
+            return state.remove(key.text)
         }
         guard let removed else { return false }
         table.retire(removed.handle)
@@ -103,10 +133,10 @@ public final class PushedStatistics: Sendable {
     @discardableResult
     public func expire(monotonicTime: Double = Clock.monotonic()) -> Int {
         let horizon = monotonicTime - Double(expireSeconds.load(ordering: .relaxed))
-        let (stale, left) = entries.withLock { entries in
-            let stale = entries.filter { $0.value.lastPush < horizon }
-            for key in stale.keys { entries[key] = nil }
-            return (Array(stale.values), entries.count)
+        let (stale, left) = state.withLock { state in
+            let stale = state.entries.filter { $0.value.lastPush < horizon }
+            for key in stale.keys { _ = state.remove(key) }
+            return (Array(stale.values), state.entries.count)
         }
         for entry in stale { table.retire(entry.handle) }
         return left

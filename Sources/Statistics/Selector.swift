@@ -84,10 +84,30 @@ public struct Selector: Sendable {
         }
     }
 
+    /// The most `where` conditions one selector takes, patterns or not.
+    public static let maximumConditions = 64
+
     public let keyPattern: BoundedRegex?
     public let matchers: [LabelMatcher]
+    /// The selector's text (pattern and conditions): two selectors with the same identity
+    /// choose the same statistics, so their answers can be shared.
+    public let identity: String
 
     public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
+        // Bounded before anything compiles: the number of patterns multiplies each one's work.
+        let patterns = conditions.compactMap { condition -> Substring? in
+            guard let index = condition.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else { return nil }
+            let rest = condition[index...]
+            return rest.hasPrefix("~") ? rest.dropFirst() : rest.hasPrefix("!~") ? rest.dropFirst(2) : nil
+        }
+        let count = patterns.count + (pattern == nil ? 0 : 1)
+        let bytes = patterns.reduce(pattern?.utf8.count ?? 0) { $0 + $1.utf8.count }
+        if let excess = BoundedRegex.perRequestExcess(count: count, bytes: bytes) {
+            throw SelectorError(message: "match and where: \(excess)")
+        }
+        guard conditions.count <= Selector.maximumConditions else {
+            throw SelectorError(message: "where: \(conditions.count) conditions; at most \(Selector.maximumConditions)")
+        }
         if let pattern {
             do {
                 keyPattern = try BoundedRegex.shared(pattern)
@@ -100,6 +120,7 @@ public struct Selector: Sendable {
         var matchers: [LabelMatcher] = []
         for condition in conditions { matchers.append(try LabelMatcher(parsing: condition)) }
         self.matchers = matchers
+        identity = ([pattern.map { "m" + $0 } ?? "-"] + conditions).joined(separator: "\u{0}")
     }
 
     /// A key pattern and label → regular expression pairs (a monitor target's `where`).
