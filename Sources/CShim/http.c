@@ -52,6 +52,7 @@ struct rs_connection {
     size_t length;
     size_t capacity;
     int too_large;
+    const char *malformed; /* a static message: the request line or headers as sent were not what they seem */
     long uid, gid, pid;
 };
 
@@ -201,6 +202,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         .body = state->body ? state->body : "",
         .body_length = state->length,
         .body_too_large = state->too_large,
+        .malformed = state->malformed,
         .transport = server->transport,
         .peer_uid = state->uid,
         .peer_gid = state->gid,
@@ -258,15 +260,63 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         }
         free(reply.extra_headers);
     }
+    if (state->malformed) MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result result = MHD_queue_response(connection, (unsigned)reply.status, response);
     MHD_destroy_response(response);
     return result;
 }
 
+/* libmicrohttpd 0.9.75 parses the request line and the header lines in place in its read buffer
+ * and hands them out as C strings: a raw NUL byte in them would silently cut a target or value
+ * short (GET /v1/status\0/x served as /v1/status), and it has no option that refuses one. The
+ * positions show it: in place, the target as sent ends one byte (the space libmicrohttpd
+ * overwrote) before the version, and each header line starts one or two bytes (the CR LF it
+ * overwrote) after the previous one ends. A gap means a NUL, or a line folded onto the previous one
+ * (which libmicrohttpd copies elsewhere): both are refused. */
+struct rs_layout {
+    uintptr_t end; /* where the previous string ends in the read buffer */
+    const char *problem;
+};
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+    (void)kind;
+    struct rs_layout *layout = cls;
+    uintptr_t start = (uintptr_t)key, colon = (uintptr_t)key + key_size, at = (uintptr_t)value;
+    int line_start = start == layout->end + 1 || start == layout->end + 2;
+    int spacing = at > colon;
+    for (uintptr_t byte = colon + 1; spacing && byte < at; byte++)
+        if (*(const char *)byte != ' ' && *(const char *)byte != '\t') spacing = 0;
+    if (!line_start || !spacing) {
+        layout->problem = "a header line contains a NUL byte or is folded onto the previous line";
+        return MHD_NO;
+    }
+    layout->end = at + value_size;
+    return MHD_YES;
+}
+
+static const char *layout_problem(struct MHD_Connection *connection, const char *method, const char *version,
+                                  const char *target) {
+    const char *problem = "the request line contains a NUL byte";
+    if (!version || !*version || !method) return problem;
+    const char *uri = method + strlen(method) + 1;
+    while (*uri == ' ') uri++;
+    if ((uintptr_t)uri + strlen(target) + 1 != (uintptr_t)version) return problem;
+    struct rs_layout layout = {.end = (uintptr_t)version + strlen(version), .problem = NULL};
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, check_header, &layout);
+    if (layout.problem) return layout.problem;
+    /* The last line: libmicrohttpd counts the block's bytes as sent (from the request line, without
+     * blank lines before it), so after the last value come only its line end and the empty line. */
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!info) return problem;
+    uintptr_t end = (uintptr_t)method + info->header_size;
+    if (end < layout.end + 2 || end > layout.end + 4) return "a header line contains a NUL byte";
+    return NULL;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
                                       const char *method, const char *version, const char *upload_data,
                                       size_t *upload_data_size, void **con_cls) {
-    (void)version;
     struct rs_http_server *server = cls;
     struct rs_connection *state = *con_cls;
     if (!state) {
@@ -278,8 +328,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         /* Without the target as sent a %00 in it could not be found: refuse rather than serve. */
         if (!state->target) return MHD_NO;
         state->started = 1;
+        state->malformed = layout_problem(connection, method, version, state->target);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
+        if (state->malformed) {
+            /* Answered at once, without reading a body: the request's framing is in doubt. */
+            track_receiving(server, connection, 0);
+            return respond(server, connection, url, method, state);
+        }
         const char *declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared && strtoull(declared, NULL, 10) > server->max_body_bytes) {
             /* Answer at once: libmicrohttpd then closes the connection without reading the body. */

@@ -227,8 +227,8 @@ public final class HTTPServer: @unchecked Sendable {
         let peer =
             raw.peer_uid >= 0
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
-        var malformed: String?
-        if let target = raw.target {
+        var malformed: String? = raw.malformed.map { String(cString: $0) }
+        if malformed == nil, let target = raw.target {
             let bytes = UnsafeRawPointer(target).assumingMemoryBound(to: UInt8.self)
             malformed = HTTPRequest.problem(inTarget: UnsafeBufferPointer(start: bytes, count: strlen(target)))
         }

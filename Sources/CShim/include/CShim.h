@@ -23,6 +23,7 @@ typedef struct rs_http_request {
     const char *body;
     size_t body_length;
     int body_too_large;           /* the body passed max_body_bytes and was discarded */
+    const char *malformed;        /* why the request line or headers cannot be trusted (a raw NUL); else NULL */
     int transport;                /* 0 = Unix socket, 1 = TCP */
     long peer_uid;                /* -1 when unknown (TCP) */
     long peer_gid;
