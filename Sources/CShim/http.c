@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,15 +21,31 @@
  * server) forever. So every connection is tracked from the moment it is accepted, and while it
  * is receiving a request (from its acceptance, or from the end of the previous request on a
  * kept-alive connection, to the last byte of the body) a sweeper thread shuts its socket down
- * once the request has taken longer than request_seconds; libmicrohttpd then reads end-of-file
- * and closes the connection itself. Responses, event streams included, have no such deadline. */
+ * once its line and headers have taken longer than header_seconds, or the whole request longer
+ * than request_seconds; libmicrohttpd then reads end-of-file and closes the connection itself.
+ * Responses, event streams included, have no such deadline.
+ *
+ * Deadlines alone leave a listener full of clients that reconnect as soon as they are cut. So
+ * the listener keeps a quarter of its connections free for newcomers: past three quarters of what
+ * it (or, over TCP, one address) may hold, a new connection cuts the one (of its address) that
+ * has been receiving its request the longest, and the sweeper cuts the longest receivers until
+ * the listener is back to three quarters, each only once it has been receiving for over a
+ * second: a real client sends its request at once, so only slow ones and idle kept-alive
+ * connections go. The per-address limit is kept here rather than by libmicrohttpd, which would
+ * refuse a newcomer while the address's slow connections stay: past it the newcomer goes only
+ * when none of its address's connections is slow. */
 struct rs_tracked {
     struct rs_tracked *previous, *next;
     int fd;
     int receiving;
     int cut;
+    uint64_t since;    /* monotonic milliseconds: when it started receiving this request */
+    unsigned char address[16]; /* the peer's IP address (TCP), address_length bytes of it */
+    size_t address_length;
     uint64_t deadline; /* monotonic milliseconds */
 };
+
+#define RS_SLOW_MILLISECONDS 1000u
 
 struct rs_http_server {
     struct MHD_Daemon *daemon;
@@ -37,7 +54,12 @@ struct rs_http_server {
     size_t max_body_bytes;
     int transport;
     uint64_t request_milliseconds;
-    pthread_mutex_t lock; /* guards tracked, every rs_tracked in it, and stopping */
+    uint64_t header_milliseconds;
+    unsigned crowded;         /* connections from which a newcomer cuts the slowest receiver */
+    unsigned crowded_address; /* the same for one address's connections (TCP; 0: no limit) */
+    unsigned per_address;     /* one address's limit (TCP; 0: none): past it the newcomer goes */
+    unsigned count;   /* connections tracked */
+    pthread_mutex_t lock; /* guards tracked, count, every rs_tracked in it, and stopping */
     pthread_cond_t wake;
     struct rs_tracked *tracked;
     int stopping;
@@ -52,6 +74,7 @@ struct rs_connection {
     size_t length;
     size_t capacity;
     int too_large;
+    const char *malformed; /* a static message: the request line or headers as sent were not what they seem */
     long uid, gid, pid;
 };
 
@@ -59,6 +82,63 @@ static uint64_t monotonic_milliseconds(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static int same_address(const struct rs_tracked *a, const struct rs_tracked *b) {
+    return a->address_length && a->address_length == b->address_length && memcmp(a->address, b->address, a->address_length) == 0;
+}
+
+/* Under the lock: the sweeper's share of the crowding rule. */
+static void thin_out(struct rs_http_server *server, uint64_t now) {
+    unsigned open = 0;
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) open += !tracked->cut;
+    while (open > server->crowded) {
+        struct rs_tracked *slowest = NULL;
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
+            if (!slowest || tracked->since < slowest->since) slowest = tracked;
+        }
+        if (!slowest || now - slowest->since < RS_SLOW_MILLISECONDS) return;
+        shutdown(slowest->fd, SHUT_RDWR);
+        slowest->cut = 1;
+        open--;
+    }
+}
+
+/* Under the lock, for a newcomer not yet in the list: the crowding rule above. Returns 1 when the
+ * newcomer itself must go: its address is at its limit and none of its connections is slow. */
+static int make_room(struct rs_http_server *server, const struct rs_tracked *newcomer) {
+    struct rs_tracked *slowest = NULL, *slowest_here = NULL;
+    unsigned here = 1; /* the address's connections not cut, the newcomer's included */
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+        int neighbour = same_address(tracked, newcomer);
+        here += neighbour && !tracked->cut;
+        if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
+        if (!slowest || tracked->since < slowest->since) slowest = tracked;
+        if (neighbour && (!slowest_here || tracked->since < slowest_here->since)) slowest_here = tracked;
+    }
+    struct rs_tracked *victim = NULL;
+    if (server->crowded_address && here > server->crowded_address) victim = slowest_here;
+    else if (server->count > server->crowded) victim = slowest;
+    if (victim && newcomer->since - victim->since < RS_SLOW_MILLISECONDS) victim = NULL;
+    if (victim) {
+        shutdown(victim->fd, SHUT_RDWR);
+        victim->cut = 1;
+        if (victim == slowest_here) here--;
+    }
+    return server->per_address && here > server->per_address;
+}
+
+static void read_address(struct MHD_Connection *connection, struct rs_tracked *tracked) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return;
+    if (info->client_addr->sa_family == AF_INET) {
+        memcpy(tracked->address, &((const struct sockaddr_in *)(const void *)info->client_addr)->sin_addr, 4);
+        tracked->address_length = 4;
+    } else if (info->client_addr->sa_family == AF_INET6) {
+        memcpy(tracked->address, &((const struct sockaddr_in6 *)(const void *)info->client_addr)->sin6_addr, 16);
+        tracked->address_length = 16;
+    }
 }
 
 static void connection_notified(void *cls, struct MHD_Connection *connection, void **socket_context,
@@ -75,8 +155,15 @@ static void connection_notified(void *cls, struct MHD_Connection *connection, vo
         }
         tracked->fd = info ? info->connect_fd : -1;
         tracked->receiving = 1;
-        tracked->deadline = monotonic_milliseconds() + server->request_milliseconds;
+        tracked->since = monotonic_milliseconds();
+        tracked->deadline = tracked->since + server->header_milliseconds;
+        if (server->transport) read_address(connection, tracked);
         pthread_mutex_lock(&server->lock);
+        server->count++;
+        if (make_room(server, tracked) && tracked->fd >= 0) {
+            shutdown(tracked->fd, SHUT_RDWR);
+            tracked->cut = 1;
+        }
         tracked->next = server->tracked;
         if (server->tracked) server->tracked->previous = tracked;
         server->tracked = tracked;
@@ -91,20 +178,29 @@ static void connection_notified(void *cls, struct MHD_Connection *connection, vo
     if (tracked->previous) tracked->previous->next = tracked->next;
     else server->tracked = tracked->next;
     if (tracked->next) tracked->next->previous = tracked->previous;
+    server->count--;
     pthread_mutex_unlock(&server->lock);
     free(tracked);
     *socket_context = NULL;
 }
 
-/* receiving = 0 once a request has fully arrived; 1 when its response is done and the
- * connection waits for the next request, whose deadline starts now. */
-static void track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, int receiving) {
+enum rs_receiving { RS_DONE = 0, RS_HEADERS = 1, RS_BODY = 2 };
+
+/* RS_HEADERS when a response is done and the connection waits for the next request, whose
+ * deadlines start now; RS_BODY once its headers are in (the body's deadline counts from the same
+ * start); RS_DONE once it has fully arrived. */
+static void track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, enum rs_receiving receiving) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (!info || !info->socket_context) return;
     struct rs_tracked *tracked = info->socket_context;
     pthread_mutex_lock(&server->lock);
-    tracked->receiving = receiving;
-    if (receiving) tracked->deadline = monotonic_milliseconds() + server->request_milliseconds;
+    tracked->receiving = receiving != RS_DONE;
+    if (receiving == RS_HEADERS) {
+        tracked->since = monotonic_milliseconds();
+        tracked->deadline = tracked->since + server->header_milliseconds;
+    } else if (receiving == RS_BODY) {
+        tracked->deadline = tracked->since + server->request_milliseconds;
+    }
     pthread_mutex_unlock(&server->lock);
 }
 
@@ -120,6 +216,7 @@ static void *sweep(void *cls) {
                 tracked->cut = 1;
             }
         }
+        thin_out(server, now);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += 250 * 1000000L;
@@ -201,6 +298,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         .body = state->body ? state->body : "",
         .body_length = state->length,
         .body_too_large = state->too_large,
+        .malformed = state->malformed,
         .transport = server->transport,
         .peer_uid = state->uid,
         .peer_gid = state->gid,
@@ -258,6 +356,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         }
         free(reply.extra_headers);
     }
+    if (state->malformed) MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result result = MHD_queue_response(connection, (unsigned)reply.status, response);
     MHD_destroy_response(response);
     return result;
@@ -266,7 +365,6 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
                                       const char *method, const char *version, const char *upload_data,
                                       size_t *upload_data_size, void **con_cls) {
-    (void)version;
     struct rs_http_server *server = cls;
     struct rs_connection *state = *con_cls;
     if (!state) {
@@ -278,15 +376,22 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         /* Without the target as sent a %00 in it could not be found: refuse rather than serve. */
         if (!state->target) return MHD_NO;
         state->started = 1;
+        state->malformed = rs_request_layout_problem(connection, method, version, state->target);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
+        if (state->malformed) {
+            /* Answered at once, without reading a body: the request's framing is in doubt. */
+            track_receiving(server, connection, RS_DONE);
+            return respond(server, connection, url, method, state);
+        }
         const char *declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared && strtoull(declared, NULL, 10) > server->max_body_bytes) {
             /* Answer at once: libmicrohttpd then closes the connection without reading the body. */
             state->too_large = 1;
-            track_receiving(server, connection, 0);
+            track_receiving(server, connection, RS_DONE);
             return respond(server, connection, url, method, state);
         }
+        track_receiving(server, connection, RS_BODY);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -312,14 +417,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         state->body[state->length] = '\0';
         return MHD_YES;
     }
-    track_receiving(server, connection, 0);
+    track_receiving(server, connection, RS_DONE);
     return respond(server, connection, url, method, state);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode code) {
     (void)code;
-    track_receiving(cls, connection, 1);
+    track_receiving(cls, connection, RS_HEADERS);
     struct rs_connection *state = *con_cls;
     if (state) {
         free(state->target);
@@ -341,6 +446,12 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     server->max_body_bytes = limits->max_body_bytes;
     server->transport = transport;
     server->request_milliseconds = (uint64_t)limits->request_seconds * 1000u;
+    unsigned header_seconds = limits->header_seconds < limits->request_seconds ? limits->header_seconds : limits->request_seconds;
+    server->header_milliseconds = (uint64_t)header_seconds * 1000u;
+    server->crowded = limits->connection_limit - limits->connection_limit / 4;
+    unsigned per_address = transport ? limits->connections_per_address : 0u;
+    server->crowded_address = per_address - per_address / 4;
+    server->per_address = per_address;
     pthread_mutex_init(&server->lock, NULL);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);
@@ -361,8 +472,6 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
                                       MHD_OPTION_URI_LOG_CALLBACK, request_started, server,
                                       MHD_OPTION_THREAD_POOL_SIZE, limits->threads,
                                       MHD_OPTION_CONNECTION_LIMIT, limits->connection_limit,
-                                      /* 0: no limit; a Unix socket's peers have no address */
-                                      MHD_OPTION_PER_IP_CONNECTION_LIMIT, transport ? limits->connections_per_address : 0u,
                                       MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_seconds,
                                       MHD_OPTION_END);
     if (!server->daemon) {

@@ -17,4 +17,9 @@ void rs_stream_attach(rs_stream *stream, struct MHD_Connection *connection);
 ssize_t rs_stream_read(void *cls, uint64_t position, char *out, size_t maximum);
 void rs_stream_done(void *cls);
 
+/* Why the request line or headers libmicrohttpd parsed are not the bytes sent (a raw NUL cut
+ * one short), or NULL (request_layout.c). */
+const char *rs_request_layout_problem(struct MHD_Connection *connection, const char *method, const char *version,
+                                      const char *target);
+
 #endif

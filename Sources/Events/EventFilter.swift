@@ -292,7 +292,7 @@ public struct EventFilter: Sendable {
     }
 
     private static func parsedTime(_ text: String, now: Double) -> Double? {
-        if let seconds = Double(text) { return seconds < 0 ? now + seconds : seconds }
+        if let seconds = Double(text) { return text.hasPrefix("-") ? now + seconds : seconds }
         if text.hasPrefix("-"), let unit = text.last, let amount = Double(text.dropFirst().dropLast()) {
             let scale: Double? = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800][unit]
             return scale.map { now - amount * $0 }
@@ -300,9 +300,15 @@ public struct EventFilter: Sendable {
         // RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)
         let characters = Array(text)
         guard characters.count >= 20, characters[4] == "-", characters[7] == "-", characters[10] == "T" || characters[10] == " " else { return nil }
-        func number(_ range: Range<Int>) -> Int? { Int(String(characters[range])) }
+        // Digits only (Int("+1") reads), and only dates and times that exist: timegm would roll
+        // 2026-13-45T99:99:99Z over into 2027.
+        func number(_ range: Range<Int>) -> Int? {
+            characters[range].allSatisfy(\.isASCIIDigit) ? Int(String(characters[range])) : nil
+        }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-            let minute = number(14..<16), let second = number(17..<19)
+            let minute = number(14..<16), let second = number(17..<19), characters[13] == ":", characters[16] == ":",
+            (1...12).contains(month), (1...daysIn(month, of: year)).contains(day), (0...23).contains(hour),
+            (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
@@ -320,11 +326,22 @@ public struct EventFilter: Sendable {
             seconds += Double("0" + String(characters[start..<index])) ?? 0
         }
         guard index < characters.count else { return nil }
-        if characters[index] == "Z" || characters[index] == "z" { return seconds }
-        guard characters.count >= index + 6, let offsetHours = number((index + 1)..<(index + 3)),
-            let offsetMinutes = number((index + 4)..<(index + 6))
+        if characters[index] == "Z" || characters[index] == "z" { return characters.count == index + 1 ? seconds : nil }
+        guard characters.count == index + 6, characters[index] == "+" || characters[index] == "-", characters[index + 3] == ":",
+            let offsetHours = number((index + 1)..<(index + 3)), let offsetMinutes = number((index + 4)..<(index + 6)),
+            (0...23).contains(offsetHours), (0...59).contains(offsetMinutes)
         else { return nil }
         let offset = Double(offsetHours * 3600 + offsetMinutes * 60)
         return characters[index] == "+" ? seconds - offset : seconds + offset
     }
+
+    /// Days in `month` (1…12) of the Gregorian `year`.
+    static func daysIn(_ month: Int, of year: Int) -> Int {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -196,7 +196,9 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("cancelSeverity: expected \(Severity.knownList), or \(MonitorDefinition.noCancel) for no cancel event, got \"\(name)\"")
             }
         }
-        if let rate = spec.loggingRate, !(rate >= 0 && rate.isFinite) { throw MonitorSpecError("loggingRate must be 0 or more seconds") }
+        if let rate = spec.loggingRate, !MonitorDefinition.durations.contains(rate) {
+            throw MonitorSpecError("loggingRate must be from 0 to \(Int(MonitorDefinition.durations.upperBound)) seconds (a year), got \(rate)")
+        }
         var rate: Double
         if let micro = spec.microMonitoringRate {
             guard (0...999_999).contains(micro) else {
@@ -248,8 +250,9 @@ public struct MonitorDefinition: Sendable {
         if let stale = spec.staleAfter, !(stale > 0 && stale <= 86400 * 30) {
             throw MonitorSpecError("staleAfter must be more than 0 seconds (up to 30 days)")
         }
-        if let interval = spec.monitoringInterval, !(interval >= 0 && interval.isFinite) {
-            throw MonitorSpecError("monitoringInterval must be 0 (until stopped) or more seconds")
+        if let interval = spec.monitoringInterval, !MonitorDefinition.durations.contains(interval) {
+            throw MonitorSpecError(
+                "monitoringInterval must be 0 (until stopped) to \(Int(MonitorDefinition.durations.upperBound)) seconds (a year), got \(interval)")
         }
         if let id = spec.id {
             guard (1...64).contains(id.utf8.count),
@@ -331,6 +334,10 @@ public struct MonitorDefinition: Sendable {
 
     /// What `samples` and `cancelSamples` accept (perfmon's periods are checked against it too).
     public static let sampleCounts: ClosedRange<Int> = 1...100_000
+    /// loggingRate and monitoringInterval in seconds: up to a year (366 days), which no sane hold
+    /// or run exceeds and which times and sums built on them can never overflow from. NaN is in
+    /// no range.
+    public static let durations: ClosedRange<Double> = 0...31_622_400
 
     /// Subsystems cheap enough to re-read at sub-step rates (down to 10 ms).
     public static let fastSubsystems = Set(BuiltInSubsystem.all.filter(\.samplesBetweenSteps).map(\.name))

@@ -214,6 +214,12 @@ public enum PerfmonImport {
         for (tag, seconds) in [("alarm_trigger_period", period), ("alarm_auto_inhibit_period", inhibit)] where seconds < 0 {
             throw ImportError("variable \(name): \(tag) \(values[tag] ?? "") is negative")
         }
+        // The inhibit period becomes loggingRate, bounded as the API bounds it.
+        guard MonitorDefinition.durations.contains(inhibit) else {
+            throw ImportError(
+                "variable \(name): alarm_auto_inhibit_period \(values["alarm_auto_inhibit_period"] ?? "") is longer than \(Int(MonitorDefinition.durations.upperBound)) s (a year)"
+            )
+        }
         // The period becomes a sample count: checked before it is turned into an Int (1e300 trapped).
         let mostSamples = MonitorDefinition.sampleCounts.upperBound
         guard let samples = InputNumber.integer(truncating: (period / step).rounded(.up), in: 0...mostSamples) else {

@@ -15,7 +15,7 @@ extension CLI {
     }
 
     static func printError(_ message: String) {
-        let line = Array(("resmon: " + message + "\n").utf8)
+        let line = Array(("resmon: " + TerminalText.visible(message) + "\n").utf8)
         try? FileDescriptor(rawValue: 2).writeAll(line)
     }
 

@@ -20,7 +20,8 @@ public struct TextTable {
         self.elidable = elidable
     }
 
-    public mutating func append(_ row: [String]) { rows.append(row) }
+    /// A cell is one line: a line break or tab in server text would break the columns.
+    public mutating func append(_ row: [String]) { rows.append(row.map { TerminalText.visible($0, keepingLineBreaks: false) }) }
 
     public func render() -> String {
         var widths = header.map(\.count)

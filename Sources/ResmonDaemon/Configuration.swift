@@ -61,6 +61,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var connectionsPerAddress = 64
     /// Seconds within which a request's line, headers and body must all have arrived.
     public var requestSeconds = 10
+    /// Seconds within which a request's line and headers must have arrived (at most requestSeconds).
+    public var headerSeconds = 5
     /// Base sampling step in seconds.
     public var step = 5
     /// Exit after this many sampling cycles (for tests and benchmarks).
@@ -264,7 +266,7 @@ struct Reader {
                 value, "http",
                 allowed: [
                     "socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
-                    "maxConnections", "connectionsPerAddress", "requestSeconds"
+                    "maxConnections", "connectionsPerAddress", "requestSeconds", "headerSeconds"
                 ])
             if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
@@ -285,6 +287,9 @@ struct Reader {
             }
             if let value = http["requestSeconds"] {
                 configuration.requestSeconds = try integer(value, "http.requestSeconds", 1...3600)
+            }
+            if let value = http["headerSeconds"] {
+                configuration.headerSeconds = try integer(value, "http.headerSeconds", 1...3600)
             }
         }
         if let value = top["history"] {

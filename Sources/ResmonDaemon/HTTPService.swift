@@ -61,7 +61,7 @@ final class HTTPService: Service {
             descriptor: descriptor, transport: transport, handler: router,
             maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
             connectionLimit: configuration.maxConnections, connectionsPerAddress: configuration.connectionsPerAddress,
-            requestSeconds: configuration.requestSeconds)
+            requestSeconds: configuration.requestSeconds, headerSeconds: configuration.headerSeconds)
     }
 
     /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket

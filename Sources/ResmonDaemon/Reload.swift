@@ -32,6 +32,7 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.maxConnections", \.maxConnections),
             RestartOnlyKey("http.connectionsPerAddress", \.connectionsPerAddress),
             RestartOnlyKey("http.requestSeconds", \.requestSeconds),
+            RestartOnlyKey("http.headerSeconds", \.headerSeconds),
             RestartOnlyKey("http.tokenFile", \.tokenFile),
             RestartOnlyKey("history.maxPluginStatistics", \.historyMaxPluginStatistics),
             RestartOnlyKey("collect.procRoot", \.procRoot),

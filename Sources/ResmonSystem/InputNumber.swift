@@ -12,7 +12,8 @@ public enum InputNumber {
     public static func time(_ text: some StringProtocol, field: String, now: Int) throws(InputNumberError) -> Int {
         let limit = epochSeconds.upperBound
         let value = try integer(text, field: field, in: -limit...limit, expected: "whole seconds since the epoch, or negative seconds before now")
-        let time = value < 0 ? now + value : value
+        // `-0` is relative too: now, not the epoch.
+        let time = text.hasPrefix("-") ? now + value : value
         guard epochSeconds.contains(time) else {
             throw InputNumberError(field: field, message: "\"\(text)\" is \(time) s since the epoch, outside \(rangeText)")
         }

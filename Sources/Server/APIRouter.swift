@@ -297,6 +297,11 @@ public struct APIRouter: HTTPHandler {
         if let help = body.help, help.utf8.count > 512 {
             throw Failure(status: 400, code: .badRequest, message: "help is longer than 512 bytes")
         }
+        // Shown in terminals and in /metrics' # HELP lines: no escape sequence or line break gets in.
+        if let help = body.help, let control = help.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            throw Failure(
+                status: 400, code: .badRequest, message: "help: control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed")
+        }
         do {
             try context.pushed.push(
                 key, value: body.value, kind: kind, unit: body.unit ?? "", help: body.help, caller: MonitorRoutes.caller(request))

@@ -162,10 +162,11 @@ public final class HTTPServer: @unchecked Sendable {
     ///   - idleSeconds: a connection that sends and receives nothing this long is closed.
     ///   - requestSeconds: a request's line, headers and body must all arrive within this, however
     ///     steadily they trickle in; the response (an event stream) is not bounded by it.
+    ///   - headerSeconds: the same for the line and headers alone (the shorter of the two applies).
     public init(
         descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
         maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
-        connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10
+        connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10, headerSeconds: Int = 5
     ) throws(ServerError) {
         context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
         var error = [CChar](repeating: 0, count: 256)
@@ -173,7 +174,8 @@ public final class HTTPServer: @unchecked Sendable {
             max_body_bytes: maxBodyBytes, threads: UInt32(clamping: threads),
             connection_limit: UInt32(clamping: connectionLimit),
             connections_per_address: UInt32(clamping: connectionsPerAddress),
-            idle_seconds: UInt32(clamping: idleSeconds), request_seconds: UInt32(clamping: requestSeconds))
+            idle_seconds: UInt32(clamping: idleSeconds), request_seconds: UInt32(clamping: requestSeconds),
+            header_seconds: UInt32(clamping: headerSeconds))
         server = rs_http_start(
             descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch, context.toOpaque(), &limits, &error)
         guard server != nil else {
@@ -227,8 +229,8 @@ public final class HTTPServer: @unchecked Sendable {
         let peer =
             raw.peer_uid >= 0
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
-        var malformed: String?
-        if let target = raw.target {
+        var malformed: String? = raw.malformed.map { String(cString: $0) }
+        if malformed == nil, let target = raw.target {
             let bytes = UnsafeRawPointer(target).assumingMemoryBound(to: UInt8.self)
             malformed = HTTPRequest.problem(inTarget: UnsafeBufferPointer(start: bytes, count: strlen(target)))
         }

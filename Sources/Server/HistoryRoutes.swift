@@ -40,11 +40,16 @@ struct HistoryRoutes {
                 status: 404, code: .unknownStatistic, message: "no history for \(key.text) (it is not archived, or has not been sampled yet)")
         }
         if wantsXML {
+            // The dump is the whole archive: a parameter would be silently ignored, so it is refused.
+            if let (name, _) = request.queryItems.first {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): rrdtool.xml takes no query parameters (it dumps the whole archive)")
+            }
             return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDToolXML.dump(database).utf8))
         }
         let now = Int(Clock.wall())
         let end = try HistoryRoutes.time(request.query["end"], name: "end", default: now, now: now)
-        let start = try HistoryRoutes.time(request.query["start"], name: "start", default: end - 120 * history.step, now: now)
+        let start = try HistoryRoutes.time(
+            request.query["start"], name: "start", default: max(InputNumber.epochSeconds.lowerBound, end - 120 * history.step), now: now)
         guard start < end else { throw APIRouter.Failure(status: 400, code: .badRequest, message: "start must be before end") }
         let function = try HistoryRoutes.function(request.query["cf"]) ?? .average
         var resolution = 0

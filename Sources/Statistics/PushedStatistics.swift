@@ -82,6 +82,7 @@ public final class PushedStatistics: Sendable {
     ) throws(Refusal) -> StatisticHandle {
         guard key.subsystem == "app" else { throw .notApp(key.text) }
         guard key.resource.utf8.count <= 200 else { throw .invalidValue("the resource is longer than 200 bytes") }
+        guard key.statistic.utf8.count <= 200 else { throw .invalidValue("the statistic is longer than 200 bytes") }
         guard value.isFinite else { throw .invalidValue("value must be a finite number") }
         if kind == .counter && value < 0 { throw .invalidValue("a counter's total cannot be negative") }
         guard unit.utf8.count <= 32,

@@ -120,7 +120,8 @@ import Testing
     @Test(arguments: [
         ("alarm_trigger_period", "1e300", "longer than 100000 samples of 5 s"), ("alarm_trigger_period", "1e19", "longer than 100000 samples"),
         ("alarm_trigger_period", "500001", "longer than 100000 samples"), ("alarm_trigger_period", "-1", "is negative"),
-        ("alarm_auto_inhibit_period", "-1e300", "is negative"), ("alarm_trigger_period", "nan", "is not a number")
+        ("alarm_auto_inhibit_period", "-1e300", "is negative"), ("alarm_trigger_period", "nan", "is not a number"),
+        ("alarm_auto_inhibit_period", "1e300", "longer than 31622400 s"), ("alarm_auto_inhibit_period", "31622401", "longer than 31622400 s")
     ])
     func periodsOutOfRangeAreRefusedByName(tag: String, value: String, expected: String) {
         let xml = #"<config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.5"/><\#(tag) value="\#(value)"/></variable></config>"#

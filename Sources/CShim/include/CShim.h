@@ -23,6 +23,7 @@ typedef struct rs_http_request {
     const char *body;
     size_t body_length;
     int body_too_large;           /* the body passed max_body_bytes and was discarded */
+    const char *malformed;        /* why the request line or headers cannot be trusted (a raw NUL); else NULL */
     int transport;                /* 0 = Unix socket, 1 = TCP */
     long peer_uid;                /* -1 when unknown (TCP) */
     long peer_gid;
@@ -82,6 +83,7 @@ typedef struct rs_http_limits {
     unsigned connections_per_address; /* TCP only; 0: no limit */
     unsigned idle_seconds;            /* a connection silent this long is closed */
     unsigned request_seconds;         /* a request's line, headers and body must arrive within this */
+    unsigned header_seconds;          /* its line and headers within this (or request_seconds if shorter) */
 } rs_http_limits;
 
 /* Starts serving fd on libmicrohttpd's own threads. Returns NULL and fills error on failure. */

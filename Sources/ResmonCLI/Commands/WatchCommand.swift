@@ -40,7 +40,8 @@ extension Command {
             } else {
                 let body = CLI.formatTime(Clock.wall()) + "\n" + CLI.statisticsTable(statistics)
                 // Home the cursor and clear the screen, so the table refreshes in place.
-                print(terminal ? "\u{1B}[H\u{1B}[2J" + body : body, terminator: terminal ? "" : "\n")
+                if terminal { Swift.print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                print(body, terminator: terminal ? "" : "\n")
             }
             CLI.flushOutput()
             if let count = remaining {

@@ -1,0 +1,55 @@
+#include "CShim.h"
+#include "internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+/* libmicrohttpd 0.9.75 parses the request line and the header lines in place in its read buffer
+ * and hands them out as C strings: a raw NUL byte in them would silently cut a target or value
+ * short (GET /v1/status\0/x served as /v1/status), and it has no option that refuses one. The
+ * positions show it: in place, the target as sent ends one byte (the space libmicrohttpd
+ * overwrote) before the version, and each header line starts one or two bytes (the CR LF it
+ * overwrote) after the previous one ends. A gap means a NUL, or a line folded onto the previous one
+ * (which libmicrohttpd copies elsewhere): both are refused. */
+struct rs_layout {
+    uintptr_t end; /* where the previous string ends in the read buffer */
+    const char *problem;
+};
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+    (void)kind;
+    struct rs_layout *layout = cls;
+    uintptr_t start = (uintptr_t)key, colon = (uintptr_t)key + key_size, at = (uintptr_t)value;
+    int line_start = start == layout->end + 1 || start == layout->end + 2;
+    int spacing = at > colon;
+    for (uintptr_t byte = colon + 1; spacing && byte < at; byte++)
+        if (*(const char *)byte != ' ' && *(const char *)byte != '\t') spacing = 0;
+    if (!line_start || !spacing) {
+        layout->problem = "a header line contains a NUL byte or is folded onto the previous line";
+        return MHD_NO;
+    }
+    layout->end = at + value_size;
+    return MHD_YES;
+}
+
+const char *rs_request_layout_problem(struct MHD_Connection *connection, const char *method, const char *version,
+                                  const char *target) {
+    const char *problem = "the request line contains a NUL byte";
+    if (!version || !*version || !method) return problem;
+    const char *uri = method + strlen(method) + 1;
+    while (*uri == ' ') uri++;
+    if ((uintptr_t)uri + strlen(target) + 1 != (uintptr_t)version) return problem;
+    struct rs_layout layout = {.end = (uintptr_t)version + strlen(version), .problem = NULL};
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, check_header, &layout);
+    if (layout.problem) return layout.problem;
+    /* The last line: libmicrohttpd counts the block's bytes as sent (from the request line, without
+     * blank lines before it), so after the last value come only its line end and the empty line. */
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (!info) return problem;
+    uintptr_t end = (uintptr_t)method + info->header_size;
+    if (end < layout.end + 2 || end > layout.end + 4) return "a header line contains a NUL byte";
+    return NULL;
+}

@@ -1,0 +1,89 @@
+import Foundation
+import ResmonClient
+import ResmonTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sends `bytes` as they are over a fresh connection (the Unix socket at `path`, or TCP to
+/// 127.0.0.1:`port`) and returns everything the server sends until it closes or 20 s pass.
+func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throws -> String {
+    let descriptor = socket(unixPath == nil ? AF_INET : AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw DaemonHarness.NotReady(description: "socket failed") }
+    defer { close(descriptor) }
+    var timeout = timeval(tv_sec: 20, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let connected: Int32
+    if let unixPath {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in
+            for (index, byte) in unixPath.utf8.prefix(path.count - 1).enumerated() { path[index] = byte }
+        }
+        connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+    } else {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+    guard connected == 0 else { throw DaemonHarness.NotReady(description: "connect: \(String(cString: strerror(errno)))") }
+    _ = Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received += buffer[0..<count]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
+/// Raw NUL bytes in the request line and headers (issue 22, re-attack item 2): libmicrohttpd hands
+/// them over as C strings, so a NUL would cut the target or value short and the rest be ignored.
+@Suite struct RawRequestTests {
+    static let requests: [(String, String)] = [
+        ("GET /v1/status\0/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "path"),
+        ("PUT /v1/statistics/app:x:y\0zzz HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"value\": 1}", "push"),
+        ("GET /v1/statistics?match=a\0b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "query"),
+        ("GE\0T /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "method"),
+        ("GET /v1/status HTTP/1.1\r\nHost: x\0y\r\nConnection: close\r\n\r\n", "header"),
+        ("GET /v1/status HTTP/1.1\r\nHost: x\r\nAccept: application/json\0zz\r\n\r\n", "last header"),
+        ("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-A: \0\r\nConnection: close\r\n\r\n", "empty header")
+    ]
+
+    /// Refused: a 400 or a connection closed without an answer, never the truncated request served.
+    static func expectRefused(_ answer: String, _ label: String) {
+        let status = answer.split(separator: "\r\n").first.map(String.init) ?? ""
+        #expect(answer.isEmpty || status.contains(" 400 "), "\(label): \(answer.prefix(300))")
+    }
+
+    @Test func nulBytesInTheRequestLineOrHeadersAreRefusedOnBothTransports() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
+        let (_, port) = try HTTPHardeningTests.tcpPort(daemon)
+        for (request, label) in Self.requests {
+            Self.expectRefused(try rawExchange(Array(request.utf8), unixPath: daemon.socket), "unix \(label)")
+            Self.expectRefused(try rawExchange(Array(request.utf8), port: port), "tcp \(label)")
+        }
+        #expect(throws: ClientError.self) { try daemon.client.statistic("app:x:y") }
+        // The same requests without the NUL are served: the check is not a blanket refusal.
+        let clean = "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Spaced:   a b  \r\nConnection: close\r\n\r\n"
+        for answer in [try rawExchange(Array(clean.utf8), unixPath: daemon.socket), try rawExchange(Array(clean.utf8), port: port)] {
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(300))")
+        }
+        let lf = "GET  /v1/status HTTP/1.1\nHost: x\nConnection: close\n\n"
+        #expect(try rawExchange(Array(lf.utf8), port: port).hasPrefix("HTTP/1.1 200"))
+        #expect(try daemon.client.health().status == "ok")
+    }
+}
