@@ -125,7 +125,7 @@ extension MonitorEngine {
     /// Keeps a monitor's state from before this cycle, once, when its first change is found
     /// (before anything of it in `core` is changed): the slot is computed out of place, so the
     /// loop copies nothing for the monitors that do not change.
-    @inline(__always)
+    @inline(never)  // the cold path: kept out of the loop's code
     private func keepBackup(_ index: Int, _ core: inout Core, _ backups: inout [Int: SlotBackup], kind: KindState? = nil) {
         guard backups[index] == nil else { return }
         var backup = SlotBackup(index, &core)
