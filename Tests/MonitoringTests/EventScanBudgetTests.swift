@@ -7,9 +7,10 @@ import Storage
 import Testing
 
 /// Issue 22 re-attack, item 3: a filter of costly patterns over a large log ran as long as the
-/// log was long. A scan stops between pages once its CPU budget is spent and says where.
+/// log was long; and, in the second round, one page of costly matches took 14 s. A scan stops
+/// at the event where its CPU budget is spent and says where.
 @Suite struct EventScanBudgetTests {
-    @Test func aScanPastItsBudgetStopsBetweenPagesAndNamesWhereToReadOn() throws {
+    @Test func aScanPastItsBudgetStopsAtTheEventAndNamesWhereToReadOn() throws {
         let directory = TemporaryDirectory("resmon-event-budget")
         let database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
         let event = EventRecord(
@@ -24,9 +25,9 @@ import Testing
 
         let cut = try store.scan(limit: 10, filter: filter, budget: 0)
         #expect(cut.events.isEmpty)
-        #expect(cut.cutAfter == 1000 && cut.scanned == 1000, "cut after \(String(describing: cut.cutAfter)), \(cut.scanned) read")
+        #expect(cut.cutAfter == 1 && cut.scanned == 1, "cut after \(String(describing: cut.cutAfter)), \(cut.scanned) read")
         let onward = try store.scan(after: try #require(cut.cutAfter), limit: 10, filter: filter, budget: 0)
-        #expect(onward.cutAfter == 2000)
+        #expect(onward.cutAfter == 2)
 
         // Within its budget a scan reads to the end; a page that fills is never cut.
         let whole = try store.scan(limit: 10, filter: filter)
