@@ -284,6 +284,15 @@ public struct APIRouter: HTTPHandler {
         let key = try parseKey(text)
         let body: PushRequest
         try APIRouter.requireStrictJSON(request)
+        // Unknown fields are refused, as everywhere in the API: a misspelt "unit" or a "labels"
+        // the push cannot carry must not be dropped silently.
+        if case .object(let fields)? = try? StrictJSON.parse(request.body) {
+            let known: Set = ["value", "kind", "unit", "help"]
+            if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+                throw Failure(
+                    status: 400, code: .badRequest, message: "unknown field \"\(unknown)\" in a push; expected value, kind, unit and help")
+            }
+        }
         do {
             body = try JSONDecoder().decode(PushRequest.self, from: Data(request.body))
         } catch {

@@ -79,4 +79,13 @@ import Testing
         #expect(answer.isError(400, .badRequest) && answer.error?.message.contains("longer than 200 bytes") == true, "\(answer.status)")
         #expect(rig.send("PUT", "/v1/statistics/app:x:" + String(repeating: "s", count: 200), body: #"{"value": 1}"#).status == 200)
     }
+
+    /// The second attack: `{"value":1,"bogus":2}` answered 200 and `labels` were dropped silently.
+    @Test(arguments: ["bogus", "labels", "Value"])
+    func aPushWithAnUnknownFieldIsRefusedNamingIt(field: String) throws {
+        let rig = try RouterRig()
+        let answer = rig.send("PUT", "/v1/statistics/app:x:y", body: #"{"value": 1, "\#(field)": 2}"#)
+        #expect(answer.isError(400, .badRequest) && answer.error?.message.contains("\"\(field)\"") == true, "\(answer)")
+        #expect(rig.send("GET", "/v1/statistics/app:x:y").status == 404)
+    }
 }
