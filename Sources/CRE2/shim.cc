@@ -19,7 +19,8 @@ static void copy_error(const std::string &reason, char *error, size_t capacity) 
 }
 
 extern "C" rs_re2_pattern *rs_re2_compile(const char *pattern, size_t length, int64_t max_memory,
-                                          char *error, size_t error_capacity) {
+                                          char *error, size_t error_capacity, int *too_large) {
+    if (too_large != nullptr) *too_large = 0;
     re2::RE2::Options options;
     options.set_encoding(re2::RE2::Options::EncodingUTF8);
     // Errors go to the caller, not to stderr through RE2's logging.
@@ -39,6 +40,7 @@ extern "C" rs_re2_pattern *rs_re2_compile(const char *pattern, size_t length, in
         std::string reason = compiled->regex.error();
         if (compiled->regex.error_code() == re2::RE2::ErrorPatternTooLarge) {
             reason = "pattern too large: its compiled form exceeds the memory budget";
+            if (too_large != nullptr) *too_large = 1;
         }
         copy_error(reason, error, error_capacity);
         delete compiled;

@@ -12,6 +12,8 @@ public struct EventFilter: Sendable {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let position: Int
         public let message: String
+        /// Not the filter's fault: the memory all live patterns may reserve is spent (503 `busy`).
+        public var busy = false
         public var description: String { "filter: at position \(position + 1): \(message)" }
     }
 
@@ -237,7 +239,7 @@ public struct EventFilter: Sendable {
                 do {
                     regexes[literalStart] = try BoundedRegex(pattern)
                 } catch {
-                    throw ParseError(position: literalStart, message: "\(error)")
+                    throw ParseError(position: literalStart, message: "\(error)", busy: error.budgetSpent)
                 }
             }
             return .comparison(field: field, operation: operation, value: literal, position: literalStart)

@@ -87,7 +87,7 @@ extension MonitorEngine {
         do {
             live = try MonitorDefinition(spec: spec, owner: 0, createdAt: 0, step: monitorStep, table: table)
         } catch {
-            throw MonitorError(kind: .invalid, message: error.message)
+            throw MonitorError(kind: error.busy ? .busy : .invalid, message: error.message)
         }
         let row = Double(rowSeconds)
         let monitorRate = live.rate

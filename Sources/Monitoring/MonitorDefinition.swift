@@ -28,7 +28,12 @@ public enum ResolvedTarget: Sendable {
 /// A monitor spec that cannot be accepted, with the field and the reason.
 public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Not the spec's fault: a self-limit refuses it now (the regular-expression budget).
+    public let busy: Bool
+    public init(_ message: String, busy: Bool = false) {
+        self.message = message
+        self.busy = busy
+    }
     public var description: String { message }
 }
 
@@ -81,7 +86,7 @@ public struct MonitorDefinition: Sendable {
             do {
                 selector = try Selector(match: selection.select, labels: selection.where ?? [:])
             } catch {
-                throw MonitorSpecError("target: \(error.message)")
+                throw MonitorSpecError("target: \(error.message)", busy: error.busy)
             }
             if selection.each == true {
                 if selection.aggregate != nil { throw MonitorSpecError("target: a template (each) has no aggregate; it gets one monitor per statistic") }

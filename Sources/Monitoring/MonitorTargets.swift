@@ -55,6 +55,9 @@ struct AggregateMembers: Sendable {
             // Nothing to read: a count is 0 (say, no process named nginx), anything else unknown.
             return function == .count ? (0, 0, resolvedAt) : (.nan, .nan, resolvedAt)
         }
+        // Finite members can still sum past ±1.8e308: such a result is unknown, as a reading
+        // that is not a number is, rather than a raise with no value to report (issue 22).
+        guard value.isFinite else { return (.nan, .nan, time) }
         switch function {
         case .average: return (value / Double(count), raw / Double(count), time)
         case .count: return (Double(count), Double(count), time)
@@ -77,19 +80,24 @@ extension MonitorEngine {
     func resolveSelections(now: Double, core: inout Core, changed: inout [Int]) {
         core.resolvedAt = now
         // The table read once, without matching under its lock; each distinct selector is
-        // answered once per resolution, from its remembered answers (SelectionCache).
-        let live = table.handles()
-        var answered: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
-        func selected(by selector: Selector) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+        // answered once per resolution, from its answers kept up to date with what changed
+        // (SelectionCache), new statistics matched within the resolution's CPU budget. A selector not fully answered
+        // changes nothing now (no aggregate is computed over half its members) and is finished
+        // at the next cycle; each resolution starts with another one, so none waits for ever.
+        let round = selections.begin(table.handles())
+        let deadline = SelectionCache.deadline()
+        var answered: [String: SelectionCache.Selection?] = [:]
+        func selected(by selector: Selector) -> SelectionCache.Selection? {
             if let answer = answered[selector.identity] { return answer }
-            let answer = selections.select(selector, from: live)
-            answered[selector.identity] = answer
+            let answer = selections.select(selector, until: deadline)
+            answered[selector.identity] = .some(answer)
+            if answer == nil { core.selectionsPending = true }
             return answer
         }
         defer { selections.keep(only: Set(answered.keys)) }
-        for index in Array(core.aggregates.keys) {
+        for index in MonitorEngine.rotated(Array(core.aggregates.keys), by: round) {
             guard var members = core.aggregates[index] else { continue }
-            let handles = selected(by: members.selector).map(\.handle)
+            guard let handles = selected(by: members.selector)?.map(\.handle) else { continue }
             if handles != members.handles {
                 members.handles = handles
                 core.aggregates[index] = members
@@ -103,10 +111,12 @@ extension MonitorEngine {
         var retiringEvents: [EventRecord] = []
         // Monitors by owner, counted on the first instance a non-root template would add.
         var owned: [Int: Int] = [:]
-        for index in Array(core.templates.keys) {
-            guard var template = core.templates[index], let definition = core.definitions[index] else { continue }
+        for index in MonitorEngine.rotated(Array(core.templates.keys), by: round) {
+            guard var template = core.templates[index], let definition = core.definitions[index],
+                let selection = selected(by: template.selector)
+            else { continue }
             var wanted: [String: StatisticDescriptor] = [:]
-            for (_, descriptor) in selected(by: template.selector) {
+            for (_, descriptor) in selection {
                 wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
             }
             for (id, _) in template.instances where wanted[id] == nil {
@@ -155,6 +165,14 @@ extension MonitorEngine {
         }
     }
 
+    /// `keys` in their order (of indexes), started at `round` modulo their number.
+    static func rotated(_ keys: [Int], by round: Int) -> [Int] {
+        guard !keys.isEmpty else { return keys }
+        let sorted = keys.sorted()
+        let start = Int(UInt(bitPattern: round) % UInt(sorted.count))
+        return Array(sorted[start...] + sorted[..<start])
+    }
+
     /// How many statistics a selection target selects now, and a warning when it selects none:
     /// such a monitor stays unknown (an aggregate) or has no instances (a template) until one
     /// appears, which its reader must be told rather than left to guess.
@@ -163,10 +181,10 @@ extension MonitorEngine {
         let count: Int
         let what: String
         if let members = core.aggregates[index] {
-            count = resolved ? members.handles.count : selections.select(members.selector, from: table.handles()).count
+            count = resolved ? members.handles.count : table.handles().count { members.selector.matches($0.descriptor) }
             what = "it stays unknown until one appears"
         } else if let template = core.templates[index] {
-            count = resolved ? template.instances.count : selections.select(template.selector, from: table.handles()).count
+            count = resolved ? template.instances.count : table.handles().count { template.selector.matches($0.descriptor) }
             what = "it has no instances until one appears"
         } else {
             return (nil, nil)

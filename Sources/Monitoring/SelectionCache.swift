@@ -1,61 +1,149 @@
+import ResmonSystem
 import Statistics
 import Synchronization
 
 /// Which statistics each distinct selector (an aggregate's or a template's `select` and `where`)
-/// chooses, remembered per statistic: a statistic is matched against a selector once, when it
-/// first appears (or its key or labels change), not at every change of the table's structure.
+/// chooses, kept up to date from what changed in the sample table: a statistic is matched
+/// against a selector once, when it first appears (or its key or labels change).
 ///
 /// Before, every structure change (a process starting, a new push) matched every statistic
 /// against every selection monitor's pattern again, under the sample table's lock: 300
 /// aggregates over one costly pattern took 4.8 s of CPU a cycle (issue 22, re-attack item 4).
-/// Monitors with the same selector share one set of answers.
+/// Then each selector still walked every statistic at every change to check its answers, and
+/// new statistics were matched without limit: 1,200 aggregates over distinct costly patterns and
+/// 1,000 new pushes left the sampler 5 cycles in 70 s (issue 22, second attack). Now a
+/// resolution works out once what came, changed and went (`begin`), each selector applies only
+/// that, and new statistics are matched within a CPU budget (`budget`): a selector not answered
+/// for every statistic within it keeps its answers so far, and the next resolution goes on from
+/// there. Monitors with the same selector share one set of answers.
 /// Sendable by hand: its state is read and written under `state`'s lock only.
 final class SelectionCache: Sendable {
-    struct Answer {
+    typealias Selection = [(handle: StatisticHandle, descriptor: StatisticDescriptor)]
+
+    /// What a statistic was when last seen: a change of either makes it new to every selector.
+    struct Seen: Equatable {
         let key: String
         let labels: [String: String]
-        let selected: Bool
+    }
+
+    /// One selector's answers.
+    struct Entry {
+        /// The resolution it last took changes from.
+        var round: Int
+        /// Statistics it chooses.
+        var selected: Set<StatisticHandle> = []
+        /// Statistics not matched yet (new, changed, or left over when the budget ran out), from
+        /// `next` on: a resolution that stops at its deadline only moves `next`.
+        var pending: [StatisticHandle]
+        var next = 0
+        /// `selected` in slot order with descriptors, until it changes.
+        var ordered: Selection?
     }
 
     struct State {
-        /// Answers by selector identity, then by statistic.
-        var answers: [String: [StatisticHandle: Answer]] = [:]
+        var entries: [String: Entry] = [:]
+        /// Every live statistic as the last resolution saw it.
+        var seen: [StatisticHandle: Seen] = [:]
+        /// The current resolution: its number, what came or changed, what went, and descriptors.
+        var round = 0
+        var fresh: Set<StatisticHandle> = []
+        var freshInOrder: [StatisticHandle] = []
+        var gone: Set<StatisticHandle> = []
+        var live: [StatisticHandle] = []
+        var descriptors: [StatisticHandle: StatisticDescriptor] = [:]
+        /// Statistics matched in the current resolution, by all selectors together.
+        var matched = 0
     }
 
     private let state = Mutex(State())
 
-    /// The statistics of `live` (the table's, read once) that `selector` chooses, in `live`'s order.
-    func select(
-        _ selector: Selector, from live: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]
-    ) -> [(handle: StatisticHandle, descriptor: StatisticDescriptor)] {
+    /// The thread CPU seconds one resolution may spend matching new statistics.
+    static let budget = 0.03
+
+    /// The thread CPU time past which matching stops, for a resolution that starts now.
+    static func deadline() -> Double { Clock.threadCPU() + budget }
+
+    /// Starts a resolution over `live` (the table's, read once): works out what came, changed and
+    /// went since the last one. Returns the resolution's number, which also starts its rotation
+    /// of selectors.
+    func begin(_ live: Selection) -> Int {
         state.withLock { state in
-            var known = state.answers.removeValue(forKey: selector.identity) ?? [:]
-            var found: [(handle: StatisticHandle, descriptor: StatisticDescriptor)] = []
+            state.round &+= 1
+            state.matched = 0
+            state.fresh = []
+            state.freshInOrder = []
+            state.live = live.map(\.handle)
+            state.descriptors = Dictionary(live.map { ($0.handle, $0.descriptor) }, uniquingKeysWith: { first, _ in first })
+            var seen: [StatisticHandle: Seen] = [:]
+            seen.reserveCapacity(live.count)
             for (handle, descriptor) in live {
-                let selected: Bool
-                if let answer = known[handle], answer.key == descriptor.key.text, answer.labels == descriptor.labels {
-                    selected = answer.selected
-                } else {
-                    selected = selector.matches(descriptor)
-                    known[handle] = Answer(key: descriptor.key.text, labels: descriptor.labels, selected: selected)
+                let now = Seen(key: descriptor.key.text, labels: descriptor.labels)
+                if state.seen[handle] != now {
+                    state.fresh.insert(handle)
+                    state.freshInOrder.append(handle)
                 }
-                if selected { found.append((handle, descriptor)) }
+                seen[handle] = now
             }
-            // Statistics that are gone leave (their handles are not reused: the generation moves).
-            if known.count > live.count {
-                let handles = Set(live.map(\.handle))
-                known = known.filter { handles.contains($0.key) }
+            state.gone = Set(state.seen.keys.filter { seen[$0] == nil })
+            state.seen = seen
+            return state.round
+        }
+    }
+
+    /// The statistics `selector` chooses in the current resolution, in slot order; nil when
+    /// matching new statistics ran past `deadline` (thread CPU time) first.
+    func select(_ selector: Selector, until deadline: Double = .infinity) -> Selection? {
+        state.withLock { state in
+            var entry: Entry
+            if let known = state.entries.removeValue(forKey: selector.identity), known.round == state.round &- 1 || known.round == state.round {
+                entry = known
+                if known.round != state.round {
+                    // This resolution's changes: what changed is matched again, what went leaves.
+                    let stale = entry.selected.intersection(state.fresh).union(entry.selected.intersection(state.gone))
+                    if !stale.isEmpty {
+                        entry.selected.subtract(stale)
+                        entry.ordered = nil
+                    }
+                    // What went and is still pending is skipped when reached (its handle has no
+                    // descriptor, and handles are never reused).
+                    entry.pending += state.freshInOrder
+                    entry.round = state.round
+                }
+            } else {
+                // New (or it missed a resolution): every live statistic is to be matched.
+                entry = Entry(round: state.round, pending: state.live)
             }
-            state.answers[selector.identity] = known
-            return found
+            while entry.next < entry.pending.count {
+                // The clock is read every 16 matches of the resolution (a costly pattern takes
+                // ~25 µs a match), so past the deadline no selector matches more than 15 more.
+                if state.matched % 16 == 15 && Clock.threadCPU() > deadline {
+                    state.entries[selector.identity] = entry
+                    return nil
+                }
+                let handle = entry.pending[entry.next]
+                entry.next += 1
+                guard let descriptor = state.descriptors[handle] else { continue }
+                state.matched += 1
+                guard selector.matches(descriptor) else { continue }
+                entry.selected.insert(handle)
+                entry.ordered = nil
+            }
+            entry.pending = []
+            entry.next = 0
+            let ordered =
+                entry.ordered
+                ?? entry.selected.compactMap { handle in state.descriptors[handle].map { (handle, $0) } }.sorted { $0.handle.index < $1.handle.index }
+            entry.ordered = ordered
+            state.entries[selector.identity] = entry
+            return ordered
         }
     }
 
     /// Forgets the selectors no monitor has any more.
     func keep(only identities: Set<String>) {
         state.withLock { state in
-            guard state.answers.count > identities.count else { return }
-            state.answers = state.answers.filter { identities.contains($0.key) }
+            guard state.entries.count > identities.count else { return }
+            state.entries = state.entries.filter { identities.contains($0.key) }
         }
     }
 }

@@ -16,13 +16,30 @@ public final class BoundedRegex: @unchecked Sendable {
     // DFA caches take their own locks).
     private let compiled: OpaquePointer
     public let pattern: String
+    /// What this pattern holds of its budget (its RE2 `max_mem`), given back when it dies.
+    public let reserved: Int64
+    private let ledger: Budget
 
     /// The longest pattern accepted, in UTF-8 bytes.
     public static let maximumPatternBytes = 1024
-    /// What one pattern's compiled program and its DFA caches may take (RE2's `max_mem`). A
-    /// pattern whose program alone exceeds it does not compile; a search whose DFA cache fills
-    /// it continues in RE2's NFA, still linear.
+    /// What an ordinary pattern's compiled program and DFA caches may take (RE2's `max_mem`):
+    /// enough for keys, labels and messages matched with classes and alternations (RSS grows
+    /// ~30–55 KB a live pattern, measured), too little for the large Unicode programs an attack
+    /// builds, which then need `memoryBudget`.
+    public static let smallBudget: Int64 = 64 << 10
+    /// What one large pattern's compiled program and its DFA caches may take. A pattern whose
+    /// program alone exceeds it does not compile; a search whose DFA cache fills it continues in
+    /// RE2's NFA, still linear.
     public static let memoryBudget: Int64 = 1 << 20
+    /// What all live patterns (stored monitors' selectors and those of requests being answered)
+    /// may reserve together. Each pattern is bounded, but 1,000 aggregates over distinct
+    /// Unicode-class patterns took RSS from 25 to 479 MB and 50 s to compile (issue 22).
+    public static let totalBudget: Int64 = 32 << 20
+    /// The part of `totalBudget` large patterns may hold (eight of them): ordinary patterns
+    /// always keep at least 24 MiB, 384 of them, however many large ones someone compiles.
+    public static let largeBudget: Int64 = 8 << 20
+    /// The daemon's ledger of those budgets; tests make their own.
+    public static let budget = Budget(total: totalBudget, large: largeBudget)
     /// The most patterns one request may bring (an event filter's `~` terms, a statistics
     /// query's `match` and `where` patterns): each is linear, but their number multiplies the
     /// work, and 150 costly ones over 10,000 events took 100 s (issue 22, re-attack item 3).
@@ -42,40 +59,75 @@ public final class BoundedRegex: @unchecked Sendable {
         return nil
     }
 
-    /// A pattern that is refused: too long, not RE2 syntax, or too large to compile.
+    /// A pattern that is refused: too long, not RE2 syntax, or too large to compile — or, with
+    /// `budgetSpent`, a pattern that may be fine but for which no memory is left now.
     public struct CompileError: Error, Sendable, CustomStringConvertible {
         public let pattern: String
         public let reason: String
+        /// The live patterns hold all of `totalBudget` (or large ones all of `largeBudget`):
+        /// the daemon is at a limit, the pattern is not wrong (the API answers 503 `busy`).
+        public let budgetSpent: Bool
+
+        init(pattern: String, reason: String, budgetSpent: Bool = false) {
+            self.pattern = pattern
+            self.reason = reason
+            self.budgetSpent = budgetSpent
+        }
+
         public var description: String {
             // The pattern is shown cut: an error about a 100 KB pattern need not repeat it.
             let shown = pattern.utf8.count <= 80 ? pattern : String(decoding: pattern.utf8.prefix(80), as: UTF8.self) + "…"
+            if budgetSpent { return "regular expression \"\(shown)\": \(reason)" }
             return "invalid regular expression \"\(shown)\": \(reason)"
         }
     }
 
-    public init(_ pattern: String) throws(CompileError) {
+    public init(_ pattern: String, budget: Budget = BoundedRegex.budget) throws(CompileError) {
         let length = pattern.utf8.count
         guard length <= BoundedRegex.maximumPatternBytes else {
             throw CompileError(pattern: pattern, reason: "longer than \(BoundedRegex.maximumPatternBytes) bytes (\(length))")
         }
-        var message = [CChar](repeating: 0, count: 256)
-        let capacity = message.count
-        var text = pattern
-        let pointer = text.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) {
-                rs_re2_compile($0.baseAddress, $0.count, BoundedRegex.memoryBudget, &message, capacity)
-            }
+        // Within the small budget first; only a pattern that needs more gets a large one.
+        var outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.smallBudget, from: budget)
+        if case .tooLarge = outcome {
+            outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.memoryBudget, from: budget)
         }
-        guard let pointer else {
-            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        switch outcome {
+        case .compiled(let pointer, let reserved):
+            self.compiled = pointer
+            self.reserved = reserved
+            self.ledger = budget
+        case .tooLarge(let reason), .refused(let reason):
             throw CompileError(pattern: pattern, reason: reason)
         }
-        self.compiled = pointer
         self.pattern = pattern
+    }
+
+    private enum Outcome {
+        case compiled(OpaquePointer, reserved: Int64)
+        case tooLarge(String)
+        case refused(String)
+    }
+
+    /// Reserves `memory` and compiles within it; the reservation stays only with a compiled pattern.
+    private static func compile(_ pattern: String, memory: Int64, from budget: Budget) throws(CompileError) -> Outcome {
+        if let spent = budget.reserve(memory) { throw CompileError(pattern: pattern, reason: spent, budgetSpent: true) }
+        var message = [CChar](repeating: 0, count: 256)
+        let capacity = message.count
+        var tooLarge: Int32 = 0
+        var text = pattern
+        let pointer = text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { rs_re2_compile($0.baseAddress, $0.count, memory, &message, capacity, &tooLarge) }
+        }
+        if let pointer { return .compiled(pointer, reserved: memory) }
+        budget.release(memory)
+        let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return tooLarge != 0 && memory < memoryBudget ? .tooLarge(reason) : .refused(reason)
     }
 
     deinit {
         rs_re2_free(compiled)
+        ledger.release(reserved)
     }
 
     /// Whether the pattern occurs anywhere in `text`.
@@ -115,6 +167,51 @@ public final class BoundedRegex: @unchecked Sendable {
             }
             live.references[pattern] = Reference(regex)
             return regex
+        }
+    }
+}
+
+extension BoundedRegex {
+    /// What live patterns may reserve together (`total`), and large ones among them (`large`):
+    /// each pattern holds its RE2 `max_mem` from compiling until it dies.
+    public final class Budget: Sendable {
+        public let total: Int64
+        public let large: Int64
+        private let held = Mutex((total: Int64(0), large: Int64(0)))
+
+        public init(total: Int64, large: Int64) {
+            self.total = total
+            self.large = large
+        }
+
+        /// What live patterns hold now, and the large ones among them.
+        public var reserved: (total: Int64, large: Int64) { held.withLock { $0 } }
+
+        /// Takes `memory`, or says why it cannot.
+        func reserve(_ memory: Int64) -> String? {
+            held.withLock { held in
+                let isLarge = memory > BoundedRegex.smallBudget
+                if held.total + memory > total {
+                    return "the \(total >> 20) MiB all live regular expressions may reserve is spent "
+                        + "(\(held.total >> 10) KiB held, this one needs \(memory >> 10) KiB): "
+                        + "delete monitors whose patterns are no longer needed, or share patterns between them"
+                }
+                if isLarge && held.large + memory > large {
+                    return "it needs a large compiled program (more than \(BoundedRegex.smallBudget >> 10) KiB), "
+                        + "and the \(large >> 20) MiB large patterns may reserve together is spent: "
+                        + "narrow its Unicode classes and repetitions, or delete monitors with large patterns"
+                }
+                held.total += memory
+                if isLarge { held.large += memory }
+                return nil
+            }
+        }
+
+        func release(_ memory: Int64) {
+            held.withLock { held in
+                held.total -= memory
+                if memory > BoundedRegex.smallBudget { held.large -= memory }
+            }
         }
     }
 }

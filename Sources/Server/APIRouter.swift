@@ -236,6 +236,7 @@ public struct APIRouter: HTTPHandler {
         do {
             selector = try Selector(match: pattern, where: conditions)
         } catch {
+            if error.busy { throw Failure(status: 503, code: .busy, message: error.message) }
             let code: APIErrorCode = error.message.contains("invalid regular expression") ? .invalidRegex : .badRequest
             throw Failure(status: 400, code: code, message: error.message)
         }

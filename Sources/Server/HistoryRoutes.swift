@@ -239,6 +239,7 @@ extension HistoryRoutes {
             do {
                 selector = try Selector(match: selection.select, labels: selection.where ?? [:])
             } catch {
+                if error.busy { throw APIRouter.Failure(status: 503, code: .busy, message: "target: \(error.message)") }
                 throw APIRouter.Failure(status: 400, code: .badRequest, message: "target: \(error.message)")
             }
             descriptors = context.table.samples(selectedBy: selector).map(\.descriptor)

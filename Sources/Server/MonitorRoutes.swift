@@ -193,6 +193,7 @@ struct MonitorRoutes {
         do {
             return filterText.isEmpty ? nil : try EventFilter(filterText, now: now)
         } catch {
+            if error.busy { throw APIRouter.Failure(status: 503, code: .busy, message: error.description) }
             throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
         }
     }

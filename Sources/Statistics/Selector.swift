@@ -45,7 +45,7 @@ public struct Selector: Sendable {
                 do {
                     regex = try BoundedRegex.shared(value)
                 } catch {
-                    throw SelectorError(message: "\(label)\(operation.rawValue): \(error)")
+                    throw SelectorError(message: "\(label)\(operation.rawValue): \(error)", busy: error.budgetSpent)
                 }
             } else {
                 regex = nil
@@ -112,7 +112,7 @@ public struct Selector: Sendable {
             do {
                 keyPattern = try BoundedRegex.shared(pattern)
             } catch {
-                throw SelectorError(message: "match: \(error)")
+                throw SelectorError(message: "match: \(error)", busy: error.budgetSpent)
             }
         } else {
             keyPattern = nil
@@ -136,5 +136,11 @@ public struct Selector: Sendable {
 
 public struct SelectorError: Error, Sendable, CustomStringConvertible {
     public let message: String
+    /// Not the selector's fault: the memory all live patterns may reserve is spent (503 `busy`).
+    public let busy: Bool
+    public init(message: String, busy: Bool = false) {
+        self.message = message
+        self.busy = busy
+    }
     public var description: String { message }
 }

@@ -76,3 +76,71 @@ import Testing
         #expect(try !matches("a\u{0}b", "a"))
     }
 }
+
+/// What all live patterns reserve together is bounded (issue 22, re-attack): 1,000 aggregates
+/// over distinct Unicode-class patterns took RSS from 25 to 479 MB and 50 s to compile.
+/// Each test has a budget of its own, so tests running beside it keep the daemon's.
+@Suite struct RegexBudgetTests {
+    /// A pattern that needs a large program (tens of thousands of instructions), made distinct by `n`.
+    static func large(_ n: Int) -> String { #"[\p{Any}]{1,30}\pL{45}zN"# + String(n) }
+
+    @Test func largePatternsAreCappedWhileOrdinaryOnesStillCompile() throws {
+        let budget = BoundedRegex.Budget(total: 32 << 20, large: 4 << 20)
+        var held: [BoundedRegex] = []
+        var refusal: BoundedRegex.CompileError?
+        for n in 0..<50 {
+            do {
+                held.append(try BoundedRegex(Self.large(n), budget: budget))
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        // Four fit in 4 MiB at 1 MiB each; the fifth is refused as a spent budget, not as wrong.
+        #expect(held.count == 4)
+        #expect(held.allSatisfy { $0.reserved == BoundedRegex.memoryBudget })
+        let refused = try #require(refusal)
+        #expect(refused.budgetSpent)
+        #expect(refused.description.contains("large patterns may reserve together is spent"))
+        #expect(budget.reserved.large == 4 << 20)
+        // Ordinary patterns take the small budget and still compile.
+        let ordinary = try BoundedRegex("^cpu:[0-9]+:usage_ratio$", budget: budget)
+        #expect(ordinary.reserved == BoundedRegex.smallBudget)
+        #expect(ordinary.matches("cpu:3:usage_ratio"))
+        // What dies gives its reservation back.
+        held.removeAll()
+        #expect(budget.reserved.large == 0)
+        #expect(budget.reserved.total == BoundedRegex.smallBudget)
+        #expect(throws: Never.self) { try BoundedRegex(Self.large(99), budget: budget) }
+    }
+
+    @Test func allLivePatternsTogetherAreCapped() throws {
+        let budget = BoundedRegex.Budget(total: 1 << 20, large: 1 << 20)
+        var held: [BoundedRegex] = []
+        var refusal: BoundedRegex.CompileError?
+        for n in 0..<100 {
+            do {
+                held.append(try BoundedRegex("^app:svc\(n):[a-z_]+$", budget: budget))
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        #expect(held.count == Int((1 << 20) / BoundedRegex.smallBudget))
+        let refused = try #require(refusal)
+        #expect(refused.budgetSpent)
+        #expect(refused.description.hasPrefix("regular expression"))
+        #expect(refused.description.contains("all live regular expressions may reserve is spent"))
+        held.removeLast()
+        #expect(throws: Never.self) { try BoundedRegex("^app:again$", budget: budget) }
+    }
+
+    @Test func aWrongPatternGivesItsReservationBack() {
+        let budget = BoundedRegex.Budget(total: 4 << 20, large: 2 << 20)
+        for pattern in ["(unclosed", #"\pL{100}"#, "a{1001}"] {
+            #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex(pattern, budget: budget) }
+        }
+        #expect(budget.reserved.total == 0)
+        #expect(budget.reserved.large == 0)
+    }
+}
