@@ -101,6 +101,44 @@ public struct SnapshotError: Error, Sendable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// `HistoryStore.checksum` over bytes that come in pieces of any length: FNV-1a over 64-bit
+/// little-endian words, then the tail bytes one by one.
+struct StreamingChecksum {
+    private var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Bytes of a word not complete yet (fewer than eight).
+    private var carry: [UInt8] = []
+
+    mutating func add(_ bytes: [UInt8]) {
+        var start = 0
+        if !carry.isEmpty {
+            let taken = min(8 - carry.count, bytes.count)
+            carry += bytes[0..<taken]
+            start = taken
+            guard carry.count == 8 else { return }
+            word(carry.span.littleEndianUInt64(at: 0))
+            carry.removeAll(keepingCapacity: true)
+        }
+        let span = bytes.span.extracting(start...)
+        let words = span.count / 8
+        for index in 0..<words { word(span.littleEndianUInt64(at: index * 8)) }
+        carry += bytes[(start + words * 8)...]
+    }
+
+    private mutating func word(_ value: UInt64) {
+        hash ^= value
+        hash &*= 0x0000_0100_0000_01b3
+    }
+
+    var value: UInt64 {
+        var result = hash
+        for byte in carry {
+            result ^= UInt64(byte)
+            result &*= 0x0000_0100_0000_01b3
+        }
+        return result
+    }
+}
+
 /// Little-endian binary writing for snapshots.
 struct ByteWriter {
     var bytes: [UInt8] = []

@@ -13,6 +13,12 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
 /// Writes a file so that a crash leaves either the old or the new contents: write a temporary
 /// file, fsync it, rename it over the target, fsync the directory.
 public func writeAtomically(_ bytes: [UInt8], to path: String) throws(StorageError) {
+    try writeAtomically(to: path) { (file: FileDescriptor) throws(Errno) in try file.writeAll(bytes) }
+}
+
+/// Writes a file as `writeAtomically(_:to:)` does, its contents written by `produce` into the
+/// temporary file in as many pieces as it likes: a snapshot need not be built whole first.
+public func writeAtomically(to path: String, _ produce: (FileDescriptor) throws(Errno) -> Void) throws(StorageError) {
     let temporary = path + ".tmp"
     let file: FileDescriptor
     do {
@@ -21,7 +27,7 @@ public func writeAtomically(_ bytes: [UInt8], to path: String) throws(StorageErr
         throw StorageError("cannot write \(temporary): \(error)")
     }
     do {
-        try file.writeAll(bytes)
+        try produce(file)
         try file.synchronize()
     } catch {
         file.close()

@@ -1,4 +1,5 @@
 import Foundation
+import ResmonSystem
 import ResmonTestSupport
 import Statistics
 import Testing
@@ -216,23 +217,66 @@ struct SplitMix: RandomNumberGenerator {
         }
     }
 
-    @Test func aSnapshotReservesExactlyItsSize() throws {
-        // Short of it, the buffer doubled and a snapshot took three times the store at its peak.
+    static func store(statistics: Int) -> (HistoryStore, [String: RoundRobinDatabase]) {
         let store = HistoryStore(settings: .init(step: 5))
         var databases: [String: RoundRobinDatabase] = [:]
-        for (index, tiers) in [1, 2, 4].enumerated() {
+        for index in 0..<statistics {
             databases["test:x\(index):y"] = RoundRobinDatabase(
                 step: 5, kind: .derive, heartbeat: 15, minimum: 0,
-                archives: ArchiveDefinition.standard(step: 5, tiers: tiers), start: 1_700_000_000)
+                archives: ArchiveDefinition.standard(step: 5, tiers: [1, 2, 4][index % 3]), start: 1_700_000_000)
         }
         store.replace(with: databases)
-        let snapshot = store.snapshot()
-        #expect(snapshot.capacity - snapshot.count < 64, "reserved \(snapshot.capacity) for \(snapshot.count) bytes")
+        return (store, databases)
+    }
+
+    @Test func aSnapshotIsWrittenInPiecesNotBuiltWhole() throws {
+        // Built whole, the image took the store's size again at every minute's snapshot.
+        let (store, databases) = Self.store(statistics: 60)
+        var pieces: [Int] = []
+        var image: [UInt8] = []
+        store.encodeSnapshot { (piece: [UInt8]) in
+            pieces.append(piece.count)
+            image += piece
+        }
+        let largest = try #require(databases.values.map(\.encodedSize).max())
+        #expect(pieces.count > 3)
+        #expect(pieces.allSatisfy { $0 < HistoryStore.pieceBytes + largest + 64 }, "\(pieces)")
+        #expect(image == store.snapshot())
+        let copy = HistoryStore(settings: .init(step: 5))
+        #expect(try copy.restore(image) == 60)
         for database in databases.values {
             var writer = ByteWriter()
             database.encode(into: &writer)
             #expect(writer.bytes.count == database.encodedSize)
         }
+    }
+
+    @Test func theChecksumOfPiecesIsTheChecksumOfTheWhole() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        let whole = HistoryStore.checksum(bytes.span)
+        for cuts in [[0], [1], [7, 8, 9], [3, 500, 501, 999], Array(stride(from: 0, to: 1000, by: 13))] {
+            var checksum = StreamingChecksum()
+            var start = 0
+            for cut in cuts + [1000] {
+                checksum.add(Array(bytes[start..<cut]))
+                start = cut
+            }
+            #expect(checksum.value == whole, "cuts \(cuts)")
+        }
+    }
+
+    @Test func aVersionOneSnapshotIsStillRead() throws {
+        // Written before issue 17: magic, version 1, checksum, payload. An upgrade keeps history.
+        let (store, _) = Self.store(statistics: 5)
+        let current = store.snapshot()
+        let payload = Array(current[16..<(current.count - 8)])
+        var old = HistoryStore.magic
+        old.appendLittleEndian(UInt64(1))
+        old.appendLittleEndian(HistoryStore.checksum(payload.span))
+        old += payload
+        #expect(try HistoryStore(settings: .init(step: 5)).restore(old) == 5)
+        old[old.count - 1] ^= 1
+        #expect(throws: SnapshotError.self) { try HistoryStore(settings: .init(step: 5)).restore(old) }
     }
 
     @Test func damageIsDetected() throws {
