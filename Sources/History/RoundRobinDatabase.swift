@@ -75,7 +75,7 @@ public struct ArchiveDefinition: Sendable, Equatable, Codable {
 /// a row with more than `xff` of its PDPs unknown being unknown. Rows are float32, as in xcp-rrdd.
 ///
 /// Archives of one step per row hold the same values whatever their function, so they share
-/// one ring of storage.
+/// one ring of storage; so do a coarser timescale's functions while their rows are all equal.
 public struct RoundRobinDatabase: Sendable {
     public let step: Int
     public let kind: DataSourceKind
@@ -120,17 +120,17 @@ public struct RoundRobinDatabase: Sendable {
         self.archives = archives
         self.lastUpdate = start
         self.pdpUnknownSeconds = start % step
+        // Archives of one row size next to each other (the functions of one timescale) start on
+        // one ring: see `addPDPs`.
         var storageIndex: [Int] = []
         var storage: [[Float]] = []
-        var sharedFinest: Int?
-        for archive in archives {
-            if archive.stepsPerRow == 1, let shared = sharedFinest, storage[shared].count == archive.rows {
-                storageIndex.append(shared)
+        for (index, archive) in archives.enumerated() {
+            if index > 0, archives[index - 1].stepsPerRow == archive.stepsPerRow, archives[index - 1].rows == archive.rows {
+                storageIndex.append(storageIndex[index - 1])
                 continue
             }
             storage.append([Float](repeating: .nan, count: archive.rows))
             storageIndex.append(storage.count - 1)
-            if archive.stepsPerRow == 1 && sharedFinest == nil { sharedFinest = storage.count - 1 }
         }
         self.storageIndex = storageIndex
         self.storage = storage
@@ -227,42 +227,88 @@ public struct RoundRobinDatabase: Sendable {
     /// Feeds `count` PDPs of one value, the last being PDP number `lastIndex` (its end time over
     /// the step), into every archive. A row completes when its last PDP's index is a multiple of
     /// its steps per row, so rows align to multiples of their span in absolute time, as in rrdtool.
+    ///
+    /// Archives of one row size next to each other (the four functions of a timescale) are fed
+    /// together, as their rows complete together; while every row they have written is the same
+    /// whatever the function (a gauge that never moves, a counter that stays at zero), they
+    /// keep one ring, and they part at the first row that differs. The finest timescale's rows are
+    /// the PDPs themselves, so its functions always share. Four rings for every timescale made
+    /// 11 KB a statistic, however still it was (issue 17).
     private mutating func addPDPs(_ value: Double, count: Int, endingAt lastIndex: Int) {
-        for index in archives.indices {
-            let archive = archives[index]
-            let perRow = archive.stepsPerRow
-            let ring = storageIndex[index]
-            if perRow == 1 {
-                // Archives sharing a ring: only the first one to use it writes.
-                if storageIndex.firstIndex(of: ring) == index { write(value, times: count, ring: ring) }
-                continue
+        var start = 0
+        while start < archives.count {
+            var end = start + 1
+            while end < archives.count && archives[end].stepsPerRow == archives[start].stepsPerRow && archives[end].rows == archives[start].rows {
+                end += 1
             }
-            var state = consolidations[index]
-            var remaining = count
-            var pdpIndex = lastIndex - count  // the index of the PDP before the first one fed
-            while remaining > 0 {
-                let toRowEnd = perRow - ((pdpIndex % perRow) + perRow) % perRow
-                let taken = min(remaining, toRowEnd)
-                RoundRobinDatabase.accumulate(&state, value, count: taken, function: archive.function)
-                pdpIndex += taken
-                remaining -= taken
-                if pdpIndex % perRow == 0 {
-                    state.primary = RoundRobinDatabase.finish(state, archive, lastPDP: value)
-                    write(state.primary, times: 1, ring: ring)
-                    state.value = RoundRobinDatabase.neutral(archive.function)
-                    state.unknownPDPs = 0
-                    // Whole rows of the same value: written at once, however long the gap.
-                    let wholeRows = remaining / perRow
-                    if wholeRows > 0 {
-                        state.secondary = value
-                        write(value, times: wholeRows, ring: ring)
-                        pdpIndex += wholeRows * perRow
-                        remaining -= wholeRows * perRow
-                    }
-                }
-            }
-            consolidations[index] = state
+            feed(start..<end, value, count: count, endingAt: lastIndex)
+            start = end
         }
+    }
+
+    /// `addPDPs` for one group of archives of the same row size.
+    private mutating func feed(_ group: Range<Int>, _ value: Double, count: Int, endingAt lastIndex: Int) {
+        let perRow = archives[group.lowerBound].stepsPerRow
+        if perRow == 1 {
+            for index in group where index == group.lowerBound || storageIndex[index] != storageIndex[index - 1] {
+                write(value, times: count, ring: storageIndex[index])
+            }
+            return
+        }
+        var remaining = count
+        var pdpIndex = lastIndex - count  // the index of the PDP before the first one fed
+        while remaining > 0 {
+            let toRowEnd = perRow - ((pdpIndex % perRow) + perRow) % perRow
+            let taken = min(remaining, toRowEnd)
+            for index in group {
+                RoundRobinDatabase.accumulate(&consolidations[index], value, count: taken, function: archives[index].function)
+            }
+            pdpIndex += taken
+            remaining -= taken
+            guard pdpIndex % perRow == 0 else { continue }
+            for index in group {
+                consolidations[index].primary = RoundRobinDatabase.finish(consolidations[index], archives[index], lastPDP: value)
+                consolidations[index].value = RoundRobinDatabase.neutral(archives[index].function)
+                consolidations[index].unknownPDPs = 0
+            }
+            writeRow(group)
+            // Whole rows of the same value: written at once, however long the gap.
+            let wholeRows = remaining / perRow
+            if wholeRows > 0 {
+                for index in group { consolidations[index].secondary = value }
+                write(value, times: wholeRows, ring: storageIndex[group.lowerBound])
+                for index in group.dropFirst() where storageIndex[index] != storageIndex[index - 1] {
+                    write(value, times: wholeRows, ring: storageIndex[index])
+                }
+                pdpIndex += wholeRows * perRow
+                remaining -= wholeRows * perRow
+            }
+        }
+    }
+
+    /// Writes the row each archive of `group` has just completed (its consolidation's `primary`):
+    /// once, to the ring they share, while the values are equal as stored; otherwise each to its
+    /// own ring, first parting a shared one into copies.
+    private mutating func writeRow(_ group: Range<Int>) {
+        let first = group.lowerBound
+        let ring = storageIndex[first]
+        if group.count > 1 && storageIndex[group.upperBound - 1] == ring {
+            let stored = Float(consolidations[first].primary)
+            let same = group.dropFirst().allSatisfy { index in
+                let other = Float(consolidations[index].primary)
+                return other == stored || (other.isNaN && stored.isNaN)
+            }
+            if same {
+                write(consolidations[first].primary, times: 1, ring: ring)
+                return
+            }
+            for index in group.dropFirst() {
+                storage.append(storage[ring])
+                newestRow.append(newestRow[ring])
+                storageIndex[index] = storage.count - 1
+            }
+        }
+        for index in group { write(consolidations[index].primary, times: 1, ring: storageIndex[index]) }
     }
 
     private static func accumulate(_ state: inout Consolidation, _ value: Double, count: Int, function: ConsolidationFunction) {

@@ -88,11 +88,42 @@ import Testing
         #expect(Set(five.map(\.stepsPerRow)) == [1, 12, 720, 17280])
         #expect(five.filter { $0.stepsPerRow == 720 }.allSatisfy { $0.rows == 168 })
         let database = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, archives: five, start: start)
-        // The four one-step archives share a ring: (120 + 3 × 4 × (120 + 168 + 366)) floats … of which
-        // the finest is stored once.
-        #expect(database.storageBytes == (120 + 4 * (120 + 168 + 366)) * 4)
+        // Each timescale's four functions start on one ring: 120 + 120 + 168 + 366 floats.
+        #expect(database.storageBytes == (120 + 120 + 168 + 366) * 4)
         #expect(
             RoundRobinDatabase(step: 1, kind: .gauge, heartbeat: 3, archives: ArchiveDefinition.standard(step: 1, tiers: 1), start: start).storageBytes == 480)
+    }
+
+    @Test func aTimescalesFunctionsShareARingUntilTheirRowsDiffer() throws {
+        // Four rings for every timescale made 11 KB a statistic, however still it was (issue 17).
+        let five = ArchiveDefinition.standard(step: 5)
+        var still = RoundRobinDatabase(step: 5, kind: .gauge, heartbeat: 10, archives: five, start: start)
+        var moving = still
+        var reference = still
+        for offset in 1...1440 {  // two hours: rows of the minute and the hour timescales complete
+            try still.update(time: start + offset * 5, reading: 42)
+            try moving.update(time: start + offset * 5, reading: Double(offset % 7))
+        }
+        #expect(still.storageBytes == (120 + 120 + 168 + 366) * 4)
+        // The moving one parts its minute and hour timescales; its day timescale has no row yet.
+        #expect(moving.storageBytes == (120 + 4 * (120 + 168) + 366) * 4)
+        for archive in five.indices where five[archive].stepsPerRow == 12 {
+            let values = moving.rows(of: archive).values.suffix(3)
+            switch five[archive].function {
+            case .average: #expect(values.allSatisfy { $0 > 2 && $0 < 4 }, "\(values)")
+            case .minimum: #expect(values.allSatisfy { $0 == 0 }, "\(values)")
+            case .maximum: #expect(values.allSatisfy { $0 == 6 }, "\(values)")
+            case .last: #expect(values.count == 3)
+            }
+            #expect(still.rows(of: archive).values.suffix(3) == [42, 42, 42])
+        }
+        // Parting keeps what the shared ring held: rows written before a difference stay.
+        for offset in 1...240 { try reference.update(time: start + offset * 5, reading: 42) }
+        for offset in 241...252 { try reference.update(time: start + offset * 5, reading: Double(offset)) }
+        let minute = try #require(five.indices.first { five[$0].stepsPerRow == 12 && five[$0].function == .maximum })
+        let rows = Array(reference.rows(of: minute).values.suffix(4))
+        #expect(rows.prefix(2) == [42, 42])
+        #expect(rows.suffix(1).allSatisfy { $0 > 241 }, "\(rows)")
     }
 
     @Test func fetchPicksTheFinestArchiveThatCoversTheStart() throws {
