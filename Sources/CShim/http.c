@@ -377,6 +377,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         if (!state->target) return MHD_NO;
         state->started = 1;
         state->malformed = rs_request_layout_problem(connection, method, version, state->target);
+        if (!state->malformed) state->malformed = rs_request_framing_problem(connection);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
         if (state->malformed) {

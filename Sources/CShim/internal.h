@@ -22,4 +22,9 @@ void rs_stream_done(void *cls);
 const char *rs_request_layout_problem(struct MHD_Connection *connection, const char *method, const char *version,
                                       const char *target);
 
+/* Why the request's Transfer-Encoding and Content-Length lines do not frame its body
+ * unambiguously (both given, a coding other than chunked, one given twice), or NULL
+ * (request_layout.c). */
+const char *rs_request_framing_problem(struct MHD_Connection *connection);
+
 #endif

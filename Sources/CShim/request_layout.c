@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -51,5 +52,40 @@ const char *rs_request_layout_problem(struct MHD_Connection *connection, const c
     if (!info) return problem;
     uintptr_t end = (uintptr_t)method + info->header_size;
     if (end < layout.end + 2 || end > layout.end + 4) return "a header line contains a NUL byte";
+    return NULL;
+}
+
+/* How the request says where its body ends (RFC 9112 §6): Transfer-Encoding and Content-Length
+ * lines as sent. libmicrohttpd 0.9.75 takes Transfer-Encoding over Content-Length, reads a coding
+ * other than chunked as a body that ends when the connection does, and uses the first of two
+ * Content-Length lines: a proxy in front that read the same bytes another way would take the rest
+ * of the body for a second request (request smuggling). So only chunked alone, or one
+ * Content-Length, frames a body; anything else is refused and the connection closed. */
+struct rs_framing {
+    int encodings, lengths, chunked;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size) {
+    (void)kind;
+    struct rs_framing *framing = cls;
+    if (key_size == strlen(MHD_HTTP_HEADER_TRANSFER_ENCODING) && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        framing->encodings++;
+        framing->chunked = value && value_size == strlen("chunked") && strncasecmp(value, "chunked", value_size) == 0;
+    } else if (key_size == strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        framing->lengths++;
+    }
+    return MHD_YES;
+}
+
+const char *rs_request_framing_problem(struct MHD_Connection *connection) {
+    struct rs_framing framing = {0};
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, count_framing, &framing);
+    if (framing.encodings && framing.lengths)
+        return "the request has both Transfer-Encoding and Content-Length, so its length is ambiguous (RFC 9112 section 6.1)";
+    if (framing.encodings > 1) return "Transfer-Encoding is given more than once: send one, chunked";
+    if (framing.encodings && !framing.chunked)
+        return "Transfer-Encoding other than chunked alone is not accepted: a body is sent chunked or with Content-Length";
+    if (framing.lengths > 1) return "Content-Length is given more than once, so the request's length is ambiguous";
     return NULL;
 }
