@@ -51,7 +51,8 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Why a request target as sent (`/path?query`, not decoded) cannot be served, or nil. A path
-    /// may hold no control byte (0x00…0x1F, 0x7F), raw or percent-encoded; a query no NUL.
+    /// may hold no control byte (0x00…0x1F, 0x7F), raw or percent-encoded; a query no NUL; and
+    /// each, once percent-decoded, must be UTF-8 (a decoded `%C0%80` is not a key, nor U+FFFD).
     public static func problem(inTarget target: some Collection<UInt8>) -> String? {
         func hexValue(_ byte: UInt8) -> UInt8? {
             switch byte {
@@ -61,27 +62,65 @@ public struct HTTPRequest: Sendable {
             default: return nil
             }
         }
+        func shown(_ byte: UInt8) -> String {
+            let hex = String(byte, radix: 16, uppercase: true)
+            return "0x" + String(repeating: "0", count: 2 - hex.count) + hex
+        }
         let bytes = Array(target)
-        var inQuery = false
+        // The decoded bytes of the path, then of the query, each with its offset in the target.
+        var decoded: [[(byte: UInt8, offset: Int)]] = [[]]
         var index = 0
         while index < bytes.count {
             let offset = index
             var byte = bytes[index]
             index += 1
-            if byte == UInt8(ascii: "?") {
-                inQuery = true
+            if byte == UInt8(ascii: "?") && decoded.count == 1 {
+                decoded.append([])
+                continue
             } else if byte == UInt8(ascii: "%"), index + 1 < bytes.count, let high = hexValue(bytes[index]),
                 let low = hexValue(bytes[index + 1])
             {
                 byte = high << 4 | low
                 index += 2
             }
+            decoded[decoded.count - 1].append((byte, offset))
+            let inQuery = decoded.count == 2
             guard inQuery ? byte == 0 : (byte < 0x20 || byte == 0x7F) else { continue }
-            let hex = String(byte, radix: 16, uppercase: true)
-            let shown = "0x" + String(repeating: "0", count: 2 - hex.count) + hex
             return inQuery
-                ? "the query holds the control byte \(shown) (NUL) at offset \(offset) of the request target: a query argument may not contain NUL"
-                : "the path holds the control byte \(shown) at offset \(offset) of the request target: a path, and a statistic key or monitor id in it, may not contain control bytes"
+                ? "the query holds the control byte \(shown(byte)) (NUL) at offset \(offset) of the request target: a query argument may not contain NUL"
+                : "the path holds the control byte \(shown(byte)) at offset \(offset) of the request target: a path, and a statistic key or monitor id in it, may not contain control bytes"
+        }
+        for (part, text) in zip(decoded, ["path", "query"]) {
+            guard let bad = firstInvalidUTF8(part.map(\.byte)) else { continue }
+            return "the \(text) is not UTF-8 once percent-decoded: the byte \(shown(part[bad].byte)) at offset \(part[bad].offset) "
+                + "of the request target does not start a valid UTF-8 sequence (an overlong form, a surrogate, a stray or missing continuation byte)"
+        }
+        return nil
+    }
+
+    /// The index of the first byte that does not begin a well-formed UTF-8 sequence (Unicode
+    /// table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF), or nil.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length: Int
+            var second: ClosedRange<UInt8> = 0x80...0xBF
+            switch lead {
+            case 0x00...0x7F: index += 1; continue
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; second = 0xA0...0xBF
+            case 0xED: length = 3; second = 0x80...0x9F
+            case 0xE1...0xEF: length = 3
+            case 0xF0: length = 4; second = 0x90...0xBF
+            case 0xF4: length = 4; second = 0x80...0x8F
+            case 0xF1...0xF3: length = 4
+            default: return index
+            }
+            guard index + length <= bytes.count, second.contains(bytes[index + 1]),
+                bytes[index + 2..<index + length].allSatisfy({ (0x80...0xBF).contains($0) })
+            else { return index }
+            index += length
         }
         return nil
     }

@@ -51,4 +51,37 @@ import Testing
         #expect(try rawExchange(Array(sized.utf8), unixPath: daemon.socket).hasPrefix("HTTP/1.1 2"))
         #expect(try daemon.client.health().status == "ok")
     }
+
+    /// Percent-decoded bytes that are not UTF-8 (an overlong NUL, a lone continuation byte, a
+    /// surrogate, past U+10FFFF, a sequence cut short) were served as U+FFFD: a key or id that is
+    /// not the one sent. Each is refused 400 naming the offset, in a path or a query; valid UTF-8
+    /// still reaches the route.
+    @Test func invalidUTF8InAPathOrQueryIsRefused() throws {
+        let daemon = try DaemonHarness()
+        for (target, offset) in Self.invalidUTF8 {
+            let answer = try daemon.client.send("GET", target)
+            let text = String(decoding: answer.body, as: UTF8.self)
+            #expect(
+                answer.status == 400 && text.contains("UTF-8") && text.contains("offset \(offset) "), "\(target): \(answer.status) \(text)")
+            let bad = target[try #require(target.firstIndex(of: "%"))...]
+            let query = try daemon.client.send("GET", "/v1/events?filter=x" + bad)
+            let queryText = String(decoding: query.body, as: UTF8.self)
+            #expect(query.status == 400 && queryText.contains("UTF-8"), "query \(target): \(query.status) \(queryText)")
+        }
+        let key = "/v1/statistics/app:%C3%A9t%C3%A9%E2%82%AC%F0%9F%98%80:v"
+        let pushed = try daemon.client.send("PUT", key, body: Array(#"{"value": 1}"#.utf8))
+        #expect(pushed.status / 100 == 2, "\(String(decoding: pushed.body, as: UTF8.self))")
+        let read = try daemon.client.send("GET", key)
+        #expect(read.status == 200 && String(decoding: read.body, as: UTF8.self).contains("été"))
+        let filtered = try daemon.client.send("GET", "/v1/events?filter=message%20~%20%22%C3%A9%22")
+        #expect(filtered.status == 200, "\(String(decoding: filtered.body, as: UTF8.self))")
+        #expect(try daemon.client.health().status == "ok")
+    }
+
+    /// Targets whose percent-decoded path is not UTF-8, with the offset of the first bad sequence.
+    static let invalidUTF8: [(String, Int)] = [
+        ("/v1/statistics/app:x:%C0%80", 21), ("/v1/monitors/a%80b", 14), ("/v1/statistics/app:x:%ED%A0%80", 21),
+        ("/v1/history/app:x:%F4%90%80%80", 18), ("/v1/statistics/app:x:%E2%82", 21), ("/healthz%FF", 8),
+        ("/v1/statistics/app:x:%EF%BF%BD%C1%BF", 30)
+    ]
 }
