@@ -146,6 +146,15 @@ final class Trickler {
         }
     }
 
+    /// The query as libmicrohttpd parsed it before resmond took it over (CShim/http.c).
+    @Test func theQueryIsParsedFromTheTargetAsSent() {
+        let items = HTTPRequest.queryItems(inTarget: Array("/a%3Fb?x=1&&y&z=a+b%20c&%2B=%3D%26&w=%zz%4&v=%+1&".utf8))
+        let expected = [("x", "1"), ("y", ""), ("z", "a b c"), ("+", "=&"), ("w", "%zz%4"), ("v", "% 1")]
+        #expect(items.map(\.0) == expected.map(\.0) && items.map(\.1) == expected.map(\.1), "\(items)")
+        #expect(HTTPRequest.queryItems(inTarget: Array("/v1/status".utf8)).isEmpty)
+        #expect(HTTPRequest.queryItems(inTarget: Array("/v1/status?".utf8)).isEmpty)
+    }
+
     @Test func controlBytesInPathsAndKeysAreRefused() throws {
         let daemon = try DaemonHarness()
         for path in [
