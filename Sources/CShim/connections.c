@@ -23,20 +23,28 @@
  * than request_seconds; libmicrohttpd then reads end-of-file and closes the connection itself.
  * Responses, event streams included, have no such deadline.
  *
- * Deadlines alone leave a listener full of clients that reconnect as soon as they are cut. So
- * the listener keeps a quarter of its connections free for newcomers: past three quarters of what
- * it (or, over TCP, one address) may hold, a new connection cuts the one (of its address) that
- * has been receiving its request the longest, and the sweeper cuts the longest receivers until
- * the listener is back to three quarters, each only once it has been receiving for over a
- * second: a real client sends its request at once, so only slow ones and idle kept-alive
- * connections go. The per-address limit is kept here rather than by libmicrohttpd, which would
- * refuse a newcomer while the address's slow connections stay: past it the newcomer goes only
- * when none of its address's connections is slow. */
+ * Deadlines alone leave a listener full of clients that reconnect as soon as they are cut, and
+ * all loopback clients share one address. So the listener keeps a quarter of its connections free
+ * for newcomers: past three quarters of what it (or, over TCP, one address) may hold, a new
+ * connection cuts the one (of its address) that has been receiving its request the longest, and
+ * the sweeper cuts the longest receivers until the listener is back to three quarters, each only
+ * once it has been receiving for over a second: a real client sends its request at once, so only
+ * slow ones and idle kept-alive connections go. At the limit itself a newcomer is not refused
+ * while any connection (of its address) waits for a request's head, however young: as nginx reuses
+ * its idle connections when it runs out, the one that has waited longest is closed instead (one
+ * that has sent nothing, an idle kept-alive one, or one trickling its line and headers). One
+ * whose socket holds bytes not yet read is spared: that is a request libmicrohttpd has not read
+ * yet. So connections that send nothing and reconnect at once only displace each other, and a
+ * client that sends its whole request at once, past its head within milliseconds, gets its
+ * answer. The per-address limit is kept here rather than by libmicrohttpd, which would refuse a
+ * newcomer while the address's waiting connections stay: past it the newcomer goes only when none
+ * of its address's connections can be closed. */
 struct rs_tracked {
     struct rs_tracked *previous, *next;
     int fd;
-    int receiving;
+    int receiving;     /* an enum rs_receiving: RS_HEADERS waits for (the rest of) a request's head */
     int cut;
+    unsigned spared;   /* the make_room call (server->rooms) that found bytes waiting in its socket */
     uint64_t since;    /* monotonic milliseconds: when it started receiving this request */
     unsigned char address[16]; /* the peer's IP address (TCP), address_length bytes of it */
     size_t address_length;
@@ -72,26 +80,54 @@ static void thin_out(struct rs_http_server *server, uint64_t now) {
     }
 }
 
-/* Under the lock, for a newcomer not yet in the list: the crowding rule above. Returns 1 when the
- * newcomer itself must go: its address is at its limit and none of its connections is slow. */
-static int make_room(struct rs_http_server *server, const struct rs_tracked *newcomer) {
-    struct rs_tracked *slowest = NULL, *slowest_here = NULL;
-    unsigned here = 1; /* the address's connections not cut, the newcomer's included */
-    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
-        int neighbour = same_address(tracked, newcomer);
-        here += neighbour && !tracked->cut;
-        if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
-        if (!slowest || tracked->since < slowest->since) slowest = tracked;
-        if (neighbour && (!slowest_here || tracked->since < slowest_here->since)) slowest_here = tracked;
+/* Whether bytes the client sent wait unread in the connection's socket (end-of-file counts not). */
+static int has_unread_bytes(int fd) {
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* Under the lock: the connection (of the newcomer's address when address_only) to close for
+ * the newcomer, or NULL. At the limit (full), the one waiting longest for its request's head whose
+ * socket holds no unread bytes; else, or failing one, the longest receiver if it has been
+ * receiving for over a second. */
+static struct rs_tracked *victim_for(struct rs_http_server *server, const struct rs_tracked *newcomer, int address_only,
+                                     int full) {
+    unsigned room = ++server->rooms;
+    struct rs_tracked *slowest = NULL;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct rs_tracked *waiting = NULL;
+        slowest = NULL;
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
+            if (address_only && !same_address(tracked, newcomer)) continue;
+            if (!slowest || tracked->since < slowest->since) slowest = tracked;
+            if (tracked->receiving != RS_HEADERS || tracked->spared == room) continue;
+            if (!waiting || tracked->since < waiting->since) waiting = tracked;
+        }
+        if (!full || !waiting) break;
+        if (!has_unread_bytes(waiting->fd)) return waiting;
+        waiting->spared = room;
     }
+    if (slowest && newcomer->since - slowest->since >= RS_SLOW_MILLISECONDS) return slowest;
+    return NULL;
+}
+
+/* Under the lock, for a newcomer counted but not yet in the list: the crowding rule above.
+ * Returns 1 when the newcomer itself must go: its address is past its limit and none of its
+ * connections can be closed. */
+static int make_room(struct rs_http_server *server, const struct rs_tracked *newcomer) {
+    unsigned here = 1; /* the address's connections not cut, the newcomer's included */
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next)
+        here += same_address(tracked, newcomer) && !tracked->cut;
     struct rs_tracked *victim = NULL;
-    if (server->crowded_address && here > server->crowded_address) victim = slowest_here;
-    else if (server->count > server->crowded) victim = slowest;
-    if (victim && newcomer->since - victim->since < RS_SLOW_MILLISECONDS) victim = NULL;
+    if (server->crowded_address && here > server->crowded_address)
+        victim = victim_for(server, newcomer, 1, server->per_address && here > server->per_address);
+    else if (server->count > server->crowded)
+        victim = victim_for(server, newcomer, 0, server->count >= server->limit); /* libmicrohttpd refuses the next */
     if (victim) {
         shutdown(victim->fd, SHUT_RDWR);
         victim->cut = 1;
-        if (victim == slowest_here) here--;
+        if (same_address(victim, newcomer)) here--;
     }
     return server->per_address && here > server->per_address;
 }
@@ -121,7 +157,7 @@ void rs_connection_notified(void *cls, struct MHD_Connection *connection, void *
             return;
         }
         tracked->fd = info ? info->connect_fd : -1;
-        tracked->receiving = 1;
+        tracked->receiving = RS_HEADERS;
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;
         if (server->transport) read_address(connection, tracked);
@@ -159,7 +195,7 @@ void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *co
     if (!info || !info->socket_context) return;
     struct rs_tracked *tracked = info->socket_context;
     pthread_mutex_lock(&server->lock);
-    tracked->receiving = receiving != RS_DONE;
+    tracked->receiving = receiving;
     if (receiving == RS_HEADERS) {
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;

@@ -256,6 +256,7 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     server->request_milliseconds = (uint64_t)limits->request_seconds * 1000u;
     unsigned header_seconds = limits->header_seconds < limits->request_seconds ? limits->header_seconds : limits->request_seconds;
     server->header_milliseconds = (uint64_t)header_seconds * 1000u;
+    server->limit = limits->connection_limit;
     server->crowded = limits->connection_limit - limits->connection_limit / 4;
     unsigned per_address = transport ? limits->connections_per_address : 0u;
     server->crowded_address = per_address - per_address / 4;

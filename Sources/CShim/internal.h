@@ -45,10 +45,12 @@ struct rs_http_server {
     int transport;
     uint64_t request_milliseconds;
     uint64_t header_milliseconds;
+    unsigned limit;           /* libmicrohttpd's connection limit: it refuses a newcomer past it */
     unsigned crowded;         /* connections from which a newcomer cuts the slowest receiver */
     unsigned crowded_address; /* the same for one address's connections (TCP; 0: no limit) */
     unsigned per_address;     /* one address's limit (TCP; 0: none): past it the newcomer goes */
     unsigned count;   /* connections tracked */
+    unsigned rooms;   /* make_room calls so far (connections.c) */
     pthread_mutex_t lock; /* guards tracked, count, every rs_tracked in it, and stopping */
     pthread_cond_t wake;
     struct rs_tracked *tracked;
