@@ -22,4 +22,52 @@ void rs_stream_done(void *cls);
 const char *rs_request_layout_problem(struct MHD_Connection *connection, const char *method, const char *version,
                                       const char *target);
 
+/* Why the request's Transfer-Encoding and Content-Length lines do not frame its body
+ * unambiguously (both given, a coding other than chunked, one given twice), or NULL
+ * (request_layout.c). */
+const char *rs_request_framing_problem(struct MHD_Connection *connection);
+
+/* Whether a request's line and headers leave too little of its connection's pool_bytes for
+ * libmicrohttpd to build an answer; then the 431 answer written to the socket directly, after
+ * which the handler returns MHD_NO to close the connection (request_layout.c). */
+int rs_request_fills_pool(struct MHD_Connection *connection, size_t pool_bytes);
+size_t rs_request_pool_bytes(struct MHD_Connection *connection);
+void rs_answer_too_large(struct MHD_Connection *connection, size_t pool_bytes);
+
+/* One listener (http.c); its connections and their deadlines are kept by connections.c. */
+#include <pthread.h>
+struct rs_tracked;
+struct rs_http_server {
+    struct MHD_Daemon *daemon;
+    rs_http_handler handler;
+    void *context;
+    size_t max_body_bytes;
+    int transport;
+    uint64_t request_milliseconds;
+    uint64_t header_milliseconds;
+    unsigned limit;           /* libmicrohttpd's connection limit: it refuses a newcomer past it */
+    unsigned crowded;         /* connections from which a newcomer cuts the slowest receiver */
+    unsigned crowded_address; /* the same for one address's connections (TCP; 0: no limit) */
+    unsigned per_address;     /* one address's limit (TCP; 0: none): past it the newcomer goes */
+    unsigned count;   /* connections tracked */
+    unsigned rooms;   /* make_room calls so far (connections.c) */
+    pthread_mutex_t lock; /* guards tracked, count, every rs_tracked in it, and stopping */
+    pthread_cond_t wake;
+    struct rs_tracked *tracked;
+    int stopping;
+    int sweeping; /* the sweeper thread was started */
+    pthread_t sweeper;
+};
+
+enum rs_receiving { RS_DONE = 0, RS_HEADERS = 1, RS_BODY = 2 };
+enum MHD_ConnectionNotificationCode;
+/* libmicrohttpd's connection notification: tracks a connection from its acceptance to its close. */
+void rs_connection_notified(void *cls, struct MHD_Connection *connection, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code);
+/* RS_HEADERS when a response is done and the connection waits for the next request, whose
+ * deadlines start now; RS_BODY once its headers are in; RS_DONE once it has fully arrived. */
+void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, enum rs_receiving receiving);
+/* The deadline thread. */
+void *rs_sweep(void *cls);
+
 #endif

@@ -2,7 +2,10 @@
 #include "internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -52,4 +55,89 @@ const char *rs_request_layout_problem(struct MHD_Connection *connection, const c
     uintptr_t end = (uintptr_t)method + info->header_size;
     if (end < layout.end + 2 || end > layout.end + 4) return "a header line contains a NUL byte";
     return NULL;
+}
+
+/* How the request says where its body ends (RFC 9112 §6): Transfer-Encoding and Content-Length
+ * lines as sent. libmicrohttpd 0.9.75 takes Transfer-Encoding over Content-Length, reads a coding
+ * other than chunked as a body that ends when the connection does, and uses the first of two
+ * Content-Length lines: a proxy in front that read the same bytes another way would take the rest
+ * of the body for a second request (request smuggling). So only chunked alone, or one
+ * Content-Length, frames a body; anything else is refused and the connection closed. */
+struct rs_framing {
+    int encodings, lengths, chunked;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size) {
+    (void)kind;
+    struct rs_framing *framing = cls;
+    if (key_size == strlen(MHD_HTTP_HEADER_TRANSFER_ENCODING) && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        framing->encodings++;
+        framing->chunked = value && value_size == strlen("chunked") && strncasecmp(value, "chunked", value_size) == 0;
+    } else if (key_size == strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        framing->lengths++;
+    }
+    return MHD_YES;
+}
+
+const char *rs_request_framing_problem(struct MHD_Connection *connection) {
+    struct rs_framing framing = {0};
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, count_framing, &framing);
+    if (framing.encodings && framing.lengths)
+        return "the request has both Transfer-Encoding and Content-Length, so its length is ambiguous (RFC 9112 section 6.1)";
+    if (framing.encodings > 1) return "Transfer-Encoding is given more than once: send one, chunked";
+    if (framing.encodings && !framing.chunked)
+        return "Transfer-Encoding other than chunked alone is not accepted: a body is sent chunked or with Content-Length";
+    if (framing.lengths > 1) return "Content-Length is given more than once, so the request's length is ambiguous";
+    return NULL;
+}
+
+/* libmicrohttpd 0.9.75 keeps a request's line and headers, a record for each header and cookie,
+ * and a copy of the Cookie header in the connection's memory pool until the answer is sent, and
+ * builds the answer's header lines there too. It answers 414 or 431 itself when the request does
+ * not fit, but a request that fits with less than the answer's header lines to spare (a 32,400-byte
+ * target) is closed without an answer. So a request that leaves less than RS_POOL_SPARE bytes of
+ * the pool is answered here instead, written to the socket directly: the pool has no room for it. */
+#define RS_POOL_SPARE 2048u
+#define RS_POOL_RECORD 64u /* struct MHD_HTTP_Header (56 bytes), rounded to the pool's alignment */
+
+static enum MHD_Result count_record(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind; (void)key; (void)value;
+    *(size_t *)cls += RS_POOL_RECORD;
+    return MHD_YES;
+}
+
+size_t rs_request_pool_bytes(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t used = info ? info->header_size : 0;
+    MHD_get_connection_values(connection, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_COOKIE_KIND), count_record, &used);
+    size_t cookie = 0;
+    if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE, strlen(MHD_HTTP_HEADER_COOKIE), NULL, &cookie) == MHD_YES)
+        used += cookie + 1;
+    return used;
+}
+
+int rs_request_fills_pool(struct MHD_Connection *connection, size_t pool_bytes) {
+    return rs_request_pool_bytes(connection) + RS_POOL_SPARE > pool_bytes;
+}
+
+void rs_answer_too_large(struct MHD_Connection *connection, size_t pool_bytes) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info) return;
+    char body[256], answer[512];
+    int body_length = snprintf(body, sizeof body,
+                               "{\"error\":{\"code\":\"request_too_large\",\"message\":\"the request line and headers "
+                               "need %zu bytes of the connection's %zu; send a shorter target or fewer headers\"}}",
+                               rs_request_pool_bytes(connection) + RS_POOL_SPARE, pool_bytes);
+    int length = snprintf(answer, sizeof answer,
+                          "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %d\r\nConnection: close\r\n\r\n%s", body_length, body);
+    if (length <= 0 || (size_t)length >= sizeof answer) return;
+    int fd = info->connect_fd;
+    (void)send(fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    /* What the client sent past the headers is read and dropped, or closing would reset the
+     * connection and could discard the answer on its way. */
+    char discard[4096];
+    for (int reads = 0; reads < 64 && recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; reads++) continue;
 }

@@ -39,6 +39,9 @@ public struct APIErrorCode: Hashable, Sendable, Codable, CustomStringConvertible
     public static let quota = APIErrorCode("quota")
     /// The body is larger than the server accepts. HTTP 413.
     public static let payloadTooLarge = APIErrorCode("payload_too_large")
+    /// The request line and headers are larger than a connection's memory leaves room for
+    /// (written by the HTTP shim, which answers it before any route). HTTP 431.
+    public static let requestTooLarge = APIErrorCode("request_too_large")
     /// resmond is over its self-limits and refuses new work. HTTP 503.
     public static let busy = APIErrorCode("busy")
     /// The state database cannot be written (a full disk, an I/O error): nothing was changed;

@@ -51,37 +51,101 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Why a request target as sent (`/path?query`, not decoded) cannot be served, or nil. A path
-    /// may hold no control byte (0x00…0x1F, 0x7F), raw or percent-encoded; a query no NUL.
+    /// may hold no control byte (0x00…0x1F, 0x7F), raw or percent-encoded; a query no NUL; and
+    /// each, once percent-decoded, must be UTF-8 (a decoded `%C0%80` is not a key, nor U+FFFD).
     public static func problem(inTarget target: some Collection<UInt8>) -> String? {
-        func hexValue(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+        func shown(_ byte: UInt8) -> String {
+            let hex = String(byte, radix: 16, uppercase: true)
+            return "0x" + String(repeating: "0", count: 2 - hex.count) + hex
         }
         let bytes = Array(target)
-        var inQuery = false
+        // The decoded bytes of the path, then of the query, each with its offset in the target.
+        var decoded: [[(byte: UInt8, offset: Int)]] = [[]]
         var index = 0
         while index < bytes.count {
             let offset = index
             var byte = bytes[index]
             index += 1
-            if byte == UInt8(ascii: "?") {
-                inQuery = true
+            if byte == UInt8(ascii: "?") && decoded.count == 1 {
+                decoded.append([])
+                continue
             } else if byte == UInt8(ascii: "%"), index + 1 < bytes.count, let high = hexValue(bytes[index]),
                 let low = hexValue(bytes[index + 1])
             {
                 byte = high << 4 | low
                 index += 2
             }
+            decoded[decoded.count - 1].append((byte, offset))
+            let inQuery = decoded.count == 2
             guard inQuery ? byte == 0 : (byte < 0x20 || byte == 0x7F) else { continue }
-            let hex = String(byte, radix: 16, uppercase: true)
-            let shown = "0x" + String(repeating: "0", count: 2 - hex.count) + hex
             return inQuery
-                ? "the query holds the control byte \(shown) (NUL) at offset \(offset) of the request target: a query argument may not contain NUL"
-                : "the path holds the control byte \(shown) at offset \(offset) of the request target: a path, and a statistic key or monitor id in it, may not contain control bytes"
+                ? "the query holds the control byte \(shown(byte)) (NUL) at offset \(offset) of the request target: a query argument may not contain NUL"
+                : "the path holds the control byte \(shown(byte)) at offset \(offset) of the request target: a path, and a statistic key or monitor id in it, may not contain control bytes"
+        }
+        for (part, text) in zip(decoded, ["path", "query"]) {
+            guard let bad = firstInvalidUTF8(part.map(\.byte)) else { continue }
+            return "the \(text) is not UTF-8 once percent-decoded: the byte \(shown(part[bad].byte)) at offset \(part[bad].offset) "
+                + "of the request target does not start a valid UTF-8 sequence (an overlong form, a surrogate, a stray or missing continuation byte)"
+        }
+        return nil
+    }
+
+    /// Query parameters one request may carry: every route takes a few (`where` at most 16 times).
+    public static let maxQueryParameters = 100
+
+    /// The query of a target as sent (`/path?a=1&b`), decoded: `+` is a space, `%XX` a byte (an
+    /// invalid escape stays as sent), a name without `=` has the value "", empty parts are skipped.
+    /// Parsed here rather than by libmicrohttpd, whose records for it live in the connection's
+    /// fixed memory (CShim/http.c).
+    public static func queryItems(inTarget target: [UInt8]) -> [(String, String)] {
+        guard let mark = target.firstIndex(of: UInt8(ascii: "?")) else { return [] }
+        func decode(_ part: ArraySlice<UInt8>) -> String {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(part.count)
+            var index = part.startIndex
+            while index < part.endIndex {
+                let byte = part[index]
+                if byte == UInt8(ascii: "%"), index + 2 < part.endIndex, let high = hexValue(part[index + 1]),
+                    let low = hexValue(part[index + 2])
+                {
+                    bytes.append(high << 4 | low)
+                    index += 3
+                    continue
+                }
+                bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index += 1
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return target[(mark + 1)...].split(separator: UInt8(ascii: "&")).map { part in
+            guard let equals = part.firstIndex(of: UInt8(ascii: "=")) else { return (decode(part), "") }
+            return (decode(part[..<equals]), decode(part[(equals + 1)...]))
+        }
+    }
+
+    /// The index of the first byte that does not begin a well-formed UTF-8 sequence (Unicode
+    /// table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF), or nil.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length: Int
+            var second: ClosedRange<UInt8> = 0x80...0xBF
+            switch lead {
+            case 0x00...0x7F: index += 1; continue
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; second = 0xA0...0xBF
+            case 0xED: length = 3; second = 0x80...0x9F
+            case 0xE1...0xEF: length = 3
+            case 0xF0: length = 4; second = 0x90...0xBF
+            case 0xF4: length = 4; second = 0x80...0x8F
+            case 0xF1...0xF3: length = 4
+            default: return index
+            }
+            guard index + length <= bytes.count, second.contains(bytes[index + 1]),
+                bytes[index + 2..<index + length].allSatisfy({ (0x80...0xBF).contains($0) })
+            else { return index }
+            index += length
         }
         return nil
     }
@@ -216,7 +280,10 @@ public final class HTTPServer: @unchecked Sendable {
                 return (String(cString: name), String(cString: value))
             }
         }
-        let arguments = pairs(raw.arg_names, raw.arg_values, raw.arg_count)
+        let target = raw.target.map {
+            Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0)))
+        }
+        let arguments = target.map(HTTPRequest.queryItems(inTarget:)) ?? []
         var query: [String: String] = [:]
         for (name, value) in arguments where query[name] == nil { query[name] = value }
         var headers: [String: String] = [:]
@@ -230,9 +297,10 @@ public final class HTTPServer: @unchecked Sendable {
             raw.peer_uid >= 0
             ? PeerCredentials(uid: UInt32(raw.peer_uid), gid: UInt32(raw.peer_gid), pid: Int32(raw.peer_pid)) : nil
         var malformed: String? = raw.malformed.map { String(cString: $0) }
-        if malformed == nil, let target = raw.target {
-            let bytes = UnsafeRawPointer(target).assumingMemoryBound(to: UInt8.self)
-            malformed = HTTPRequest.problem(inTarget: UnsafeBufferPointer(start: bytes, count: strlen(target)))
+        if malformed == nil, let target { malformed = HTTPRequest.problem(inTarget: target) }
+        if malformed == nil, arguments.count > HTTPRequest.maxQueryParameters {
+            malformed =
+                "the query has \(arguments.count) parameters; at most \(HTTPRequest.maxQueryParameters) are accepted in one request"
         }
         return HTTPRequest(
             method: raw.method.map { String(cString: $0) } ?? "",
@@ -280,6 +348,16 @@ public final class HTTPServer: @unchecked Sendable {
             if let base = source.baseAddress { memcpy(memory, base, bytes.count) }
         }
         return memory.assumingMemoryBound(to: CChar.self)
+    }
+}
+
+/// The value of one hexadecimal digit of a percent escape, or nil.
+private func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
     }
 }
 

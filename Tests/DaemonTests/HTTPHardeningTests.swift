@@ -133,7 +133,9 @@ final class Trickler {
         ("/v1/status", nil), ("/v1/statistics/app:a%253Ab:c?match=%5Ecpu&x=%0A", nil), ("/%zz%0", nil),
         ("/v1/status%00/x", "control byte 0x00 at offset 10"), ("/a%0ab", "control byte 0x0A at offset 2"),
         ("/a\u{7F}", "control byte 0x7F at offset 2"), ("/a%3F%01", "control byte 0x01 at offset 5"),
-        ("/a?filter=x%00y", "NUL"), ("/a?x=1&%00=2", "NUL")
+        ("/a?filter=x%00y", "NUL"), ("/a?x=1&%00=2", "NUL"), ("/caf%C3%A9?x=%E2%82%AC&%F0%9F%98%80", nil),
+        ("/a%C0%80", "not UTF-8 once percent-decoded: the byte 0xC0 at offset 2 "), ("/a?x=%FF", "byte 0xFF at offset 5 "),
+        ("/a?x=%E2%82&y=1", "byte 0xE2 at offset 5 "), ("/a\u{FFFD}%ED%BF%BF", "byte 0xED at offset 5 ")
     ])
     func targetsWithControlBytes(target: String, problem: String?) {
         let found = HTTPRequest.problem(inTarget: Array(target.utf8))
@@ -142,6 +144,15 @@ final class Trickler {
         } else {
             #expect(found == nil, "\(target): \(found ?? "")")
         }
+    }
+
+    /// The query as libmicrohttpd parsed it before resmond took it over (CShim/http.c).
+    @Test func theQueryIsParsedFromTheTargetAsSent() {
+        let items = HTTPRequest.queryItems(inTarget: Array("/a%3Fb?x=1&&y&z=a+b%20c&%2B=%3D%26&w=%zz%4&v=%+1&".utf8))
+        let expected = [("x", "1"), ("y", ""), ("z", "a b c"), ("+", "=&"), ("w", "%zz%4"), ("v", "% 1")]
+        #expect(items.map(\.0) == expected.map(\.0) && items.map(\.1) == expected.map(\.1), "\(items)")
+        #expect(HTTPRequest.queryItems(inTarget: Array("/v1/status".utf8)).isEmpty)
+        #expect(HTTPRequest.queryItems(inTarget: Array("/v1/status?".utf8)).isEmpty)
     }
 
     @Test func controlBytesInPathsAndKeysAreRefused() throws {

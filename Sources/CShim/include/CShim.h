@@ -13,10 +13,7 @@
 typedef struct rs_http_request {
     const char *method;
     const char *path;             /* percent-decoded by libmicrohttpd, without the query */
-    const char *target;           /* path and query as sent, not decoded; NULL when unknown */
-    const char *const *arg_names;  /* query arguments, decoded */
-    const char *const *arg_values; /* a value is "" when the argument had none */
-    int arg_count;
+    const char *target;           /* path and query as sent, not decoded (the query is parsed from it); NULL when unknown */
     const char *const *header_names;
     const char *const *header_values;
     int header_count;

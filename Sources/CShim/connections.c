@@ -1,0 +1,232 @@
+#define _GNU_SOURCE
+#include "CShim.h"
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+/* ---------------------------------------------------------------- connections and their deadlines */
+
+/* libmicrohttpd's connection timeout is an idle timer that every byte resets: a client sending
+ * one byte every few seconds would hold its connection (and, at the connection limit, the
+ * server) forever. So every connection is tracked from the moment it is accepted, and while it
+ * is receiving a request (from its acceptance, or from the end of the previous request on a
+ * kept-alive connection, to the last byte of the body) a sweeper thread shuts its socket down
+ * once its line and headers have taken longer than header_seconds, or the whole request longer
+ * than request_seconds; libmicrohttpd then reads end-of-file and closes the connection itself.
+ * Responses, event streams included, have no such deadline.
+ *
+ * Deadlines alone leave a listener full of clients that reconnect as soon as they are cut, and
+ * all loopback clients share one address. So the listener keeps a quarter of its connections free
+ * for newcomers: past three quarters of what it (or, over TCP, one address) may hold, a new
+ * connection cuts the one (of its address) that has been receiving its request the longest, and
+ * the sweeper cuts the longest receivers until the listener is back to three quarters, each only
+ * once it has been receiving for over a second: a real client sends its request at once, so only
+ * slow ones and idle kept-alive connections go. At the limit itself a newcomer is not refused
+ * while any connection (of its address) waits for a request's head, however young: as nginx reuses
+ * its idle connections when it runs out, the one that has waited longest is closed instead (one
+ * that has sent nothing, an idle kept-alive one, or one trickling its line and headers). One
+ * whose socket holds bytes not yet read is spared: that is a request libmicrohttpd has not read
+ * yet. So connections that send nothing and reconnect at once only displace each other, and a
+ * client that sends its whole request at once, past its head within milliseconds, gets its
+ * answer. The per-address limit is kept here rather than by libmicrohttpd, which would refuse a
+ * newcomer while the address's waiting connections stay: past it the newcomer goes only when none
+ * of its address's connections can be closed. */
+struct rs_tracked {
+    struct rs_tracked *previous, *next;
+    int fd;
+    int receiving;     /* an enum rs_receiving: RS_HEADERS waits for (the rest of) a request's head */
+    int cut;
+    unsigned spared;   /* the make_room call (server->rooms) that found bytes waiting in its socket */
+    uint64_t since;    /* monotonic milliseconds: when it started receiving this request */
+    unsigned char address[16]; /* the peer's IP address (TCP), address_length bytes of it */
+    size_t address_length;
+    uint64_t deadline; /* monotonic milliseconds */
+};
+
+#define RS_SLOW_MILLISECONDS 1000u
+
+static uint64_t monotonic_milliseconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+static int same_address(const struct rs_tracked *a, const struct rs_tracked *b) {
+    return a->address_length && a->address_length == b->address_length && memcmp(a->address, b->address, a->address_length) == 0;
+}
+
+/* Under the lock: the sweeper's share of the crowding rule. */
+static void thin_out(struct rs_http_server *server, uint64_t now) {
+    unsigned open = 0;
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) open += !tracked->cut;
+    while (open > server->crowded) {
+        struct rs_tracked *slowest = NULL;
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
+            if (!slowest || tracked->since < slowest->since) slowest = tracked;
+        }
+        if (!slowest || now - slowest->since < RS_SLOW_MILLISECONDS) return;
+        shutdown(slowest->fd, SHUT_RDWR);
+        slowest->cut = 1;
+        open--;
+    }
+}
+
+/* Whether bytes the client sent wait unread in the connection's socket (end-of-file counts not). */
+static int has_unread_bytes(int fd) {
+    char byte;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* Under the lock: the connection (of the newcomer's address when address_only) to close for
+ * the newcomer, or NULL. At the limit (full), the one waiting longest for its request's head whose
+ * socket holds no unread bytes; else, or failing one, the longest receiver if it has been
+ * receiving for over a second. */
+static struct rs_tracked *victim_for(struct rs_http_server *server, const struct rs_tracked *newcomer, int address_only,
+                                     int full) {
+    unsigned room = ++server->rooms;
+    struct rs_tracked *slowest = NULL;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct rs_tracked *waiting = NULL;
+        slowest = NULL;
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (!tracked->receiving || tracked->cut || tracked->fd < 0) continue;
+            if (address_only && !same_address(tracked, newcomer)) continue;
+            if (!slowest || tracked->since < slowest->since) slowest = tracked;
+            if (tracked->receiving != RS_HEADERS || tracked->spared == room) continue;
+            if (!waiting || tracked->since < waiting->since) waiting = tracked;
+        }
+        if (!full || !waiting) break;
+        if (!has_unread_bytes(waiting->fd)) return waiting;
+        waiting->spared = room;
+    }
+    if (slowest && newcomer->since - slowest->since >= RS_SLOW_MILLISECONDS) return slowest;
+    return NULL;
+}
+
+/* Under the lock, for a newcomer counted but not yet in the list: the crowding rule above.
+ * Returns 1 when the newcomer itself must go: its address is past its limit and none of its
+ * connections can be closed. */
+static int make_room(struct rs_http_server *server, const struct rs_tracked *newcomer) {
+    unsigned here = 1; /* the address's connections not cut, the newcomer's included */
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next)
+        here += same_address(tracked, newcomer) && !tracked->cut;
+    struct rs_tracked *victim = NULL;
+    if (server->crowded_address && here > server->crowded_address)
+        victim = victim_for(server, newcomer, 1, server->per_address && here > server->per_address);
+    else if (server->count > server->crowded)
+        victim = victim_for(server, newcomer, 0, server->count >= server->limit); /* libmicrohttpd refuses the next */
+    if (victim) {
+        shutdown(victim->fd, SHUT_RDWR);
+        victim->cut = 1;
+        if (same_address(victim, newcomer)) here--;
+    }
+    return server->per_address && here > server->per_address;
+}
+
+static void read_address(struct MHD_Connection *connection, struct rs_tracked *tracked) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return;
+    if (info->client_addr->sa_family == AF_INET) {
+        memcpy(tracked->address, &((const struct sockaddr_in *)(const void *)info->client_addr)->sin_addr, 4);
+        tracked->address_length = 4;
+    } else if (info->client_addr->sa_family == AF_INET6) {
+        memcpy(tracked->address, &((const struct sockaddr_in6 *)(const void *)info->client_addr)->sin6_addr, 16);
+        tracked->address_length = 16;
+    }
+}
+
+void rs_connection_notified(void *cls, struct MHD_Connection *connection, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code) {
+    struct rs_http_server *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct rs_tracked *tracked = calloc(1, sizeof *tracked);
+        *socket_context = tracked;
+        if (!tracked) {
+            /* Untracked, it would escape the deadline: refuse it instead. */
+            if (info) shutdown(info->connect_fd, SHUT_RDWR);
+            return;
+        }
+        tracked->fd = info ? info->connect_fd : -1;
+        tracked->receiving = RS_HEADERS;
+        tracked->since = monotonic_milliseconds();
+        tracked->deadline = tracked->since + server->header_milliseconds;
+        if (server->transport) read_address(connection, tracked);
+        pthread_mutex_lock(&server->lock);
+        server->count++;
+        if (make_room(server, tracked) && tracked->fd >= 0) {
+            shutdown(tracked->fd, SHUT_RDWR);
+            tracked->cut = 1;
+        }
+        tracked->next = server->tracked;
+        if (server->tracked) server->tracked->previous = tracked;
+        server->tracked = tracked;
+        pthread_mutex_unlock(&server->lock);
+        return;
+    }
+    /* Closed: libmicrohttpd closes the socket after this returns, so once the record is out of
+     * the list under the lock, the sweeper can never shut down a descriptor reused since. */
+    struct rs_tracked *tracked = *socket_context;
+    if (!tracked) return;
+    pthread_mutex_lock(&server->lock);
+    if (tracked->previous) tracked->previous->next = tracked->next;
+    else server->tracked = tracked->next;
+    if (tracked->next) tracked->next->previous = tracked->previous;
+    server->count--;
+    pthread_mutex_unlock(&server->lock);
+    free(tracked);
+    *socket_context = NULL;
+}
+
+/* RS_HEADERS when a response is done and the connection waits for the next request, whose
+ * deadlines start now; RS_BODY once its headers are in (the body's deadline counts from the same
+ * start); RS_DONE once it has fully arrived. */
+void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, enum rs_receiving receiving) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!info || !info->socket_context) return;
+    struct rs_tracked *tracked = info->socket_context;
+    pthread_mutex_lock(&server->lock);
+    tracked->receiving = receiving;
+    if (receiving == RS_HEADERS) {
+        tracked->since = monotonic_milliseconds();
+        tracked->deadline = tracked->since + server->header_milliseconds;
+    } else if (receiving == RS_BODY) {
+        tracked->deadline = tracked->since + server->request_milliseconds;
+    }
+    pthread_mutex_unlock(&server->lock);
+}
+
+void *rs_sweep(void *cls) {
+    struct rs_http_server *server = cls;
+    pthread_setname_np(pthread_self(), server->transport ? "resmond.tcp-dl" : "resmond.unix-dl");
+    pthread_mutex_lock(&server->lock);
+    while (!server->stopping) {
+        uint64_t now = monotonic_milliseconds();
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (tracked->receiving && !tracked->cut && tracked->fd >= 0 && now >= tracked->deadline) {
+                shutdown(tracked->fd, SHUT_RDWR);
+                tracked->cut = 1;
+            }
+        }
+        thin_out(server, now);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec += 1;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&server->wake, &server->lock, &until);
+    }
+    pthread_mutex_unlock(&server->lock);
+    return NULL;
+}
