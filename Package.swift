@@ -102,7 +102,7 @@ let package = Package(
             ]),
         // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
         // against a real resmond.
-        .testTarget(name: "LibresmonTests", dependencies: ["ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])
+        .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,9 +38,17 @@ func monitorSpec(_ config: resmon_monitor_config, _ control: resmon_monitor_cont
         }
         if !config.value.isNaN { spec.value = config.value }
     }
-    if !config.cancel_value.isNaN { spec.cancelValue = config.cancel_value }
     spec.severity = try severity(config.severity, "config.severity")
-    spec.cancelSeverity = config.cancel_severity == RESMON_SEVERITY_NONE ? "none" : try severity(config.cancel_severity, "config.cancel_severity")
+    if type == .threshold {
+        // What only a threshold has (resmond refuses it on the others).
+        if !config.cancel_value.isNaN { spec.cancelValue = config.cancel_value }
+        if control.samples != 0 { spec.samples = Int(control.samples) }
+        if control.cancel_samples != 0 { spec.cancelSamples = Int(control.cancel_samples) }
+    }
+    if type != .watermark {
+        spec.cancelSeverity =
+            config.cancel_severity == RESMON_SEVERITY_NONE ? "none" : try severity(config.cancel_severity, "config.cancel_severity")
+    }
     if type == .watermark {
         switch config.watermark {
         case Int32(RESMON_WATERMARK_HIGH.rawValue): spec.mark = "high"
@@ -56,8 +64,6 @@ func monitorSpec(_ config: resmon_monitor_config, _ control: resmon_monitor_cont
     if control.micro_monitoring_rate != 0 { spec.microMonitoringRate = Int(control.micro_monitoring_rate) }
     if control.monitoring_interval != 0 { spec.monitoringInterval = Double(control.monitoring_interval) }
     if control.tolerance != 0 { spec.tolerance = control.tolerance }
-    if control.samples != 0 { spec.samples = Int(control.samples) }
-    if control.cancel_samples != 0 { spec.cancelSamples = Int(control.cancel_samples) }
     if control.logging_rate != 0 { spec.loggingRate = Double(control.logging_rate) }
     if control.data_capture != 0 { spec.dataCapture = true }
     spec.start = false

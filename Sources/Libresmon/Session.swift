@@ -190,3 +190,6 @@ public func resmonStatisticPush(_ session: OpaquePointer?, _ key: UnsafePointer<
         try session.client.push(String(cString: key), value: value, unit: unit.map { String(cString: $0) } ?? "")
     }
 }
+
+/// resmon_last_error, for the Swift tests (the C function is declared in resmon.h too).
+func resmon_last_error_for_tests() -> UnsafePointer<CChar> { resmon_last_error() }

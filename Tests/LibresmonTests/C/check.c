@@ -1,0 +1,288 @@
+/* check.c: libresmon's API checked from C, one part per argument (errors, statistics, monitors,
+ * threads, follow), against the resmond of $RESMON_SOCKET. Prints what failed; exits 1 then. */
+#define _POSIX_C_SOURCE 200809L
+#include <resmon.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(condition)                                                                                        \
+    do {                                                                                                        \
+        if (!(condition)) {                                                                                     \
+            fprintf(stderr, "%s:%d: failed: %s (last error: %s)\n", __FILE__, __LINE__, #condition, resmon_last_error()); \
+            failures++;                                                                                         \
+        }                                                                                                       \
+    } while (0)
+
+static void pause_ms(long ms) {
+    struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&wait, NULL);
+}
+
+static resmon_session *open_session(void) {
+    resmon_session *session = NULL;
+    int error = resmon_open(NULL, &session);
+    if (error) {
+        fprintf(stderr, "resmon_open: %s (%s)\n", resmon_strerror(error), resmon_last_error());
+        exit(1);
+    }
+    return session;
+}
+
+static void *other_thread_error(void *unused) {
+    (void)unused;
+    return (void *)(intptr_t)(resmon_last_error()[0] == 0);
+}
+
+static int errors(void) {
+    resmon_session *session = NULL;
+    CHECK(resmon_open("/nonexistent/resmond.sock", &session) == -ENOENT && session == NULL);
+    CHECK(strstr(resmon_last_error(), "/nonexistent/resmond.sock") != NULL);
+    /* A socket nobody listens on: refused. */
+    char path[] = "/tmp/resmon-check-XXXXXX";
+    CHECK(mkdtemp(path) != NULL);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof address.sun_path, "%s/dead.sock", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(bind(fd, (struct sockaddr *)&address, sizeof address) == 0);
+    CHECK(resmon_open(address.sun_path, &session) == -ECONNREFUSED);
+    close(fd);
+    unlink(address.sun_path);
+    rmdir(path);
+    /* The error text is the calling thread's. */
+    pthread_t thread;
+    void *clean = NULL;
+    pthread_create(&thread, NULL, other_thread_error, NULL);
+    pthread_join(thread, &clean);
+    CHECK(clean == (void *)1);
+    CHECK(strcmp(resmon_strerror(-EBUSY), resmon_strerror(-EINVAL)) != 0);
+    CHECK(resmon_strerror(-ENOTSUP) != NULL && resmon_strerror(12345) != NULL);
+
+    session = open_session();
+    resmon_statistic statistic;
+    CHECK(resmon_statistic_get(session, "cpu:nowhere:nothing", &statistic) == -ENOENT);
+    CHECK(strstr(resmon_last_error(), "no statistic") != NULL);
+    CHECK(resmon_statistic_get(session, NULL, &statistic) == -EINVAL);
+    resmon_monitor_config config;
+    resmon_monitor_control control;
+    resmon_handle handle = 99;
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    config.key = "cpu:total:usage_ratio";
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -EINVAL && handle == 0); /* no condition */
+    CHECK(strstr(resmon_last_error(), "condition") != NULL);
+    config.condition = RESMON_ABOVE;
+    config.value = 2;
+    config.severity = 42;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -EINVAL);
+    config.severity = LOG_WARNING;
+    control.location = RESMON_INLINE;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
+    CHECK(resmon_inline_update(session, 1, 1, NAN) == -ENOTSUP);
+    CHECK(resmon_monitor_start(session, 0) == -EINVAL);
+    CHECK(resmon_monitor_delete(session, 12345) == -EINVAL);
+    CHECK(resmon_monitor_find(session, "00000000-0000-0000-0000-000000000000", &handle) == -ENOENT);
+    resmon_subscription *subscription = NULL;
+    CHECK(resmon_subscribe(session, "severity >= loud", -1, NULL, NULL, &subscription) == -EINVAL && subscription == NULL);
+    CHECK(strstr(resmon_last_error(), "severity") != NULL);
+    CHECK(resmon_subscribe(session, NULL, -1, NULL, NULL, &subscription) == 0);
+    resmon_event event;
+    CHECK(resmon_event_next(subscription, 50, &event) == -ETIMEDOUT);
+    resmon_unsubscribe(subscription);
+    resmon_close(session);
+    return failures;
+}
+
+static int count_and_stop(const char *key, const resmon_statistic *statistic, void *user) {
+    (void)statistic;
+    int *count = user;
+    CHECK(strncmp(key, "cpu:", 4) == 0);
+    return ++*count == 2;
+}
+
+static int statistics(void) {
+    resmon_session *session = open_session();
+    resmon_statistic statistic;
+    CHECK(resmon_statistic_get(session, "cpu:total:usage_ratio", &statistic) == 0);
+    CHECK(statistic.kind == RESMON_GAUGE && strcmp(statistic.unit, "ratio") == 0 && statistic.upper_bound == 1);
+    CHECK(statistic.value >= 0 && statistic.value <= 1 && statistic.time > 1e9);
+    CHECK(resmon_statistic_get(session, "cpu:total:seconds_total", &statistic) == 0 || 1);
+    int count = 0;
+    CHECK(resmon_statistics_list(session, "^cpu:", count_and_stop, &count) == 0);
+    CHECK(count == 2);
+    CHECK(resmon_statistics_list(session, "(", count_and_stop, &count) == -EINVAL);
+    CHECK(resmon_statistic_push(session, "app:check:items", 42, "items") == 0);
+    CHECK(resmon_statistic_get(session, "app:check:items", &statistic) == 0);
+    CHECK(statistic.value == 42 && statistic.raw == 42 && strcmp(statistic.unit, "items") == 0 && isnan(statistic.upper_bound));
+    CHECK(resmon_statistic_push(session, "cpu:total:usage_ratio", 1, NULL) != 0); /* only app: is pushed */
+    resmon_close(session);
+    return failures;
+}
+
+/* Waits for a phase, pushing `value` to `key` meanwhile (each push is a reading). */
+static int wait_for_phase(resmon_session *session, resmon_handle handle, int phase, const char *key, double value) {
+    resmon_monitor_state state;
+    for (int tries = 0; tries < 600; tries++) {
+        resmon_statistic_push(session, key, value, "items");
+        if (resmon_monitor_get_state(session, handle, &state) == 0 && state.phase == phase) return 1;
+        pause_ms(100);
+    }
+    return 0;
+}
+
+static int monitors(void) {
+    resmon_session *session = open_session(), *other = open_session();
+    resmon_monitor_config config;
+    resmon_monitor_control control;
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    CHECK(config.type == RESMON_THRESHOLD && config.severity == LOG_WARNING && config.cancel_severity == LOG_NOTICE);
+    CHECK(isnan(config.cancel_value) && control.samples == 1 && control.location == RESMON_DAEMON && control.uid[0] == 0);
+    CHECK(resmon_statistic_push(session, "app:check:level", 1, "items") == 0);
+    config.key = "app:check:level";
+    config.name = "check level";
+    config.condition = RESMON_ABOVE;
+    config.value = 100;
+    config.cancel_value = 50;
+    control.monitoring_rate = 1;
+    control.logging_rate = 30;
+    control.samples = 2;
+    resmon_handle handle = 0, again = 0, found = 0;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && handle != 0);
+    CHECK(strlen(control.uid) == 36);
+    CHECK(resmon_monitor_find(session, control.uid, &again) == 0 && again == handle);
+    CHECK(resmon_monitor_find(other, control.uid, &found) == 0 && found != 0);
+    resmon_monitor_control read;
+    CHECK(resmon_monitor_get_control(session, handle, &read) == 0);
+    CHECK(read.samples == 2 && read.cancel_samples == 2 && read.logging_rate == 30 && read.monitoring_rate == 1);
+    CHECK(strcmp(read.uid, control.uid) == 0);
+    resmon_monitor_state state;
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && !state.running); /* created stopped */
+    CHECK(resmon_monitor_start(session, handle) == 0);
+    CHECK(resmon_monitor_start(session, handle) == 0); /* starting a running monitor is no error */
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.running);
+    CHECK(resmon_monitor_pause(session, handle) == 0 && resmon_monitor_resume(session, handle) == 0);
+    CHECK(wait_for_phase(session, handle, RESMON_RAISED, "app:check:level", 150));
+    CHECK(resmon_monitor_get_state(other, found, &state) == 0 && state.phase == RESMON_RAISED && state.last_value == 150);
+    CHECK(resmon_monitor_reset_notification(session, handle) == 0);
+    CHECK(resmon_monitor_reset(session, handle) == 0);
+    CHECK(resmon_monitor_stop(session, handle) == 0);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && !state.running);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+    CHECK(resmon_monitor_start(session, handle) == -EINVAL);   /* the handle is gone with it */
+    CHECK(resmon_monitor_start(other, found) == -ENOENT);      /* the other session's: no such monitor */
+
+    /* A watermark, and a leaky bucket on a counter of this process (not sampled yet). */
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    config.key = "app:check:level";
+    config.type = RESMON_WATERMARK;
+    config.watermark = RESMON_WATERMARK_LOW;
+    config.severity = LOG_INFO;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+    char key[64];
+    snprintf(key, sizeof key, "process:%ld:cpu_seconds_total", (long)getpid());
+    resmon_monitor_config_init(&config);
+    config.key = key;
+    config.type = RESMON_LEAKY_BUCKET;
+    config.bucket_size = 10;
+    config.fill_value = 1;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+    config.key = "app:check:level"; /* a gauge: refused */
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -EINVAL);
+    resmon_close(other);
+    resmon_close(session);
+    return failures;
+}
+
+enum { THREADS = 8, ROUNDS = 20 };
+static resmon_session *shared;
+
+static void *worker(void *argument) {
+    long index = (long)argument;
+    char key[64];
+    snprintf(key, sizeof key, "app:check:thread%ld", index);
+    for (int round = 0; round < ROUNDS; round++) {
+        resmon_statistic statistic;
+        CHECK(resmon_statistic_push(shared, key, round, "rounds") == 0);
+        CHECK(resmon_statistic_get(shared, key, &statistic) == 0 && statistic.value == round);
+        resmon_monitor_config config;
+        resmon_monitor_control control;
+        resmon_monitor_config_init(&config);
+        resmon_monitor_control_init(&control);
+        config.key = key;
+        config.condition = RESMON_ABOVE;
+        config.value = 1000;
+        resmon_handle handle = 0;
+        CHECK(resmon_monitor_create(shared, &config, &control, &handle) == 0 && handle != 0);
+        CHECK(resmon_monitor_start(shared, handle) == 0);
+        resmon_monitor_state state;
+        CHECK(resmon_monitor_get_state(shared, handle, &state) == 0);
+        CHECK(resmon_monitor_delete(shared, handle) == 0);
+    }
+    return NULL;
+}
+
+static int threads(void) {
+    shared = open_session();
+    pthread_t workers[THREADS];
+    for (long i = 0; i < THREADS; i++) pthread_create(&workers[i], NULL, worker, (void *)i);
+    for (int i = 0; i < THREADS; i++) pthread_join(workers[i], NULL);
+    resmon_close(shared);
+    return failures;
+}
+
+/* Prints each event matching argv's filter from the start of the log, polled, until `count`
+ * have arrived; exits 1 on a repeated or out-of-order id. */
+static int follow(const char *filter, int count) {
+    resmon_session *session = open_session();
+    resmon_subscription *subscription = NULL;
+    int error = resmon_subscribe(session, filter, 0, NULL, NULL, &subscription);
+    if (error) {
+        fprintf(stderr, "resmon_subscribe: %s (%s)\n", resmon_strerror(error), resmon_last_error());
+        return 1;
+    }
+    printf("subscribed\n");
+    fflush(stdout);
+    int64_t last = 0;
+    for (int seen = 0; seen < count;) {
+        resmon_event event;
+        error = resmon_event_next(subscription, 120000, &event);
+        if (error) {
+            fprintf(stderr, "resmon_event_next: %s (%s)\n", resmon_strerror(error), resmon_last_error());
+            return 1;
+        }
+        printf("event %lld %s\n", (long long)event.id, event.type);
+        fflush(stdout);
+        CHECK(event.id > last);
+        last = event.id;
+        seen++;
+    }
+    resmon_unsubscribe(subscription);
+    resmon_close(session);
+    return failures;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    int result = 2;
+    if (strcmp(argv[1], "errors") == 0) result = errors();
+    if (strcmp(argv[1], "statistics") == 0) result = statistics();
+    if (strcmp(argv[1], "monitors") == 0) result = monitors();
+    if (strcmp(argv[1], "threads") == 0) result = threads();
+    if (strcmp(argv[1], "follow") == 0 && argc == 4) result = follow(argv[2], atoi(argv[3]));
+    printf("%s: %s\n", argv[1], result == 0 ? "ok" : "FAILED");
+    return result != 0;
+}
