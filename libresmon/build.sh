@@ -41,6 +41,6 @@ rm -f "$out/libresmon.a"
 ar rcs "$out/libresmon.a" "$work/resmon.o"
 
 cp "$root/Sources/CResmon/include/resmon.h" "$out/include/"
-[ -e "$root/Sources/CResmon/include/resmon.hpp" ] && cp "$root/Sources/CResmon/include/resmon.hpp" "$out/include/"
+cp "$here/resmon.hpp" "$out/include/"
 sed -e "s|@LIBDIR@|$out|" -e "s|@INCLUDEDIR@|$out/include|" "$here/resmon.pc.in" >"$out/resmon.pc"
 echo "libresmon: $out/libresmon.so.1 $out/libresmon.a $out/resmon.pc"
