@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -66,6 +67,12 @@ int rsclib_eventfd_take(int fd, int timeout_ms) {
         struct pollfd ready = {.fd = fd, .events = POLLIN};
         if (poll(&ready, 1, wait) < 0 && errno != EINTR) return -errno;
     }
+}
+
+void rsclib_block_signals(void) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
 }
 
 int rsclib_sigqueue(int signo, int value) {

@@ -154,6 +154,7 @@ public func resmonSubscribe(
     let started = pthread_create(
         &thread, nil,
         { context in
+            rsclib_block_signals()
             let subscription = Unmanaged<Subscription>.fromOpaque(context!).takeRetainedValue()
             subscription.run()
             return nil

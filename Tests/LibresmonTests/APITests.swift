@@ -27,6 +27,7 @@ import Testing
     @Test func statisticsAreReadListedAndPushed() throws { try check("statistics") }
     @Test func monitorsAreCreatedStoppedControlledFoundAndDeleted() throws { try check("monitors") }
     @Test func oneSessionIsSharedByEightThreads() throws { try check("threads") }
+    @Test func subscriptionsSignalReplayAndMakeTheirDescriptorReadable() throws { try check("subscriptions") }
 
     /// DESIGN.md's table, row by row.
     @Test func httpStatusesMapToDesignsErrnos() {

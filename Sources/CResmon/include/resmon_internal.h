@@ -17,4 +17,8 @@ int rsclib_eventfd_take(int fd, int timeout_ms);
 /* Queues signal signo to this process with si_int = value; 0 or -errno. */
 int rsclib_sigqueue(int signo, int value);
 
+/* Blocks every signal in the calling thread (the library's own threads), so that a consumer's
+ * handler never runs on one of them while it holds a lock the handler's calls would take. */
+void rsclib_block_signals(void);
+
 #endif

@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,80 @@ static int monitors(void) {
     return failures;
 }
 
+static resmon_subscription *ending;
+static int ended_in_callback;
+
+/* Unsubscribes its own subscription from inside the callback. */
+static pthread_mutex_t ending_lock = PTHREAD_MUTEX_INITIALIZER;
+static void end_in_callback(const resmon_event *event, void *session) {
+    (void)event;
+    (void)session;
+    pthread_mutex_lock(&ending_lock); /* until resmon_subscribe has set `ending` */
+    if (ending) {
+        resmon_unsubscribe(ending);
+        ending = NULL;
+        ended_in_callback = 1;
+    }
+    pthread_mutex_unlock(&ending_lock);
+}
+
+/* The descriptor, the signal and the replay of a subscription. */
+static int subscriptions(void) {
+    resmon_session *session = open_session();
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGRTMIN + 2);
+    pthread_sigmask(SIG_BLOCK, &wanted, NULL);
+    resmon_subscription *polled = NULL;
+    CHECK(resmon_subscribe(session, "key = \"app:check:sub\"", -1, NULL, NULL, &polled) == 0);
+    int fd = resmon_subscription_fd(polled);
+    CHECK(fd >= 0);
+    struct pollfd ready = {.fd = fd, .events = POLLIN};
+    CHECK(poll(&ready, 1, 0) == 0); /* nothing waits */
+    CHECK(resmon_subscription_signal(polled, SIGRTMIN + 2) == 0);
+    CHECK(resmon_subscription_signal(polled, 1000) == -EINVAL);
+
+    CHECK(resmon_statistic_push(session, "app:check:sub", 0, NULL) == 0);
+    resmon_monitor_config config;
+    resmon_monitor_control control;
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    config.key = "app:check:sub";
+    config.condition = RESMON_ABOVE;
+    config.value = 0.5;
+    resmon_handle handle = 0;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && resmon_monitor_start(session, handle) == 0);
+    CHECK(wait_for_phase(session, handle, RESMON_RAISED, "app:check:sub", 1));
+
+    CHECK(poll(&ready, 1, 60000) == 1); /* readable while the event waits */
+    siginfo_t info;
+    struct timespec minute = {60, 0};
+    CHECK(sigtimedwait(&wanted, &info, &minute) == SIGRTMIN + 2 && (resmon_handle)info.si_value.sival_int == handle);
+    resmon_event event;
+    CHECK(resmon_event_next(polled, 0, &event) == 0 && event.handle == handle && strcmp(event.monitor_id, control.uid) == 0);
+    CHECK(strcmp(event.key, "app:check:sub") == 0 && event.value == 1 && event.severity == LOG_WARNING);
+    int64_t raised = event.id;
+    CHECK(poll(&ready, 1, 0) == 0); /* taken: no longer readable */
+
+    /* From an id: the log replayed after it; a callback may unsubscribe its own subscription. */
+    resmon_subscription *replay = NULL;
+    CHECK(resmon_subscribe(session, "key = \"app:check:sub\"", raised - 1, NULL, NULL, &replay) == 0);
+    CHECK(resmon_event_next(replay, 60000, &event) == 0 && event.id == raised);
+    resmon_unsubscribe(replay);
+    pthread_mutex_lock(&ending_lock);
+    CHECK(resmon_subscribe(session, "key = \"app:check:sub\"", raised - 1, end_in_callback, session, &ending) == 0);
+    pthread_mutex_unlock(&ending_lock);
+    for (int tries = 0; tries < 600 && !ended_in_callback; tries++) pause_ms(100);
+    CHECK(ended_in_callback);
+
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+    resmon_unsubscribe(polled);
+    /* A subscription left open is ended by resmon_close. */
+    CHECK(resmon_subscribe(session, NULL, -1, NULL, NULL, &polled) == 0);
+    resmon_close(session);
+    return failures;
+}
+
 enum { THREADS = 8, ROUNDS = 20 };
 static resmon_session *shared;
 
@@ -282,6 +358,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "statistics") == 0) result = statistics();
     if (strcmp(argv[1], "monitors") == 0) result = monitors();
     if (strcmp(argv[1], "threads") == 0) result = threads();
+    if (strcmp(argv[1], "subscriptions") == 0) result = subscriptions();
     if (strcmp(argv[1], "follow") == 0 && argc == 4) result = follow(argv[2], atoi(argv[3]));
     printf("%s: %s\n", argv[1], result == 0 ? "ok" : "FAILED");
     return result != 0;
