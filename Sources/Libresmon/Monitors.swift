@@ -101,7 +101,8 @@ public func resmonMonitorCreate(
     out.pointee = 0
     guard control.pointee.location == Int32(RESMON_DAEMON.rawValue) else {
         if control.pointee.location == Int32(RESMON_INLINE.rawValue) {
-            return failure(ENOTSUP, "inline monitors (RESMON_INLINE) are not delivered in this version of libresmon")
+            guard let object = Session.from(session) else { return failure(EINVAL, "the session is NULL") }
+            return createInline(object, config.pointee, control, out)
         }
         return failure(EINVAL, "control.location \(control.pointee.location) is not RESMON_DAEMON or RESMON_INLINE")
     }
@@ -140,7 +141,8 @@ private func withMonitor(
 }
 
 private func perform(_ action: String, _ session: OpaquePointer?, _ handle: resmon_handle) -> Int32 {
-    withMonitor(session, handle) { session, uid throws(ClientError) in try session.client.perform(action, monitor: uid) }
+    if let object = Session.from(session), let result = inlineAction(object, handle, action) { return result }
+    return withMonitor(session, handle) { session, uid throws(ClientError) in try session.client.perform(action, monitor: uid) }
 }
 
 @_cdecl("resmon_monitor_start")
@@ -165,7 +167,8 @@ public func resmonMonitorResetNotification(_ session: OpaquePointer?, _ handle: 
 
 @_cdecl("resmon_monitor_delete")
 public func resmonMonitorDelete(_ session: OpaquePointer?, _ handle: resmon_handle) -> Int32 {
-    withMonitor(session, handle) { session, uid throws(ClientError) in
+    if let object = Session.from(session), let result = inlineAction(object, handle, "delete") { return result }
+    return withMonitor(session, handle) { session, uid throws(ClientError) in
         try session.client.deleteMonitor(uid)
         session.forget(handle)
     }
@@ -174,6 +177,10 @@ public func resmonMonitorDelete(_ session: OpaquePointer?, _ handle: resmon_hand
 @_cdecl("resmon_monitor_get_control")
 public func resmonMonitorGetControl(_ session: OpaquePointer?, _ handle: resmon_handle, _ out: UnsafeMutablePointer<resmon_monitor_control>?) -> Int32 {
     guard let out else { return failure(EINVAL, "resmon_monitor_get_control: out is NULL") }
+    if let object = Session.from(session), let control = inlineControl(object, handle) {
+        out.pointee = control
+        return 0
+    }
     return withMonitor(session, handle) { session, uid throws(ClientError) in
         let spec = try session.client.monitor(uid).spec
         var control = resmon_monitor_control()
@@ -194,6 +201,10 @@ public func resmonMonitorGetControl(_ session: OpaquePointer?, _ handle: resmon_
 @_cdecl("resmon_monitor_get_state")
 public func resmonMonitorGetState(_ session: OpaquePointer?, _ handle: resmon_handle, _ out: UnsafeMutablePointer<resmon_monitor_state>?) -> Int32 {
     guard let out else { return failure(EINVAL, "resmon_monitor_get_state: out is NULL") }
+    if let object = Session.from(session), let state = inlineState(object, handle) {
+        out.pointee = state
+        return 0
+    }
     return withMonitor(session, handle) { session, uid throws(ClientError) in
         let state: MonitorStateInfo = try session.client.get("/v1/monitors/\(uid)/state")
         var phase = RESMON_CLEAR
@@ -208,9 +219,4 @@ public func resmonMonitorGetState(_ session: OpaquePointer?, _ handle: resmon_ha
             last_value: state.lastValue ?? .nan, last_time: state.lastEvaluated ?? .nan, watermark_value: state.watermark ?? .nan,
             watermark_time: state.watermarkTime ?? .nan, bucket_level: state.level ?? .nan)
     }
-}
-
-@_cdecl("resmon_inline_update")
-public func resmonInlineUpdate(_ session: OpaquePointer?, _ handle: resmon_handle, _ value: Double, _ time: Double) -> Int32 {
-    failure(ENOTSUP, "inline monitors (RESMON_INLINE) are not delivered in this version of libresmon")
 }

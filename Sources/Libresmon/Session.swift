@@ -18,6 +18,8 @@ final class Session: Sendable {
         var uidByHandle: [UInt64: String] = [:]
         var handleByUID: [String: UInt64] = [:]
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
+        /// Inline monitors by handle: they live only in this session.
+        var inline: [UInt64: InlineEntry] = [:]
     }
     let registry = Mutex(Registry())
 

@@ -1,4 +1,5 @@
 import CResmon
+import Events
 import ResmonAPI
 import ResmonClient
 import Synchronization
@@ -14,6 +15,8 @@ import Synchronization
 final class Subscription: @unchecked Sendable {
     let session: Session
     let filter: String?
+    /// The filter parsed here, for inline monitors' events (resmond filters the rest).
+    let parsedFilter: EventFilter?
     /// The id after which the events begin.
     let startAfter: Int64
     let callback: resmon_event_fn?
@@ -37,6 +40,7 @@ final class Subscription: @unchecked Sendable {
     init(session: Session, filter: String?, after: Int64, callback: resmon_event_fn?, user: UnsafeMutableRawPointer?, eventFD: Int32) {
         self.session = session
         self.filter = filter
+        self.parsedFilter = filter.flatMap { try? EventFilter($0) }
         self.startAfter = after
         self.callback = callback
         self.user = user
@@ -62,8 +66,17 @@ final class Subscription: @unchecked Sendable {
         }
     }
 
+    /// Whether an inline monitor's event matches the subscription's filter.
+    func accepts(_ record: EventRecord) -> Bool {
+        filter == nil || parsedFilter?.matches(record) == true
+    }
+
     private func deliver(_ record: EventRecord) {
-        let handle = record.monitorId.map { session.existingHandle(for: $0) } ?? 0
+        deliver(record, handle: record.monitorId.map { session.existingHandle(for: $0) } ?? 0)
+    }
+
+    /// Hands an event to the callback (on the calling thread) or the queue, and signals.
+    func deliver(_ record: EventRecord, handle: UInt64) {
         if let callback {
             var strings: [UnsafeMutablePointer<CChar>] = []
             var event = cEvent(record, handle: handle, strings: &strings)

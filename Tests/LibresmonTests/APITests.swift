@@ -28,6 +28,7 @@ import Testing
     @Test func monitorsAreCreatedStoppedControlledFoundAndDeleted() throws { try check("monitors") }
     @Test func oneSessionIsSharedByEightThreads() throws { try check("threads") }
     @Test func subscriptionsSignalReplayAndMakeTheirDescriptorReadable() throws { try check("subscriptions") }
+    @Test func inlineMonitorsRunTheEnginesStateMachineInProcess() throws { try check("inline") }
 
     /// DESIGN.md's table, row by row.
     @Test func httpStatusesMapToDesignsErrnos() {

@@ -103,7 +103,8 @@ typedef struct {
 } resmon_monitor_state;
 int resmon_monitor_get_state(resmon_session *session, resmon_handle handle, resmon_monitor_state *out);
 
-/* Inline monitors are not delivered yet: -ENOTSUP (docs/C-API.md). */
+/* Feeds a reading to an inline monitor (RESMON_INLINE, threshold only): evaluated here with the
+ * daemon's state machine; its events reach the session's subscriptions before this returns. */
 int resmon_inline_update(resmon_session *session, resmon_handle handle, double value, double time); /* time NAN: now */
 
 typedef struct {                     /* valid during the callback, or until the next resmon_event_next */

@@ -88,9 +88,9 @@ static int errors(void) {
     config.severity = 42;
     CHECK(resmon_monitor_create(session, &config, &control, &handle) == -EINVAL);
     config.severity = LOG_WARNING;
-    control.location = RESMON_INLINE;
-    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
-    CHECK(resmon_inline_update(session, 1, 1, NAN) == -ENOTSUP);
+    control.location = 7;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -EINVAL);
+    CHECK(resmon_inline_update(session, 12345, 1, NAN) == -EINVAL);
     CHECK(resmon_monitor_start(session, 0) == -EINVAL);
     CHECK(resmon_monitor_delete(session, 12345) == -EINVAL);
     CHECK(resmon_monitor_find(session, "00000000-0000-0000-0000-000000000000", &handle) == -ENOENT);
@@ -283,6 +283,82 @@ static int subscriptions(void) {
     return failures;
 }
 
+static int inline_callbacks;
+static void count_inline(const resmon_event *event, void *expected) {
+    if (event->handle == *(resmon_handle *)expected) inline_callbacks++;
+}
+
+/* An inline monitor: evaluated in this process, its events delivered during the update. */
+static int inline_monitors(void) {
+    resmon_session *session = open_session();
+    resmon_monitor_config config;
+    resmon_monitor_control control;
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    config.key = "myapp:queue:depth";
+    config.condition = RESMON_ABOVE;
+    config.value = 10;
+    config.cancel_value = 5;
+    control.location = RESMON_INLINE;
+    control.samples = 2;
+    resmon_handle handle = 0;
+    control.forward = 1;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
+    control.forward = 0;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && handle != 0 && strlen(control.uid) == 36);
+    char filter[128];
+    snprintf(filter, sizeof filter, "monitorId = \"%s\" && severity >= notice", control.uid);
+    resmon_subscription *polled = NULL, *called = NULL;
+    CHECK(resmon_subscribe(session, filter, -1, NULL, NULL, &polled) == 0);
+    CHECK(resmon_subscribe(session, filter, -1, count_inline, &handle, &called) == 0);
+    resmon_event event;
+    CHECK(resmon_inline_update(session, handle, 20, NAN) == 0); /* created stopped: ignored */
+    resmon_monitor_state state;
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && !state.running && isnan(state.last_value));
+    CHECK(resmon_monitor_start(session, handle) == 0);
+    CHECK(resmon_inline_update(session, handle, 20, 1000) == 0);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.phase == RESMON_PENDING && state.count == 1);
+    CHECK(resmon_event_next(polled, 0, &event) == -ETIMEDOUT);
+    CHECK(resmon_inline_update(session, handle, 21, 1001) == 0); /* the second sample raises */
+    CHECK(inline_callbacks == 1);                                 /* delivered during the update */
+    CHECK(resmon_event_next(polled, 0, &event) == 0);
+    CHECK(strcmp(event.type, "above") == 0 && event.code == 501 && event.value == 21 && event.threshold == 10 && event.handle == handle);
+    CHECK(event.severity == LOG_WARNING && strcmp(event.key, "myapp:queue:depth") == 0 && event.id == 0 && event.time == 1001);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.phase == RESMON_RAISED && state.last_value == 21);
+    CHECK(resmon_inline_update(session, handle, 7, 1002) == 0); /* inside the hysteresis band: still raised */
+    CHECK(resmon_inline_update(session, handle, 30, 1003) == 0); /* loggingRate 0: raised once until reset-notification */
+    CHECK(resmon_event_next(polled, 0, &event) == -ETIMEDOUT);
+    CHECK(resmon_inline_update(session, handle, 3, 1004) == 0 && resmon_inline_update(session, handle, 3, 1005) == 0);
+    CHECK(resmon_event_next(polled, 0, &event) == 0 && strcmp(event.type, "canceled") == 0 && event.severity == LOG_NOTICE);
+    CHECK(inline_callbacks == 2);
+    resmon_monitor_control read;
+    CHECK(resmon_monitor_get_control(session, handle, &read) == 0 && read.location == RESMON_INLINE && read.samples == 2);
+    CHECK(strcmp(read.uid, control.uid) == 0);
+    CHECK(resmon_monitor_stop(session, handle) == 0 && resmon_inline_update(session, handle, 50, 1006) == 0);
+    CHECK(resmon_event_next(polled, 0, &event) == -ETIMEDOUT);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+    CHECK(resmon_inline_update(session, handle, 50, NAN) == -EINVAL);
+    config.type = RESMON_WATERMARK;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
+
+    /* What an update costs (printed, not checked: timing is the bench's). */
+    resmon_monitor_config_init(&config);
+    config.key = "myapp:loop:value";
+    config.condition = RESMON_ABOVE;
+    config.value = 1e12;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && resmon_monitor_start(session, handle) == 0);
+    resmon_unsubscribe(called);
+    resmon_unsubscribe(polled);
+    enum { UPDATES = 1000000 };
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < UPDATES; i++) resmon_inline_update(session, handle, i, 1000 + i);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    printf("inline update: %.0f ns\n", ((end.tv_sec - start.tv_sec) * 1e9 + (end.tv_nsec - start.tv_nsec)) / UPDATES);
+    resmon_close(session);
+    return failures;
+}
+
 enum { THREADS = 8, ROUNDS = 20 };
 static resmon_session *shared;
 
@@ -359,6 +435,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "monitors") == 0) result = monitors();
     if (strcmp(argv[1], "threads") == 0) result = threads();
     if (strcmp(argv[1], "subscriptions") == 0) result = subscriptions();
+    if (strcmp(argv[1], "inline") == 0) result = inline_monitors();
     if (strcmp(argv[1], "follow") == 0 && argc == 4) result = follow(argv[2], atoi(argv[3]));
     printf("%s: %s\n", argv[1], result == 0 ? "ok" : "FAILED");
     return result != 0;

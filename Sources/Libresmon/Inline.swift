@@ -1,0 +1,185 @@
+import CResmon
+import Events
+import FoundationEssentials
+import Monitoring
+import ResmonAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An inline monitor (`RESMON_INLINE`): the Monitoring engine's state machine in this process,
+/// fed by resmon_inline_update; its events go to the session's subscriptions at once.
+struct InlineEntry: Sendable {
+    var monitor: InlineMonitor
+    let uid: String
+    let key: String
+    let name: String
+    let condition: Condition.Kind
+    let threshold: Double
+    let severity: Severity
+    /// nil: one-directional (cancels silently).
+    let cancelSeverity: Severity?
+    /// The control as given, for resmon_monitor_get_control.
+    let control: ControlCopy
+    var running = false
+    var paused = false
+}
+
+/// resmon_monitor_control without its uid (a C array), Sendable.
+struct ControlCopy: Sendable {
+    let monitoringRate, microMonitoringRate, monitoringInterval, samples, cancelSamples, loggingRate: UInt32
+    let tolerance: Double
+    let dataCapture, forward: Int32
+}
+
+/// Creates an inline monitor for resmon_monitor_create.
+func createInline(
+    _ session: Session, _ config: resmon_monitor_config, _ control: UnsafeMutablePointer<resmon_monitor_control>,
+    _ out: UnsafeMutablePointer<resmon_handle>
+) -> Int32 {
+    let given = control.pointee
+    let spec: MonitorSpec
+    do {
+        spec = try monitorSpec(config, given)
+    } catch {
+        return failure(EINVAL, error.message)
+    }
+    guard spec.type == .threshold else { return failure(ENOTSUP, "inline monitors are threshold monitors in this version of libresmon") }
+    guard given.forward == 0 else { return failure(ENOTSUP, "forward (inline events into resmond's log) is not delivered in this version") }
+    guard let condition = spec.condition?.kind else { return failure(EINVAL, "condition: expected \(Condition.knownList)") }
+    guard let threshold = spec.value, threshold.isFinite else { return failure(EINVAL, "value: a threshold monitor needs a finite number") }
+    let transform = spec.transform?.kind ?? .none
+    guard transform != .percent else { return failure(EINVAL, "transform percent: an inline monitor's readings have no upper bound") }
+    let uid = UUID().uuidString.lowercased()
+    let key = spec.target.key ?? ""
+    let entry = InlineEntry(
+        monitor: InlineMonitor(
+            condition: condition, threshold: threshold, transform: transform, samples: spec.samples ?? 1, cancelSamples: spec.cancelSamples,
+            cancelValue: spec.cancelValue ?? .nan, tolerance: spec.tolerance ?? 0, loggingRate: spec.loggingRate ?? 0),
+        uid: uid, key: key, name: spec.name ?? "\(key) \(condition.rawValue) \(threshold)", condition: condition, threshold: threshold,
+        severity: spec.severity ?? .warning, cancelSeverity: spec.cancelSeverity?.rawValue == "none" ? nil : spec.cancelSeverity ?? .notice,
+        control: ControlCopy(
+            monitoringRate: given.monitoring_rate, microMonitoringRate: given.micro_monitoring_rate, monitoringInterval: given.monitoring_interval,
+            samples: given.samples == 0 ? 1 : given.samples, cancelSamples: given.cancel_samples == 0 ? max(1, given.samples) : given.cancel_samples,
+            loggingRate: given.logging_rate, tolerance: given.tolerance, dataCapture: given.data_capture, forward: given.forward))
+    let handle = session.handle(for: uid)
+    session.registry.withLock { $0.inline[handle] = entry }
+    copy(uid, into: &control.pointee.uid)
+    out.pointee = handle
+    return 0
+}
+
+/// The actions on an inline monitor; nil when the handle is not one.
+func inlineAction(_ session: Session, _ handle: UInt64, _ action: String) -> Int32? {
+    session.registry.withLock { registry -> Int32? in
+        guard var entry = registry.inline[handle] else { return nil }
+        switch action {
+        case "start":
+            entry.running = true
+            entry.paused = false
+        case "stop": entry.running = false
+        case "pause": entry.paused = true
+        case "resume": entry.paused = false
+        case "reset": entry.monitor.reset()
+        case "reset-notification": entry.monitor.resetNotification()
+        case "delete":
+            registry.inline[handle] = nil
+            if let uid = registry.uidByHandle.removeValue(forKey: handle) { registry.handleByUID[uid] = nil }
+            return 0
+        default: return nil
+        }
+        registry.inline[handle] = entry
+        return 0
+    }
+}
+
+func inlineState(_ session: Session, _ handle: UInt64) -> resmon_monitor_state? {
+    session.registry.withLock { registry in
+        guard let entry = registry.inline[handle] else { return nil }
+        let phase: resmon_phase =
+            switch entry.monitor.phase {
+            case .clear: RESMON_CLEAR
+            case .pending: RESMON_PENDING
+            case .raised: RESMON_RAISED
+            case .pendingCancel: RESMON_PENDING_CANCEL
+            }
+        return resmon_monitor_state(
+            phase: Int32(phase.rawValue), count: UInt32(clamping: entry.monitor.count), running: entry.running ? 1 : 0,
+            last_value: entry.monitor.lastValue, last_time: entry.monitor.lastTime, watermark_value: .nan, watermark_time: .nan,
+            bucket_level: .nan)
+    }
+}
+
+func inlineControl(_ session: Session, _ handle: UInt64) -> resmon_monitor_control? {
+    session.registry.withLock { registry in
+        guard let entry = registry.inline[handle] else { return nil }
+        var control = resmon_monitor_control()
+        let given = entry.control
+        control.location = Int32(RESMON_INLINE.rawValue)
+        control.monitoring_rate = given.monitoringRate
+        control.micro_monitoring_rate = given.microMonitoringRate
+        control.monitoring_interval = given.monitoringInterval
+        control.tolerance = given.tolerance
+        control.samples = given.samples
+        control.cancel_samples = given.cancelSamples
+        control.logging_rate = given.loggingRate
+        control.data_capture = given.dataCapture
+        control.forward = given.forward
+        copy(entry.uid, into: &control.uid)
+        return control
+    }
+}
+
+/// This host's name, for inline events (as resmond names its host).
+private let hostName: String = {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count - 1)
+    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}()
+
+@_cdecl("resmon_inline_update")
+public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handle, _ value: Double, _ time: Double) -> Int32 {
+    guard let session = Session.from(pointer) else { return failure(EINVAL, "the session is NULL") }
+    var now = time
+    if now.isNaN {
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+    }
+    let result = session.registry.withLock { registry -> (found: Bool, event: InlineMonitor.Event?, entry: InlineEntry?) in
+        guard var entry = registry.inline[handle] else { return (false, nil, nil) }
+        guard entry.running && !entry.paused else { return (true, nil, nil) }
+        let event = entry.monitor.update(value: value, time: now)
+        registry.inline[handle] = entry
+        return (true, event, event == nil ? nil : entry)
+    }
+    guard result.found else { return failure(EINVAL, "handle \(handle) is not an inline monitor of this session") }
+    guard let event = result.event, let entry = result.entry else { return 0 }
+    let reading = entry.monitor.lastValue
+    let type: EventType
+    let severity: Severity
+    let message: String
+    switch event {
+    case .raise(let repeated):
+        switch entry.condition {
+        case .notAt: type = EventType(reading < entry.threshold ? .notAtBelow : .notAtAbove)
+        default: type = EventType(rawValue: entry.condition.rawValue)
+        }
+        severity = entry.severity
+        message = "\(entry.key) is \(reading), \(entry.condition.rawValue) \(entry.threshold)\(repeated ? " (still)" : "") (inline)"
+    case .cancel:
+        guard let cancelSeverity = entry.cancelSeverity else { return 0 }
+        type = .canceled
+        severity = cancelSeverity
+        message = "\(entry.key) is \(reading): the condition ended (inline)"
+    }
+    let record = EventRecord(
+        id: 0, time: now, code: type.code ?? 0, type: type, severity: severity, monitorId: entry.uid, monitorName: entry.name, key: entry.key,
+        value: reading, threshold: entry.threshold, host: hostName, message: message, cancels: nil, labels: [:], annotations: [:])
+    let subscriptions = session.registry.withLock { Array($0.subscriptions.values) }
+    for subscription in subscriptions where subscription.accepts(record) {
+        subscription.deliver(record, handle: handle)
+    }
+    return 0
+}
