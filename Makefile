@@ -64,15 +64,16 @@ lib: deps
 	$(SWIFT) build --target Libresmon
 	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
 
-# make install PREFIX=/usr/local DESTDIR=: the library, its headers and resmon.pc.
+# make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
 PREFIX ?= /usr/local
 DESTDIR ?=
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 755 $(LIB_DIR)/libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/libresmon.so
 	install -m 644 $(LIB_DIR)/libresmon.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(LIB_DIR)/include/* $(DESTDIR)$(PREFIX)/include/
+	install -m 644 libresmon/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	sed -e "s|@LIBDIR@|$(PREFIX)/lib|" -e "s|@INCLUDEDIR@|$(PREFIX)/include|" libresmon/resmon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resmon.pc
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;

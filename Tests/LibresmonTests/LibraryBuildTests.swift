@@ -30,7 +30,7 @@ import Testing
         let directory = TemporaryDirectory("libresmon-header")
         try directory.write("empty.c", "#include <resmon.h>\nint main(void) { return resmon_strerror(0)[0] == 0; }\n")
         try CTool.compile([directory.file("empty.c")], output: directory.file("c"), flags: "-pedantic")
-        try directory.write("empty.cpp", "#include <resmon.h>\nint main() { return resmon_strerror(0)[0] == 0; }\n")
+        try directory.write("empty.cpp", "#include <resmon.hpp>\nint main() { return resmon_strerror(0)[0] == 0; }\n")
         try CTool.compile([directory.file("empty.cpp")], output: directory.file("cpp"), cplusplus: true, flags: "-pedantic")
         // Only standard headers: the header alone, with no Swift or system include path, compiles.
         let alone = try CTool.shell(
