@@ -23,6 +23,12 @@ import Testing
         #expect(result.output.contains("callback: event") && result.output.contains("polled: event") && result.output.contains("signal: si_int = 1"))
     }
 
+    @Test func eventingExampleIsNotifiedBySignalWithTheHandle() throws {
+        let result = try run("eventing.c")
+        #expect(result.status == 0, "\(result.output)\n\(result.error)")
+        #expect(result.output.contains("handle=1, record id="))
+    }
+
     @Test func objectStyleExampleUsesRAIIAndIsNotifiedByCallbackAndPoll() throws {
         let result = try run("object_style.cpp")
         #expect(result.status == 0, "\(result.output)\n\(result.error)")
@@ -31,7 +37,7 @@ import Testing
 
     /// No invalid read or write, no definite leak (the Swift runtime's metadata caches are
     /// allocated once and reachable: not counted).
-    @Test(arguments: ["function_style.c", "object_style.cpp"])
+    @Test(arguments: ["function_style.c", "object_style.cpp", "eventing.c"])
     func examplesAreCleanUnderValgrind(example: String) throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind") else {
             Issue.record("valgrind is missing: make test-deps installs it")
