@@ -52,7 +52,7 @@ let package = Package(
         // The C consumer library: resmon.h (the contract of DESIGN.md) and its C helpers, and the
         // Swift half over ResmonClient exporting resmon_* with @_cdecl.
         .target(name: "CResmon"),
-        .target(name: "Libresmon", dependencies: ["CResmon", "ResmonClient", "ResmonAPI", "Monitoring", "Events"]),
+        .target(name: "Libresmon", dependencies: ["CResmon", "ResmonClient", "ResmonAPI", "Monitoring", "Events"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(
             name: "ResmonDaemon",
             dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"],

@@ -26,6 +26,14 @@ struct InlineEntry: Sendable {
     var paused = false
 }
 
+/// An inline monitor's entry by reference, so that an update mutates it in place under the
+/// session's lock instead of copying it out and back (its strings would be retained and
+/// released on every reading). Unchecked: only touched under the session's lock.
+final class InlineBox: @unchecked Sendable {
+    var entry: InlineEntry
+    init(_ entry: InlineEntry) { self.entry = entry }
+}
+
 /// resmon_monitor_control without its uid (a C array), Sendable.
 struct ControlCopy: Sendable {
     let monitoringRate, microMonitoringRate, monitoringInterval, samples, cancelSamples, loggingRate: UInt32
@@ -64,7 +72,7 @@ func createInline(
             samples: given.samples == 0 ? 1 : given.samples, cancelSamples: given.cancel_samples == 0 ? max(1, given.samples) : given.cancel_samples,
             loggingRate: given.logging_rate, tolerance: given.tolerance, dataCapture: given.data_capture, forward: given.forward))
     let handle = session.handle(for: uid)
-    session.registry.withLock { $0.inline[handle] = entry }
+    session.registry.withLock { $0.inline[handle] = InlineBox(entry) }
     copy(uid, into: &control.pointee.uid)
     out.pointee = handle
     return 0
@@ -73,30 +81,29 @@ func createInline(
 /// The actions on an inline monitor; nil when the handle is not one.
 func inlineAction(_ session: Session, _ handle: UInt64, _ action: String) -> Int32? {
     session.registry.withLock { registry -> Int32? in
-        guard var entry = registry.inline[handle] else { return nil }
+        guard let box = registry.inline[handle] else { return nil }
         switch action {
         case "start":
-            entry.running = true
-            entry.paused = false
-        case "stop": entry.running = false
-        case "pause": entry.paused = true
-        case "resume": entry.paused = false
-        case "reset": entry.monitor.reset()
-        case "reset-notification": entry.monitor.resetNotification()
+            box.entry.running = true
+            box.entry.paused = false
+        case "stop": box.entry.running = false
+        case "pause": box.entry.paused = true
+        case "resume": box.entry.paused = false
+        case "reset": box.entry.monitor.reset()
+        case "reset-notification": box.entry.monitor.resetNotification()
         case "delete":
             registry.inline[handle] = nil
             if let uid = registry.uidByHandle.removeValue(forKey: handle) { registry.handleByUID[uid] = nil }
             return 0
         default: return nil
         }
-        registry.inline[handle] = entry
         return 0
     }
 }
 
 func inlineState(_ session: Session, _ handle: UInt64) -> resmon_monitor_state? {
     session.registry.withLock { registry in
-        guard let entry = registry.inline[handle] else { return nil }
+        guard let entry = registry.inline[handle]?.entry else { return nil }
         let phase: resmon_phase =
             switch entry.monitor.phase {
             case .clear: RESMON_CLEAR
@@ -113,7 +120,7 @@ func inlineState(_ session: Session, _ handle: UInt64) -> resmon_monitor_state? 
 
 func inlineControl(_ session: Session, _ handle: UInt64) -> resmon_monitor_control? {
     session.registry.withLock { registry in
-        guard let entry = registry.inline[handle] else { return nil }
+        guard let entry = registry.inline[handle]?.entry else { return nil }
         var control = resmon_monitor_control()
         let given = entry.control
         control.location = Int32(RESMON_INLINE.rawValue)
@@ -148,11 +155,10 @@ public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handl
         now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
     }
     let result = session.registry.withLock { registry -> (found: Bool, event: InlineMonitor.Event?, entry: InlineEntry?) in
-        guard var entry = registry.inline[handle] else { return (false, nil, nil) }
-        guard entry.running && !entry.paused else { return (true, nil, nil) }
-        let event = entry.monitor.update(value: value, time: now)
-        registry.inline[handle] = entry
-        return (true, event, event == nil ? nil : entry)
+        guard let box = registry.inline[handle] else { return (false, nil, nil) }
+        guard box.entry.running && !box.entry.paused else { return (true, nil, nil) }
+        guard let event = box.entry.monitor.update(value: value, time: now) else { return (true, nil, nil) }
+        return (true, event, box.entry)
     }
     guard result.found else { return failure(EINVAL, "handle \(handle) is not an inline monitor of this session") }
     guard let event = result.event, let entry = result.entry else { return 0 }

@@ -19,7 +19,7 @@ final class Session: Sendable {
         var handleByUID: [String: UInt64] = [:]
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Inline monitors by handle: they live only in this session.
-        var inline: [UInt64: InlineEntry] = [:]
+        var inline: [UInt64: InlineBox] = [:]
     }
     let registry = Mutex(Registry())
 
