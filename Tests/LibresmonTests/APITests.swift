@@ -14,12 +14,12 @@ import Testing
         return program
     }
 
-    private func check(_ part: String) throws {
+    private func check(_ part: String, wrapper: String = "") throws {
         let directory = TemporaryDirectory("libresmon-check")
         let program = try APITests.checker(directory)
         let daemon = try DaemonHarness()
         try daemon.waitForCycles(1)
-        let result = try CTool.shell("'\(program)' \(part)", environment: ["RESMON_SOCKET": daemon.socket], timeout: 240)
+        let result = try CTool.shell("\(wrapper) '\(program)' \(part)", environment: ["RESMON_SOCKET": daemon.socket], timeout: 240)
         #expect(result.status == 0, "\(result.output)\n\(result.error)")
     }
 
@@ -29,6 +29,17 @@ import Testing
     @Test func oneSessionIsSharedByEightThreads() throws { try check("threads") }
     @Test func subscriptionsSignalReplayAndMakeTheirDescriptorReadable() throws { try check("subscriptions") }
     @Test func inlineMonitorsRunTheEnginesStateMachineInProcess() throws { try check("inline") }
+
+    /// Eight threads on one session, subscriptions and monitors under valgrind: no invalid
+    /// access, no definite leak.
+    @Test(arguments: ["threads", "subscriptions", "monitors"])
+    func cleanUnderValgrind(part: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/valgrind") else {
+            Issue.record("valgrind is missing: make test-deps installs it")
+            return
+        }
+        try check(part, wrapper: "valgrind --quiet --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite --error-exitcode=97")
+    }
 
     /// DESIGN.md's table, row by row.
     @Test func httpStatusesMapToDesignsErrnos() {

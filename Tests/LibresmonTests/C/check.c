@@ -115,10 +115,14 @@ static int count_and_stop(const char *key, const resmon_statistic *statistic, vo
 static int statistics(void) {
     resmon_session *session = open_session();
     resmon_statistic statistic;
-    CHECK(resmon_statistic_get(session, "cpu:total:usage_ratio", &statistic) == 0);
+    /* A ratio is unknown (NAN) until the second sample: wait for it. */
+    for (int tries = 0; tries < 300; tries++) {
+        CHECK(resmon_statistic_get(session, "cpu:total:usage_ratio", &statistic) == 0);
+        if (!isnan(statistic.value)) break;
+        pause_ms(100);
+    }
     CHECK(statistic.kind == RESMON_GAUGE && strcmp(statistic.unit, "ratio") == 0 && statistic.upper_bound == 1);
     CHECK(statistic.value >= 0 && statistic.value <= 1 && statistic.time > 1e9);
-    CHECK(resmon_statistic_get(session, "cpu:total:seconds_total", &statistic) == 0 || 1);
     int count = 0;
     CHECK(resmon_statistics_list(session, "^cpu:", count_and_stop, &count) == 0);
     CHECK(count == 2);
