@@ -71,7 +71,14 @@ final class Subscription: @unchecked Sendable {
         filter == nil || parsedFilter?.matches(record) == true
     }
 
+    /// Events a polled subscription holds at most: past that, its thread waits for the consumer
+    /// (resmond's stream then overflows, and the thread resumes from the log: nothing is lost).
+    static let queueLimit = 65_536
+
     private func deliver(_ record: EventRecord) {
+        if callback == nil {
+            while !stopping && state.withLock({ $0.queue.count - $0.head }) >= Subscription.queueLimit { usleep(10_000) }
+        }
         deliver(record, handle: record.monitorId.map { session.existingHandle(for: $0) } ?? 0)
     }
 
