@@ -12,6 +12,8 @@ import ResmonAPI
 /// fed by resmon_inline_update; its events go to the session's subscriptions at once.
 struct InlineEntry: Sendable {
     var monitor: InlineMonitor
+    /// A leaky bucket: its raise is counterRateExceeded.
+    let bucket: Bool
     let uid: String
     let key: String
     let name: String
@@ -53,19 +55,40 @@ func createInline(
     } catch {
         return failure(EINVAL, error.message)
     }
-    guard spec.type == .threshold else { return failure(ENOTSUP, "inline monitors are threshold monitors in this version of libresmon") }
     guard given.forward == 0 else { return failure(ENOTSUP, "forward (inline events into resmond's log) is not delivered in this version") }
-    guard let condition = spec.condition?.kind else { return failure(EINVAL, "condition: expected \(Condition.knownList)") }
-    guard let threshold = spec.value, threshold.isFinite else { return failure(EINVAL, "value: a threshold monitor needs a finite number") }
     let transform = spec.transform?.kind ?? .none
     guard transform != .percent else { return failure(EINVAL, "transform percent: an inline monitor's readings have no upper bound") }
-    let uid = UUID().uuidString.lowercased()
     let key = spec.target.key ?? ""
-    let entry = InlineEntry(
-        monitor: InlineMonitor(
+    let monitor: InlineMonitor
+    var condition = Condition.Kind.above
+    var threshold = Double.nan
+    let name: String
+    switch spec.type?.kind ?? .threshold {
+    case .threshold:
+        guard let kind = spec.condition?.kind else { return failure(EINVAL, "condition: expected \(Condition.knownList)") }
+        guard let value = spec.value, value.isFinite else { return failure(EINVAL, "value: a threshold monitor needs a finite number") }
+        (condition, threshold) = (kind, value)
+        monitor = InlineMonitor(
             condition: condition, threshold: threshold, transform: transform, samples: spec.samples ?? 1, cancelSamples: spec.cancelSamples,
-            cancelValue: spec.cancelValue ?? .nan, tolerance: spec.tolerance ?? 0, loggingRate: spec.loggingRate ?? 0),
-        uid: uid, key: key, name: spec.name ?? "\(key) \(condition.rawValue) \(threshold)", condition: condition, threshold: threshold,
+            cancelValue: spec.cancelValue ?? .nan, tolerance: spec.tolerance ?? 0, loggingRate: spec.loggingRate ?? 0)
+        name = "\(key) \(condition.rawValue) \(threshold)"
+    case .watermark:
+        monitor = InlineMonitor(watermarkHigh: spec.mark != "low")
+        name = "\(key) \(spec.mark ?? "high") watermark"
+    case .leakyBucket:
+        guard let size = spec.bucketSize, size.isFinite, size > 0 else { return failure(EINVAL, "bucket_size: a leaky bucket needs a size above 0") }
+        guard let fill = spec.fillValue, fill.isFinite, fill > 0 else { return failure(EINVAL, "fill_value: a leaky bucket needs a refill above 0") }
+        guard transform == .none else { return failure(EINVAL, "transform does not apply to a leaky bucket (it reads the counter's increase)") }
+        // What refills per monitoring period: the rate given, else a second (no base step here).
+        let period = Double(given.monitoring_rate) + Double(given.micro_monitoring_rate) / 1e6
+        monitor = InlineMonitor(bucketSize: size, fill: fill, period: period > 0 ? period : 1, loggingRate: spec.loggingRate ?? 0)
+        (threshold, condition) = (size, .below)
+        name = "\(key) leaky bucket \(size)"
+    }
+    let uid = UUID().uuidString.lowercased()
+    let entry = InlineEntry(
+        monitor: monitor, bucket: spec.type == .leakyBucket,
+        uid: uid, key: key, name: spec.name ?? name, condition: condition, threshold: threshold,
         severity: spec.severity ?? .warning, cancelSeverity: spec.cancelSeverity?.rawValue == "none" ? nil : spec.cancelSeverity ?? .notice,
         control: ControlCopy(
             monitoringRate: given.monitoring_rate, microMonitoringRate: given.micro_monitoring_rate, monitoringInterval: given.monitoring_interval,
@@ -113,8 +136,8 @@ func inlineState(_ session: Session, _ handle: UInt64) -> resmon_monitor_state? 
             }
         return resmon_monitor_state(
             phase: Int32(phase.rawValue), count: UInt32(clamping: entry.monitor.count), running: entry.running ? 1 : 0,
-            last_value: entry.monitor.lastValue, last_time: entry.monitor.lastTime, watermark_value: .nan, watermark_time: .nan,
-            bucket_level: .nan)
+            last_value: entry.monitor.lastValue, last_time: entry.monitor.lastTime, watermark_value: entry.monitor.watermark.value,
+            watermark_time: entry.monitor.watermark.time, bucket_level: entry.monitor.bucketLevel)
     }
 }
 
@@ -168,12 +191,17 @@ public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handl
     let message: String
     switch event {
     case .raise(let repeated):
-        switch entry.condition {
-        case .notAt: type = EventType(reading < entry.threshold ? .notAtBelow : .notAtAbove)
-        default: type = EventType(rawValue: entry.condition.rawValue)
+        if entry.bucket {
+            type = .counterRateExceeded
+            message = "\(entry.key) ran its leaky bucket of \(entry.threshold) empty\(repeated ? " (still)" : "") (inline)"
+        } else {
+            switch entry.condition {
+            case .notAt: type = EventType(reading < entry.threshold ? .notAtBelow : .notAtAbove)
+            default: type = EventType(rawValue: entry.condition.rawValue)
+            }
+            message = "\(entry.key) is \(reading), \(entry.condition.rawValue) \(entry.threshold)\(repeated ? " (still)" : "") (inline)"
         }
         severity = entry.severity
-        message = "\(entry.key) is \(reading), \(entry.condition.rawValue) \(entry.threshold)\(repeated ? " (still)" : "") (inline)"
     case .cancel:
         guard let cancelSeverity = entry.cancelSeverity else { return 0 }
         type = .canceled

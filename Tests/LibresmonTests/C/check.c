@@ -342,8 +342,42 @@ static int inline_monitors(void) {
     CHECK(resmon_event_next(polled, 0, &event) == -ETIMEDOUT);
     CHECK(resmon_monitor_delete(session, handle) == 0);
     CHECK(resmon_inline_update(session, handle, 50, NAN) == -EINVAL);
+
+    /* A low watermark: the lowest reading and when, no events. */
+    resmon_monitor_config_init(&config);
+    resmon_monitor_control_init(&control);
+    control.location = RESMON_INLINE;
+    config.key = "myapp:queue:free";
     config.type = RESMON_WATERMARK;
-    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
+    config.watermark = RESMON_WATERMARK_LOW;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && resmon_monitor_start(session, handle) == 0);
+    CHECK(resmon_inline_update(session, handle, 5, 2000) == 0 && resmon_inline_update(session, handle, 3, 2001) == 0);
+    CHECK(resmon_inline_update(session, handle, 7, 2002) == 0);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.watermark_value == 3 && state.watermark_time == 2001);
+    CHECK(state.last_value == 7 && isnan(state.bucket_level));
+    CHECK(resmon_event_next(polled, 0, &event) == -ETIMEDOUT);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
+
+    /* A leaky bucket over a counter's totals: 10 deep, refilled by 1 a second. */
+    resmon_monitor_config_init(&config);
+    config.key = "myapp:requests:total";
+    config.type = RESMON_LEAKY_BUCKET;
+    config.bucket_size = 10;
+    config.fill_value = 1;
+    control.monitoring_rate = 1;
+    CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && resmon_monitor_start(session, handle) == 0);
+    resmon_subscription *bucket = NULL;
+    snprintf(filter, sizeof filter, "monitorId = \"%s\"", control.uid);
+    CHECK(resmon_subscribe(session, filter, -1, NULL, NULL, &bucket) == 0);
+    CHECK(resmon_inline_update(session, handle, 0, 3000) == 0 && resmon_inline_update(session, handle, 5, 3001) == 0);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.bucket_level == 5 && state.phase == RESMON_CLEAR);
+    CHECK(resmon_inline_update(session, handle, 12, 3002) == 0); /* 6 after the refill, 7 drained: empty */
+    CHECK(resmon_event_next(bucket, 0, &event) == 0 && strcmp(event.type, "counterRateExceeded") == 0 && event.code == 508);
+    CHECK(resmon_inline_update(session, handle, 12, 3013) == 0); /* refilled to the top: cancelled */
+    CHECK(resmon_event_next(bucket, 0, &event) == 0 && strcmp(event.type, "canceled") == 0);
+    CHECK(resmon_monitor_get_state(session, handle, &state) == 0 && state.bucket_level == 10 && state.phase == RESMON_CLEAR);
+    resmon_unsubscribe(bucket);
+    CHECK(resmon_monitor_delete(session, handle) == 0);
 
     /* What an update costs (printed, not checked: timing is the bench's). */
     resmon_monitor_config_init(&config);
