@@ -10,12 +10,13 @@ BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-d
 # The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps
+# gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps clean
+.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps clean lib install
 
 all: build
 
@@ -50,9 +51,30 @@ run: deps
 	@echo "resmond starting; in another shell: $(CURDIR)/.build/release/resmon status"
 	exec $(CURDIR)/.build/release/resmond
 
+# The C library's tests (Tests/DaemonTests/Libresmon*) compile examples/c against .build/lib.
 test: test-deps lint
 	$(SWIFT) build --build-tests
+	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
 	$(SWIFT) test --skip-build
+
+# libresmon, the C and C++ consumer library (docs/C-API.md): libresmon.so.1, libresmon.a,
+# include/resmon.h and resmon.pc (for the build tree) in .build/lib, the Swift runtime inside.
+LIB_DIR := $(CURDIR)/.build/lib
+lib: deps
+	$(SWIFT) build --target Libresmon
+	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
+
+# make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 755 $(LIB_DIR)/libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/libresmon.so
+	install -m 644 $(LIB_DIR)/libresmon.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIB_DIR)/include/* $(DESTDIR)$(PREFIX)/include/
+	install -m 644 libresmon/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	sed -e "s|@LIBDIR@|$(PREFIX)/lib|" -e "s|@INCLUDEDIR@|$(PREFIX)/include|" libresmon/resmon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resmon.pc
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
 # make format rewrites the tree to it.

@@ -17,7 +17,10 @@ let package = Package(
         .executable(name: "resmond", targets: ["resmond"]),
         .executable(name: "resmon", targets: ["resmon"]),
         .executable(name: "resmon-bench", targets: ["resmon-bench"]),
-        .library(name: "ResmonClient", targets: ["ResmonClient"])
+        .library(name: "ResmonClient", targets: ["ResmonClient"]),
+        // libresmon's code; `make lib` links it, with the Swift runtime, into libresmon.so.1 and
+        // libresmon.a (docs/C-API.md).
+        .library(name: "Libresmon", targets: ["Libresmon"])
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -46,6 +49,10 @@ let package = Package(
             name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"],
             swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["HTTPClient", "ResmonAPI"]),
+        // The C consumer library: resmon.h (the contract of DESIGN.md) and its C helpers, and the
+        // Swift half over ResmonClient exporting resmon_* with @_cdecl.
+        .target(name: "CResmon"),
+        .target(name: "Libresmon", dependencies: ["CResmon", "ResmonClient", "ResmonAPI", "Monitoring", "Events"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(
             name: "ResmonDaemon",
             dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"],
@@ -92,7 +99,10 @@ let package = Package(
             dependencies: [
                 "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
                 "BenchSupport"
-            ])
+            ]),
+        // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
+        // against a real resmond.
+        .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])
     ],
     swiftLanguageModes: [.v6]
 )

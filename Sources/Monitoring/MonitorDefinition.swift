@@ -59,6 +59,16 @@ public struct MonitorDefinition: Sendable {
     public let owner: Int
     public let createdAt: Double
 
+    /// `process:PID:STATISTIC` of a live process the process subsystem has not sampled yet (it
+    /// samples every 5 s): accepted, and unknown until sampled, so that a consumer can watch
+    /// itself at once (issue 18). Not a process statistic, or no such process: refused as before.
+    static func isUnsampledProcess(_ key: StatisticKey) -> Bool {
+        guard key.subsystem == ProcessSubsystem.builtIn.name, ProcessSubsystem.statisticNames.contains(key.statistic),
+            let pid = Int32(key.resource), pid > 0
+        else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
     /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
     /// monitors) accepts a target that does not exist at the moment; `stored` (reading back a
     /// monitor that runs already) does not check the spec against its statistic again either.
@@ -76,7 +86,7 @@ public struct MonitorDefinition: Sendable {
                 throw MonitorSpecError("target: \"\(text)\" is not a statistic key (subsystem:resource:statistic)")
             }
             sample = stored ? nil : table.sample(forKey: parsed.text)
-            if sample == nil && !lenient && !stored {
+            if sample == nil && !lenient && !stored && !MonitorDefinition.isUnsampledProcess(parsed) {
                 throw MonitorSpecError("target: no statistic \(parsed.text) (GET /v1/statistics lists them)")
             }
             key = parsed

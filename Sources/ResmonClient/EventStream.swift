@@ -91,10 +91,11 @@ extension ResmonClient {
 
     /// Reads `GET /v1/events/stream` once: events after `after` (from now on when nil) that match
     /// `filter`, handed to `onEvent` in id order until it returns false or the stream ends. A
-    /// stream silent for three heartbeats counts as lost (`ClientError.unreachable`).
+    /// stream silent for three heartbeats counts as lost (`ClientError.unreachable`). `stopping`
+    /// is asked at each chunk (a heartbeat at least): true ends the stream as `.stopped`.
     public func streamEvents(
         after: Int64?, filter: String? = nil, heartbeat: Double = 5,
-        onEvent: (EventRecord) -> Bool
+        stopping: () -> Bool = { false }, onEvent: (EventRecord) -> Bool
     ) throws(ClientError) -> StreamEnd {
         var query: [(String, String)] = [("heartbeat", String(heartbeat))]
         if let after { query.append(("after", String(after))) }
@@ -103,39 +104,55 @@ extension ResmonClient {
             "http://localhost/v1/events/stream?"
             + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         return try withoutActuallyEscaping(onEvent) { handler throws(ClientError) -> StreamEnd in
-            let reader = StreamReader(onEvent: handler)
-            let outcome = HTTPClient.stream(
-                url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
-                // Within the server's 0.1 to 300 s (it answers 400 to the rest): Int(nan) would trap.
-                idleMilliseconds: Int((heartbeat >= 0.1 && heartbeat <= 300 ? heartbeat : 300) * 3000) + 1000
-            ) { reader.take($0) }
-            if outcome.status != 0 && outcome.status != 200 {
-                try ResmonClient.check(ClientResponse(status: outcome.status, body: reader.raw))
+            try withoutActuallyEscaping(stopping) { stopping throws(ClientError) -> StreamEnd in
+                try stream(url, heartbeat: heartbeat, StreamReader(onEvent: handler, stopping: stopping))
             }
-            if let failure = reader.failure { throw failure }
-            if reader.stopped { return .stopped }
-            if reader.overflowed { return .overflow }
-            if let reason = outcome.failure { throw .unreachable(socket: socketPath, reason: reason) }
-            return .ended
         }
+    }
+
+    private func stream(_ url: String, heartbeat: Double, _ reader: StreamReader) throws(ClientError) -> StreamEnd {
+        let outcome = HTTPClient.stream(
+            url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
+            // Within the server's 0.1 to 300 s (it answers 400 to the rest): Int(nan) would trap.
+            idleMilliseconds: Int((heartbeat >= 0.1 && heartbeat <= 300 ? heartbeat : 300) * 3000) + 1000
+        ) { reader.take($0) }
+        if outcome.status != 0 && outcome.status != 200 {
+            try ResmonClient.check(ClientResponse(status: outcome.status, body: reader.raw))
+        }
+        if let failure = reader.failure { throw failure }
+        if reader.stopped { return .stopped }
+        if reader.overflowed { return .overflow }
+        if let reason = outcome.failure { throw .unreachable(socket: socketPath, reason: reason) }
+        return .ended
     }
 
     /// Follows the event stream for good: reconnects by itself after a restart of resmond, an
     /// overflow or a lost connection, resuming after the last event seen, so that `onEvent`
     /// receives every matching event exactly once. Returns when `onEvent` returns false; throws
     /// only what reconnecting cannot cure (a bad filter). `onReconnect` hears why it reconnects.
+    /// `stopping` is asked at each chunk and before each reconnection: true makes it return.
     public func followEvents(
-        after: Int64?, filter: String? = nil, heartbeat: Double = 5,
+        after: Int64?, filter: String? = nil, heartbeat: Double = 5, stopping: () -> Bool = { false },
         onEvent: (EventRecord) -> Bool, onReconnect: (String) -> Void = { _ in }
     ) throws(ClientError) {
         var cursor = after
         var delay = 0.2
-        while true {
+        /// Waits `delay` seconds, in steps short enough for `stopping`; true when it says stop.
+        func pause() -> Bool {
+            var left = delay
+            while left > 0 && !stopping() {
+                usleep(UInt32(min(left, 0.1) * 1e6))
+                left -= 0.1
+            }
+            delay = min(delay * 2, 5)
+            return stopping()
+        }
+        while !stopping() {
             var received = false
             let end: StreamEnd
             do {
                 if cursor == nil { cursor = try events(limit: 1, newestFirst: true).events.first?.id ?? 0 }
-                end = try streamEvents(after: cursor, filter: filter, heartbeat: heartbeat) { event in
+                end = try streamEvents(after: cursor, filter: filter, heartbeat: heartbeat, stopping: stopping) { event in
                     received = true
                     cursor = event.id
                     return onEvent(event)
@@ -143,8 +160,7 @@ extension ResmonClient {
             } catch {
                 if case .api(let status, _, _) = error, status == 400 { throw error }
                 onReconnect("\(error)")
-                usleep(UInt32(delay * 1e6))
-                delay = min(delay * 2, 5)
+                if pause() { return }
                 continue
             }
             if received { delay = 0.2 }
@@ -153,8 +169,7 @@ extension ResmonClient {
             case .overflow: onReconnect("fell behind; resuming from the log after event \(cursor ?? 0)")
             case .ended:
                 onReconnect("the stream ended (resmond stopping?); reconnecting after event \(cursor ?? 0)")
-                usleep(UInt32(delay * 1e6))
-                delay = min(delay * 2, 5)
+                if pause() { return }
             }
         }
     }
@@ -163,6 +178,7 @@ extension ResmonClient {
 /// Turns the chunks of one stream into events for the handler.
 private final class StreamReader {
     let onEvent: (EventRecord) -> Bool
+    let stopping: () -> Bool
     var parser = ServerSentEventParser()
     /// The first bytes, kept for the error body of a refused stream.
     var raw: [UInt8] = []
@@ -170,11 +186,16 @@ private final class StreamReader {
     var overflowed = false
     var failure: ClientError?
 
-    init(onEvent: @escaping (EventRecord) -> Bool) {
+    init(onEvent: @escaping (EventRecord) -> Bool, stopping: @escaping () -> Bool) {
         self.onEvent = onEvent
+        self.stopping = stopping
     }
 
     func take(_ bytes: [UInt8]) -> Bool {
+        if stopping() {
+            stopped = true
+            return false
+        }
         if raw.count < 65536 { raw += bytes.prefix(65536 - raw.count) }
         for message in parser.feed(bytes) {
             switch message.event {

@@ -33,6 +33,9 @@ public final class ProcessSubsystem: Subsystem {
         .gauge("state", "state", "1 running, 2 sleeping, 3 disk sleep, 4 zombie, 5 stopped, 6 traced, 7 idle, 8 dead")
     ]
 
+    /// The statistics each process has (`vsize_bytes`, …).
+    public static let statisticNames = Set(specs.map(\.name))
+
     private final class Tracked {
         let stat: ProcFile
         let io: ProcFile
