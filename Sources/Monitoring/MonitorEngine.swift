@@ -41,7 +41,6 @@ public final class MonitorEngine: Sendable {
         var captures: [Int: [CapturedReading]] = [:]
         var values: [Double] = [], raws: [Double] = [], times: [Double] = []
         var generations: [UInt32] = []
-        var lastSnapshot = 0.0
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
         var kinds = SlotPool<KindState>()

@@ -30,6 +30,10 @@ public struct StatusResponse: Codable, Sendable {
     public var lastSampleCPUSeconds: Double?
     /// Reloads applied since the start (requests that arrive while one is read merge into one).
     public var reloads: Int?
+    /// The longest sampling and evaluation cycle of the last ten minutes, wall seconds.
+    public var longestCycleSeconds: Double?
+    /// Every cycle's wall time since the start, as `/metrics` exports it.
+    public var cycleDurations: DurationHistogram?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
@@ -59,6 +63,22 @@ public struct StatusResponse: Codable, Sendable {
         self.cpuSecondsTotal = cpuSecondsTotal
         self.residentBytes = residentBytes
         self.lastSampleCPUSeconds = lastSampleCPUSeconds
+    }
+}
+
+/// Durations as a Prometheus histogram: for each upper bound (seconds), how many were at most
+/// that long (cumulative); `count` and `sum` over all of them.
+public struct DurationHistogram: Codable, Sendable, Equatable {
+    public var bounds: [Double]
+    public var counts: [Int]
+    public var count: Int
+    public var sum: Double
+
+    public init(bounds: [Double], counts: [Int], count: Int, sum: Double) {
+        self.bounds = bounds
+        self.counts = counts
+        self.count = count
+        self.sum = sum
     }
 }
 
