@@ -87,11 +87,21 @@ public struct SelfLimits: Codable, Sendable, Equatable {
     public var cpuPercent: Double
     public var memoryMB: Int
     public var selfMonitoringSeconds: Int
-    /// CPU used over the last self-monitoring period, percent of one core; nil before the first.
+    /// The steady CPU load the limit judges, percent of one core: each period's CPU less the
+    /// API's changes to monitors, averaged exponentially over a minute; nil before the first.
     public var measuredCPUPercent: Double?
     public var measuredMemoryMB: Double?
+    /// All the CPU used over the last self-monitoring period, changes included, percent of one core.
+    public var periodCPUPercent: Double?
+    /// What uses the memory, as the memory limit's answer says it (monitors, statistics, history).
+    public var memoryUse: String?
 
-    public init(cpuPercent: Double, memoryMB: Int, selfMonitoringSeconds: Int, measuredCPUPercent: Double?, measuredMemoryMB: Double?) {
+    public init(
+        cpuPercent: Double, memoryMB: Int, selfMonitoringSeconds: Int, measuredCPUPercent: Double?, measuredMemoryMB: Double?,
+        periodCPUPercent: Double? = nil, memoryUse: String? = nil
+    ) {
+        self.periodCPUPercent = periodCPUPercent
+        self.memoryUse = memoryUse
         self.cpuPercent = cpuPercent
         self.memoryMB = memoryMB
         self.selfMonitoringSeconds = selfMonitoringSeconds

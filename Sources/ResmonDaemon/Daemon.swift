@@ -191,7 +191,7 @@ public final class Daemon: Sendable {
                 case .recovered(let message): Log.info(message)
                 }
             })
-        let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
+        let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine, table: table, history: history)
         let stateSnapshots = StateSnapshotService(engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(
