@@ -11,8 +11,6 @@ extension MonitorEngine {
     /// Validates and stores monitors, all or none; answers only after they are committed.
     public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
         try refuseWhenBusy()
-        let started = Clock.threadCPU()
-        defer { countChangeWork(since: started) }
         let now = Clock.wall()
         var definitions: [MonitorDefinition] = []
         for (position, spec) in specs.enumerated() {
@@ -152,8 +150,6 @@ extension MonitorEngine {
     /// Applies a partial spec (PATCH): the fields given replace the stored ones; the monitor is
     /// validated again and starts afresh (a raised one is cancelled first).
     public func update(_ id: String, patch: [String: JSONValue], caller: Int) throws(MonitorError) -> MonitorInfo {
-        let started = Clock.threadCPU()
-        defer { countChangeWork(since: started) }
         if patch["id"] != nil { throw MonitorError(kind: .invalid, message: "id cannot be changed") }
         if let field = MonitorEngine.serverOwnedFields.first(where: { patch[$0] != nil }) {
             throw MonitorError(kind: .invalid, message: MonitorEngine.refusal(of: field))
@@ -211,8 +207,6 @@ extension MonitorEngine {
 
     /// Deletes a monitor; a raised one logs `canceled` first.
     public func delete(_ id: String, caller: Int) throws(MonitorError) {
-        let started = Clock.threadCPU()
-        defer { countChangeWork(since: started) }
         try core.withLock { core throws(MonitorError) in
             let index = try lookup(id, core, caller: caller)
             if core.definitions.has(.instance, index), let template = core.definitions[index]?.spec.template {

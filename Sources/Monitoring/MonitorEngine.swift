@@ -84,8 +84,9 @@ public final class MonitorEngine: Sendable {
     let core: Mutex<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
-    /// Thread CPU the API's changes to monitors have used (nanoseconds): a burst of creation is
-    /// a client's work, not resmond's steady load, and the CPU self-limit leaves it out.
+    /// Thread CPU the API's changes to monitors have used (nanoseconds, counted by the routes):
+    /// a burst of creation is a client's work, not resmond's steady load, and the CPU
+    /// self-limit leaves it out.
     private let changeWork = Atomic<Int>(0)
     /// Why the last write to the state database failed (nil: it succeeded): `/v1/status` shows it.
     let storageFailure = Mutex<String?>(nil)
@@ -169,10 +170,12 @@ public final class MonitorEngine: Sendable {
 
     public var busy: String? { busyReason.withLock { $0 } }
 
-    /// CPU seconds the API's creates, updates and deletes of monitors have used since the start.
+    /// CPU seconds the API's changes to monitors (creates, updates, deletes, actions) have used
+    /// since the start, their requests' decoding and answers included.
     public var changeCPUSeconds: Double { Double(changeWork.load(ordering: .relaxed)) / 1e9 }
 
-    func countChangeWork(since started: Double) {
+    /// Adds the calling thread's CPU since `started` (`Clock.threadCPU()`) to the changes' work.
+    public func countChangeWork(since started: Double) {
         let nanoseconds = Int(max(0, (Clock.threadCPU() - started) * 1e9))
         changeWork.add(nanoseconds, ordering: .relaxed)
     }

@@ -96,7 +96,6 @@ final class SelfLimitsService: Service {
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
         let changes = engine.changeCPUSeconds
-        schedule()
         releaseStartupPagesOnce(releasePages)
         let memoryMB = HostFacts.residentBytes() / 1_048_576
         let use = memoryUse()
@@ -113,6 +112,8 @@ final class SelfLimitsService: Service {
             check.memoryUse = use
             return (steady, used / elapsed * 100)
         }
+        // From this check's time, now recorded: armed before it, the timer fired at once, again and again.
+        schedule()
         guard let measured else { return }
         func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
         var reasons: [String] = []
