@@ -11,8 +11,10 @@ import Storage
 /// monitors (the bench's mix: 190,000 watermarks and buckets move every cycle) writing them
 /// inside the evaluation made that cycle take 4–5 s of CPU. The writer goes through the slots
 /// in chunks instead: it copies a chunk's states under the engine's lock (a struct copy each),
-/// encodes them with no lock held, then writes them in one transaction under the lock, each
-/// checked against the slot as it is then. The evaluation waits at most for one chunk's write.
+/// encodes them with no lock held, then writes them in one transaction: with no engine lock
+/// when nothing wrote the monitors' tables since the copy, otherwise under it, each checked
+/// against the slot as it is then. The evaluation waits at most for one chunk's copy, or for
+/// one chunk's write when it has a transition to commit.
 extension MonitorEngine {
     /// Monitors a chunk writes at most: its write holds the engine's lock for their rows (in a
     /// debug build, ~30 µs a row).
@@ -21,14 +23,16 @@ extension MonitorEngine {
     static let snapshotScan = 65536
 
     /// One chunk of the snapshot: the moving monitors among `slots`, their states as copied.
-    struct SnapshotChunk {
-        struct Entry {
+    struct SnapshotChunk: Sendable {
+        struct Entry: Sendable {
             let index: Int
             let id: String
             let template: String?
             let state: SavedState
         }
         var slots: Range<Int>
+        /// The engine's `stateWrites` when the states were copied.
+        var writes: Int
         var entries: [Entry] = []
         /// Each entry's state as the database stores it, encoded with no lock held.
         var texts: [String?] = []
@@ -56,7 +60,9 @@ extension MonitorEngine {
     func copySnapshotChunk(from start: Int, limit: Int = MonitorEngine.snapshotChunk) -> SnapshotChunk? {
         core.withLock { core in
             guard start < core.slots.count else { return nil }
-            var chunk = SnapshotChunk(slots: start..<min(start + MonitorEngine.snapshotScan, core.slots.count))
+            // Every write to the monitors' tables holds the engine's lock too: none is under way.
+            var chunk = SnapshotChunk(
+                slots: start..<min(start + MonitorEngine.snapshotScan, core.slots.count), writes: stateWrites.load(ordering: .acquiring))
             for index in chunk.slots where isMoving(index, core) {
                 chunk.entries.append(
                     SnapshotChunk.Entry(index: index, id: core.definitions.id(index), template: template(of: index, core), state: savedState(of: index, core)))
@@ -90,13 +96,44 @@ extension MonitorEngine {
         chunk.texts = chunk.entries.map { entry in MonitorStore.text(entry.state, encoder: encoder) }
     }
 
+    /// Writes a chunk, with no engine lock held when nothing has written the monitors' tables
+    /// since the copy (`stateWrites`, checked under the database's lock, which every such write
+    /// holds): then every copied state is still the newest of its monitor but for what
+    /// moved, and the evaluation goes on meanwhile. Otherwise the chunk is written under the
+    /// engine's lock, each entry checked against its slot. Returns how many it wrote, nil when the
+    /// database refused the chunk.
+    func writeSnapshotChunk(_ chunk: SnapshotChunk) -> Int? {
+        guard !chunk.entries.isEmpty else { return 0 }
+        var written: Int?
+        do {
+            try store.database.withDatabase { database in
+                guard stateWrites.load(ordering: .acquiring) == chunk.writes else { return }
+                var count = 0
+                try database.withSynchronousNormal {
+                    try database.transaction {
+                        for (position, entry) in chunk.entries.enumerated() {
+                            guard let text = chunk.texts[position] else { continue }
+                            try MonitorStore.save(text: text, id: entry.id, template: entry.template, in: database)
+                            count += 1
+                        }
+                    }
+                }
+                written = count
+            }
+        } catch {
+            noteStorage(failure: "\(error)")
+            return nil
+        }
+        guard let written else { return writeCheckedSnapshotChunk(chunk) }
+        noteStorage(failure: nil)
+        return written
+    }
+
     /// Writes a chunk in one transaction, under the engine's lock. A slot that holds another
     /// monitor now, or none, is skipped (deleted or retired meanwhile: nothing is written back);
     /// one whose state moved since the copy is written as it is now (a transition was written
-    /// with its events; writing the copy would put the state from before it back). Returns how
-    /// many it wrote, nil when the database refused the chunk.
-    func writeSnapshotChunk(_ chunk: SnapshotChunk) -> Int? {
-        guard !chunk.entries.isEmpty else { return 0 }
+    /// with its events; writing the copy would put the state from before it back).
+    func writeCheckedSnapshotChunk(_ chunk: SnapshotChunk) -> Int? {
         let encoder = WireJSON.encoder()
         return core.withLock { core -> Int? in
             var written = 0

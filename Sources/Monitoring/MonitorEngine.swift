@@ -88,6 +88,11 @@ public final class MonitorEngine: Sendable {
     /// a burst of creation is a client's work, not resmond's steady load, and the CPU
     /// self-limit leaves it out.
     private let changeWork = Atomic<Int>(0)
+    /// Transactions that wrote or may have written the monitors' tables (`monitors`,
+    /// `monitor_state`, `instance_state`), but for the state snapshot's own: each adds one before
+    /// it writes, under the engine's lock. The snapshot writer writes a chunk without the
+    /// engine's lock only when none came since its copy (MonitorEngine+Snapshot).
+    let stateWrites = Atomic<Int>(0)
     /// Why the last write to the state database failed (nil: it succeeded): `/v1/status` shows it.
     let storageFailure = Mutex<String?>(nil)
     /// Where the engine tells of a storage failure and of its end (resmond's log).

@@ -1,7 +1,7 @@
 /// A monitor's runtime state as the state database keeps it (`monitor_state`, `instance_state`):
 /// what a restart must not forget. Field names are the stored JSON's: renaming one forgets the
 /// state of every monitor saved before.
-struct SavedState: Codable {
+struct SavedState: Codable, Sendable {
     var phase: String
     var count: Int32
     var running: Bool

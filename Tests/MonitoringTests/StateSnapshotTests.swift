@@ -63,4 +63,29 @@ import Testing
         #expect(rig.engine.writeSnapshotChunk(chunk) == 0)
         #expect(try StateSnapshotTests.stored(rig) == nil)
     }
+
+    /// With nothing written to the monitors' tables since its copy, a chunk is written with no
+    /// engine lock: here the test holds the lock throughout, as an evaluation would.
+    @Test func aChunkWithNothingWrittenSinceItsCopyIsWrittenWithoutTheEngineLock() throws {
+        let rig = try Rig()
+        try rig.create { $0.samples = 5 }
+        rig.feed(60, 60)
+        var chunk = try #require(rig.engine.copySnapshotChunk(from: 0))
+        rig.engine.encode(&chunk)
+        rig.feed(60)  // the count moves; nothing is written
+        let engine = rig.engine
+        let copied = chunk
+        let done = DispatchSemaphore(value: 0)
+        let written = rig.engine.core.withLock { _ in
+            let result = ResmonTestSupport.Mutex<Int?>(nil)
+            DispatchQueue.global().async {
+                result.set(engine.writeSnapshotChunk(copied))
+                done.signal()
+            }
+            _ = done.wait(timeout: .now() + 30)
+            return result.get()
+        }
+        #expect(written == 1, "the chunk waited for the engine's lock")
+        #expect(try StateSnapshotTests.stored(rig)?.count == 2)
+    }
 }
