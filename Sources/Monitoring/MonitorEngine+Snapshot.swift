@@ -16,8 +16,8 @@ import Storage
 /// against the slot as it is then. The evaluation waits at most for one chunk's copy, or for
 /// one chunk's write when it has a transition to commit.
 extension MonitorEngine {
-    /// Monitors a chunk writes at most: its write holds the engine's lock for their rows (in a
-    /// debug build, ~30 µs a row).
+    /// Monitors a chunk writes at most: its write holds the database's lock (and, the checked
+    /// way, the engine's) for their rows, ~20 µs a row in a debug build.
     static let snapshotChunk = 1024
     /// Slots a chunk's copy looks through at most, under the engine's lock.
     static let snapshotScan = 65536
