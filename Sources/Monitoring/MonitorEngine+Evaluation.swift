@@ -103,19 +103,8 @@ extension MonitorEngine {
                         perMonitorPerMinute: core.storm.perMonitorPerMinute,
                         maximumPerSecond: core.storm.maximumPerSecond))
             }
-            let snapshotDue = now - core.lastSnapshot >= 60
-            if snapshotDue {
-                // Every transition is written when it happens; the minute's snapshot adds what
-                // moves between transitions: counts toward raising or cancelling, and the side
-                // state of watermarks, buckets and staleAfter. A monitor that has sat clear
-                // since its last write is not written again (at 10,000 monitors rewriting them
-                // all cost 5 ms of CPU a second).
-                core.lastSnapshot = now
-                changed += core.definitions.occupied.filter { index in
-                    core.slots[index].count > 0 || core.slots[index].side >= 0 || core.slots[index].stale
-                        || (core.settings[index]?.interval ?? 0) > 0
-                }
-            }
+            // What moves between transitions (counts, levels, marks) is not written here: the
+            // state writer's snapshot does it (MonitorEngine+Snapshot), off this thread.
             if !events.isEmpty || !changed.isEmpty || !core.unwritten.isEmpty {
                 commitCycle(events: events, saving: changed, backups: backups, core: &core)
             }

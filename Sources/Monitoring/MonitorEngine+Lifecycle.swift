@@ -36,6 +36,7 @@ extension MonitorEngine {
             try checkQuota(owner: owner, adding: definitions.count, core)
             try checkDependencies(definitions, core)
             do {
+                stateWrites.add(1, ordering: .releasing)
                 try store.insert(definitions, owner: owner, createdAt: now)
             } catch {
                 noteStorage(failure: "\(error)")

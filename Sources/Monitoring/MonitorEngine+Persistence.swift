@@ -41,7 +41,10 @@ extension MonitorEngine {
         do {
             let spec = monitor.spec
             let id = monitor.id
-            try store.database.withDatabase { database in try MonitorStore.update(spec, id: id, in: database) }
+            try store.database.withDatabase { database in
+                stateWrites.add(1, ordering: .releasing)
+                try MonitorStore.update(spec, id: id, in: database)
+            }
             report(.problem("monitor \(monitor.id) (uid \(monitor.owner)) was stored with \(fields), which only resmond sets; loaded and rewritten without"))
         } catch {
             report(
@@ -107,7 +110,8 @@ extension MonitorEngine {
         let stored: [EventRecord]
         do {
             stored = try store.database.withDatabase { database in
-                try database.transaction {
+                stateWrites.add(1, ordering: .releasing)
+                return try database.transaction {
                     try extra?(database)
                     let stored = try EventStore.append(events, in: database)
                     noteRaises(stored, core: &core)
@@ -161,6 +165,7 @@ extension MonitorEngine {
         var wideFailure: String?
         do {
             try store.database.withDatabase { database in
+                stateWrites.add(1, ordering: .releasing)
                 try database.transaction {
                     do {
                         try database.savepoint {
@@ -227,6 +232,7 @@ extension MonitorEngine {
         var wideFailure: String?
         do {
             try store.database.withDatabase { database in
+                stateWrites.add(1, ordering: .releasing)
                 try database.transaction {
                     for index in core.outbox.keys.sorted() {
                         guard let waiting = core.outbox[index] else { continue }

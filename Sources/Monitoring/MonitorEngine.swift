@@ -41,7 +41,6 @@ public final class MonitorEngine: Sendable {
         var captures: [Int: [CapturedReading]] = [:]
         var values: [Double] = [], raws: [Double] = [], times: [Double] = []
         var generations: [UInt32] = []
-        var lastSnapshot = 0.0
         var storm = StormLimiter()
         /// Watermark and leaky-bucket state by slot index.
         var kinds = SlotPool<KindState>()
@@ -85,6 +84,15 @@ public final class MonitorEngine: Sendable {
     let core: Mutex<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
+    /// Thread CPU the API's changes to monitors have used (nanoseconds, counted by the routes):
+    /// a burst of creation is a client's work, not resmond's steady load, and the CPU
+    /// self-limit leaves it out.
+    private let changeWork = Atomic<Int>(0)
+    /// Transactions that wrote or may have written the monitors' tables (`monitors`,
+    /// `monitor_state`, `instance_state`), but for the state snapshot's own: each adds one before
+    /// it writes, under the engine's lock. The snapshot writer writes a chunk without the
+    /// engine's lock only when none came since its copy (MonitorEngine+Snapshot).
+    let stateWrites = Atomic<Int>(0)
     /// Why the last write to the state database failed (nil: it succeeded): `/v1/status` shows it.
     let storageFailure = Mutex<String?>(nil)
     /// Where the engine tells of a storage failure and of its end (resmond's log).
@@ -166,6 +174,30 @@ public final class MonitorEngine: Sendable {
     }
 
     public var busy: String? { busyReason.withLock { $0 } }
+
+    /// CPU seconds the API's changes to monitors (creates, updates, deletes, actions) have used
+    /// since the start, their requests' decoding and answers included.
+    public var changeCPUSeconds: Double { Double(changeWork.load(ordering: .relaxed)) / 1e9 }
+
+    /// Adds the calling thread's CPU since `started` (`Clock.threadCPU()`) to the changes' work.
+    public func countChangeWork(since started: Double) {
+        let nanoseconds = Int(max(0, (Clock.threadCPU() - started) * 1e9))
+        changeWork.add(nanoseconds, ordering: .relaxed)
+    }
+
+    /// About how many bytes the monitors take in memory (the flat arrays, the directory's
+    /// entries, the index by id), for the memory limit's answer.
+    public var approximateBytes: Int {
+        core.withLock { core in
+            let slots = core.slots.capacity * MemoryLayout<ThresholdSlot>.stride
+            let directory = core.definitions.count * MonitorEngine.directoryBytes
+            let index = core.indexByID.capacity * (MemoryLayout<String>.stride + MemoryLayout<Int>.stride)
+            return slots + directory + index
+        }
+    }
+
+    /// A directory entry: the id (a UUID's text on the heap), owner, key, rate and flags.
+    static let directoryBytes = 16 + 48 + 4 + 4 + 4 + 1
 
     // MARK: - Storage failures
 

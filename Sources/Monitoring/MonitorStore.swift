@@ -118,6 +118,12 @@ public struct MonitorStore: Sendable {
         }
     }
 
+    /// A runtime state as `monitor_state` and `instance_state` hold it (nil: it cannot be
+    /// encoded, which a `SavedState` of numbers and flags never is).
+    static func text(_ state: SavedState, encoder: JSONEncoder) -> String? {
+        (try? encoder.encode(state)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// A spec as the `monitors` table holds it.
     static func text(_ spec: MonitorSpec) throws -> String {
         String(decoding: try WireJSON.encoder().encode(spec), as: UTF8.self)
@@ -156,7 +162,11 @@ public struct MonitorStore: Sendable {
 
     /// Writes a monitor's runtime state; an instance's (`template` set) goes with its template.
     static func save(_ state: SavedState, id: String, template: String?, encoder: JSONEncoder, in database: Database) throws {
-        let text = String(decoding: try encoder.encode(state), as: UTF8.self)
+        try save(text: String(decoding: try encoder.encode(state), as: UTF8.self), id: id, template: template, in: database)
+    }
+
+    /// A state as `text(_:encoder:)` encoded it (the snapshot encodes with no lock held).
+    static func save(text: String, id: String, template: String?, in database: Database) throws {
         if let template {
             try database.execute(
                 "INSERT OR REPLACE INTO instance_state (id, template, state) VALUES (?, ?, ?)",

@@ -30,6 +30,10 @@ public struct StatusResponse: Codable, Sendable {
     public var lastSampleCPUSeconds: Double?
     /// Reloads applied since the start (requests that arrive while one is read merge into one).
     public var reloads: Int?
+    /// The longest sampling and evaluation cycle of the last ten minutes, wall seconds.
+    public var longestCycleSeconds: Double?
+    /// Every cycle's wall time since the start, as `/metrics` exports it.
+    public var cycleDurations: DurationHistogram?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
@@ -62,16 +66,42 @@ public struct StatusResponse: Codable, Sendable {
     }
 }
 
+/// Durations as a Prometheus histogram: for each upper bound (seconds), how many were at most
+/// that long (cumulative); `count` and `sum` over all of them.
+public struct DurationHistogram: Codable, Sendable, Equatable {
+    public var bounds: [Double]
+    public var counts: [Int]
+    public var count: Int
+    public var sum: Double
+
+    public init(bounds: [Double], counts: [Int], count: Int, sum: Double) {
+        self.bounds = bounds
+        self.counts = counts
+        self.count = count
+        self.sum = sum
+    }
+}
+
 /// resmond's self-limits (`limits` in resmond.json) and what it last measured of itself.
 public struct SelfLimits: Codable, Sendable, Equatable {
     public var cpuPercent: Double
     public var memoryMB: Int
     public var selfMonitoringSeconds: Int
-    /// CPU used over the last self-monitoring period, percent of one core; nil before the first.
+    /// The steady CPU load the limit judges, percent of one core: each period's CPU less the
+    /// API's changes to monitors, averaged exponentially over a minute; nil before the first.
     public var measuredCPUPercent: Double?
     public var measuredMemoryMB: Double?
+    /// All the CPU used over the last self-monitoring period, changes included, percent of one core.
+    public var periodCPUPercent: Double?
+    /// What uses the memory, as the memory limit's answer says it (monitors, statistics, history).
+    public var memoryUse: String?
 
-    public init(cpuPercent: Double, memoryMB: Int, selfMonitoringSeconds: Int, measuredCPUPercent: Double?, measuredMemoryMB: Double?) {
+    public init(
+        cpuPercent: Double, memoryMB: Int, selfMonitoringSeconds: Int, measuredCPUPercent: Double?, measuredMemoryMB: Double?,
+        periodCPUPercent: Double? = nil, memoryUse: String? = nil
+    ) {
+        self.periodCPUPercent = periodCPUPercent
+        self.memoryUse = memoryUse
         self.cpuPercent = cpuPercent
         self.memoryMB = memoryMB
         self.selfMonitoringSeconds = selfMonitoringSeconds

@@ -191,7 +191,8 @@ public final class Daemon: Sendable {
                 case .recovered(let message): Log.info(message)
                 }
             })
-        let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine)
+        let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine, table: table, history: history)
+        let stateSnapshots = StateSnapshotService(engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(
             SamplingService.Parts(
@@ -226,6 +227,8 @@ public final class Daemon: Sendable {
             .init(service: snapshots, stopSeconds: 10),
             .init(service: sinks, stopSeconds: 5),
             .init(service: sampling, stopSeconds: 1.5),
+            // After the sampling service has loaded the monitors; stops before its final save.
+            .init(service: stateSnapshots, stopSeconds: 2),
             .init(service: selfLimits, stopSeconds: 1),
             // Before the servers answer: a signal sent once /healthz answers (SIGUSR1 for a dump,
             // SIGHUP) must find its handler, not the default action, which ends the process.

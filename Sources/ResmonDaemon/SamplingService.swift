@@ -3,6 +3,7 @@ import Dispatch
 import Events
 import History
 import Monitoring
+import ResmonAPI
 import ResmonSystem
 import Statistics
 import Synchronization
@@ -31,6 +32,7 @@ final class SamplingService: Service {
 
     private let cycles = Atomic<Int>(0)
     private let lastSampleCPU = Mutex<Double?>(nil)
+    private let cycleTimes = Mutex(CycleTimes())
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     /// Monotonic second of the last `malloc_trim`.
@@ -73,6 +75,11 @@ final class SamplingService: Service {
     var cyclesCompleted: Int { cycles.load(ordering: .relaxed) }
     /// The sampling thread's CPU time for the last cycle.
     var lastCycleCPU: Double? { lastSampleCPU.withLock { $0 } }
+    /// The cycles' wall times: their histogram and the longest of the last ten minutes.
+    var cycleDurations: (histogram: DurationHistogram, longest: Double?) {
+        let now = Clock.monotonic()
+        return cycleTimes.withLock { ($0.histogram, $0.longestRecent(at: now)) }
+    }
 
     /// Takes the first sample (monitors refer to statistics it creates), loads the monitors and
     /// the configuration directories, then starts the thread.
@@ -135,12 +142,17 @@ final class SamplingService: Service {
             }
             if Clock.monotonic() - lastRegistryRead.withLock({ $0 }) >= refresh { applyRegistry() }
             let woke = Clock.wall()
+            let started = Clock.monotonic()
             if woke + 0.002 >= nextStep {
                 sample()
             } else if let fast, woke + 0.002 >= wakeAt {
                 collector.collect(subsystems: fast.subsystems, time: woke, monotonicTime: Clock.monotonic())
                 engine.evaluate(now: woke)
+            } else {
+                continue
             }
+            let ended = Clock.monotonic()
+            cycleTimes.withLock { $0.record(ended - started, at: ended) }
         }
     }
 

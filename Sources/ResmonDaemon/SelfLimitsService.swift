@@ -1,28 +1,48 @@
 import Dispatch
+import History
 import Monitoring
 import ResmonAPI
 import ResmonSystem
 import Statistics
 import Synchronization
 
-/// Every `limits.selfMonitoringSeconds`: resmond's CPU share of one core and its RSS against its
-/// limits. Over either, new monitors and starts are refused (503 busy) until it is back under
-/// both; existing monitors keep running. The first check also ends start-up: the pages only
-/// start-up touched are given back.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Every `limits.selfMonitoringSeconds`: resmond's steady CPU load (SteadyLoad) and its RSS
+/// against its limits. Over either, new monitors and starts are refused (503 busy) until it is
+/// back under both; existing monitors keep running. The first check also ends start-up: the
+/// pages only start-up touched are given back.
 final class SelfLimitsService: Service {
     let name = "self-limits"
     private let configuration: RunningConfiguration
     private let engine: MonitorEngine
+    private let table: SampleTable
+    private let history: HistoryStore
     /// Its own queue: the check measures the process, not the sampling, and must not wait for it.
     private let queue = DispatchQueue(label: "resmond.self-limits", qos: .utility)
     private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
-    /// The last check: when (monotonic), process CPU seconds then, and what it measured.
-    private let last = Mutex<(time: Double, cpu: Double, cpuPercent: Double?, memoryMB: Double?)>((0, 0, nil, nil))
+
+    /// The last check: when (monotonic), the process's and the API changes' CPU seconds then,
+    /// and what it measured.
+    private struct Check {
+        var time = 0.0
+        var cpu = 0.0
+        var changes = 0.0
+        var load = SteadyLoad()
+        var periodPercent: Double?
+        var memoryMB: Double?
+        var memoryUse: String?
+    }
+    private let last = Mutex(Check())
     private let startupPagesReleased = Atomic<Bool>(false)
 
-    init(configuration: RunningConfiguration, engine: MonitorEngine) {
+    init(configuration: RunningConfiguration, engine: MonitorEngine, table: SampleTable, history: HistoryStore) {
         self.configuration = configuration
         self.engine = engine
+        self.table = table
+        self.history = history
     }
 
     /// The limits in force and the last measurements, for `/v1/status`.
@@ -31,15 +51,17 @@ final class SelfLimitsService: Service {
             SelfLimits(
                 cpuPercent: configuration.cpuLimitPercent, memoryMB: configuration.memoryLimitMB,
                 selfMonitoringSeconds: configuration.selfMonitoringSeconds,
-                measuredCPUPercent: check.cpuPercent, measuredMemoryMB: check.memoryMB)
+                measuredCPUPercent: check.load.percent, measuredMemoryMB: check.memoryMB,
+                periodCPUPercent: check.periodPercent, memoryUse: check.memoryUse)
         }
     }
 
     func start() {
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
+        let changes = engine.changeCPUSeconds
         last.withLock {
-            $0.time = now; $0.cpu = cpu
+            $0.time = now; $0.cpu = cpu; $0.changes = changes
         }
         // Made inside the lock: a dispatch source is not Sendable, so it never leaves it.
         timer.withLock { timer in
@@ -73,26 +95,48 @@ final class SelfLimitsService: Service {
         let (cpuLimit, memoryLimit, releasePages) = configuration.read { ($0.cpuLimitPercent, $0.memoryLimitMB, $0.releaseStartupPages) }
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
-        let (elapsed, used) = last.withLock { check in
-            defer { check.time = now; check.cpu = cpu }
-            return (now - check.time, cpu - check.cpu)
-        }
-        schedule()
+        let changes = engine.changeCPUSeconds
         releaseStartupPagesOnce(releasePages)
-        guard elapsed > 0 else { return }
-        let cpuPercent = used / elapsed * 100
         let memoryMB = HostFacts.residentBytes() / 1_048_576
-        last.withLock {
-            $0.cpuPercent = cpuPercent; $0.memoryMB = memoryMB
+        let use = memoryUse()
+        let measured = last.withLock { check -> (steady: Double, period: Double)? in
+            defer {
+                check.time = now; check.cpu = cpu; check.changes = changes
+            }
+            let elapsed = now - check.time
+            guard elapsed > 0 else { return nil }
+            let used = cpu - check.cpu
+            let steady = check.load.record(cpuSeconds: used, changeSeconds: changes - check.changes, elapsed: elapsed)
+            check.periodPercent = used / elapsed * 100
+            check.memoryMB = memoryMB
+            check.memoryUse = use
+            return (steady, used / elapsed * 100)
         }
+        // From this check's time, now recorded: armed before it, the timer fired at once, again and again.
+        schedule()
+        guard let measured else { return }
+        func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
         var reasons: [String] = []
-        if cpuPercent > cpuLimit { reasons.append("CPU \((cpuPercent * 10).rounded() / 10) % of a core > limit \(cpuLimit) %") }
-        if memoryMB > Double(memoryLimit) { reasons.append("RSS \((memoryMB * 10).rounded() / 10) MB > limit \(memoryLimit) MB") }
+        if measured.steady > cpuLimit {
+            reasons.append(
+                "CPU \(rounded(measured.steady)) % of a core (steady load, over about a minute, without the API's changes to monitors) > limit \(cpuLimit) %")
+        }
+        if memoryMB > Double(memoryLimit) {
+            reasons.append("RSS \(rounded(memoryMB)) MB > limit \(memoryLimit) MB (\(use); raise limits.memoryMB or remove monitors)")
+        }
         let reason = reasons.isEmpty ? nil : reasons.joined(separator: ", ")
         let before = engine.busy
         engine.setBusy(reason)
         if let reason, before == nil { Log.warning("over the self-limits (\(reason)): refusing new monitors") }
         if reason == nil, before != nil { Log.info("back under the self-limits: accepting new monitors") }
+    }
+
+    /// What uses the memory, for the memory limit's answer: the monitors (estimated from their
+    /// tables), the statistics in the sample table, and history's archives.
+    private func memoryUse() -> String {
+        func megabytes(_ bytes: Int) -> String { "\((Double(bytes) / 1_048_576 * 10).rounded() / 10) MB" }
+        return "monitors ≈ \(megabytes(engine.approximateBytes)) for \(engine.count), "
+            + "history \(megabytes(history.storageBytes)) for \(history.count) statistics, \(table.count) statistics sampled"
     }
 
     /// At the first check (15 s after start by default) start-up is over: the pages only it
@@ -113,5 +157,29 @@ final class SelfLimitsService: Service {
         let after = HostFacts.residentBytes()
         func mib(_ bytes: Double) -> String { "\((bytes / 1_048_576 * 10).rounded() / 10) MiB" }
         Log.info("released start-up pages (\(mib(Double(advised))) of private file mappings advised): RSS \(mib(before)) → \(mib(after))")
+    }
+}
+
+/// resmond's steady CPU load, percent of one core, as the CPU self-limit judges it: each
+/// period's CPU less what the API's changes to monitors used (a client's burst of creation is
+/// its own work, not the load the monitors put on the host), averaged exponentially with a time
+/// constant of a minute, so that one busy period does not refuse the next batch of a bulk load
+/// while a load that lasts crosses the limit within a few minutes.
+struct SteadyLoad {
+    /// The average's time constant, seconds.
+    static let window = 60.0
+    /// The average so far; nil before the first period.
+    private(set) var percent: Double?
+
+    /// Adds a period of `elapsed` seconds in which the process used `cpuSeconds`, of which
+    /// `changeSeconds` in the API's changes to monitors; returns the new average.
+    mutating func record(cpuSeconds: Double, changeSeconds: Double, elapsed: Double) -> Double {
+        guard elapsed > 0 else { return percent ?? 0 }
+        let share = max(0, cpuSeconds - max(0, changeSeconds)) / elapsed * 100
+        let previous = percent ?? 0
+        let weight = 1 - exp(-elapsed / SteadyLoad.window)
+        let average = previous + weight * (share - previous)
+        percent = average
+        return average
     }
 }

@@ -21,7 +21,8 @@ struct StatusReport: Sendable {
         let subsystems = collector.statuses()
         let now = Clock.wall()
         let busy = sampling.engine.busy
-        return StatusResponse(
+        let cycleDurations = sampling.cycleDurations
+        var response = StatusResponse(
             version: ResmonVersion.current, pid: getpid(), startedAt: startedAt, uptimeSeconds: now - startedAt,
             stepSeconds: Double(configuration.step), cycles: sampling.cyclesCompleted, statistics: table.count,
             subsystemsAvailable: subsystems.filter { $0.state == .available }.count,
@@ -33,5 +34,8 @@ struct StatusReport: Sendable {
             lastSampleCPUSeconds: sampling.lastCycleCPU, busyReason: busy,
             limits: selfLimits.limits(configuration), storageError: sampling.engine.storageProblem,
             reloads: sampling.reloads.applications)
+        response.longestCycleSeconds = cycleDurations.longest
+        response.cycleDurations = cycleDurations.histogram
+        return response
     }
 }

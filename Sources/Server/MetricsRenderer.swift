@@ -147,6 +147,12 @@ public enum MetricsRenderer {
         family("resmon_cpu_seconds_total", "counter", "CPU time resmond has used", [("", status.cpuSecondsTotal)])
         family("resmon_resident_memory_bytes", "gauge", "resmond's resident set size", [("", status.residentBytes)])
         family("resmon_sample_cycles_total", "counter", "Sampling cycles completed", [("", Double(status.cycles))])
+        if let cycles = status.cycleDurations {
+            let name = "resmon_cycle_duration_seconds"
+            output += "# HELP \(name) Wall time of each sampling and evaluation cycle, snapshots included\n# TYPE \(name) histogram\n"
+            for (bound, count) in zip(cycles.bounds, cycles.counts) { output += "\(name)_bucket{le=\"\(format(bound))\"} \(count)\n" }
+            output += "\(name)_bucket{le=\"+Inf\"} \(cycles.count)\n\(name)_sum \(format(cycles.sum))\n\(name)_count \(cycles.count)\n"
+        }
         family(
             "resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
             subsystems.map { ("{subsystem=\"\(escapeLabel($0.name))\"}", $0.state == .available ? 1 : 0) })

@@ -129,6 +129,16 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with its commits not synced to disk (`synchronous=NORMAL`), outside any
+    /// transaction: for writes a power loss may lose but never reorder or corrupt (the
+    /// write-ahead log is synced with them at the next synchronous commit). A crash of the
+    /// process alone loses nothing committed.
+    public func withSynchronousNormal<Result>(_ body: () throws -> Result) throws -> Result {
+        try execute("PRAGMA synchronous=NORMAL")
+        defer { _ = try? execute("PRAGMA synchronous=FULL") }
+        return try body()
+    }
+
     /// Runs `body` inside the open transaction as a part of its own: when `body` throws, only
     /// what it wrote is undone and the transaction goes on (one monitor's failing write must not
     /// undo the others').
