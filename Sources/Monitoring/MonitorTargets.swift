@@ -37,9 +37,16 @@ struct AggregateMembers: Sendable {
                 raw = memberRaw
             } else {
                 switch function {
-                case .sum, .average, .count:
+                case .sum:
                     value += member
                     raw += memberRaw
+                case .average:
+                    // A running mean: finite members near ±1.8e308 have a finite mean, where
+                    // their sum would not.
+                    value += (member - value) / Double(count + 1)
+                    raw += (memberRaw - raw) / Double(count + 1)
+                case .count:
+                    break
                 case .min:
                     value = Swift.min(value, member)
                     raw = Swift.min(raw, memberRaw)
@@ -55,14 +62,11 @@ struct AggregateMembers: Sendable {
             // Nothing to read: a count is 0 (say, no process named nginx), anything else unknown.
             return function == .count ? (0, 0, resolvedAt) : (.nan, .nan, resolvedAt)
         }
+        if function == .count { return (Double(count), Double(count), time) }
         // Finite members can still sum past ±1.8e308: such a result is unknown, as a reading
         // that is not a number is, rather than a raise with no value to report (issue 22).
         guard value.isFinite else { return (.nan, .nan, time) }
-        switch function {
-        case .average: return (value / Double(count), raw / Double(count), time)
-        case .count: return (Double(count), Double(count), time)
-        default: return (value, raw, time)
-        }
+        return (value, raw, time)
     }
 }
 

@@ -81,5 +81,17 @@ import Testing
         let fine = members.reading(values: [1, 2], raws: [1, 2], times: [1, 2], generations: [0, 0], resolvedAt: 0)
         #expect(fine.value == 3)
         #expect(fine.time == 2)
+        // The count and the average of such members are finite, and known (third attack: one huge
+        // push silenced every count and average matching it).
+        let selector = try Selector(match: "x")
+        for (function, expected) in [(AggregateFunction.count, 2.0), (.average, big), (.max, big), (.min, big)] {
+            var other = AggregateMembers(selector: selector, function: function)
+            other.handles = members.handles
+            let reading = other.reading(values: [big, big], raws: [big, big], times: [1, 2], generations: [0, 0], resolvedAt: 0)
+            #expect(reading.value == expected, "\(function)")
+        }
+        var average = AggregateMembers(selector: selector, function: .average)
+        average.handles = members.handles
+        #expect(average.reading(values: [1, 4], raws: [1, 4], times: [1, 2], generations: [0, 0], resolvedAt: 0).value == 2.5)
     }
 }
