@@ -34,8 +34,10 @@ public struct EventFilter: Sendable {
         "key", "value", "threshold", "host", "message", "cancels"
     ]
 
-    public init(_ text: String, now: Double = EventFilter.now()) throws(ParseError) {
-        var parser = Parser(Array(text.utf8), now: now)
+    /// Parses a filter; its patterns are charged to `holder` (a request's, unless the
+    /// configuration keeps it: a sink's filter is root's).
+    public init(_ text: String, now: Double = EventFilter.now(), holder: BoundedRegex.Holder = .request) throws(ParseError) {
+        var parser = Parser(Array(text.utf8), now: now, holder: holder)
         root = try parser.expression()
         parser.skipSpaces()
         guard parser.position == parser.bytes.count else {
@@ -136,8 +138,10 @@ public struct EventFilter: Sendable {
         /// of the HTTP thread that parses it.
         var depth = 0
         static let maximumDepth = 64
+        let holder: BoundedRegex.Holder
 
-        init(_ bytes: [UInt8], now: Double) {
+        init(_ bytes: [UInt8], now: Double, holder: BoundedRegex.Holder) {
+            self.holder = holder
             self.bytes = bytes
             self.now = now
         }
@@ -237,7 +241,7 @@ public struct EventFilter: Sendable {
                     throw ParseError(position: literalStart, message: "\(excess) (narrow the filter)")
                 }
                 do {
-                    regexes[literalStart] = try BoundedRegex(pattern)
+                    regexes[literalStart] = try BoundedRegex(pattern, holder: holder)
                 } catch {
                     throw ParseError(position: literalStart, message: "\(error)", busy: error.budgetSpent)
                 }

@@ -101,7 +101,7 @@ public final class SinkRunner: Sendable {
             }
             for configuration in sinks where !keep.contains(where: { $0.configuration == configuration }) {
                 let transport = SinkRunner.transport(for: configuration, database: database, host: host, log: log)
-                let filter = configuration.filter.flatMap { try? EventFilter($0) }
+                let filter = configuration.filter.flatMap { try? EventFilter($0, holder: .root) }
                 let worker = SinkWorker(
                     configuration: configuration, filter: filter, transport: transport,
                     database: database, log: log)

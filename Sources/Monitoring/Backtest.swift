@@ -85,9 +85,9 @@ extension MonitorEngine {
         spec.template = nil
         let live: MonitorDefinition
         do {
-            live = try MonitorDefinition(spec: spec, owner: 0, createdAt: 0, step: monitorStep, table: table)
+            live = try MonitorDefinition(spec: spec, owner: 0, createdAt: 0, step: monitorStep, table: table, transient: true)
         } catch {
-            throw MonitorError(kind: error.busy ? .busy : .invalid, message: error.message)
+            throw MonitorError(kind: error.kind, message: error.message)
         }
         let row = Double(rowSeconds)
         let monitorRate = live.rate

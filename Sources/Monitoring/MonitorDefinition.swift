@@ -1,5 +1,6 @@
 import Events
 import ResmonAPI
+import ResmonSystem
 import Statistics
 
 #if canImport(Glibc)
@@ -28,12 +29,18 @@ public enum ResolvedTarget: Sendable {
 /// A monitor spec that cannot be accepted, with the field and the reason.
 public struct MonitorSpecError: Error, Sendable, CustomStringConvertible {
     public let message: String
-    /// Not the spec's fault: a self-limit refuses it now (the regular-expression budget).
+    /// Not the spec's fault: a self-limit refuses it now (the regular-expression budget), or
+    /// with `quota` the owner's share of it.
     public let busy: Bool
-    public init(_ message: String, busy: Bool = false) {
+    public let quota: Bool
+    public init(_ message: String, busy: Bool = false, quota: Bool = false) {
         self.message = message
         self.busy = busy
+        self.quota = quota
     }
+
+    /// The engine's error for it.
+    var kind: MonitorError.Kind { quota ? .quota : busy ? .busy : .invalid }
     public var description: String { message }
 }
 
@@ -72,9 +79,10 @@ public struct MonitorDefinition: Sendable {
     /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
     /// monitors) accepts a target that does not exist at the moment; `stored` (reading back a
     /// monitor that runs already) does not check the spec against its statistic again either.
+    /// `transient` (a backtest's monitor) charges its patterns to the requests' share, not its owner's.
     public init(
         spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
-        lenient: Bool = false, stored: Bool = false
+        lenient: Bool = false, stored: Bool = false, transient: Bool = false
     ) throws(MonitorSpecError) {
         var spec = input
         let key: StatisticKey?
@@ -94,9 +102,9 @@ public struct MonitorDefinition: Sendable {
         case .selection(let selection):
             let selector: Selector
             do {
-                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:], holder: transient ? .request : .owner(owner))
             } catch {
-                throw MonitorSpecError("target: \(error.message)", busy: error.busy)
+                throw MonitorSpecError("target: \(error.message)", busy: error.busy, quota: error.quota)
             }
             if selection.each == true {
                 if selection.aggregate != nil { throw MonitorSpecError("target: a template (each) has no aggregate; it gets one monitor per statistic") }

@@ -21,7 +21,7 @@ extension MonitorEngine {
                 definitions.append(try MonitorDefinition(spec: spec, owner: owner, createdAt: now, step: step, table: table))
             } catch {
                 throw MonitorError(
-                    kind: error.busy ? .busy : .invalid, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
+                    kind: error.kind, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
             }
         }
         let ids = definitions.map(\.id)
@@ -183,7 +183,7 @@ extension MonitorEngine {
             do {
                 definition = try MonitorDefinition(spec: merged, owner: old.owner, createdAt: old.createdAt, step: step, table: table)
             } catch let error as MonitorSpecError {
-                throw MonitorError(kind: error.busy ? .busy : .invalid, message: error.message)
+                throw MonitorError(kind: error.kind, message: error.message)
             } catch {
                 throw MonitorError(kind: .invalid, message: "\(error)")
             }

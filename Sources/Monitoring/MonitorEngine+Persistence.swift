@@ -7,10 +7,14 @@ import Storage
 
 /// Loading monitors at start and committing their state with the events they log.
 extension MonitorEngine {
-    /// Loads every monitor and its state from the database (at start).
-    public func load() throws {
+    /// Loads every monitor and its state from the database (at start). Returns why each stored
+    /// monitor that could not be made again was left out (it stays in the database), for the log:
+    /// never silently.
+    @discardableResult
+    public func load() throws -> [String] {
         let stored = try store.all()
-        core.withLock { core in
+        return core.withLock { core in
+            var leftOut: [String] = []
             for var monitor in stored {
                 repairServerOwnedFields(&monitor)
                 let definition: MonitorDefinition
@@ -19,11 +23,13 @@ extension MonitorEngine {
                         spec: monitor.spec, owner: monitor.owner, createdAt: monitor.createdAt,
                         step: step, table: table, lenient: true)
                 } catch {
+                    leftOut.append("monitor \(monitor.id) (uid \(monitor.owner)) is not loaded: \(error)")
                     continue
                 }
                 let index = add(definition, to: &core)
                 if let saved = monitor.state { apply(saved, to: index, core: &core) }
             }
+            return leftOut
         }
     }
 

@@ -122,7 +122,7 @@ public enum PerfmonImport {
                 throw ImportError("variable \(name): rrd_regex is longer than \(BoundedRegex.maximumPatternBytes) bytes")
             }
             do {
-                _ = try BoundedRegex.shared(regex)
+                _ = try BoundedRegex.shared(regex, holder: .root)
             } catch {
                 throw ImportError("variable \(name): rrd_regex \"\(regex)\" does not compile: \(error.reason)")
             }
@@ -189,7 +189,7 @@ public enum PerfmonImport {
         case .selection(let selection):
             let selector: Selector
             do {
-                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:], holder: .root)
             } catch {
                 throw ImportError("variable \(name): rrd_regex \"\(values["rrd_regex"] ?? selection.select)\" does not compile: \(error.message)")
             }

@@ -440,7 +440,7 @@ extension Reader {
         if let value = members["filter"] {
             let text = try string(value, key + ".filter")
             do {
-                _ = try EventFilter(text)
+                _ = try EventFilter(text, holder: .root)
             } catch {
                 throw fail(key + ".filter", error.description)
             }

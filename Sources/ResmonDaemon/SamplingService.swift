@@ -86,7 +86,7 @@ final class SamplingService: Service {
     func start() throws {
         sample()
         do {
-            try engine.load()
+            for reason in try engine.load() { Log.error(reason) }
         } catch {
             throw DaemonFailure("cannot open the state database in \(configuration.read { $0.stateDirectory }): \(error)")
         }

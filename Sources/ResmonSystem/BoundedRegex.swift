@@ -19,6 +19,7 @@ public final class BoundedRegex: @unchecked Sendable {
     /// What this pattern holds of its budget (its RE2 `max_mem`), given back when it dies.
     public let reserved: Int64
     private let ledger: Budget
+    private let holder: Holder
 
     /// The longest pattern accepted, in UTF-8 bytes.
     public static let maximumPatternBytes = 1024
@@ -40,6 +41,14 @@ public final class BoundedRegex: @unchecked Sendable {
     public static let largeBudget: Int64 = 8 << 20
     /// The daemon's ledger of those budgets; tests make their own.
     public static let budget = Budget(total: totalBudget, large: largeBudget)
+    /// What one uid other than root may hold of the budget (64 ordinary patterns, of which two
+    /// large ones may take 2 MiB), and all such uids together: one ordinary user filled the
+    /// whole 32 MiB with 508 aggregates and locked out root, monitors.d and every reader (issue
+    /// 22, third attack).
+    public static let perUserShare = Budget.Share(total: 4 << 20, large: 2 << 20)
+    public static let allUsersShare = Budget.Share(total: 16 << 20, large: 4 << 20)
+    /// What the patterns of requests being answered (queries, filters) may hold together.
+    public static let requestsShare = Budget.Share(total: 8 << 20, large: 2 << 20)
     /// The most patterns one request may bring (an event filter's `~` terms, a statistics
     /// query's `match` and `where` patterns): each is linear, but their number multiplies the
     /// work, and 150 costly ones over 10,000 events took 100 s (issue 22, re-attack item 3).
@@ -67,11 +76,14 @@ public final class BoundedRegex: @unchecked Sendable {
         /// The live patterns hold all of `totalBudget` (or large ones all of `largeBudget`):
         /// the daemon is at a limit, the pattern is not wrong (the API answers 503 `busy`).
         public let budgetSpent: Bool
+        /// With `budgetSpent`: it is the holder's own share that is spent, a uid's quota (429).
+        public let quota: Bool
 
-        init(pattern: String, reason: String, budgetSpent: Bool = false) {
+        init(pattern: String, reason: String, budgetSpent: Bool = false, quota: Bool = false) {
             self.pattern = pattern
             self.reason = reason
             self.budgetSpent = budgetSpent
+            self.quota = quota
         }
 
         public var description: String {
@@ -82,21 +94,33 @@ public final class BoundedRegex: @unchecked Sendable {
         }
     }
 
-    public init(_ pattern: String, budget: Budget = BoundedRegex.budget) throws(CompileError) {
+    /// Who holds a pattern, for the shares of the budget: root (its monitors, monitors.d, the
+    /// configuration), a uid other than root (its monitors), or a request being answered.
+    public enum Holder: Hashable, Sendable {
+        case root
+        case user(Int)
+        case request
+
+        /// The holder of an owner's monitor.
+        public static func owner(_ uid: Int) -> Holder { uid == 0 ? .root : .user(uid) }
+    }
+
+    public init(_ pattern: String, holder: Holder = .request, budget: Budget = BoundedRegex.budget) throws(CompileError) {
         let length = pattern.utf8.count
         guard length <= BoundedRegex.maximumPatternBytes else {
             throw CompileError(pattern: pattern, reason: "longer than \(BoundedRegex.maximumPatternBytes) bytes (\(length))")
         }
         // Within the small budget first; only a pattern that needs more gets a large one.
-        var outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.smallBudget, from: budget)
+        var outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.smallBudget, holder: holder, from: budget)
         if case .tooLarge = outcome {
-            outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.memoryBudget, from: budget)
+            outcome = try BoundedRegex.compile(pattern, memory: BoundedRegex.memoryBudget, holder: holder, from: budget)
         }
         switch outcome {
         case .compiled(let pointer, let reserved):
             self.compiled = pointer
             self.reserved = reserved
             self.ledger = budget
+            self.holder = holder
         case .tooLarge(let reason), .refused(let reason):
             throw CompileError(pattern: pattern, reason: reason)
         }
@@ -110,8 +134,10 @@ public final class BoundedRegex: @unchecked Sendable {
     }
 
     /// Reserves `memory` and compiles within it; the reservation stays only with a compiled pattern.
-    private static func compile(_ pattern: String, memory: Int64, from budget: Budget) throws(CompileError) -> Outcome {
-        if let spent = budget.reserve(memory) { throw CompileError(pattern: pattern, reason: spent, budgetSpent: true) }
+    private static func compile(_ pattern: String, memory: Int64, holder: Holder, from budget: Budget) throws(CompileError) -> Outcome {
+        if let refusal = budget.reserve(memory, for: holder) {
+            throw CompileError(pattern: pattern, reason: refusal.reason, budgetSpent: true, quota: refusal.quota)
+        }
         var message = [CChar](repeating: 0, count: 256)
         let capacity = message.count
         var tooLarge: Int32 = 0
@@ -120,14 +146,14 @@ public final class BoundedRegex: @unchecked Sendable {
             bytes.withMemoryRebound(to: CChar.self) { rs_re2_compile($0.baseAddress, $0.count, memory, &message, capacity, &tooLarge) }
         }
         if let pointer { return .compiled(pointer, reserved: memory) }
-        budget.release(memory)
+        budget.release(memory, for: holder)
         let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return tooLarge != 0 && memory < memoryBudget ? .tooLarge(reason) : .refused(reason)
     }
 
     deinit {
         rs_re2_free(compiled)
-        ledger.release(reserved)
+        ledger.release(reserved, for: holder)
     }
 
     /// Whether the pattern occurs anywhere in `text`.
@@ -154,64 +180,26 @@ public final class BoundedRegex: @unchecked Sendable {
 
     private static let live = Mutex(Live())
 
-    /// The compiled pattern, shared with every other live user of the same text: 10,000
-    /// aggregate monitors over ten patterns compile ten.
-    public static func shared(_ pattern: String) throws(CompileError) -> BoundedRegex {
-        if let existing = live.withLock({ $0.references[pattern]?.regex }) { return existing }
-        let regex = try BoundedRegex(pattern)
+    /// The compiled pattern, shared with every other live user of the same text and holder:
+    /// 10,000 aggregate monitors over ten patterns compile ten. Each holder compiles its own,
+    /// so each is charged for what it holds.
+    public static func shared(_ pattern: String, holder: Holder = .request) throws(CompileError) -> BoundedRegex {
+        let name: String
+        switch holder {
+        case .root: name = "r\u{0}" + pattern
+        case .user(let uid): name = "u\(uid)\u{0}" + pattern
+        case .request: name = "q\u{0}" + pattern
+        }
+        if let existing = live.withLock({ $0.references[name]?.regex }) { return existing }
+        let regex = try BoundedRegex(pattern, holder: holder)
         return live.withLock { live in
-            if let existing = live.references[pattern]?.regex { return existing }
+            if let existing = live.references[name]?.regex { return existing }
             if live.references.count >= live.sweepAt {
                 live.references = live.references.filter { $0.value.regex != nil }
                 live.sweepAt = max(1024, live.references.count * 2)
             }
-            live.references[pattern] = Reference(regex)
+            live.references[name] = Reference(regex)
             return regex
-        }
-    }
-}
-
-extension BoundedRegex {
-    /// What live patterns may reserve together (`total`), and large ones among them (`large`):
-    /// each pattern holds its RE2 `max_mem` from compiling until it dies.
-    public final class Budget: Sendable {
-        public let total: Int64
-        public let large: Int64
-        private let held = Mutex((total: Int64(0), large: Int64(0)))
-
-        public init(total: Int64, large: Int64) {
-            self.total = total
-            self.large = large
-        }
-
-        /// What live patterns hold now, and the large ones among them.
-        public var reserved: (total: Int64, large: Int64) { held.withLock { $0 } }
-
-        /// Takes `memory`, or says why it cannot.
-        func reserve(_ memory: Int64) -> String? {
-            held.withLock { held in
-                let isLarge = memory > BoundedRegex.smallBudget
-                if held.total + memory > total {
-                    return "the \(total >> 20) MiB all live regular expressions may reserve is spent "
-                        + "(\(held.total >> 10) KiB held, this one needs \(memory >> 10) KiB): "
-                        + "delete monitors whose patterns are no longer needed, or share patterns between them"
-                }
-                if isLarge && held.large + memory > large {
-                    return "it needs a large compiled program (more than \(BoundedRegex.smallBudget >> 10) KiB), "
-                        + "and the \(large >> 20) MiB large patterns may reserve together is spent: "
-                        + "narrow its Unicode classes and repetitions, or delete monitors with large patterns"
-                }
-                held.total += memory
-                if isLarge { held.large += memory }
-                return nil
-            }
-        }
-
-        func release(_ memory: Int64) {
-            held.withLock { held in
-                held.total -= memory
-                if memory > BoundedRegex.smallBudget { held.large -= memory }
-            }
         }
     }
 }

@@ -14,8 +14,8 @@ public struct Selector: Sendable {
         public let value: String
         let regex: BoundedRegex?
 
-        /// Parses `label~REGEX` and its kin.
-        public init(parsing text: String) throws(SelectorError) {
+        /// Parses `label~REGEX` and its kin; its pattern is charged to `holder`.
+        public init(parsing text: String, holder: BoundedRegex.Holder = .request) throws(SelectorError) {
             guard let index = text.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else {
                 throw SelectorError(message: "\"\(text)\": expected label=value, label!=value, label~regex or label!~regex")
             }
@@ -43,9 +43,9 @@ public struct Selector: Sendable {
             self.value = String(rest.dropFirst(operation.rawValue.count))
             if operation == .matches || operation == .notMatches {
                 do {
-                    regex = try BoundedRegex.shared(value)
+                    regex = try BoundedRegex.shared(value, holder: holder)
                 } catch {
-                    throw SelectorError(message: "\(label)\(operation.rawValue): \(error)", busy: error.budgetSpent)
+                    throw SelectorError(message: "\(label)\(operation.rawValue): \(error)", busy: error.budgetSpent, quota: error.quota)
                 }
             } else {
                 regex = nil
@@ -93,7 +93,8 @@ public struct Selector: Sendable {
     /// choose the same statistics, so their answers can be shared.
     public let identity: String
 
-    public init(match pattern: String? = nil, where conditions: [String] = []) throws(SelectorError) {
+    /// A selector whose patterns are charged to `holder` (a monitor's owner; `.request` for a query).
+    public init(match pattern: String? = nil, where conditions: [String] = [], holder: BoundedRegex.Holder = .request) throws(SelectorError) {
         // Bounded before anything compiles: the number of patterns multiplies each one's work.
         let patterns = conditions.compactMap { condition -> Substring? in
             guard let index = condition.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else { return nil }
@@ -110,22 +111,22 @@ public struct Selector: Sendable {
         }
         if let pattern {
             do {
-                keyPattern = try BoundedRegex.shared(pattern)
+                keyPattern = try BoundedRegex.shared(pattern, holder: holder)
             } catch {
-                throw SelectorError(message: "match: \(error)", busy: error.budgetSpent)
+                throw SelectorError(message: "match: \(error)", busy: error.budgetSpent, quota: error.quota)
             }
         } else {
             keyPattern = nil
         }
         var matchers: [LabelMatcher] = []
-        for condition in conditions { matchers.append(try LabelMatcher(parsing: condition)) }
+        for condition in conditions { matchers.append(try LabelMatcher(parsing: condition, holder: holder)) }
         self.matchers = matchers
         identity = ([pattern.map { "m" + $0 } ?? "-"] + conditions).joined(separator: "\u{0}")
     }
 
     /// A key pattern and label → regular expression pairs (a monitor target's `where`).
-    public init(match pattern: String, labels: [String: String]) throws(SelectorError) {
-        try self.init(match: pattern, where: labels.sorted { $0.key < $1.key }.map { $0.key + "~" + $0.value })
+    public init(match pattern: String, labels: [String: String], holder: BoundedRegex.Holder = .request) throws(SelectorError) {
+        try self.init(match: pattern, where: labels.sorted { $0.key < $1.key }.map { $0.key + "~" + $0.value }, holder: holder)
     }
 
     public func matches(_ descriptor: StatisticDescriptor) -> Bool {
@@ -136,11 +137,14 @@ public struct Selector: Sendable {
 
 public struct SelectorError: Error, Sendable, CustomStringConvertible {
     public let message: String
-    /// Not the selector's fault: the memory all live patterns may reserve is spent (503 `busy`).
+    /// Not the selector's fault: the memory all live patterns may reserve is spent (503 `busy`),
+    /// or with `quota` the caller's own share of it (429 `quota`).
     public let busy: Bool
-    public init(message: String, busy: Bool = false) {
+    public let quota: Bool
+    public init(message: String, busy: Bool = false, quota: Bool = false) {
         self.message = message
         self.busy = busy
+        self.quota = quota
     }
     public var description: String { message }
 }

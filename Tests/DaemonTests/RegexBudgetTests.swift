@@ -107,4 +107,27 @@ import Testing
         #expect(costliestCycle < 0.5, "the costliest cycle took \(costliestCycle) s of CPU")
         try daemon.waitForHealth()
     }
+
+    @Test(.enabled(if: QuotaTests.canRun))
+    func oneUserSpendsOnlyItsOwnShare() throws {
+        // Third attack: an ordinary user's 508 one-monitor requests spent all 32 MiB, and root's
+        // creates, monitors.d and everyone's queries were refused, across restarts.
+        let daemon = try DaemonHarness()
+        for path in [daemon.directory.path, daemon.stateDirectory] { chmod(path, 0o755) }
+        chmod(daemon.socket, 0o666)
+        let requests = (0..<70).map { n in
+            #"POST /v1/monitors {"id": "nf\#(n)", "target": {"select": "^app:nf:\#(n)$", "aggregate": "count"}, "condition": "above", "value": 1}"#
+        }
+        let answers = try QuotaTests.asNobody(daemon, requests)
+        #expect(answers.count == 70)
+        #expect(answers.prefix(64).allSatisfy { $0.status == 201 }, "\(answers.prefix(64).filter { $0.status != 201 }.prefix(2))")
+        let over = try #require(answers.last)
+        #expect(over.status == 429, "\(over)")
+        #expect(over.body.contains("\"quota\"") && over.body.contains("uid 65534's regular expressions hold"))
+        // Root and readers are not held by it.
+        let root = try Self.post(daemon.client, [Self.aggregate("rootagg", "^cpu:[0-9]+:usage_ratio$")])
+        #expect(root.status == 201, "\(root.body.prefix(300))")
+        #expect(try daemon.client.send("GET", "/v1/statistics?match=cpu").status == 200)
+        #expect(try daemon.client.send("GET", "/v1/events?filter=" + "message%20~%20%22x%22").status == 200)
+    }
 }

@@ -90,7 +90,7 @@ import Testing
         var refusal: BoundedRegex.CompileError?
         for n in 0..<50 {
             do {
-                held.append(try BoundedRegex(Self.large(n), budget: budget))
+                held.append(try BoundedRegex(Self.large(n), holder: .root, budget: budget))
             } catch {
                 refusal = error
                 break
@@ -104,14 +104,14 @@ import Testing
         #expect(refused.description.contains("large patterns may reserve together is spent"))
         #expect(budget.reserved.large == 4 << 20)
         // Ordinary patterns take the small budget and still compile.
-        let ordinary = try BoundedRegex("^cpu:[0-9]+:usage_ratio$", budget: budget)
+        let ordinary = try BoundedRegex("^cpu:[0-9]+:usage_ratio$", holder: .root, budget: budget)
         #expect(ordinary.reserved == BoundedRegex.smallBudget)
         #expect(ordinary.matches("cpu:3:usage_ratio"))
         // What dies gives its reservation back.
         held.removeAll()
         #expect(budget.reserved.large == 0)
         #expect(budget.reserved.total == BoundedRegex.smallBudget)
-        #expect(throws: Never.self) { try BoundedRegex(Self.large(99), budget: budget) }
+        #expect(throws: Never.self) { try BoundedRegex(Self.large(99), holder: .root, budget: budget) }
     }
 
     @Test func allLivePatternsTogetherAreCapped() throws {
@@ -120,7 +120,7 @@ import Testing
         var refusal: BoundedRegex.CompileError?
         for n in 0..<100 {
             do {
-                held.append(try BoundedRegex("^app:svc\(n):[a-z_]+$", budget: budget))
+                held.append(try BoundedRegex("^app:svc\(n):[a-z_]+$", holder: .root, budget: budget))
             } catch {
                 refusal = error
                 break
@@ -132,7 +132,7 @@ import Testing
         #expect(refused.description.hasPrefix("regular expression"))
         #expect(refused.description.contains("all live regular expressions may reserve is spent"))
         held.removeLast()
-        #expect(throws: Never.self) { try BoundedRegex("^app:again$", budget: budget) }
+        #expect(throws: Never.self) { try BoundedRegex("^app:again$", holder: .root, budget: budget) }
     }
 
     @Test func aWrongPatternGivesItsReservationBack() {
@@ -142,5 +142,73 @@ import Testing
         }
         #expect(budget.reserved.total == 0)
         #expect(budget.reserved.large == 0)
+    }
+
+    @Test func oneUserCannotSpendWhatRootAndTheOthersNeed() throws {
+        // Third attack: one ordinary user filled all 32 MiB with 508 aggregates, and root's
+        // creates, monitors.d and every reader's query were refused.
+        let budget = BoundedRegex.Budget(total: 32 << 20, large: 8 << 20)
+        var held: [BoundedRegex] = []
+        var refusal: BoundedRegex.CompileError?
+        for n in 0..<200 {
+            do {
+                held.append(try BoundedRegex("^app:nf:\(n)$", holder: .user(65534), budget: budget))
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        // 4 MiB at 64 KiB each: 64 patterns, then the uid's own quota (429), not the daemon's.
+        #expect(held.count == 64)
+        let refused = try #require(refusal)
+        #expect(refused.budgetSpent && refused.quota)
+        #expect(refused.description.contains("uid 65534's regular expressions hold 4096 KiB"))
+        #expect(budget.reserved(byUser: 65534) == 4 << 20)
+        // Root, another uid and a request still compile.
+        #expect(throws: Never.self) { try BoundedRegex("^app:root$", holder: .root, budget: budget) }
+        #expect(throws: Never.self) { try BoundedRegex("^app:other$", holder: .user(1000), budget: budget) }
+        #expect(throws: Never.self) { try BoundedRegex("cpu", holder: .request, budget: budget) }
+        // Two large patterns per uid.
+        #expect(throws: Never.self) { try BoundedRegex(RegexBudgetTests.large(1), holder: .user(1000), budget: budget) }
+        held.append(try BoundedRegex(RegexBudgetTests.large(2), holder: .user(1001), budget: budget))
+        held.append(try BoundedRegex(RegexBudgetTests.large(3), holder: .user(1001), budget: budget))
+        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex(RegexBudgetTests.large(4), holder: .user(1001), budget: budget) }
+        held.removeAll()
+        #expect(budget.reserved(byUser: 65534) == 0)
+        #expect(budget.reserved.total == 0)
+    }
+
+    @Test func usersTogetherAndRequestsHaveSharesToo() throws {
+        let budget = BoundedRegex.Budget(total: 32 << 20, large: 8 << 20)
+        var held: [BoundedRegex] = []
+        // Five uids at their 4 MiB: the fourth fills what all uids may hold (16 MiB) …
+        var refusal: BoundedRegex.CompileError?
+        outer: for uid in 2000..<2005 {
+            for n in 0..<64 {
+                do {
+                    held.append(try BoundedRegex("^u\(uid):\(n)$", holder: .user(uid), budget: budget))
+                } catch {
+                    refusal = error
+                    break outer
+                }
+            }
+        }
+        #expect(held.count == 256)
+        let refused = try #require(refusal)
+        #expect(refused.budgetSpent && !refused.quota)
+        #expect(refused.description.contains("uids other than root hold all they may together"))
+        // … and requests have their own 8 MiB, root the rest.
+        for n in 0..<128 { held.append(try BoundedRegex("^q\(n)$", holder: .request, budget: budget)) }
+        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex("^q-over$", holder: .request, budget: budget) }
+        for n in 0..<128 { held.append(try BoundedRegex("^r\(n)$", holder: .root, budget: budget)) }
+        #expect(budget.reserved.total == 32 << 20)
+    }
+
+    @Test func sharedPatternsAreSharedWithinAHolderOnly() throws {
+        let a = try BoundedRegex.shared("^shared-within:x$", holder: .user(3000))
+        let b = try BoundedRegex.shared("^shared-within:x$", holder: .user(3000))
+        let c = try BoundedRegex.shared("^shared-within:x$", holder: .user(3001))
+        #expect(a === b)
+        #expect(a !== c)
     }
 }
