@@ -339,6 +339,8 @@ public struct APIRouter: HTTPHandler {
         guard removed else {
             throw Failure(status: 404, code: .unknownStatistic, message: "no pushed statistic \(key.text)")
         }
+        // Its history goes with it: a key deleted and pushed again starts afresh.
+        context.history?.forget(key.text)
         return HTTPResponse(status: 204, body: [])
     }
 
