@@ -10,6 +10,7 @@ public struct StormLimiter: Sendable {
     public var summarySeconds: Double
 
     private var buckets: [Int: Bucket] = [:]
+    private var users: [Int: Bucket] = [:]
     private var global: Bucket
     private var held = 0
     private var heldMonitors = Set<Int>()
@@ -34,22 +35,35 @@ public struct StormLimiter: Sendable {
         global = Bucket(tokens: Double(maximumPerSecond), time: -Double.infinity)
     }
 
-    /// Whether monitor `monitor` may log a raise at `now`; counts it as held back when not.
-    public mutating func admit(_ monitor: Int, now: Double) -> Bool {
+    /// What the monitors of one uid other than root may log together a second.
+    public var perUserPerSecond: Double { max(1, Double(maximumPerSecond) / 50) }
+
+    /// Whether monitor `monitor` (of uid `owner`) may log a raise at `now`; counts it as held
+    /// back when not.
+    public mutating func admit(_ monitor: Int, owner: Int = 0, now: Double) -> Bool {
         let capacity = Double(perMonitorPerMinute)
         var bucket = buckets[monitor] ?? Bucket(tokens: capacity, time: now)
         bucket.refill(now: now, capacity: capacity, perSecond: capacity / 60)
         global.refill(now: now, capacity: Double(maximumPerSecond), perSecond: Double(maximumPerSecond))
-        let admitted = bucket.tokens >= 1 && global.tokens >= 1
+        var user: Bucket?
+        if owner != 0 {
+            let rate = perUserPerSecond
+            var own = users[owner] ?? Bucket(tokens: rate * 10, time: now)
+            own.refill(now: now, capacity: rate * 10, perSecond: rate)
+            user = own
+        }
+        let admitted = bucket.tokens >= 1 && global.tokens >= 1 && (user?.tokens ?? 1) >= 1
         if admitted {
             bucket.tokens -= 1
             global.tokens -= 1
+            user?.tokens -= 1
         } else {
             if held == 0 { heldSince = now }
             held += 1
             heldMonitors.insert(monitor)
         }
         buckets[monitor] = bucket
+        if let user { users[owner] = user }
         return admitted
     }
 
@@ -66,6 +80,8 @@ public struct StormLimiter: Sendable {
             lastPrune = now
             let capacity = Double(perMonitorPerMinute)
             buckets = buckets.filter { _, bucket in bucket.tokens + (now - bucket.time) * capacity / 60 < capacity }
+            let rate = perUserPerSecond
+            users = users.filter { _, bucket in bucket.tokens + (now - bucket.time) * rate < rate * 10 }
         }
         guard held > 0, now - lastSummary >= summarySeconds else { return nil }
         defer {

@@ -55,7 +55,7 @@ extension MonitorEngine {
                     core.slots[index].lastLogged = transition.time
                     // Held back by the storm limits: counted into the summary. A raise held
                     // back leaves nothing for its cancel to end, so that cancel is held too.
-                    guard core.storm.admit(index, now: now) else {
+                    guard core.storm.admit(index, owner: core.definitions.owner(index), now: now) else {
                         if !repeated { core.slots[index].loggedRaised = false }
                         continue
                     }
@@ -68,10 +68,10 @@ extension MonitorEngine {
                     mark.reported = mark.extreme
                     core.kinds[side] = .watermark(mark)
                     core.slots[index].lastLogged = transition.time
-                    guard core.storm.admit(index, now: now) else { continue }
+                    guard core.storm.admit(index, owner: core.definitions.owner(index), now: now) else { continue }
                     events.append(builder.watermark(eventDefinition(index, core), value: mark.extreme, previous: previous, time: transition.time))
                 case .noData:
-                    guard !paused, core.storm.admit(index, now: now) else { continue }
+                    guard !paused, core.storm.admit(index, owner: core.definitions.owner(index), now: now) else { continue }
                     events.append(builder.noData(eventDefinition(index, core), time: transition.time))
                 case .dataBack:
                     guard !paused, let raised = core.staleness[index]?.noDataEvent, raised > 0 else { continue }
