@@ -99,7 +99,9 @@ extension MonitorEngine {
             return answer
         }
         defer { selections.keep(only: Set(answered.keys)) }
-        for index in MonitorEngine.rotated(Array(core.aggregates.keys), by: round) {
+        let aggregateOrder = MonitorEngine.rotated(Array(core.aggregates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
+        let templateOrder = MonitorEngine.rotated(Array(core.templates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
+        for index in aggregateOrder {
             guard var members = core.aggregates[index] else { continue }
             guard let handles = selected(by: members.selector)?.map(\.handle) else { continue }
             if handles != members.handles {
@@ -115,7 +117,7 @@ extension MonitorEngine {
         var retiringEvents: [EventRecord] = []
         // Monitors by owner, counted on the first instance a non-root template would add.
         var owned: [Int: Int] = [:]
-        for index in MonitorEngine.rotated(Array(core.templates.keys), by: round) {
+        for index in templateOrder {
             guard var template = core.templates[index], let definition = core.definitions[index],
                 let selection = selected(by: template.selector)
             else { continue }
@@ -169,12 +171,16 @@ extension MonitorEngine {
         }
     }
 
-    /// `keys` in their order (of indexes), started at `round` modulo their number.
-    static func rotated(_ keys: [Int], by round: Int) -> [Int] {
-        guard !keys.isEmpty else { return keys }
+    /// `keys` in their order (of indexes), those `rootFirst` says are root's first, then the
+    /// others started at `round` modulo their number: a uid's costly selectors once kept root's
+    /// aggregate at 0 members for 69 s (issue 22, third attack).
+    static func rotated(_ keys: [Int], by round: Int, rootFirst: (Int) -> Bool = { _ in false }) -> [Int] {
         let sorted = keys.sorted()
-        let start = Int(UInt(bitPattern: round) % UInt(sorted.count))
-        return Array(sorted[start...] + sorted[..<start])
+        let root = sorted.filter(rootFirst)
+        let others = sorted.filter { !rootFirst($0) }
+        guard !others.isEmpty else { return root }
+        let start = Int(UInt(bitPattern: round) % UInt(others.count))
+        return root + others[start...] + others[..<start]
     }
 
     /// How many statistics a selection target selects now, and a warning when it selects none:

@@ -65,6 +65,11 @@ import Testing
         #expect(MonitorEngine.rotated([5, 1, 3], by: 5) == [5, 1, 3])
         #expect(MonitorEngine.rotated([], by: 3) == [])
         #expect(MonitorEngine.rotated([7], by: Int.min) == [7])
+        // Root's selectors first, whatever the round; the others rotate behind them.
+        let root: (Int) -> Bool = { $0 < 3 }
+        #expect(MonitorEngine.rotated([9, 1, 8, 2, 7], by: 1, rootFirst: root) == [1, 2, 8, 9, 7])
+        #expect(MonitorEngine.rotated([9, 1, 8, 2, 7], by: 2, rootFirst: root) == [1, 2, 9, 7, 8])
+        #expect(MonitorEngine.rotated([1, 2], by: 5, rootFirst: root) == [1, 2])
     }
 }
 
