@@ -119,7 +119,7 @@ final class SelfLimitsService: Service {
         var reasons: [String] = []
         if measured.steady > cpuLimit {
             reasons.append(
-                "CPU \(rounded(measured.steady)) % of a core (steady load, over about a minute, without the API's changes to monitors) > limit \(cpuLimit) %")
+                "CPU \(rounded(measured.steady)) % of a core (steady load, over about a minute, without root's changes to monitors) > limit \(cpuLimit) %")
         }
         if memoryMB > Double(memoryLimit) {
             reasons.append("RSS \(rounded(memoryMB)) MB > limit \(memoryLimit) MB (\(use); raise limits.memoryMB or remove monitors)")
