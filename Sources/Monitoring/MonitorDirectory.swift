@@ -21,7 +21,7 @@ struct MonitorDirectory {
         static let instance = Flags(rawValue: 8)
     }
 
-    private var ids: [String] = []
+    private var ids: [CompactID] = []
     private var owners: [Int32] = []
     private var keys: [Int32] = []
     private var rates: [Int32] = []
@@ -44,7 +44,7 @@ struct MonitorDirectory {
     var occupied: [Int] { flags.indices.filter { flags[$0].contains(.occupied) } }
 
     func contains(_ index: Int) -> Bool { index < flags.count && flags[index].contains(.occupied) }
-    func id(_ index: Int) -> String { ids[index] }
+    func id(_ index: Int) -> String { ids[index].text }
     func owner(_ index: Int) -> Int { Int(owners[index]) }
     func rate(_ index: Int) -> Double { rateValues[rates[index]] }
     func has(_ flag: Flags, _ index: Int) -> Bool { index < flags.count && flags[index].contains(flag) }
@@ -59,7 +59,7 @@ struct MonitorDirectory {
     subscript(index: Int) -> MonitorDefinition? {
         guard contains(index) else { return nil }
         if flags[index].contains(.instance) { return instances[index]?.definition }
-        return cache.definition(index, id: ids[index])
+        return cache.definition(index, id: ids[index].text)
     }
 
     /// Puts a definition in a slot (appending when the slot is the next one).
@@ -71,13 +71,13 @@ struct MonitorDirectory {
         let key = definition.key.map { keyTexts.number(for: $0.text) } ?? -1
         let rate = rateValues.number(for: definition.rate)
         if index == ids.count {
-            ids.append(definition.id)
+            ids.append(CompactID(definition.id))
             owners.append(Int32(truncatingIfNeeded: definition.owner))
             keys.append(key)
             rates.append(rate)
             flags.append(flag)
         } else {
-            ids[index] = definition.id
+            ids[index] = CompactID(definition.id)
             owners[index] = Int32(truncatingIfNeeded: definition.owner)
             keys[index] = key
             rates[index] = rate
@@ -88,7 +88,7 @@ struct MonitorDirectory {
 
     mutating func clear(_ index: Int) {
         guard contains(index) else { return }
-        ids[index] = ""
+        ids[index] = .text("")
         flags[index] = []
         instances[index] = nil
         cache.forget(index)

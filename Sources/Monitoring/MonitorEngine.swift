@@ -35,7 +35,7 @@ public final class MonitorEngine: Sendable {
         var settings = DenseTable<SlotSettings>()
         /// The event that raised each raised monitor (what its `canceled` event cancels).
         var lastRaiseEvent: [Int: Int64] = [:]
-        var indexByID: [String: Int] = [:]
+        var indexByID = IDIndex()
         var free: [Int] = []
         var groups: [Double: Group] = [:]
         var captures: [Int: [CapturedReading]] = [:]
@@ -191,13 +191,13 @@ public final class MonitorEngine: Sendable {
         core.withLock { core in
             let slots = core.slots.capacity * MemoryLayout<ThresholdSlot>.stride
             let directory = core.definitions.count * MonitorEngine.directoryBytes
-            let index = core.indexByID.capacity * (MemoryLayout<String>.stride + MemoryLayout<Int>.stride)
+            let index = core.indexByID.approximateBytes
             return slots + directory + index
         }
     }
 
-    /// A directory entry: the id (a UUID's text on the heap), owner, key, rate and flags.
-    static let directoryBytes = 16 + 48 + 4 + 4 + 4 + 1
+    /// A directory entry: the id (a UUID in 16 bytes inline), owner, key, rate and flags.
+    static let directoryBytes = MemoryLayout<CompactID>.stride + 4 + 4 + 4 + 1
 
     // MARK: - Storage failures
 
