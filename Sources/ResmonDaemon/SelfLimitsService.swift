@@ -132,11 +132,14 @@ final class SelfLimitsService: Service {
     }
 
     /// What uses the memory, for the memory limit's answer: the monitors (estimated from their
-    /// tables), the statistics in the sample table, and history's archives.
+    /// tables), the statistics in the sample table, history's archives, and what live regular
+    /// expressions may take (their reservations: docs/API.md, "Regular expressions").
     private func memoryUse() -> String {
         func megabytes(_ bytes: Int) -> String { "\((Double(bytes) / 1_048_576 * 10).rounded() / 10) MB" }
+        let patterns = BoundedRegex.budget.reserved.total
         return "monitors ≈ \(megabytes(engine.approximateBytes)) for \(engine.count), "
-            + "history \(megabytes(history.storageBytes)) for \(history.count) statistics, \(table.count) statistics sampled"
+            + "history \(megabytes(history.storageBytes)) for \(history.count) statistics, \(table.count) statistics sampled, "
+            + "regular expressions up to \(megabytes(Int(patterns))) reserved"
     }
 
     /// At the first check (15 s after start by default) start-up is over: the pages only it
