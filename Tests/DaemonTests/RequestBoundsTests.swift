@@ -7,7 +7,9 @@ import Testing
 /// ~100 s over 10,000 events, and 250 `where` patterns 4 s per statistics query. Each is
 /// linear, but their number was not bounded: one request now brings at most 16 patterns.
 @Suite struct RequestBoundsTests {
-    static let costly = #"[\\p{Any}]{1,30}\\pL{30}zN"#
+    /// Costly to search (RE2's automaton tracks 200 positions) yet within an ordinary pattern's
+    /// memory, so that sixteen fit the requests' share of the regular-expression budget.
+    static let costly = #".{1,200}zN"#
 
     @Test func aRequestWithTooManyPatternsIsRefusedAndSixteenAreServed() throws {
         let daemon = try DaemonHarness()
@@ -20,7 +22,7 @@ import Testing
         let served = try daemon.client.send("GET", "/v1/events", query: [("filter", terms.dropLast().joined(separator: " || "))])
         #expect(served.status == 200, "\(String(decoding: served.body, as: UTF8.self))")
 
-        let conditions = (0..<17).map { ("where", "statistic~\($0)" + #"[\p{Any}]{1,30}\pL{30}zN"#) }
+        let conditions = (0..<17).map { ("where", "statistic~\($0)" + #".{1,200}zN"#) }
         let statistics = try daemon.client.send("GET", "/v1/statistics", query: conditions)
         let statisticsText = String(decoding: statistics.body, as: UTF8.self)
         #expect(
@@ -45,9 +47,11 @@ extension RequestBoundsTests {
         let daemon = try DaemonHarness()
         let resource = String(repeating: "r", count: 190)
         for index in 0..<10_000 { _ = try daemon.client.push("app:\(resource)\(index):v", value: 1) }
-        let costly = #"[\p{Any}]{1,30}\pL{30}zN"#
+        // ~600 µs a search of a 200-byte resource (measured with RE2 at an ordinary pattern's
+        // budget); the digit goes last, where RE2 cannot skip ahead to it.
+        let costly = #"(.{1,100}){2}zN"#
         // Each `!~` holds (nothing matches), so every statistic meets all sixteen patterns.
-        let query = [("match", "^app:")] + (0..<15).map { ("where", "resource!~\($0)" + costly) }
+        let query = [("match", "^app:")] + (0..<15).map { ("where", "resource!~" + costly + "\($0)") }
         let patient = ResmonClient(socketPath: daemon.socket, timeoutMilliseconds: 300_000)
         let started = Date()
         let answer = try patient.send("GET", "/v1/statistics", query: query)
