@@ -91,6 +91,7 @@ static void read_peer(struct MHD_Connection *connection, struct rs_connection *s
 static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connection *connection,
                                const char *url, const char *method, struct rs_connection *state) {
     struct rs_pairs headers = {0};
+    struct rs_stream_slot slot = {.server = server, .connection = connection};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_pair, &headers);
 
     rs_http_request request = {
@@ -108,6 +109,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         .peer_uid = state->uid,
         .peer_gid = state->gid,
         .peer_pid = state->pid,
+        .stream_slot = state->malformed ? NULL : &slot,
     };
     rs_http_response reply = {.status = 500, .content_type = "application/json"};
     server->handler(&request, &reply, server->context);
@@ -119,6 +121,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         free(reply.body);
         rs_stream *stream = reply.stream; /* the reference the handler handed over */
         rs_stream_attach(stream, connection);
+        rs_track_stream(server, connection, stream);
         response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, rs_stream_read, stream, rs_stream_done);
         if (!response) {
             rs_stream_done(stream);
@@ -261,6 +264,12 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     unsigned per_address = transport ? limits->connections_per_address : 0u;
     server->crowded_address = per_address - per_address / 4;
     server->per_address = per_address;
+    /* Streams never take more than half of the listener's (or an address's) connections: the
+     * rest stay for ordinary requests, since a stream is an answer no newcomer can displace. */
+    unsigned streams_per_peer = limits->streams_per_peer;
+    if (per_address && streams_per_peer > per_address / 2) streams_per_peer = per_address / 2;
+    server->streams_per_peer = streams_per_peer;
+    server->max_streams = limits->max_streams < limits->connection_limit / 2 ? limits->max_streams : limits->connection_limit / 2;
     pthread_mutex_init(&server->lock, NULL);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);

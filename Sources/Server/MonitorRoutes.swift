@@ -222,6 +222,9 @@ struct MonitorRoutes {
                 return value
             } ?? 15
         let filter = try MonitorRoutes.filter(request, now: EventFilter.now())
+        if let refusal = request.streamSlot?.claim() {
+            throw APIRouter.Failure(status: refusal.status, code: refusal.status == 429 ? .quota : .busy, message: refusal.message)
+        }
         let stream: ServerStream
         do {
             stream = try hub.open(after: after, filter: filter, heartbeat: heartbeat)
