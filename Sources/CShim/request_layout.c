@@ -16,6 +16,15 @@
  * overwrote) before the version, and each header line starts one or two bytes (the CR LF it
  * overwrote) after the previous one ends. A gap means a NUL, or a line folded onto the previous one
  * (which libmicrohttpd copies elsewhere): both are refused. */
+/* A header name is a token (RFC 9110 §5.1, §5.6.2): libmicrohttpd 0.9.75 keeps whitespace before
+ * the colon in the name, so "Transfer-Encoding : chunked" was no Transfer-Encoding to it, while a
+ * proxy in front may take it for one (RFC 9112 §5.1 requires 400). */
+static int is_token_byte(unsigned char byte) {
+    if (byte >= '0' && byte <= '9') return 1;
+    if ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z') return 1;
+    return byte && strchr("!#$%&'*+-.^_`|~", byte) != NULL;
+}
+
 struct rs_layout {
     uintptr_t end; /* where the previous string ends in the read buffer */
     const char *problem;
@@ -32,6 +41,17 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
         if (*(const char *)byte != ' ' && *(const char *)byte != '\t') spacing = 0;
     if (!line_start || !spacing) {
         layout->problem = "a header line contains a NUL byte or is folded onto the previous line";
+        return MHD_NO;
+    }
+    for (size_t index = 0; index < key_size; index++) {
+        if (!is_token_byte((unsigned char)key[index])) {
+            layout->problem = "a header name holds whitespace or a byte that is not a token character: no whitespace may come "
+                              "between a header name and its colon (RFC 9112 section 5.1)";
+            return MHD_NO;
+        }
+    }
+    if (key_size == 0) {
+        layout->problem = "a header line has no name before its colon";
         return MHD_NO;
     }
     layout->end = at + value_size;
