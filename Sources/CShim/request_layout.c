@@ -54,6 +54,15 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
         layout->problem = "a header line has no name before its colon";
         return MHD_NO;
     }
+    /* A value holds visible bytes, spaces and tabs (RFC 9110 §5.5): a control byte passed on to a
+     * log or a proxy could end a line or rewrite a terminal there. */
+    for (size_t index = 0; index < value_size; index++) {
+        unsigned char byte = (unsigned char)value[index];
+        if ((byte < 0x20 && byte != '\t') || byte == 0x7F) {
+            layout->problem = "a header value holds a control byte (0x01 to 0x1F other than tab, or 0x7F)";
+            return MHD_NO;
+        }
+    }
     layout->end = at + value_size;
     return MHD_YES;
 }
