@@ -187,7 +187,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             return MHD_NO;
         }
         state->malformed = rs_request_layout_problem(connection, method, version, state->target);
-        if (!state->malformed) state->malformed = rs_request_framing_problem(connection);
+        if (!state->malformed) state->malformed = rs_request_framing_problem(connection, version);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
         if (state->malformed) {

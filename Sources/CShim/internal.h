@@ -26,9 +26,10 @@ const char *rs_request_layout_problem(struct MHD_Connection *connection, const c
                                       const char *target);
 
 /* Why the request's Transfer-Encoding and Content-Length lines do not frame its body
- * unambiguously (both given, a coding other than chunked, one given twice), or NULL
+ * unambiguously (both given, a coding other than chunked, one given twice, a coding in
+ * HTTP/1.0), or NULL
  * (request_layout.c). */
-const char *rs_request_framing_problem(struct MHD_Connection *connection);
+const char *rs_request_framing_problem(struct MHD_Connection *connection, const char *version);
 
 /* Whether a request's line and headers leave too little of its connection's pool_bytes for
  * libmicrohttpd to build an answer; then the 431 answer written to the socket directly, after

@@ -109,9 +109,13 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-const char *rs_request_framing_problem(struct MHD_Connection *connection) {
+const char *rs_request_framing_problem(struct MHD_Connection *connection, const char *version) {
     struct rs_framing framing = {0};
     MHD_get_connection_values_n(connection, MHD_HEADER_KIND, count_framing, &framing);
+    /* HTTP/1.0 has no transfer codings (RFC 9112 §6.1): a 1.0 intermediary would read the chunks
+     * as something else. */
+    if (framing.encodings && version && strcmp(version, MHD_HTTP_VERSION_1_1) != 0)
+        return "Transfer-Encoding is not defined in HTTP/1.0: send the body with Content-Length (RFC 9112 section 6.1)";
     if (framing.encodings && framing.lengths)
         return "the request has both Transfer-Encoding and Content-Length, so its length is ambiguous (RFC 9112 section 6.1)";
     if (framing.encodings > 1) return "Transfer-Encoding is given more than once: send one, chunked";
