@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <linux/tcp.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <time.h>
@@ -55,6 +56,8 @@ struct rs_tracked {
     long uid;          /* the peer's uid (Unix socket), else -1 */
     int streaming;     /* its request holds a claim among the event streams: 1 counted, 2 root's (Unix socket) */
     rs_stream *stream; /* the stream its answer serves (a reference), or NULL */
+    int served;        /* a request on it has been answered: it may wait idle, kept alive */
+    uint64_t received; /* bytes received (TCP) when it started waiting for this request */
 };
 
 #define RS_SLOW_MILLISECONDS 1000u
@@ -63,6 +66,15 @@ static uint64_t monotonic_milliseconds(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* Bytes the connection has received so far (TCP), or 0. */
+static uint64_t bytes_received(int fd) {
+    struct tcp_info info;
+    socklen_t length = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return 0;
+    return length >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received ? info.tcpi_bytes_received : 0;
 }
 
 static int same_address(const struct rs_tracked *a, const struct rs_tracked *b) {
@@ -225,6 +237,8 @@ void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *co
         tracked->streaming = 0;
         ended = tracked->stream;
         tracked->stream = NULL;
+        tracked->served = 1;
+        if (server->transport) tracked->received = bytes_received(tracked->fd);
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;
     } else if (receiving == RS_BODY) {
@@ -319,6 +333,27 @@ static int peer_gone(int fd) {
     return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* Under the lock, for a connection whose line and headers missed their deadline: whether the
+ * client sent part of a request, so that it is owed an answer rather than a silent close (an
+ * idle kept-alive connection, or one that sent nothing, is closed without one, RFC 9112 §9.6).
+ * A line that ends with a bare CR never ends for libmicrohttpd, which waits for its LF: the
+ * answer says so. Over TCP the socket's byte count tells; on the Unix socket, a connection that
+ * was never answered is. */
+static void answer_late_head(const struct rs_http_server *server, struct rs_tracked *tracked) {
+    if (tracked->receiving != RS_HEADERS) return;
+    if (server->transport ? bytes_received(tracked->fd) <= tracked->received : tracked->served) return;
+    char body[400], answer[600];
+    int body_length = snprintf(body, sizeof body,
+                               "{\"error\":{\"code\":\"bad_request\",\"message\":\"the request line and headers did not "
+                               "end within %llu s (http.headerSeconds): each line ends with CR LF, a bare CR ends none, "
+                               "and the headers end with an empty line\"}}",
+                               (unsigned long long)(server->header_milliseconds / 1000u));
+    int length = snprintf(answer, sizeof answer,
+                          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                          "Connection: close\r\n\r\n%s", body_length, body);
+    if (length > 0 && (size_t)length < sizeof answer) (void)send(tracked->fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 void *rs_sweep(void *cls) {
     struct rs_http_server *server = cls;
     pthread_setname_np(pthread_self(), server->transport ? "resmond.tcp-dl" : "resmond.unix-dl");
@@ -327,6 +362,7 @@ void *rs_sweep(void *cls) {
         uint64_t now = monotonic_milliseconds();
         for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
             if (tracked->receiving && !tracked->cut && tracked->fd >= 0 && now >= tracked->deadline) {
+                answer_late_head(server, tracked);
                 shutdown(tracked->fd, SHUT_RDWR);
                 tracked->cut = 1;
             }
