@@ -17,8 +17,10 @@
 /* ---------------------------------------------------------------- HTTP server */
 
 /* Each connection's memory for its request's line and headers and its answer's header lines
- * (libmicrohttpd's default, set so that request_layout.c knows it). */
-#define RS_POOL_BYTES (32u * 1024u)
+ * (set so that request_layout.c knows it). Over 32 KiB, libmicrohttpd maps it on its own, zeroed
+ * (and zeroes it again between requests), so the bytes it has buffered end at the first NUL:
+ * rs_request_prescan relies on that. Page-sized: libmicrohttpd rounds the mapping up. */
+#define RS_POOL_BYTES (36u * 1024u)
 
 struct rs_connection {
     char *target; /* the request target as sent: path and query, not decoded */
@@ -43,6 +45,7 @@ static void *request_started(void *cls, const char *uri, struct MHD_Connection *
     (void)cls; (void)connection;
     struct rs_connection *state = calloc(1, sizeof *state);
     if (state && uri) state->target = strdup(uri);
+    if (state && uri) state->malformed = rs_request_prescan((char *)uri);
     char *query = uri ? strchr(uri, '?') : NULL;
     if (query && state && state->target) query[1] = '\0';
     return state;
@@ -186,7 +189,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             rs_answer_too_large(connection, RS_POOL_BYTES);
             return MHD_NO;
         }
-        state->malformed = rs_request_layout_problem(connection, method, version, state->target);
+        if (!state->malformed) state->malformed = rs_request_layout_problem(connection, method, version, state->target);
         if (!state->malformed) state->malformed = rs_request_framing_problem(connection, version);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;

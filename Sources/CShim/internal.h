@@ -31,6 +31,13 @@ const char *rs_request_layout_problem(struct MHD_Connection *connection, const c
  * (request_layout.c). */
 const char *rs_request_framing_problem(struct MHD_Connection *connection, const char *version);
 
+/* Called with the request target in libmicrohttpd's read buffer as its request line is parsed,
+ * before it parses the headers: why a Content-Length, or the first chunk's size line, already
+ * buffered would make libmicrohttpd answer on its own (twice over, or an HTML 500), or NULL. The
+ * header is then renamed in place, so that libmicrohttpd frames no body and the handler answers
+ * (request_layout.c). */
+const char *rs_request_prescan(char *uri);
+
 /* Whether a request's line and headers leave too little of its connection's pool_bytes for
  * libmicrohttpd to build an answer; then the 431 answer written to the socket directly, after
  * which the handler returns MHD_NO to close the connection (request_layout.c). */

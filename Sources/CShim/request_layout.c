@@ -125,6 +125,70 @@ const char *rs_request_framing_problem(struct MHD_Connection *connection, const 
     return NULL;
 }
 
+/* libmicrohttpd 0.9.75 answers a Content-Length that is not digits ("0, 0", "+0", "-1") with its
+ * own HTML 400 while it parses the headers, then carries on as if they were fine and sends the
+ * answer's status line and headers a second time; and a chunk-size line longer than its buffer (a
+ * 100 KB chunk extension) gets its HTML 500. Neither reaches the handler. So, as the request line
+ * is parsed, the bytes buffered after it are read here: up to the first NUL, since the pool is
+ * zeroed past them (http.c), and only once the headers' empty line is among them (a head that
+ * trickles in is left to libmicrohttpd). The offending header's first letter is then changed to
+ * 'X', so libmicrohttpd takes it for an unknown header and frames no body, and the handler
+ * answers the problem with the API's JSON 400 and closes the connection. */
+#define RS_CHUNK_LINE_BYTES 4096u
+
+static int is_header(const char *line, size_t length, const char *name) {
+    size_t name_length = strlen(name);
+    return length > name_length && line[name_length] == ':' && strncasecmp(line, name, name_length) == 0;
+}
+
+const char *rs_request_prescan(char *uri) {
+    char *at = uri + strlen(uri);
+    /* The rest of the request line: the version, then the NULs its line end was overwritten with. */
+    if (*at == '\0') at++;
+    at += strlen(at);
+    for (int nul = 0; nul < 2 && *at == '\0'; nul++) at++;
+    char *length_line = NULL, *encoding_line = NULL;
+    int complete = 0;
+    while (*at) {
+        char *end = at;
+        while (*end && *end != '\n') end++;
+        if (!*end) return NULL; /* the head has not all arrived */
+        size_t length = (size_t)(end - at);
+        if (length && at[length - 1] == '\r') length--;
+        if (length == 0) {
+            at = end + 1;
+            complete = 1;
+            break;
+        }
+        if (is_header(at, length, MHD_HTTP_HEADER_CONTENT_LENGTH)) length_line = at;
+        if (is_header(at, length, MHD_HTTP_HEADER_TRANSFER_ENCODING)) encoding_line = at;
+        at = end + 1;
+    }
+    if (!complete) return NULL;
+    if (length_line && !encoding_line) {
+        const char *value = length_line + strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) + 1;
+        while (*value == ' ' || *value == '\t') value++;
+        size_t digits = 0;
+        while (value[digits] >= '0' && value[digits] <= '9') digits++;
+        const char *rest = value + digits;
+        while (*rest == ' ' || *rest == '\t') rest++;
+        if (digits == 0 || digits > 19 || (*rest != '\r' && *rest != '\n')) {
+            length_line[0] = 'X';
+            return "Content-Length is not a decimal number of bytes (digits only: no sign, list or spaces inside)";
+        }
+    }
+    if (encoding_line && !length_line) {
+        /* The body's first chunk-size line, as far as it is buffered. */
+        size_t index = 0;
+        while (index < RS_CHUNK_LINE_BYTES && at[index] && at[index] != '\n') index++;
+        if (index == RS_CHUNK_LINE_BYTES) {
+            encoding_line[0] = 'X';
+            return "a chunk-size line (the size and its extensions) is longer than 4096 bytes";
+        }
+    }
+    return NULL;
+}
+
 /* libmicrohttpd 0.9.75 keeps a request's line and headers, a record for each header and cookie,
  * and a copy of the Cookie header in the connection's memory pool until the answer is sent, and
  * builds the answer's header lines there too. It answers 414 or 431 itself when the request does
