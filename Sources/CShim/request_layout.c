@@ -141,6 +141,17 @@ static int is_header(const char *line, size_t length, const char *name) {
     return length > name_length && line[name_length] == ':' && strncasecmp(line, name, name_length) == 0;
 }
 
+/* Whether a Content-Length line's value is digits (at most 19), spaces or tabs around them. */
+static int is_plain_length(const char *line) {
+    const char *value = line + strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) + 1;
+    while (*value == ' ' || *value == '\t') value++;
+    size_t digits = 0;
+    while (value[digits] >= '0' && value[digits] <= '9') digits++;
+    const char *rest = value + digits;
+    while (*rest == ' ' || *rest == '\t') rest++;
+    return digits > 0 && digits <= 19 && (*rest == '\r' || *rest == '\n');
+}
+
 const char *rs_request_prescan(char *uri) {
     char *at = uri + strlen(uri);
     /* The rest of the request line: the version, then the NULs its line end was overwritten with. */
@@ -148,6 +159,7 @@ const char *rs_request_prescan(char *uri) {
     at += strlen(at);
     for (int nul = 0; nul < 2 && *at == '\0'; nul++) at++;
     char *length_line = NULL, *encoding_line = NULL;
+    int bad_length = 0;
     int complete = 0;
     while (*at) {
         char *end = at;
@@ -160,22 +172,21 @@ const char *rs_request_prescan(char *uri) {
             complete = 1;
             break;
         }
-        if (is_header(at, length, MHD_HTTP_HEADER_CONTENT_LENGTH)) length_line = at;
+        if (is_header(at, length, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+            length_line = at;
+            if (!is_plain_length(at)) bad_length = 1;
+        }
         if (is_header(at, length, MHD_HTTP_HEADER_TRANSFER_ENCODING)) encoding_line = at;
         at = end + 1;
     }
     if (!complete) return NULL;
-    if (length_line && !encoding_line) {
-        const char *value = length_line + strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) + 1;
-        while (*value == ' ' || *value == '\t') value++;
-        size_t digits = 0;
-        while (value[digits] >= '0' && value[digits] <= '9') digits++;
-        const char *rest = value + digits;
-        while (*rest == ' ' || *rest == '\t') rest++;
-        if (digits == 0 || digits > 19 || (*rest != '\r' && *rest != '\n')) {
-            length_line[0] = 'X';
-            return "Content-Length is not a decimal number of bytes (digits only: no sign, list or spaces inside)";
-        }
+    if (bad_length) {
+        /* libmicrohttpd reads the first Content-Length (when there is no Transfer-Encoding):
+         * every one is renamed, and the request refused whatever the others say. */
+        for (char *line = at - 1; line > uri; line--)
+            if (line[-1] == '\0' || line[-1] == '\n')
+                if (is_header(line, strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) + 1, MHD_HTTP_HEADER_CONTENT_LENGTH)) line[0] = 'X';
+        return "Content-Length is not a decimal number of bytes (digits only: no sign, list or spaces inside)";
     }
     if (encoding_line && !length_line) {
         /* The body's first chunk-size line, as far as it is buffered. */

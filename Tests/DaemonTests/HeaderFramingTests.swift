@@ -66,7 +66,7 @@ import Testing
 
     @Test func malformedContentLengthsAreAnsweredOnce() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
-        for value in ["0, 0", "+0", "-1", "1e3", " "] {
+        for value in ["0, 0", "+0", "-1", "1e3", " ", "0\r\nContent-Length: x"] {
             let request = "PUT /v1/statistics/app:a:b HTTP/1.1\r\nHost: x\r\nContent-Length: \(value)\r\n\r\n"
             Self.expectRefused(try Self.exchange(daemon, Array(request.utf8)), named: "Content-Length", "Content-Length: \(value)")
         }
