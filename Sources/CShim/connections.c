@@ -8,6 +8,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <linux/tcp.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -49,6 +53,11 @@ struct rs_tracked {
     unsigned char address[16]; /* the peer's IP address (TCP), address_length bytes of it */
     size_t address_length;
     uint64_t deadline; /* monotonic milliseconds */
+    long uid;          /* the peer's uid (Unix socket), else -1 */
+    int streaming;     /* its request holds a claim among the event streams: 1 counted, 2 root's (Unix socket) */
+    rs_stream *stream; /* the stream its answer serves (a reference), or NULL */
+    int served;        /* a request on it has been answered: it may wait idle, kept alive */
+    uint64_t received; /* bytes received (TCP) when it started waiting for this request */
 };
 
 #define RS_SLOW_MILLISECONDS 1000u
@@ -57,6 +66,15 @@ static uint64_t monotonic_milliseconds(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+/* Bytes the connection has received so far (TCP), or 0. */
+static uint64_t bytes_received(int fd) {
+    struct tcp_info info;
+    socklen_t length = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return 0;
+    return length >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received ? info.tcpi_bytes_received : 0;
 }
 
 static int same_address(const struct rs_tracked *a, const struct rs_tracked *b) {
@@ -144,6 +162,14 @@ static void read_address(struct MHD_Connection *connection, struct rs_tracked *t
     }
 }
 
+static void read_uid(struct rs_tracked *tracked) {
+    struct ucred credentials;
+    socklen_t length = sizeof credentials;
+    tracked->uid = -1;
+    if (tracked->fd >= 0 && getsockopt(tracked->fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0)
+        tracked->uid = credentials.uid;
+}
+
 void rs_connection_notified(void *cls, struct MHD_Connection *connection, void **socket_context,
                             enum MHD_ConnectionNotificationCode code) {
     struct rs_http_server *server = cls;
@@ -160,9 +186,15 @@ void rs_connection_notified(void *cls, struct MHD_Connection *connection, void *
         tracked->receiving = RS_HEADERS;
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;
-        if (server->transport) read_address(connection, tracked);
+        if (server->transport) {
+            read_address(connection, tracked);
+            tracked->uid = -1;
+        } else {
+            read_uid(tracked);
+        }
         pthread_mutex_lock(&server->lock);
         server->count++;
+        if (server->count > server->peak) server->peak = server->count;
         if (make_room(server, tracked) && tracked->fd >= 0) {
             shutdown(tracked->fd, SHUT_RDWR);
             tracked->cut = 1;
@@ -182,7 +214,9 @@ void rs_connection_notified(void *cls, struct MHD_Connection *connection, void *
     else server->tracked = tracked->next;
     if (tracked->next) tracked->next->previous = tracked->previous;
     server->count--;
+    if (tracked->streaming) server->streams_ended = 1;
     pthread_mutex_unlock(&server->lock);
+    if (tracked->stream) rs_stream_release(tracked->stream);
     free(tracked);
     *socket_context = NULL;
 }
@@ -196,13 +230,128 @@ void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *co
     struct rs_tracked *tracked = info->socket_context;
     pthread_mutex_lock(&server->lock);
     tracked->receiving = receiving;
+    rs_stream *ended = NULL;
     if (receiving == RS_HEADERS) {
+        /* The request is over: so is its claim among the streams. */
+        if (tracked->streaming) server->streams_ended = 1;
+        tracked->streaming = 0;
+        ended = tracked->stream;
+        tracked->stream = NULL;
+        tracked->served = 1;
+        if (server->transport) tracked->received = bytes_received(tracked->fd);
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;
     } else if (receiving == RS_BODY) {
         tracked->deadline = tracked->since + server->request_milliseconds;
     }
     pthread_mutex_unlock(&server->lock);
+    if (ended) rs_stream_release(ended);
+}
+
+/* ---------------------------------------------------------------- event streams' share */
+
+/* An event stream is an answer in progress: the crowding rule above never closes one to make
+ * room. So streams have a share of their own, bounded per peer (a TCP address; on the Unix
+ * socket a uid) and per listener, each at most half of the connections the peer or listener may
+ * hold, so that the rest always stays for ordinary requests. Root's streams on the Unix socket,
+ * the administration path, are neither bounded nor counted. A claim is taken
+ * under the lock, before the stream opens, and given back when its request ends: when the
+ * connection closes, which the sweeper hastens once the peer is gone (a suspended stream's
+ * socket is not watched by libmicrohttpd until the next heartbeat). */
+static int same_peer(const struct rs_http_server *server, const struct rs_tracked *a, const struct rs_tracked *b) {
+    return server->transport ? same_address(a, b) : a->uid == b->uid;
+}
+
+static void describe_peer(const struct rs_http_server *server, const struct rs_tracked *tracked, char *text, size_t size) {
+    if (!server->transport) {
+        snprintf(text, size, "uid %ld", tracked->uid);
+    } else if (tracked->address_length == 4) {
+        snprintf(text, size, "%u.%u.%u.%u", tracked->address[0], tracked->address[1], tracked->address[2], tracked->address[3]);
+    } else {
+        snprintf(text, size, "this IPv6 address");
+    }
+}
+
+int rs_http_claim_stream(void *stream_slot, char *message) {
+    struct rs_stream_slot *slot = stream_slot;
+    struct rs_http_server *server = slot->server;
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(slot->connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!info || !info->socket_context) {
+        snprintf(message, 256, "this connection is not tracked; no event stream can open on it");
+        return 503;
+    }
+    struct rs_tracked *claimant = info->socket_context;
+    int status = 0;
+    pthread_mutex_lock(&server->lock);
+    unsigned all = 0, peer = 0;
+    for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+        if (tracked->streaming != 1 || tracked == claimant) continue;
+        all++;
+        peer += same_peer(server, tracked, claimant);
+    }
+    char who[64];
+    describe_peer(server, claimant, who, sizeof who);
+    if (claimant->streaming) {
+        status = 0;
+    } else if (!server->transport && claimant->uid == 0) {
+        claimant->streaming = 2; /* root on the administration path: neither limited nor counted */
+    } else if ((!server->transport || claimant->address_length) && peer >= server->streams_per_peer) {
+        status = 429;
+        snprintf(message, 256,
+                 "%s already holds %u event streams, the most one %s may hold on this listener (http.streamsPerAddress); "
+                 "close one first",
+                 who, peer, server->transport ? "address" : "uid other than root");
+    } else if (all >= server->max_streams) {
+        status = 503;
+        snprintf(message, 256,
+                 "this listener already holds %u event streams, the most it may (http.maxStreams); the rest of its "
+                 "connections stay for requests; retry later",
+                 all);
+    } else {
+        claimant->streaming = 1;
+    }
+    pthread_mutex_unlock(&server->lock);
+    return status;
+}
+
+void rs_track_stream(struct rs_http_server *server, struct MHD_Connection *connection, rs_stream *stream) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!info || !info->socket_context) return;
+    struct rs_tracked *tracked = info->socket_context;
+    rs_stream_retain(stream);
+    pthread_mutex_lock(&server->lock);
+    rs_stream *previous = tracked->stream;
+    tracked->stream = stream;
+    pthread_mutex_unlock(&server->lock);
+    if (previous) rs_stream_release(previous);
+}
+
+/* Whether the peer of a connection has closed it or reset it (bytes it sent count as alive). */
+static int peer_gone(int fd) {
+    char byte;
+    ssize_t count = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Under the lock, for a connection whose line and headers missed their deadline: whether the
+ * client sent part of a request, so that it is owed an answer rather than a silent close (an
+ * idle kept-alive connection, or one that sent nothing, is closed without one, RFC 9112 §9.6).
+ * A line that ends with a bare CR never ends for libmicrohttpd, which waits for its LF: the
+ * answer says so. Over TCP the socket's byte count tells; on the Unix socket, a connection that
+ * was never answered is. */
+static void answer_late_head(const struct rs_http_server *server, struct rs_tracked *tracked) {
+    if (tracked->receiving != RS_HEADERS) return;
+    if (server->transport ? bytes_received(tracked->fd) <= tracked->received : tracked->served) return;
+    char body[400], answer[600];
+    int body_length = snprintf(body, sizeof body,
+                               "{\"error\":{\"code\":\"bad_request\",\"message\":\"the request line and headers did not "
+                               "end within %llu s (http.headerSeconds): each line ends with CR LF, a bare CR ends none, "
+                               "and the headers end with an empty line\"}}",
+                               (unsigned long long)(server->header_milliseconds / 1000u));
+    int length = snprintf(answer, sizeof answer,
+                          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                          "Connection: close\r\n\r\n%s", body_length, body);
+    if (length > 0 && (size_t)length < sizeof answer) (void)send(tracked->fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void *rs_sweep(void *cls) {
@@ -213,11 +362,31 @@ void *rs_sweep(void *cls) {
         uint64_t now = monotonic_milliseconds();
         for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
             if (tracked->receiving && !tracked->cut && tracked->fd >= 0 && now >= tracked->deadline) {
+                answer_late_head(server, tracked);
                 shutdown(tracked->fd, SHUT_RDWR);
                 tracked->cut = 1;
             }
         }
+        for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
+            if (tracked->stream && !tracked->cut && tracked->fd >= 0 && peer_gone(tracked->fd)) {
+                shutdown(tracked->fd, SHUT_RDWR);
+                tracked->cut = 1;
+                rs_stream_abort(tracked->stream);
+            }
+        }
         thin_out(server, now);
+        /* Streams' connections, buffers and answers, and a crowd of connections, leave freed
+         * memory in malloc's arenas: give it back once they end (the streams, or 64 connections
+         * since the most), at most once a second, without the lock. */
+        if ((server->streams_ended || server->peak >= server->count + 64u) && now - server->trimmed >= 1000u) {
+            server->streams_ended = 0;
+            server->peak = server->count;
+            server->trimmed = now;
+            pthread_mutex_unlock(&server->lock);
+            malloc_trim(0);
+            pthread_mutex_lock(&server->lock);
+            continue;
+        }
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += 250 * 1000000L;

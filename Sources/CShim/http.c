@@ -17,8 +17,10 @@
 /* ---------------------------------------------------------------- HTTP server */
 
 /* Each connection's memory for its request's line and headers and its answer's header lines
- * (libmicrohttpd's default, set so that request_layout.c knows it). */
-#define RS_POOL_BYTES (32u * 1024u)
+ * (set so that request_layout.c knows it). Over 32 KiB, libmicrohttpd maps it on its own, zeroed
+ * (and zeroes it again between requests), so the bytes it has buffered end at the first NUL:
+ * rs_request_prescan relies on that. Page-sized: libmicrohttpd rounds the mapping up. */
+#define RS_POOL_BYTES (36u * 1024u)
 
 struct rs_connection {
     char *target; /* the request target as sent: path and query, not decoded */
@@ -43,6 +45,7 @@ static void *request_started(void *cls, const char *uri, struct MHD_Connection *
     (void)cls; (void)connection;
     struct rs_connection *state = calloc(1, sizeof *state);
     if (state && uri) state->target = strdup(uri);
+    if (state && uri) state->malformed = rs_request_prescan((char *)uri);
     char *query = uri ? strchr(uri, '?') : NULL;
     if (query && state && state->target) query[1] = '\0';
     return state;
@@ -91,6 +94,7 @@ static void read_peer(struct MHD_Connection *connection, struct rs_connection *s
 static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connection *connection,
                                const char *url, const char *method, struct rs_connection *state) {
     struct rs_pairs headers = {0};
+    struct rs_stream_slot slot = {.server = server, .connection = connection};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_pair, &headers);
 
     rs_http_request request = {
@@ -108,6 +112,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         .peer_uid = state->uid,
         .peer_gid = state->gid,
         .peer_pid = state->pid,
+        .stream_slot = state->malformed ? NULL : &slot,
     };
     rs_http_response reply = {.status = 500, .content_type = "application/json"};
     server->handler(&request, &reply, server->context);
@@ -119,6 +124,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         free(reply.body);
         rs_stream *stream = reply.stream; /* the reference the handler handed over */
         rs_stream_attach(stream, connection);
+        rs_track_stream(server, connection, stream);
         response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, rs_stream_read, stream, rs_stream_done);
         if (!response) {
             rs_stream_done(stream);
@@ -183,8 +189,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
             rs_answer_too_large(connection, RS_POOL_BYTES);
             return MHD_NO;
         }
-        state->malformed = rs_request_layout_problem(connection, method, version, state->target);
-        if (!state->malformed) state->malformed = rs_request_framing_problem(connection);
+        if (!state->malformed) state->malformed = rs_request_layout_problem(connection, method, version, state->target);
+        if (!state->malformed) state->malformed = rs_request_framing_problem(connection, version);
         if (server->transport == 0) read_peer(connection, state);
         else state->uid = state->gid = state->pid = -1;
         if (state->malformed) {
@@ -261,6 +267,12 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     unsigned per_address = transport ? limits->connections_per_address : 0u;
     server->crowded_address = per_address - per_address / 4;
     server->per_address = per_address;
+    /* Streams never take more than half of the listener's (or an address's) connections: the
+     * rest stay for ordinary requests, since a stream is an answer no newcomer can displace. */
+    unsigned streams_per_peer = limits->streams_per_peer;
+    if (per_address && streams_per_peer > per_address / 2) streams_per_peer = per_address / 2;
+    server->streams_per_peer = streams_per_peer;
+    server->max_streams = limits->max_streams < limits->connection_limit / 2 ? limits->max_streams : limits->connection_limit / 2;
     pthread_mutex_init(&server->lock, NULL);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);

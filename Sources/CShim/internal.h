@@ -13,6 +13,9 @@ int rs_fail(char *error, const char *what, const char *detail);
 struct MHD_Connection;
 /* The connection that now serves the stream: a write resumes it while it is suspended. */
 void rs_stream_attach(rs_stream *stream, struct MHD_Connection *connection);
+/* Ends the stream's body with an error at libmicrohttpd's next read, resuming its connection:
+ * the peer is gone. */
+void rs_stream_abort(rs_stream *stream);
 /* libmicrohttpd's content reader and its free callback (which releases the reference). */
 ssize_t rs_stream_read(void *cls, uint64_t position, char *out, size_t maximum);
 void rs_stream_done(void *cls);
@@ -23,9 +26,17 @@ const char *rs_request_layout_problem(struct MHD_Connection *connection, const c
                                       const char *target);
 
 /* Why the request's Transfer-Encoding and Content-Length lines do not frame its body
- * unambiguously (both given, a coding other than chunked, one given twice), or NULL
+ * unambiguously (both given, a coding other than chunked, one given twice, a coding in
+ * HTTP/1.0), or NULL
  * (request_layout.c). */
-const char *rs_request_framing_problem(struct MHD_Connection *connection);
+const char *rs_request_framing_problem(struct MHD_Connection *connection, const char *version);
+
+/* Called with the request target in libmicrohttpd's read buffer as its request line is parsed,
+ * before it parses the headers: why a Content-Length, or the first chunk's size line, already
+ * buffered would make libmicrohttpd answer on its own (twice over, or an HTML 500), or NULL. The
+ * header is then renamed in place, so that libmicrohttpd frames no body and the handler answers
+ * (request_layout.c). */
+const char *rs_request_prescan(char *uri);
 
 /* Whether a request's line and headers leave too little of its connection's pool_bytes for
  * libmicrohttpd to build an answer; then the 431 answer written to the socket directly, after
@@ -49,6 +60,11 @@ struct rs_http_server {
     unsigned crowded;         /* connections from which a newcomer cuts the slowest receiver */
     unsigned crowded_address; /* the same for one address's connections (TCP; 0: no limit) */
     unsigned per_address;     /* one address's limit (TCP; 0: none): past it the newcomer goes */
+    unsigned streams_per_peer; /* event streams one TCP address or non-root uid may hold */
+    unsigned max_streams;      /* event streams the listener may hold */
+    int streams_ended;         /* a stream ended since the sweeper last gave memory back */
+    unsigned peak;             /* the most connections tracked at once since then */
+    uint64_t trimmed;          /* monotonic milliseconds: when the sweeper last did */
     unsigned count;   /* connections tracked */
     unsigned rooms;   /* make_room calls so far (connections.c) */
     pthread_mutex_t lock; /* guards tracked, count, every rs_tracked in it, and stopping */
@@ -67,6 +83,13 @@ void rs_connection_notified(void *cls, struct MHD_Connection *connection, void *
 /* RS_HEADERS when a response is done and the connection waits for the next request, whose
  * deadlines start now; RS_BODY once its headers are in; RS_DONE once it has fully arrived. */
 void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, enum rs_receiving receiving);
+/* What rs_http_claim_stream's slot points to: the request's listener and connection. */
+struct rs_stream_slot {
+    struct rs_http_server *server;
+    struct MHD_Connection *connection;
+};
+/* The stream a granted claim's response serves: the sweeper ends it once the peer is gone. */
+void rs_track_stream(struct rs_http_server *server, struct MHD_Connection *connection, rs_stream *stream);
 /* The deadline thread. */
 void *rs_sweep(void *cls);
 

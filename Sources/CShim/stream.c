@@ -23,7 +23,7 @@ struct rs_stream {
     uint64_t handed;          /* bytes handed to libmicrohttpd so far */
     int partial;              /* the bytes handed over end inside a frame */
     struct MHD_Connection *connection; /* set while a response serves the stream */
-    int suspended, finished, closed;
+    int suspended, finished, closed, aborted;
 };
 
 rs_stream *rs_stream_create(size_t capacity) {
@@ -162,7 +162,9 @@ ssize_t rs_stream_read(void *cls, uint64_t position, char *out, size_t maximum) 
     rs_stream *stream = cls;
     pthread_mutex_lock(&stream->lock);
     ssize_t result;
-    if (stream->length > 0) {
+    if (stream->aborted) {
+        result = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (stream->length > 0) {
         size_t count = stream->length < maximum ? stream->length : maximum;
         const char *bytes = stream->buffer + stream->start;
         size_t frame_end = count;
@@ -198,6 +200,13 @@ void rs_stream_done(void *cls) {
     stream->suspended = 0;
     pthread_mutex_unlock(&stream->lock);
     rs_stream_release(stream);
+}
+
+void rs_stream_abort(rs_stream *stream) {
+    pthread_mutex_lock(&stream->lock);
+    stream->aborted = 1;
+    stream_wake(stream);
+    pthread_mutex_unlock(&stream->lock);
 }
 
 void rs_stream_attach(rs_stream *stream, struct MHD_Connection *connection) {

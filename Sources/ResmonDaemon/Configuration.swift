@@ -59,6 +59,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var maxConnections = 2048
     /// Open TCP connections one peer address may hold, event streams included.
     public var connectionsPerAddress = 64
+    /// Event streams one TCP address (one Unix-socket uid other than root) may hold.
+    public var streamsPerAddress = 16
+    /// Event streams one listening socket may hold.
+    public var maxStreams = 128
     /// Seconds within which a request's line, headers and body must all have arrived.
     public var requestSeconds = 10
     /// Seconds within which a request's line and headers must have arrived (at most requestSeconds).
@@ -266,7 +270,8 @@ struct Reader {
                 value, "http",
                 allowed: [
                     "socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
-                    "maxConnections", "connectionsPerAddress", "requestSeconds", "headerSeconds"
+                    "maxConnections", "connectionsPerAddress", "requestSeconds", "headerSeconds",
+                    "streamsPerAddress", "maxStreams"
                 ])
             if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
             if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
@@ -284,6 +289,12 @@ struct Reader {
             }
             if let value = http["connectionsPerAddress"] {
                 configuration.connectionsPerAddress = try integer(value, "http.connectionsPerAddress", 1...65536)
+            }
+            if let value = http["streamsPerAddress"] {
+                configuration.streamsPerAddress = try integer(value, "http.streamsPerAddress", 1...65536)
+            }
+            if let value = http["maxStreams"] {
+                configuration.maxStreams = try integer(value, "http.maxStreams", 1...65536)
             }
             if let value = http["requestSeconds"] {
                 configuration.requestSeconds = try integer(value, "http.requestSeconds", 1...3600)

@@ -61,7 +61,8 @@ final class HTTPService: Service {
             descriptor: descriptor, transport: transport, handler: router,
             maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
             connectionLimit: configuration.maxConnections, connectionsPerAddress: configuration.connectionsPerAddress,
-            requestSeconds: configuration.requestSeconds, headerSeconds: configuration.headerSeconds)
+            requestSeconds: configuration.requestSeconds, headerSeconds: configuration.headerSeconds,
+            streamsPerPeer: configuration.streamsPerAddress, maxStreams: configuration.maxStreams)
     }
 
     /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket

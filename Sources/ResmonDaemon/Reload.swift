@@ -31,6 +31,8 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.threads", \.httpThreads),
             RestartOnlyKey("http.maxConnections", \.maxConnections),
             RestartOnlyKey("http.connectionsPerAddress", \.connectionsPerAddress),
+            RestartOnlyKey("http.streamsPerAddress", \.streamsPerAddress),
+            RestartOnlyKey("http.maxStreams", \.maxStreams),
             RestartOnlyKey("http.requestSeconds", \.requestSeconds),
             RestartOnlyKey("http.headerSeconds", \.headerSeconds),
             RestartOnlyKey("http.tokenFile", \.tokenFile),

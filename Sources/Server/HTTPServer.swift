@@ -31,6 +31,9 @@ public struct HTTPRequest: Sendable {
     /// the query), or nil: libmicrohttpd's decoded strings end at a NUL, so `/v1/status%00/x`
     /// would otherwise be served as `/v1/status`.
     public var malformedTarget: String?
+    /// Where an event stream claims its place on the listener (`StreamSlot`); nil when the
+    /// request did not come from a listener (tests) or cannot be trusted.
+    public var streamSlot: StreamSlot?
 
     public init(
         method: String, path: String, query: [String: String] = [:], queryItems: [(String, String)]? = nil,
@@ -227,10 +230,14 @@ public final class HTTPServer: @unchecked Sendable {
     ///   - requestSeconds: a request's line, headers and body must all arrive within this, however
     ///     steadily they trickle in; the response (an event stream) is not bounded by it.
     ///   - headerSeconds: the same for the line and headers alone (the shorter of the two applies).
+    ///   - streamsPerPeer: event streams one TCP address, or one Unix-socket uid other than root,
+    ///     may hold (at most half of `connectionsPerAddress`).
+    ///   - maxStreams: event streams the listener may hold (at most half of `connectionLimit`).
     public init(
         descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
         maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
-        connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10, headerSeconds: Int = 5
+        connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10, headerSeconds: Int = 5,
+        streamsPerPeer: Int = 16, maxStreams: Int = 128
     ) throws(ServerError) {
         context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
         var error = [CChar](repeating: 0, count: 256)
@@ -239,7 +246,8 @@ public final class HTTPServer: @unchecked Sendable {
             connection_limit: UInt32(clamping: connectionLimit),
             connections_per_address: UInt32(clamping: connectionsPerAddress),
             idle_seconds: UInt32(clamping: idleSeconds), request_seconds: UInt32(clamping: requestSeconds),
-            header_seconds: UInt32(clamping: headerSeconds))
+            header_seconds: UInt32(clamping: headerSeconds), streams_per_peer: UInt32(clamping: streamsPerPeer),
+            max_streams: UInt32(clamping: maxStreams))
         server = rs_http_start(
             descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch, context.toOpaque(), &limits, &error)
         guard server != nil else {
@@ -302,11 +310,13 @@ public final class HTTPServer: @unchecked Sendable {
             malformed =
                 "the query has \(arguments.count) parameters; at most \(HTTPRequest.maxQueryParameters) are accepted in one request"
         }
-        return HTTPRequest(
+        var request = HTTPRequest(
             method: raw.method.map { String(cString: $0) } ?? "",
             path: raw.path.map { String(cString: $0) } ?? "/",
             query: query, queryItems: arguments, headers: headers, body: body,
             bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer, malformedTarget: malformed)
+        request.streamSlot = raw.stream_slot.map { StreamSlot(address: UInt(bitPattern: $0)) }
+        return request
     }
 
     private static func fill(_ response: UnsafeMutablePointer<rs_http_response>, with reply: HTTPResponse) {
@@ -348,6 +358,23 @@ public final class HTTPServer: @unchecked Sendable {
             if let base = source.baseAddress { memcpy(memory, base, bytes.count) }
         }
         return memory.assumingMemoryBound(to: CChar.self)
+    }
+}
+
+/// A request's place among its listener's event streams: each peer (a TCP address, a Unix
+/// socket uid other than root) and each listener may hold only so many (CShim/connections.c).
+/// Valid only while the request is being handled, on its thread.
+public struct StreamSlot: Sendable {
+    /// The shim's `rs_stream_slot`, as a bit pattern: it lives on the handler's stack.
+    let address: UInt
+
+    /// Claims the place for the request's connection until its request ends: nil when granted,
+    /// else the status to refuse with (429: the peer's share is taken; 503: the listener's) and why.
+    public func claim() -> (status: Int, message: String)? {
+        guard let pointer = UnsafeMutableRawPointer(bitPattern: address) else { return nil }
+        var text = [CChar](repeating: 0, count: 256)
+        let status = rs_http_claim_stream(pointer, &text)
+        return status == 0 ? nil : (Int(status), message(text))
     }
 }
 

@@ -210,7 +210,11 @@ struct MonitorRoutes {
     static func stream(_ request: HTTPRequest, hub: EventStreamHub) throws -> HTTPResponse {
         func eventID(_ text: String, _ name: String) throws -> Int64 {
             guard let value = Int64(text.filter { $0 != " " }), value >= 0 else {
-                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected an event id, got \"\(text)\"")
+                // The value is echoed only when it is printable ASCII: a header's bytes that are
+                // not UTF-8 arrive as U+FFFD, which is not what was sent.
+                let shown = text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F } && text.count <= 64
+                let got = shown ? "\"\(text)\"" : "a value that is not printable ASCII (or longer than 64 bytes)"
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): expected an event id (decimal digits), got \(got)")
             }
             return value
         }
@@ -224,6 +228,9 @@ struct MonitorRoutes {
                 return value
             } ?? 15
         let filter = try MonitorRoutes.filter(request, now: EventFilter.now())
+        if let refusal = request.streamSlot?.claim() {
+            throw APIRouter.Failure(status: refusal.status, code: refusal.status == 429 ? .quota : .busy, message: refusal.message)
+        }
         let stream: ServerStream
         do {
             stream = try hub.open(after: after, filter: filter, heartbeat: heartbeat)

@@ -25,7 +25,14 @@ typedef struct rs_http_request {
     long peer_uid;                /* -1 when unknown (TCP) */
     long peer_gid;
     long peer_pid;
+    void *stream_slot;            /* for rs_http_claim_stream, during the handler's call only */
 } rs_http_request;
+
+/* Claims the request's connection a place among the listener's event streams (http.c): 0 when
+ * granted, else the status to refuse with (429: the peer, a TCP address or a uid other than
+ * root, holds its share; 503: the listener does) and why in message (size 256). A claim ends
+ * with the request. */
+int rs_http_claim_stream(void *stream_slot, char *message);
 
 /* A server-sent event stream: the handler creates one, hands it to the response, and keeps a
  * reference to write into it from any thread. The connection is suspended while the buffer is
@@ -81,6 +88,8 @@ typedef struct rs_http_limits {
     unsigned idle_seconds;            /* a connection silent this long is closed */
     unsigned request_seconds;         /* a request's line, headers and body must arrive within this */
     unsigned header_seconds;          /* its line and headers within this (or request_seconds if shorter) */
+    unsigned streams_per_peer;        /* event streams one TCP address or non-root uid may hold (0: none) */
+    unsigned max_streams;             /* event streams the listener may hold */
 } rs_http_limits;
 
 /* Starts serving fd on libmicrohttpd's own threads. Returns NULL and fills error on failure. */
