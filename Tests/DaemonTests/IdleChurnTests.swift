@@ -16,7 +16,11 @@ import Testing
     final class Churners: @unchecked Sendable {
         private let port: Int
         private let count: Int
-        private let state = ResmonTestSupport.Mutex<(running: Bool, reopened: Int)>((true, 0))
+        // Two boxes, each written by one side only: one box for both let the thread's update of
+        // the count put `running` back to true after stop() cleared it, and stop() waited for
+        // ever (a make test hung 20 minutes on it).
+        private let running = ResmonTestSupport.Mutex<Bool>(true)
+        private let closedCount = ResmonTestSupport.Mutex<Int>(0)
         private let finished = DispatchSemaphore(value: 0)
 
         init(port: Int, count: Int) {
@@ -26,16 +30,19 @@ import Testing
         }
 
         /// Connections the server has closed so far (each was reopened).
-        var reopened: Int { state.get().reopened }
+        var reopened: Int { closedCount.get() }
 
         /// Ends the thread and closes its connections.
         func stop() {
-            state.set((false, state.get().reopened))
+            running.set(false)
             finished.wait()
         }
 
         private func open() -> Int32 {
             let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            // Non-blocking from the start: a connect to a full backlog would otherwise wait for
+            // the kernel's SYN retries (two minutes), and stop() for it.
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -45,18 +52,24 @@ import Testing
                     connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard connected == 0 else {
-                close(descriptor)
-                return -1
+            if connected != 0 {
+                var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                var failure: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                guard errno == EINPROGRESS, poll(&ready, 1, 1000) == 1,
+                    getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length) == 0, failure == 0
+                else {
+                    close(descriptor)
+                    return -1
+                }
             }
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
             return descriptor
         }
 
         private func run() {
             var descriptors = (0..<count).map { _ in open() }
             var buffer = [UInt8](repeating: 0, count: 64)
-            while state.get().running {
+            while running.get() {
                 var closed = 0
                 for index in descriptors.indices {
                     let descriptor = descriptors[index]
@@ -68,7 +81,7 @@ import Testing
                     }
                     descriptors[index] = open()
                 }
-                if closed > 0 { state.set((true, state.get().reopened + closed)) }
+                if closed > 0 { closedCount.set(closedCount.get() + closed) }
                 usleep(20_000)  // the attack's pace, not a synchronisation
             }
             for descriptor in descriptors where descriptor >= 0 { close(descriptor) }
