@@ -11,17 +11,24 @@ public enum ExpositionText {
     }
 
     /// The smallest bucket bound (`le`) of histogram `name` that holds every observation: an
-    /// upper bound on the largest one (`+Inf` when only that bucket does). nil when the histogram
-    /// is absent or has no observation.
-    public static func largestObservationBound(ofHistogram name: String, in text: String) -> Double? {
-        var buckets: [(bound: Double, count: Double)] = []
+    /// upper bound on the largest one (`+Inf` when only that bucket does). With `earlier`, an
+    /// earlier scrape of the same histogram, only the observations made since count. nil when
+    /// the histogram is absent or has no observation (since `earlier`).
+    public static func largestObservationBound(ofHistogram name: String, in text: String, since earlier: String? = nil) -> Double? {
+        let before = earlier.map { buckets(of: name, in: $0) } ?? [:]
+        let counts = buckets(of: name, in: text).map { (bound: $0.key, count: $0.value - (before[$0.key] ?? 0)) }
+        guard let total = counts.map(\.count).max(), total > 0 else { return nil }
+        return counts.filter { $0.count >= total }.map(\.bound).min()
+    }
+
+    /// A histogram's cumulative bucket counts by bound.
+    private static func buckets(of name: String, in text: String) -> [Double: Double] {
+        var buckets: [Double: Double] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let sample = Sample(line), sample.name == name + "_bucket", let le = sample.labels["le"] else { continue }
-            let bound = le == "+Inf" ? Double.infinity : Double(le)
-            if let bound { buckets.append((bound, sample.value)) }
+            if let bound = le == "+Inf" ? Double.infinity : Double(le) { buckets[bound] = sample.value }
         }
-        guard let total = buckets.map(\.count).max(), total > 0 else { return nil }
-        return buckets.filter { $0.count >= total }.map(\.bound).min()
+        return buckets
     }
 
     /// `name{label="value",…} value [timestamp]`, or `name value`.

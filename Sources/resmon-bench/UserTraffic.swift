@@ -29,7 +29,6 @@ final class UserTraffic: Sendable {
     }
 
     private let readingsSoFar = Mutex<[Reading]>([])
-    private let metrics = Mutex<String>("")
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -48,7 +47,7 @@ final class UserTraffic: Sendable {
                 }
                 if Clock.monotonic() >= nextScrape {
                     nextScrape += 15
-                    if let text = try? client.metrics() { metrics.withLock { $0 = text } }
+                    _ = try? client.metrics()
                 }
                 // Once a second; after an answer slower than that, a second from now, not a burst.
                 next += 1
@@ -70,7 +69,4 @@ final class UserTraffic: Sendable {
     func readings(since time: Double) -> [Reading] {
         readingsSoFar.withLock { $0.filter { $0.time >= time } }
     }
-
-    /// The last `/metrics` text scraped ("" before the first).
-    func lastMetrics() -> String { metrics.withLock { $0 } }
 }

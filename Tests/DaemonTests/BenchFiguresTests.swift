@@ -37,6 +37,15 @@ import Testing
         #expect(ExpositionText.largestObservationBound(ofHistogram: "empty_seconds", in: text) == nil)
         let slow = text + "\nslow_bucket{le=\"1\"} 3\nslow_bucket{le=\"+Inf\"} 4"
         #expect(ExpositionText.largestObservationBound(ofHistogram: "slow", in: slow) == .infinity)
+        // Since an earlier scrape: only the cycles after it, none of which passed 0.005 s.
+        let earlier = """
+            resmon_cycle_duration_seconds_bucket{le="0.005"} 2
+            resmon_cycle_duration_seconds_bucket{le="0.05"} 110
+            resmon_cycle_duration_seconds_bucket{le="0.1"} 112
+            resmon_cycle_duration_seconds_bucket{le="+Inf"} 112
+            """
+        #expect(ExpositionText.largestObservationBound(ofHistogram: "resmon_cycle_duration_seconds", in: text, since: earlier) == 0.005)
+        #expect(ExpositionText.largestObservationBound(ofHistogram: "resmon_cycle_duration_seconds", in: text, since: text) == nil)
     }
 
     @Test func theMachineFromProc() {
