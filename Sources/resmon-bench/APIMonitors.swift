@@ -71,7 +71,9 @@ enum APIMonitors {
         let before = Memory.median(pid)
         results.report(name + "_rss_before", before.rss / 1024 / 1024, "MiB")
 
+        let cpuBeforeCreation = cpuSeconds(pid)
         guard let created = create(count, client: client, name: name, into: &results) else { return }
+        results.report(name + "_create_cpu", cpuSeconds(pid) - cpuBeforeCreation, "s")
         let afterCreation = Memory.reading(of: pid)
         results.report(name + "_monitors", Double(created), "monitors")
         results.report(name + "_rss_after_create", afterCreation.rss / 1024 / 1024, "MiB")
@@ -128,6 +130,7 @@ enum APIMonitors {
                 return nil
             }
             created += specs.count
+            if created % 100_000 == 0 && created < count { print("\(name): \(created) created") }
         }
         let seconds = Clock.monotonic() - started
         results.report(name + "_create", seconds, "s")
