@@ -130,7 +130,10 @@ enum APIMonitors {
                 return nil
             }
             created += specs.count
-            if created % 100_000 == 0 && created < count { print("\(name): \(created) created") }
+            if created % 100_000 == 0 && created < count {
+                print("\(name): \(created) created")
+                fflush(nil)
+            }
         }
         let seconds = Clock.monotonic() - started
         results.report(name + "_create", seconds, "s")

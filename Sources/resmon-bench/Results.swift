@@ -60,6 +60,9 @@ struct Results {
         }
         if let note = figure.note { line += " [\(note)]" }
         print(line)
+        // Each figure as it comes even into a file: a long run shows its progress, and one cut
+        // short keeps what it measured.
+        fflush(nil)
     }
 
     /// The last value reported under `name`.
