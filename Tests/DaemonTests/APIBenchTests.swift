@@ -25,7 +25,8 @@ import Testing
         let figures = Dictionary(try JSONDecoder().decode([Figure].self, from: data).map { ($0.name, $0) }) { first, _ in first }
         let promised = [
             "machine_cores", "machine_memory", "machine_processes", "machine_processes_running", "api_1k_processes",
-            "api_1k_statistics_watched", "api_1k_create", "api_1k_create_rate", "api_1k_create_cpu", "api_1k_rss_before", "api_1k_rss_after_create",
+            "api_1k_statistics_watched", "api_1k_create", "api_1k_create_rate", "api_1k_create_cpu", "api_1k_cpu_before", "api_1k_rss_before",
+            "api_1k_rss_after_create",
             "api_1k_rss_per_monitor_after_create", "api_1k_soak", "api_1k_rss_after_soak", "api_1k_rss_per_monitor",
             "api_1k_rss_anon_per_monitor", "api_1k_pss_per_monitor", "api_1k_peak_rss", "api_1k_cpu", "api_1k_longest_cycle_cpu",
             "api_1k_cycles_missed"
