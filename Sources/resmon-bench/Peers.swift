@@ -18,6 +18,7 @@ enum Peers {
         var each: [Results] = []
         for run in 1...max(1, runs) {
             print("peers: run \(run) of \(runs)")
+            fflush(nil)
             var one = Results()
             one.printing = false
             Sampling.run(into: &one)
