@@ -85,6 +85,8 @@ format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
 
 # BENCH_FLAGS passes flags on to the bench: make bench BENCH_FLAGS="--only monitors" (resmon-bench --help).
+# The API section alone, quickly: make bench BENCH_FLAGS="--only api --api-monitors 1000 --soak 20".
+# A full `make bench` takes about 40 minutes: the API section soaks a resmond 5 minutes at each scale.
 BENCH_FLAGS ?=
 
 bench: deps
@@ -92,13 +94,14 @@ bench: deps
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json $(BENCH_FLAGS)
 
-# resmond, collectd, node_exporter (scraped every second) and Prometheus (10,000 rules at 1 s)
-# side by side for 60 s; one line per figure, and bench/peers.json.
+# resmond, collectd, node_exporter (scraped every second by Prometheus alone) and Prometheus
+# (10,000 rules at 1 s) side by side for 60 s, three times (BENCH_FLAGS="--runs 5" for more);
+# each figure the median of the runs with their range, and bench/peers.json. About 6 minutes.
 bench-peers: deps
 	$(call install_missing,$(PEER_PACKAGES))
 	$(SWIFT) build $(RELEASE)
 	mkdir -p bench
-	$(CURDIR)/.build/release/resmon-bench --peers --resmond $(CURDIR)/.build/release/resmond --output bench/peers.json
+	$(CURDIR)/.build/release/resmon-bench --peers --resmond $(CURDIR)/.build/release/resmond --output bench/peers.json $(BENCH_FLAGS)
 
 # Regenerates Sources/resmond/hot-functions.txt, the functions a running resmond executes,
 # which the linker places side by side (Sources/resmon-bench/HotFunctions.swift). Takes ~2 min.

@@ -5,7 +5,7 @@ import ResmonSystem
 public struct BenchOptions: Sendable, Equatable {
     /// The parts of the bench `--only` picks.
     public enum Section: String, Sendable, CaseIterable {
-        case sample, archive, monitors, metrics, events, daemon, peers
+        case sample, archive, monitors, api, metrics, events, daemon, peers
     }
 
     public var resmondPath = "./.build/release/resmond"
@@ -18,6 +18,13 @@ public struct BenchOptions: Sendable, Equatable {
     public var peers = false
     /// Skips monitor figures above this count (for a quick look).
     public var maxMonitors = Int.max
+    /// How many monitors the API section creates through resmond's socket, one resmond each.
+    public var apiMonitors = [10_000, 100_000, 1_000_000]
+    /// How long the API section's resmond runs with its monitors, under a user's traffic,
+    /// before its memory is read: long enough for its minute's state and history snapshots.
+    public var soakSeconds = 300
+    /// How many times the peers run side by side: each figure is the median of the runs.
+    public var runs = 3
     /// Writes the list of the functions a running resmond executes there, and nothing else.
     public var hotFunctionsPath: String?
     public var help = false
@@ -30,8 +37,18 @@ public struct BenchOptions: Sendable, Equatable {
             .value("--output", placeholder: "FILE", help: "where the figures are written as JSON (default \(defaults.outputPath))"),
             .value("--seconds", placeholder: "N", help: "how long each idle resmond, and the peers, run (default \(defaults.idleSeconds))"),
             .value("--only", placeholder: "SECTION", help: "run one section: \(sections)"),
-            .flag("--peers", help: "run resmond, collectd, node_exporter and Prometheus side by side, after the sample and archive sections"),
+            .flag(
+                "--peers", help: "run resmond, collectd, node_exporter and Prometheus side by side, --runs times, each run with the sample and archive figures"),
             .value("--max-monitors", placeholder: "N", help: "skip the monitor figures above N monitors, for a quick look"),
+            .value(
+                "--api-monitors", placeholder: "N,N,…",
+                help:
+                    "the API section's monitor counts, each created in a resmond of its own (default \(defaults.apiMonitors.map(String.init).joined(separator: ",")))"
+            ),
+            .value(
+                "--soak", placeholder: "SECONDS",
+                help: "how long the API section's resmond runs with its monitors before it is measured (default \(defaults.soakSeconds))"),
+            .value("--runs", placeholder: "N", help: "how many times the peers run; each figure is the median (default \(defaults.runs))"),
             .value("--hot-functions", placeholder: "FILE", help: "write the functions a running resmond executes to FILE (under valgrind), and nothing else"),
             .flag("--help", "-h", help: "show this help")
         ]
@@ -40,7 +57,8 @@ public struct BenchOptions: Sendable, Equatable {
     public static var usage: String {
         """
         Usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only SECTION] [--max-monitors N]
-               resmon-bench --peers [--resmond PATH] [--output FILE] [--seconds N]
+                            [--api-monitors N,N,…] [--soak SECONDS]
+               resmon-bench --peers [--resmond PATH] [--output FILE] [--seconds N] [--runs N]
                resmon-bench --hot-functions FILE [--resmond PATH]
 
         Measures resmon on this machine: prints one line per figure and writes them as JSON
@@ -71,6 +89,15 @@ public struct BenchOptions: Sendable, Equatable {
         }
         if let seconds = try whole("--seconds", atLeast: 1) { idleSeconds = seconds }
         if let count = try whole("--max-monitors", atLeast: 0) { maxMonitors = count }
+        if let seconds = try whole("--soak", atLeast: 1) { soakSeconds = seconds }
+        if let count = try whole("--runs", atLeast: 1) { runs = count }
+        if let text = parsed.value("--api-monitors") {
+            let counts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+            guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                throw ArgumentError("--api-monitors: expected whole numbers from 1, separated by commas, got \"\(text)\"")
+            }
+            apiMonitors = counts.compactMap { $0 }
+        }
         if let text = parsed.value("--only") {
             guard let section = Section(rawValue: text) else {
                 let sections = Section.allCases.map(\.rawValue).joined(separator: ", ")
@@ -78,14 +105,13 @@ public struct BenchOptions: Sendable, Equatable {
             }
             only = section
         } else if peers {
-            // The peers' ratios need the host sample and the archive updates (see `wants`).
             only = .peers
         }
     }
 
-    /// Whether `section` runs. The peers' run also measures the host sample and archive updates,
-    /// for its ratios against a node_exporter scrape and rrdtool's updates.
+    /// Whether `section` runs. The peers' section measures the host sample and archive updates
+    /// itself, in each of its runs, for its ratios against a node_exporter scrape and rrdtool.
     public func wants(_ section: Section) -> Bool {
-        only == nil || only == section || (only == .peers && (section == .sample || section == .archive))
+        only == nil || only == section
     }
 }

@@ -1,3 +1,5 @@
+import BenchSupport
+import HTTPClient
 import ResmonAPI
 import ResmonClient
 import ResmonSystem
@@ -9,9 +11,27 @@ import ResmonSystem
 /// The peers side by side (`make bench-peers`, or --peers): resmond, collectd, node_exporter and
 /// Prometheus on this machine, each one's CPU per second and memory, and the ratios.
 enum Peers {
+    /// `runs` independent runs, each of the host sample, the archive updates and `seconds` side
+    /// by side (every process started anew); each figure is reported as the median of the runs,
+    /// with their range, so one disturbed run moves no figure.
+    static func run(resmond resmondPath: String, seconds: Int, runs: Int, into results: inout Results) {
+        var each: [Results] = []
+        for run in 1...max(1, runs) {
+            print("peers: run \(run) of \(runs)")
+            fflush(nil)
+            var one = Results()
+            one.printing = false
+            Sampling.run(into: &one)
+            ArchiveUpdates.run(into: &one)
+            sideBySide(resmond: resmondPath, seconds: seconds, into: &one)
+            each.append(one)
+        }
+        results.reportMedians(of: each)
+    }
+
     /// Lets them run `seconds`. The ratios to a scrape and to rrdtool read the host sample and
     /// archive figures already in `results`.
-    static func run(resmond resmondPath: String, seconds: Int, into results: inout Results) {
+    private static func sideBySide(resmond resmondPath: String, seconds: Int, into results: inout Results) {
         releaseTheBenchsStartupPages()
         let root = "/tmp/resmon-peers-\(getpid())"
         mkdir(root, 0o755)
@@ -65,7 +85,8 @@ enum Peers {
 
             """)  // collectd's parser wants the last line ended
         start("collectd", "/usr/sbin/collectd", ["-f", "-C", root + "/collectd/collectd.conf"])
-        // node_exporter with its defaults, scraped every second by this process.
+        // node_exporter with its defaults, scraped every second by Prometheus only (by this
+        // process when Prometheus is not installed): one scraper, as on a host.
         let nodePort = freeTCPPort()
         start("node_exporter", "/usr/bin/prometheus-node-exporter", ["--web.listen-address=127.0.0.1:\(nodePort)"])
         // Prometheus evaluating 10,000 alert rules every second over node_exporter's series.
@@ -101,27 +122,41 @@ enum Peers {
             _ = Glibc.system("rm -rf '\(root)'")
         }
         sleep(3)
-        // 10,000 thresholds like the rules: past the value, no events.
+        // 10,000 thresholds like the rules: past the value, no events. No id: resmond gives each
+        // a UUID, as users get.
         let monitored = ResmonClient(socketPath: root + "/resmond_10k_monitors/resmond.sock")
-        let specs = (0..<10_000).map { index -> MonitorSpec in
-            var spec = MonitorSpec(target: "load:host:load1", condition: .above, value: Double(1000 + index))
-            spec.id = "rule\(index)"
-            return spec
+        let specs = (0..<10_000).map { index in
+            MonitorSpec(target: "load:host:load1", condition: .above, value: Double(1000 + index))
         }
         if (try? monitored.createMonitors(specs)) == nil { print("resmond_10k_monitors: cannot create the monitors") }
         // The window opens once the second resmond, too, has given back its start-up pages (15 s
         // after its start): both are measured running, not starting.
         sleep(14)
+        results.countProcesses(as: "peers")
+        let prometheusRuns = started.contains { $0.name == "prometheus" }
+        let prometheusMetrics = "http://127.0.0.1:\(prometheusPort)/metrics"
+        let scrapesBefore = prometheusRuns ? prometheusScrapes(prometheusMetrics) : 0
         let before = started.map { cpuSeconds($0.pid) }
         let wallStart = Clock.monotonic()
         var scrapes = 0
+        var ticks = 0
         while Clock.monotonic() - wallStart < Double(seconds) {
-            let next = wallStart + Double(scrapes + 1)
-            if fetchLength("http://127.0.0.1:\(nodePort)/metrics") != nil { scrapes += 1 }
-            let wait = next - Clock.monotonic()
+            ticks += 1
+            if !prometheusRuns && fetchLength("http://127.0.0.1:\(nodePort)/metrics") != nil { scrapes += 1 }
+            let wait = wallStart + Double(ticks) - Clock.monotonic()
             if wait > 0 { usleep(UInt32(wait * 1e6)) }
         }
         let elapsed = Clock.monotonic() - wallStart
+        if prometheusRuns {
+            // Its scrapes of node_exporter over the window, from its own counter; none counted
+            // (so no figure per scrape) when it cannot be read.
+            if let first = scrapesBefore, let last = prometheusScrapes(prometheusMetrics), last >= first {
+                scrapes = Int(last - first)
+            } else {
+                print("peers: Prometheus's scrape count cannot be read")
+            }
+        }
+        results.report("peer_node_exporter_scrapes_per_second", Double(scrapes) / elapsed, "scrapes/s")
         var cpu: [String: Double] = [:]
         var rss: [String: Double] = [:]
         var anonymous: [String: Double] = [:]
@@ -158,9 +193,24 @@ enum Peers {
             results.report("ratio_rrdtool_update_over_resmond_archive_update", perFile, "x")
         }
         if let monitors = cpu["resmond_10k_monitors"], let plain = cpu["resmond"], let prometheus = cpu["prometheus"] {
-            let monitorCost = max(0.001, monitors - plain)
+            let monitorCost = monitors - plain
             results.report("resmond_10k_monitors_cost", monitorCost, "ms/s")
-            results.report("ratio_prometheus_10k_rules_over_resmond_10k_monitors", prometheus / monitorCost, "x")
+            // CPU times come in ticks: below two ticks over the window the difference is noise,
+            // and a ratio to it would be anything (a floor of 0.001 once gave 643,992×).
+            let resolution = 2 / Double(sysconf(Int32(_SC_CLK_TCK))) * 1000 / elapsed
+            if monitorCost >= resolution {
+                results.report("ratio_prometheus_10k_rules_over_resmond_10k_monitors", prometheus / monitorCost, "x")
+            } else {
+                print("peers: the 10,000 monitors' CPU (\(monitorCost) ms/s) is below what this window resolves (\(resolution) ms/s)")
+            }
         }
+    }
+
+    /// How many scrapes Prometheus has made (its `prometheus_target_interval_length_seconds`
+    /// summary counts one per scrape after a target's first; node_exporter is its only target).
+    private static func prometheusScrapes(_ url: String) -> Double? {
+        guard let answer = try? HTTPClient.fetch(url, timeoutMilliseconds: 5000, maximumBytes: 16 << 20), answer.status == 200 else { return nil }
+        return ExpositionText.value(
+            of: "prometheus_target_interval_length_seconds_count", labels: ["interval": "1s"], in: String(decoding: answer.body, as: UTF8.self))
     }
 }

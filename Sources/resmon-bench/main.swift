@@ -24,13 +24,21 @@ if let path = options.hotFunctionsPath {
     exit(0)
 }
 
-/// The sections `options` picks, in this order: the peers' ratios read figures of the sample and
-/// archive sections.
+/// The sections `options` picks, in this order, after a description of the machine.
 func runSections(_ options: BenchOptions) -> Results {
     var results = Results()
+    results.describeMachine()
     if options.wants(.sample) { Sampling.run(into: &results) }
     if options.wants(.archive) { ArchiveUpdates.run(into: &results) }
     if options.wants(.monitors) { MonitorScale.run(maxMonitors: options.maxMonitors, into: &results) }
+    if options.wants(.api) {
+        let counts = options.apiMonitors.filter { $0 <= options.maxMonitors }
+        if access(options.resmondPath, X_OK) == 0 {
+            APIMonitors.run(resmond: options.resmondPath, counts: counts, soakSeconds: options.soakSeconds, into: &results)
+        } else {
+            print("resmond not found at \(options.resmondPath): skipping the API monitor figures")
+        }
+    }
     if options.wants(.metrics) { MetricsScrape.run(into: &results) }
     if options.wants(.events) { EventLogAppends.run(into: &results) }
     if options.wants(.daemon) {
@@ -41,7 +49,9 @@ func runSections(_ options: BenchOptions) -> Results {
             print("resmond not found at \(options.resmondPath): skipping the idle-daemon figures")
         }
     }
-    if options.peers { Peers.run(resmond: options.resmondPath, seconds: options.idleSeconds, into: &results) }
+    if options.peers || options.only == .peers {
+        Peers.run(resmond: options.resmondPath, seconds: options.idleSeconds, runs: options.runs, into: &results)
+    }
     return results
 }
 

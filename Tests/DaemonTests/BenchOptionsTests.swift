@@ -12,12 +12,22 @@ import Testing
         #expect(options.only == nil && !options.peers && options.hotFunctionsPath == nil)
         #expect(BenchOptions.Section.allCases.allSatisfy(options.wants))
         #expect(options.idleSeconds == 60 && options.maxMonitors == Int.max)
+        // Users' path: monitors through the API at three scales, each soaked five minutes.
+        #expect(options.apiMonitors == [10_000, 100_000, 1_000_000] && options.soakSeconds == 300)
     }
 
-    @Test func thePeersRunAlsoMeasuresTheSampleAndTheArchives() throws {
+    /// The peers' section measures the sample and the archives itself, in each of its runs.
+    @Test func thePeersRunThreeTimesByDefault() throws {
         let options = try BenchOptions(arguments: ["--peers", "--resmond", "/x/resmond", "--output", "bench/peers.json"])
-        #expect(options.peers && options.only == .peers)
-        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.sample, .archive, .peers])
+        #expect(options.peers && options.only == .peers && options.runs == 3)
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.peers])
+        #expect(try BenchOptions(arguments: ["--peers", "--runs", "5"]).runs == 5)
+    }
+
+    @Test func aQuickAPIRun() throws {
+        let options = try BenchOptions(arguments: ["--only", "api", "--api-monitors", "1000,20000", "--soak", "20"])
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.api])
+        #expect(options.apiMonitors == [1_000, 20_000] && options.soakSeconds == 20)
     }
 
     @Test func oneSectionWithFewerMonitors() throws {
@@ -32,14 +42,20 @@ import Testing
         #expect(options.resmondPath == "/r/resmond")
     }
 
-    @Test(arguments: [["--only", "monitor"], ["--seconds", "ten"], ["--max-monitors", "-1"], ["--verbose"], ["monitors"], ["--output"]])
+    @Test(arguments: [
+        ["--only", "monitor"], ["--seconds", "ten"], ["--max-monitors", "-1"], ["--verbose"], ["monitors"], ["--output"],
+        ["--api-monitors", "10k"], ["--api-monitors", "1000,"], ["--api-monitors", "0"], ["--soak", "0"], ["--runs", "0"]
+    ])
     func mistakesAreRefused(_ arguments: [String]) {
         #expect(throws: ArgumentError.self) { try BenchOptions(arguments: arguments) }
     }
 
     @Test func helpListsEveryFlag() throws {
         #expect(try BenchOptions(arguments: ["-h"]).help)
-        for flag in ["--resmond PATH", "--output FILE", "--seconds N", "--only SECTION", "--peers", "--max-monitors N", "--hot-functions FILE", "-h, --help"] {
+        for flag in [
+            "--resmond PATH", "--output FILE", "--seconds N", "--only SECTION", "--peers", "--max-monitors N", "--hot-functions FILE", "-h, --help",
+            "--api-monitors N,N,…", "--soak SECONDS", "--runs N"
+        ] {
             #expect(BenchOptions.usage.contains(flag), "\(flag)")
         }
     }
