@@ -191,10 +191,10 @@ extension MonitorEngine {
         let count: Int
         let what: String
         if let members = core.aggregates[index] {
-            count = resolved ? members.handles.count : table.handles().count { members.selector.matches($0.descriptor) }
+            count = resolved ? members.handles.count : selections.count(members.selector, in: table)
             what = "it stays unknown until one appears"
         } else if let template = core.templates[index] {
-            count = resolved ? template.instances.count : table.handles().count { template.selector.matches($0.descriptor) }
+            count = resolved ? template.instances.count : selections.count(template.selector, in: table)
             what = "it has no instances until one appears"
         } else {
             return (nil, nil)

@@ -53,6 +53,9 @@ final class SelectionCache: Sendable {
         var descriptors: [StatisticHandle: StatisticDescriptor] = [:]
         /// Statistics matched in the current resolution, by all selectors together.
         var matched = 0
+        /// `count`'s answers, for the table's structure version they were made at.
+        var counts: [String: Int] = [:]
+        var countsVersion = UInt64.max
     }
 
     private let state = Mutex(State())
@@ -137,6 +140,24 @@ final class SelectionCache: Sendable {
             state.entries[selector.identity] = entry
             return ordered
         }
+    }
+
+    /// How many statistics `selector` chooses now, for a monitor's report before the sampler has
+    /// resolved it (right after a create): remembered per selector until the table's structure
+    /// changes, so 300 aggregates over one pattern created at once match the table once, not 300
+    /// times. Matched outside the lock.
+    func count(_ selector: Selector, in table: SampleTable) -> Int {
+        let version = table.structureVersion
+        if let known = state.withLock({ $0.countsVersion == version ? $0.counts[selector.identity] : nil }) { return known }
+        let count = table.handles().count { selector.matches($0.descriptor) }
+        state.withLock { state in
+            if state.countsVersion != version {
+                state.counts = [:]
+                state.countsVersion = version
+            }
+            state.counts[selector.identity] = count
+        }
+        return count
     }
 
     /// Forgets the selectors no monitor has any more.

@@ -59,6 +59,16 @@ import Testing
         #expect(second.first { $0.descriptor.key.text == "app:flood12:v" }?.descriptor.labels == ["a": "b"])
     }
 
+    @Test func aCountBeforeResolutionIsRememberedUntilTheTableChanges() throws {
+        let table = Self.table(statistics: 20)
+        let cache = SelectionCache()
+        let selector = try Selector(match: "flood1")
+        #expect(cache.count(selector, in: table) == 11)
+        #expect(cache.count(try Selector(match: "flood1"), in: table) == 11)
+        _ = table.register(StatisticDescriptor(key: StatisticKey(parsing: "app:flood100:v")!, kind: .gauge, unit: "", help: ""))
+        #expect(cache.count(selector, in: table) == 12)
+    }
+
     @Test func rotationStartsEachResolutionWithAnotherSelector() {
         #expect(MonitorEngine.rotated([5, 1, 3], by: 0) == [1, 3, 5])
         #expect(MonitorEngine.rotated([5, 1, 3], by: 1) == [3, 5, 1])
