@@ -25,8 +25,9 @@ public final class BoundedRegex: @unchecked Sendable {
     public static let maximumPatternBytes = 1024
     /// What an ordinary pattern's compiled program and DFA caches may take (RE2's `max_mem`):
     /// enough for keys, labels and messages matched with classes and alternations (RSS grows
-    /// ~30–55 KB a live pattern, measured with RE2 alone in a small C++ program, 20 patterns a run), too little for the large Unicode programs an attack
-    /// builds, which then need `memoryBudget`.
+    /// ~30–55 KB a live pattern, measured with RE2 alone in a small C++ program, 20 patterns a
+    /// run), too little for the large Unicode programs an attack builds, which then need
+    /// `memoryBudget`.
     public static let smallBudget: Int64 = 64 << 10
     /// What one large pattern's compiled program and its DFA caches may take. A pattern whose
     /// program alone exceeds it does not compile; a search whose DFA cache fills it continues in
