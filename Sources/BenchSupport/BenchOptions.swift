@@ -5,13 +5,15 @@ import ResmonSystem
 public struct BenchOptions: Sendable, Equatable {
     /// The parts of the bench `--only` picks.
     public enum Section: String, Sendable, CaseIterable {
-        case sample, archive, monitors, api, metrics, events, daemon, peers
+        case sample, archive, monitors, api, statistics, metrics, events, daemon, peers
     }
 
     public var resmondPath = "./.build/release/resmond"
     public var outputPath = "bench/results.json"
     /// How long each idle resmond, and the peers side by side, run.
     public var idleSeconds = 60
+    /// How long the daemon section's resmond in use (defaults, a user's traffic) runs.
+    public var inUseSeconds = 600
     /// Runs one section only; nil runs them all.
     public var only: Section?
     /// Runs the peers side by side (`make bench-peers`).
@@ -20,6 +22,8 @@ public struct BenchOptions: Sendable, Equatable {
     public var maxMonitors = Int.max
     /// How many monitors the API section creates through resmond's socket, one resmond each.
     public var apiMonitors = [10_000, 100_000, 1_000_000]
+    /// How many plug-in statistics the statistics section archives, in a resmond of its own.
+    public var statistics = 10_000
     /// How long the API section's resmond runs with its monitors, under a user's traffic,
     /// before its memory is read: long enough for its minute's state and history snapshots.
     public var soakSeconds = 300
@@ -36,6 +40,11 @@ public struct BenchOptions: Sendable, Equatable {
             .value("--resmond", placeholder: "PATH", help: "the resmond binary to measure (default \(defaults.resmondPath))"),
             .value("--output", placeholder: "FILE", help: "where the figures are written as JSON (default \(defaults.outputPath))"),
             .value("--seconds", placeholder: "N", help: "how long each idle resmond, and the peers, run (default \(defaults.idleSeconds))"),
+            .value(
+                "--in-use", placeholder: "SECONDS",
+                help:
+                    "how long the daemon section's resmond runs at its defaults under a user's traffic before its RSS is read (default \(defaults.inUseSeconds))"
+            ),
             .value("--only", placeholder: "SECTION", help: "run one section: \(sections)"),
             .flag(
                 "--peers", help: "run resmond, collectd, node_exporter and Prometheus side by side, --runs times, each run with the sample and archive figures"),
@@ -46,8 +55,13 @@ public struct BenchOptions: Sendable, Equatable {
                     "the API section's monitor counts, each created in a resmond of its own (default \(defaults.apiMonitors.map(String.init).joined(separator: ",")))"
             ),
             .value(
+                "--statistics", placeholder: "N",
+                help: "how many plug-in statistics the statistics section archives at step 1, all four timescales (default \(defaults.statistics))"),
+            .value(
                 "--soak", placeholder: "SECONDS",
-                help: "how long the API section's resmond runs with its monitors before it is measured (default \(defaults.soakSeconds))"),
+                help:
+                    "how long the API and statistics sections' resmond runs with its monitors or statistics before it is measured (default \(defaults.soakSeconds))"
+            ),
             .value("--runs", placeholder: "N", help: "how many times the peers run; each figure is the median (default \(defaults.runs))"),
             .value("--hot-functions", placeholder: "FILE", help: "write the functions a running resmond executes to FILE (under valgrind), and nothing else"),
             .flag("--help", "-h", help: "show this help")
@@ -56,8 +70,8 @@ public struct BenchOptions: Sendable, Equatable {
 
     public static var usage: String {
         """
-        Usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--only SECTION] [--max-monitors N]
-                            [--api-monitors N,N,…] [--soak SECONDS]
+        Usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--in-use SECONDS] [--only SECTION] [--max-monitors N]
+                            [--api-monitors N,N,…] [--statistics N] [--soak SECONDS]
                resmon-bench --peers [--resmond PATH] [--output FILE] [--seconds N] [--runs N]
                resmon-bench --hot-functions FILE [--resmond PATH]
 
@@ -91,6 +105,8 @@ public struct BenchOptions: Sendable, Equatable {
         if let count = try whole("--max-monitors", atLeast: 0) { maxMonitors = count }
         if let seconds = try whole("--soak", atLeast: 1) { soakSeconds = seconds }
         if let count = try whole("--runs", atLeast: 1) { runs = count }
+        if let count = try whole("--statistics", atLeast: 1) { statistics = count }
+        if let seconds = try whole("--in-use", atLeast: 40) { inUseSeconds = seconds }
         if let text = parsed.value("--api-monitors") {
             let counts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
             guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {

@@ -34,6 +34,8 @@ public struct StatusResponse: Codable, Sendable {
     public var longestCycleSeconds: Double?
     /// Every cycle's wall time since the start, as `/metrics` exports it.
     public var cycleDurations: DurationHistogram?
+    /// The last history snapshot written (absent until the first).
+    public var lastHistorySnapshot: HistorySnapshotReport?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
@@ -63,6 +65,24 @@ public struct StatusResponse: Codable, Sendable {
         self.cpuSecondsTotal = cpuSecondsTotal
         self.residentBytes = residentBytes
         self.lastSampleCPUSeconds = lastSampleCPUSeconds
+    }
+}
+
+/// What writing one history snapshot cost: written on a thread of its own, its CPU is that
+/// thread's, not the sampler's.
+public struct HistorySnapshotReport: Codable, Sendable, Equatable {
+    /// When it was written, seconds since the epoch.
+    public var time: Double
+    /// The file's size; nil if it could not be read back.
+    public var bytes: Int?
+    public var wallSeconds: Double
+    public var cpuSeconds: Double
+
+    public init(time: Double, bytes: Int?, wallSeconds: Double, cpuSeconds: Double) {
+        self.time = time
+        self.bytes = bytes
+        self.wallSeconds = wallSeconds
+        self.cpuSeconds = cpuSeconds
     }
 }
 

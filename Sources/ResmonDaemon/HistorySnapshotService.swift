@@ -1,5 +1,6 @@
 import Dispatch
 import History
+import ResmonAPI
 import ResmonSystem
 import Storage
 import Synchronization
@@ -22,6 +23,11 @@ final class HistorySnapshotService: Service {
     private let writer = DispatchQueue(label: "resmond.history-snapshot", qos: .utility)
     /// A snapshot is being written: the next one waits for it rather than queueing behind it.
     private let writing = Atomic<Bool>(false)
+    /// What the last snapshot cost, for `/v1/status` (nil until one is written).
+    private let lastWritten = Mutex<HistorySnapshotReport?>(nil)
+
+    /// The last snapshot written: when, its size, and its wall and CPU time.
+    var lastReport: HistorySnapshotReport? { lastWritten.withLock { $0 } }
 
     init(history: HistoryStore, configuration: RunningConfiguration) {
         self.history = history
@@ -64,9 +70,15 @@ final class HistorySnapshotService: Service {
     }
 
     private func save() {
-        lastSnapshot.withLock { $0 = Clock.monotonic() }
+        let started = (wall: Clock.monotonic(), cpu: Clock.threadCPU())
+        lastSnapshot.withLock { $0 = started.wall }
         do {
             try history.write(to: path)
+            var status = stat()
+            let bytes = stat(path, &status) == 0 ? Int(status.st_size) : nil
+            let report = HistorySnapshotReport(
+                time: Clock.wall(), bytes: bytes, wallSeconds: Clock.monotonic() - started.wall, cpuSeconds: Clock.threadCPU() - started.cpu)
+            lastWritten.withLock { $0 = report }
         } catch {
             Log.error("history snapshot failed: \(error)")
         }

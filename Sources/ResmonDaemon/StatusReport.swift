@@ -36,6 +36,7 @@ struct StatusReport: Sendable {
             reloads: sampling.reloads.applications)
         response.longestCycleSeconds = cycleDurations.longest
         response.cycleDurations = cycleDurations.histogram
+        response.lastHistorySnapshot = sampling.snapshots.lastReport
         return response
     }
 }

@@ -146,7 +146,7 @@ enum APIMonitors {
     }
 
     /// The longest cycle during the soak, as resmond says it and as seen from outside.
-    private static func reportCycles(
+    static func reportCycles(
         _ readings: [UserTraffic.Reading], metrics: (before: String, after: String), name: String, into results: inout Results
     ) {
         // resmond's own figures, where this build has them: the longest cycle of the last ten
@@ -174,7 +174,7 @@ enum APIMonitors {
 
     /// SIGTERM, then SIGKILL if it has not stopped within 120 s (saving a million monitors' state
     /// takes a while).
-    private static func stop(_ pid: pid_t) {
+    static func stop(_ pid: pid_t) {
         kill(pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<1200 {

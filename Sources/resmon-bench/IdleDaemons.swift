@@ -1,3 +1,5 @@
+import ResmonClient
+import ResmonSystem
 import Statistics
 
 #if canImport(Glibc)
@@ -45,5 +47,52 @@ enum IdleDaemons {
             waitpid(pid, &exitStatus, 0)
             _ = Glibc.system("rm -rf '\(directory)'")
         }
+    }
+    /// resmond at its defaults (step 5) under a user's traffic (its status every second,
+    /// `/metrics` every 15 s) for `seconds`: RSS after the start-up release (20 s), halfway and at
+    /// the end, each the median of three readings, and the highest RSS of the second half, read
+    /// every half second (the minute's history snapshots fall in it).
+    static func inUse(resmond resmondPath: String, seconds: Int, into results: inout Results) {
+        releaseTheBenchsStartupPages()
+        let directory = "/tmp/resmon-bench-\(getpid())-in-use"
+        mkdir(directory, 0o755)
+        mkdir(directory + "/config", 0o755)
+        defer { _ = Glibc.system("rm -rf '\(directory)'") }
+        guard
+            let pid = spawn(
+                privateCopy(of: resmondPath, in: directory), ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none"])
+        else { return }
+        defer { APIMonitors.stop(pid) }
+        let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 10_000)
+        let started = Clock.monotonic()
+        while (try? client.health()) == nil {
+            guard Clock.monotonic() - started < 60 else { return }
+            usleep(100_000)
+        }
+        let traffic = UserTraffic(client: client)
+        defer { traffic.stop() }
+        let total = max(seconds, 40)
+        func wait(until elapsed: Double) {
+            let left = elapsed - (Clock.monotonic() - started)
+            if left > 0 { usleep(UInt32(left * 1_000_000)) }
+        }
+        let name = "resmond_in_use"
+        wait(until: 20)
+        results.report(name + "_rss_at_20s", Memory.median(pid).rss / 1024 / 1024, "MiB")
+        wait(until: Double(total) / 2)
+        let cpuStart = (cpu: cpuSeconds(pid), time: Clock.monotonic())
+        results.report(name + "_rss_halfway", Memory.median(pid).rss / 1024 / 1024, "MiB")
+        var peak = 0.0
+        while Clock.monotonic() - started < Double(total) - 3 {
+            peak = max(peak, Memory.reading(of: pid).rss)
+            usleep(500_000)
+        }
+        let end = Memory.median(pid)
+        results.report(name + "_seconds", Double(total), "s")
+        results.report(name + "_rss", end.rss / 1024 / 1024, "MiB")
+        results.report(name + "_rss_anon", end.anonymous / 1024 / 1024, "MiB")
+        results.report(name + "_pss", end.pss / 1024 / 1024, "MiB")
+        results.report(name + "_peak_rss_second_half", peak / 1024 / 1024, "MiB")
+        results.report(name + "_cpu_second_half", (cpuSeconds(pid) - cpuStart.cpu) * 1000 / (Clock.monotonic() - cpuStart.time), "ms/s")
     }
 }

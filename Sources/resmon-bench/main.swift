@@ -39,11 +39,19 @@ func runSections(_ options: BenchOptions) -> Results {
             print("resmond not found at \(options.resmondPath): skipping the API monitor figures")
         }
     }
+    if options.wants(.statistics) {
+        if access(options.resmondPath, X_OK) == 0 {
+            StatisticsScale.run(resmond: options.resmondPath, count: options.statistics, soakSeconds: options.soakSeconds, into: &results)
+        } else {
+            print("resmond not found at \(options.resmondPath): skipping the statistics-at-scale figures")
+        }
+    }
     if options.wants(.metrics) { MetricsScrape.run(into: &results) }
     if options.wants(.events) { EventLogAppends.run(into: &results) }
     if options.wants(.daemon) {
         if access(options.resmondPath, X_OK) == 0 {
             IdleDaemons.run(resmond: options.resmondPath, seconds: options.idleSeconds, into: &results)
+            IdleDaemons.inUse(resmond: options.resmondPath, seconds: options.inUseSeconds, into: &results)
             EventLatency.run(resmond: options.resmondPath, into: &results)
         } else {
             print("resmond not found at \(options.resmondPath): skipping the idle-daemon figures")

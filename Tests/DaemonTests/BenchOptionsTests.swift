@@ -30,6 +30,16 @@ import Testing
         #expect(options.apiMonitors == [1_000, 20_000] && options.soakSeconds == 20)
     }
 
+    @Test func statisticsAtScale() throws {
+        let options = try BenchOptions(arguments: ["--only", "statistics", "--statistics", "2000", "--soak", "120"])
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.statistics])
+        #expect(options.statistics == 2_000 && options.soakSeconds == 120)
+        #expect(BenchOptions().statistics == 10_000 && BenchOptions().inUseSeconds == 600)
+        #expect(try BenchOptions(arguments: ["--only", "daemon", "--in-use", "60"]).inUseSeconds == 60)
+        #expect(throws: ArgumentError.self) { try BenchOptions(arguments: ["--in-use", "39"]) }
+        #expect(throws: ArgumentError.self) { try BenchOptions(arguments: ["--statistics", "0"]) }
+    }
+
     @Test func oneSectionWithFewerMonitors() throws {
         let options = try BenchOptions(arguments: ["--only", "monitors", "--max-monitors", "100000", "--seconds=20"])
         #expect(BenchOptions.Section.allCases.filter(options.wants) == [.monitors])

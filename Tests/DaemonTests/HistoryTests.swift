@@ -119,6 +119,9 @@ final class XportReader: NSObject, XMLParserDelegate {
             first!.eventually(timeout: 30) {
                 ((try? FileManager.default.attributesOfItem(atPath: snapshot))?[.modificationDate] as? Date).map { $0 > readAt } == true
             })
+        // /v1/status says what the last snapshot cost: its size is a file's that was written.
+        let report = try #require(try first!.client.status().lastHistorySnapshot)
+        #expect((report.bytes ?? 0) > 0 && report.wallSeconds >= 0 && report.cpuSeconds >= 0)
         first!.signal(SIGKILL)
         _ = first!.waitForExit(timeout: 5)
         first = nil
