@@ -19,6 +19,21 @@ public struct EventStore: Sendable {
         "CREATE INDEX events_monitor ON events(monitor_id, id)"
     ]
 
+    /// The migration that gives events an owner: the uid of the monitor (or the caller) that
+    /// produced them, kept per uid in `event_counts` so that retention trims each uid's share
+    /// without counting the log. Events logged before it get their monitor's owner when that
+    /// monitor still exists under the same id, root's 0 otherwise (template instances' included).
+    public static let ownerSchema = [
+        "ALTER TABLE events ADD COLUMN owner INTEGER NOT NULL DEFAULT 0",
+        """
+        UPDATE events SET owner = (SELECT owner FROM monitors WHERE monitors.id = events.monitor_id)
+        WHERE monitor_id IN (SELECT id FROM monitors WHERE owner != 0)
+        """,
+        "CREATE INDEX events_owner ON events(owner, id)",
+        "CREATE TABLE event_counts (owner INTEGER PRIMARY KEY, count INTEGER NOT NULL)",
+        "INSERT INTO event_counts (owner, count) SELECT owner, COUNT(*) FROM events GROUP BY owner"
+    ]
+
     /// How many events one retention pass deletes at most.
     public static let retentionBatch = 5000
 
@@ -31,17 +46,26 @@ public struct EventStore: Sendable {
 
     // MARK: - Writing, inside a caller's transaction
 
-    /// Appends events (their `id` is ignored) and returns them with the ids they were given.
-    /// Takes the open database so that the events commit in the caller's transaction, with the
-    /// state that produced them.
-    public static func append(_ events: [EventRecord], in database: Database) throws -> [EventRecord] {
+    /// Appends events of uid `owner` (their `id` is ignored) and returns them with the ids they
+    /// were given. Takes the open database so that the events commit in the caller's
+    /// transaction, with the state that produced them.
+    public static func append(_ events: [EventRecord], owner: Int, in database: Database) throws -> [EventRecord] {
+        try append(events, in: database) { _ in owner }
+    }
+
+    /// Appends events, each of the uid `owner` gives for it (the owner of the monitor that
+    /// produced it; 0, root, for resmond's own), and returns them with the ids they were given.
+    public static func append(_ events: [EventRecord], in database: Database, owner: (EventRecord) -> Int) throws -> [EventRecord] {
         var stored: [EventRecord] = []
+        stored.reserveCapacity(events.count)
+        var added: [Int: Int] = [:]
         let encoder = WireJSON.encoder()
         for var event in events {
+            let uid = owner(event)
             try database.execute(
                 """
                 INSERT INTO events (time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host,
-                                    message, cancels, labels, annotations) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                                    message, cancels, labels, annotations, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """,
                 [
                     .real(event.time), .integer(Int64(event.code)), .text(event.type.rawValue),
@@ -51,11 +75,19 @@ public struct EventStore: Sendable {
                     event.threshold.map { .real($0) } ?? .null, .text(event.host), .text(event.message),
                     event.cancels.map { .integer($0) } ?? .null,
                     .text(String(decoding: try encoder.encode(event.labels), as: UTF8.self)),
-                    .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self))
+                    .text(String(decoding: try encoder.encode(event.annotations), as: UTF8.self)), .integer(Int64(uid))
                 ])
             event.id = database.lastInsertID
             try database.handOut(event.id)
             stored.append(event)
+            added[uid, default: 0] += 1
+        }
+        // One counter update per uid and append, not per event: retention reads these instead of
+        // counting a million rows.
+        for (uid, count) in added {
+            try database.execute(
+                "INSERT INTO event_counts (owner, count) VALUES (?, ?) ON CONFLICT(owner) DO UPDATE SET count = count + excluded.count",
+                [.integer(Int64(uid)), .integer(Int64(count))])
         }
         return stored
     }
@@ -179,27 +211,5 @@ public struct EventStore: Sendable {
             monitorName: row[6].text, key: row[7].text, value: row[8].real, threshold: row[9].real,
             host: row[10].text ?? "", message: row[11].text ?? "", cancels: row[12].integer,
             labels: labels, annotations: annotations)
-    }
-
-    // MARK: - Retention
-
-    /// Deletes events older than `maximumAge` seconds or beyond the newest `maximumCount`, at most
-    /// `batch` at a time, each batch its own short lock, so that a large backlog never holds the
-    /// database from writers for long. Returns how many were deleted: call again while it
-    /// returns `batch`.
-    @discardableResult
-    public func enforceRetention(
-        maximumAge: Double, maximumCount: Int, now: Double,
-        batch: Int = EventStore.retentionBatch
-    ) throws -> Int {
-        try database.withDatabase { database in
-            let newest = try EventStore.lastID(in: database)
-            try database.execute(
-                """
-                DELETE FROM events WHERE id IN (
-                    SELECT id FROM events WHERE time < ? OR id <= ? ORDER BY id LIMIT ?)
-                """, [.real(now - maximumAge), .integer(newest - Int64(maximumCount)), .integer(Int64(batch))])
-            return Int(try database.execute("SELECT changes()").first?.first?.integer ?? 0)
-        }
     }
 }

@@ -104,6 +104,12 @@ extension MonitorEngine {
                 : nil)
     }
 
+    /// The uid an event's retention counts it against: its monitor's owner, root's 0 for
+    /// resmond's own (a storm summary, a plug-in's change) and a monitor no longer known.
+    func owner(of event: EventRecord, _ core: Core) -> Int {
+        event.monitorId.flatMap { core.indexByID[$0] }.map { core.definitions.owner($0) } ?? 0
+    }
+
     /// Appends events and writes the listed monitors' state in one transaction, all or nothing,
     /// then publishes; the API's changes use it and answer `storage` (507) when it throws, with
     /// memory put back by the caller. `extra` changes the monitors' tables in the same
@@ -119,7 +125,7 @@ extension MonitorEngine {
                 stateWrites.add(1, ordering: .releasing)
                 return try database.transaction {
                     try extra?(database)
-                    let stored = try EventStore.append(events, in: database)
+                    let stored = try EventStore.append(events, in: database) { owner(of: $0, core) }
                     noteRaises(stored, core: &core)
                     for index in Set(indexes) where core.definitions.contains(index) {
                         try save(index, encoder: encoder, core: core, in: database)
@@ -175,7 +181,7 @@ extension MonitorEngine {
                 try database.transaction {
                     do {
                         try database.savepoint {
-                            written = try EventStore.append(loose, in: database)
+                            written = try EventStore.append(loose, in: database) { owner(of: $0, core) }
                         }
                     } catch {
                         guard database.inTransaction else { throw error }
@@ -186,7 +192,7 @@ extension MonitorEngine {
                         let before = core.lastRaiseEvent[group.index]
                         do {
                             let stored = try database.savepoint {
-                                let stored = try EventStore.append(group.events, in: database)
+                                let stored = try EventStore.append(group.events, owner: core.definitions.owner(group.index), in: database)
                                 noteRaises(stored, core: &core)
                                 try save(group.index, encoder: encoder, core: core, in: database)
                                 return stored
@@ -247,7 +253,7 @@ extension MonitorEngine {
                         restore(waiting.after, to: index, core: &core)
                         do {
                             written += try database.savepoint {
-                                let stored = try EventStore.append(waiting.events, in: database)
+                                let stored = try EventStore.append(waiting.events, owner: core.definitions.owner(index), in: database)
                                 noteRaises(stored, core: &core)
                                 try save(index, encoder: encoder, core: core, in: database)
                                 return stored

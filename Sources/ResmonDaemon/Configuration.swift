@@ -86,8 +86,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var historyMaxPluginStatistics = 2000
     /// Events older than this many days are deleted.
     public var eventRetentionDays = 30
-    /// At most this many events are kept (the oldest go first).
+    /// At most this many events are kept; root's go only for root's own count (docs/EVENTS.md).
     public var eventRetentionCount = 1_000_000
+    /// At most this many of one uid other than root (nil: a tenth of `eventRetentionCount`).
+    public var eventRetentionCountPerUser: Int?
     /// Storm limits: raises a monitor may log a minute, and all monitors together a second.
     public var eventsPerMonitorPerMinute = 30
     public var eventsPerSecond = 1000
@@ -313,13 +315,21 @@ struct Reader {
             if let value = history["pluginTiers"] { configuration.historyPluginTiers = try integer(value, "history.pluginTiers", 1...4) }
         }
         if let value = top["events"] {
-            let events = try object(value, "events", allowed: ["retentionDays", "retentionCount", "perMonitorPerMinute", "maxPerSecond"])
+            let events = try object(
+                value, "events", allowed: ["retentionDays", "retentionCount", "retentionCountPerUser", "perMonitorPerMinute", "maxPerSecond"])
             if let value = events["perMonitorPerMinute"] {
                 configuration.eventsPerMonitorPerMinute = try integer(value, "events.perMonitorPerMinute", 1...100_000)
             }
             if let value = events["maxPerSecond"] { configuration.eventsPerSecond = try integer(value, "events.maxPerSecond", 1...1_000_000) }
             if let value = events["retentionDays"] { configuration.eventRetentionDays = try integer(value, "events.retentionDays", 1...36500) }
             if let value = events["retentionCount"] { configuration.eventRetentionCount = try integer(value, "events.retentionCount", 100...1_000_000_000) }
+            if let value = events["retentionCountPerUser"] {
+                let share = try integer(value, "events.retentionCountPerUser", 1...1_000_000_000)
+                guard share <= configuration.eventRetentionCount else {
+                    throw fail("events.retentionCountPerUser", "\(share) is above events.retentionCount (\(configuration.eventRetentionCount))")
+                }
+                configuration.eventRetentionCountPerUser = share
+            }
         }
         if let value = top["sinks"] {
             let sinks = try object(value, "sinks", allowed: nil)

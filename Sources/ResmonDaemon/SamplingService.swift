@@ -176,9 +176,12 @@ final class SamplingService: Service {
         }
         if count % 60 == 0 {
             history.prune(now: Clock.wall())
-            let (days, maximum) = configuration.read { ($0.eventRetentionDays, $0.eventRetentionCount) }
+            let (days, maximum, perUser) = configuration.read {
+                ($0.eventRetentionDays, $0.eventRetentionCount, $0.eventRetentionCountPerUser)
+            }
             // Batch by batch, each in its own short transaction, so writers wait at most one batch.
-            while ((try? engine.eventStore.enforceRetention(maximumAge: Double(days) * 86400, maximumCount: maximum, now: Clock.wall())) ?? 0)
+            while ((try? engine.eventStore.enforceRetention(
+                maximumAge: Double(days) * 86400, maximumCount: maximum, maximumCountPerUser: perUser, now: Clock.wall())) ?? 0)
                 >= EventStore.retentionBatch
             {}
         }

@@ -26,7 +26,7 @@ enum EventLogAppends {
                 let started = Clock.monotonic()
                 for _ in 0..<transactions {
                     try? state.withDatabase { database in
-                        try database.transaction { _ = try EventStore.append(Array(repeating: event, count: perTransaction), in: database) }
+                        try database.transaction { _ = try EventStore.append(Array(repeating: event, count: perTransaction), owner: 0, in: database) }
                     }
                 }
                 results.report("event_log_append_\(label)", Double(perTransaction * transactions) / (Clock.monotonic() - started), "events/s")

@@ -42,6 +42,13 @@ import Testing
         #expect(configuration.subsystems["fs"]?.period == 30)
     }
 
+    /// One uid's share of the event log (issue 22): a tenth of the count unless set.
+    @Test func theEventLogShareOfOneUser() throws {
+        #expect(try load("{}").eventRetentionCountPerUser == nil)
+        let configuration = try load(#"{"events": {"retentionCount": 5000, "retentionCountPerUser": 50}}"#)
+        #expect(configuration.eventRetentionCount == 5000 && configuration.eventRetentionCountPerUser == 50)
+    }
+
     @Test func aMissingFileMeansEmbeddedDefaults() throws {
         var options = DaemonOptions()
         options.configDirectory = TemporaryDirectory("resmon-empty").path
@@ -75,7 +82,9 @@ import Testing
         (#"{"collect": {"subsystems": {"gpu": {}}}}"#, "collect.subsystems.gpu", "unknown key"),
         (#"{"collect": {"subsystems": {"cpu": {"enabled": "yes"}}}}"#, "collect.subsystems.cpu.enabled", "true or false"),
         (#"{"http": []}"#, "http", "expected an object"),
-        (#"{"limits": {"releaseStartupPages": 1}}"#, "limits.releaseStartupPages", "true or false")
+        (#"{"limits": {"releaseStartupPages": 1}}"#, "limits.releaseStartupPages", "true or false"),
+        (#"{"events": {"retentionCountPerUser": 0}}"#, "events.retentionCountPerUser", "out of range"),
+        (#"{"events": {"retentionCount": 1000, "retentionCountPerUser": 1001}}"#, "events.retentionCountPerUser", "above events.retentionCount (1000)")
     ])
     func badKeysAndValuesAreRefusedWithFileKeyAndReason(_ text: String, _ key: String, _ reason: String) throws {
         let failure = try #require(error(text))

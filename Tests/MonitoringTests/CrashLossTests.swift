@@ -29,7 +29,7 @@ import Testing
         let path = directory.file("state.db")
         let database = try StateDatabase(path: path, migrations: MonitorStore.migrations, continuity: continuity())
         for number in 1...20 {
-            _ = try database.withDatabase { database in try database.transaction { try EventStore.append([event(number)], in: database) } }
+            _ = try database.withDatabase { database in try database.transaction { try EventStore.append([event(number)], owner: 0, in: database) } }
         }
         let copy = directory.file("copy")
         try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
@@ -61,7 +61,9 @@ import Testing
             path: path, migrations: MonitorStore.migrations, continuity: CrashLossTests.continuity(acceptLoss: true))
         #expect(accepted.startReport.contains { $0.contains("lost") }, "\(accepted.startReport)")
         // Ids continue above every id that may have been handed out.
-        let next = try accepted.withDatabase { database in try database.transaction { try EventStore.append([CrashLossTests.event(21)], in: database) } }
+        let next = try accepted.withDatabase { database in
+            try database.transaction { try EventStore.append([CrashLossTests.event(21)], owner: 0, in: database) }
+        }
         #expect((next.first?.id ?? 0) > 23)
     }
 }

@@ -21,7 +21,7 @@ import Testing
             cancels: nil, labels: ["a": "b"], annotations: ["c": "d"])
         try database.withDatabase { database in
             try database.execute("CREATE TABLE writes (n INTEGER)")
-            try database.transaction { _ = try EventStore.append(Array(repeating: event, count: 50_000), in: database) }
+            try database.transaction { _ = try EventStore.append(Array(repeating: event, count: 50_000), owner: 0, in: database) }
         }
         let store = EventStore(database: database)
         let filter = try EventFilter(#"message ~ "(?i)nothing (.*) like this""#)

@@ -18,7 +18,7 @@ import Testing
             key: "cpu:total:usage_ratio", value: 1, threshold: 0.5, host: "h", message: "cpu:total:usage_ratio above 0.5 on h",
             cancels: nil, labels: [:], annotations: [:])
         try database.withDatabase { database in
-            try database.transaction { _ = try EventStore.append(Array(repeating: event, count: 3500), in: database) }
+            try database.transaction { _ = try EventStore.append(Array(repeating: event, count: 3500), owner: 0, in: database) }
         }
         let store = EventStore(database: database)
         let filter = try EventFilter(#"message ~ "nothing like this""#)

@@ -34,6 +34,16 @@ import Testing
         ]
     ]
 
+    /// An event as a resmond of the released schema wrote it (today's append writes an owner too).
+    static func insertReleasedEvent(monitor: String, time: Double, in database: Database) throws {
+        try database.execute(
+            """
+            INSERT INTO events (time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                                cancels, labels, annotations) VALUES (?, ?, 'above', 4, ?, NULL, 'app:test:level', 60, 50, 'old',
+                                'app:test:level is 60, above 50', NULL, '{}', '{}')
+            """, [.real(time), .integer(Int64(EventType.Kind.above.code)), .text(monitor)])
+    }
+
     @Test func theReleasedMigrationsComeFirstUnchanged() {
         #expect(Array(MonitorStore.migrations.prefix(StateDatabaseMigrationTests.released.count)) == StateDatabaseMigrationTests.released)
     }
@@ -61,14 +71,7 @@ import Testing
                         #"{"phase":"raised","count":1,"running":true,"paused":false,"notified":true,"loggedRaised":true,"raisedAt":1800000001,"lastRaiseEvent":1}"#
                     )
                 ])
-            _ = try EventStore.append(
-                [
-                    EventRecord(
-                        id: 0, time: 1_800_000_001, code: EventType.Kind.above.code, type: .above,
-                        severity: "warning", monitorId: "m", monitorName: nil, key: "app:test:level",
-                        value: 60, threshold: 50, host: "old", message: "app:test:level is 60, above 50",
-                        cancels: nil, labels: [:], annotations: [:])
-                ], in: old)
+            try StateDatabaseMigrationTests.insertReleasedEvent(monitor: "m", time: 1_800_000_001, in: old)
         }
         let table = SampleTable()
         _ = table.register(
