@@ -12,8 +12,8 @@ import Synchronization
 /// History's snapshot file: restored before the first sample, written every
 /// `history.snapshotSeconds` on a thread of its own (the sampling thread only starts it, between
 /// two recordings) and once more at stop. Written on the sampling thread, a 133 MB snapshot held
-/// the sampler 13 s (issue 22, third attack); the store is encoded from a copy of its databases
-/// (rows shared until the sampler next changes them), so recording goes on meanwhile.
+/// the sampler 13 s (issue 22, third attack); the store is encoded a 64 KiB piece at a time under
+/// its lock, so recording goes on between pieces and nothing is copied.
 final class HistorySnapshotService: Service {
     let name = "history snapshots"
     private let history: HistoryStore
