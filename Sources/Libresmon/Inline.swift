@@ -3,6 +3,7 @@ import Events
 import FoundationEssentials
 import Monitoring
 import ResmonAPI
+import ResmonClient
 
 #if canImport(Glibc)
     import Glibc
@@ -55,7 +56,6 @@ func createInline(
     } catch {
         return failure(EINVAL, error.message)
     }
-    guard given.forward == 0 else { return failure(ENOTSUP, "forward (inline events into resmond's log) is not delivered in this version") }
     let transform = spec.transform?.kind ?? .none
     guard transform != .percent else { return failure(EINVAL, "transform percent: an inline monitor's readings have no upper bound") }
     let key = spec.target.key ?? ""
@@ -95,7 +95,10 @@ func createInline(
             samples: given.samples == 0 ? 1 : given.samples, cancelSamples: given.cancel_samples == 0 ? max(1, given.samples) : given.cancel_samples,
             loggingRate: given.logging_rate, tolerance: given.tolerance, dataCapture: given.data_capture, forward: given.forward))
     let handle = session.handle(for: uid)
-    session.registry.withLock { $0.inline[handle] = InlineBox(entry) }
+    session.registry.withLock { registry in
+        registry.inline[handle] = InlineBox(entry)
+        if given.forward != 0 { registry.forwarded.insert(uid) }
+    }
     copy(uid, into: &control.pointee.uid)
     out.pointee = handle
     return 0
@@ -215,5 +218,24 @@ public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handl
     for subscription in subscriptions where subscription.accepts(record) {
         subscription.deliver(record, handle: handle)
     }
-    return 0
+    guard entry.control.forward != 0 else { return 0 }
+    return forward(record, session)
+}
+
+/// Appends an inline monitor's event to resmond's log (`forward`): after the session's own
+/// subscriptions have it, so a refusal (-EBUSY when the event storm limits hold it back) leaves
+/// the monitor's state and the local delivery as they are and reports only the forwarding.
+private func forward(_ record: EventRecord, _ session: Session) -> Int32 {
+    func finite(_ number: Double?) -> Double? { number.flatMap { $0.isFinite ? $0 : nil } }
+    let request = EventAppendRequest(
+        type: record.type.rawValue, severity: record.severity.rawValue, monitorId: record.monitorId ?? "",
+        monitorName: record.monitorName, key: record.key.flatMap { $0.isEmpty ? nil : $0 }, value: finite(record.value),
+        threshold: finite(record.threshold), message: record.message, time: record.time)
+    do {
+        _ = try session.client.appendEvent(request)
+        return 0
+    } catch {
+        let code = failure(error)
+        return failure(-code, "forwarding the event to resmond's log: \(String(cString: resmon_last_error()))")
+    }
 }

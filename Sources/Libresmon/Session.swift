@@ -20,6 +20,9 @@ final class Session: Sendable {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Inline monitors by handle: they live only in this session.
         var inline: [UInt64: InlineBox] = [:]
+        /// The uids of the inline monitors made with `forward`: their events come back from
+        /// resmond's stream, and the session's subscriptions had them already.
+        var forwarded: Set<String> = []
     }
     let registry = Mutex(Registry())
 
@@ -82,7 +85,8 @@ func failure(_ error: ClientError) -> Int32 {
             case 404: ENOENT
             case 409: EEXIST
             case 413: E2BIG
-            case 503: EBUSY
+            // 429: the caller's quota or the event storm limits; busy for now, as the RMF's EBUSY.
+            case 429, 503: EBUSY
             case 504: ETIMEDOUT
             default: EIO
             }

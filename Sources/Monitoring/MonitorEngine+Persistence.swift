@@ -105,13 +105,14 @@ extension MonitorEngine {
     }
 
     /// Appends events and writes the listed monitors' state in one transaction, all or nothing,
-    /// then publishes; the API's changes use it and answer `storage` (507) when it throws, with
+    /// then publishes and returns them as stored; the API's changes use it and answer `storage` (507) when it throws, with
     /// memory put back by the caller. `extra` changes the monitors' tables in the same
     /// transaction (through MonitorStore).
+    @discardableResult
     func commit(
         events: [EventRecord], saving indexes: [Int], core: inout Core,
         also extra: ((Database) throws -> Void)? = nil
-    ) throws(MonitorError) {
+    ) throws(MonitorError) -> [EventRecord] {
         let encoder = WireJSON.encoder()
         let stored: [EventRecord]
         do {
@@ -133,6 +134,7 @@ extension MonitorEngine {
         }
         noteStorage(failure: nil)
         if !stored.isEmpty { published(stored) }
+        return stored
     }
 
     /// The evaluation's commit: each monitor's events and state in a savepoint of its own, so
