@@ -59,10 +59,14 @@ test: test-deps lint
 
 # libresmon, the C and C++ consumer library (docs/C-API.md): libresmon.so.1, libresmon.a,
 # include/resmon.h and resmon.pc (for the build tree) in .build/lib, the Swift runtime inside.
+# Linked from the release build's objects (optimised: what make install ships) unless
+# CONFIG=debug, which reuses the debug build (make test links that one, having built it).
 LIB_DIR := $(CURDIR)/.build/lib
+CONFIG ?= release
+LIB_BUILD = $(if $(filter release,$(CONFIG)),$(RELEASE),-c $(CONFIG))
 lib: deps
-	$(SWIFT) build --target Libresmon
-	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
+	$(SWIFT) build $(LIB_BUILD) --target Libresmon
+	$(CURDIR)/libresmon/build.sh $(CURDIR) $(CONFIG) $(LIB_DIR)
 
 # make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
 PREFIX ?= /usr/local
