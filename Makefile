@@ -93,10 +93,13 @@ format:
 # A full `make bench` takes about 40 minutes: the API section soaks a resmond 5 minutes at each scale.
 BENCH_FLAGS ?=
 
+# The inline section calls resmon_inline_update in the release libresmon linked here.
 bench: deps
 	$(SWIFT) build $(RELEASE)
+	$(CURDIR)/libresmon/build.sh $(CURDIR) release $(LIB_DIR)
 	mkdir -p bench
-	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json $(BENCH_FLAGS)
+	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --libresmon $(LIB_DIR)/libresmon.so.1 \
+	  --output bench/results.json $(BENCH_FLAGS)
 
 # resmond, collectd, node_exporter (scraped every second by Prometheus alone) and Prometheus
 # (10,000 rules at 1 s) side by side for 60 s, three times (BENCH_FLAGS="--runs 5" for more);
