@@ -59,10 +59,14 @@ test: test-deps lint
 
 # libresmon, the C and C++ consumer library (docs/C-API.md): libresmon.so.1, libresmon.a,
 # include/resmon.h and resmon.pc (for the build tree) in .build/lib, the Swift runtime inside.
+# Linked from the release build's objects (optimised: what make install ships) unless
+# CONFIG=debug, which reuses the debug build (make test links that one, having built it).
 LIB_DIR := $(CURDIR)/.build/lib
+CONFIG ?= release
+LIB_BUILD = $(if $(filter release,$(CONFIG)),$(RELEASE),-c $(CONFIG))
 lib: deps
-	$(SWIFT) build --target Libresmon
-	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
+	$(SWIFT) build $(LIB_BUILD) --target Libresmon
+	$(CURDIR)/libresmon/build.sh $(CURDIR) $(CONFIG) $(LIB_DIR)
 
 # make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
 PREFIX ?= /usr/local
@@ -89,10 +93,13 @@ format:
 # A full `make bench` takes about 40 minutes: the API section soaks a resmond 5 minutes at each scale.
 BENCH_FLAGS ?=
 
+# The inline section calls resmon_inline_update in the release libresmon linked here.
 bench: deps
 	$(SWIFT) build $(RELEASE)
+	$(CURDIR)/libresmon/build.sh $(CURDIR) release $(LIB_DIR)
 	mkdir -p bench
-	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --output bench/results.json $(BENCH_FLAGS)
+	$(CURDIR)/.build/release/resmon-bench --resmond $(CURDIR)/.build/release/resmond --libresmon $(LIB_DIR)/libresmon.so.1 \
+	  --output bench/results.json $(BENCH_FLAGS)
 
 # resmond, collectd, node_exporter (scraped every second by Prometheus alone) and Prometheus
 # (10,000 rules at 1 s) side by side for 60 s, three times (BENCH_FLAGS="--runs 5" for more);

@@ -79,7 +79,7 @@ let package = Package(
             name: "resmon-bench",
             dependencies: [
                 "BenchSupport", "HTTPClient", "CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "Storage",
-                "ResmonAPI", "ResmonClient", "Server"
+                "ResmonAPI", "ResmonClient", "Server", "CResmon"
             ]),
 
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),

@@ -6,6 +6,10 @@
 # usage: build.sh PACKAGE_ROOT CONFIG OUT
 set -eu
 root=$1 config=$2 out=$3
+case $config in
+  debug | release) ;;
+  *) echo "build.sh: CONFIG is debug or release, not \"$config\"" >&2; exit 64 ;;
+esac
 build=$root/.build/$config
 here=$root/libresmon
 swiftc=$(command -v swiftc)

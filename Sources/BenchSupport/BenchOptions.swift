@@ -5,10 +5,13 @@ import ResmonSystem
 public struct BenchOptions: Sendable, Equatable {
     /// The parts of the bench `--only` picks.
     public enum Section: String, Sendable, CaseIterable {
-        case sample, archive, monitors, api, statistics, metrics, events, daemon, peers
+        case sample, archive, monitors, api, statistics, metrics, events, daemon, inline, peers
     }
 
     public var resmondPath = "./.build/release/resmond"
+    /// The libresmon whose resmon_inline_update the inline section calls (`make bench` links
+    /// it from the release build's objects).
+    public var libresmonPath = "./.build/lib/libresmon.so.1"
     public var outputPath = "bench/results.json"
     /// How long each idle resmond, and the peers side by side, run.
     public var idleSeconds = 60
@@ -38,6 +41,7 @@ public struct BenchOptions: Sendable, Equatable {
         let sections = Section.allCases.map(\.rawValue).joined(separator: ", ")
         return [
             .value("--resmond", placeholder: "PATH", help: "the resmond binary to measure (default \(defaults.resmondPath))"),
+            .value("--libresmon", placeholder: "PATH", help: "the libresmon.so.1 the inline section calls (default \(defaults.libresmonPath))"),
             .value("--output", placeholder: "FILE", help: "where the figures are written as JSON (default \(defaults.outputPath))"),
             .value("--seconds", placeholder: "N", help: "how long each idle resmond, and the peers, run (default \(defaults.idleSeconds))"),
             .value(
@@ -70,8 +74,8 @@ public struct BenchOptions: Sendable, Equatable {
 
     public static var usage: String {
         """
-        Usage: resmon-bench [--resmond PATH] [--output FILE] [--seconds N] [--in-use SECONDS] [--only SECTION] [--max-monitors N]
-                            [--api-monitors N,N,…] [--statistics N] [--soak SECONDS]
+        Usage: resmon-bench [--resmond PATH] [--libresmon PATH] [--output FILE] [--seconds N] [--in-use SECONDS] [--only SECTION]
+                            [--max-monitors N] [--api-monitors N,N,…] [--statistics N] [--soak SECONDS]
                resmon-bench --peers [--resmond PATH] [--output FILE] [--seconds N] [--runs N]
                resmon-bench --hot-functions FILE [--resmond PATH]
 
@@ -93,6 +97,7 @@ public struct BenchOptions: Sendable, Equatable {
         peers = parsed.flag("--peers")
         if let path = parsed.value("--resmond") { resmondPath = path }
         if let path = parsed.value("--output") { outputPath = path }
+        if let path = parsed.value("--libresmon") { libresmonPath = path }
         hotFunctionsPath = parsed.value("--hot-functions")
         func whole(_ name: String, atLeast minimum: Int) throws(ArgumentError) -> Int? {
             guard let text = parsed.value(name) else { return nil }

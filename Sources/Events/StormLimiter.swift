@@ -62,10 +62,15 @@ public struct StormLimiter: Sendable {
             held += 1
             heldMonitors.insert(monitor)
         }
-        buckets[monitor] = bucket
+        // A newcomer held back by its uid's or the global bucket keeps a full bucket, the same as
+        // none: not stored, so a flood of new monitor ids (applications' events) grows nothing.
+        if admitted || buckets[monitor] != nil { buckets[monitor] = bucket }
         if let user { users[owner] = user }
         return admitted
     }
+
+    /// How many monitors' buckets are kept (the rest are full).
+    public var trackedMonitors: Int { buckets.count }
 
     /// Forgets a monitor (deleted).
     public mutating func forget(_ monitor: Int) {

@@ -3,6 +3,7 @@ import Events
 import FoundationEssentials
 import Monitoring
 import ResmonAPI
+import ResmonClient
 
 #if canImport(Glibc)
     import Glibc
@@ -32,8 +33,33 @@ struct InlineEntry: Sendable {
 /// session's lock instead of copying it out and back (its strings would be retained and
 /// released on every reading). Unchecked: only touched under the session's lock.
 final class InlineBox: @unchecked Sendable {
-    var entry: InlineEntry
+    /// Unchecked: the session's lock is the exclusivity, and a dynamic check costs each reading
+    /// a thread-local access set (a fifth of an update's time on a release build).
+    @exclusivity(unchecked) var entry: InlineEntry
     init(_ entry: InlineEntry) { self.entry = entry }
+
+    /// One reading, under the session's lock; what it fired, copied for delivery outside the
+    /// lock (nil, the common case, copies nothing).
+    func update(value: Double, time: Double) -> InlineFired? {
+        guard entry.running && !entry.paused, let event = entry.monitor.update(value: value, time: time) else { return nil }
+        return InlineFired(
+            event: event, reading: entry.monitor.lastValue, bucket: entry.bucket, uid: entry.uid, key: entry.key, name: entry.name,
+            condition: entry.condition, threshold: entry.threshold, severity: entry.severity, cancelSeverity: entry.cancelSeverity,
+            forward: entry.control.forward != 0)
+    }
+}
+
+/// What an inline update fired, and what its event needs of the monitor.
+struct InlineFired {
+    let event: InlineMonitor.Event
+    let reading: Double
+    let bucket: Bool
+    let uid, key, name: String
+    let condition: Condition.Kind
+    let threshold: Double
+    let severity: Severity
+    let cancelSeverity: Severity?
+    let forward: Bool
 }
 
 /// resmon_monitor_control without its uid (a C array), Sendable.
@@ -55,7 +81,6 @@ func createInline(
     } catch {
         return failure(EINVAL, error.message)
     }
-    guard given.forward == 0 else { return failure(ENOTSUP, "forward (inline events into resmond's log) is not delivered in this version") }
     let transform = spec.transform?.kind ?? .none
     guard transform != .percent else { return failure(EINVAL, "transform percent: an inline monitor's readings have no upper bound") }
     let key = spec.target.key ?? ""
@@ -95,7 +120,10 @@ func createInline(
             samples: given.samples == 0 ? 1 : given.samples, cancelSamples: given.cancel_samples == 0 ? max(1, given.samples) : given.cancel_samples,
             loggingRate: given.logging_rate, tolerance: given.tolerance, dataCapture: given.data_capture, forward: given.forward))
     let handle = session.handle(for: uid)
-    session.registry.withLock { $0.inline[handle] = InlineBox(entry) }
+    session.registry.withLock { registry in
+        registry.inline[handle] = InlineBox(entry)
+        if given.forward != 0 { registry.forwarded.insert(uid) }
+    }
     copy(uid, into: &control.pointee.uid)
     out.pointee = handle
     return 0
@@ -116,6 +144,7 @@ func inlineAction(_ session: Session, _ handle: UInt64, _ action: String) -> Int
         case "reset-notification": box.entry.monitor.resetNotification()
         case "delete":
             registry.inline[handle] = nil
+            if registry.lastInline?.handle == handle { registry.lastInline = nil }
             if let uid = registry.uidByHandle.removeValue(forKey: handle) { registry.handleByUID[uid] = nil }
             return 0
         default: return nil
@@ -170,22 +199,36 @@ private let hostName: String = {
 
 @_cdecl("resmon_inline_update")
 public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handle, _ value: Double, _ time: Double) -> Int32 {
-    guard let session = Session.from(pointer) else { return failure(EINVAL, "the session is NULL") }
+    guard let pointer else { return failure(EINVAL, "the session is NULL") }
     var now = time
     if now.isNaN {
         var clock = timespec()
         clock_gettime(CLOCK_REALTIME, &clock)
         now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
     }
-    let result = session.registry.withLock { registry -> (found: Bool, event: InlineMonitor.Event?, entry: InlineEntry?) in
-        guard let box = registry.inline[handle] else { return (false, nil, nil) }
-        guard box.entry.running && !box.entry.paused else { return (true, nil, nil) }
-        guard let event = box.entry.monitor.update(value: value, time: now) else { return (true, nil, nil) }
-        return (true, event, box.entry)
+    // The consumer holds the session for the call: no retain and release of it per reading.
+    return Unmanaged<Session>.fromOpaque(UnsafeRawPointer(pointer))._withUnsafeGuaranteedRef { session in
+        var found = true
+        let fired = session.registry.withLock { registry -> InlineFired? in
+            if let last = registry.lastInline, last.handle == handle { return last.box.update(value: value, time: now) }
+            guard let box = registry.inline[handle] else {
+                found = false
+                return nil
+            }
+            registry.lastInline = (handle, box)
+            return box.update(value: value, time: now)
+        }
+        guard found else { return failure(EINVAL, "handle \(handle) is not an inline monitor of this session") }
+        guard let fired else { return 0 }
+        return deliver(fired, handle: handle, time: now, session)
     }
-    guard result.found else { return failure(EINVAL, "handle \(handle) is not an inline monitor of this session") }
-    guard let event = result.event, let entry = result.entry else { return 0 }
-    let reading = entry.monitor.lastValue
+}
+
+/// Delivers what an inline update fired to the session's subscriptions, then to resmond's log
+/// when the monitor forwards.
+private func deliver(_ entry: InlineFired, handle: UInt64, time now: Double, _ session: Session) -> Int32 {
+    let event = entry.event
+    let reading = entry.reading
     let type: EventType
     let severity: Severity
     let message: String
@@ -215,5 +258,23 @@ public func resmonInlineUpdate(_ pointer: OpaquePointer?, _ handle: resmon_handl
     for subscription in subscriptions where subscription.accepts(record) {
         subscription.deliver(record, handle: handle)
     }
-    return 0
+    guard entry.forward else { return 0 }
+    return forward(record, session)
+}
+
+/// Appends an inline monitor's event to resmond's log (`forward`): after the session's own
+/// subscriptions have it, so a refusal (-EBUSY when the event storm limits hold it back) leaves
+/// the monitor's state and the local delivery as they are and reports only the forwarding.
+private func forward(_ record: EventRecord, _ session: Session) -> Int32 {
+    func finite(_ number: Double?) -> Double? { number.flatMap { $0.isFinite ? $0 : nil } }
+    let request = EventAppendRequest(
+        type: record.type.rawValue, severity: record.severity.rawValue, monitorId: record.monitorId ?? "",
+        monitorName: record.monitorName, key: record.key.flatMap { $0.isEmpty ? nil : $0 }, value: finite(record.value),
+        threshold: finite(record.threshold), message: record.message, time: record.time)
+    do {
+        _ = try session.client.appendEvent(request)
+        return 0
+    } catch {
+        return failure(error, context: "forwarding the event to resmond's log: ")
+    }
 }

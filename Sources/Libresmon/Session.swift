@@ -20,6 +20,12 @@ final class Session: Sendable {
         var subscriptions: [ObjectIdentifier: Subscription] = [:]
         /// Inline monitors by handle: they live only in this session.
         var inline: [UInt64: InlineBox] = [:]
+        /// The uids of the inline monitors made with `forward`: their events come back from
+        /// resmond's stream, and the session's subscriptions had them already.
+        var forwarded: Set<String> = []
+        /// The inline monitor updated last: a consumer feeding one monitor in a loop finds it
+        /// without hashing its handle.
+        var lastInline: (handle: UInt64, box: InlineBox)?
     }
     let registry = Mutex(Registry())
 
@@ -67,8 +73,10 @@ func failure(_ code: Int32, _ message: String) -> Int32 {
     return -code
 }
 
-/// The negative errno of a ClientError, as DESIGN.md's table maps HTTP answers.
-func failure(_ error: ClientError) -> Int32 {
+/// The negative errno of a ClientError, as DESIGN.md's table maps HTTP answers; `context`
+/// goes before the message.
+func failure(_ error: ClientError, context: String = "") -> Int32 {
+    func failure(_ code: Int32, _ message: String) -> Int32 { Libresmon.failure(code, context + message) }
     switch error {
     case .unreachable(let socket, let reason):
         let lowered = reason.lowercased()
@@ -82,7 +90,8 @@ func failure(_ error: ClientError) -> Int32 {
             case 404: ENOENT
             case 409: EEXIST
             case 413: E2BIG
-            case 503: EBUSY
+            // 429: the caller's quota or the event storm limits; busy for now, as the RMF's EBUSY.
+            case 429, 503: EBUSY
             case 504: ETIMEDOUT
             default: EIO
             }

@@ -79,7 +79,18 @@ final class Subscription: @unchecked Sendable {
         if callback == nil {
             while !stopping && state.withLock({ $0.queue.count - $0.head }) >= Subscription.queueLimit { usleep(10_000) }
         }
+        if Subscription.isOwnForwarded(record, session) { return }
         deliver(record, handle: record.monitorId.map { session.existingHandle(for: $0) } ?? 0)
+    }
+
+    /// This process's user, as resmond marks the events it appends (`labels.uid`).
+    static let user = String(geteuid())
+
+    /// Whether an event from resmond's stream is one this session's inline monitor forwarded:
+    /// its subscriptions had it during resmon_inline_update already.
+    static func isOwnForwarded(_ record: EventRecord, _ session: Session) -> Bool {
+        guard record.labels["source"] == "application", record.labels["uid"] == user, let id = record.monitorId else { return false }
+        return session.registry.withLock { $0.forwarded.contains(id) }
     }
 
     /// Hands an event to the callback (on the calling thread) or the queue, and signals.

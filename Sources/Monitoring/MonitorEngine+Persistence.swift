@@ -111,13 +111,16 @@ extension MonitorEngine {
     }
 
     /// Appends events and writes the listed monitors' state in one transaction, all or nothing,
-    /// then publishes; the API's changes use it and answer `storage` (507) when it throws, with
+    /// then publishes and returns them as stored; the API's changes use it and answer `storage` (507) when it throws, with
     /// memory put back by the caller. `extra` changes the monitors' tables in the same
     /// transaction (through MonitorStore).
+    @discardableResult
+    /// `owner`: whom the events count against when they are no monitor's of resmond's (an
+    /// application's, `POST /v1/events`); by default each event's monitor's owner.
     func commit(
-        events: [EventRecord], saving indexes: [Int], core: inout Core,
+        events: [EventRecord], saving indexes: [Int], core: inout Core, owner explicit: Int? = nil,
         also extra: ((Database) throws -> Void)? = nil
-    ) throws(MonitorError) {
+    ) throws(MonitorError) -> [EventRecord] {
         let encoder = WireJSON.encoder()
         let stored: [EventRecord]
         do {
@@ -125,7 +128,7 @@ extension MonitorEngine {
                 stateWrites.add(1, ordering: .releasing)
                 return try database.transaction {
                     try extra?(database)
-                    let stored = try EventStore.append(events, in: database) { owner(of: $0, core) }
+                    let stored = try EventStore.append(events, in: database) { explicit ?? owner(of: $0, core) }
                     noteRaises(stored, core: &core)
                     for index in Set(indexes) where core.definitions.contains(index) {
                         try save(index, encoder: encoder, core: core, in: database)
@@ -139,6 +142,7 @@ extension MonitorEngine {
         }
         noteStorage(failure: nil)
         if !stored.isEmpty { published(stored) }
+        return stored
     }
 
     /// The evaluation's commit: each monitor's events and state in a savepoint of its own, so

@@ -77,6 +77,9 @@ public final class MonitorEngine: Sendable {
         var selectionsPending = false
         /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
         var instanceQuotaNoted: Set<String> = []
+        /// Applications' logged raises (`"uid monitorId"` → event id), for their cancels'
+        /// `cancels` (MonitorEngine+Application).
+        var applicationRaises: [String: Int64] = [:]
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

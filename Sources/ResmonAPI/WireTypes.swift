@@ -336,3 +336,39 @@ public struct ReloadResponse: Codable, Sendable {
         self.messages = messages
     }
 }
+
+/// The body of `POST /v1/events`: an event an application's own monitor found (libresmon's
+/// inline monitors with `forward`), appended to resmond's log (docs/EVENTS.md, "Application
+/// events"). resmond sets the id, code, host, `cancels` and the labels `source` and `uid`.
+public struct EventAppendRequest: Codable, Sendable, Equatable {
+    /// A monitor event type: a raise (`above` … `notAtAbove`, `counterRateExceeded`,
+    /// `watermark`) or `canceled`.
+    public var type: String
+    /// Syslog name; default `warning` for a raise, `notice` for `canceled`.
+    public var severity: String?
+    /// The application's monitor: a UUID (libresmon's inline monitor's `control.uid`) or a
+    /// name of `[A-Za-z0-9._:-]`, never the id of one of resmond's monitors.
+    public var monitorId: String
+    public var monitorName: String?
+    public var key: String?
+    public var value: Double?
+    public var threshold: Double?
+    public var message: String
+    /// Seconds since the epoch; default: when resmond receives it.
+    public var time: Double?
+
+    public init(
+        type: String, severity: String? = nil, monitorId: String, monitorName: String? = nil, key: String? = nil,
+        value: Double? = nil, threshold: Double? = nil, message: String, time: Double? = nil
+    ) {
+        self.type = type
+        self.severity = severity
+        self.monitorId = monitorId
+        self.monitorName = monitorName
+        self.key = key
+        self.value = value
+        self.threshold = threshold
+        self.message = message
+        self.time = time
+    }
+}

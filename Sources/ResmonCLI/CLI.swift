@@ -21,7 +21,7 @@ public enum CLI {
 
     /// Every command, in the order `resmon --help` lists them.
     static let commands: [Command] = [
-        .status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events,
+        .status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events, .event,
         .importPerfmon, .sinks, .reload, .version
     ]
 

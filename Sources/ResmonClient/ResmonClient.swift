@@ -148,6 +148,12 @@ public struct ResmonClient: Sendable {
         return try get("/v1/events", query: query)
     }
 
+    /// Appends an event an application's own monitor found to resmond's log (`POST /v1/events`;
+    /// docs/EVENTS.md, "Application events"): the event as stored, marked as this caller's.
+    public func appendEvent(_ event: EventAppendRequest) throws(ClientError) -> EventRecord {
+        try send(json: event, method: "POST", path: "/v1/events")
+    }
+
     /// Replays archived history through a monitor spec: what it would have logged. `cf` picks
     /// the consolidation function (default: the one that cannot miss a raise).
     public func backtest(

@@ -145,9 +145,16 @@ public struct APIRouter: HTTPHandler {
             // 201 when a monitor was made; a refresh that only kept or replaced them is 200.
             return try json(answer, status: answer.variables.contains { $0.outcome == "created" } ? 201 : 200)
         case "/v1/events":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
-            return try MonitorRoutes.events(request, store: try eventStore())
+            try allow(request, ["GET", "HEAD", "POST"])
+            guard request.method == "POST" else {
+                try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
+                return try MonitorRoutes.events(request, store: try eventStore())
+            }
+            try acceptOnly([], request)
+            try authorizeWrite(request)
+            let stored = try EventAppendRoute(engine: try monitorEngine())
+                .append(request, caller: MonitorRoutes.caller(request), now: EventFilter.now())
+            return try json(stored, status: 201)
         case "/v1/reload":
             try allow(request, ["POST"])
             try acceptOnly([], request)

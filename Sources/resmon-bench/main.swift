@@ -57,6 +57,9 @@ func runSections(_ options: BenchOptions) -> Results {
             print("resmond not found at \(options.resmondPath): skipping the idle-daemon figures")
         }
     }
+    if options.wants(.inline) {
+        InlineUpdates.run(libresmon: options.libresmonPath, resmond: options.resmondPath, into: &results)
+    }
     if options.peers || options.only == .peers {
         Peers.run(resmond: options.resmondPath, seconds: options.idleSeconds, runs: options.runs, into: &results)
     }

@@ -46,6 +46,15 @@ import Testing
         #expect(options.maxMonitors == 100_000 && options.idleSeconds == 20)
     }
 
+    /// `make bench`'s inline section calls resmon_inline_update in the release libresmon.
+    @Test func theInlineSectionAndTheLibraryItCalls() throws {
+        let options = try BenchOptions(arguments: ["--only", "inline", "--libresmon", "/r/.build/lib/libresmon.so.1"])
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.inline])
+        #expect(options.libresmonPath == "/r/.build/lib/libresmon.so.1")
+        #expect(BenchOptions().libresmonPath == "./.build/lib/libresmon.so.1")
+        #expect(BenchOptions.usage.contains("--libresmon PATH"))
+    }
+
     @Test func hotFunctions() throws {
         let options = try BenchOptions(arguments: ["--hot-functions", "/r/Sources/resmond/hot-functions.txt", "--resmond", "/r/resmond"])
         #expect(options.hotFunctionsPath == "/r/Sources/resmond/hot-functions.txt")

@@ -28,3 +28,14 @@ import Testing
         #expect((100..<110).filter { storm.admit($0, now: 10) }.count == 2)
     }
 }
+
+/// An application appending under ever new monitor ids (POST /v1/events) while its uid is held
+/// back must not grow the limiter's table: a held-back newcomer's bucket is full, the same as none.
+@Suite struct StormLimiterMemoryTests {
+    @Test func aHeldBackNewMonitorLeavesNoBucket() {
+        var storm = StormLimiter(perMonitorPerMinute: 30, maximumPerSecond: 1000)
+        let admitted = (0..<100_000).filter { storm.admit(-1 - $0, owner: 65534, now: 100) }.count
+        #expect(admitted == 200)
+        #expect(storm.trackedMonitors == 200, "only the admitted monitors' buckets are kept")
+    }
+}

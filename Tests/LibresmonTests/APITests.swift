@@ -43,7 +43,9 @@ import Testing
 
     /// DESIGN.md's table, row by row.
     @Test func httpStatusesMapToDesignsErrnos() {
-        let table: [(Int, Int32)] = [(400, EINVAL), (403, EACCES), (404, ENOENT), (409, EEXIST), (413, E2BIG), (503, EBUSY), (500, EIO), (418, EIO)]
+        let table: [(Int, Int32)] = [
+            (400, EINVAL), (403, EACCES), (404, ENOENT), (409, EEXIST), (413, E2BIG), (429, EBUSY), (503, EBUSY), (500, EIO), (418, EIO)
+        ]
         for (status, code) in table {
             #expect(failure(ClientError.api(status: status, code: .badRequest, message: "m\(status)")) == -code, "HTTP \(status)")
             #expect(String(cString: resmon_last_error_for_tests()) == "m\(status)")

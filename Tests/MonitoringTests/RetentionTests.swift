@@ -168,3 +168,24 @@ import Testing
         #expect(counts.map { [$0[0].integer ?? -1, $0[1].integer ?? -1] } == [[0, 2], [1000, 2]])
     }
 }
+
+/// An application's events (`POST /v1/events`) are its uid's: a user's inline monitors with
+/// `forward` trim their own share, not root's events.
+@Suite struct ApplicationEventRetentionTests {
+    @Test func anApplicationsEventsCountAgainstItsUid() throws {
+        let rig = try Rig()
+        try rig.create({ $0.id = "root-low" }, condition: .below, value: 10)
+        rig.feed(5)
+        for number in 0..<30 {
+            let event = EventRecord(
+                id: 0, time: rig.time, code: 1, type: "above", severity: "warning", monitorId: "inline\(number)", monitorName: nil,
+                key: "app:inline:x", value: 1, threshold: 0.5, host: "h", message: "x above 0.5",
+                cancels: nil, labels: ["source": "application", "uid": "65534"], annotations: [:])
+            _ = try rig.engine.appendApplicationEvent(event, caller: 65534, now: rig.time + Double(number))
+        }
+        while try rig.engine.eventStore.enforceRetention(maximumAge: 1e9, maximumCount: 20, now: rig.time, batch: 50) > 0 {}
+        let after = try rig.engine.eventStore.events(after: 0, limit: 10_000)
+        #expect(after.contains { $0.monitorId == "root-low" }, "root's event went for an application's")
+        #expect(after.filter { $0.monitorId?.hasPrefix("inline") == true }.count == 2)  // a tenth of 20
+    }
+}

@@ -306,9 +306,6 @@ static int inline_monitors(void) {
     control.location = RESMON_INLINE;
     control.samples = 2;
     resmon_handle handle = 0;
-    control.forward = 1;
-    CHECK(resmon_monitor_create(session, &config, &control, &handle) == -ENOTSUP);
-    control.forward = 0;
     CHECK(resmon_monitor_create(session, &config, &control, &handle) == 0 && handle != 0 && strlen(control.uid) == 36);
     char filter[128];
     snprintf(filter, sizeof filter, "monitorId = \"%s\" && severity >= notice", control.uid);
