@@ -95,8 +95,9 @@ public final class HistoryStore: Sendable {
                             periods: knownPeriods ?? [:])
                     }
                 }
-                guard let key, let last = databases[key]?.lastUpdate, time > last else { continue }
-                try? databases[key]!.update(time: time, reading: reading.value)
+                // One lookup, the database changed in place.
+                guard let key else { continue }
+                databases[key]?.updateIfNewer(time: time, reading: reading.value)
             }
             slots.withLock { $0 = bySlot }
         }

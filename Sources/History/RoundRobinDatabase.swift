@@ -156,6 +156,12 @@ public struct RoundRobinDatabase: Sendable {
     /// Bytes of row storage (what the archives cost in memory, without bookkeeping).
     public var storageBytes: Int { storage.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
 
+    /// Updates with a reading newer than the last update; an older or equal one is ignored.
+    mutating func updateIfNewer(time: Int, reading: Double) {
+        guard time > lastUpdate else { return }
+        try? update(time: time, reading: reading)
+    }
+
     public enum UpdateError: Error, Equatable {
         /// An update not after the last one (rrdtool refuses it too).
         case notAfterLastUpdate(time: Int, last: Int)

@@ -329,7 +329,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
 
     /// Registers what is new, records every value, and retires what the run no longer has.
     private func apply(_ samples: [PrometheusText.Sample], into batch: inout SampleBatch) {
-        var seen = Set<String>()
+        var seen = Set<String>(minimumCapacity: samples.count)
         var mappings: [String: Mapping] = [:]
         for sample in samples {
             let cacheKey = sample.type + " " + sample.family + " " + sample.name
