@@ -101,7 +101,9 @@ let package = Package(
             dependencies: [
                 "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
                 "BenchSupport"
-            ]),
+            ],
+            // The browser test's selenium script, which DashboardBrowserTests runs with Python.
+            exclude: ["Browser"]),
         // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
         // against a real resmond.
         .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])

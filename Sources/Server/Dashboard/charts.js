@@ -40,6 +40,11 @@ function setCursor(time, source) {
   for (const card of cards) if (card.chart && card.chart !== source) card.chart.draw();
 }
 
+// Time ticks on round times: every 2 min over 10 min, 30 min over 2 h, a day over a week, a month over a year.
+function tickStep() {
+  return { 600: 120, 7200: 1800, 604800: 86400, 31536000: 2592000 }[R.range] || R.range / 5;
+}
+
 function chartsAvailable() {
   return typeof Chart !== "undefined";
 }
@@ -82,7 +87,8 @@ class ChartCard {
       borderColor: series.color || palette[index % palette.length],
       backgroundColor: series.color || palette[index % palette.length],
       borderWidth: series.width || 1.5,
-      pointRadius: 0,
+      // Points show while a series is short (a statistic pushed a moment ago), lines after.
+      pointRadius: (context) => (context.dataset.data.length < 40 ? 2 : 0),
       pointHitRadius: 4,
       tension: 0,
       spanGaps: false,
@@ -101,7 +107,7 @@ class ChartCard {
         maintainAspectRatio: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
-          x: { type: "linear", ticks: { maxTicksLimit: 7, maxRotation: 0, callback: (value) => formatTime(value, R.range) } },
+          x: { type: "linear", ticks: { maxTicksLimit: 8, maxRotation: 0, stepSize: tickStep(), callback: (value) => formatTime(value, R.range) } },
           y: {
             beginAtZero: true,
             suggestedMax: unit === "ratio" ? 0.05 : undefined,
@@ -151,6 +157,7 @@ class ChartCard {
 
   setWindow(now) {
     const scales = this.chart.options.scales;
+    scales.x.ticks.stepSize = tickStep();
     scales.x.min = now - R.range;
     scales.x.max = now;
     for (const [index, line] of this.lines.entries()) {

@@ -86,6 +86,7 @@ function formatValue(value, unit) {
     return shown + " " + units[index] + suffix;
   }
   if (base === "seconds" && rate) return value.toFixed(2) + " cores";
+  if (!base && !rate && Number.isInteger(value)) return String(value);
   const magnitude = Math.abs(value);
   const shown = magnitude >= 1e6 ? value.toExponential(2) : magnitude >= 100 ? value.toFixed(0)
     : magnitude >= 1 ? value.toFixed(2) : value.toPrecision(3);

@@ -290,10 +290,10 @@ function openStream(filter) {
 
 // ---- Start --------------------------------------------------------------------------------
 function viewChanged() {
-  for (const name of ["processes", "monitors"]) stop(name);
+  for (const name of ["processes", "monitors", "statistics"]) stop(name);
   if (R.view === "processes") every("processes", 5, pollProcesses);
   if (R.view === "monitors") every("monitors", Math.max(2, R.step), pollMonitors);
-  if (R.view === "statistics" && !document.querySelector("#stat-table tbody").children.length) searchStatistics();
+  if (R.view === "statistics") every("statistics", Math.max(2, R.step), searchStatistics);
 }
 
 function rangeChanged() {
