@@ -45,6 +45,15 @@ function tickStep() {
   return { 600: 120, 7200: 1800, 604800: 86400, 31536000: 2592000 }[R.range] || R.range / 5;
 }
 
+// Ticks on multiples of the step in local time (whole minutes, hours, days).
+function roundTimeTicks(axis) {
+  const step = tickStep();
+  const offset = new Date().getTimezoneOffset() * 60;
+  const ticks = [];
+  for (let time = Math.ceil((axis.min - offset) / step) * step + offset; time <= axis.max; time += step) ticks.push({ value: time });
+  axis.ticks = ticks;
+}
+
 function chartsAvailable() {
   return typeof Chart !== "undefined";
 }
@@ -107,7 +116,11 @@ class ChartCard {
         maintainAspectRatio: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
-          x: { type: "linear", ticks: { maxTicksLimit: 8, maxRotation: 0, stepSize: tickStep(), callback: (value) => formatTime(value, R.range) } },
+          x: {
+            type: "linear",
+            ticks: { maxRotation: 0, autoSkip: false, callback: (value) => formatTime(value, R.range) },
+            afterBuildTicks: roundTimeTicks,
+          },
           y: {
             beginAtZero: true,
             suggestedMax: unit === "ratio" ? 0.05 : undefined,
@@ -127,18 +140,24 @@ class ChartCard {
     };
   }
 
-  // The chosen range from the archives (the finest that reaches back that far).
+  // The chosen range from the archives: the finest that reaches back that far. At a short step
+  // the finest archive (120 steps) spans less than 10 minutes: its rows then follow the coarser
+  // archive's.
   async loadHistory() {
     const now = Date.now() / 1000;
-    const answers = await Promise.all(this.series.map((series) =>
-      api(`/v1/history/${keyPath(series.key)}?start=-${R.range}`).catch((error) => {
-        if (error.status === 404) return { rows: [] };
-        throw error;
-      })));
+    const fineSpan = 120 * R.step;
+    const read = (key, start) => api(`/v1/history/${keyPath(key)}?start=-${start}`).then(
+      (answer) => (answer.rows || []).map((row) => ({ x: row.t, y: row.v ?? null })),
+      (error) => { if (error.status === 404) return []; throw error; });
+    const series = await Promise.all(this.series.map(async (series) => {
+      const coarse = await read(series.key, R.range);
+      if (fineSpan >= R.range) return coarse;
+      const fine = await read(series.key, fineSpan);
+      const first = fine.length ? fine[0].x : Infinity;
+      return coarse.filter((point) => point.x < first).concat(fine);
+    }));
     if (!this.chart) return;
-    answers.forEach((answer, index) => {
-      this.chart.data.datasets[index].data = (answer.rows || []).map((row) => ({ x: row.t, y: row.v }));
-    });
+    series.forEach((points, index) => { this.chart.data.datasets[index].data = points; });
     this.setWindow(now);
     this.chart.update("none");
   }
@@ -157,7 +176,6 @@ class ChartCard {
 
   setWindow(now) {
     const scales = this.chart.options.scales;
-    scales.x.ticks.stepSize = tickStep();
     scales.x.min = now - R.range;
     scales.x.max = now;
     for (const [index, line] of this.lines.entries()) {

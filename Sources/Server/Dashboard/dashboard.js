@@ -103,14 +103,24 @@ function formatTime(seconds, span) {
   return span <= 8 * 86400 ? `${day} ${clock}` : day;
 }
 
+// An event's time: 2026-11-30 20:34:53, local.
+function formatStamp(seconds) {
+  const date = new Date(seconds * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 function labelsText(labels) {
   return Object.entries(labels || {}).map(([name, value]) => `${name}=${value}`).join(", ");
 }
 
-// Repeats `work` every `seconds` while `name` is running; errors go to the banner.
+// Repeats `work` every `seconds` while `name` is running and the page is visible (a tab in the
+// background costs resmond nothing); errors go to the banner.
 function every(name, seconds, work) {
   clearInterval(R.timers[name]);
   const run = async () => {
+    if (document.hidden) return;
     try { await work(); } catch (error) { showBanner(error.message); }
   };
   run();
