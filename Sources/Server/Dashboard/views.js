@@ -257,7 +257,7 @@ async function backtest(event) {
   const result = document.getElementById("bt-result");
   try {
     const answer = await api("/v1/monitors/test", { method: "POST", body: { spec, since: `-${R.range}s` } });
-    result.textContent = `${answer.readings} readings, ${answer.events.length} events (${answer.cf}, every ${answer.step} s)`;
+    result.textContent = `${answer.readings} readings, ${answer.events.length} event${answer.events.length === 1 ? "" : "s"} (${answer.cf}, every ${answer.step} s)`;
     if (detailCard) { detailCard.destroy(); detailCard = null; }
     const card = openDetail("bt-chart", "backtest " + spec.target, unitOf(spec.target, "", ""), [{ key: spec.target, label: spec.target }],
       { lines: [{ label: "threshold", value: spec.value, color: "#f85149" }] });

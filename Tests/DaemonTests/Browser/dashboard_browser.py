@@ -1,7 +1,7 @@
 """Drives resmond's dashboard in headless Chromium (chromium-driver) with selenium.
 
 Run by Tests/DaemonTests/DashboardBrowserTests.swift against a real resmond:
-    dashboard_browser.py BASE_URL UNIX_SOCKET ARTIFACT_DIR
+    dashboard_browser.py BASE_URL UNIX_SOCKET ARTIFACT_DIR [TOKEN]
 Prints one line per check ("ok: ..." or "FAIL: ...") and exits 1 when any check failed, 3 when
 Chromium cannot start at all.
 """
@@ -20,6 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 BASE, SOCKET, ARTIFACTS = sys.argv[1], sys.argv[2], sys.argv[3]
+TOKEN = sys.argv[4] if len(sys.argv) > 4 else None
 XSS = "<img src=x onerror=alert(1)>"
 failures = []
 
@@ -150,8 +151,40 @@ def main():
         check("the monitor shows raised", bool(raised))
         driver.find_element(By.XPATH, "//td[text()='dash-level']").click()
         wait(driver, "return document.querySelectorAll('#mon-chart canvas').length == 1", 20)
+        # A backtest over the range: the pushed 10 would have raised it.
+        driver.find_element(By.ID, "bt-target").send_keys("app:dash:level")
+        driver.find_element(By.ID, "bt-value").send_keys("5")
+        # A pushed gauge is archived at its pushes only: pushed again (the monitor stays raised)
+        # and asked again until the archive holds a reading of 10.
+        deadline, tested = time.time() + 60, False
+        while not tested and time.time() < deadline:
+            admin("PUT", "/v1/statistics/app:dash:level", {"value": 10})
+            driver.find_element(By.CSS_SELECTOR, "#backtest-form button[type=submit]").click()
+            tested = wait(driver, "return /readings, [1-9][0-9]* events?/.test(document.getElementById('bt-result').textContent)", 3)
+        check("a backtest over the range finds the raise", bool(tested),
+              driver.execute_script("return document.getElementById('bt-result').textContent"))
         time.sleep(1)
         shot(driver, "monitors")
+        hidden = driver.execute_script("return [...document.querySelectorAll('#mon-table .writes')].every(e => e.offsetParent === null)")
+        check("without a token no write button shows", bool(hidden))
+        if TOKEN:
+            driver.find_element(By.ID, "token").send_keys(TOKEN)
+            driver.find_element(By.ID, "token-save").click()
+            # Found and clicked in one script: the table is redrawn every 2 s.
+            clicked = wait(driver, """const row = [...document.querySelectorAll('#mon-table tbody tr')]
+                                          .find(tr => tr.cells[0].textContent === 'dash-level');
+                                      const stop = row && row.querySelector('button:nth-child(2)');
+                                      if (!stop || stop.offsetParent === null || stop.textContent !== 'stop') return false;
+                                      stop.click();
+                                      return true;""", 20)
+            check("with the token the write buttons show", bool(clicked))
+            stopped = wait(driver, """return [...document.querySelectorAll('#mon-table tbody tr')]
+                    .some(tr => tr.cells[0].textContent === 'dash-level' && tr.cells[1].textContent === 'stopped')""", 30)
+            check("stop with the token stops the monitor", bool(stopped))
+            admin("POST", "/v1/monitors/dash-level/start")
+            check("the token is kept for the tab only", driver.execute_script("return sessionStorage.getItem('resmon.token')") == TOKEN
+                  and driver.execute_script("return document.cookie") == "")
+            driver.find_element(By.ID, "token-save").click()
         driver.get(BASE + "/#events")
         wait(driver, "return document.getElementById('event-live').textContent === 'live'", 30)
         admin("PUT", "/v1/statistics/app:dash:level", {"value": 1})
@@ -176,6 +209,14 @@ def main():
         driver.execute_script("document.getElementById('proc-filter').dispatchEvent(new Event('input'))")
         time.sleep(0.5)
         shot(driver, "processes")
+
+        # The range switches every chart to the archives.
+        driver.get(BASE + "/#overview")
+        wait(driver, "return typeof Chart !== 'undefined' && Object.keys(Chart.instances).length >= 3", 30)
+        driver.execute_script("const r = document.getElementById('range'); r.value = '7200'; r.dispatchEvent(new Event('change'))")
+        spans = wait(driver, """const spans = Object.values(Chart.instances).map(c => c.options.scales.x.max - c.options.scales.x.min);
+                                return spans.length && spans.every(s => s === 7200)""", 30)
+        check("the range selector shows 2 hours", bool(spans))
 
         errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
         check("the browser console has no errors", not errors, json.dumps(errors)[:2000])
