@@ -339,7 +339,7 @@ function viewChanged() {
   for (const name of ["processes", "monitors", "statistics"]) stop(name);
   if (R.view === "processes") every("processes", 5, () => Promise.all([pollProcesses(), pollCgroups()]));
   if (R.view === "monitors") every("monitors", Math.max(2, R.step), pollMonitors);
-  if (R.view === "statistics") every("statistics", Math.max(2, R.step), searchStatistics);
+  if (R.view === "statistics") every("statistics", Math.max(1, R.step), searchStatistics);
 }
 
 function rangeChanged() {
