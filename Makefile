@@ -7,16 +7,24 @@ SWIFT ?= swift
 RELEASE := -c release --static-swift-stdlib
 # What building needs.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libre2-dev
+# What the running daemon uses from the system: Chart.js for the dashboard (docs/DASHBOARD.md),
+# which resmond serves from /usr/share/javascript/chart.js/.
+RUN_PACKAGES := libjs-chart.js
 # The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind
+# chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
+# the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
+	$(RUN_PACKAGES) chromium chromium-driver python3-venv
+# Python's selenium for the browser test, installed once from PyPI (pip) when missing.
+BROWSER_VENV := $(CURDIR)/.build/browser-venv
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps clean lib install
+.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps clean lib install
 
 all: build
 
@@ -41,14 +49,20 @@ deps:
 
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
+	$(MAKE) browser-deps
+
+browser-deps:
+	@$(BROWSER_VENV)/bin/python -c "import selenium" 2>/dev/null || { \
+	  python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q "selenium>=4.10,<5"; }
 
 build: deps
 	$(SWIFT) build
 
 run: deps
+	$(call install_missing,$(RUN_PACKAGES))
 	$(SWIFT) build $(RELEASE) --product resmond
 	$(SWIFT) build $(RELEASE) --product resmon
-	@echo "resmond starting; in another shell: $(CURDIR)/.build/release/resmon status"
+	@echo "resmond starting; the dashboard is at http://127.0.0.1:9465/; in another shell: $(CURDIR)/.build/release/resmon status"
 	exec $(CURDIR)/.build/release/resmond
 
 # The C library's tests (Tests/DaemonTests/Libresmon*) compile examples/c against .build/lib.

@@ -47,7 +47,9 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
         .target(
             name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"],
-            swiftSettings: functionSections),
+            // The dashboard's HTML, CSS and JavaScript, compiled into the binary as byte arrays
+            // (no Bundle, no files beside an installed resmond; docs/DASHBOARD.md).
+            resources: [.embedInCode("Dashboard")], swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["HTTPClient", "ResmonAPI"]),
         // The C consumer library: resmon.h (the contract of DESIGN.md) and its C helpers, and the
         // Swift half over ResmonClient exporting resmon_* with @_cdecl.
@@ -99,7 +101,9 @@ let package = Package(
             dependencies: [
                 "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
                 "BenchSupport"
-            ]),
+            ],
+            // The browser test's selenium script, which DashboardBrowserTests runs with Python.
+            exclude: ["Browser"]),
         // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
         // against a real resmond.
         .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])

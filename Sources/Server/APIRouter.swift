@@ -29,6 +29,8 @@ public struct APIContext: Sendable {
     /// Re-reads the configuration and applies it (`POST /v1/reload`): what it did, or why the
     /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
+    /// Chart.js for the dashboard's `/dashboard/chart.js` (Debian's libjs-chart.js), read at each request.
+    public var chartLibraryPath = DashboardRoutes.chartLibraryPath
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -91,6 +93,15 @@ public struct APIRouter: HTTPHandler {
 
     private func route(_ request: HTTPRequest) throws -> HTTPResponse {
         let path = request.path
+        if DashboardRoutes.serves(path) {
+            try allow(request, ["GET", "HEAD"])
+            try acceptOnly([], request)
+            guard let answer = DashboardRoutes.response(path, chartLibrary: context.chartLibraryPath, ifNoneMatch: request.headers["if-none-match"])
+            else {
+                throw Failure(status: 404, code: .notFound, message: "no such path: \(path) (the dashboard is at /)")
+            }
+            return answer
+        }
         switch path {
         case "/healthz":
             try allow(request, ["GET", "HEAD"])

@@ -344,6 +344,8 @@ public final class HTTPServer: @unchecked Sendable {
         case "text/event-stream": return staticString("text/event-stream")
         case "application/xml": return staticString("application/xml")
         case "text/html; charset=utf-8": return staticString("text/html; charset=utf-8")
+        case "text/css; charset=utf-8": return staticString("text/css; charset=utf-8")
+        case "text/javascript; charset=utf-8": return staticString("text/javascript; charset=utf-8")
         default: return staticString("application/json")
         }
     }
