@@ -59,7 +59,7 @@ extension MonitorEngine {
     }
 
     /// Ids with a dot are root's: monitors.d makes `<file stem>.<entry>`, the defaults are
-    /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<resource>`.
+    /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<subsystem>.<resource>.<statistic>`.
     /// Another user's monitor on such an id would stand in the way of root's configuration (a
     /// file added later, a reload), so only root creates them through the API.
     static func dottedIDRefusal(_ id: String) -> String {

@@ -77,6 +77,11 @@ public final class MonitorEngine: Sendable {
         var selectionsPending = false
         /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
         var instanceQuotaNoted: Set<String> = []
+        /// Templates that left selected statistics without an instance, logged once each
+        /// until they leave none (MonitorEngine+Instances).
+        var unwatchedNoted: Set<String> = []
+        /// Pre-upgrade instance ids whose saved state an instance has taken over.
+        var legacyAdopted: Set<String> = []
         /// Applications' logged raises (`"uid monitorId"` → event id), for their cancels'
         /// `cancels` (MonitorEngine+Application).
         var applicationRaises: [String: Int64] = [:]
