@@ -1,6 +1,7 @@
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 import Storage
 
@@ -105,6 +106,25 @@ extension MonitorEngine {
         defer { selections.keep(only: Set(answered.keys)) }
         let aggregateOrder = MonitorEngine.rotated(Array(core.aggregates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
         let templateOrder = MonitorEngine.rotated(Array(core.templates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
+        // Every selector answered first, then the answers applied. Root's first: each gets a
+        // share of the budget, cheapest to answer first, then those not done go on in that
+        // order with what is left — so a cheap one never waits behind costly ones that churn
+        // keeps from finishing (root's `^app:rootr:v$` stayed at 0 members for 38 s behind six
+        // of root's own; issue 22, attack 4); then the others' in rotation.
+        var rootSelectors: [Selector] = []
+        var otherSelectors: [Selector] = []
+        for index in aggregateOrder + templateOrder {
+            guard let selector = core.aggregates[index]?.selector ?? core.templates[index]?.selector else { continue }
+            if core.definitions.owner(index) == 0 { rootSelectors.append(selector) } else { otherSelectors.append(selector) }
+        }
+        let rootOrder = selections.cheapestFirst(rootSelectors)
+        let share = SelectionCache.budget / Double(max(1, rootOrder.count))
+        for selector in rootOrder where answered[selector.identity] == nil {
+            if let answer = selections.select(selector, until: min(deadline, Clock.threadCPU() + share)) {
+                answered[selector.identity] = .some(answer)
+            }
+        }
+        for selector in rootOrder + otherSelectors { _ = selected(by: selector) }
         for index in aggregateOrder {
             guard var members = core.aggregates[index] else { continue }
             guard let handles = selected(by: members.selector)?.map(\.handle) else { continue }
