@@ -149,8 +149,17 @@ extension MonitorEngine {
     /// Whether a monitor's preconditions on other monitors allow it to raise now.
     private func mayRaise(_ index: Int, _ core: inout Core) -> Bool {
         guard core.slots[index].dependent, let dependency = core.dependencies[index] else { return true }
-        guard let upstream = core.indexByID[dependency.monitor] else { return false }
+        guard let upstream = core.indexByID[dependency.monitor],
+            MonitorEngine.follows(upstreamOwner: core.definitions.owner(upstream), dependentOwner: core.definitions.owner(index))
+        else { return false }
         return core.slots[upstream].phase.isRaised == dependency.raised
+    }
+
+    /// Whether a precondition follows a monitor of `upstreamOwner`'s: only its own owner's, or
+    /// root's. The id it names may be deleted and made again by anyone; before, a dependent
+    /// followed whoever made it next, another ordinary user included (issue 22, attack 4).
+    static func follows(upstreamOwner: Int, dependentOwner: Int) -> Bool {
+        upstreamOwner == dependentOwner || upstreamOwner == 0
     }
 
     private func evaluateReading(

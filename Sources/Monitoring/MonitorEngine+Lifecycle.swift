@@ -59,7 +59,7 @@ extension MonitorEngine {
     }
 
     /// Ids with a dot are root's: monitors.d makes `<file stem>.<entry>`, the defaults are
-    /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<resource>`.
+    /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<subsystem>.<resource>.<statistic>`.
     /// Another user's monitor on such an id would stand in the way of root's configuration (a
     /// file added later, a reload), so only root creates them through the API.
     static func dottedIDRefusal(_ id: String) -> String {
@@ -96,6 +96,8 @@ extension MonitorEngine {
     struct DependencyGraph {
         private var dependsOn: [String: String] = [:]
         private let exists: (String) -> Bool
+        /// The owner of an engine monitor that is not incoming (nil: incoming, or none).
+        private let ownerOf: (String) -> Int?
         /// Monitors whose chain is known to end without coming back: a walk stops there, so
         /// checking every monitor of a long chain stays linear.
         private var ending: Set<String> = []
@@ -113,7 +115,9 @@ extension MonitorEngine {
             }
             for (id, monitor) in preconditions { dependsOn[id] = monitor }
             let indexByID = core.indexByID
+            let definitions = core.definitions
             exists = { indexByID[$0] != nil || incoming.contains($0) }
+            ownerOf = { id in incoming.contains(id) ? nil : indexByID[id].map { definitions.owner($0) } }
         }
 
         /// The monitors that keep `index` from being deleted: those that depend on it and have
@@ -134,6 +138,12 @@ extension MonitorEngine {
         mutating func check(_ definition: MonitorDefinition) throws(MonitorError) {
             guard let first = definition.spec.precondition?.monitor else { return }
             guard exists(first) else { throw MonitorError(kind: .invalid, message: "precondition.monitor: no monitor \(first)") }
+            // A precondition follows only its owner's monitors and root's (MonitorEngine.follows).
+            if let owner = ownerOf(first), !MonitorEngine.follows(upstreamOwner: owner, dependentOwner: definition.owner) {
+                throw MonitorError(
+                    kind: .invalid,
+                    message: "precondition.monitor: monitor \(first) is uid \(owner)'s: a precondition follows only its owner's monitors and root's")
+            }
             var seen: [String] = [definition.id]
             var visited: Set<String> = [definition.id]
             var next: String? = first

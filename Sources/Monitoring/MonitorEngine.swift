@@ -77,6 +77,11 @@ public final class MonitorEngine: Sendable {
         var selectionsPending = false
         /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
         var instanceQuotaNoted: Set<String> = []
+        /// Templates that left selected statistics without an instance, logged once each
+        /// until they leave none (MonitorEngine+Instances).
+        var unwatchedNoted: Set<String> = []
+        /// Pre-upgrade instance ids whose saved state an instance has taken over.
+        var legacyAdopted: Set<String> = []
         /// Applications' logged raises (`"uid monitorId"` → event id), for their cancels'
         /// `cancels` (MonitorEngine+Application).
         var applicationRaises: [String: Int64] = [:]
@@ -283,9 +288,14 @@ public final class MonitorEngine: Sendable {
         let selection = selectionReport(index, core)
         // A precondition on a monitor its owner deleted (another owner's dependent never stops
         // that): the monitor does not raise until one with that id exists again.
-        let waiting = core.dependencies[index].flatMap { dependency in
-            core.indexByID[dependency.monitor] == nil
-                ? "precondition.monitor: no monitor \(dependency.monitor) now: it does not raise until one exists" : nil
+        let waiting = core.dependencies[index].flatMap { dependency -> String? in
+            guard let upstream = core.indexByID[dependency.monitor] else {
+                return "precondition.monitor: no monitor \(dependency.monitor) now: it does not raise until one exists"
+            }
+            let owner = core.definitions.owner(upstream)
+            guard !MonitorEngine.follows(upstreamOwner: owner, dependentOwner: core.definitions.owner(index)) else { return nil }
+            return
+                "precondition.monitor: monitor \(dependency.monitor) now is uid \(owner)'s, which a precondition never follows: it does not raise until its owner's or root's has that id"
         }
         let warnings = [selection.warning, waiting].compactMap { $0 }
         return MonitorInfo(

@@ -1,6 +1,7 @@
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 import Storage
 
@@ -74,6 +75,10 @@ struct AggregateMembers: Sendable {
 struct TemplateInstances: Sendable {
     let selector: Selector
     var instances: [String: String] = [:]
+    /// Selected statistics with no instance at the last resolution (a quota, an id another
+    /// monitor holds), and the first of them with why: said in the template's state.
+    var unwatched = 0
+    var unwatchedExample: String?
 }
 
 extension MonitorEngine {
@@ -101,6 +106,25 @@ extension MonitorEngine {
         defer { selections.keep(only: Set(answered.keys)) }
         let aggregateOrder = MonitorEngine.rotated(Array(core.aggregates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
         let templateOrder = MonitorEngine.rotated(Array(core.templates.keys), by: round, rootFirst: { core.definitions.owner($0) == 0 })
+        // Every selector answered first, then the answers applied. Root's first: each gets a
+        // share of the budget, cheapest to answer first, then those not done go on in that
+        // order with what is left — so a cheap one never waits behind costly ones that churn
+        // keeps from finishing (root's `^app:rootr:v$` stayed at 0 members for 38 s behind six
+        // of root's own; issue 22, attack 4); then the others' in rotation.
+        var rootSelectors: [Selector] = []
+        var otherSelectors: [Selector] = []
+        for index in aggregateOrder + templateOrder {
+            guard let selector = core.aggregates[index]?.selector ?? core.templates[index]?.selector else { continue }
+            if core.definitions.owner(index) == 0 { rootSelectors.append(selector) } else { otherSelectors.append(selector) }
+        }
+        let rootOrder = selections.cheapestFirst(rootSelectors)
+        let share = SelectionCache.budget / Double(max(1, rootOrder.count))
+        for selector in rootOrder where answered[selector.identity] == nil {
+            if let answer = selections.select(selector, until: min(deadline, Clock.threadCPU() + share)) {
+                answered[selector.identity] = .some(answer)
+            }
+        }
+        for selector in rootOrder + otherSelectors { _ = selected(by: selector) }
         for index in aggregateOrder {
             guard var members = core.aggregates[index] else { continue }
             guard let handles = selected(by: members.selector)?.map(\.handle) else { continue }
@@ -117,13 +141,26 @@ extension MonitorEngine {
         var retiringEvents: [EventRecord] = []
         // Monitors by owner, counted on the first instance a non-root template would add.
         var owned: [Int: Int] = [:]
+        // Instances that took over a pre-upgrade instance's saved state: (its old id, index).
+        var adoptions: [(legacy: String, index: Int)] = []
         for index in templateOrder {
             guard var template = core.templates[index], let definition = core.definitions[index],
                 let selection = selected(by: template.selector)
             else { continue }
+            // Each selected statistic's instance id; ids are injective, so two statistics with
+            // one id (or an id another monitor holds) is refused and said, never shared.
             var wanted: [String: StatisticDescriptor] = [:]
+            var unwatched: [(key: String, reason: String)] = []
+            // The statistic each pre-upgrade id stood for: the last of its resource's in order.
+            var legacy: [String: String] = [:]
             for (_, descriptor) in selection {
-                wanted[MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)] = descriptor
+                let id = MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)
+                if let other = wanted[id] {
+                    unwatched.append((descriptor.key.text, "its instance id \(id) is \(other.key.text)'s"))
+                    continue
+                }
+                wanted[id] = descriptor
+                legacy[MonitorEngine.legacyInstanceID(template: definition.id, descriptor: descriptor)] = id
             }
             for (id, _) in template.instances where wanted[id] == nil {
                 if let instance = core.indexByID[id], core.slots[instance].loggedRaised {
@@ -131,30 +168,51 @@ extension MonitorEngine {
                 }
                 retiring.append((index, id))
             }
+            var capped = false
             for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
-                guard core.indexByID[id] == nil else { continue }
+                if capped {
+                    unwatched.append((descriptor.key.text, "the template may make no more instances"))
+                    continue
+                }
+                if core.indexByID[id] != nil {
+                    unwatched.append((descriptor.key.text, "its instance id \(id) is another monitor's"))
+                    continue
+                }
                 guard mayAddInstance(template: index, instances: template.instances.count, owner: definition.owner, owned: &owned, core: &core)
-                else { break }
-                guard let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }
+                else {
+                    capped = true
+                    unwatched.append((descriptor.key.text, "the template may make no more instances"))
+                    continue
+                }
+                guard let instance = makeInstance(id: id, of: definition, for: descriptor) else {
+                    unwatched.append((descriptor.key.text, "the template's spec does not apply to it"))
+                    continue
+                }
                 // Its saved state first: an instance that cannot read it (an I/O error) would
                 // start clear while the log says raised. It is made at the next cycle instead.
                 let saved: SavedState?
+                var adopted: String?
                 do {
-                    saved = try store.savedInstanceState(id)
+                    saved = try store.savedInstanceState(id) ?? legacyState(of: descriptor, for: id, definition.id, legacy, core: &core, adopted: &adopted)
                 } catch {
                     core.selectionsPending = true
                     continue
                 }
                 let added = add(instance, to: &core)
                 if let saved { apply(saved, to: added, core: &core) }
+                if let adopted { adoptions.append((adopted, added)) }
                 if !core.slots[index].running { core.slots[added].running = false }
                 core.slots[added].paused = core.slots[index].paused
                 template.instances[id] = descriptor.key.text
                 if definition.owner != 0 { owned[definition.owner, default: 0] += 1 }
                 changed.append(added)
             }
+            template.unwatched = unwatched.count
+            template.unwatchedExample = unwatched.first.map { "\($0.key): \($0.reason)" }
+            noteUnwatched(template: definition.id, unwatched, core: &core)
             core.templates[index] = template
         }
+        adoptLegacyStates(adoptions, core: &core)
         guard !retiring.isEmpty else { return }
         // Memory follows the log: the cancels and the forgotten state are written first; when
         // they cannot be, the instances stay (raised ones raised) and retire at a later cycle.
@@ -196,6 +254,9 @@ extension MonitorEngine {
         } else if let template = core.templates[index] {
             count = resolved ? template.instances.count : selections.count(template.selector, in: table)
             what = "it has no instances until one appears"
+            if resolved, template.unwatched > 0, let example = template.unwatchedExample {
+                return (count, "\(template.unwatched) selected statistics have no instance and stay unwatched (\(example))")
+            }
         } else {
             return (nil, nil)
         }
@@ -204,19 +265,48 @@ extension MonitorEngine {
         return (0, "\(target) selects no statistic now: \(what) (GET /v1/statistics lists them)")
     }
 
-    /// A template instance's id: the template's, then the resource's identity — for a process
-    /// its PID and start time, so a reused PID starts fresh.
+    /// A template instance's id: the template's, then the statistic's key with its start time —
+    /// `<template>.<subsystem>.<resource>[-<start>].<statistic>` (for a process its PID and start
+    /// time, so a reused PID starts fresh). One per statistic and injective over key and start:
+    /// a resource whose name had to be changed to fit an id (`t c`, `t/c`) or that holds a `-`
+    /// (which could be read as the start's) gets a hash of the whole appended, as does an id past
+    /// 64 bytes. (Before, `<template>.<resource>`: one instance for all of a resource's
+    /// statistics, and `t c`, `t_c` one for both; issue 22, attack 4.)
     static func instanceID(template: String, descriptor: StatisticDescriptor) -> String {
+        let key = descriptor.key
+        let start = descriptor.labels["start_time"]
+        let identity = key.subsystem + "." + key.resource + (start.map { "-" + $0 } ?? "") + "." + key.statistic
+        let kept = String(identity.map { MonitorEngine.idCharacter($0) ? $0 : "_" })
+        let id = template + "." + kept
+        let exact = kept == identity && !key.resource.contains("-")
+        guard !exact || id.utf8.count > 64 else { return id }
+        // A hash of the whole, stable across runs (FNV-1a, not hashValue, which Swift seeds per
+        // process) so the instance keeps its state across restarts.
+        let hash = MonitorEngine.fnv1a(template + "\u{0}" + key.text + "\u{0}" + (start ?? ""))
+        let digits = String(hash, radix: 16)
+        let suffix = "." + String(repeating: "0", count: 16 - digits.count) + digits
+        return String(id.prefix(64 - suffix.count)) + suffix
+    }
+
+    /// The id an instance had before ids were per statistic (`<template>.<resource>`): its
+    /// saved state is taken over once, by the statistic that id then stood for.
+    static func legacyInstanceID(template: String, descriptor: StatisticDescriptor) -> String {
         var identity = descriptor.key.resource
         if let start = descriptor.labels["start_time"] { identity += "-" + start }
-        let kept = identity.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "_" }
+        let kept = identity.map { MonitorEngine.idCharacter($0) ? $0 : "_" }
         let id = template + "." + String(kept)
         guard id.utf8.count > 64 else { return id }
-        // Too long: a prefix and a hash of the whole, stable across runs (FNV-1a, not hashValue,
-        // which Swift seeds per process) so the instance keeps its state across restarts.
+        return String(id.prefix(48)) + "." + String(MonitorEngine.fnv1a(id) % 1_000_000_000_000)
+    }
+
+    static func idCharacter(_ character: Character) -> Bool {
+        character.isASCII && (character.isLetter || character.isNumber || character == "-" || character == "_" || character == ".")
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(id.prefix(48)) + "." + String(hash % 1_000_000_000_000)
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     /// The monitor a template makes for one statistic: the template's spec on that key, named

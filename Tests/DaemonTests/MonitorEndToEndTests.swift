@@ -229,15 +229,15 @@ import Testing
         func instances() -> [MonitorInfo] { ((try? daemon.client.monitors()) ?? []).filter { $0.spec.template == "each-sleeper" } }
         let first = try SpawnedGroup(program, ["300"])
         #expect(daemon.eventually { instances().count == 1 && instances()[0].state.phase == "raised" })
-        #expect(instances().first?.id.hasPrefix("each-sleeper.\(first.pid)-") == true, "PID and start time: \(instances().map(\.id))")
+        #expect(instances().first?.id.hasPrefix("each-sleeper.process.\(first.pid)-") == true, "PID and start time: \(instances().map(\.id))")
         let second = try SpawnedGroup(program, ["300"])
         #expect(daemon.eventually { instances().count == 2 })
         #expect(daemon.eventually { (try? daemon.client.monitor("two-sleepers").state.phase) == "raised" })
         first.stop()
-        #expect(daemon.eventually { instances().count == 1 && instances()[0].id.hasPrefix("each-sleeper.\(second.pid)-") })
+        #expect(daemon.eventually { instances().count == 1 && instances()[0].id.hasPrefix("each-sleeper.process.\(second.pid)-") })
         #expect(daemon.eventually { (try? daemon.client.monitor("two-sleepers").state.phase) == "clear" })
         let events = try daemon.client.events().events
-        let firstInstance = events.first { $0.monitorId?.hasPrefix("each-sleeper.\(first.pid)-") == true }?.monitorId
+        let firstInstance = events.first { $0.monitorId?.hasPrefix("each-sleeper.process.\(first.pid)-") == true }?.monitorId
         #expect(events.filter { $0.monitorId == firstInstance }.map(\.type) == ["above", "canceled"], "retired with a cancel")
         #expect(events.filter { $0.monitorId == "two-sleepers" }.map(\.type) == ["above", "canceled"])
         #expect(events.first { $0.monitorId == firstInstance }?.labels["name"] == name)

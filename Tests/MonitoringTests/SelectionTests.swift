@@ -34,6 +34,13 @@ import Testing
             values[key] = value
         }
 
+        /// Any statistic, by its whole key.
+        func put(key: String, value: Double, labels: [String: String] = [:]) {
+            handles[key] = table.register(
+                StatisticDescriptor(key: StatisticKey(parsing: key)!, kind: .gauge, unit: "bytes", labels: labels, help: "test"))
+            values[key] = value
+        }
+
         func retire(_ resource: String) {
             let key = "app:\(resource):rss"
             if let handle = handles.removeValue(forKey: key) { table.retire(handle) }
@@ -106,23 +113,23 @@ import Testing
         _ = try rig.engine.create([spec], owner: 0)
         rig.cycle()
         let ids = Set(rig.engine.list().map(\.id))
-        #expect(ids == ["nginx-rss", "nginx-rss.101", "nginx-rss.102"])
-        #expect(rig.events.map(\.monitorId) == ["nginx-rss.102"])
+        #expect(ids == ["nginx-rss", "nginx-rss.app.101.rss", "nginx-rss.app.102.rss"])
+        #expect(rig.events.map(\.monitorId) == ["nginx-rss.app.102.rss"])
         #expect(rig.events[0].labels == ["name": "nginx", "team": "web"])
-        #expect(rig.engine.monitor("nginx-rss.102")?.spec.template == "nginx-rss")
-        #expect(throws: MonitorError.self) { try rig.engine.delete("nginx-rss.102", caller: 0) }
+        #expect(rig.engine.monitor("nginx-rss.app.102.rss")?.spec.template == "nginx-rss")
+        #expect(throws: MonitorError.self) { try rig.engine.delete("nginx-rss.app.102.rss", caller: 0) }
 
         try rig.restart()  // instances come back raised, and do not fire again
         rig.cycle()
-        #expect(rig.engine.monitor("nginx-rss.102")?.state.phase == "raised")
+        #expect(rig.engine.monitor("nginx-rss.app.102.rss")?.state.phase == "raised")
         #expect(rig.events.count == 1)
 
         rig.retire("102")  // the raised instance's resource goes: cancelled
         rig.add("104", name: "nginx", value: 500)
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above", "canceled", "above"])
-        #expect(rig.events.map(\.monitorId) == ["nginx-rss.102", "nginx-rss.102", "nginx-rss.104"])
-        #expect(Set(rig.engine.list().map(\.id)) == ["nginx-rss", "nginx-rss.101", "nginx-rss.104"])
+        #expect(rig.events.map(\.monitorId) == ["nginx-rss.app.102.rss", "nginx-rss.app.102.rss", "nginx-rss.app.104.rss"])
+        #expect(Set(rig.engine.list().map(\.id)) == ["nginx-rss", "nginx-rss.app.101.rss", "nginx-rss.app.104.rss"])
 
         _ = try rig.engine.perform(.stop, on: "nginx-rss", caller: 0)  // actions reach every instance
         #expect(rig.engine.list().allSatisfy { !$0.state.running })
@@ -138,11 +145,11 @@ import Testing
             kind: .gauge, unit: "bytes", help: "")
         #expect(
             MonitorEngine.instanceID(template: "defaults.cgroup-memory", descriptor: descriptor)
-                == "defaults.cgroup-memory._process_api_1ed3cd7f1f10.73185224711")
+                == "defaults.cgroup-memory.cgroup._process_api_1ed3.4bb77ed83c398eca")
         let process = StatisticDescriptor(
             key: StatisticKey(parsing: "process:4242:rss_bytes")!, kind: .gauge, unit: "bytes",
             labels: ["start_time": "987654"], help: "")
-        #expect(MonitorEngine.instanceID(template: "nginx-rss", descriptor: process) == "nginx-rss.4242-987654")
+        #expect(MonitorEngine.instanceID(template: "nginx-rss", descriptor: process) == "nginx-rss.process.4242-987654.rss_bytes")
     }
 
     @Test func selectionsAreValidated() throws {
