@@ -82,7 +82,9 @@ import Testing
             #"{"fine": {"target": "app:test:level", "condition": "above", "value": 70, "precondition": {"monitor": "api"}}}"#)
         daemon.signal(SIGHUP)
         #expect(
-            daemon.eventually { daemon.stderr.contains("monitors.d/cycle.json: cycle.fine: precondition.monitor: cycle.fine → api … comes back to cycle.fine") },
+            daemon.eventually {
+                daemon.stderr.contains("monitors.d/cycle.json: cycle.fine: precondition.monitor: cycle.fine → api … comes back to cycle.fine")
+            },
             "\(daemon.stderr.suffix(1500))")
         #expect(try daemon.client.monitor("cycle.fine").spec.precondition == nil, "the refused change leaves the monitor as it was")
     }
