@@ -108,7 +108,7 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["match", "where"], request)
             return try listStatistics(
-                match: request.query["match"],
+                match: request.query["match"], requester: requester(request),
                 where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
@@ -148,7 +148,7 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD", "POST"])
             guard request.method == "POST" else {
                 try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
-                return try MonitorRoutes.events(request, store: try eventStore())
+                return try MonitorRoutes.events(request, store: try eventStore(), requester: requester(request))
             }
             try acceptOnly([], request)
             try authorizeWrite(request)
@@ -180,7 +180,7 @@ public struct APIRouter: HTTPHandler {
             guard let hub = context.streams else {
                 throw Failure(status: 404, code: .notFound, message: "event streams are not offered by this resmond")
             }
-            return try MonitorRoutes.stream(request, hub: hub)
+            return try MonitorRoutes.stream(request, hub: hub, requester: requester(request))
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id", "native"], request)
@@ -238,11 +238,12 @@ public struct APIRouter: HTTPHandler {
     /// The CPU seconds one `GET /v1/statistics?match=&where=` may spend matching (docs/API.md).
     static let selectionBudget = 2.0
 
-    private func listStatistics(match pattern: String?, where conditions: [String]) throws -> HTTPResponse {
+    private func listStatistics(match pattern: String?, requester: Requester, where conditions: [String]) throws -> HTTPResponse {
         let selector: Selector
         do {
-            selector = try Selector(match: pattern, where: conditions)
+            selector = try Selector(match: pattern, where: conditions, holder: .request(requester))
         } catch {
+            if error.quota { throw Failure(status: 429, code: .quota, message: error.message) }
             if error.busy { throw Failure(status: 503, code: .busy, message: error.message) }
             let code: APIErrorCode = error.message.contains("invalid regular expression") ? .invalidRegex : .badRequest
             throw Failure(status: 400, code: code, message: error.message)
@@ -274,6 +275,22 @@ public struct APIRouter: HTTPHandler {
         }
         return key
     }
+
+    /// Who sent `request`, for the shares of what requests may use: the Unix socket's peer (root
+    /// for uid 0; nobody when its credentials could not be read), root over TCP with the bearer
+    /// token, else the TCP address.
+    static func requester(_ request: HTTPRequest, token: String?) -> Requester {
+        switch request.transport {
+        case .unixSocket:
+            guard let peer = request.peer else { return .nobody }
+            return peer.uid == 0 ? .root : .user(Int(peer.uid))
+        case .tcp:
+            if let token, request.headers["authorization"] == "Bearer " + token { return .root }
+            return .address(request.peerAddress ?? "unknown")
+        }
+    }
+
+    private func requester(_ request: HTTPRequest) -> Requester { APIRouter.requester(request, token: context.writeToken) }
 
     /// Writes over TCP need the configured bearer token; over the Unix socket the socket's
     /// permissions decide.
