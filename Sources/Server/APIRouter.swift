@@ -29,6 +29,8 @@ public struct APIContext: Sendable {
     /// Re-reads the configuration and applies it (`POST /v1/reload`): what it did, or why the
     /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
+    /// The requests' CPU, each requester's bounded; nil: not counted, nothing refused.
+    public var requestWork: RequestWork?
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -36,8 +38,9 @@ public struct APIContext: Sendable {
         writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
         events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] },
         hostUUID: String = "00000000-0000-0000-0000-000000000000",
-        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil
+        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil, requestWork: RequestWork? = nil
     ) {
+        self.requestWork = requestWork
         self.reload = reload
         self.streams = streams
         self.sinks = sinks
@@ -71,6 +74,19 @@ public struct APIRouter: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        guard let work = context.requestWork else { return answer(request) }
+        work.enlist()
+        let started = Clock.threadCPU()
+        let requester = requester(request)
+        defer { work.charge(requester, Clock.threadCPU() - started) }
+        // /healthz is always answered: a supervisor's probe must not fail because of its address's other requests.
+        if request.path != "/healthz", let refusal = work.refusal(requester) {
+            return APIRouter.error(Failure(status: 429, code: .quota, message: refusal, headers: [("Retry-After", "10")]))
+        }
+        return answer(request)
+    }
+
+    private func answer(_ request: HTTPRequest) -> HTTPResponse {
         do {
             if request.bodyTooLarge {
                 throw Failure(status: 413, code: .payloadTooLarge, message: "the request body is larger than the server accepts")

@@ -35,13 +35,6 @@ struct MonitorRoutes {
     }
 
     func route(_ request: HTTPRequest, path: String, allow: ([String]) throws -> Void) throws -> HTTPResponse {
-        // A change's whole handling (the body's decoding, the engine's work, the answer) is a
-        // client's burst, not resmond's steady load: the CPU self-limit leaves out root's. An
-        // ordinary user's churn of creates and deletes counts, so it cannot burn CPU unbounded.
-        let changing =
-            (request.method == "POST" || request.method == "PATCH" || request.method == "DELETE") && MonitorRoutes.caller(request) == 0
-        let started = changing ? Clock.threadCPU() : 0
-        defer { if changing { engine.countChangeWork(since: started) } }
         let rest = path.dropFirst("/v1/monitors".count).split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         do {
             if rest.isEmpty || (rest.count == 1 && rest.first == "") {
