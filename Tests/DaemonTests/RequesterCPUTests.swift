@@ -88,4 +88,48 @@ import Testing
         #expect(Self.get(port: port, "/healthz") == 200)
         try daemon.waitForHealth()
     }
+
+    /// A non-root user's create/delete churn on the Unix socket: its own requests get 429, and
+    /// root's creates meanwhile are not refused (they got 503 within 5 s, and for 146 s after).
+    @Test(.enabled(if: QuotaTests.canRun))
+    func aNonRootChurnGetsItsOwn429AndRootsCreatesAreNotRefused() throws {
+        let daemon = try DaemonHarness(
+            configuration: #"{"limits": {"cpuPercent": 5, "selfMonitoringSeconds": 1, "requesterCPUPercent": 10, "memoryMB": 1000}}"#)
+        for path in [daemon.directory.path, daemon.stateDirectory] { chmod(path, 0o755) }
+        chmod(daemon.socket, 0o666)
+        _ = try daemon.client.push("app:root:v", value: 1)
+        let churn =
+            [#"PUT /v1/statistics/app:nb:v {"value": 1}"#]
+            + (0..<10000).map { n in
+                n % 2 == 0
+                    ? #"POST /v1/monitors {"id": "nb", "target": "app:nb:v", "condition": "above", "value": 5}"#
+                    : "DELETE /v1/monitors/nb "
+            }
+        let answers = ResmonTestSupport.Mutex<[(status: Int, body: String)]>([])
+        let running = ResmonTestSupport.Mutex(true)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            answers.set((try? QuotaTests.asNobody(daemon, churn)) ?? [])
+            running.set(false)
+            done.signal()
+        }
+        var rootStatuses: [Int] = []
+        var refusal = ""
+        var n = 0
+        while running.get() && n < 60 {
+            let body = #"{"id": "root\#(n)", "target": "app:root:v", "condition": "above", "value": 2}"#
+            let created = try daemon.client.send("POST", "/v1/monitors", body: Array(body.utf8))
+            rootStatuses.append(created.status)
+            if created.status != 201 { refusal = String(decoding: created.body, as: UTF8.self) }
+            n += 1
+            sleep(1)  // an administrator's pace, not a synchronisation
+        }
+        done.wait()
+        let statuses = Dictionary(grouping: answers.get(), by: \.status).mapValues(\.count)
+        print("churn: \(statuses), root: \(rootStatuses.count) creates")
+        #expect(rootStatuses.allSatisfy { $0 == 201 }, "\(rootStatuses) \(refusal.prefix(400))")
+        let refused = answers.get().first { $0.status == 429 }
+        #expect(refused?.body.contains("uid 65534's requests used") == true, "\(statuses)")
+        try daemon.waitForHealth()
+    }
 }
