@@ -128,7 +128,8 @@ public struct APIRouter: HTTPHandler {
                 where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
-            let body = context.metrics.render(table: context.table, status: context.status(), subsystems: context.subsystems())
+            let body = context.metrics.render(
+                table: context.table, status: context.status(), subsystems: context.subsystems(), sinks: context.sinks())
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/v1/monitors":
             try acceptOnly([], request)

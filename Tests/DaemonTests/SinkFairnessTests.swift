@@ -79,6 +79,10 @@ final class SlowReceiver: @unchecked Sendable {
         done.signal()
         let statuses = Dictionary(grouping: flooded.get(), by: \.status).mapValues(\.count)
         print("flood: \(statuses)")
+        // What the sink delivered and dropped is in /metrics (and /v1/sinks).
+        let metrics = try daemon.client.metrics()
+        #expect(metrics.contains("resmon_sink_delivered_events_total{sink=\"hook\"} "), "\(metrics.suffix(600))")
+        #expect(metrics.contains("resmon_sink_dropped_events_total{sink=\"hook\"} 0"))
         try daemon.waitForHealth()
     }
 }
