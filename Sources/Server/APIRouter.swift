@@ -81,7 +81,8 @@ public struct APIRouter: HTTPHandler {
         defer { work.charge(requester, Clock.threadCPU() - started) }
         // /healthz is always answered: a supervisor's probe must not fail because of its address's other requests.
         if request.path != "/healthz", let refusal = work.refusal(requester) {
-            return APIRouter.error(Failure(status: 429, code: .quota, message: refusal, headers: [("Retry-After", "10")]))
+            return APIRouter.error(
+                Failure(status: 429, code: .quota, message: refusal.message, headers: [("Retry-After", String(refusal.retryAfter))]))
         }
         return answer(request)
     }

@@ -64,18 +64,20 @@ public final class RequestWork: Sendable {
         }
     }
 
-    /// Why `requester`'s next request is refused (its recent requests used more than its share),
-    /// or nil.
-    func refusal(_ requester: Requester, now: Double = Clock.monotonic()) -> String? {
+    /// Why `requester`'s next request is refused (its recent requests used more than its share)
+    /// and in how many seconds it may try again, or nil.
+    func refusal(_ requester: Requester, now: Double = Clock.monotonic()) -> (message: String, retryAfter: Int)? {
         if requester == .root { return nil }
         let share = percent()
         let allowed = share / 100 * RequestWork.window
         guard let used = ledger.withLock({ $0.byRequester[requester]?.decayed(to: now) }), used > allowed else { return nil }
         // Back under once the average has decayed to the allowance: used · e^(−t/window) = allowed.
-        let wait = (RequestWork.window * log(used / allowed)).rounded(.up)
-        return "\(requester)'s requests used \(Int(used * 1000)) ms of CPU in about the last \(Int(RequestWork.window)) s, "
+        let wait = Int(max(1, (RequestWork.window * log(used / allowed)).rounded(.up)))
+        let message =
+            "\(requester)'s requests used \(Int(used * 1000)) ms of CPU in about the last \(Int(RequestWork.window)) s, "
             + "more than the \(Int(allowed * 1000)) ms one requester other than root may (limits.requesterCPUPercent \(share) % "
-            + "of a core): try again in \(Int(max(1, wait))) s, and make fewer or cheaper requests"
+            + "of a core): try again in \(wait) s, and make fewer or cheaper requests"
+        return (message, wait)
     }
 
     /// Adds `seconds` of CPU a request of `requester` used.
