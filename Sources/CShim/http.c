@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -91,9 +92,23 @@ static void read_peer(struct MHD_Connection *connection, struct rs_connection *s
     }
 }
 
+/* The TCP client's numeric address into text (size INET6_ADDRSTRLEN), or NULL. */
+static const char *read_address_text(struct MHD_Connection *connection, char *text) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return NULL;
+    const void *address = NULL;
+    if (info->client_addr->sa_family == AF_INET)
+        address = &((const struct sockaddr_in *)(const void *)info->client_addr)->sin_addr;
+    else if (info->client_addr->sa_family == AF_INET6)
+        address = &((const struct sockaddr_in6 *)(const void *)info->client_addr)->sin6_addr;
+    if (!address) return NULL;
+    return inet_ntop(info->client_addr->sa_family, address, text, INET6_ADDRSTRLEN);
+}
+
 static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connection *connection,
                                const char *url, const char *method, struct rs_connection *state) {
     struct rs_pairs headers = {0};
+    char address[INET6_ADDRSTRLEN];
     struct rs_stream_slot slot = {.server = server, .connection = connection};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_pair, &headers);
 
@@ -112,6 +127,7 @@ static enum MHD_Result respond(struct rs_http_server *server, struct MHD_Connect
         .peer_uid = state->uid,
         .peer_gid = state->gid,
         .peer_pid = state->pid,
+        .peer_address = server->transport ? read_address_text(connection, address) : NULL,
         .stream_slot = state->malformed ? NULL : &slot,
     };
     rs_http_response reply = {.status = 500, .content_type = "application/json"};

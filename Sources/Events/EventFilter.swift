@@ -14,6 +14,8 @@ public struct EventFilter: Sendable {
         public let message: String
         /// Not the filter's fault: the memory all live patterns may reserve is spent (503 `busy`).
         public var busy = false
+        /// With `busy`: the requester's own share of it is spent (429 `quota`).
+        public var quota = false
         public var description: String { "filter: at position \(position + 1): \(message)" }
     }
 
@@ -36,7 +38,7 @@ public struct EventFilter: Sendable {
 
     /// Parses a filter; its patterns are charged to `holder` (a request's, unless the
     /// configuration keeps it: a sink's filter is root's).
-    public init(_ text: String, now: Double = EventFilter.now(), holder: BoundedRegex.Holder = .request) throws(ParseError) {
+    public init(_ text: String, now: Double = EventFilter.now(), holder: BoundedRegex.Holder = .request(.nobody)) throws(ParseError) {
         var parser = Parser(Array(text.utf8), now: now, holder: holder)
         root = try parser.expression()
         parser.skipSpaces()
@@ -243,7 +245,7 @@ public struct EventFilter: Sendable {
                 do {
                     regexes[literalStart] = try BoundedRegex(pattern, holder: holder)
                 } catch {
-                    throw ParseError(position: literalStart, message: "\(error)", busy: error.budgetSpent)
+                    throw ParseError(position: literalStart, message: "\(error)", busy: error.budgetSpent, quota: error.quota)
                 }
             }
             return .comparison(field: field, operation: operation, value: literal, position: literalStart)

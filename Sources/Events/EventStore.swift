@@ -113,6 +113,19 @@ public struct EventStore: Sendable {
         return rows.map(EventStore.decode)
     }
 
+    /// Events with ids above `after`, oldest first, at most `limit`, each with its owner (the
+    /// uid its monitor or application belongs to): how sinks share their delivery between uids.
+    public func eventsWithOwners(after: Int64, limit: Int) throws -> [(event: EventRecord, owner: Int)] {
+        let rows = try database.withDatabase { database in
+            try database.execute(
+                """
+                SELECT id, time, code, type, severity, monitor_id, monitor_name, key, value, threshold, host, message,
+                       cancels, labels, annotations, owner FROM events WHERE id > ? ORDER BY id LIMIT ?
+                """, [.integer(after), .integer(Int64(limit))])
+        }
+        return rows.map { (EventStore.decode($0), Int($0[15].integer ?? 0)) }
+    }
+
     /// The newest event id in the log (0 when empty): where a reader that wants only what comes
     /// next starts.
     public func lastID() throws -> Int64 {

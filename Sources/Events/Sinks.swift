@@ -1,6 +1,7 @@
 import Dispatch
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Storage
 import Synchronization
 
@@ -72,7 +73,9 @@ extension SinkTransport {
 
 /// Runs every configured sink, each on its own thread, reading the durable event log after the
 /// sink's own cursor — the log is the outbox: a sink that is down falls behind and catches up,
-/// across restarts too, and nothing is dropped. Cursors live in `sink_cursors`; a new sink
+/// across restarts too. Each uid's events wait in a queue of their own, served in turn
+/// (SinkQueues): another uid's backlog never holds root's events; a uid other than root that
+/// has more waiting than its share has the excess dropped for the sink, counted and logged. Cursors live in `sink_cursors`; a new sink
 /// starts at the newest event (it does not replay the past).
 public final class SinkRunner: Sendable {
     public static let schema = [
@@ -209,67 +212,94 @@ final class SinkWorker: @unchecked Sendable {
     }
 
     private func run() {
-        var cursor = loadCursor()
-        progress.withLock { $0.after = cursor }
+        var queues = SinkQueues(after: loadCursor())
+        progress.withLock { $0.after = queues.cursor }
         var backoff = 1.0
-        var savedAt = cursor
-        while !isStopping {
-            let page: [EventRecord]
-            do {
-                page = try events.events(after: cursor, limit: SinkWorker.page)
-            } catch {
-                log("sink \(configuration.name): cannot read the event log: \(error)")
-                pause(5)
-                continue
-            }
-            if page.isEmpty {
-                if savedAt != cursor { saveCursor(cursor); savedAt = cursor }
-                transport.idle(now: EventFilter.now())
-                pause(1)
-                continue
-            }
-            var failed = false
-            for event in page {
-                if isStopping { break }
-                if filter?.matches(event) ?? true {
-                    switch transport.deliver(event) {
-                    case .delivered:
-                        backoff = 1
-                        progress.withLock {
-                            $0.delivered += 1; $0.lastError = nil; $0.retryAt = nil
-                        }
-                    case .rejected(let reason):
-                        log("sink \(configuration.name): event \(event.id) rejected, not retried: \(reason)")
-                        progress.withLock {
-                            $0.rejected += 1; $0.lastError = reason
-                        }
-                    case .retry(let reason):
-                        // perfmon's dither: ±20 % so that many sinks do not retry in step.
-                        let wait = min(backoff, configuration.maximumBackoffSeconds) * Double.random(in: 0.8...1.2)
-                        if progress.withLock({ $0.retries == 0 || $0.lastError != reason }) {
-                            log("sink \(configuration.name): event \(event.id) not delivered (\(reason)); retrying in \((wait * 10).rounded() / 10) s")
-                        }
-                        progress.withLock {
-                            $0.retries += 1
-                            $0.lastError = reason
-                            $0.retryAt = EventFilter.now() + wait
-                        }
-                        backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
-                        if savedAt != cursor { saveCursor(cursor); savedAt = cursor }
-                        pause(wait)
-                        failed = true
-                    }
-                    if failed { break }
-                }
-                cursor = event.id
-                progress.withLock { $0.after = cursor }
-            }
-            if !failed && savedAt != cursor {
+        var savedAt = queues.cursor
+        var reportedDrops = 0
+        // The log is read again when nothing waits, after a full page, or a quarter second on:
+        // not once per delivered event.
+        var readAt = -Double.infinity
+        var readFull = false
+        func save() {
+            let cursor = queues.cursor
+            progress.withLock { $0.after = cursor }
+            if savedAt != cursor {
                 saveCursor(cursor)
                 savedAt = cursor
             }
         }
-        if savedAt != cursor { saveCursor(cursor) }
+        while !isStopping {
+            let now = Clock.monotonic()
+            if queues.wantsMore && (queues.isEmpty || readFull || now - readAt >= 0.25) {
+                do {
+                    let page = try events.eventsWithOwners(after: queues.read, limit: SinkWorker.page)
+                    for (event, owner) in page {
+                        queues.add(filter?.matches(event) ?? true ? event : nil, id: event.id, owner: owner)
+                    }
+                    readAt = now
+                    readFull = page.count == SinkWorker.page
+                } catch {
+                    log("sink \(configuration.name): cannot read the event log: \(error)")
+                    pause(5)
+                    continue
+                }
+                let drops = queues.dropped.values.reduce(0, +)
+                if drops != reportedDrops {
+                    let byOwner = queues.dropped.sorted { $0.key < $1.key }.map { "uid \($0.key): \($0.value)" }.joined(separator: ", ")
+                    progress.withLock { $0.dropped = drops }
+                    // Once per thousand at most: a flood must not flood the journal too.
+                    if drops / 1000 != reportedDrops / 1000 || reportedDrops == 0 {
+                        log(
+                            "sink \(configuration.name): events dropped, their uid's backlog full (\(SinkQueues.perOwner) waiting a uid other "
+                                + "than root, \(SinkQueues.allOwners) in all): \(byOwner); they stay in the log")
+                    }
+                    reportedDrops = drops
+                }
+            }
+            guard let (_, event) = queues.next else {
+                save()
+                transport.idle(now: EventFilter.now())
+                pause(1)
+                continue
+            }
+            switch transport.deliver(event) {
+            case .delivered:
+                backoff = 1
+                progress.withLock {
+                    $0.delivered += 1; $0.lastError = nil; $0.retryAt = nil
+                }
+            case .rejected(let reason):
+                log("sink \(configuration.name): event \(event.id) rejected, not retried: \(reason)")
+                progress.withLock {
+                    $0.rejected += 1; $0.lastError = reason
+                }
+            case .retry(let reason):
+                // perfmon's dither: ±20 % so that many sinks do not retry in step.
+                let wait = min(backoff, configuration.maximumBackoffSeconds) * Double.random(in: 0.8...1.2)
+                if progress.withLock({ $0.retries == 0 || $0.lastError != reason }) {
+                    log("sink \(configuration.name): event \(event.id) not delivered (\(reason)); retrying in \((wait * 10).rounded() / 10) s")
+                }
+                progress.withLock {
+                    $0.retries += 1
+                    $0.lastError = reason
+                    $0.retryAt = EventFilter.now() + wait
+                }
+                backoff = min(backoff * 2, configuration.maximumBackoffSeconds)
+                save()
+                pause(wait)
+                continue
+            }
+            queues.removeNext()
+            // The position is saved every page's worth of deliveries, and when idle.
+            if queues.isEmpty || abs(queues.cursor - savedAt) >= Int64(SinkWorker.page) {
+                save()
+            } else {
+                let cursor = queues.cursor
+                progress.withLock { $0.after = cursor }
+            }
+        }
+        save()
     }
 
     /// The stored cursor; a sink seen for the first time starts at the newest event.

@@ -1,6 +1,7 @@
 import Events
 import FoundationEssentials
 import ResmonAPI
+import ResmonSystem
 import Statistics
 import Storage
 
@@ -69,7 +70,7 @@ extension MonitorEngine {
     /// whatever the archive's row size, and a leaky bucket's fill follows the replayed period.
     public static func backtestPlan(
         _ input: MonitorSpec, rowSeconds: Int, monitorStep: Double,
-        table: SampleTable
+        table: SampleTable, requester: Requester = .nobody
     ) throws(MonitorError) -> BacktestPlan {
         if input.precondition?.monitor != nil {
             throw MonitorError(kind: .invalid, message: "a backtest replays one monitor: leave out a precondition on another monitor")
@@ -85,7 +86,7 @@ extension MonitorEngine {
         spec.template = nil
         let live: MonitorDefinition
         do {
-            live = try MonitorDefinition(spec: spec, owner: 0, createdAt: 0, step: monitorStep, table: table, transient: true)
+            live = try MonitorDefinition(spec: spec, owner: 0, createdAt: 0, step: monitorStep, table: table, transient: requester)
         } catch {
             throw MonitorError(kind: error.kind, message: error.message)
         }
@@ -124,12 +125,12 @@ extension MonitorEngine {
     /// archive's averages. Storm limits do not apply.
     public static func backtest(
         _ input: MonitorSpec, series: [BacktestSeries], step: Int,
-        monitorStep: Double? = nil
+        monitorStep: Double? = nil, requester: Requester = .nobody
     ) throws(MonitorError) -> BacktestReplay {
         guard !series.isEmpty else { throw MonitorError(kind: .invalid, message: "no archived history for the target") }
         let table = SampleTable()
         let handles = series.map { table.register($0.descriptor) }
-        let plan = try backtestPlan(input, rowSeconds: step, monitorStep: monitorStep ?? Double(step), table: table)
+        let plan = try backtestPlan(input, rowSeconds: step, monitorStep: monitorStep ?? Double(step), table: table, requester: requester)
         // Readings per row: one, but a leaky bucket's several (see backtestPlan).
         let perRow = max(1, Int((Double(step) / plan.replayRate).rounded()))
         let times = Set(series.flatMap(\.times)).sorted()

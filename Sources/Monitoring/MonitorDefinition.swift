@@ -79,10 +79,11 @@ public struct MonitorDefinition: Sendable {
     /// Validates `spec` against the statistics that exist now. `lenient` (loading stored
     /// monitors) accepts a target that does not exist at the moment; `stored` (reading back a
     /// monitor that runs already) does not check the spec against its statistic again either.
-    /// `transient` (a backtest's monitor) charges its patterns to the requests' share, not its owner's.
+    /// `transient` (a backtest's monitor) charges its patterns to that requester's share of the
+    /// requests', not its owner's.
     public init(
         spec input: MonitorSpec, owner: Int, createdAt: Double, step: Double, table: SampleTable,
-        lenient: Bool = false, stored: Bool = false, transient: Bool = false
+        lenient: Bool = false, stored: Bool = false, transient: Requester? = nil
     ) throws(MonitorSpecError) {
         var spec = input
         let key: StatisticKey?
@@ -102,7 +103,7 @@ public struct MonitorDefinition: Sendable {
         case .selection(let selection):
             let selector: Selector
             do {
-                selector = try Selector(match: selection.select, labels: selection.where ?? [:], holder: transient ? .request : .owner(owner))
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:], holder: transient.map { .request($0) } ?? .owner(owner))
             } catch {
                 throw MonitorSpecError("target: \(error.message)", busy: error.busy, quota: error.quota)
             }

@@ -29,6 +29,7 @@ extension MonitorEngine {
             let raise = event.type.isCancel ? nil : pairing
             if event.type.isCancel, let raised = core.applicationRaises[pairing] {
                 event.cancels = raised
+                core.storm.charge(owner: caller, now: now)
             } else {
                 var hasher = Hasher()
                 hasher.combine(caller)

@@ -80,6 +80,7 @@ extension MonitorEngine {
                         event.cancels = raised
                         event.severity = severity
                         events.append(event)
+                        core.storm.charge(owner: core.definitions.owner(index), now: now)
                     }
                     core.staleness[index]?.noDataEvent = 0
                 case .vanished, .returned:
@@ -89,6 +90,7 @@ extension MonitorEngine {
                     guard !paused, core.slots[index].loggedRaised else { continue }
                     if core.definitions.has(.cancels, index) {
                         events.append(cancelEvent(index, core, reason: "the condition ended", value: transition.value, time: transition.time))
+                        core.storm.charge(owner: core.definitions.owner(index), now: now)
                     }
                     core.slots[index].loggedRaised = false
                     core.slots[index].notified = false

@@ -92,10 +92,6 @@ public final class MonitorEngine: Sendable {
     let core: Mutex<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
     private let busyReason = Mutex<String?>(nil)
-    /// Thread CPU the API's changes to monitors have used (nanoseconds, counted by the routes):
-    /// a burst of creation is a client's work, not resmond's steady load, and the CPU
-    /// self-limit leaves it out.
-    private let changeWork = Atomic<Int>(0)
     /// Transactions that wrote or may have written the monitors' tables (`monitors`,
     /// `monitor_state`, `instance_state`), but for the state snapshot's own: each adds one before
     /// it writes, under the engine's lock. The snapshot writer writes a chunk without the
@@ -182,16 +178,6 @@ public final class MonitorEngine: Sendable {
     }
 
     public var busy: String? { busyReason.withLock { $0 } }
-
-    /// CPU seconds the API's changes to monitors (creates, updates, deletes, actions) have used
-    /// since the start, their requests' decoding and answers included.
-    public var changeCPUSeconds: Double { Double(changeWork.load(ordering: .relaxed)) / 1e9 }
-
-    /// Adds the calling thread's CPU since `started` (`Clock.threadCPU()`) to the changes' work.
-    public func countChangeWork(since started: Double) {
-        let nanoseconds = Int(max(0, (Clock.threadCPU() - started) * 1e9))
-        changeWork.add(nanoseconds, ordering: .relaxed)
-    }
 
     /// About how many bytes the monitors take in memory (the flat arrays, the directory's
     /// entries, the index by id), for the memory limit's answer.

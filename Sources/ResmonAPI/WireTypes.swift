@@ -298,11 +298,15 @@ public struct SinkStatus: Codable, Sendable, Equatable {
     public var lastError: String?
     /// When the next attempt after a failure is due (seconds since the epoch); nil when not waiting.
     public var retryAt: Double?
+    /// Events of uids other than root not delivered because their uid's backlog was full
+    /// (they stay in the log); nil when none.
+    public var dropped: Int?
 
     public init(
         name: String, type: String, filter: String?, after: Int64, delivered: Int, rejected: Int, retries: Int,
-        lastError: String?, retryAt: Double?
+        lastError: String?, retryAt: Double?, dropped: Int? = nil
     ) {
+        self.dropped = dropped
         self.name = name
         self.type = type
         self.filter = filter

@@ -101,6 +101,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var cpuLimitPercent = 5.0
     public var memoryLimitMB = 25
     public var selfMonitoringSeconds = 15
+    /// What one requester other than root (a uid, a TCP address without the token) may use of
+    /// one core for its requests, averaged over about ten seconds (RequestWork), before 429.
+    public var requesterCPUPercent = 50.0
     /// Whether resmond gives back the pages only start-up used, after its first self-monitoring period.
     public var releaseStartupPages = true
     /// How often `subsystems.d` is re-read (it is also re-read on SIGHUP).
@@ -246,13 +249,19 @@ struct Reader {
                 value, "limits",
                 allowed: [
                     "cpuPercent", "memoryMB", "selfMonitoringSeconds",
-                    "releaseStartupPages"
+                    "releaseStartupPages", "requesterCPUPercent"
                 ])
             if let value = limits["cpuPercent"] {
                 guard case .number(let percent) = value, percent > 0, percent <= 1600 else {
                     throw fail("limits.cpuPercent", "expected a percentage of one core above 0 (up to 1600)")
                 }
                 configuration.cpuLimitPercent = percent
+            }
+            if let value = limits["requesterCPUPercent"] {
+                guard case .number(let percent) = value, percent > 0, percent <= 1600 else {
+                    throw fail("limits.requesterCPUPercent", "expected a percentage of one core above 0 (up to 1600)")
+                }
+                configuration.requesterCPUPercent = percent
             }
             if let value = limits["memoryMB"] { configuration.memoryLimitMB = try integer(value, "limits.memoryMB", 1...1_048_576) }
             if let value = limits["selfMonitoringSeconds"] {

@@ -191,7 +191,9 @@ public final class Daemon: Sendable {
                 case .recovered(let message): Log.info(message)
                 }
             })
-        let selfLimits = SelfLimitsService(configuration: self.configuration, engine: engine, table: table, history: history)
+        let requestWork = RequestWork(percent: { [configuration = self.configuration] in configuration.read { $0.requesterCPUPercent } })
+        let selfLimits = SelfLimitsService(
+            configuration: self.configuration, engine: engine, table: table, history: history, requestWork: requestWork)
         let stateSnapshots = StateSnapshotService(engine: engine)
         let reloads = ReloadRequests()
         let sampling = SamplingService(
@@ -215,7 +217,7 @@ public final class Daemon: Sendable {
                 subsystems: { [collector] in collector.statuses() },
                 pushed: pushed, writeToken: writeToken, history: history,
                 monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
-                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }))
+                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }, requestWork: requestWork))
         boundRouter.bind(router)
         let signals = SignalService(
             stop: { [stopRequest] in stopRequest.request() },

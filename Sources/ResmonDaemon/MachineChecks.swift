@@ -67,6 +67,19 @@ enum HostFacts {
         return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// The resident set by kind, from /proc/self/status: anonymous (the heap, stacks: what
+    /// resmond's data takes) and file-backed (its code and libraries' pages, shared with other
+    /// processes mapping the same files), bytes; nil when it cannot be read.
+    static func residentKinds() -> (anonymous: Double, file: Double)? {
+        guard let text = try? ProcFile("/proc/self/status", capacity: 4096).readText() else { return nil }
+        func kilobytes(_ name: String) -> Double? {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }
+        }
+        guard let anonymous = kilobytes("RssAnon"), let file = kilobytes("RssFile") else { return nil }
+        return (anonymous * 1024, (file + (kilobytes("RssShmem") ?? 0)) * 1024)
+    }
+
     /// Per-process files are kept open; let resmond hold as many descriptors as it may.
     static func raiseDescriptorLimit() {
         var limit = rlimit()

@@ -3,6 +3,7 @@ import History
 import Monitoring
 import ResmonAPI
 import ResmonSystem
+import Server
 import Statistics
 import Synchronization
 
@@ -20,16 +21,17 @@ final class SelfLimitsService: Service {
     private let engine: MonitorEngine
     private let table: SampleTable
     private let history: HistoryStore
+    private let requestWork: RequestWork
     /// Its own queue: the check measures the process, not the sampling, and must not wait for it.
     private let queue = DispatchQueue(label: "resmond.self-limits", qos: .utility)
     private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
 
-    /// The last check: when (monotonic), the process's and the API changes' CPU seconds then,
+    /// The last check: when (monotonic), the process's and the API requests' CPU seconds then,
     /// and what it measured.
     private struct Check {
         var time = 0.0
         var cpu = 0.0
-        var changes = 0.0
+        var requests = 0.0
         var load = SteadyLoad()
         var periodPercent: Double?
         var memoryMB: Double?
@@ -38,7 +40,8 @@ final class SelfLimitsService: Service {
     private let last = Mutex(Check())
     private let startupPagesReleased = Atomic<Bool>(false)
 
-    init(configuration: RunningConfiguration, engine: MonitorEngine, table: SampleTable, history: HistoryStore) {
+    init(configuration: RunningConfiguration, engine: MonitorEngine, table: SampleTable, history: HistoryStore, requestWork: RequestWork) {
+        self.requestWork = requestWork
         self.configuration = configuration
         self.engine = engine
         self.table = table
@@ -59,9 +62,9 @@ final class SelfLimitsService: Service {
     func start() {
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
-        let changes = engine.changeCPUSeconds
+        let requests = requestWork.totalSeconds
         last.withLock {
-            $0.time = now; $0.cpu = cpu; $0.changes = changes
+            $0.time = now; $0.cpu = cpu; $0.requests = requests
         }
         // Made inside the lock: a dispatch source is not Sendable, so it never leaves it.
         timer.withLock { timer in
@@ -95,18 +98,18 @@ final class SelfLimitsService: Service {
         let (cpuLimit, memoryLimit, releasePages) = configuration.read { ($0.cpuLimitPercent, $0.memoryLimitMB, $0.releaseStartupPages) }
         let now = Clock.monotonic()
         let cpu = Clock.processCPU()
-        let changes = engine.changeCPUSeconds
+        let requests = requestWork.totalSeconds
         releaseStartupPagesOnce(releasePages)
         let memoryMB = HostFacts.residentBytes() / 1_048_576
         let use = memoryUse()
         let measured = last.withLock { check -> (steady: Double, period: Double)? in
             defer {
-                check.time = now; check.cpu = cpu; check.changes = changes
+                check.time = now; check.cpu = cpu; check.requests = requests
             }
             let elapsed = now - check.time
             guard elapsed > 0 else { return nil }
             let used = cpu - check.cpu
-            let steady = check.load.record(cpuSeconds: used, changeSeconds: changes - check.changes, elapsed: elapsed)
+            let steady = check.load.record(cpuSeconds: used, requestSeconds: requests - check.requests, elapsed: elapsed)
             check.periodPercent = used / elapsed * 100
             check.memoryMB = memoryMB
             check.memoryUse = use
@@ -119,7 +122,8 @@ final class SelfLimitsService: Service {
         var reasons: [String] = []
         if measured.steady > cpuLimit {
             reasons.append(
-                "CPU \(rounded(measured.steady)) % of a core (steady load, over about a minute, without root's changes to monitors) > limit \(cpuLimit) %")
+                "CPU \(rounded(measured.steady)) % of a core (steady load: sampling and evaluation, without the API's requests, over about a minute) > limit \(cpuLimit) %"
+            )
         }
         if memoryMB > Double(memoryLimit) {
             reasons.append("RSS \(rounded(memoryMB)) MB > limit \(memoryLimit) MB (\(use); raise limits.memoryMB or remove monitors)")
@@ -131,15 +135,22 @@ final class SelfLimitsService: Service {
         if reason == nil, before != nil { Log.info("back under the self-limits: accepting new monitors") }
     }
 
-    /// What uses the memory, for the memory limit's answer: the monitors (estimated from their
-    /// tables), the statistics in the sample table, history's archives, and what live regular
-    /// expressions may take (their reservations: docs/API.md, "Regular expressions").
+    /// What uses the memory, for the memory limit's answer: what the limit counts (all of RSS:
+    /// anonymous memory and the file-backed pages of code and libraries, measured), then the
+    /// estimates of its parts: the monitors (from their tables), history's archives, and what
+    /// live regular expressions may take at most (their reservations, not what they use:
+    /// docs/API.md, "Regular expressions"). The attack read "regular expressions up to 16.8 MB
+    /// reserved" while all anonymous memory was 13.9 MB, and 22 MB of code went unmentioned.
     private func memoryUse() -> String {
-        func megabytes(_ bytes: Int) -> String { "\((Double(bytes) / 1_048_576 * 10).rounded() / 10) MB" }
+        func megabytes(_ bytes: Double) -> String { "\((bytes / 1_048_576 * 10).rounded() / 10) MB" }
         let patterns = BoundedRegex.budget.reserved.total
-        return "monitors ≈ \(megabytes(engine.approximateBytes)) for \(engine.count), "
-            + "history \(megabytes(history.storageBytes)) for \(history.count) statistics, \(table.count) statistics sampled, "
-            + "regular expressions up to \(megabytes(Int(patterns))) reserved"
+        let measured =
+            HostFacts.residentKinds().map {
+                "RSS measured: \(megabytes($0.anonymous)) anonymous (data) + \(megabytes($0.file)) file-backed (code and libraries); "
+            } ?? ""
+        return measured + "estimated: monitors ≈ \(megabytes(Double(engine.approximateBytes))) for \(engine.count), "
+            + "history \(megabytes(Double(history.storageBytes))) for \(history.count) statistics, \(table.count) statistics sampled, "
+            + "regular expressions may use up to \(megabytes(Double(patterns))) (reserved, not measured; part of the anonymous)"
     }
 
     /// At the first check (15 s after start by default) start-up is over: the pages only it
@@ -164,8 +175,9 @@ final class SelfLimitsService: Service {
 }
 
 /// resmond's steady CPU load, percent of one core, as the CPU self-limit judges it: each
-/// period's CPU less what the API's changes to monitors used (a client's burst of creation is
-/// its own work, not the load the monitors put on the host), averaged exponentially with a time
+/// period's CPU less what the API's requests used (a client's requests are its own work, bounded
+/// per requester by RequestWork, not the load the monitors put on the host: a user's churn or a
+/// TCP read loop must not refuse root's new monitors), averaged exponentially with a time
 /// constant of a minute, so that one busy period does not refuse the next batch of a bulk load
 /// while a load that lasts crosses the limit within a few minutes.
 struct SteadyLoad {
@@ -175,10 +187,10 @@ struct SteadyLoad {
     private(set) var percent: Double?
 
     /// Adds a period of `elapsed` seconds in which the process used `cpuSeconds`, of which
-    /// `changeSeconds` in the API's changes to monitors; returns the new average.
-    mutating func record(cpuSeconds: Double, changeSeconds: Double, elapsed: Double) -> Double {
+    /// `requestSeconds` in the API's requests; returns the new average.
+    mutating func record(cpuSeconds: Double, requestSeconds: Double, elapsed: Double) -> Double {
         guard elapsed > 0 else { return percent ?? 0 }
-        let share = max(0, cpuSeconds - max(0, changeSeconds)) / elapsed * 100
+        let share = max(0, cpuSeconds - max(0, requestSeconds)) / elapsed * 100
         let previous = percent ?? 0
         let weight = 1 - exp(-elapsed / SteadyLoad.window)
         let average = previous + weight * (share - previous)

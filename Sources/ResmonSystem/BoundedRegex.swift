@@ -48,8 +48,14 @@ public final class BoundedRegex: @unchecked Sendable {
     /// 22, third attack).
     public static let perUserShare = Budget.Share(total: 4 << 20, large: 2 << 20)
     public static let allUsersShare = Budget.Share(total: 16 << 20, large: 4 << 20)
-    /// What the patterns of requests being answered (queries, filters) may hold together.
+    /// What the patterns of requests being answered (queries, filters) for requesters other
+    /// than root may hold together.
     public static let requestsShare = Budget.Share(total: 8 << 20, large: 2 << 20)
+    /// What one such requester (a uid, a TCP address without the token) may hold: two requests'
+    /// sixteen ordinary patterns, one large one; and what all TCP addresses without the token
+    /// may hold together, so that they cannot spend what local users' requests need.
+    public static let perRequesterShare = Budget.Share(total: 2 << 20, large: 1 << 20)
+    public static let addressesShare = Budget.Share(total: 4 << 20, large: 1 << 20)
     /// The most patterns one request may bring (an event filter's `~` terms, a statistics
     /// query's `match` and `where` patterns): each is linear, but their number multiplies the
     /// work, and 150 costly ones over 10,000 events took 100 s (issue 22, re-attack item 3).
@@ -96,17 +102,18 @@ public final class BoundedRegex: @unchecked Sendable {
     }
 
     /// Who holds a pattern, for the shares of the budget: root (its monitors, monitors.d, the
-    /// configuration), a uid other than root (its monitors), or a request being answered.
+    /// configuration), a uid other than root (its monitors), or a request being answered, with
+    /// who sent it.
     public enum Holder: Hashable, Sendable {
         case root
         case user(Int)
-        case request
+        case request(Requester)
 
         /// The holder of an owner's monitor.
         public static func owner(_ uid: Int) -> Holder { uid == 0 ? .root : .user(uid) }
     }
 
-    public init(_ pattern: String, holder: Holder = .request, budget: Budget = BoundedRegex.budget) throws(CompileError) {
+    public init(_ pattern: String, holder: Holder = .request(.nobody), budget: Budget = BoundedRegex.budget) throws(CompileError) {
         let length = pattern.utf8.count
         guard length <= BoundedRegex.maximumPatternBytes else {
             throw CompileError(pattern: pattern, reason: "longer than \(BoundedRegex.maximumPatternBytes) bytes (\(length))")
@@ -184,12 +191,14 @@ public final class BoundedRegex: @unchecked Sendable {
     /// The compiled pattern, shared with every other live user of the same text and holder:
     /// 10,000 aggregate monitors over ten patterns compile ten. Each holder compiles its own,
     /// so each is charged for what it holds.
-    public static func shared(_ pattern: String, holder: Holder = .request) throws(CompileError) -> BoundedRegex {
+    public static func shared(_ pattern: String, holder: Holder = .request(.nobody)) throws(CompileError) -> BoundedRegex {
         let name: String
         switch holder {
         case .root: name = "r\u{0}" + pattern
         case .user(let uid): name = "u\(uid)\u{0}" + pattern
-        case .request: name = "q\u{0}" + pattern
+        case .request(.root): name = "q0\u{0}" + pattern
+        case .request(.user(let uid)): name = "qu\(uid)\u{0}" + pattern
+        case .request(.address(let address)): name = "qa\(address)\u{0}" + pattern
         }
         if let existing = live.withLock({ $0.references[name]?.regex }) { return existing }
         let regex = try BoundedRegex(pattern, holder: holder)

@@ -5,7 +5,11 @@ extension BoundedRegex {
     /// each pattern holds its RE2 `max_mem` from compiling until it dies. Within it, each uid
     /// other than root, all such uids together, and the requests being answered have shares of
     /// their own, so no one of them can spend what root (its monitors, monitors.d) and the
-    /// others need; root is bounded by the total only.
+    /// others need; root is bounded by the total only. Among requests, each requester other
+    /// than root (a uid, a TCP address without the token) has a share, and TCP addresses
+    /// together one more: eight event streams with sixteen patterns each from one uid held all
+    /// requests' 8 MiB and root's queries got 503 (issue 22, fourth attack). Root's requests
+    /// are bounded by the total only.
     public final class Budget: Sendable {
         /// A part of the budget: at most `total` bytes, of which `large` for large patterns.
         public struct Share: Sendable {
@@ -22,6 +26,8 @@ extension BoundedRegex {
         let perUser: Share
         let allUsers: Share
         let requests: Share
+        let perRequester: Share
+        let addresses: Share
 
         struct Held {
             var total: Int64 = 0
@@ -42,14 +48,19 @@ extension BoundedRegex {
             var users = Held()
             var requests = Held()
             var byUser: [Int: Held] = [:]
+            var addresses = Held()
+            var byRequester: [Requester: Held] = [:]
         }
 
         private let held = Mutex(Ledger())
 
         public init(
             total: Int64, large: Int64, perUser: Share = BoundedRegex.perUserShare, allUsers: Share = BoundedRegex.allUsersShare,
-            requests: Share = BoundedRegex.requestsShare
+            requests: Share = BoundedRegex.requestsShare, perRequester: Share = BoundedRegex.perRequesterShare,
+            addresses: Share = BoundedRegex.addressesShare
         ) {
+            self.perRequester = perRequester
+            self.addresses = addresses
             self.total = total
             self.large = large
             self.perUser = perUser
@@ -86,10 +97,27 @@ extension BoundedRegex {
                                 + "(\((isLarge ? allUsers.large : allUsers.total) >> 10) KiB)", false
                         )
                     }
-                case .request:
+                case .request(.root):
+                    break
+                case .request(let requester):
+                    let own = ledger.byRequester[requester] ?? Held()
+                    if !own.admits(memory, isLarge: isLarge, within: perRequester) {
+                        let share = isLarge ? perRequester.large : perRequester.total
+                        return (
+                            "the \(kind)regular expressions of \(requester)'s requests being answered hold "
+                                + "\((isLarge ? own.large : own.total) >> 10) KiB of the \(share >> 10) KiB one requester other than root may "
+                                + "(this one needs \(memory >> 10) KiB): close event streams with filters, or try again", true
+                        )
+                    }
+                    if case .address = requester, !ledger.addresses.admits(memory, isLarge: isLarge, within: addresses) {
+                        return (
+                            "the \(kind)regular expressions of requests over TCP without the token hold all they may together "
+                                + "(\((isLarge ? addresses.large : addresses.total) >> 10) KiB): try again", false
+                        )
+                    }
                     if !ledger.requests.admits(memory, isLarge: isLarge, within: requests) {
                         return (
-                            "the \(kind)regular expressions of requests being answered hold all they may together "
+                            "the \(kind)regular expressions of requests being answered for uids other than root hold all they may together "
                                 + "(\((isLarge ? requests.large : requests.total) >> 10) KiB): try again", false
                         )
                     }
@@ -115,10 +143,12 @@ extension BoundedRegex {
                 case .user(let uid):
                     ledger.users.add(memory, isLarge: isLarge)
                     ledger.byUser[uid, default: Held()].add(memory, isLarge: isLarge)
-                case .request:
-                    ledger.requests.add(memory, isLarge: isLarge)
-                case .root:
+                case .request(.root), .root:
                     break
+                case .request(let requester):
+                    ledger.requests.add(memory, isLarge: isLarge)
+                    ledger.byRequester[requester, default: Held()].add(memory, isLarge: isLarge)
+                    if case .address = requester { ledger.addresses.add(memory, isLarge: isLarge) }
                 }
                 return nil
             }
@@ -133,10 +163,13 @@ extension BoundedRegex {
                     ledger.users.add(-memory, isLarge: isLarge)
                     ledger.byUser[uid, default: Held()].add(-memory, isLarge: isLarge)
                     if ledger.byUser[uid]?.total == 0 { ledger.byUser[uid] = nil }
-                case .request:
-                    ledger.requests.add(-memory, isLarge: isLarge)
-                case .root:
+                case .request(.root), .root:
                     break
+                case .request(let requester):
+                    ledger.requests.add(-memory, isLarge: isLarge)
+                    ledger.byRequester[requester, default: Held()].add(-memory, isLarge: isLarge)
+                    if ledger.byRequester[requester]?.total == 0 { ledger.byRequester[requester] = nil }
+                    if case .address = requester { ledger.addresses.add(-memory, isLarge: isLarge) }
                 }
             }
         }

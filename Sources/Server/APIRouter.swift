@@ -31,6 +31,8 @@ public struct APIContext: Sendable {
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
     /// Chart.js for the dashboard's `/dashboard/chart.js` (Debian's libjs-chart.js), read at each request.
     public var chartLibraryPath = DashboardRoutes.chartLibraryPath
+    /// The requests' CPU, each requester's bounded; nil: not counted, nothing refused.
+    public var requestWork: RequestWork?
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -38,8 +40,9 @@ public struct APIContext: Sendable {
         writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
         events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] },
         hostUUID: String = "00000000-0000-0000-0000-000000000000",
-        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil
+        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil, requestWork: RequestWork? = nil
     ) {
+        self.requestWork = requestWork
         self.reload = reload
         self.streams = streams
         self.sinks = sinks
@@ -73,6 +76,20 @@ public struct APIRouter: HTTPHandler {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        guard let work = context.requestWork else { return answer(request) }
+        work.enlist()
+        let started = Clock.threadCPU()
+        let requester = requester(request)
+        defer { work.charge(requester, Clock.threadCPU() - started) }
+        // /healthz is always answered: a supervisor's probe must not fail because of its address's other requests.
+        if request.path != "/healthz", let refusal = work.refusal(requester) {
+            return APIRouter.error(
+                Failure(status: 429, code: .quota, message: refusal.message, headers: [("Retry-After", String(refusal.retryAfter))]))
+        }
+        return answer(request)
+    }
+
+    private func answer(_ request: HTTPRequest) -> HTTPResponse {
         do {
             if request.bodyTooLarge {
                 throw Failure(status: 413, code: .payloadTooLarge, message: "the request body is larger than the server accepts")
@@ -119,11 +136,12 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["match", "where"], request)
             return try listStatistics(
-                match: request.query["match"],
+                match: request.query["match"], requester: requester(request),
                 where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
         case "/metrics":
             try allow(request, ["GET", "HEAD"])
-            let body = context.metrics.render(table: context.table, status: context.status(), subsystems: context.subsystems())
+            let body = context.metrics.render(
+                table: context.table, status: context.status(), subsystems: context.subsystems(), sinks: context.sinks())
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/v1/monitors":
             try acceptOnly([], request)
@@ -159,7 +177,7 @@ public struct APIRouter: HTTPHandler {
             try allow(request, ["GET", "HEAD", "POST"])
             guard request.method == "POST" else {
                 try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
-                return try MonitorRoutes.events(request, store: try eventStore())
+                return try MonitorRoutes.events(request, store: try eventStore(), requester: requester(request))
             }
             try acceptOnly([], request)
             try authorizeWrite(request)
@@ -191,7 +209,7 @@ public struct APIRouter: HTTPHandler {
             guard let hub = context.streams else {
                 throw Failure(status: 404, code: .notFound, message: "event streams are not offered by this resmond")
             }
-            return try MonitorRoutes.stream(request, hub: hub)
+            return try MonitorRoutes.stream(request, hub: hub, requester: requester(request))
         case "/rrd_updates":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id", "native"], request)
@@ -249,11 +267,12 @@ public struct APIRouter: HTTPHandler {
     /// The CPU seconds one `GET /v1/statistics?match=&where=` may spend matching (docs/API.md).
     static let selectionBudget = 2.0
 
-    private func listStatistics(match pattern: String?, where conditions: [String]) throws -> HTTPResponse {
+    private func listStatistics(match pattern: String?, requester: Requester, where conditions: [String]) throws -> HTTPResponse {
         let selector: Selector
         do {
-            selector = try Selector(match: pattern, where: conditions)
+            selector = try Selector(match: pattern, where: conditions, holder: .request(requester))
         } catch {
+            if error.quota { throw Failure(status: 429, code: .quota, message: error.message) }
             if error.busy { throw Failure(status: 503, code: .busy, message: error.message) }
             let code: APIErrorCode = error.message.contains("invalid regular expression") ? .invalidRegex : .badRequest
             throw Failure(status: 400, code: code, message: error.message)
@@ -285,6 +304,22 @@ public struct APIRouter: HTTPHandler {
         }
         return key
     }
+
+    /// Who sent `request`, for the shares of what requests may use: the Unix socket's peer (root
+    /// for uid 0; nobody when its credentials could not be read), root over TCP with the bearer
+    /// token, else the TCP address.
+    static func requester(_ request: HTTPRequest, token: String?) -> Requester {
+        switch request.transport {
+        case .unixSocket:
+            guard let peer = request.peer else { return .nobody }
+            return peer.uid == 0 ? .root : .user(Int(peer.uid))
+        case .tcp:
+            if let token, request.headers["authorization"] == "Bearer " + token { return .root }
+            return .address(request.peerAddress ?? "unknown")
+        }
+    }
+
+    private func requester(_ request: HTTPRequest) -> Requester { APIRouter.requester(request, token: context.writeToken) }
 
     /// Writes over TCP need the configured bearer token; over the Unix socket the socket's
     /// permissions decide.

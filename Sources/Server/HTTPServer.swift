@@ -27,6 +27,8 @@ public struct HTTPRequest: Sendable {
     public var bodyTooLarge: Bool
     public var transport: Transport
     public var peer: PeerCredentials?
+    /// TCP: the client's numeric address (nil over the Unix socket, or when unknown).
+    public var peerAddress: String?
     /// Why the request target cannot be taken as decoded (a control byte in the path, a NUL in
     /// the query), or nil: libmicrohttpd's decoded strings end at a NUL, so `/v1/status%00/x`
     /// would otherwise be served as `/v1/status`.
@@ -316,6 +318,7 @@ public final class HTTPServer: @unchecked Sendable {
             query: query, queryItems: arguments, headers: headers, body: body,
             bodyTooLarge: raw.body_too_large != 0, transport: transport, peer: peer, malformedTarget: malformed)
         request.streamSlot = raw.stream_slot.map { StreamSlot(address: UInt(bitPattern: $0)) }
+        request.peerAddress = raw.peer_address.map { String(cString: $0) }
         return request
     }
 

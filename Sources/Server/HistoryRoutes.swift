@@ -199,6 +199,7 @@ extension HistoryRoutes {
     /// `POST /v1/monitors/test`: replays the archived history of the spec's target through a
     /// fresh engine and answers what the monitor would have logged.
     func backtest(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
+        let requester = APIRouter.requester(request, token: context.writeToken)
         let body: BacktestRequest
         try APIRouter.requireStrictJSON(request)
         do {
@@ -237,8 +238,9 @@ extension HistoryRoutes {
         case .selection(let selection):
             let selector: Selector
             do {
-                selector = try Selector(match: selection.select, labels: selection.where ?? [:])
+                selector = try Selector(match: selection.select, labels: selection.where ?? [:], holder: .request(requester))
             } catch {
+                if error.quota { throw APIRouter.Failure(status: 429, code: .quota, message: "target: \(error.message)") }
                 if error.busy { throw APIRouter.Failure(status: 503, code: .busy, message: "target: \(error.message)") }
                 throw APIRouter.Failure(status: 400, code: .badRequest, message: "target: \(error.message)")
             }
@@ -262,7 +264,8 @@ extension HistoryRoutes {
         }
         let replay: BacktestReplay
         do {
-            replay = try MonitorEngine.backtest(body.spec, series: series, step: step, monitorStep: Double(history.step))
+            replay = try MonitorEngine.backtest(
+                body.spec, series: series, step: step, monitorStep: Double(history.step), requester: requester)
         } catch {
             throw MonitorRoutes.failure(error)
         }

@@ -38,7 +38,7 @@ public final class MetricsExposition: Sendable {
 
     public init() {}
 
-    public func render(table: SampleTable, status: StatusResponse, subsystems: [SubsystemStatus]) -> [UInt8] {
+    public func render(table: SampleTable, status: StatusResponse, subsystems: [SubsystemStatus], sinks: [SinkStatus] = []) -> [UInt8] {
         var output: [UInt8] = layout.withLock { layout in
             let version = table.structureVersion
             if version != layout.version { MetricsExposition.lay(&layout, table.handles(), version: version) }
@@ -64,7 +64,7 @@ public final class MetricsExposition: Sendable {
             }
             return output
         }
-        output += MetricsRenderer.selfFamilies(status: status, subsystems: subsystems).utf8
+        output += MetricsRenderer.selfFamilies(status: status, subsystems: subsystems, sinks: sinks).utf8
         return output
     }
 
@@ -134,8 +134,9 @@ public final class MetricsExposition: Sendable {
 }
 
 public enum MetricsRenderer {
-    /// resmond's own families: build, busy, statistics, CPU, memory, cycles, subsystems up.
-    static func selfFamilies(status: StatusResponse, subsystems: [SubsystemStatus]) -> String {
+    /// resmond's own families: build, busy, statistics, CPU, memory, cycles, subsystems up, and
+    /// each sink's deliveries and the events it dropped (a uid's backlog full: docs/EVENTS.md).
+    static func selfFamilies(status: StatusResponse, subsystems: [SubsystemStatus], sinks: [SinkStatus] = []) -> String {
         var output = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
             output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -156,6 +157,14 @@ public enum MetricsRenderer {
         family(
             "resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
             subsystems.map { ("{subsystem=\"\(escapeLabel($0.name))\"}", $0.state == .available ? 1 : 0) })
+        if !sinks.isEmpty {
+            family(
+                "resmon_sink_delivered_events_total", "counter", "Events the sink delivered",
+                sinks.map { ("{sink=\"\(escapeLabel($0.name))\"}", Double($0.delivered)) })
+            family(
+                "resmon_sink_dropped_events_total", "counter", "Events of uids other than root the sink dropped, their uid's backlog full",
+                sinks.map { ("{sink=\"\(escapeLabel($0.name))\"}", Double($0.dropped ?? 0)) })
+        }
         return output
     }
 

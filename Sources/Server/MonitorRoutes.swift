@@ -35,13 +35,6 @@ struct MonitorRoutes {
     }
 
     func route(_ request: HTTPRequest, path: String, allow: ([String]) throws -> Void) throws -> HTTPResponse {
-        // A change's whole handling (the body's decoding, the engine's work, the answer) is a
-        // client's burst, not resmond's steady load: the CPU self-limit leaves out root's. An
-        // ordinary user's churn of creates and deletes counts, so it cannot burn CPU unbounded.
-        let changing =
-            (request.method == "POST" || request.method == "PATCH" || request.method == "DELETE") && MonitorRoutes.caller(request) == 0
-        let started = changing ? Clock.threadCPU() : 0
-        defer { if changing { engine.countChangeWork(since: started) } }
         let rest = path.dropFirst("/v1/monitors".count).split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         do {
             if rest.isEmpty || (rest.count == 1 && rest.first == "") {
@@ -134,7 +127,7 @@ struct MonitorRoutes {
     }
 
     /// `GET /v1/events`: read from the event log's store, not through the engine.
-    static func events(_ request: HTTPRequest, store: EventStore) throws -> HTTPResponse {
+    static func events(_ request: HTTPRequest, store: EventStore, requester: Requester) throws -> HTTPResponse {
         let after =
             try request.query["after"].map { text -> Int64 in
                 guard let value = Int64(text), value >= 0 else {
@@ -150,7 +143,7 @@ struct MonitorRoutes {
                 return value
             } ?? 100
         let now = EventFilter.now()
-        let filter = try MonitorRoutes.filter(request, now: now)
+        let filter = try MonitorRoutes.filter(request, now: now, requester: requester)
         func time(_ name: String) throws -> Double? {
             guard let text = request.query[name] else { return nil }
             guard let value = EventFilter.time(text, now: now) else {
@@ -190,7 +183,7 @@ struct MonitorRoutes {
     static let scanBudget = 2.0
 
     /// The `filter` (and `monitor`) query parameters as one compiled filter.
-    static func filter(_ request: HTTPRequest, now: Double) throws -> EventFilter? {
+    static func filter(_ request: HTTPRequest, now: Double, requester: Requester) throws -> EventFilter? {
         var filterText = request.query["filter"] ?? ""
         if let monitor = request.query["monitor"] {
             let escaped = monitor.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\\\"")
@@ -198,8 +191,9 @@ struct MonitorRoutes {
             filterText = filterText.isEmpty ? quoted : "(\(filterText)) && \(quoted)"
         }
         do {
-            return filterText.isEmpty ? nil : try EventFilter(filterText, now: now)
+            return filterText.isEmpty ? nil : try EventFilter(filterText, now: now, holder: .request(requester))
         } catch {
+            if error.quota { throw APIRouter.Failure(status: 429, code: .quota, message: error.description) }
             if error.busy { throw APIRouter.Failure(status: 503, code: .busy, message: error.description) }
             throw APIRouter.Failure(status: 400, code: .badRequest, message: error.description)
         }
@@ -207,7 +201,7 @@ struct MonitorRoutes {
 
     /// `GET /v1/events/stream`: server-sent events after `Last-Event-ID` or `after` (from now on
     /// when neither is given), matching `filter`, with a heartbeat comment every `heartbeat` s.
-    static func stream(_ request: HTTPRequest, hub: EventStreamHub) throws -> HTTPResponse {
+    static func stream(_ request: HTTPRequest, hub: EventStreamHub, requester: Requester) throws -> HTTPResponse {
         func eventID(_ text: String, _ name: String) throws -> Int64 {
             guard let value = Int64(text.filter { $0 != " " }), value >= 0 else {
                 // The value is echoed only when it is printable ASCII: a header's bytes that are
@@ -227,7 +221,7 @@ struct MonitorRoutes {
                 }
                 return value
             } ?? 15
-        let filter = try MonitorRoutes.filter(request, now: EventFilter.now())
+        let filter = try MonitorRoutes.filter(request, now: EventFilter.now(), requester: requester)
         if let refusal = request.streamSlot?.claim() {
             throw APIRouter.Failure(status: refusal.status, code: refusal.status == 429 ? .quota : .busy, message: refusal.message)
         }

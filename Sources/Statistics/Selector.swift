@@ -15,7 +15,7 @@ public struct Selector: Sendable {
         let regex: BoundedRegex?
 
         /// Parses `label~REGEX` and its kin; its pattern is charged to `holder`.
-        public init(parsing text: String, holder: BoundedRegex.Holder = .request) throws(SelectorError) {
+        public init(parsing text: String, holder: BoundedRegex.Holder = .request(.nobody)) throws(SelectorError) {
             guard let index = text.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else {
                 throw SelectorError(message: "\"\(text)\": expected label=value, label!=value, label~regex or label!~regex")
             }
@@ -94,7 +94,7 @@ public struct Selector: Sendable {
     public let identity: String
 
     /// A selector whose patterns are charged to `holder` (a monitor's owner; `.request` for a query).
-    public init(match pattern: String? = nil, where conditions: [String] = [], holder: BoundedRegex.Holder = .request) throws(SelectorError) {
+    public init(match pattern: String? = nil, where conditions: [String] = [], holder: BoundedRegex.Holder = .request(.nobody)) throws(SelectorError) {
         // Bounded before anything compiles: the number of patterns multiplies each one's work.
         let patterns = conditions.compactMap { condition -> Substring? in
             guard let index = condition.firstIndex(where: { $0 == "=" || $0 == "~" || $0 == "!" }) else { return nil }
@@ -125,7 +125,7 @@ public struct Selector: Sendable {
     }
 
     /// A key pattern and label → regular expression pairs (a monitor target's `where`).
-    public init(match pattern: String, labels: [String: String], holder: BoundedRegex.Holder = .request) throws(SelectorError) {
+    public init(match pattern: String, labels: [String: String], holder: BoundedRegex.Holder = .request(.nobody)) throws(SelectorError) {
         try self.init(match: pattern, where: labels.sorted { $0.key < $1.key }.map { $0.key + "~" + $0.value }, holder: holder)
     }
 

@@ -45,20 +45,20 @@ import Testing
     /// then the period a bulk creation of 30,000 monitors ran in (8.9 % in the issue).
     @Test func aCreateBurstDoesNotRefuseTheNextBatch() {
         var load = SteadyLoad()
-        for _ in 0..<8 { _ = load.record(cpuSeconds: 0.15, changeSeconds: 0, elapsed: 15) }
-        // The creation's own work, counted as the API's changes: left out.
-        #expect(load.record(cpuSeconds: 1.335, changeSeconds: 1.185, elapsed: 15) < 5)
+        for _ in 0..<8 { _ = load.record(cpuSeconds: 0.15, requestSeconds: 0, elapsed: 15) }
+        // The creation's own work, counted as the API's requests: left out.
+        #expect(load.record(cpuSeconds: 1.335, requestSeconds: 1.185, elapsed: 15) < 5)
         // Even the work the creation leaves to other threads (its first evaluation, the writes)
         // is one period in a minute's average.
-        #expect(load.record(cpuSeconds: 1.335, changeSeconds: 0, elapsed: 15) < 5)
-        for _ in 0..<4 { _ = load.record(cpuSeconds: 0.15, changeSeconds: 0, elapsed: 15) }
+        #expect(load.record(cpuSeconds: 1.335, requestSeconds: 0, elapsed: 15) < 5)
+        for _ in 0..<4 { _ = load.record(cpuSeconds: 0.15, requestSeconds: 0, elapsed: 15) }
         #expect((load.percent ?? 100) < 2)
     }
 
     @Test func aLoadThatLastsCrossesTheCPULimit() {
         var load = SteadyLoad()
         var crossed = false
-        for _ in 0..<20 where load.record(cpuSeconds: 1.5, changeSeconds: 0, elapsed: 15) > 5 { crossed = true }
+        for _ in 0..<20 where load.record(cpuSeconds: 1.5, requestSeconds: 0, elapsed: 15) > 5 { crossed = true }
         #expect(crossed && (load.percent ?? 0) > 9)
     }
 

@@ -39,3 +39,28 @@ import Testing
         #expect(storm.trackedMonitors == 200, "only the admitted monitors' buckets are kept")
     }
 }
+
+/// Issue 22, fourth attack: one uid logged 959 raises and 959 uncounted cancels in 39 s.
+@Suite struct StormCancelTests {
+    @Test func aUidsCancelsCountAgainstItsRaisesAndRootsDoNot() {
+        var storm = StormLimiter(perMonitorPerMinute: 1_000_000, maximumPerSecond: 1000)
+        // A burst's worth of cancels (never refused) leaves nothing for raises at that moment.
+        for _ in 0..<200 { storm.charge(owner: 65534, now: 100) }
+        let raised = storm.admit(1, owner: 65534, now: 100)
+        #expect(!raised)
+        // Raises and cancels together: at most the uid's rate over time.
+        var logged = 0
+        for step in 0..<400 {
+            let now = 100 + Double(step) * 0.05
+            if storm.admit(2 + step, owner: 65534, now: now) {
+                logged += 1
+                storm.charge(owner: 65534, now: now)
+                logged += 1
+            }
+        }
+        #expect(logged <= Int(storm.perUserPerSecond * 20) + 2, "\(logged) in 20 s")
+        for _ in 0..<1000 { storm.charge(owner: 0, now: 100) }
+        let rootRaised = storm.admit(9999, owner: 0, now: 100)
+        #expect(rootRaised)
+    }
+}

@@ -167,7 +167,7 @@ import Testing
         // Root, another uid and a request still compile.
         #expect(throws: Never.self) { try BoundedRegex("^app:root$", holder: .root, budget: budget) }
         #expect(throws: Never.self) { try BoundedRegex("^app:other$", holder: .user(1000), budget: budget) }
-        #expect(throws: Never.self) { try BoundedRegex("cpu", holder: .request, budget: budget) }
+        #expect(throws: Never.self) { try BoundedRegex("cpu", holder: .request(.user(4000)), budget: budget) }
         // Two large patterns per uid.
         #expect(throws: Never.self) { try BoundedRegex(RegexBudgetTests.large(1), holder: .user(1000), budget: budget) }
         held.append(try BoundedRegex(RegexBudgetTests.large(2), holder: .user(1001), budget: budget))
@@ -197,9 +197,9 @@ import Testing
         let refused = try #require(refusal)
         #expect(refused.budgetSpent && !refused.quota)
         #expect(refused.description.contains("uids other than root hold all they may together"))
-        // … and requests have their own 8 MiB, root the rest.
-        for n in 0..<128 { held.append(try BoundedRegex("^q\(n)$", holder: .request, budget: budget)) }
-        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex("^q-over$", holder: .request, budget: budget) }
+        // … and requests have their own 8 MiB (2 MiB a requester), root the rest.
+        for n in 0..<128 { held.append(try BoundedRegex("^q\(n)$", holder: .request(.user(4000 + n / 32)), budget: budget)) }
+        #expect(throws: BoundedRegex.CompileError.self) { try BoundedRegex("^q-over$", holder: .request(.user(4010)), budget: budget) }
         for n in 0..<128 { held.append(try BoundedRegex("^r\(n)$", holder: .root, budget: budget)) }
         #expect(budget.reserved.total == 32 << 20)
     }
@@ -210,5 +210,40 @@ import Testing
         let c = try BoundedRegex.shared("^shared-within:x$", holder: .user(3001))
         #expect(a === b)
         #expect(a !== c)
+    }
+
+    /// Issue 22, fourth attack: eight event streams with sixteen patterns each, from one uid or
+    /// from TCP without the token, held all requests' 8 MiB, and root's queries got 503.
+    @Test func eachRequesterHasAShareAndRootsRequestsAreBoundedByTheTotalOnly() throws {
+        let budget = BoundedRegex.Budget(total: 32 << 20, large: 8 << 20)
+        var held: [BoundedRegex] = []
+        func fill(_ requester: Requester, _ tag: String) -> BoundedRegex.CompileError? {
+            for n in 0..<200 {
+                do {
+                    held.append(try BoundedRegex("^\(tag)\(n)$", holder: .request(requester), budget: budget))
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+        // One uid: 2 MiB, 32 ordinary patterns, then its own quota (429).
+        let uid = try #require(fill(.user(65534), "nb"))
+        #expect(uid.budgetSpent && uid.quota, "\(uid)")
+        #expect(uid.description.contains("uid 65534's requests"), "\(uid)")
+        #expect(held.count == 32)
+        // TCP addresses: 2 MiB each, 4 MiB together (503 for the third address, not its quota).
+        #expect(fill(.address("127.0.0.1"), "a")?.quota == true)
+        #expect(fill(.address("127.0.0.2"), "b")?.quota == true)
+        let third = try #require(fill(.address("127.0.0.3"), "c"))
+        #expect(third.budgetSpent && !third.quota && third.description.contains("over TCP without the token"), "\(third)")
+        // Another uid still gets its share; then requests other than root's hold their 8 MiB, and
+        // root's are refused by nothing but the total.
+        #expect(fill(.user(1000), "u")?.quota == true)
+        let full = try #require(fill(.user(1001), "v"))
+        #expect(full.budgetSpent && !full.quota, "\(full)")
+        for n in 0..<300 { held.append(try BoundedRegex("^root\(n)$", holder: .request(.root), budget: budget)) }
+        held.removeAll()
+        #expect(budget.reserved.total == 0)
     }
 }

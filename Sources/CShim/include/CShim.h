@@ -25,6 +25,7 @@ typedef struct rs_http_request {
     long peer_uid;                /* -1 when unknown (TCP) */
     long peer_gid;
     long peer_pid;
+    const char *peer_address;     /* TCP: the client's numeric address; else NULL */
     void *stream_slot;            /* for rs_http_claim_stream, during the handler's call only */
 } rs_http_request;
 
