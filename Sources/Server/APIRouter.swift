@@ -29,6 +29,9 @@ public struct APIContext: Sendable {
     /// Re-reads the configuration and applies it (`POST /v1/reload`): what it did, or why the
     /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
+    /// Why resmond no longer does its work (the sampling thread has not completed a cycle for
+    /// many steps), or nil: `/healthz` answers 503 with it.
+    public var stall: @Sendable () -> String?
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -36,9 +39,11 @@ public struct APIContext: Sendable {
         writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
         events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] },
         hostUUID: String = "00000000-0000-0000-0000-000000000000",
-        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil
+        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil,
+        stall: @escaping @Sendable () -> String? = { nil }
     ) {
         self.reload = reload
+        self.stall = stall
         self.streams = streams
         self.sinks = sinks
         self.table = table
@@ -95,6 +100,7 @@ public struct APIRouter: HTTPHandler {
         case "/healthz":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly([], request)
+            if let reason = context.stall() { return try json(HealthResponse(status: "stalled", reason: reason), status: 503) }
             return try json(HealthResponse(status: "ok"))
         case "/v1/status":
             try allow(request, ["GET", "HEAD"])
