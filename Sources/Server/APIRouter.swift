@@ -320,10 +320,14 @@ public struct APIRouter: HTTPHandler {
         if let help = body.help, help.utf8.count > 512 {
             throw Failure(status: 400, code: .badRequest, message: "help is longer than 512 bytes")
         }
-        // Shown in terminals and in /metrics' # HELP lines: no escape sequence or line break gets in.
-        if let help = body.help, let control = help.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-            throw Failure(
-                status: 400, code: .badRequest, message: "help: control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed")
+        // Shown in terminals and in /metrics' # HELP lines: no escape sequence, line break,
+        // bidirectional override or zero-width character gets in (HiddenText).
+        for (field, text) in [("resource", key.resource), ("help", body.help ?? ""), ("unit", body.unit ?? "")] {
+            if let hidden = HiddenText.first(in: text) {
+                throw Failure(
+                    status: 400, code: .badRequest,
+                    message: "\(field): \(hidden) is not allowed (control, format, bidirectional, zero-width and line separator characters are refused)")
+            }
         }
         do {
             try context.pushed.push(
