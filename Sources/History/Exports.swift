@@ -139,10 +139,11 @@ public enum RRDUpdates {
     }
 
     /// Chooses the archives as xapi does: the finest whose rows are at least `interval` seconds
-    /// and that reach back to `start` (negative: relative to the last update), else the coarsest;
-    /// every function at that resolution unless `function` names one.
+    /// and that reach back to `start` (negative, or `relative`: seconds before the last update,
+    /// so that "-0" is the last update), else the coarsest; every function at that resolution
+    /// unless `function` names one.
     public static func table(
-        _ columns: [Column], start requestedStart: Int, interval: Int,
+        _ columns: [Column], start requestedStart: Int, relative: Bool = false, interval: Int,
         function: ConsolidationFunction?
     ) -> Table? {
         guard let reference = columns.max(by: { $0.database.lastUpdate < $1.database.lastUpdate })?.database else { return nil }
@@ -152,7 +153,7 @@ public enum RRDUpdates {
         // such as Int.max or Int.min would overflow the arithmetic below.
         let limit = InputNumber.epochSeconds.upperBound
         let bounded = min(max(requestedStart, -limit), limit)
-        let start = bounded < 0 ? lastUpdate + bounded : bounded
+        let start = bounded < 0 || relative ? lastUpdate + bounded : bounded
         let pdpInterval = max(1, interval / step)
         let candidates = reference.archives.enumerated()
             .filter { function == nil || $0.element.function == function }

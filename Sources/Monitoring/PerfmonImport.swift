@@ -18,6 +18,14 @@ public enum PerfmonImport {
             guard text.hasPrefix("cgroup:/"), !text.contains(where: \.isNewline) else { return nil }
             self = .cgroup(String(text.dropFirst("cgroup:".count)))
         }
+
+        /// `host` or `cgroup:/path`, as parsed: the `perfmon_object` label of its monitors.
+        public var text: String {
+            switch self {
+            case .host: "host"
+            case .cgroup(let path): "cgroup:" + path
+            }
+        }
     }
 
     public struct ImportError: Error, Sendable, CustomStringConvertible {
@@ -68,7 +76,13 @@ public enum PerfmonImport {
             }
             guard let name = values["name"], !name.isEmpty else { throw ImportError("perfmon XML: a <variable> has no <name value=\"…\"/>") }
             guard names.insert(name).inserted else { throw ImportError("variable \(name): given twice") }
-            if let found = try self.variable(name: name, values: values, object: object, step: step, table: table) { variables.append(found) }
+            if let found = try self.variable(name: name, values: values, object: object, step: step, table: table) {
+                // Names are sanitised into the id ("a.b" and "a_b" both give a_b): refused, never one replacing the other.
+                if let other = variables.first(where: { $0.spec.id == found.spec.id }) {
+                    throw ImportError("variables \(other.name) and \(name) both make monitor \(found.spec.id ?? ""): rename one")
+                }
+                variables.append(found)
+            }
         }
         guard !variables.isEmpty else { throw ImportError("perfmon XML: no <variable> that resmon can monitor here") }
         return variables
@@ -234,21 +248,37 @@ public enum PerfmonImport {
 
         var spec = MonitorSpec(target: target, condition: sense == "high" ? .above : .below, value: trigger * scale)
         spec.id = monitorID(scope: scope, variable: name)
-        spec.name = "perfmon \(name)" + (object == .host ? "" : " of \(scope)")
+        spec.name = "perfmon \(name)" + (object == .host ? "" : " of \(object.text)")
         spec.transform = transform
         spec.samples = max(1, samples)
         spec.loggingRate = inhibit
         spec.severity = severity
-        spec.labels = ["perfmon_variable": name]
+        spec.labels = ["perfmon_variable": name, "perfmon_object": object.text]
         return Variable(name: name, spec: spec, statistics: statistics, warning: warning)
     }
 
-    /// `host`, or `cgroup` and the path with every other character as `_`.
+    /// `host`, or `cgroup` and the path escaped one to one: ASCII letters and digits kept, `/`
+    /// as `_`, every other byte as `-` and two hex digits (`/machine.slice` →
+    /// `cgroup_machine-2eslice`), so that two paths never share an id (`/atk.x` and `/atk_x`
+    /// once both gave `cgroup_atk_x`, and one import replaced the other's monitors). Past 40
+    /// characters, the first 30 and `--` and a hash of the path (FNV-1a); the import refuses
+    /// monitors of the scope that carry another object's `perfmon_object` label.
     static func scope(_ object: Object) -> String {
-        switch object {
-        case .host: return "host"
-        case .cgroup(let path): return "cgroup" + String(path.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        guard case .cgroup(let path) = object else { return "host" }
+        var escaped = "cgroup"
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                escaped.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "/"): escaped += "_"
+            default: escaped += "-" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }
         }
+        guard escaped.utf8.count > 40 else { return escaped }
+        var hash: UInt32 = 2_166_136_261
+        for byte in path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return String(escaped.prefix(30)) + "--" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     static func monitorID(scope: String, variable: String) -> String {
@@ -283,6 +313,14 @@ extension MonitorEngine {
         let wanted = Set(variables.compactMap(\.spec.id))
         var existing: [String: MonitorInfo] = [:]
         for monitor in list() where monitor.id.hasPrefix(prefix) && monitor.spec.labels?["perfmon_variable"] != nil {
+            // Another object's monitors under the same ids (a hash shared by two long paths):
+            // refused, never replaced.
+            if let other = monitor.spec.labels?["perfmon_object"], other != object.text {
+                throw MonitorError(
+                    kind: .conflict,
+                    message: "\(monitor.id) belongs to the perfmon import for \(other), and \(object.text) would make the same ids: delete those monitors first"
+                )
+            }
             existing[monitor.id] = monitor
         }
         // Validated, and in the form resmond stores (defaults filled in), to compare with what is.

@@ -36,6 +36,10 @@ public struct StatusResponse: Codable, Sendable {
     public var cycleDurations: DurationHistogram?
     /// The last history snapshot written (absent until the first).
     public var lastHistorySnapshot: HistorySnapshotReport?
+    /// Seconds since the sampling thread last completed a step's cycle (or started).
+    public var lastCycleAgeSeconds: Double?
+    /// Why the sampling thread counts as stalled (`/healthz` then answers 503); absent while it runs.
+    public var stalled: String?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,
@@ -229,10 +233,14 @@ public struct StatisticList: Codable, Sendable {
     public init(statistics: [StatisticInfo]) { self.statistics = statistics }
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: "ok", or "stalled" with the reason (answered 503).
 public struct HealthResponse: Codable, Sendable {
     public var status: String
-    public init(status: String) { self.status = status }
+    public var reason: String?
+    public init(status: String, reason: String? = nil) {
+        self.status = status
+        self.reason = reason
+    }
 }
 
 /// The body of `PUT /v1/statistics/app:RESOURCE:NAME`.

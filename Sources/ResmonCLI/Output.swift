@@ -100,6 +100,8 @@ extension CLI {
             return bytes
         } catch let error as UsageError {
             throw error
+        } catch FileReadError.notRegular(_, let kind) {
+            throw UsageError(message: "\(path) is \(kind), not a regular file (give - to read standard input)")
         } catch {
             throw UsageError(message: "\(error)")
         }

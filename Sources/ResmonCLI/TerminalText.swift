@@ -1,3 +1,5 @@
+import ResmonAPI
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -5,7 +7,9 @@
 /// Text from the server (monitor names, help, labels, messages) reaches a terminal only through
 /// `print` and `CLI.printError`, and neither lets a control character through: an escape
 /// sequence in a name could recolour, retitle or rewrite the user's terminal. Each one (C0 but
-/// line feed and tab, DEL, C1) is shown as `\x1B`.
+/// line feed and tab, DEL, C1) is shown as `\x1B`, and each format or separator character
+/// (`HiddenText`: a bidirectional override that shows a key reversed, a zero-width space) as
+/// `\u{202E}`.
 enum TerminalText {
     static func visible(_ text: String, keepingLineBreaks: Bool = true) -> String {
         guard text.unicodeScalars.contains(where: { isHidden($0, keepingLineBreaks) }) else { return text }
@@ -13,7 +17,8 @@ enum TerminalText {
         for scalar in text.unicodeScalars {
             if isHidden(scalar, keepingLineBreaks) {
                 let hex = String(scalar.value, radix: 16, uppercase: true)
-                result.append(contentsOf: ("\\x" + (hex.count < 2 ? "0" + hex : hex)).unicodeScalars)
+                let shown = scalar.value > 0xFF ? "\\u{" + hex + "}" : "\\x" + (hex.count < 2 ? "0" + hex : hex)
+                result.append(contentsOf: shown.unicodeScalars)
             } else {
                 result.append(scalar)
             }
@@ -22,7 +27,7 @@ enum TerminalText {
     }
 
     private static func isHidden(_ scalar: Unicode.Scalar, _ keepingLineBreaks: Bool) -> Bool {
-        guard scalar.properties.generalCategory == .control else { return false }
+        guard HiddenText.isHidden(scalar) else { return false }
         return !(keepingLineBreaks && (scalar == "\n" || scalar == "\t"))
     }
 }

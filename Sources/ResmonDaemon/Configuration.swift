@@ -149,13 +149,7 @@ public struct ConfigurationFile {
 
     /// Applies the file to `configuration`. A missing file changes nothing.
     public func apply(to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
-        let text: [UInt8]
-        do {
-            guard let bytes = try ConfigurationFile.contents(of: path) else { return }
-            text = bytes
-        } catch {
-            throw ConfigurationError(source: path, key: nil, reason: "\(error)")
-        }
+        guard let (text, _) = try ConfigurationFile.read(path, source: path) else { return }
         let root: JSONValue
         do {
             root = try StrictJSON.parse(text)
@@ -167,10 +161,10 @@ public struct ConfigurationFile {
     }
 
     /// Why a file that declares what runs with resmond's rights cannot be trusted, or nil: it
-    /// must be owned by root or by resmond's own user, and writable by nobody else.
-    static func trustProblem(of path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "cannot be read: \(Errno.current)" }
+    /// must be owned by root or by resmond's own user, and writable by nobody else. `info` is
+    /// the `fstat` of the descriptor the file was read from (`read`), so that what was checked
+    /// is what was read.
+    static func trustProblem(_ info: stat) -> String? {
         let rule =
             geteuid() == 0
             ? "must be owned by root and writable by nobody else" : "must be owned by root or uid \(geteuid()) (resmond's) and writable by nobody else"
@@ -179,12 +173,21 @@ public struct ConfigurationFile {
         return nil
     }
 
-    /// The file's bytes, nil when it does not exist.
-    static func contents(of path: String) throws -> [UInt8]? {
+    /// A configuration file's bytes and its `fstat`, nil when it does not exist; every file
+    /// resmond reads from its configuration comes through here (`readRegularFile`: opened
+    /// non-blocking, a FIFO, device, socket or directory refused, never waited on; at most
+    /// 4 MiB). Errors name `source`.
+    static func read(_ path: String, source: String, followingSymlinks: Bool = true) throws(ConfigurationError) -> (bytes: [UInt8], info: stat)? {
         do {
-            return try readFile(at: path, limit: 4 << 20)
-        } catch .tooLarge {
-            throw ConfigurationError(source: path, key: nil, reason: "larger than 4 MiB")
+            return try readRegularFile(at: path, limit: 4 << 20, followingSymlinks: followingSymlinks)
+        } catch {
+            let reason: String
+            switch error {
+            case .tooLarge: reason = "larger than 4 MiB"
+            case .notRegular(_, let kind): reason = "is \(kind), not a regular file: not read"
+            case .system(_, let errno): reason = "cannot be read: \(errno)"
+            }
+            throw ConfigurationError(source: source, key: nil, reason: reason)
         }
     }
 

@@ -217,7 +217,8 @@ public final class Daemon: Sendable {
                 subsystems: { [collector] in collector.statuses() },
                 pushed: pushed, writeToken: writeToken, history: history,
                 monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
-                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }, requestWork: requestWork))
+                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }, requestWork: requestWork,
+                stall: { sampling.stall }))
         boundRouter.bind(router)
         let signals = SignalService(
             stop: { [stopRequest] in stopRequest.request() },

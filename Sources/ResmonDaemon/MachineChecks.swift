@@ -31,15 +31,20 @@ extension DaemonConfiguration {
     /// The bearer token in `path`, which must be a regular file owned by root that only its
     /// owner can read (anyone who can read it can write to resmond over TCP).
     static func readToken(_ path: String, source: String) throws(ConfigurationError) -> String {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(Errno.current.description)")
+        // Not through a link: what is checked is the file itself, read from the descriptor checked.
+        let read: (bytes: [UInt8], info: stat)?
+        do {
+            read = try ConfigurationFile.read(path, source: path, followingSymlinks: false)
+        } catch {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: error.description)
         }
-        guard info.st_uid == 0, info.st_mode & 0o077 == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        guard let (bytes, info) = read else {
+            throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path): \(Errno.noSuchFileOrDirectory.description)")
+        }
+        guard info.st_uid == 0, info.st_mode & 0o077 == 0 else {
             throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must be a regular file owned by root with mode 0600 or 0400")
         }
-        let bytes = (try? ConfigurationFile.contents(of: path)) ?? nil
-        let token = String(decoding: bytes ?? [], as: UTF8.self).trimmingNewlines()
+        let token = String(decoding: bytes, as: UTF8.self).trimmingNewlines()
         guard token.utf8.count >= 16, !token.contains(where: { $0.isWhitespace }) else {
             throw ConfigurationError(source: source, key: "http.tokenFile", reason: "\(path) must hold one token of at least 16 characters")
         }

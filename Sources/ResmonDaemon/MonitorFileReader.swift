@@ -24,17 +24,17 @@ enum MonitorFileReader {
                 problems.append("\(source): a file name is letters, digits, '-', '_' or '.' before .json")
                 continue
             }
-            // Its monitors are root's: only root (or resmond's own user) may write the file.
-            if let reason = ConfigurationFile.trustProblem(of: directory + "/" + name) {
-                problems.append("\(source): \(reason)")
-                continue
-            }
             let bytes: [UInt8]
             do {
-                guard let read = try ConfigurationFile.contents(of: directory + "/" + name) else { continue }
+                guard let (read, info) = try ConfigurationFile.read(directory + "/" + name, source: source) else { continue }
+                // Its monitors are root's: only root (or resmond's own user) may write the file.
+                if let reason = ConfigurationFile.trustProblem(info) {
+                    problems.append("\(source): \(reason)")
+                    continue
+                }
                 bytes = read
             } catch {
-                problems.append("\(source): \(error)")
+                problems.append(error.description)
                 continue
             }
             let root: JSONValue

@@ -34,16 +34,10 @@ enum PluginRegistry {
             throw fail(
                 nil, "the file's name is the subsystem's: [a-z0-9_]+ and not a built-in one (\(DaemonConfiguration.subsystemNames.joined(separator: ", ")))")
         }
+        guard let (bytes, info) = try ConfigurationFile.read(path, source: source) else { throw fail(nil, "no longer exists") }
         // A plug-in runs as resmond: only root may declare one for a resmond running as root.
-        var info = stat()
-        if geteuid() == 0, stat(path, &info) != 0 || info.st_uid != 0 || info.st_mode & 0o022 != 0 {
+        if geteuid() == 0, info.st_uid != 0 || info.st_mode & 0o022 != 0 {
             throw fail(nil, "must be owned by root and writable by nobody else")
-        }
-        let bytes: [UInt8]
-        do {
-            bytes = try ConfigurationFile.contents(of: path) ?? []
-        } catch {
-            throw fail(nil, "\(error)")
         }
         let root: JSONValue
         do {

@@ -37,6 +37,8 @@ final class SamplingService: Service {
     private let finished = DispatchSemaphore(value: 0)
     /// Monotonic second of the last `malloc_trim`.
     private let lastTrim = Atomic<Int>(0)
+    /// When the last step's cycle ended, or the thread started (monotonic).
+    private let lastCycleEnded = Mutex<Double>(Clock.monotonic())
     /// When `subsystems.d` was last read (monotonic).
     let lastRegistryRead = Mutex<Double>(0)
     /// The series all plug-ins together may hold (`registry.maxSeries`), shared by every plug-in.
@@ -73,6 +75,10 @@ final class SamplingService: Service {
 
     /// Sampling cycles completed, for `/v1/status`.
     var cyclesCompleted: Int { cycles.load(ordering: .relaxed) }
+    /// Seconds since the last step's cycle ended (or the thread started).
+    var lastCycleAge: Double { max(0, Clock.monotonic() - lastCycleEnded.withLock { $0 }) }
+    /// Why the thread counts as stalled, or nil (`SamplerStall`).
+    var stall: String? { SamplerStall.reason(age: lastCycleAge, step: configuration.read { Double($0.step) }) }
     /// The sampling thread's CPU time for the last cycle.
     var lastCycleCPU: Double? { lastSampleCPU.withLock { $0 } }
     /// The cycles' wall times: their histogram and the longest of the last ten minutes.
@@ -187,5 +193,17 @@ final class SamplingService: Service {
         }
         snapshots.saveIfDue()
         lastSampleCPU.withLock { $0 = Clock.threadCPU() - started }
+        lastCycleEnded.withLock { $0 = Clock.monotonic() }
+    }
+}
+
+/// When the sampling thread counts as stalled: no step's cycle completed for 10 steps and at
+/// least a minute. A cycle waits for nothing outside resmond (a configuration file that could
+/// block is refused), so this is a fault to report, never the ordinary lateness of a busy host.
+enum SamplerStall {
+    static func reason(age: Double, step: Double) -> String? {
+        let limit = max(10 * step, 60)
+        guard age > limit else { return nil }
+        return "the sampling thread has completed no cycle for \(Int(age)) s (more than \(Int(limit)) s: 10 steps, at least a minute)"
     }
 }

@@ -37,6 +37,8 @@ struct StatusReport: Sendable {
         response.longestCycleSeconds = cycleDurations.longest
         response.cycleDurations = cycleDurations.histogram
         response.lastHistorySnapshot = sampling.snapshots.lastReport
+        response.lastCycleAgeSeconds = sampling.lastCycleAge
+        response.stalled = sampling.stall
         return response
     }
 }

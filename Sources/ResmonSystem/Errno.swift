@@ -24,6 +24,8 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     public static let fileExists = Errno(rawValue: EEXIST)
     /// The corresponding C constant is `EAGAIN` (`EWOULDBLOCK`).
     public static let resourceTemporarilyUnavailable = Errno(rawValue: EAGAIN)
+    /// A symbolic link where O_NOFOLLOW asked for none. The corresponding C constant is `ELOOP`.
+    public static let tooManySymbolicLinks = Errno(rawValue: ELOOP)
     /// The corresponding C constant is `ESPIPE`.
     public static let illegalSeek = Errno(rawValue: ESPIPE)
     /// The corresponding C constant is `ESRCH`.

@@ -33,6 +33,9 @@ public struct APIContext: Sendable {
     public var chartLibraryPath = DashboardRoutes.chartLibraryPath
     /// The requests' CPU, each requester's bounded; nil: not counted, nothing refused.
     public var requestWork: RequestWork?
+    /// Why resmond no longer does its work (the sampling thread has not completed a cycle for
+    /// many steps), or nil: `/healthz` answers 503 with it.
+    public var stall: @Sendable () -> String?
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -40,10 +43,12 @@ public struct APIContext: Sendable {
         writeToken: String? = nil, history: HistoryStore? = nil, monitors: MonitorEngine? = nil,
         events: EventStore? = nil, streams: EventStreamHub? = nil, sinks: @escaping @Sendable () -> [SinkStatus] = { [] },
         hostUUID: String = "00000000-0000-0000-0000-000000000000",
-        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil, requestWork: RequestWork? = nil
+        reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)? = nil, requestWork: RequestWork? = nil,
+        stall: @escaping @Sendable () -> String? = { nil }
     ) {
         self.requestWork = requestWork
         self.reload = reload
+        self.stall = stall
         self.streams = streams
         self.sinks = sinks
         self.table = table
@@ -123,6 +128,7 @@ public struct APIRouter: HTTPHandler {
         case "/healthz":
             try allow(request, ["GET", "HEAD"])
             try acceptOnly([], request)
+            if let reason = context.stall() { return try json(HealthResponse(status: "stalled", reason: reason), status: 503) }
             return try json(HealthResponse(status: "ok"))
         case "/v1/status":
             try allow(request, ["GET", "HEAD"])
@@ -360,10 +366,14 @@ public struct APIRouter: HTTPHandler {
         if let help = body.help, help.utf8.count > 512 {
             throw Failure(status: 400, code: .badRequest, message: "help is longer than 512 bytes")
         }
-        // Shown in terminals and in /metrics' # HELP lines: no escape sequence or line break gets in.
-        if let help = body.help, let control = help.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-            throw Failure(
-                status: 400, code: .badRequest, message: "help: control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed")
+        // Shown in terminals and in /metrics' # HELP lines: no escape sequence, line break,
+        // bidirectional override or zero-width character gets in (HiddenText).
+        for (field, text) in [("resource", key.resource), ("help", body.help ?? ""), ("unit", body.unit ?? "")] {
+            if let hidden = HiddenText.first(in: text) {
+                throw Failure(
+                    status: 400, code: .badRequest,
+                    message: "\(field): \(hidden) is not allowed (control, format, bidirectional, zero-width and line separator characters are refused)")
+            }
         }
         do {
             try context.pushed.push(

@@ -28,6 +28,15 @@ struct HistoryRoutes {
         return function
     }
 
+    /// A parameter given twice (`cf=AVERAGE&cf=MAX`): which one was meant is not for resmond to
+    /// guess, so it is a 400 naming it rather than the first silently winning.
+    static func refuseRepeated(_ request: HTTPRequest) throws {
+        var seen = Set<String>()
+        for name in request.queryNames where !seen.insert(name).inserted {
+            throw APIRouter.Failure(status: 400, code: .badRequest, message: "\(name): given more than once")
+        }
+    }
+
     func history(_ request: HTTPRequest, history: HistoryStore, key text: String) throws -> HTTPResponse {
         var keyText = text
         let wantsXML = keyText.hasSuffix("/rrdtool.xml")
@@ -46,6 +55,7 @@ struct HistoryRoutes {
             }
             return HTTPResponse(status: 200, contentType: "application/xml", body: Array(RRDToolXML.dump(database).utf8))
         }
+        try HistoryRoutes.refuseRepeated(request)
         let now = Int(Clock.wall())
         let end = try HistoryRoutes.time(request.query["end"], name: "end", default: now, now: now)
         let start = try HistoryRoutes.time(
@@ -67,8 +77,15 @@ struct HistoryRoutes {
 
     /// xapi's `GET /rrd_updates?start=&cf=&interval=&host=true[&json][&vm_uuid=]`.
     func rrdUpdates(_ request: HTTPRequest, history: HistoryStore) throws -> HTTPResponse {
+        try HistoryRoutes.refuseRepeated(request)
         guard let startText = request.query["start"] else {
             throw APIRouter.Failure(status: 400, code: .badRequest, message: "start: expected seconds since the epoch (negative: before the last update)")
+        }
+        // Digits with an optional '-': Int("+5") would take a sign the documentation never offers.
+        guard startText.first != "+" else {
+            throw APIRouter.Failure(
+                status: 400, code: .badRequest,
+                message: "start: expected seconds since the epoch, or negative seconds before the last update, got \"\(startText)\"")
         }
         let start = try InputNumber.integer(
             startText, field: "start", in: -HistoryRoutes.longestSpan...InputNumber.epochSeconds.upperBound,
@@ -93,7 +110,9 @@ struct HistoryRoutes {
         if includeHost { columns += hostColumns(history, native: native) }
         let vmColumns = cgroupColumns(history, native: native).filter { onlyVM == nil || $0.uuid == onlyVM }
         columns += vmColumns
-        guard let table = RRDUpdates.table(columns, start: start, interval: interval, function: function) else {
+        // "-0" is relative, as every time starting with '-': the last update, not the epoch.
+        let relative = startText.hasPrefix("-")
+        guard let table = RRDUpdates.table(columns, start: start, relative: relative, interval: interval, function: function) else {
             throw APIRouter.Failure(status: 404, code: .notFound, message: "no archive matches (ask host=true, or wait for the first samples)")
         }
         let (notes, summary) = HistoryRoutes.missingSources(vmColumns, history: history)

@@ -49,3 +49,55 @@ import Testing
         #expect(throws: Errno.noSuchFileOrDirectory) { try FileDescriptor.open(Self.temporaryPath("none"), O_RDONLY) }
     }
 }
+
+/// The one whole-file reader refuses what is not a regular file, before a byte is read and
+/// without waiting: a FIFO's open would otherwise wait for a writer.
+@Suite struct RegularFileTests {
+    @Test func aFIFOADeviceOrADirectoryIsRefusedByNameWithoutWaiting() throws {
+        let fifo = SystemTests.temporaryPath("fifo")
+        defer { unlink(fifo) }
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for (path, kind) in [(fifo, "a FIFO"), ("/dev/null", "a character device"), ("/tmp", "a directory")] {
+            do {
+                _ = try readFile(at: path, limit: 1 << 20)
+                Issue.record("\(path) was read")
+            } catch {
+                #expect(error.description == "\(path) is \(kind), not a regular file: not read")
+            }
+        }
+    }
+
+    @Test func aSymbolicLinkIsFollowedUnlessToldNot() throws {
+        let target = SystemTests.temporaryPath("target")
+        let link = SystemTests.temporaryPath("link")
+        defer {
+            unlink(target)
+            unlink(link)
+        }
+        let file = try FileDescriptor.open(target, O_WRONLY | O_CREAT | O_TRUNC, permissions: 0o600)
+        try file.writeAll(Array("token".utf8))
+        file.close()
+        #expect(symlink(target, link) == 0)
+        #expect(try readFile(at: link, limit: 100) == Array("token".utf8))
+        #expect(throws: FileReadError.self) { try readFile(at: link, limit: 100, followingSymlinks: false) }
+    }
+
+    @Test func aSparseFileLargerThanTheLimitIsRefusedByItsSize() throws {
+        let path = SystemTests.temporaryPath("sparse")
+        defer { unlink(path) }
+        let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, permissions: 0o600)
+        #expect(ftruncate(file.rawValue, 300 << 20) == 0)
+        file.close()
+        do {
+            _ = try readRegularFile(at: path, limit: 4 << 20)
+            Issue.record("a 300 MiB file was read")
+        } catch {
+            #expect(error.description == "\(path) is larger than \(4 << 20) bytes")
+        }
+    }
+
+    @Test func procFilesReportingSizeZeroAreReadWhole() throws {
+        let bytes = try #require(try readFile(at: "/proc/self/stat", limit: 4096))
+        #expect(!bytes.isEmpty)
+    }
+}
