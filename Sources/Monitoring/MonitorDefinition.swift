@@ -369,12 +369,28 @@ public struct MonitorDefinition: Sendable {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
-    /// A random (version 4) UUID; Swift's system generator reads the kernel's (getrandom).
+    /// A random (version 4) UUID; Swift's system generator reads the kernel's (getrandom), two
+    /// 64-bit words rather than a byte at a time (16 system calls were 15 µs of a bulk create's
+    /// 107 µs a monitor, issue 17).
     static func randomUUID() -> String {
         var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = (bytes[6] & 0x0f) | 0x40
-        bytes[8] = (bytes[8] & 0x3f) | 0x80
-        return UUIDText.format(bytes: bytes)
+        let words = [generator.next() as UInt64, generator.next() as UInt64]
+        let hex = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var position = 0
+            for byteIndex in 0..<16 {
+                var byte = UInt8(truncatingIfNeeded: words[byteIndex / 8] >> (56 - 8 * UInt64(byteIndex % 8)))
+                if byteIndex == 6 { byte = (byte & 0x0f) | 0x40 }
+                if byteIndex == 8 { byte = (byte & 0x3f) | 0x80 }
+                if byteIndex == 4 || byteIndex == 6 || byteIndex == 8 || byteIndex == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                text[position] = hex[Int(byte >> 4)]
+                text[position + 1] = hex[Int(byte & 0x0f)]
+                position += 2
+            }
+            return position
+        }
     }
 }

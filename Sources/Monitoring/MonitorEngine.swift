@@ -77,6 +77,9 @@ public final class MonitorEngine: Sendable {
         var selectionsPending = false
         /// Templates whose instances were cut by a quota, logged once each (MonitorEngine+Quotas).
         var instanceQuotaNoted: Set<String> = []
+        /// Monitors a create is storing, not yet placed (MonitorEngine+Create): their ids are
+        /// taken for other creates, monitors.d and templates' instances.
+        var claims = CreateClaims()
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

@@ -132,7 +132,7 @@ extension MonitorEngine {
                 retiring.append((index, id))
             }
             for (id, descriptor) in wanted.sorted(by: { $0.key < $1.key }) where template.instances[id] == nil {
-                guard core.indexByID[id] == nil else { continue }
+                guard core.indexByID[id] == nil, !core.claims.contains(id) else { continue }
                 guard mayAddInstance(template: index, instances: template.instances.count, owner: definition.owner, owned: &owned, core: &core)
                 else { break }
                 guard let instance = makeInstance(id: id, of: definition, for: descriptor) else { continue }

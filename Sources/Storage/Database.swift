@@ -80,18 +80,7 @@ public final class Database: @unchecked Sendable {
         let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard prepared == SQLITE_OK else { throw error(prepared) }
         defer { sqlite3_finalize(statement) }
-        for (offset, parameter) in parameters.enumerated() {
-            let index = Int32(offset + 1)
-            let bound: Int32
-            switch parameter {
-            case .null: bound = sqlite3_bind_null(statement, index)
-            case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
-            case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
-            // By length, not to the first NUL: a value with one inside is stored whole, never cut.
-            case .text(let value): bound = sqlite3_bind_text(statement, index, value, Int32(clamping: value.utf8.count), Database.transient)
-            }
-            guard bound == SQLITE_OK else { throw error(bound) }
-        }
+        try bind(parameters, to: statement)
         var rows: [[DatabaseValue]] = []
         while true {
             let step = sqlite3_step(statement)
@@ -111,6 +100,38 @@ public final class Database: @unchecked Sendable {
                     default: return .null
                     }
                 })
+        }
+    }
+
+    /// Runs one statement once per row of parameters, prepared once: a bulk create's thousands
+    /// of inserts (rows it returns are not read).
+    public func execute(_ sql: String, eachOf rows: [[DatabaseValue]]) throws(DatabaseError) {
+        var statement: OpaquePointer?
+        let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard prepared == SQLITE_OK else { throw error(prepared) }
+        defer { sqlite3_finalize(statement) }
+        for parameters in rows {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            try bind(parameters, to: statement)
+            var step = sqlite3_step(statement)
+            while step == SQLITE_ROW { step = sqlite3_step(statement) }
+            guard step == SQLITE_DONE else { throw error(step) }
+        }
+    }
+
+    private func bind(_ parameters: [DatabaseValue], to statement: OpaquePointer?) throws(DatabaseError) {
+        for (offset, parameter) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            let bound: Int32
+            switch parameter {
+            case .null: bound = sqlite3_bind_null(statement, index)
+            case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
+            case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
+            // By length, not to the first NUL: a value with one inside is stored whole, never cut.
+            case .text(let value): bound = sqlite3_bind_text(statement, index, value, Int32(clamping: value.utf8.count), Database.transient)
+            }
+            guard bound == SQLITE_OK else { throw error(bound) }
         }
     }
 
