@@ -78,14 +78,16 @@ public struct WireWriter {
 
     // MARK: - Objects
 
-    /// Writes an object's members; `member` is called once per key, which the caller passes in
-    /// sorted order, and writes nothing for an absent (nil) value.
+    /// Writes an object: `body` writes its members in the order JSONEncoder sorts their keys; a
+    /// member whose value is nil is left out, as JSONEncoder leaves it out.
     public mutating func object(_ body: (inout Members) throws(NonFiniteNumber) -> Void) throws(NonFiniteNumber) {
         bytes.append(UInt8(ascii: "{"))
-        var members = Members(writer: self)
-        bytes = []
+        // The bytes move to the members and back (swapped, never copied: a copy held while
+        // appending made each nested object copy the whole answer).
+        var members = Members(writer: WireWriter())
+        swap(&members.writer.bytes, &bytes)
         defer {
-            self = members.writer
+            swap(&members.writer.bytes, &bytes)
             bytes.append(UInt8(ascii: "}"))
         }
         try body(&members)

@@ -62,9 +62,19 @@ public final class Database: @unchecked Sendable {
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=FULL")
         try execute("PRAGMA foreign_keys=ON")
-        // The state is small and written in short transactions: a 256 KiB page cache keeps
-        // resmond's memory near its bar (SQLite's default is 2 MiB).
-        try execute("PRAGMA cache_size=-256")
+        try execute("PRAGMA cache_size=-\(Database.cacheKibibytes)")
+    }
+
+    /// The page cache's size: the state is small and written in short transactions, and 256 KiB
+    /// keep resmond's memory near its bar (SQLite's default is 2 MiB).
+    public static let cacheKibibytes = 256
+
+    /// Runs `body` with a page cache of `kibibytes` (its pages freed after): a bulk insert whose
+    /// pages do not fit the usual cache writes them to the log again each time it spills them.
+    public func withCache<Result>(kibibytes: Int, _ body: () throws -> Result) throws -> Result {
+        try execute("PRAGMA cache_size=-\(kibibytes)")
+        defer { _ = try? execute("PRAGMA cache_size=-\(Database.cacheKibibytes)") }
+        return try body()
     }
 
     deinit { sqlite3_close(handle) }
