@@ -374,15 +374,29 @@ public struct MonitorDefinition: Sendable {
     /// 107 µs a monitor, issue 17).
     static func randomUUID() -> String {
         var generator = SystemRandomNumberGenerator()
-        let words = [generator.next() as UInt64, generator.next() as UInt64]
+        var bytes: [UInt8] = []
+        for word in [generator.next() as UInt64, generator.next() as UInt64] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return uuidText(bytes[...])
+    }
+
+    /// `count` random UUIDs from one read of the kernel's generator (a bulk create's ids).
+    static func randomUUIDs(_ count: Int) -> [String] {
+        guard let bytes = ResmonSystem.randomBytes(16 * count) else { return (0..<count).map { _ in randomUUID() } }
+        return (0..<count).map { uuidText(bytes[16 * $0..<16 * $0 + 16]) }
+    }
+
+    /// 16 random bytes as a version 4 UUID's text.
+    private static func uuidText(_ random: ArraySlice<UInt8>) -> String {
         let hex = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: 36) { text in
             var position = 0
-            for byteIndex in 0..<16 {
-                var byte = UInt8(truncatingIfNeeded: words[byteIndex / 8] >> (56 - 8 * UInt64(byteIndex % 8)))
-                if byteIndex == 6 { byte = (byte & 0x0f) | 0x40 }
-                if byteIndex == 8 { byte = (byte & 0x3f) | 0x80 }
-                if byteIndex == 4 || byteIndex == 6 || byteIndex == 8 || byteIndex == 10 {
+            for (offset, value) in random.enumerated() {
+                var byte = value
+                if offset == 6 { byte = (byte & 0x0f) | 0x40 }
+                if offset == 8 { byte = (byte & 0x3f) | 0x80 }
+                if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
                     text[position] = UInt8(ascii: "-")
                     position += 1
                 }

@@ -46,8 +46,18 @@ extension MonitorEngine {
     /// the database write holds the database's lock alone. A claimed id is taken for every
     /// other create (409) until placed.
     public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
+        try createEncoded(specs, owner: owner).monitors
+    }
+
+    /// As `create`, with each monitor's spec as the monitors' table stores it (WireWriter's
+    /// JSON), which an answer writes as it is rather than encoding it again.
+    public func createEncoded(_ input: [MonitorSpec], owner: Int) throws(MonitorError) -> (monitors: [MonitorInfo], specJSON: [[UInt8]]) {
         try refuseWhenBusy()
         let now = Clock.wall()
+        // The ids resmond gives, drawn at once (as the definitions would draw them one by one).
+        var specs = input
+        var ids = MonitorDefinition.randomUUIDs(specs.count { $0.id == nil }).makeIterator()
+        for position in specs.indices where specs[position].id == nil { specs[position].id = ids.next() }
         var definitions: [MonitorDefinition] = []
         definitions.reserveCapacity(specs.count)
         for (position, spec) in specs.enumerated() {
@@ -61,19 +71,19 @@ extension MonitorEngine {
                     kind: error.kind, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
             }
         }
-        let ids = definitions.map(\.id)
-        if owner != 0, let position = ids.firstIndex(where: { $0.contains(".") }) {
-            throw MonitorError(kind: .forbidden, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.dottedIDRefusal(ids[position]))
+        let taken = definitions.map(\.id)
+        if owner != 0, let position = taken.firstIndex(where: { $0.contains(".") }) {
+            throw MonitorError(kind: .forbidden, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.dottedIDRefusal(taken[position]))
         }
-        if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
-        let texts: [String]
+        if Set(taken).count != taken.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
+        let json: [[UInt8]]
         do {
-            texts = try definitions.map { definition in try MonitorStore.text(definition.spec) }
+            json = try definitions.map { definition in try definition.spec.wireJSON() }
         } catch {
             throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
         }
         try core.withLock { core throws(MonitorError) in
-            if let taken = ids.first(where: { core.indexByID[$0] != nil || core.claims.contains($0) }) {
+            if let taken = taken.first(where: { core.indexByID[$0] != nil || core.claims.contains($0) }) {
                 throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
             }
             try checkQuota(owner: owner, adding: definitions.count, core)
@@ -84,7 +94,7 @@ extension MonitorEngine {
             stateWrites.add(1, ordering: .releasing)
         }
         do {
-            try store.insert(definitions, specTexts: texts, owner: owner, createdAt: now)
+            try store.insert(definitions, specTexts: json.map { String(decoding: $0, as: UTF8.self) }, owner: owner, createdAt: now)
         } catch {
             noteStorage(failure: "\(error)")
             core.withLock { core in core.claims.release(definitions, owner: owner) }
@@ -106,7 +116,7 @@ extension MonitorEngine {
             }
             start += MonitorEngine.placementChunk
         }
-        return infos.compactMap { $0 }
+        return (infos.compactMap { $0 }, json)
     }
 
     /// Positions in `definitions` with every monitor after the one its precondition names (when

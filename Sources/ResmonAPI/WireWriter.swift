@@ -20,23 +20,30 @@ public struct WireWriter {
 
     public mutating func string(_ text: String) {
         bytes.append(0x22)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22: bytes.append(0x5c); bytes.append(0x22)
-            case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
-            case 0x08: bytes.append(0x5c); bytes.append(UInt8(ascii: "b"))
-            case 0x0c: bytes.append(0x5c); bytes.append(UInt8(ascii: "f"))
-            case 0x0a: bytes.append(0x5c); bytes.append(UInt8(ascii: "n"))
-            case 0x0d: bytes.append(0x5c); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(0x5c); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                bytes.append(WireWriter.hex[Int(byte >> 4)])
-                bytes.append(WireWriter.hex[Int(byte & 0x0f)])
-            default: bytes.append(byte)
-            }
+        // Most strings need no escape: appended whole.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) {
+            bytes.append(contentsOf: text.utf8)
+        } else {
+            for byte in text.utf8 { escape(byte) }
         }
         bytes.append(0x22)
+    }
+
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case 0x22: bytes.append(0x5c); bytes.append(0x22)
+        case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
+        case 0x08: bytes.append(0x5c); bytes.append(UInt8(ascii: "b"))
+        case 0x0c: bytes.append(0x5c); bytes.append(UInt8(ascii: "f"))
+        case 0x0a: bytes.append(0x5c); bytes.append(UInt8(ascii: "n"))
+        case 0x0d: bytes.append(0x5c); bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(0x5c); bytes.append(UInt8(ascii: "t"))
+        case 0..<0x20:
+            bytes.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+            bytes.append(WireWriter.hex[Int(byte >> 4)])
+            bytes.append(WireWriter.hex[Int(byte & 0x0f)])
+        default: bytes.append(byte)
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
@@ -99,52 +106,52 @@ public struct WireWriter {
         var writer: WireWriter
         var first = true
 
-        mutating func key(_ name: String) {
+        mutating func key(_ name: StaticString) {
             if !first { writer.bytes.append(UInt8(ascii: ",")) }
             first = false
             writer.bytes.append(0x22)
-            writer.bytes.append(contentsOf: name.utf8)  // field names are plain ASCII
+            name.withUTF8Buffer { writer.bytes.append(contentsOf: $0) }  // field names are plain ASCII
             writer.bytes.append(0x22)
             writer.bytes.append(UInt8(ascii: ":"))
         }
 
-        public mutating func string(_ name: String, _ value: String?) {
+        public mutating func string(_ name: StaticString, _ value: String?) {
             guard let value else { return }
             key(name)
             writer.string(value)
         }
 
-        public mutating func number(_ name: String, _ value: Double?) throws(NonFiniteNumber) {
+        public mutating func number(_ name: StaticString, _ value: Double?) throws(NonFiniteNumber) {
             guard let value else { return }
             key(name)
-            try writer.number(value, field: name)
+            try writer.number(value, field: "\(name)")
         }
 
-        public mutating func integer(_ name: String, _ value: Int?) {
+        public mutating func integer(_ name: StaticString, _ value: Int?) {
             guard let value else { return }
             key(name)
             writer.integer(value)
         }
 
-        public mutating func bool(_ name: String, _ value: Bool?) {
+        public mutating func bool(_ name: StaticString, _ value: Bool?) {
             guard let value else { return }
             key(name)
             writer.bool(value)
         }
 
-        public mutating func object(_ name: String, _ value: [String: String]?) {
+        public mutating func object(_ name: StaticString, _ value: [String: String]?) {
             guard let value else { return }
             key(name)
             writer.object(value)
         }
 
-        public mutating func raw(_ name: String, _ json: [UInt8]) {
+        public mutating func raw(_ name: StaticString, _ json: [UInt8]) {
             key(name)
             writer.raw(json)
         }
 
         /// A nested value written by `body`.
-        public mutating func value(_ name: String, _ body: (inout WireWriter) throws(NonFiniteNumber) -> Void) throws(NonFiniteNumber) {
+        public mutating func value(_ name: StaticString, _ body: (inout WireWriter) throws(NonFiniteNumber) -> Void) throws(NonFiniteNumber) {
             key(name)
             try body(&writer)
         }
