@@ -370,12 +370,42 @@ public struct MonitorDefinition: Sendable {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
-    /// A random (version 4) UUID; Swift's system generator reads the kernel's (getrandom).
+    /// A random (version 4) UUID; Swift's system generator reads the kernel's (getrandom), two
+    /// 64-bit words rather than a byte at a time (16 system calls were 15 µs of a bulk create's
+    /// 107 µs a monitor, issue 17).
     static func randomUUID() -> String {
         var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = (bytes[6] & 0x0f) | 0x40
-        bytes[8] = (bytes[8] & 0x3f) | 0x80
-        return UUIDText.format(bytes: bytes)
+        var bytes: [UInt8] = []
+        for word in [generator.next() as UInt64, generator.next() as UInt64] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return uuidText(bytes[...])
+    }
+
+    /// `count` random UUIDs from one read of the kernel's generator (a bulk create's ids).
+    static func randomUUIDs(_ count: Int) -> [String] {
+        guard let bytes = ResmonSystem.randomBytes(16 * count) else { return (0..<count).map { _ in randomUUID() } }
+        return (0..<count).map { uuidText(bytes[16 * $0..<16 * $0 + 16]) }
+    }
+
+    /// 16 random bytes as a version 4 UUID's text.
+    private static func uuidText(_ random: ArraySlice<UInt8>) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var position = 0
+            for (offset, value) in random.enumerated() {
+                var byte = value
+                if offset == 6 { byte = (byte & 0x0f) | 0x40 }
+                if offset == 8 { byte = (byte & 0x3f) | 0x80 }
+                if offset == 4 || offset == 6 || offset == 8 || offset == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                text[position] = hex[Int(byte >> 4)]
+                text[position + 1] = hex[Int(byte & 0x0f)]
+                position += 2
+            }
+            return position
+        }
     }
 }

@@ -8,56 +8,6 @@ import Statistics
 /// pause, resume, reset, reset-notification). Each validates first, then changes memory and
 /// the database under the engine's lock, and answers only after the change is committed.
 extension MonitorEngine {
-    /// Validates and stores monitors, all or none; answers only after they are committed.
-    public func create(_ specs: [MonitorSpec], owner: Int) throws(MonitorError) -> [MonitorInfo] {
-        try refuseWhenBusy()
-        let now = Clock.wall()
-        var definitions: [MonitorDefinition] = []
-        for (position, spec) in specs.enumerated() {
-            if let field = MonitorEngine.serverOwnedField(in: spec) {
-                throw MonitorError(kind: .invalid, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.refusal(of: field))
-            }
-            do {
-                definitions.append(try MonitorDefinition(spec: spec, owner: owner, createdAt: now, step: step, table: table))
-            } catch {
-                throw MonitorError(
-                    kind: error.kind, message: specs.count > 1 ? "monitors[\(position)]: \(error.message)" : error.message)
-            }
-        }
-        let ids = definitions.map(\.id)
-        if owner != 0, let position = ids.firstIndex(where: { $0.contains(".") }) {
-            throw MonitorError(kind: .forbidden, message: (specs.count > 1 ? "monitors[\(position)]: " : "") + MonitorEngine.dottedIDRefusal(ids[position]))
-        }
-        if Set(ids).count != ids.count { throw MonitorError(kind: .conflict, message: "the same id appears twice in one request") }
-        return try core.withLock { core throws(MonitorError) -> [MonitorInfo] in
-            if let taken = ids.first(where: { core.indexByID[$0] != nil }) {
-                throw MonitorError(kind: .conflict, message: "a monitor with id \(taken) exists")
-            }
-            try checkQuota(owner: owner, adding: definitions.count, core)
-            try checkDependencies(definitions, core)
-            do {
-                stateWrites.add(1, ordering: .releasing)
-                try store.insert(definitions, owner: owner, createdAt: now)
-            } catch {
-                noteStorage(failure: "\(error)")
-                throw MonitorError(kind: .storage, message: "cannot store the monitors: \(error)")
-            }
-            noteStorage(failure: nil)
-            // Added in dependency order, so that each dependent's depth counts what it depends on.
-            var pending = definitions
-            var ordered: [MonitorDefinition] = []
-            while !pending.isEmpty {
-                let waiting = Set(pending.map(\.id))
-                let ready = pending.filter { definition in definition.spec.precondition?.monitor.map { !waiting.contains($0) } ?? true }
-                ordered += ready.isEmpty ? pending : ready
-                let readyIDs = Set(ready.map(\.id))
-                pending = ready.isEmpty ? [] : pending.filter { !readyIDs.contains($0.id) }
-            }
-            let indexes = Dictionary(uniqueKeysWithValues: ordered.map { ($0.id, add($0, to: &core)) })
-            return definitions.map { info(indexes[$0.id]!, core, definition: $0) }
-        }
-    }
-
     /// Ids with a dot are root's: monitors.d makes `<file stem>.<entry>`, the defaults are
     /// `defaults.*`, a perfmon import `perfmon.*`, a template's instances `<template>.<subsystem>.<resource>.<statistic>`.
     /// Another user's monitor on such an id would stand in the way of root's configuration (a
@@ -85,7 +35,7 @@ extension MonitorEngine {
 
     /// Preconditions on other monitors: the monitor must exist (now or in the same request), and
     /// following them must never come back to where it started.
-    private func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
+    func checkDependencies(_ definitions: [MonitorDefinition], _ core: Core) throws(MonitorError) {
         var graph = DependencyGraph(core, adding: definitions)
         for definition in definitions { try graph.check(definition) }
     }
@@ -128,9 +78,12 @@ extension MonitorEngine {
         static func blockers(of index: Int, _ core: Core, excluding: (Int) -> Bool = { _ in false }) -> [String] {
             let id = core.definitions.id(index)
             let owner = core.definitions.owner(index)
-            return core.dependencies.filter { dependent, dependency in
-                dependency.monitor == id && core.definitions.owner(dependent) == owner && !excluding(dependent)
-            }.map { core.definitions.id($0.key) }.sorted()
+            // Monitors a create is storing count as if they were placed already.
+            let claimed = core.claims.dependents[id]?.filter { $0.value == owner }.map(\.key) ?? []
+            return
+                (core.dependencies.filter { dependent, dependency in
+                    dependency.monitor == id && core.definitions.owner(dependent) == owner && !excluding(dependent)
+                }.map { core.definitions.id($0.key) } + claimed).sorted()
         }
 
         /// Throws the API's error when `definition`'s precondition names no monitor, or leads

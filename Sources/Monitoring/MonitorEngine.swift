@@ -85,6 +85,9 @@ public final class MonitorEngine: Sendable {
         /// Applications' logged raises (`"uid monitorId"` → event id), for their cancels'
         /// `cancels` (MonitorEngine+Application).
         var applicationRaises: [String: Int64] = [:]
+        /// Monitors a create is storing, not yet placed (MonitorEngine+Create): their ids are
+        /// taken for other creates, monitors.d and templates' instances.
+        var claims = CreateClaims()
 
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }

@@ -163,6 +163,11 @@ extension MonitorEngine {
         }
         for id in wanted.keys.filter({ !settled.contains($0) }).sorted() {
             guard let entry = wanted[id] else { continue }
+            if core.claims.contains(id) {
+                // Root is creating a monitor with this id through the API (only root may use a dot).
+                problems.append("\(entry.definition.spec.source ?? ""): \(id): a monitor root created through the API has this id")
+                continue
+            }
             if let existing = core.indexByID[id], !core.definitions.has(.fromFile, existing) {
                 let source = entry.definition.spec.source ?? ""
                 let owner = core.definitions.owner(existing)

@@ -174,7 +174,7 @@ extension MonitorEngine {
                     unwatched.append((descriptor.key.text, "the template may make no more instances"))
                     continue
                 }
-                if core.indexByID[id] != nil {
+                if core.indexByID[id] != nil || core.claims.contains(id) {
                     unwatched.append((descriptor.key.text, "its instance id \(id) is another monitor's"))
                     continue
                 }

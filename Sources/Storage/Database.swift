@@ -62,9 +62,19 @@ public final class Database: @unchecked Sendable {
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=FULL")
         try execute("PRAGMA foreign_keys=ON")
-        // The state is small and written in short transactions: a 256 KiB page cache keeps
-        // resmond's memory near its bar (SQLite's default is 2 MiB).
-        try execute("PRAGMA cache_size=-256")
+        try execute("PRAGMA cache_size=-\(Database.cacheKibibytes)")
+    }
+
+    /// The page cache's size: the state is small and written in short transactions, and 256 KiB
+    /// keep resmond's memory near its bar (SQLite's default is 2 MiB).
+    public static let cacheKibibytes = 256
+
+    /// Runs `body` with a page cache of `kibibytes` (its pages freed after): a bulk insert whose
+    /// pages do not fit the usual cache writes them to the log again each time it spills them.
+    public func withCache<Result>(kibibytes: Int, _ body: () throws -> Result) throws -> Result {
+        try execute("PRAGMA cache_size=-\(kibibytes)")
+        defer { _ = try? execute("PRAGMA cache_size=-\(Database.cacheKibibytes)") }
+        return try body()
     }
 
     deinit { sqlite3_close(handle) }
@@ -80,18 +90,7 @@ public final class Database: @unchecked Sendable {
         let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard prepared == SQLITE_OK else { throw error(prepared) }
         defer { sqlite3_finalize(statement) }
-        for (offset, parameter) in parameters.enumerated() {
-            let index = Int32(offset + 1)
-            let bound: Int32
-            switch parameter {
-            case .null: bound = sqlite3_bind_null(statement, index)
-            case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
-            case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
-            // By length, not to the first NUL: a value with one inside is stored whole, never cut.
-            case .text(let value): bound = sqlite3_bind_text(statement, index, value, Int32(clamping: value.utf8.count), Database.transient)
-            }
-            guard bound == SQLITE_OK else { throw error(bound) }
-        }
+        try bind(parameters, to: statement)
         var rows: [[DatabaseValue]] = []
         while true {
             let step = sqlite3_step(statement)
@@ -111,6 +110,38 @@ public final class Database: @unchecked Sendable {
                     default: return .null
                     }
                 })
+        }
+    }
+
+    /// Runs one statement once per row of parameters, prepared once: a bulk create's thousands
+    /// of inserts (rows it returns are not read).
+    public func execute(_ sql: String, eachOf rows: [[DatabaseValue]]) throws(DatabaseError) {
+        var statement: OpaquePointer?
+        let prepared = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard prepared == SQLITE_OK else { throw error(prepared) }
+        defer { sqlite3_finalize(statement) }
+        for parameters in rows {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            try bind(parameters, to: statement)
+            var step = sqlite3_step(statement)
+            while step == SQLITE_ROW { step = sqlite3_step(statement) }
+            guard step == SQLITE_DONE else { throw error(step) }
+        }
+    }
+
+    private func bind(_ parameters: [DatabaseValue], to statement: OpaquePointer?) throws(DatabaseError) {
+        for (offset, parameter) in parameters.enumerated() {
+            let index = Int32(offset + 1)
+            let bound: Int32
+            switch parameter {
+            case .null: bound = sqlite3_bind_null(statement, index)
+            case .integer(let value): bound = sqlite3_bind_int64(statement, index, value)
+            case .real(let value): bound = value.isFinite ? sqlite3_bind_double(statement, index, value) : sqlite3_bind_null(statement, index)
+            // By length, not to the first NUL: a value with one inside is stored whole, never cut.
+            case .text(let value): bound = sqlite3_bind_text(statement, index, value, Int32(clamping: value.utf8.count), Database.transient)
+            }
+            guard bound == SQLITE_OK else { throw error(bound) }
         }
     }
 

@@ -13,7 +13,7 @@ import ResmonSystem
 /// them under a user's traffic (its status every second, `/metrics` every 15 s) for the soak
 /// time. One resmond per count, each from its own copy of the binary.
 enum APIMonitors {
-    /// Monitors per request: a batch of thresholds is about 80 bytes a monitor, well under
+    /// Monitors per request: a batch of the mix is about 100 bytes a monitor, well under
     /// `http.maxRequestBytes` (1 MiB), and its answer (about 600 bytes a monitor) a few MB.
     static let batch = 5_000
     /// The self-limits raised so that the bulk load is not refused: creating is a burst of CPU
@@ -104,25 +104,37 @@ enum APIMonitors {
         reportCycles(traffic.readings(since: soakStart), metrics: (metricsBefore, metricsAfter), name: name, into: &results)
     }
 
-    /// Creates `count` thresholds in requests of `batch`, spread over the host's statistics, each
-    /// past any value the statistic takes (no events: the steady state). The count created, or
-    /// nil when resmond refused.
+    /// Creates `count` monitors in requests of `batch`, the engine bench's mix (MonitorScale) on
+    /// the host's statistics: 80 % thresholds, each past any value its statistic takes; 10 %
+    /// watermarks, high and low; 10 % leaky buckets on counters, so large that they never empty
+    /// (10¹²) and refilled so little (10⁻⁶ a period) that a growing counter drains them every
+    /// cycle (their level moves: the minute's state snapshot writes them). No event fires. The
+    /// count created, or nil when resmond refused.
     private static func create(_ count: Int, client: ResmonClient, name: String, into results: inout Results) -> Int? {
-        let keys = ((try? client.statistics()) ?? []).filter { hostSubsystems.contains($0.subsystem) }.map(\.key)
-        guard !keys.isEmpty else {
-            print("\(name): resmond lists no host statistics")
+        let statistics = ((try? client.statistics()) ?? []).filter { hostSubsystems.contains($0.subsystem) }
+        let keys = statistics.map(\.key)
+        let counters = statistics.filter { $0.kind == "counter" }.map(\.key)
+        guard !keys.isEmpty, !counters.isEmpty else {
+            print("\(name): resmond lists no host statistics (or no counter among them)")
             return nil
         }
         results.report(name + "_statistics_watched", Double(keys.count), "statistics")
+        // The bodies are encoded before the clock starts: the figure is resmond's, not the
+        // bench's JSONEncoder (about a second of the 100,000's wall time on this machine).
+        var bodies: [(count: Int, body: [UInt8])] = []
+        for start in stride(from: 0, to: count, by: batch) {
+            // No id: resmond gives each a random UUID, as it does for users who name none.
+            let specs = (start..<min(count, start + batch)).map { index in mixed(index, keys: keys, counters: counters) }
+            guard let body = try? JSONEncoder().encode(specs) else {
+                print("\(name): cannot encode the monitors \(start)…")
+                return nil
+            }
+            bodies.append((specs.count, Array(body)))
+        }
         let started = Clock.monotonic()
         var created = 0
-        while created < count {
-            let specs = (created..<min(count, created + batch)).map { index -> MonitorSpec in
-                // No id: resmond gives each a random UUID, as it does for users who name none.
-                MonitorSpec(target: .key(keys[index % keys.count]), condition: .above, value: 1e15 + Double(index))
-            }
+        for (specCount, body) in bodies {
             do {
-                let body = Array(try JSONEncoder().encode(specs))
                 let answer = try client.send("POST", "/v1/monitors", body: body)
                 guard answer.status == 201 else {
                     let text = String(decoding: answer.body.prefix(500), as: UTF8.self)
@@ -133,7 +145,7 @@ enum APIMonitors {
                 print("\(name): creating the monitors \(created)… failed: \(error)")
                 return nil
             }
-            created += specs.count
+            created += specCount
             if created % 100_000 == 0 && created < count {
                 print("\(name): \(created) created")
                 fflush(nil)
@@ -143,6 +155,23 @@ enum APIMonitors {
         results.report(name + "_create", seconds, "s")
         results.report(name + "_create_rate", Double(created) / seconds, "monitors/s")
         return created
+    }
+
+    /// The `index`th monitor of the mix.
+    static func mixed(_ index: Int, keys: [String], counters: [String]) -> MonitorSpec {
+        switch index % 100 {
+        case 0..<80:
+            return MonitorSpec(target: .key(keys[index % keys.count]), condition: .above, value: 1e15 + Double(index))
+        case 80..<90:
+            var spec = MonitorSpec(target: .key(keys[index % keys.count]), type: .watermark)
+            spec.mark = index % 2 == 0 ? "high" : "low"
+            return spec
+        default:
+            var spec = MonitorSpec(target: .key(counters[index % counters.count]), type: .leakyBucket)
+            spec.bucketSize = 1e12
+            spec.fillValue = 1e-6
+            return spec
+        }
     }
 
     /// The longest cycle during the soak, as resmond says it and as seen from outside.

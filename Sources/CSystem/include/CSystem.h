@@ -13,4 +13,9 @@ int rs_pipe_cloexec(int ends[2]);
    reaps it, instead of to init. 0 on success, else -1 with errno set. */
 int rs_set_child_subreaper(void);
 
+/* Fills `buffer` with `count` bytes from the kernel's random generator (getrandom, which glibc
+   declares in <sys/random.h>, not imported by Swift's Glibc module), retrying interrupted and
+   partial reads. 0 on success, else -1 with errno set. */
+int rs_random_bytes(void *buffer, unsigned long count);
+
 #endif
