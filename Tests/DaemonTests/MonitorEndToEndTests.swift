@@ -208,7 +208,7 @@ import Testing
         _ = try daemon.client.perform("start", monitor: "old")
         _ = try daemon.client.push("app:test:level", value: 61)
         #expect(daemon.eventually { (try? daemon.client.events().events.map(\.monitorId)) == ["kept", "old"] })
-        #expect(daemon.stderr.contains("over the self-limits") && daemon.stderr.contains("back under the self-limits"))
+        #expect(daemon.eventually(timeout: 30) { daemon.stderr.contains("over the self-limits") && daemon.stderr.contains("back under the self-limits") })
     }
 
     /// Issue 6's "each process named X" and "the processes named X in total", one command each,

@@ -88,7 +88,7 @@ import Testing
         let hung = pid_t((try? String(contentsOfFile: directory.file("hang.pid"), encoding: .utf8))?.filter(\.isNumber) ?? "") ?? 0
         #expect(hung > 0 && daemon.eventually { kill(hung, 0) != 0 }, "the hung plug-in's group is killed")
         #expect(daemon.eventually { reason("fail").contains("exited with 3") })
-        #expect(daemon.stderr.contains("subsystems.d/cpu.json"))
+        #expect(daemon.eventually(timeout: 30) { daemon.stderr.contains("subsystems.d/cpu.json") })
         #expect(try daemon.client.health().status == "ok")
     }
 

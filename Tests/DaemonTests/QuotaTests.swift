@@ -75,7 +75,7 @@ import Testing
         #expect(((try? daemon.client.monitors()) ?? []).filter { $0.id.hasPrefix("nb-template.") }.count == 999)
         let another = try Self.asNobody(daemon, [#"POST /v1/monitors {"id": "nb-more", "target": "app:nb1:v", "condition": "above", "value": 5}"#])
         #expect(another.first?.status == 429 && another.first?.body.contains("1000 monitors") == true, "\(another)")
-        #expect(daemon.stderr.contains("nb-template"), "the cut is logged: \(daemon.stderr)")
+        #expect(daemon.eventually(timeout: 30) { daemon.stderr.contains("nb-template") }, "the cut is logged: \(daemon.stderr)")
 
         print("after the flood and the template: RSS \(try RegexBoundsTests.residentKilobytes(daemon.process.pid)) kB")
         // Root is not held by nobody's quota.

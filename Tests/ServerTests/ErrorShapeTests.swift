@@ -8,7 +8,8 @@ import Testing
 @Suite struct ErrorShapeTests {
     @Test func anUnknownPathIsNotFound() throws {
         let rig = try RouterRig()
-        for path in ["/", "/v1", "/v2/status", "/v1/statuses", "/v1/monitors/x/y/z"] {
+        // `/` is the dashboard (DashboardRouteTests).
+        for path in ["/v1", "/v2/status", "/v1/statuses", "/v1/monitors/x/y/z", "/dashboard", "/index.html"] {
             let answer = rig.send("GET", path)
             #expect(answer.isError(404, .notFound), "\(path): \(answer)")
             #expect(answer.error?.message.contains("no such path") == true, "\(path): \(answer)")
