@@ -299,7 +299,8 @@ public struct APIRouter: HTTPHandler {
             if selector.matches(descriptor) { selected.append(handle) }
         }
         let samples = selected.compactMap { context.table.sample($0) }.sorted { $0.descriptor.key.text < $1.descriptor.key.text }
-        return try json(StatisticList(statistics: samples.map(APIRouter.info)))
+        // Written by hand (WireWriter: JSONEncoder's bytes, a third of the cost of a listing).
+        return HTTPResponse(status: 200, body: try StatisticList(statistics: samples.map(APIRouter.info)).wireJSON())
     }
 
     private func parseKey(_ text: String) throws -> StatisticKey {

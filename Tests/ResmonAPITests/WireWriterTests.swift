@@ -119,6 +119,22 @@ import Testing
         }
     }
 
+    @Test(arguments: 0..<10) func aListOfStatisticsIsTheSameBytesAsJSONEncoders(seed: UInt64) throws {
+        let generator = Seeded(state: 2000 + seed)
+        let list = StatisticList(
+            statistics: (0..<Int(generator.next() % 40)).map { _ in
+                StatisticInfo(
+                    key: Self.pick(Self.strings, generator), subsystem: Self.pick(Self.strings, generator), resource: Self.pick(Self.strings, generator),
+                    statistic: Self.pick(Self.strings, generator), kind: Self.pick(["gauge", "counter"], generator), unit: Self.pick(Self.strings, generator),
+                    resolution: Self.pick(Self.numbers, generator), upperBound: Self.maybe(Self.pick(Self.numbers, generator), generator),
+                    labels: Self.map(generator),
+                    help: Self.pick(Self.strings, generator), value: Self.maybe(Self.pick(Self.numbers, generator), generator),
+                    total: Self.maybe(Self.pick(Self.numbers, generator), generator), increase: Self.maybe(Self.pick(Self.numbers, generator), generator),
+                    time: Self.maybe(Self.pick(Self.numbers, generator), generator))
+            })
+        #expect(String(decoding: try list.wireJSON(), as: UTF8.self) == (try WireWriterTests.encoded(list)))
+    }
+
     @Test func aNumberThatIsNotFiniteIsRefusedAsJSONEncoderRefusesIt() {
         for value in [Double.nan, .infinity, -.infinity] {
             let spec = MonitorSpec(target: "cpu:total:busy_ratio", condition: .above, value: value)
