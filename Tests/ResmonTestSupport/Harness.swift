@@ -152,8 +152,6 @@ public final class DaemonHarness: @unchecked Sendable {
     public let client: ResmonClient
     private let log = Mutex<Data>()
     private let logReader: FileHandle
-    /// The log's pipe reached its end: resmond (and whatever shared its standard error) closed it.
-    private let logEnded = Mutex(false)
 
     public var stateDirectory: String { directory.file("state") }
     public var configDirectory: String { directory.file("config") }
@@ -192,15 +190,9 @@ public final class DaemonHarness: @unchecked Sendable {
         logReader = FileHandle(fileDescriptor: dup(errors.read), closeOnDealloc: true)
         client = ResmonClient(socketPath: directory.file("state/resmond.sock"), timeoutMilliseconds: 5000)
         let sink = log
-        let ended = logEnded
         logReader.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty {
-                ended.set(true)
-                handle.readabilityHandler = nil
-            } else {
-                sink.set(sink.get() + data)
-            }
+            if !data.isEmpty { sink.set(sink.get() + data) }
         }
         if waitUntilReady { try waitForHealth() }
     }
@@ -232,17 +224,7 @@ public final class DaemonHarness: @unchecked Sendable {
 
     /// Waits for the process to exit: its exit code (128 + the signal when one ended it), or nil
     /// when it is still running at the deadline.
-    /// What resmond wrote before it exited is in `stderr` then: the log is read to its end (for
-    /// up to 5 s more, in case a child still holds the pipe), not only to where the reader was
-    /// when the process ended.
-    public func waitForExit(timeout: Double) -> Int32? {
-        let code = process.waitForExit(timeout: timeout)
-        if code != nil {
-            let deadline = Date().addingTimeInterval(5)
-            while !logEnded.get() && Date() < deadline { usleep(5_000) }
-        }
-        return code
-    }
+    public func waitForExit(timeout: Double) -> Int32? { process.waitForExit(timeout: timeout) }
 
     /// Waits until resmond has completed `count` more sampling cycles than it had when called:
     /// what was asked of it before (a withdrawn rate, a pushed value) has taken effect.
