@@ -211,14 +211,15 @@ public final class Daemon: Sendable {
             startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,
             sampling: sampling, selfLimits: selfLimits, http: http)
         let writeToken = configuration.tokenFile.flatMap { try? DaemonConfiguration.readToken($0, source: configuration.configFile) }
-        let router = APIRouter(
-            context: APIContext(
-                table: table, status: { status.response() },
-                subsystems: { [collector] in collector.statuses() },
-                pushed: pushed, writeToken: writeToken, history: history,
-                monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
-                hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }, requestWork: requestWork,
-                stall: { sampling.stall }))
+        var context = APIContext(
+            table: table, status: { status.response() },
+            subsystems: { [collector] in collector.statuses() },
+            pushed: pushed, writeToken: writeToken, history: history,
+            monitors: engine, events: events, streams: streams.hub, sinks: { sinks.runner.statuses() },
+            hostUUID: HostFacts.hostUUID(), reload: { reloader.reloadAndWait() }, requestWork: requestWork,
+            stall: { sampling.stall })
+        context.loopbackListener = configuration.listen?.isLoopback ?? false
+        let router = APIRouter(context: context)
         boundRouter.bind(router)
         let signals = SignalService(
             stop: { [stopRequest] in stopRequest.request() },

@@ -36,6 +36,9 @@ public struct APIContext: Sendable {
     /// Why resmond no longer does its work (the sampling thread has not completed a cycle for
     /// many steps), or nil: `/healthz` answers 503 with it.
     public var stall: @Sendable () -> String?
+    /// The TCP listener is on a loopback address: requests naming another host are refused
+    /// (`HostCheck`, against DNS rebinding).
+    public var loopbackListener = false
 
     public init(
         table: SampleTable, status: @escaping @Sendable () -> StatusResponse,
@@ -101,6 +104,11 @@ public struct APIRouter: HTTPHandler {
             }
             if let problem = request.malformedTarget {
                 throw Failure(status: 400, code: .badRequest, message: problem)
+            }
+            if request.transport == .tcp, context.loopbackListener, request.path != "/healthz",
+                let refusal = HostCheck.refusal(request.headers["host"])
+            {
+                throw Failure(status: 403, code: .forbidden, message: refusal)
             }
             return try route(request)
         } catch let failure as Failure {

@@ -118,8 +118,8 @@ import Testing
         let samples: [[UInt8]] = [
             Array("GARBAGE\r\n\r\n".utf8), Array("GET\r\n\r\n".utf8), Array("GET / HTTP/9.9\r\n\r\n".utf8),
             Array("POST /v1/statistics HTTP/1.1\r\nContent-Length: -5\r\n\r\n".utf8),
-            Array("GET /v1/statistics/%zz HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
-            Array("GET /v1/statistics?match=%28%28%28 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            Array("GET /v1/statistics/%zz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
+            Array("GET /v1/statistics?match=%28%28%28 HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8),
             Array(("GET /" + String(repeating: "a", count: 70_000) + " HTTP/1.1\r\n\r\n").utf8),
             Array("POST /v1/status HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".utf8)
         ]

@@ -27,7 +27,7 @@ import Testing
             ("Transfer-Encoding\t: chunked\r\nContent-Length: 4\r\n", "TE with a tab, CL 4"),
             ("X-Name : value\r\n", "any header")
         ] {
-            let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\(headers)\r\nGET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+            let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\nGET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n"
             Self.expectRefused(try Self.exchange(daemon, Array(request.utf8)), named: "colon", label)
         }
         #expect(try daemon.client.health().status == "ok")
@@ -35,7 +35,7 @@ import Testing
 
     @Test func chunkedHTTP10IsRefused() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
-        let request = "GET /healthz HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        let request = "GET /healthz HTTP/1.0\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
         Self.expectRefused(try Self.exchange(daemon, Array(request.utf8)), named: "HTTP/1.0", "HTTP/1.0 chunked")
         #expect(try daemon.client.health().status == "ok")
     }
@@ -44,11 +44,11 @@ import Testing
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         for byte: UInt8 in [0x01, 0x08, 0x1B, 0x7F] {
             let request =
-                Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [byte] + Array("b\r\nConnection: close\r\n\r\n".utf8)
+                Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a".utf8) + [byte] + Array("b\r\nConnection: close\r\n\r\n".utf8)
             Self.expectRefused(try Self.exchange(daemon, request), named: "control byte", "byte \(byte)")
         }
         // A tab is whitespace, allowed.
-        let tab = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"
+        let tab = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"
         #expect(try Self.exchange(daemon, Array(tab.utf8)).allSatisfy { RequestFramingTests.status($0) == "200" })
     }
 
@@ -56,7 +56,7 @@ import Testing
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         for value: [UInt8] in [[0xFF, 0xFE], Array("12x".utf8), Array("-3".utf8)] {
             let request =
-                Array("GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ".utf8) + value
+                Array("GET /v1/events/stream HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: ".utf8) + value
                 + Array("\r\nConnection: close\r\n\r\n".utf8)
             let answers = try Self.exchange(daemon, request)
             Self.expectRefused(answers, named: "Last-Event-ID", "\(value)")
@@ -67,7 +67,7 @@ import Testing
     @Test func malformedContentLengthsAreAnsweredOnce() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         for value in ["0, 0", "+0", "-1", "1e3", " ", "0\r\nContent-Length: x"] {
-            let request = "PUT /v1/statistics/app:a:b HTTP/1.1\r\nHost: x\r\nContent-Length: \(value)\r\n\r\n"
+            let request = "PUT /v1/statistics/app:a:b HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(value)\r\n\r\n"
             Self.expectRefused(try Self.exchange(daemon, Array(request.utf8)), named: "Content-Length", "Content-Length: \(value)")
         }
         #expect(try daemon.client.health().status == "ok")
@@ -76,7 +76,7 @@ import Testing
     @Test func aHugeChunkExtensionIsAnsweredWithJSON() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         let request =
-            "PUT /v1/statistics/app:a:b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;"
+            "PUT /v1/statistics/app:a:b HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1;"
             + String(repeating: "a", count: 100_000) + "\r\nx\r\n0\r\n\r\n"
         for answer in try Self.exchange(daemon, Array(request.utf8)) {
             let status = RequestFramingTests.status(answer)
@@ -87,7 +87,7 @@ import Testing
 
     @Test func aBareCarriageReturnIsAnswered() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
-        let request = "GET /healthz HTTP/1.1\rHost: x\r\r"
+        let request = "GET /healthz HTTP/1.1\rHost: localhost\r\r"
         Self.expectRefused(try Self.exchange(daemon, Array(request.utf8)), named: "CR", "bare CR")
         #expect(try daemon.client.health().status == "ok")
     }

@@ -22,7 +22,7 @@ import Testing
         s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
         for line in open(sys.argv[2], "rb"):
             method, path, body = line.rstrip(b"\n").split(b" ", 2)
-            s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (method, path, len(body)) + body)
+            s.sendall(b"%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (method, path, len(body)) + body)
             status = f.readline().split()[1]; length = 0
             while True:
                 header = f.readline()

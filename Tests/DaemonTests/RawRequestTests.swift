@@ -54,13 +54,13 @@ func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throw
 /// them over as C strings, so a NUL would cut the target or value short and the rest be ignored.
 @Suite struct RawRequestTests {
     static let requests: [(String, String)] = [
-        ("GET /v1/status\0/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "path"),
-        ("PUT /v1/statistics/app:x:y\0zzz HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"value\": 1}", "push"),
-        ("GET /v1/statistics?match=a\0b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "query"),
-        ("GE\0T /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "method"),
+        ("GET /v1/status\0/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", "path"),
+        ("PUT /v1/statistics/app:x:y\0zzz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"value\": 1}", "push"),
+        ("GET /v1/statistics?match=a\0b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", "query"),
+        ("GE\0T /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", "method"),
         ("GET /v1/status HTTP/1.1\r\nHost: x\0y\r\nConnection: close\r\n\r\n", "header"),
-        ("GET /v1/status HTTP/1.1\r\nHost: x\r\nAccept: application/json\0zz\r\n\r\n", "last header"),
-        ("GET /v1/status HTTP/1.1\r\nHost: x\r\nX-A: \0\r\nConnection: close\r\n\r\n", "empty header")
+        ("GET /v1/status HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\0zz\r\n\r\n", "last header"),
+        ("GET /v1/status HTTP/1.1\r\nHost: localhost\r\nX-A: \0\r\nConnection: close\r\n\r\n", "empty header")
     ]
 
     /// Refused: a 400 or a connection closed without an answer, never the truncated request served.
@@ -78,12 +78,42 @@ func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throw
         }
         #expect(throws: ClientError.self) { try daemon.client.statistic("app:x:y") }
         // The same requests without the NUL are served: the check is not a blanket refusal.
-        let clean = "GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Spaced:   a b  \r\nConnection: close\r\n\r\n"
+        let clean = "GET /v1/status HTTP/1.1\r\nHost: localhost\r\nX-Empty:\r\nX-Spaced:   a b  \r\nConnection: close\r\n\r\n"
         for answer in [try rawExchange(Array(clean.utf8), unixPath: daemon.socket), try rawExchange(Array(clean.utf8), port: port)] {
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(300))")
         }
-        let lf = "GET  /v1/status HTTP/1.1\nHost: x\nConnection: close\n\n"
+        let lf = "GET  /v1/status HTTP/1.1\nHost: localhost\nConnection: close\n\n"
         #expect(try rawExchange(Array(lf.utf8), port: port).hasPrefix("HTTP/1.1 200"))
+        #expect(try daemon.client.health().status == "ok")
+    }
+}
+
+/// A page of another site that rebinds its name to 127.0.0.1 must not read resmond through
+/// the browser (issue 19's security): over the loopback listener, only requests for localhost
+/// or an IP address are served.
+@Suite struct HostHeaderTests {
+    static func status(_ answer: String) -> String { answer.split(separator: "\r\n").first.map(String.init) ?? "" }
+
+    @Test func aLoopbackListenerRefusesRequestsForOtherNames() throws {
+        let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
+        let (_, port) = try HTTPHardeningTests.tcpPort(daemon)
+        func get(_ path: String, host: String, unix: Bool = false) throws -> String {
+            let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
+            return try rawExchange(Array(request.utf8), unixPath: unix ? daemon.socket : nil, port: port)
+        }
+        for path in ["/", "/v1/status", "/v1/statistics", "/metrics", "/v1/events"] {
+            let refused = try get(path, host: "rebound.example:\(port)")
+            #expect(Self.status(refused).contains(" 403 "), "\(path): \(refused.prefix(300))")
+            #expect(refused.contains("localhost or an IP address"), "\(path)")
+            #expect(!refused.contains("cpu:total"), "\(path) must not leak statistics")
+        }
+        for host in ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)"] {
+            let served = try get("/v1/status", host: host)
+            #expect(Self.status(served).contains(" 200 "), "\(host): \(served.prefix(300))")
+        }
+        // A supervisor's probe and the Unix socket do not depend on the name.
+        #expect(Self.status(try get("/healthz", host: "rebound.example")).contains(" 200 "))
+        #expect(Self.status(try get("/v1/status", host: "rebound.example", unix: true)).contains(" 200 "))
         #expect(try daemon.client.health().status == "ok")
     }
 }

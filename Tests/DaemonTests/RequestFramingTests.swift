@@ -17,7 +17,7 @@ import Testing
     @Test func ambiguousFramingIsRefusedAndTheConnectionClosed() throws {
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         let (_, port) = try HTTPHardeningTests.tcpPort(daemon)
-        let smuggled = "GET /v1/statistics/app:smuggled:x HTTP/1.1\r\nHost: x\r\n\r\n"
+        let smuggled = "GET /v1/statistics/app:smuggled:x HTTP/1.1\r\nHost: localhost\r\n\r\n"
         let body = "0\r\n\r\n" + smuggled
         let requests: [(String, String)] = [
             ("Transfer-Encoding: chunked\r\nContent-Length: \(body.utf8.count)\r\n", "TE and CL"),
@@ -29,7 +29,7 @@ import Testing
             ("Content-Length: 5\r\nContent-Length: \(body.utf8.count)\r\n", "two lengths")
         ]
         for (headers, label) in requests {
-            let request = "PUT /v1/statistics/app:framed:x HTTP/1.1\r\nHost: x\r\n\(headers)\r\n\(body)"
+            let request = "PUT /v1/statistics/app:framed:x HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\n\(body)"
             for answer in [
                 try rawExchange(Array(request.utf8), unixPath: daemon.socket), try rawExchange(Array(request.utf8), port: port)
             ] {
@@ -44,10 +44,10 @@ import Testing
         // Chunked alone and Content-Length alone are served (writes go over the Unix socket).
         let chunk = #"{"value": 1}"#
         let chunked =
-            "PUT /v1/statistics/app:framed:x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            "PUT /v1/statistics/app:framed:x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             + String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n0\r\n\r\n"
         #expect(try rawExchange(Array(chunked.utf8), unixPath: daemon.socket).hasPrefix("HTTP/1.1 2"))
-        let sized = "PUT /v1/statistics/app:framed:y HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + chunk
+        let sized = "PUT /v1/statistics/app:framed:y HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12\r\nConnection: close\r\n\r\n" + chunk
         #expect(try rawExchange(Array(sized.utf8), unixPath: daemon.socket).hasPrefix("HTTP/1.1 2"))
         #expect(try daemon.client.health().status == "ok")
     }
@@ -93,7 +93,7 @@ import Testing
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:0"])
         let (_, port) = try HTTPHardeningTests.tcpPort(daemon)
         func exchange(_ target: String, headers: String = "") throws -> [String] {
-            let request = "GET \(target) HTTP/1.1\r\nHost: x\r\n\(headers)Connection: close\r\n\r\n"
+            let request = "GET \(target) HTTP/1.1\r\nHost: localhost\r\n\(headers)Connection: close\r\n\r\n"
             return [try rawExchange(Array(request.utf8), unixPath: daemon.socket), try rawExchange(Array(request.utf8), port: port)]
         }
         for count in [1, 64, 100, 101, 400, 498, 499, 500, 600, 2000, 3000, 4000, 4500] {

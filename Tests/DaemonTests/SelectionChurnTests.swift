@@ -15,7 +15,7 @@ import Testing
         s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
         seconds, count, length = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
         def send(method, key, body=b""):
-            s.sendall(b"%s /v1/statistics/%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (method, key, len(body)) + body)
+            s.sendall(b"%s /v1/statistics/%s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (method, key, len(body)) + body)
             f.readline(); size = 0
             while True:
                 header = f.readline()
