@@ -109,7 +109,7 @@ format:
 BENCH_FLAGS ?=
 
 # The inline section calls resmon_inline_update in the release libresmon linked here.
-bench: deps
+bench: deps test-deps browser-deps
 	$(SWIFT) build $(RELEASE)
 	$(CURDIR)/libresmon/build.sh $(CURDIR) release $(LIB_DIR)
 	mkdir -p bench

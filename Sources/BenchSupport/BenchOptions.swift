@@ -5,7 +5,7 @@ import ResmonSystem
 public struct BenchOptions: Sendable, Equatable {
     /// The parts of the bench `--only` picks.
     public enum Section: String, Sendable, CaseIterable {
-        case sample, archive, monitors, api, statistics, metrics, events, daemon, inline, peers
+        case sample, archive, monitors, api, statistics, metrics, events, daemon, inline, dashboard, peers
     }
 
     public var resmondPath = "./.build/release/resmond"

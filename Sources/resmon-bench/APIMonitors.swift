@@ -38,37 +38,19 @@ enum APIMonitors {
 
     private static func measure(count: Int, resmond resmondPath: String, soakSeconds: Int, into results: inout Results) {
         let name = "api_" + label(count)
-        let directory = "/tmp/resmon-bench-\(getpid())-\(name)"
-        mkdir(directory, 0o755)
-        mkdir(directory + "/config", 0o755)
-        defer { _ = Glibc.system("rm -rf '\(directory)'") }
         results.countProcesses(as: name)
         guard
-            let pid = spawn(
-                privateCopy(of: resmondPath, in: directory),
-                ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none", "--step", "1"] + limitFlags)
-        else {
-            print("\(name): cannot start \(resmondPath)")
-            return
-        }
-        defer { stop(pid) }
-        let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 600_000)
-        let started = Clock.monotonic()
-        var ready = false
-        while !ready && Clock.monotonic() - started < 60 {
-            ready = (try? client.health()) != nil
-            if !ready { usleep(100_000) }
-        }
-        guard ready else {
-            print("\(name): resmond did not answer within 60 s")
-            return
-        }
+            let daemon = BenchDaemon.start(
+                resmondPath, name: name, arguments: ["--listen", "none", "--step", "1"] + limitFlags, timeoutMilliseconds: 600_000)
+        else { return }
+        defer { daemon.stop() }
+        let (pid, client) = (daemon.pid, daemon.client)
         let traffic = UserTraffic(client: client)
         defer { traffic.stop() }
         // Before the monitors: resmond has given back its start-up pages (after its first 15 s
         // self-monitoring period), and the traffic has faulted in the code it runs. Its CPU
         // then, under the same traffic, is what the monitors' CPU adds to.
-        sleep(UInt32(max(1, 20 - Int(Clock.monotonic() - started))))
+        sleep(UInt32(max(1, 20 - Int(Clock.monotonic() - daemon.started))))
         let idleStart = (cpu: cpuSeconds(pid), time: Clock.monotonic())
         sleep(UInt32(min(30, soakSeconds)))
         results.report(name + "_cpu_before", (cpuSeconds(pid) - idleStart.cpu) * 1000 / (Clock.monotonic() - idleStart.time), "ms/s")

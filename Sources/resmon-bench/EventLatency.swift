@@ -12,26 +12,10 @@ import Synchronization
 /// consumer holding the event. DESIGN's bar: one monitoring period + 10 ms.
 enum EventLatency {
     static func run(resmond resmondPath: String, into results: inout Results) {
-        let directory = "/tmp/resmon-bench-\(getpid())-latency"
-        mkdir(directory, 0o755)
-        mkdir(directory + "/config", 0o755)
-        guard let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none", "--step", "1"])
-        else { return }
-        defer {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            for name in ["state.db", "state.db-wal", "state.db-shm", "history.snapshot", "resmond.lock"] { unlink(directory + "/" + name) }
-            rmdir(directory + "/config")
-            rmdir(directory)
-        }
-        let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 5000)
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = (try? client.health()) != nil
-            usleep(50_000)
-        }
-        guard ready, (try? client.push("app:bench:level", value: 0)) != nil else { return }
+        guard let daemon = BenchDaemon.start(resmondPath, name: "latency", arguments: ["--listen", "none", "--step", "1"], privateBinary: false) else { return }
+        defer { daemon.stop() }
+        let client = daemon.client
+        guard (try? client.push("app:bench:level", value: 0)) != nil else { return }
         var spec = MonitorSpec(target: "app:bench:level", condition: .above, value: 50)
         spec.id = "latency"
         guard (try? client.createMonitors([spec])) != nil else { return }

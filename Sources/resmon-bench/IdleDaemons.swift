@@ -54,21 +54,9 @@ enum IdleDaemons {
     /// every half second (the minute's history snapshots fall in it).
     static func inUse(resmond resmondPath: String, seconds: Int, into results: inout Results) {
         releaseTheBenchsStartupPages()
-        let directory = "/tmp/resmon-bench-\(getpid())-in-use"
-        mkdir(directory, 0o755)
-        mkdir(directory + "/config", 0o755)
-        defer { _ = Glibc.system("rm -rf '\(directory)'") }
-        guard
-            let pid = spawn(
-                privateCopy(of: resmondPath, in: directory), ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none"])
-        else { return }
-        defer { APIMonitors.stop(pid) }
-        let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 10_000)
-        let started = Clock.monotonic()
-        while (try? client.health()) == nil {
-            guard Clock.monotonic() - started < 60 else { return }
-            usleep(100_000)
-        }
+        guard let daemon = BenchDaemon.start(resmondPath, name: "in-use", arguments: ["--listen", "none"]) else { return }
+        defer { daemon.stop() }
+        let (pid, client, started) = (daemon.pid, daemon.client, daemon.started)
         let traffic = UserTraffic(client: client)
         defer { traffic.stop() }
         let total = max(seconds, 40)

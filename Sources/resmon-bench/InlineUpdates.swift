@@ -40,27 +40,11 @@ enum InlineUpdates {
             let update = symbol("resmon_inline_update", as: Update.self)
         else { return print("\(path) lacks a resmon_* function: skipping the inline update figures") }
         // resmon_open asks resmond's /healthz: one runs for the session, idle.
-        let directory = "/tmp/resmon-bench-\(getpid())-inline"
-        mkdir(directory, 0o755)
-        mkdir(directory + "/config", 0o755)
-        guard let pid = spawn(resmondPath, ["--state-dir", directory, "--config-dir", directory + "/config", "--listen", "none"]) else { return }
-        defer {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            for name in ["state.db", "state.db-wal", "state.db-shm", "history.snapshot", "resmond.lock"] { unlink(directory + "/" + name) }
-            rmdir(directory + "/config")
-            rmdir(directory)
-        }
-        let socket = directory + "/resmond.sock"
-        let client = ResmonClient(socketPath: socket, timeoutMilliseconds: 5000)
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = (try? client.health()) != nil
-            if !ready { usleep(50_000) }
-        }
+        guard let daemon = BenchDaemon.start(resmondPath, name: "inline", arguments: ["--listen", "none"], privateBinary: false) else { return }
+        defer { daemon.stop() }
+        let socket = daemon.directory + "/resmond.sock"
         var session: OpaquePointer?
-        guard ready, open(socket, &session) == 0, let session else { return print("no resmond session: skipping the inline update figures") }
+        guard open(socket, &session) == 0, let session else { return print("no resmond session: skipping the inline update figures") }
         defer { close(session) }
         let kinds: [(name: String, type: resmon_monitor_type, value: (Int) -> Double)] = [
             ("threshold_clear", RESMON_THRESHOLD, { Double($0 % 100) }),

@@ -60,6 +60,10 @@ func runSections(_ options: BenchOptions) -> Results {
     if options.wants(.inline) {
         InlineUpdates.run(libresmon: options.libresmonPath, resmond: options.resmondPath, into: &results)
     }
+    if options.wants(.dashboard) {
+        DashboardCost.run(
+            resmond: options.resmondPath, python: "./.build/browser-venv/bin/python3", viewer: "./bench/dashboard-viewer.py", into: &results)
+    }
     if options.peers || options.only == .peers {
         Peers.run(resmond: options.resmondPath, seconds: options.idleSeconds, runs: options.runs, into: &results)
     }
