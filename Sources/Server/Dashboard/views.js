@@ -58,15 +58,50 @@ async function reloadHistory() {
 }
 
 // ---- Statistics ---------------------------------------------------------------------------
-let detailCard = null;
+let detailCards = [];
+
+function closeDetails() {
+  for (const card of detailCards) card.destroy();
+  detailCards = [];
+}
+
+// Charts of one thing (a statistic, a process, a monitor) under the table; closing one closes all.
+function openDetails(containerId, charts, options = {}) {
+  closeDetails();
+  const container = document.getElementById(containerId);
+  for (const chart of charts) {
+    const card = new ChartCard(container, chart.title, chart.unit, chart.series, Object.assign({ onClose: closeDetails }, options));
+    detailCards.push(card);
+    card.loadHistory().catch((error) => showBanner(error.message));
+  }
+  return detailCards;
+}
 
 function openDetail(containerId, title, unit, series, options = {}) {
-  if (detailCard) detailCard.destroy();
-  const container = document.getElementById(containerId);
-  detailCard = new ChartCard(container, title, unit, series, Object.assign({ onClose: () => { detailCard.destroy(); detailCard = null; } }, options));
-  detailCard.loadHistory().catch((error) => showBanner(error.message));
-  return detailCard;
+  return openDetails(containerId, [{ title, unit, series }], options)[0];
 }
+
+// A process's or control group's charts: those of its statistics the listing holds.
+function rowCharts(prefix, row, name, charts) {
+  return charts
+    .map((chart) => ({ title: `${name}: ${chart.title}`, unit: chart.unit,
+      series: chart.statistics.filter((statistic) => row[statistic] !== undefined)
+        .map((statistic) => ({ key: `${prefix}:${statistic}`, label: statistic })) }))
+    .filter((chart) => chart.series.length > 0);
+}
+
+const processCharts = [
+  { title: "CPU", unit: "ratio", statistics: ["cpu_ratio"] },
+  { title: "memory", unit: "bytes", statistics: ["rss_bytes"] },
+  { title: "I/O", unit: "bytes/s", statistics: ["read_bytes_total", "written_bytes_total"] },
+  { title: "threads", unit: "", statistics: ["threads"] },
+];
+const cgroupCharts = [
+  { title: "CPU", unit: "ratio", statistics: ["cpu_ratio"] },
+  { title: "memory", unit: "bytes", statistics: ["memory_bytes"] },
+  { title: "I/O", unit: "bytes/s", statistics: ["read_bytes_total", "written_bytes_total"] },
+  { title: "pids", unit: "", statistics: ["pids"] },
+];
 
 async function searchStatistics(event) {
   if (event) event.preventDefault();
@@ -130,7 +165,7 @@ function renderProcesses() {
   const filter = document.getElementById("proc-filter").value.trim().toLowerCase();
   const rows = processes.filter((p) => !filter || p.name.toLowerCase().includes(filter) || p.cmdline.toLowerCase().includes(filter));
   const shown = renderTable("proc-table", processColumns, processSort, rows, renderProcesses, (p) =>
-    openDetail("proc-chart", `${p.name} (${p.pid})`, "ratio", [{ key: `process:${p.pid}:cpu_ratio`, label: "CPU" }], { subtitle: p.cmdline }));
+    openDetails("proc-chart", rowCharts(`process:${p.pid}`, p, `${p.name} (${p.pid})`, processCharts), { subtitle: p.cmdline }));
   document.getElementById("proc-count").textContent = `${rows.length} of ${processes.length} processes` + (rows.length > shown ? ` (first ${shown} shown)` : "");
 }
 
@@ -162,7 +197,7 @@ function renderCgroups() {
   const filter = document.getElementById("proc-filter").value.trim().toLowerCase();
   const rows = cgroups.filter((g) => !filter || g.path.toLowerCase().includes(filter) || g.unit.toLowerCase().includes(filter));
   renderTable("cgroup-table", cgroupColumns, cgroupSort, rows, renderCgroups, (g) =>
-    openDetail("proc-chart", g.path, "ratio", [{ key: `cgroup:${g.path.replace(/%/g, "%25").replace(/:/g, "%3A")}:cpu_ratio`, label: "CPU" }]));
+    openDetails("proc-chart", rowCharts(`cgroup:${g.path.replace(/%/g, "%25").replace(/:/g, "%3A")}`, g, g.path, cgroupCharts)));
 }
 
 // A sortable table: a header click sorts by that column (again: the other way).
@@ -258,7 +293,7 @@ async function backtest(event) {
   try {
     const answer = await api("/v1/monitors/test", { method: "POST", body: { spec, since: `-${R.range}s` } });
     result.textContent = `${answer.readings} readings, ${answer.events.length} event${answer.events.length === 1 ? "" : "s"} (${answer.cf}, every ${answer.step} s)`;
-    if (detailCard) { detailCard.destroy(); detailCard = null; }
+    closeDetails();
     const card = openDetail("bt-chart", "backtest " + spec.target, unitOf(spec.target, "", ""), [{ key: spec.target, label: spec.target }],
       { lines: [{ label: "threshold", value: spec.value, color: "#f85149" }] });
     card.setMarks(answer.events.map((e) => ({ time: e.time, color: e.type === "canceled" ? "#3fb950" : "#f85149" })));

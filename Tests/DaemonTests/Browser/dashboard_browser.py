@@ -205,6 +205,13 @@ def main():
         check("a process named with markup shows as its characters", bool(shown))
         check("no element was made from it", driver.execute_script("return document.querySelectorAll('img').length") == 0)
         check("no alert", no_alert(driver))
+        # A row opens its charts: CPU, memory, I/O and threads.
+        driver.execute_script("document.querySelector('#proc-table tbody tr').click()")
+        charts = wait(driver, "const n = document.querySelectorAll('#proc-chart canvas').length; return n >= 3 ? n : 0", 20)
+        check("a process row opens its CPU, memory and I/O charts", bool(charts), f"charts: {charts}")
+        titles = driver.execute_script("return [...document.querySelectorAll('#proc-chart h2 > span:first-child')].map(e => e.textContent)")
+        check("their titles name the process as text", all(XSS[:15] in t for t in titles) and len(titles) >= 3, json.dumps(titles)[:500])
+        check("no element was made from the charts' titles", driver.execute_script("return document.querySelectorAll('img').length") == 0)
         driver.find_element(By.ID, "proc-filter").clear()
         driver.execute_script("document.getElementById('proc-filter').dispatchEvent(new Event('input'))")
         time.sleep(0.5)
