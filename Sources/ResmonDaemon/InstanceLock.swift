@@ -16,7 +16,12 @@ final class InstanceLock {
         let path = directory + "/resmond.lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw Held(description: "cannot open \(path): \(Errno.current.description)")
+            let code = errno
+            let advice =
+                code == EROFS
+                ? ": the state directory is on a read-only file system; remount it read-write, or give --state-dir (stateDir) a writable directory"
+                : code == EACCES ? ": resmond's user may not write the state directory; give it the directory, or another with --state-dir" : ""
+            throw Held(description: "cannot open \(path): \(Errno(rawValue: code).description)\(advice)")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno

@@ -6,6 +6,17 @@ import Synchronization
 #endif
 
 /// A SQLite error with the database's message.
+/// A database written by a newer resmond: its schema version is above every migration this one
+/// knows. Not damage: the newer resmond reads it, and nothing in it should be overwritten.
+public struct NewerSchemaError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let version: Int
+    public let known: Int
+    public var description: String {
+        "\(path) has schema version \(version), written by a newer resmond (this one knows versions up to \(known))"
+    }
+}
+
 public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     public let message: String
@@ -246,9 +257,7 @@ public final class Database: @unchecked Sendable {
     /// transaction per step, and records the new version.
     public func migrate(_ migrations: [[String]]) throws {
         let current = try schemaVersion()
-        guard current <= migrations.count else {
-            throw DatabaseError(code: SQLITE_ERROR, message: "\(path) has schema version \(current), newer than this resmond knows (\(migrations.count))")
-        }
+        guard current <= migrations.count else { throw NewerSchemaError(path: path, version: current, known: migrations.count) }
         for version in current..<migrations.count {
             try transaction {
                 for statement in migrations[version] { try execute(statement) }

@@ -96,6 +96,12 @@ public final class StateDatabase: Sendable {
             try first.migrate(migrations)
             opened = first
         } catch {
+            if let newer = error as? NewerSchemaError, !continuity.acceptLoss {
+                throw StateLossError(
+                    description:
+                        "\(newer): run the resmond that wrote it (a downgrade cannot read it), or start this one once with "
+                        + "--accept-state-loss to move the file aside (kept, with a timestamp) and begin anew")
+            }
             guard continuity.acceptLoss else {
                 throw StateLossError(description: "cannot open the state database \(path), or it is damaged: \(error); \(what)")
             }
