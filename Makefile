@@ -24,7 +24,7 @@ BROWSER_VENV := $(CURDIR)/.build/browser-venv
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps clean lib install
+.PHONY: all build run test lint format bench bench-peers soak hot-functions deps test-deps browser-deps clean lib install
 
 all: build
 
@@ -107,6 +107,15 @@ format:
 # A full `make bench` takes about an hour: the API section soaks a resmond 5 minutes at each scale,
 # the statistics section 5 minutes with 10,000 statistics, the daemon section ends with 10 minutes in use.
 BENCH_FLAGS ?=
+
+# make soak: resmond at step 1 for SOAK_SECONDS (an hour unless given) under monitors raising and
+# cancelling, a textfile plug-in, an event stream, status and /metrics; prints RSS and CPU every 30 s,
+# writes bench/soak.json, and fails when RSS keeps growing (Sources/resmon-bench/Soak.swift).
+SOAK_SECONDS ?= 3600
+soak: deps
+	$(SWIFT) build $(RELEASE)
+	mkdir -p bench
+	$(CURDIR)/.build/release/resmon-bench --only soak --soak $(SOAK_SECONDS) --resmond $(CURDIR)/.build/release/resmond --output bench/soak.json
 
 # The inline section calls resmon_inline_update in the release libresmon linked here.
 bench: deps test-deps browser-deps

@@ -5,7 +5,7 @@ import ResmonSystem
 public struct BenchOptions: Sendable, Equatable {
     /// The parts of the bench `--only` picks.
     public enum Section: String, Sendable, CaseIterable {
-        case sample, archive, monitors, api, statistics, metrics, events, daemon, inline, dashboard, peers
+        case sample, archive, monitors, api, statistics, metrics, events, daemon, inline, dashboard, peers, soak
     }
 
     public var resmondPath = "./.build/release/resmond"
@@ -64,7 +64,7 @@ public struct BenchOptions: Sendable, Equatable {
             .value(
                 "--soak", placeholder: "SECONDS",
                 help:
-                    "how long the API and statistics sections' resmond runs with its monitors or statistics before it is measured (default \(defaults.soakSeconds))"
+                    "how long the API and statistics sections' resmond runs with its monitors or statistics before it is measured, and how long --only soak runs (default \(defaults.soakSeconds))"
             ),
             .value("--runs", placeholder: "N", help: "how many times the peers run; each figure is the median (default \(defaults.runs))"),
             .value("--hot-functions", placeholder: "FILE", help: "write the functions a running resmond executes to FILE (under valgrind), and nothing else"),
@@ -133,6 +133,6 @@ public struct BenchOptions: Sendable, Equatable {
     /// Whether `section` runs. The peers' section measures the host sample and archive updates
     /// itself, in each of its runs, for its ratios against a node_exporter scrape and rrdtool.
     public func wants(_ section: Section) -> Bool {
-        only == nil || only == section
+        only == nil ? section != .soak : only == section
     }
 }

@@ -19,6 +19,13 @@ if options.help {
     print(BenchOptions.usage)
     exit(0)
 }
+if options.only == .soak {
+    var results = Results()
+    results.describeMachine()
+    let levelled = Soak.run(resmond: options.resmondPath, seconds: options.soakSeconds, into: &results)
+    results.write(to: options.outputPath)
+    exit(levelled ? 0 : 1)
+}
 if let path = options.hotFunctionsPath {
     HotFunctions.run(writingTo: path, resmond: options.resmondPath)
     exit(0)
