@@ -2,6 +2,7 @@ import Foundation
 import ResmonClient
 import ResmonSystem
 import Statistics
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -40,6 +41,10 @@ public struct ProgramResult: Sendable {
 /// Locates the products of this package's build (resmond, resmon) next to the test bundle.
 public enum Products {
     public static func path(_ name: String) -> String {
+        // `make sanitize` runs the daemon tests against a resmond built with a sanitizer.
+        if name == "resmond", let sanitized = ProcessInfo.processInfo.environment["RESMOND_UNDER_TEST"], !sanitized.isEmpty {
+            return sanitized
+        }
         let bundleDirectory = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
         let candidates = [bundleDirectory + "/" + name] + ["debug", "release"].map { packageRoot() + "/.build/\($0)/" + name }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
@@ -200,6 +205,15 @@ public final class DaemonHarness: @unchecked Sendable {
     deinit {
         process.stop()
         logReader.readabilityHandler = nil
+        // A resmond built with a sanitizer (`make sanitize`) reports on standard error: each
+        // report fails the test that started it.
+        let log = stderr
+        for marker in ["ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", "ERROR: LeakSanitizer", "runtime error:"] {
+            if let found = log.range(of: marker) {
+                Issue.record("resmond's sanitizer reported: \(log[found.lowerBound...].prefix(4000))")
+                break
+            }
+        }
     }
 
     public struct NotReady: Error, CustomStringConvertible {
