@@ -22,7 +22,8 @@ extension Command {
             .value("--value", placeholder: "V", help: "the reading"),
             .value("--threshold", placeholder: "T", help: "the monitor's threshold"),
             .value("--time", placeholder: "T", help: "seconds since the epoch (default now)")
-        ]
+        ],
+        verbs: [.init("append")]
     ) { client, invocation in
         let arguments = invocation.arguments
         guard arguments[0] == "append" else { throw UsageError(message: "event: expected append, got \"\(arguments[0])\"") }

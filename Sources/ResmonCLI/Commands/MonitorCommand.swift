@@ -53,10 +53,12 @@ extension Command {
             A monitor's ID may be given as tables show it (the first 8 digits of a UUID) or any unique prefix.
             """,
         arguments: 1...4,
-        options: monitorSpecOptions
+        options: monitorSpecOptions,
+        verbs: [.init("create", .statistic), .init("test", .statistic), .init("list")]
+            + ["show", "start", "stop", "pause", "resume", "reset", "reset-notification", "delete"].map { .init($0, .monitor) }
     ) { client, invocation in
         guard let verb = invocation.arguments.first else {
-            throw UsageError(message: "monitor needs a command: create, list, show, start, stop, pause, resume, reset, reset-notification, delete")
+            throw UsageError(message: "monitor needs a command: " + invocation.command.verbs.map(\.name).joined(separator: ", "))
         }
         var rest = invocation
         rest.arguments = Array(invocation.arguments.dropFirst())

@@ -7,7 +7,7 @@ extension Command {
         summary: "push an application statistic (KEY is app:RESOURCE:NAME)",
         details:
             "Pushes an application statistic: KEY is app:RESOURCE:NAME, VALUE a gauge's level or a counter's\nraw total (a counter's NAME ends in _total). It expires unless pushed again within push.expireSeconds.",
-        arguments: 1...2,
+        arguments: 1...2, completes: .statistic,
         options: [
             .value("--kind", placeholder: "KIND", help: "gauge (default) or counter"),
             .value("--unit", placeholder: "UNIT", help: "the unit: bytes, seconds, ratio, or a word of yours"),
