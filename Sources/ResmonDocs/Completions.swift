@@ -42,6 +42,9 @@ public enum Completions {
             .map { ($0.value.map(\.name), $0.key) }
     }
 
+    /// An option's help, its defaults said for everyone (as on the man pages).
+    static func help(_ option: OptionDeclaration) -> String { ManPages.portable(option.help) }
+
     // MARK: - bash
 
     public static func bash() -> String {
@@ -157,7 +160,7 @@ public enum Completions {
     }
 
     static func zshSpec(_ option: OptionDeclaration) -> String {
-        let help = "[" + zshText(option.help) + "]"
+        let help = "[" + zshText(help(option)) + "]"
         var argument = ""
         switch option.kind {
         case .flag: break
@@ -250,7 +253,7 @@ public enum Completions {
             words.append(name.hasPrefix("--") ? "-l " + name.dropFirst(2) : "-s " + name.dropFirst())
         }
         if option.kind != .flag { words.append(takesPath(option) ? "-r -F" : "-x") }
-        words.append("-d " + fishText(option.help))
+        words.append("-d " + fishText(help(option)))
         return words.joined(separator: " ")
     }
 

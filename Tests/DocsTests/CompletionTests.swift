@@ -37,6 +37,15 @@ import Testing
         return result.output.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) }
     }
 
+    /// What zsh's completion offers, typed into an interactive zsh in a pseudo-terminal.
+    static func zsh(_ line: String, socket: String = "/nonexistent/resmond.sock") throws -> [String] {
+        let result = try Products.run(
+            "/usr/bin/zsh", ["-f", root + "/Tests/DocsTests/Shell/zsh-capture.zsh", root + "/dist/completion", line],
+            environment: ["PATH": path, "RESMON_SOCKET": socket], timeout: 60)
+        #expect(result.status == 0, "zsh: \(result.error)")
+        return result.output.split(separator: "\n").map(String.init)
+    }
+
     @Test func bashCompletesCommandsVerbsAndOptions() throws {
         #expect(try Self.bash("resmon mon") == ["monitor"])
         #expect(try Self.bash("resmon s").sorted() == ["sinks", "stats", "status", "subsystems"])
@@ -55,9 +64,13 @@ import Testing
         #expect(try Self.fish("resmon stats --wh") == ["--where"])
     }
 
-    @Test func zshReadsItsCompletion() throws {
+    @Test func zshCompletesCommandsVerbsAndOptions() throws {
         let result = try Products.run("/usr/bin/zsh", ["-n", Self.root + "/dist/completion/_resmon"])
         #expect(result.status == 0 && result.error.isEmpty, "zsh -n: \(result.error)")
+        #expect(try Self.zsh("resmon mon") == ["monitor"])
+        #expect(try Self.zsh("resmon monitor st").sorted() == ["start", "stop"])
+        #expect(try Self.zsh("resmon events --fo") == ["--follow"])
+        #expect(try Self.zsh("resmon --socket /tmp/x eve").sorted() == ["event", "events"])
     }
 
     /// Against a real resmond with two monitors: their ids, and statistic keys, colons and all.
@@ -79,6 +92,8 @@ import Testing
         #expect(try Self.bash("resmon --json watch memory:host:", socket: daemon.socket).contains("used_ratio"))
         #expect(try Self.fish("resmon monitor show ", socket: daemon.socket).sorted() == ids)
         #expect(try Self.fish("resmon get cpu:total:usage_r", socket: daemon.socket) == ["cpu:total:usage_ratio"])
+        #expect(try Self.zsh("resmon monitor show ", socket: daemon.socket).sorted() == ids)
+        #expect(try Self.zsh("resmon get cpu:total:usage_r", socket: daemon.socket) == ["cpu:total:usage_ratio"])
 
         let resmon = Products.path("resmon")
         let listed = try Products.run(resmon, ["--complete", "monitors", ""], environment: ["RESMON_SOCKET": daemon.socket])

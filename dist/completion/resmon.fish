@@ -81,7 +81,7 @@ complete -c resmon -n '__resmon_kind | string match -q statistic' -a '(resmon --
 complete -c resmon -n '__resmon_kind | string match -q monitor' -a '(resmon --complete monitors (commandline -ct) 2>/dev/null)'
 complete -c resmon -n '__resmon_kind | string match -q file' -F
 complete -c resmon -l json -d 'print JSON instead of a table'
-complete -c resmon -l socket -r -F -d 'the daemon\'s socket (else $RESMON_SOCKET, else /var/lib/resmon/resmond.sock)'
+complete -c resmon -l socket -r -F -d 'the daemon\'s socket (else $RESMON_SOCKET, else STATE-DIR/resmond.sock)'
 complete -c resmon -l help -s h -d 'this help'
 complete -c resmon -n '__resmon_command_is stats' -l where -x -d 'a label condition: label=value, label!=value, label~regex, label!~regex'
 complete -c resmon -n '__resmon_command_is watch' -l interval -x -d 'between refreshes, 0.1 to 3600 (default: the daemon\'s step)'
