@@ -103,7 +103,7 @@ public enum ManPages {
     }
 
     static func definitions(_ items: [(String, String)]) -> [String] {
-        items.flatMap { [".TP", Roff.bold($0.0), Roff.line(Roff.escape(portable($0.1)))] }
+        items.flatMap { [".TP", Roff.bold($0.0), Roff.line(Roff.inline(portable($0.1)))] }
     }
 
     /// What the examples section shows: a command line and what it does.

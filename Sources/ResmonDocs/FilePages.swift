@@ -28,7 +28,10 @@ extension ManPages {
     public static func library(header resmonH: String, apiMarkdown: String) -> String {
         let prototypes = CHeader.prototypes(resmonH)
         var lines = header("resmon", 3, "Library Functions Manual")
-        lines += [".SH NAME", prototypes.map(\.name).joined(separator: ", ") + " \\- libresmon, the resmon resource monitor's C library"]
+        // \% keeps a name from being hyphenated at a line's end.
+        lines += [
+            ".SH NAME", prototypes.map { "\\%" + Roff.escape($0.name) }.joined(separator: ", ") + " \\- libresmon, the resmon resource monitor's C library"
+        ]
         lines += [".SH SYNOPSIS", ".nf", ".B #include <resmon.h>", ".PP"]
         lines += prototypes.map { Roff.line(Roff.escape($0.declaration)) }
         lines += [".fi", ".PP", "Link with", ".IR \"$(pkg\\-config \\-\\-cflags \\-\\-libs resmon)\" ."]
@@ -36,6 +39,9 @@ extension ManPages {
         lines += Roff.markdown(Markdown.section(apiMarkdown, titled: "Functions"))
         lines.append(".SH CONVENTIONS")
         lines += Roff.markdown(Markdown.section(apiMarkdown, titled: "Conventions"))
+        lines += [".SH HEADER", "resmon.h as installed, with the types and constants:", ".PP", ".RS 4", ".nf"]
+        lines += CHeader.body(resmonH).map { Roff.line(Roff.escape($0)) }
+        lines += [".fi", ".RE"]
         lines += [".SH SEE ALSO", ".BR resmon (1),", ".BR resmond (8),", ".BR resmond.json (5)"]
         lines.append("The full reference, with the C++ header resmon.hpp, is docs/C-API.md in resmon's sources.")
         return render(lines)
@@ -78,6 +84,15 @@ enum CHeader {
         let name: String
         /// On one line, without comments.
         let declaration: String
+    }
+
+    /// The declarations inside `extern "C" { … }`, as written, blank lines left out.
+    static func body(_ header: String) -> [String] {
+        let lines = header.split(separator: "\n").map(String.init)
+        guard let start = lines.firstIndex(of: "extern \"C\" {"), let end = lines.lastIndex(of: "#ifdef __cplusplus"), start + 2 < end else {
+            return lines
+        }
+        return Array(lines[(start + 2)..<end])
     }
 
     static func prototypes(_ header: String) -> [Prototype] {

@@ -1,10 +1,11 @@
 import Foundation
 import ResmonCLI
 import ResmonDaemon
-import ResmonDocs
 import ResmonSystem
 import ResmonTestSupport
 import Testing
+
+@testable import ResmonDocs
 
 /// The man pages and completions in dist/ are what the declarations and docs render to now
 /// (so a new option without `make man completion` fails here), and every page reads cleanly in
@@ -57,6 +58,22 @@ import Testing
         }
         for section in ["ENVIRONMENT", "EXIT STATUS", "FILES", "EXAMPLES", "SEE ALSO"] { #expect(page.contains(".SH " + section)) }
         #expect(page.contains("RESMON_SOCKET") && page.contains("\\fB64\\fR"))
+    }
+
+    /// The page's examples are command lines resmon takes: with no daemon they fail for want of
+    /// one (2), never as bad usage (64).
+    @Test func resmonsExamplesAreCommandLinesItTakes() throws {
+        for (line, _) in ManPages.examples {
+            // The examples quote with single quotes only.
+            var words: [String] = []
+            for (index, part) in line.split(separator: "'", omittingEmptySubsequences: false).enumerated() {
+                words += index % 2 == 1 ? [String(part)] : part.split(separator: " ").map(String.init)
+            }
+            #expect(words.first == "resmon")
+            let result = try Products.run(
+                Products.path("resmon"), Array(words.dropFirst()), environment: ["RESMON_SOCKET": "/nonexistent/resmond.sock"], timeout: 20)
+            #expect(result.status == 2, "\(line): \(result.status) \(result.error)")
+        }
     }
 
     @Test func resmondsPageHasEveryOptionAndSignal() throws {
