@@ -95,6 +95,13 @@ import Testing
         #expect(try Self.zsh("resmon monitor show ", socket: daemon.socket).sorted() == ids)
         #expect(try Self.zsh("resmon get cpu:total:usage_r", socket: daemon.socket) == ["cpu:total:usage_ratio"])
 
+        // --socket on the line names the daemon, before the command or after it.
+        for line in ["resmon --socket \(daemon.socket) monitor show ", "resmon monitor show --socket=\(daemon.socket) "] {
+            #expect(try Self.bash(line).sorted() == ids, "\(line)")
+            #expect(try Self.fish(line).sorted() == ids, "\(line)")
+            #expect(try Self.zsh(line).sorted() == ids, "\(line)")
+        }
+
         let resmon = Products.path("resmon")
         let listed = try Products.run(resmon, ["--complete", "monitors", ""], environment: ["RESMON_SOCKET": daemon.socket])
         #expect(listed.status == 0 && listed.output.split(separator: "\n").map(String.init).sorted() == ids, "\(listed.error)")

@@ -2,7 +2,8 @@
 
 _resmon_dynamic() {
     local IFS=$'\n'
-    COMPREPLY=($(resmon --complete "$1" "$cur" 2>/dev/null))
+    # The daemon the command line names with --socket, else $RESMON_SOCKET's.
+    COMPREPLY=($(RESMON_SOCKET=${socket:-${RESMON_SOCKET-}} resmon --complete "$1" "$cur" 2>/dev/null))
     # bash splits words at ':' (COMP_WORDBREAKS): a reply replaces only what follows the last one
     if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
         local colon=${cur%"${cur##*:}"}
@@ -23,10 +24,13 @@ _resmon() {
     local cur=${words[${#words[@]}-1]} prev=""
     ((${#words[@]} > 1)) && prev=${words[${#words[@]}-2]}
     local -a positional=()
+    local socket=""
     local i word
     for ((i = 1; i < ${#words[@]} - 1; i++)); do
         word=${words[i]}
         case $word in
+        --socket) socket=${words[i + 1]-} ;;&
+        --socket=*) socket=${word#--socket=} ;;
         --socket|--where|--interval|--count|--since|--cf|--kind|--unit|--help-text|--samples|--cancel-below|--cancel-above|--cancel-value|--cancel-samples|--tolerance|--transform|--severity|--cancel-severity|--logging-rate|--rate|--interval-limit|--name|--id|--from-file|--fill|--select|--aggregate|--filter|--after|--limit|--key|--value|--threshold|--time|--object) ((i++)) ;;
         -*) ;;
         *) positional+=("$word") ;;

@@ -2,6 +2,15 @@
 
 # The command and its positional arguments before the cursor, without options and their values.
 function __resmon_positional
+    __resmon_words positional
+end
+
+# The daemon the command line names with --socket.
+function __resmon_socket
+    __resmon_words socket
+end
+
+function __resmon_words
     set -l skip 0
     set -l tokens (commandline -opc)
     set -e tokens[1]
@@ -10,12 +19,21 @@ function __resmon_positional
             set skip 0
             continue
         end
+        if test $skip = socket
+            set skip 0
+            test $argv[1] = socket; and echo $word
+            continue
+        end
         switch $word
-            case --socket --where --interval --count --since --cf --kind --unit --help-text --samples --cancel-below --cancel-above --cancel-value --cancel-samples --tolerance --transform --severity --cancel-severity --logging-rate --rate --interval-limit --name --id --from-file --fill --select --aggregate --filter --after --limit --key --value --threshold --time --object
+            case --socket
+                set skip socket
+            case '--socket=*'
+                test $argv[1] = socket; and string replace -- --socket= '' $word
+            case --where --interval --count --since --cf --kind --unit --help-text --samples --cancel-below --cancel-above --cancel-value --cancel-samples --tolerance --transform --severity --cancel-severity --logging-rate --rate --interval-limit --name --id --from-file --fill --select --aggregate --filter --after --limit --key --value --threshold --time --object
                 set skip 1
             case '-*'
             case '*'
-                echo $word
+                test $argv[1] = positional; and echo $word
         end
     end
 end
@@ -55,6 +73,16 @@ function __resmon_kind
     end
 end
 
+# The running resmond's statistic keys or monitor ids that begin with the word at the cursor.
+function __resmon_complete
+    set -l socket (__resmon_socket)
+    if test -n "$socket"
+        RESMON_SOCKET=$socket[-1] resmon --complete $argv[1] (commandline -ct) 2>/dev/null
+    else
+        resmon --complete $argv[1] (commandline -ct) 2>/dev/null
+    end
+end
+
 function __resmon_command_is
     set -l positional (__resmon_positional)
     test (count $positional) -gt 0; and contains -- $positional[1] $argv
@@ -77,8 +105,8 @@ complete -c resmon -n '__resmon_kind | string match -q command' -a reload -d 're
 complete -c resmon -n '__resmon_kind | string match -q command' -a version -d 'the version of resmon'
 complete -c resmon -n '__resmon_kind | string match -q verb-monitor' -a 'create test list show start stop pause resume reset reset-notification delete'
 complete -c resmon -n '__resmon_kind | string match -q verb-event' -a 'append'
-complete -c resmon -n '__resmon_kind | string match -q statistic' -a '(resmon --complete statistics (commandline -ct) 2>/dev/null)'
-complete -c resmon -n '__resmon_kind | string match -q monitor' -a '(resmon --complete monitors (commandline -ct) 2>/dev/null)'
+complete -c resmon -n '__resmon_kind | string match -q statistic' -a '(__resmon_complete statistics)'
+complete -c resmon -n '__resmon_kind | string match -q monitor' -a '(__resmon_complete monitors)'
 complete -c resmon -n '__resmon_kind | string match -q file' -F
 complete -c resmon -l json -d 'print JSON instead of a table'
 complete -c resmon -l socket -r -F -d 'the daemon\'s socket (else $RESMON_SOCKET, else STATE-DIR/resmond.sock)'
