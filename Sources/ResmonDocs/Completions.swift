@@ -25,6 +25,17 @@ public enum Completions {
         }
     }
 
+    /// Each option with choices and its words (the same wherever the option is declared).
+    static var choiceOptions: [(name: String, choices: [String])] {
+        var seen: [String] = []
+        var result: [(name: String, choices: [String])] = []
+        for option in CLI.globalOptions + CLI.commands.flatMap(\.options) where !option.choices.isEmpty && !seen.contains(option.name) {
+            seen.append(option.name)
+            result += option.names.map { ($0, option.choices) }
+        }
+        return result
+    }
+
     static var pathOptions: [String] {
         (CLI.globalOptions + CLI.commands.flatMap(\.options)).filter(takesPath).flatMap(\.names).uniqued()
     }
@@ -86,7 +97,12 @@ public enum Completions {
             "        *) positional+=(\"$word\") ;;",
             "        esac",
             "    done",
-            "    case $prev in",
+            "    case $prev in"
+        ]
+        for (name, choices) in choiceOptions {
+            lines += ["    \(name))", "        COMPREPLY=($(compgen -W \"\(choices.joined(separator: " "))\" -- \"$cur\"))", "        return", "        ;;"]
+        }
+        lines += [
             "    " + pathOptions.joined(separator: "|") + ")",
             "        COMPREPLY=($(compgen -f -- \"$cur\"))",
             "        return",
@@ -169,7 +185,8 @@ public enum Completions {
         switch option.kind {
         case .flag: break
         case .value(let placeholder), .repeated(let placeholder):
-            argument = ":" + zshText(placeholder) + ":" + (placeholder == "DIR" ? "_files -/" : takesPath(option) ? "_files" : " ")
+            let action = option.choices.isEmpty ? " " : "(" + option.choices.joined(separator: " ") + ")"
+            argument = ":" + zshText(placeholder) + ":" + (placeholder == "DIR" ? "_files -/" : takesPath(option) ? "_files" : action)
         }
         let repeated: Bool
         if case .repeated = option.kind { repeated = true } else { repeated = false }
@@ -263,6 +280,7 @@ public enum Completions {
             words.append(name.hasPrefix("--") ? "-l " + name.dropFirst(2) : "-s " + name.dropFirst())
         }
         if option.kind != .flag { words.append(takesPath(option) ? "-r -F" : "-x") }
+        if !option.choices.isEmpty { words.append("-a " + fishText(option.choices.joined(separator: " "))) }
         words.append("-d " + fishText(help(option)))
         return words.joined(separator: " ")
     }

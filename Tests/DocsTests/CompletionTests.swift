@@ -54,6 +54,8 @@ import Testing
         #expect(try Self.bash("resmon events --fo") == ["--follow"])
         #expect(try Self.bash("resmon stats --wh") == ["--where"])
         #expect(try Self.bash("resmon --js") == ["--json"])
+        #expect(try Self.bash("resmon history cpu:total:usage_ratio --cf m").sorted() == ["max", "min"], "an option's choices")
+        #expect(try Self.bash("resmon monitor create --severity cr") == ["crit"])
         #expect(try Self.bash("resmon get cpu:").isEmpty, "no resmond: nothing, and nothing printed")
     }
 
@@ -62,6 +64,7 @@ import Testing
         #expect(try Self.fish("resmon monitor st").sorted() == ["start", "stop"])
         #expect(try Self.fish("resmon events --fo") == ["--follow"])
         #expect(try Self.fish("resmon stats --wh") == ["--where"])
+        #expect(try Self.fish("resmon history cpu:total:usage_ratio --cf m").sorted() == ["max", "min"])
     }
 
     @Test func zshCompletesCommandsVerbsAndOptions() throws {
@@ -70,6 +73,7 @@ import Testing
         #expect(try Self.zsh("resmon mon") == ["monitor"])
         #expect(try Self.zsh("resmon monitor st").sorted() == ["start", "stop"])
         #expect(try Self.zsh("resmon events --fo") == ["--follow"])
+        #expect(try Self.zsh("resmon push app:x:y 1 --kind c") == ["counter"])
         #expect(try Self.zsh("resmon --socket /tmp/x eve").sorted() == ["event", "events"])
     }
 

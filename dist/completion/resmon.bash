@@ -37,6 +37,30 @@ _resmon() {
         esac
     done
     case $prev in
+    --cf)
+        COMPREPLY=($(compgen -W "average min max last" -- "$cur"))
+        return
+        ;;
+    --kind)
+        COMPREPLY=($(compgen -W "gauge counter" -- "$cur"))
+        return
+        ;;
+    --transform)
+        COMPREPLY=($(compgen -W "none percent change rate" -- "$cur"))
+        return
+        ;;
+    --severity)
+        COMPREPLY=($(compgen -W "emerg alert crit err warning notice info debug" -- "$cur"))
+        return
+        ;;
+    --cancel-severity)
+        COMPREPLY=($(compgen -W "emerg alert crit err warning notice info debug none" -- "$cur"))
+        return
+        ;;
+    --aggregate)
+        COMPREPLY=($(compgen -W "sum average min max count" -- "$cur"))
+        return
+        ;;
     --socket|--from-file)
         COMPREPLY=($(compgen -f -- "$cur"))
         return

@@ -16,7 +16,8 @@ extension Command {
             """,
         arguments: 4...4,
         options: [
-            .value("--severity", placeholder: "S", help: "syslog severity (default warning; notice for canceled)"),
+            .value(
+                "--severity", placeholder: "S", choices: Severity.Kind.allCases.map(\.rawValue), help: "syslog severity (default warning; notice for canceled)"),
             .value("--name", placeholder: "NAME", help: "the monitor's name"),
             .value("--key", placeholder: "KEY", help: "what it watches"),
             .value("--value", placeholder: "V", help: "the reading"),

@@ -10,7 +10,8 @@ extension Command {
         arguments: 1...1, completes: .statistic,
         options: [
             .value("--since", placeholder: "DURATION", help: "how far back: 90s, 10m, 2h, 7d (default 10m)"),
-            .value("--cf", placeholder: "FUNCTION", help: "consolidation: average, min, max or last (default average)")
+            .value(
+                "--cf", placeholder: "FUNCTION", choices: ["average", "min", "max", "last"], help: "consolidation: average, min, max or last (default average)")
         ]
     ) { client, invocation in
         var since = 600
