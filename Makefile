@@ -16,15 +16,17 @@ RUN_PACKAGES := libjs-chart.js
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
+# groff-base (groff -man -ww) and mandoc (-T lint) check that the man pages render without a
+# warning; bash, zsh and fish run the shell completions (Tests/DocsTests).
 TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
-	$(RUN_PACKAGES) chromium chromium-driver python3-venv
+	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps clean lib install
+.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps clean lib install man completion
 
 all: build
 
@@ -82,6 +84,14 @@ lib: deps
 	$(SWIFT) build $(LIB_BUILD) --target Libresmon
 	$(CURDIR)/libresmon/build.sh $(CURDIR) $(CONFIG) $(LIB_DIR)
 
+# The man pages (dist/man) and shell completions (dist/completion), rendered from resmon's and
+# resmond's option declarations, docs/CONFIG.md, docs/C-API.md and resmon.h by resmon-docs.
+# They are checked in; DocsTests fails when they differ from what this renders: run it after
+# changing a command, an option, a configuration key or a function, and commit the result.
+man completion: deps
+	$(SWIFT) build --product resmon-docs
+	$(CURDIR)/.build/debug/resmon-docs $(CURDIR) $@
+
 # make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -91,7 +101,7 @@ install: lib
 	ln -sf libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/libresmon.so
 	install -m 644 $(LIB_DIR)/libresmon.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(LIB_DIR)/include/* $(DESTDIR)$(PREFIX)/include/
-	install -m 644 libresmon/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 dist/man/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	sed -e "s|@LIBDIR@|$(PREFIX)/lib|" -e "s|@INCLUDEDIR@|$(PREFIX)/include|" libresmon/resmon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resmon.pc
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;

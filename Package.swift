@@ -74,6 +74,11 @@ let package = Package(
             ]),
         .target(name: "ResmonCLI", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem"]),
         .executableTarget(name: "resmon", dependencies: ["ResmonCLI"]),
+        // The man pages and shell completions, rendered from the declarations resmon and resmond
+        // parse their command lines with and from docs/CONFIG.md, docs/C-API.md and resmon.h
+        // (`make man completion` runs resmon-docs; DocsTests fails when dist/ drifts from them).
+        .target(name: "ResmonDocs", dependencies: ["ResmonCLI", "ResmonDaemon", "ResmonAPI", "ResmonSystem"]),
+        .executableTarget(name: "resmon-docs", dependencies: ["ResmonDocs"]),
         // The bench's command line and the callgrind parser `make hot-functions` uses: in a
         // library, so that DaemonTests reaches them without linking the bench's executable.
         .target(name: "BenchSupport", dependencies: ["ResmonSystem"]),
@@ -94,6 +99,8 @@ let package = Package(
         .testTarget(name: "ResmonAPITests", dependencies: ["ResmonAPI"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
         .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
+        // Shell/ holds the zsh script that captures what zsh's completion offers.
+        .testTarget(name: "DocsTests", dependencies: ["ResmonDocs", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["Shell"]),
         .testTarget(
             name: "ServerTests", dependencies: ["Server", "Statistics", "History", "Monitoring", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(

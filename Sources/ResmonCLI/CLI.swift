@@ -20,16 +20,35 @@ public enum CLI {
     }
 
     /// Every command, in the order `resmon --help` lists them.
-    static let commands: [Command] = [
+    public static let commands: [Command] = [
         .status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events, .event,
         .importPerfmon, .sinks, .reload, .version
     ]
 
     /// Options every command takes.
-    static let globalOptions: [OptionDeclaration] = [
+    public static let globalOptions: [OptionDeclaration] = [
         .flag("--json", help: "print JSON instead of a table"),
         .value("--socket", placeholder: "PATH", help: "the daemon's socket (else $RESMON_SOCKET, else \(DefaultPaths.socket()))"),
         .flag("--help", "-h", help: "this help")
+    ]
+
+    /// What resmon is, for `resmon --help` and resmon(1).
+    public static var about: String {
+        "Reads resmond, the resmon daemon, over its Unix socket (--socket, else $RESMON_SOCKET, else \(DefaultPaths.socket()))."
+    }
+
+    /// The exit statuses, for `resmon --help` and resmon(1).
+    public static let exitStatuses: [(status: Int32, meaning: String)] = [
+        (ExitCode.success, "success"),
+        (ExitCode.failure, "resmond refused (unknown key, bad regex)"),
+        (ExitCode.unreachable, "no resmond answered"),
+        (ExitCode.usage, "bad usage")
+    ]
+
+    /// The environment variables resmon reads, for resmon(1).
+    public static let environment: [(name: String, meaning: String)] = [
+        ("RESMON_SOCKET", "the daemon's socket when --socket is not given"),
+        ("XDG_STATE_HOME", "for a user other than root, the default socket is $XDG_STATE_HOME/resmon/resmond.sock (else under ~/.local/state)")
     ]
 
     static var usage: String {
@@ -37,8 +56,7 @@ public enum CLI {
         return """
             Usage: resmon [--socket PATH] [--json] COMMAND [ARGUMENTS]
 
-            Reads resmond, the resmon daemon, over its Unix socket (--socket, else $RESMON_SOCKET,
-            else \(DefaultPaths.socket())).
+            \(about)
 
             Commands:
             \(commands.map { "  " + $0.name + String(repeating: " ", count: width - $0.name.count + 2) + $0.summary }.joined(separator: "\n"))
@@ -47,12 +65,13 @@ public enum CLI {
             \(ArgumentParser.help(for: globalOptions))
 
             `resmon COMMAND --help` tells more of each.
-            Exit status: 0 success, 1 resmond refused (unknown key, bad regex), 2 no resmond answered, 64 bad usage.
+            Exit status: \(exitStatuses.map { "\($0.status) \($0.meaning)" }.joined(separator: ", ")).
             """
     }
 
     public static func main(_ arguments: [String]) -> Int32 {
         let words = Array(arguments.dropFirst())
+        if words.first == "--complete" { return complete(Array(words.dropFirst())) }
         guard let name = commandName(in: words) else {
             let help = words.contains("--help") || words.contains("-h")
             if help { print(usage) } else { printError("a command is needed (see resmon --help)") }

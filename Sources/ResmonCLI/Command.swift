@@ -3,24 +3,30 @@ import ResmonSystem
 
 /// One `resmon` command, declared in one place: its name, synopsis, help, the options it takes
 /// and what it does. `resmon --help`, `resmon NAME --help`, unknown-option errors and dispatch
-/// all come from these declarations (`CLI.commands` lists them): adding a command is adding a
+/// all come from these declarations (`CLI.commands` lists them), and so do resmon(1) and the
+/// shell completions (`make man completion`, Sources/ResmonDocs): adding a command is adding a
 /// file under Commands/ and a line there.
-struct Command: Sendable {
-    let name: String
+public struct Command: Sendable {
+    public let name: String
     /// What follows `resmon` in the usage line: `stats [REGEX] [--where CONDITION]...`.
-    let synopsis: String
+    public let synopsis: String
     /// One line for `resmon --help`.
-    let summary: String
+    public let summary: String
     /// The rest of `resmon NAME --help`.
-    let details: String
+    public let details: String
     /// How many positional arguments it takes.
-    let arguments: ClosedRange<Int>
-    let options: [OptionDeclaration]
+    public let arguments: ClosedRange<Int>
+    public let options: [OptionDeclaration]
+    /// What its positional arguments are, for completion; with verbs, what follows each verb.
+    public let completes: ArgumentKind
+    /// The words its first argument is one of (`monitor create`, `event append`), if any.
+    public let verbs: [Verb]
     let run: @Sendable (ResmonClient, Invocation) throws -> Void
 
     init(
         name: String, synopsis: String, summary: String, details: String, arguments: ClosedRange<Int> = 0...0,
-        options: [OptionDeclaration] = [], run: @escaping @Sendable (ResmonClient, Invocation) throws -> Void
+        completes: ArgumentKind = .nothing, options: [OptionDeclaration] = [], verbs: [Verb] = [],
+        run: @escaping @Sendable (ResmonClient, Invocation) throws -> Void
     ) {
         self.name = name
         self.synopsis = synopsis
@@ -28,7 +34,25 @@ struct Command: Sendable {
         self.details = details
         self.arguments = arguments
         self.options = options
+        self.completes = completes
+        self.verbs = verbs
         self.run = run
+    }
+
+    /// What a positional argument is, so that a shell completes it: a statistic key or a
+    /// monitor id from the running resmond (`resmon --complete`), a file, or nothing.
+    public enum ArgumentKind: String, Sendable {
+        case nothing, statistic, monitor, file
+    }
+
+    /// A word a command's first argument may be, and what follows it.
+    public struct Verb: Sendable {
+        public let name: String
+        public let completes: ArgumentKind
+        init(_ name: String, _ completes: ArgumentKind = .nothing) {
+            self.name = name
+            self.completes = completes
+        }
     }
 
     var help: String {

@@ -19,8 +19,8 @@ public struct DaemonOptions: Sendable, Equatable {
     /// Start on a state database that lost its contents, beginning anew.
     public var acceptStateLoss = false
 
-    /// resmond's flags, declared once: the parser and `--help` read them.
-    static let declarations: [OptionDeclaration] = [
+    /// resmond's flags, declared once: the parser, `--help` and resmond(8) read them.
+    public static let declarations: [OptionDeclaration] = [
         .value("--state-dir", placeholder: "DIR", help: "state directory (default \(DefaultPaths.stateDirectory()))"),
         .value("--config-dir", placeholder: "DIR", help: "configuration directory holding resmond.json (default \(DefaultPaths.configDirectory()))"),
         .value("--socket", placeholder: "PATH", help: "Unix socket (default STATE-DIR/\(DefaultPaths.socketName))"),
@@ -40,19 +40,45 @@ public struct DaemonOptions: Sendable, Equatable {
         .flag("--version", help: "show the version")
     ]
 
+    /// What resmond is, for `--help` and resmond(8).
+    public static let about = """
+        The resmon daemon: collects the host's statistics and serves them over HTTP on a Unix
+        socket and a loopback TCP port. Runs in the foreground (systemd Type=notify).
+        """
+
+    /// The signals resmond acts on, for `--help` and resmond(8).
+    public static let signals: [(names: String, effect: String)] = [
+        ("TERM, INT", "stop"),
+        ("HUP, TTIN", "reload resmond.json, subsystems.d and monitors.d (as `resmon reload` does)"),
+        ("USR1, TTOU", "write a state dump into the state directory")
+    ]
+
+    /// resmond's exit statuses, for `--help` and resmond(8).
+    public static let exitStatuses: [(status: Int32, meaning: String)] = [
+        (0, "stopped cleanly (or --check-config found the configuration valid)"),
+        (1, "failed: a bad configuration, another resmond on the state directory, a socket it cannot bind, a state database that lost its contents"),
+        (2, "bad usage")
+    ]
+
+    /// The environment variables resmond reads, for resmond(8).
+    public static let environment: [(name: String, meaning: String)] = [
+        ("XDG_STATE_HOME", "for a user other than root, the default state directory is $XDG_STATE_HOME/resmon (else ~/.local/state/resmon)"),
+        ("XDG_CONFIG_HOME", "for a user other than root, the default configuration directory is $XDG_CONFIG_HOME/resmon (else ~/.config/resmon)"),
+        ("NOTIFY_SOCKET", "set by systemd: resmond reports READY=1 and STOPPING=1 there (sd_notify)")
+    ]
+
     public static var usage: String {
         """
         Usage: resmond [OPTIONS]
 
-        The resmon daemon: collects the host's statistics and serves them over HTTP on a Unix
-        socket and a loopback TCP port. Runs in the foreground (systemd Type=notify).
+        \(about)
 
         Options:
         \(ArgumentParser.help(for: declarations))
 
-        Signals: TERM/INT stop, HUP/TTIN reload resmond.json (as `resmon reload` does), USR1/TTOU
-        write a state dump into the state directory. Exit status: 0 stopped cleanly, 1 failed,
-        2 bad usage. See docs/CONFIG.md for every configuration key.
+        Signals: \(signals.map { "\($0.names) \($0.effect)" }.joined(separator: "; ")).
+        Exit status: \(exitStatuses.map { "\($0.status) \($0.meaning.split(separator: ":")[0])" }.joined(separator: ", ")).
+        See docs/CONFIG.md, or resmond(8) and resmond.json(5), for every configuration key.
         """
     }
 

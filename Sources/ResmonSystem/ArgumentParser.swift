@@ -15,17 +15,20 @@ public struct OptionDeclaration: Sendable {
     public let names: [String]
     public let kind: Kind
     public let help: String
+    /// The values it takes, when they are a few words (shell completion offers them); empty
+    /// when any value goes. The command still checks the value it is given.
+    public var choices: [String] = []
 
     public static func flag(_ names: String..., help: String) -> OptionDeclaration {
         OptionDeclaration(names: names, kind: .flag, help: help)
     }
 
-    public static func value(_ names: String..., placeholder: String, help: String) -> OptionDeclaration {
-        OptionDeclaration(names: names, kind: .value(placeholder: placeholder), help: help)
+    public static func value(_ names: String..., placeholder: String, choices: [String] = [], help: String) -> OptionDeclaration {
+        OptionDeclaration(names: names, kind: .value(placeholder: placeholder), help: help, choices: choices)
     }
 
-    public static func repeated(_ names: String..., placeholder: String, help: String) -> OptionDeclaration {
-        OptionDeclaration(names: names, kind: .repeated(placeholder: placeholder), help: help)
+    public static func repeated(_ names: String..., placeholder: String, choices: [String] = [], help: String) -> OptionDeclaration {
+        OptionDeclaration(names: names, kind: .repeated(placeholder: placeholder), help: help, choices: choices)
     }
 
     public var name: String { names[0] }

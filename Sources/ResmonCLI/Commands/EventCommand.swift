@@ -16,13 +16,15 @@ extension Command {
             """,
         arguments: 4...4,
         options: [
-            .value("--severity", placeholder: "S", help: "syslog severity (default warning; notice for canceled)"),
+            .value(
+                "--severity", placeholder: "S", choices: Severity.Kind.allCases.map(\.rawValue), help: "syslog severity (default warning; notice for canceled)"),
             .value("--name", placeholder: "NAME", help: "the monitor's name"),
             .value("--key", placeholder: "KEY", help: "what it watches"),
             .value("--value", placeholder: "V", help: "the reading"),
             .value("--threshold", placeholder: "T", help: "the monitor's threshold"),
             .value("--time", placeholder: "T", help: "seconds since the epoch (default now)")
-        ]
+        ],
+        verbs: [.init("append")]
     ) { client, invocation in
         let arguments = invocation.arguments
         guard arguments[0] == "append" else { throw UsageError(message: "event: expected append, got \"\(arguments[0])\"") }

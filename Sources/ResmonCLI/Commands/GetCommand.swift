@@ -7,7 +7,7 @@ extension Command {
         summary: "one statistic in full (KEY is subsystem:resource:statistic)",
         details:
             "Shows each statistic in full: value, raw total and rate for counters, unit, resolution, upper bound,\nlabels and time of the reading. KEY is subsystem:resource:statistic, e.g. cpu:total:usage_ratio.",
-        arguments: 1...Int.max
+        arguments: 1...Int.max, completes: .statistic
     ) { client, invocation in
         let statistics = try invocation.arguments.map { key throws(ClientError) in try client.statistic(key) }
         if invocation.json {

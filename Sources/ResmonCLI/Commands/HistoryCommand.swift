@@ -7,10 +7,11 @@ extension Command {
         summary: "the archived past of a statistic, with a sparkline",
         details:
             "Shows the archived rows of a statistic since DURATION ago (90s, 10m, 2h, 7d; default 10m), consolidated\nwith the function (default average), from the finest archive that reaches back that far, under a\nsparkline of the whole span. Counters show their rate.",
-        arguments: 1...1,
+        arguments: 1...1, completes: .statistic,
         options: [
             .value("--since", placeholder: "DURATION", help: "how far back: 90s, 10m, 2h, 7d (default 10m)"),
-            .value("--cf", placeholder: "FUNCTION", help: "consolidation: average, min, max or last (default average)")
+            .value(
+                "--cf", placeholder: "FUNCTION", choices: ["average", "min", "max", "last"], help: "consolidation: average, min, max or last (default average)")
         ]
     ) { client, invocation in
         var since = 600

@@ -12,7 +12,7 @@ extension Command {
             changed ones are replaced, gone ones removed. A variable that reads nothing is a warning on standard error.
             See docs/MONITORS.md for the mapping.
             """,
-        arguments: 1...1,
+        arguments: 1...1, completes: .file,
         options: [.value("--object", placeholder: "OBJECT", help: "host, or cgroup:/PATH for a control group (perfmon's VM)")]
     ) { client, invocation in
         guard let object = invocation.value("--object") else { throw UsageError(message: "--object host or cgroup:/PATH is required") }

@@ -12,9 +12,11 @@ extension Command {
         .value("--cancel-value", placeholder: "V", help: "cancel only once past V"),
         .value("--cancel-samples", placeholder: "N", help: "readings past the cancel value before it cancels (default: --samples)"),
         .value("--tolerance", placeholder: "T", help: "the ± band that counts as at (at, notAt) or a watermark's step"),
-        .value("--transform", placeholder: "T", help: "none, percent (of the statistic's bound), change or rate"),
-        .value("--severity", placeholder: "S", help: "of the raise: emerg … debug (default warning)"),
-        .value("--cancel-severity", placeholder: "S", help: "of the cancel, or none (default notice)"),
+        .value(
+            "--transform", placeholder: "T", choices: Transform.Kind.allCases.map(\.rawValue), help: "none, percent (of the statistic's bound), change or rate"),
+        .value("--severity", placeholder: "S", choices: Severity.Kind.allCases.map(\.rawValue), help: "of the raise: emerg … debug (default warning)"),
+        .value(
+            "--cancel-severity", placeholder: "S", choices: Severity.Kind.allCases.map(\.rawValue) + ["none"], help: "of the cancel, or none (default notice)"),
         .value("--logging-rate", placeholder: "SECONDS", help: "log a raise no more often than this (perfmon's inhibit period)"),
         .value("--rate", placeholder: "SECONDS", help: "how often it reads its statistic (default: the step)"),
         .value("--interval-limit", placeholder: "SECONDS", help: "stop by itself after this long"),
@@ -27,10 +29,12 @@ extension Command {
         .flag("--events", help: "a watermark logs an event when it moves past --tolerance"),
         .value("--select", placeholder: "REGEX", help: "select statistics by key instead of naming one"),
         .repeated("--where", placeholder: "CONDITION", help: "with --select: label=value or label~regex"),
-        .value("--aggregate", placeholder: "F", help: "with --select: sum, average, min, max or count"),
+        .value("--aggregate", placeholder: "F", choices: ["sum", "average", "min", "max", "count"], help: "with --select: sum, average, min, max or count"),
         .flag("--each", help: "with --select: one monitor per statistic (a template)"),
         .value("--since", placeholder: "DURATION", help: "test: how far back to replay (default 6h)"),
-        .value("--cf", placeholder: "FUNCTION", help: "test: the archive function to replay (default: the one that cannot miss a raise)")
+        .value(
+            "--cf", placeholder: "FUNCTION", choices: ["average", "min", "max", "last"],
+            help: "test: the archive function to replay (default: the one that cannot miss a raise)")
     ]
 
     static let monitor = Command(
@@ -53,10 +57,12 @@ extension Command {
             A monitor's ID may be given as tables show it (the first 8 digits of a UUID) or any unique prefix.
             """,
         arguments: 1...4,
-        options: monitorSpecOptions
+        options: monitorSpecOptions,
+        verbs: [.init("create", .statistic), .init("test", .statistic), .init("list")]
+            + ["show", "start", "stop", "pause", "resume", "reset", "reset-notification", "delete"].map { .init($0, .monitor) }
     ) { client, invocation in
         guard let verb = invocation.arguments.first else {
-            throw UsageError(message: "monitor needs a command: create, list, show, start, stop, pause, resume, reset, reset-notification, delete")
+            throw UsageError(message: "monitor needs a command: " + invocation.command.verbs.map(\.name).joined(separator: ", "))
         }
         var rest = invocation
         rest.arguments = Array(invocation.arguments.dropFirst())

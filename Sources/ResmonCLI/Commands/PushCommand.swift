@@ -7,9 +7,9 @@ extension Command {
         summary: "push an application statistic (KEY is app:RESOURCE:NAME)",
         details:
             "Pushes an application statistic: KEY is app:RESOURCE:NAME, VALUE a gauge's level or a counter's\nraw total (a counter's NAME ends in _total). It expires unless pushed again within push.expireSeconds.",
-        arguments: 1...2,
+        arguments: 1...2, completes: .statistic,
         options: [
-            .value("--kind", placeholder: "KIND", help: "gauge (default) or counter"),
+            .value("--kind", placeholder: "KIND", choices: ["gauge", "counter"], help: "gauge (default) or counter"),
             .value("--unit", placeholder: "UNIT", help: "the unit: bytes, seconds, ratio, or a word of yours"),
             .value("--help-text", placeholder: "TEXT", help: "what the statistic means"),
             .flag("--delete", help: "remove the pushed statistic KEY")

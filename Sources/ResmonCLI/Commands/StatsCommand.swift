@@ -11,7 +11,7 @@ extension Command {
             label=value, label!=value, label~regex, label!~regex (e.g. --where name~^nginx --where user=www-data;
             subsystem, resource and statistic work as labels too), with value and unit, kind. Counters show their rate.
             """,
-        arguments: 0...1,
+        arguments: 0...1, completes: .statistic,
         options: [.repeated("--where", placeholder: "CONDITION", help: "a label condition: label=value, label!=value, label~regex, label!~regex")]
     ) { client, invocation in
         let conditions = invocation.values("--where")

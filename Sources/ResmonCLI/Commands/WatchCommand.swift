@@ -12,7 +12,7 @@ extension Command {
         summary: "refresh the values of KEYs in place until Ctrl-C",
         details:
             "Refreshes the values of the KEYs in place (on a terminal) every interval (default: the daemon's step)\nuntil Ctrl-C, or N times. Off a terminal it prints one block per refresh; with --json one JSON line.",
-        arguments: 1...Int.max,
+        arguments: 1...Int.max, completes: .statistic,
         options: [
             .value("--interval", placeholder: "SECONDS", help: "between refreshes, 0.1 to 3600 (default: the daemon's step)"),
             .value("--count", placeholder: "N", help: "stop after N refreshes")
