@@ -16,7 +16,7 @@ RUN_PACKAGES := libjs-chart.js
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl procps gcc g++ valgrind \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
