@@ -14,6 +14,8 @@ import Testing
         let status = try daemon.client.status()
         #expect(status.host == "web-7")
         #expect(status.labels == ["dc": "fra1", "role": "db"])
+        let shown = try Products.run(Products.path("resmon"), ["status", "--socket", daemon.socket])
+        #expect(shown.output.contains("web-7 (dc=fra1, role=db)"), "\(shown.output)")
 
         _ = try daemon.client.push("app:test:level", value: 0)
         var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
@@ -55,6 +57,16 @@ import Testing
         // Fleet labels only on the info metric: they cost bytes on every series for nothing a
         // join on `host` does not give.
         #expect(!samples.contains { $0.contains("role=") && !$0.hasPrefix("resmon_host_info") })
+    }
+
+    /// Alertmanager keys alerts by their labels: a new identity waits for the next start.
+    @Test func aReloadKeepsTheIdentityUntilTheNextStart() throws {
+        let daemon = try DaemonHarness(configuration: HostIdentityTests.configuration)
+        try daemon.directory.write("config/resmond.json", #"{"host": "web-8", "labels": {"dc": "ams1"}}"#)
+        let reload = try daemon.client.reload()
+        #expect(reload.restartRequired.contains("host") && reload.restartRequired.contains("labels"), "\(reload.restartRequired)")
+        let status = try daemon.client.status()
+        #expect(status.host == "web-7" && status.labels == ["dc": "fra1", "role": "db"])
     }
 
     @Test func withoutAHostTheHostnameIsUsed() throws {
