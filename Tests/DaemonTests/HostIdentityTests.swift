@@ -125,3 +125,21 @@ extension HostIdentityTests {
         #expect(firing?.labels["dc"] == "fra1" && firing?.labels["role"] == "db" && firing?.labels["team"] == "storage")
     }
 }
+
+extension HostIdentityTests {
+    /// A syslog line's HOSTNAME is the configured host, and its labels the event's.
+    @Test func syslogLinesNameTheConfiguredHost() throws {
+        let directory = TemporaryDirectory("resmon-identity-syslog")
+        let path = directory.file("log.sock")
+        let receiver = try DatagramReceiver(path: path)
+        let daemon = try DaemonHarness(
+            configuration: #"{"host": "web-7", "labels": {"dc": "fra1"}, "sinks": {"log": {"type": "syslog", "socket": "\#(path)"}}}"#)
+        _ = try daemon.client.push("app:test:level", value: 0)
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "queue-depth"
+        _ = try daemon.client.createMonitors([spec])
+        _ = try daemon.client.push("app:test:level", value: 75)
+        let line = receiver.receive(timeout: 30) ?? ""
+        #expect(line.contains("Z web-7 resmond ") && line.contains(#"[labels@32473 dc="fra1"]"#), "\(line)")
+    }
+}
