@@ -7,7 +7,7 @@ import ResmonTestSupport
 
 /// The fleet test's hosts: network namespaces `resmon-test-<pid>-N`, each with a veth pair whose
 /// outer end is on a bridge `rsbr<pid>` in the root namespace. The bridge has 10.213.S.1/24,
-/// host N 10.213.S.(10+N) (S from the test's pid), so the hosts reach each other, and the root
+/// host N 10.213.S.(10+N) (S from the test's pid, the next free one if taken), so the hosts reach each other, and the root
 /// namespace's Prometheus and Alertmanager reach them, and nothing else is routed. Needs root.
 ///
 /// Whatever happens, the namespaces and links go: `remove()` (the test's `defer`, and `deinit`),
@@ -26,8 +26,11 @@ final class FleetNetwork {
     }
 
     init(hosts: Int) throws {
-        subnet = Int(getpid()) % 250 + 1
         FleetNetwork.sweep()
+        // From the pid, skipping a subnet another fleet (another test process) holds.
+        let inUse = (try? Products.run(FleetNetwork.ip, ["-o", "addr", "show"]))?.output ?? ""
+        let first = Int(getpid()) % 250
+        subnet = (0..<250).map { (first + $0) % 250 + 1 }.first { !inUse.contains("10.213.\($0).") } ?? first + 1
         do {
             try run(["link", "add", bridge, "type", "bridge"])
             try run(["addr", "add", bridgeAddress + "/24", "dev", bridge])
