@@ -17,8 +17,9 @@ RUN_PACKAGES := libjs-chart.js
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
 # groff-base (groff -man -ww) and mandoc (-T lint) check that the man pages render without a
-# warning; bash, zsh and fish run the shell completions (Tests/DocsTests).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
+# warning; bash, zsh and fish run the shell completions (Tests/DocsTests); iproute2's ip netns
+# makes the fleet test's hosts (FleetTests).
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl procps gcc g++ valgrind \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv

@@ -352,6 +352,11 @@ extension MonitorEngine {
     /// Logs events that no monitor raised (a plug-in added or removed), durably, and hands them
     /// to streams and sinks like any other; kept and retried while the database refuses them.
     public func log(_ events: [EventRecord]) {
+        let events = events.map { event in
+            var event = event
+            event.labels = identity.labeling(event.labels)
+            return event
+        }
         core.withLock { core in commitCycle(events: events, saving: [], backups: [:], core: &core) }
     }
 

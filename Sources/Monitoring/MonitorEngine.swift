@@ -114,7 +114,8 @@ public final class MonitorEngine: Sendable {
     /// What each selection monitor's selector chooses, remembered per statistic.
     let selections = SelectionCache()
     let step: Double
-    let host: String
+    /// The host's name and fleet labels every event carries (resmond.json's `host`, `labels`).
+    public let identity: HostIdentity
     /// Called with events after they are committed (streams and sinks, later).
     let published: @Sendable ([EventRecord]) -> Void
     /// Asks the collector to sample a subsystem at least at a rate (subsystem, seconds, requester:
@@ -126,7 +127,7 @@ public final class MonitorEngine: Sendable {
     public static let captureLimit = 1024
 
     public init(
-        database: StateDatabase, table: SampleTable, step: Double, host: String? = nil,
+        database: StateDatabase, table: SampleTable, step: Double, host: String? = nil, labels: [String: String] = [:],
         published: @escaping @Sendable ([EventRecord]) -> Void = { _ in },
         samplingRequest: @escaping @Sendable (String, Double?, String) -> Void = { _, _, _ in },
         scheduleChanged: @escaping @Sendable () -> Void = {},
@@ -142,12 +143,8 @@ public final class MonitorEngine: Sendable {
         self.table = table
         self.step = step
         self.published = published
-        if let host {
-            self.host = host
-        } else {
-            self.host = ResmonSystem.hostName()
-        }
-        self.builder = MonitorEventBuilder(host: self.host, table: table)
+        self.identity = HostIdentity(host: host ?? ResmonSystem.hostName(), labels: labels)
+        self.builder = MonitorEventBuilder(identity: identity, table: table)
     }
 
     /// Reads a stored monitor's definition back from the database.
@@ -163,7 +160,7 @@ public final class MonitorEngine: Sendable {
     /// The base sampling step the engine's rates are multiples of.
     public var stepSeconds: Double { step }
 
-    public var hostName: String { host }
+    public var hostName: String { identity.host }
 
     /// Storm limits (events.perMonitorPerMinute, events.maxPerSecond); applies from the next cycle.
     public func setStormLimits(perMonitorPerMinute: Int, maximumPerSecond: Int) {

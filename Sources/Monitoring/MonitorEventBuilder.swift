@@ -7,8 +7,9 @@ import Statistics
 /// the monitor's definition and what the evaluation found. The message words come from
 /// EventText.swift (`subject`, `shown`). Events leave here with id 0; the event log numbers them.
 struct MonitorEventBuilder: Sendable {
-    /// The host every event names.
-    let host: String
+    /// The host every event names, and the fleet labels under each event's own.
+    let identity: HostIdentity
+    var host: String { identity.host }
     /// Where the words look up units and process or unit names.
     let table: SampleTable
 
@@ -19,7 +20,7 @@ struct MonitorEventBuilder: Sendable {
             severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
             message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
-            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
     }
 
     /// The monitor's statistic went away (`vanished`) or came back.
@@ -30,7 +31,7 @@ struct MonitorEventBuilder: Sendable {
             type: .resourceConfigurationChange, severity: .notice,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
             host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
-            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
     }
 
     func watermark(_ definition: MonitorDefinition, value: Double, previous: Double, time: Double) -> EventRecord {
@@ -41,7 +42,7 @@ struct MonitorEventBuilder: Sendable {
             id: 0, time: time, code: EventType.Kind.watermark.code, type: .watermark,
             severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
-            message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            message: message, cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
     }
 
     /// A threshold's or a leaky bucket's raise; `repeated` says "(still)" on a repeat of a
@@ -56,7 +57,7 @@ struct MonitorEventBuilder: Sendable {
                 id: 0, time: time, code: EventType.Kind.counterRateExceeded.code, type: .counterRateExceeded,
                 severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
                 key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
-                message: message, cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+                message: message, cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
         }
         let type = definition.raiseType(value: value)
         let message =
@@ -66,7 +67,7 @@ struct MonitorEventBuilder: Sendable {
             id: 0, time: time, code: type.code, type: EventType(type), severity: definition.severity,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
             value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
-            cancels: nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
     }
 
     /// Ends what the event `cancels` raised (0: nothing known, the field is left out).
@@ -78,7 +79,7 @@ struct MonitorEventBuilder: Sendable {
             monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
             threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
             message: "\(spec.name ?? definition.id): \(reason)",
-            cancels: cancels > 0 ? cancels : nil, labels: spec.labels ?? [:], annotations: spec.annotations ?? [:])
+            cancels: cancels > 0 ? cancels : nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
     }
 
     /// What the storm limits held back since the last summary, and the limits that did it.
@@ -90,6 +91,6 @@ struct MonitorEventBuilder: Sendable {
             threshold: nil, host: host,
             message: "event storm: \(count) raise events from \(monitors) monitors held back in the last \(max(1, seconds)) s "
                 + "(limits: \(perMonitorPerMinute) per monitor per minute, \(maximumPerSecond) per second)",
-            cancels: nil, labels: [:], annotations: [:])
+            cancels: nil, labels: identity.labels, annotations: [:])
     }
 }

@@ -40,6 +40,10 @@ public struct StatusResponse: Codable, Sendable {
     public var lastCycleAgeSeconds: Double?
     /// Why the sampling thread counts as stalled (`/healthz` then answers 503); absent while it runs.
     public var stalled: String?
+    /// The host's name in events, alerts and `/metrics` (resmond.json's `host`; default the hostname).
+    public var host: String?
+    /// The fleet labels every event and alert carries, and `/metrics`' `resmon_host_info`.
+    public var labels: [String: String]?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,

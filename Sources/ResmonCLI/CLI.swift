@@ -22,7 +22,7 @@ public enum CLI {
     /// Every command, in the order `resmon --help` lists them.
     public static let commands: [Command] = [
         .status, .subsystems, .stats, .get, .watch, .history, .push, .monitor, .events, .event,
-        .importPerfmon, .sinks, .reload, .version
+        .importPerfmon, .export, .sinks, .reload, .version
     ]
 
     /// Options every command takes.

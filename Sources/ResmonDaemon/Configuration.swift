@@ -112,6 +112,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var registryMaxSeries = 10_000
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
+    /// The host's name and fleet labels in events, alerts and `/metrics` (nil host: the hostname).
+    public var host: String?
+    public var labels: [String: String] = [:]
 
     public init(
         stateDirectory: String = DefaultPaths.stateDirectory(),
@@ -240,8 +243,9 @@ struct Reader {
             root, "",
             allowed: [
                 "stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                "sinks", "limits", "registry"
+                "sinks", "limits", "registry", "host", "labels"
             ])
+        try identity(top, to: &configuration)
         if let value = top["registry"] {
             let registry = try object(value, "registry", allowed: ["refreshSeconds", "maxSeries"])
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }

@@ -170,12 +170,14 @@ public final class Daemon: Sendable {
         }
         for problem in database.startReport { Log.error(problem) }
         let snapshots = HistorySnapshotService(history: history, configuration: self.configuration)
-        let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration)
+        // Read once: the hostname could change under a running resmond, its identity does not.
+        let identity = configuration.identity
+        let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration, host: identity.host)
         let events = EventStore(database: database)
         let streams = EventStreamService(maximumStreams: configuration.maxConnections, events: events)
         let wake = DispatchSemaphore(value: 0)
         let engine = MonitorEngine(
-            database: database, table: table, step: Double(configuration.step),
+            database: database, table: table, step: Double(configuration.step), host: identity.host, labels: identity.labels,
             published: { events in
                 streams.hub.publish(events)
                 sinks.runner.wake()

@@ -38,7 +38,11 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.tokenFile", \.tokenFile),
             RestartOnlyKey("history.maxPluginStatistics", \.historyMaxPluginStatistics),
             RestartOnlyKey("collect.procRoot", \.procRoot),
-            RestartOnlyKey("collect.sysRoot", \.sysRoot)
+            RestartOnlyKey("collect.sysRoot", \.sysRoot),
+            // Alertmanager tells alerts apart by their labels: a new identity mid-run would leave
+            // each firing alert twice, once under each.
+            RestartOnlyKey("host", \.host),
+            RestartOnlyKey("labels", \.labels)
         ]
     }
 }

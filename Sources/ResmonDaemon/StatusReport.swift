@@ -39,6 +39,8 @@ struct StatusReport: Sendable {
         response.lastHistorySnapshot = sampling.snapshots.lastReport
         response.lastCycleAgeSeconds = sampling.lastCycleAge
         response.stalled = sampling.stall
+        response.host = sampling.engine.identity.host
+        response.labels = sampling.engine.identity.labels
         return response
     }
 }

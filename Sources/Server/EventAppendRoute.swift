@@ -56,7 +56,7 @@ struct EventAppendRoute {
         let event = EventRecord(
             id: 0, time: time, code: type.code, type: EventType(type), severity: Severity(severity), monitorId: id,
             monitorName: body.monitorName, key: body.key, value: body.value, threshold: body.threshold, host: engine.hostName,
-            message: body.message, cancels: nil, labels: ["source": "application", "uid": String(caller)], annotations: [:])
+            message: body.message, cancels: nil, labels: engine.identity.labeling(["source": "application", "uid": String(caller)]), annotations: [:])
         do {
             return try engine.appendApplicationEvent(event, caller: caller, now: now)
         } catch {

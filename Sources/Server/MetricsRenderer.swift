@@ -5,7 +5,9 @@ import Synchronization
 /// The Prometheus text exposition format (version 0.0.4) of every statistic, plus resmond's own.
 ///
 /// A statistic `subsystem:resource:statistic` becomes the family `resmon_<subsystem>_<statistic>`
-/// with the label `resource` and the statistic's labels; a counter exports its raw total.
+/// with the label `resource` and the statistic's labels; a counter exports its raw total. Every
+/// series carries `host` (the status' host, resmond.json's `host`) and `resmon_host_info` the
+/// fleet labels (docs/FLEET.md, "Host identity and labels").
 ///
 /// The families' order and each series' `name{labels} ` text are laid out once, when the sample
 /// table's structure changes (a statistic comes, goes or changes labels); a scrape then copies
@@ -27,6 +29,8 @@ public final class MetricsExposition: Sendable {
 
     struct Layout {
         var version = UInt64.max
+        /// The `host` label the text was laid out with.
+        var host: String?
         var text: [UInt8] = []
         var families: [Family] = []
         var series: [Series] = []
@@ -41,7 +45,9 @@ public final class MetricsExposition: Sendable {
     public func render(table: SampleTable, status: StatusResponse, subsystems: [SubsystemStatus], sinks: [SinkStatus] = []) -> [UInt8] {
         var output: [UInt8] = layout.withLock { layout in
             let version = table.structureVersion
-            if version != layout.version { MetricsExposition.lay(&layout, table.handles(), version: version) }
+            if version != layout.version || status.host != layout.host {
+                MetricsExposition.lay(&layout, table.handles(), version: version, host: status.host)
+            }
             table.copyColumns(values: &layout.values, raws: &layout.raws, times: &layout.times, generations: &layout.generations)
             var output: [UInt8] = []
             output.reserveCapacity(layout.text.count + layout.series.count * 12 + 4096)
@@ -73,7 +79,7 @@ public final class MetricsExposition: Sendable {
     /// order, then its `_sum` and `_count`.
     private static func lay(
         _ layout: inout Layout, _ statistics: [(handle: StatisticHandle, descriptor: StatisticDescriptor)],
-        version: UInt64
+        version: UInt64, host: String?
     ) {
         var families: [String: [(handle: StatisticHandle, descriptor: StatisticDescriptor)]] = [:]
         for statistic in statistics {
@@ -82,6 +88,7 @@ public final class MetricsExposition: Sendable {
                 .append(statistic)
         }
         layout.version = version
+        layout.host = host
         layout.text = []
         layout.families = []
         layout.series = []
@@ -97,7 +104,7 @@ public final class MetricsExposition: Sendable {
             for sample in MetricsExposition.ordered(members) {
                 let textStart = layout.text.count
                 let key = sample.descriptor.key
-                layout.text += ("resmon_" + key.subsystem + "_" + key.statistic + MetricsRenderer.labels(sample.descriptor) + " ").utf8
+                layout.text += ("resmon_" + key.subsystem + "_" + key.statistic + MetricsRenderer.labels(sample.descriptor, host: host) + " ").utf8
                 layout.series.append(
                     Series(
                         slot: sample.handle.index, generation: sample.handle.generation,
@@ -138,9 +145,21 @@ public enum MetricsRenderer {
     /// each sink's deliveries and the events it dropped (a uid's backlog full: docs/EVENTS.md).
     static func selfFamilies(status: StatusResponse, subsystems: [SubsystemStatus], sinks: [SinkStatus] = []) -> String {
         var output = ""
+        let host = status.host.map { "host=\"" + escapeLabel($0) + "\"" }
+        /// `labels` (`{a="b"}` or empty) with `host` last.
+        func hosted(_ labels: String) -> String {
+            guard let host else { return labels }
+            return labels.isEmpty ? "{" + host + "}" : labels.dropLast() + "," + host + "}"
+        }
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
             output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for sample in samples { output += name + sample.labels + " " + format(sample.value) + "\n" }
+            for sample in samples { output += name + hosted(sample.labels) + " " + format(sample.value) + "\n" }
+        }
+        if let name = status.host {
+            let fleet = (status.labels ?? [:]).filter { isLabelName($0.key) && $0.key != "host" }.sorted { $0.key < $1.key }
+            let labels = "{host=\"" + escapeLabel(name) + "\"" + fleet.map { "," + $0.key + "=\"" + escapeLabel($0.value) + "\"" }.joined() + "}"
+            output += "# HELP resmon_host_info The host's name and fleet labels (resmond.json's host and labels)\n"
+            output += "# TYPE resmon_host_info gauge\nresmon_host_info" + labels + " 1\n"
         }
         family("resmon_build_info", "gauge", "resmond's version", [("{version=\"\(escapeLabel(status.version))\"}", 1)])
         family("resmon_busy", "gauge", "1 while resmond is over its self-limits and refuses new work", [("", status.busy ? 1 : 0)])
@@ -151,8 +170,9 @@ public enum MetricsRenderer {
         if let cycles = status.cycleDurations {
             let name = "resmon_cycle_duration_seconds"
             output += "# HELP \(name) Wall time of each sampling and evaluation cycle, snapshots included\n# TYPE \(name) histogram\n"
-            for (bound, count) in zip(cycles.bounds, cycles.counts) { output += "\(name)_bucket{le=\"\(format(bound))\"} \(count)\n" }
-            output += "\(name)_bucket{le=\"+Inf\"} \(cycles.count)\n\(name)_sum \(format(cycles.sum))\n\(name)_count \(cycles.count)\n"
+            for (bound, count) in zip(cycles.bounds, cycles.counts) { output += "\(name)_bucket\(hosted("{le=\"\(format(bound))\"}")) \(count)\n" }
+            output += "\(name)_bucket\(hosted("{le=\"+Inf\"}")) \(cycles.count)\n"
+            output += "\(name)_sum\(hosted("")) \(format(cycles.sum))\n\(name)_count\(hosted("")) \(cycles.count)\n"
         }
         family(
             "resmon_subsystem_up", "gauge", "1 when the subsystem collects, 0 when it is unavailable or disabled",
@@ -170,18 +190,30 @@ public enum MetricsRenderer {
 
     /// A built-in statistic's labels are `resource` and its own; a plug-in's are its source's
     /// (from which its resource was made), without `metric`, so a histogram's or summary's
-    /// parts share one label set.
-    static func labels(_ descriptor: StatisticDescriptor) -> String {
+    /// parts share one label set. `host` comes last when given; a statistic's own `host` label
+    /// is then renamed `exported_host`, as Prometheus renames a scraped label that clashes with
+    /// a target label.
+    static func labels(_ descriptor: StatisticDescriptor, host: String? = nil) -> String {
+        var parts: [String] = []
+        var named: Set<String> = host == nil ? [] : ["host"]
+        func own(_ name: String, _ value: String) {
+            let name = host != nil && name == "host" ? "exported_host" : name
+            // A label twice makes the whole scrape fail: a plug-in's own exported_host goes.
+            guard named.insert(name).inserted else { return }
+            parts.append(name + "=\"" + escapeLabel(value) + "\"")
+        }
         if descriptor.family != nil {
-            let own = descriptor.labels.filter { $0.key != "metric" && isLabelName($0.key) }.sorted { $0.key < $1.key }
-            guard !own.isEmpty else { return "" }
-            return "{" + own.map { $0.key + "=\"" + escapeLabel($0.value) + "\"" }.joined(separator: ",") + "}"
+            for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "metric" && isLabelName(name) {
+                own(name, value)
+            }
+        } else {
+            parts.append("resource=\"" + escapeLabel(descriptor.key.resource) + "\"")
+            for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "resource" && isLabelName(name) {
+                own(name, value)
+            }
         }
-        var text = "{resource=\"" + escapeLabel(descriptor.key.resource) + "\""
-        for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "resource" && isLabelName(name) {
-            text += "," + name + "=\"" + escapeLabel(value) + "\""
-        }
-        return text + "}"
+        if let host { parts.append("host=\"" + escapeLabel(host) + "\"") }
+        return parts.isEmpty ? "" : "{" + parts.joined(separator: ",") + "}"
     }
 
     static func isLabelName(_ name: String) -> Bool {

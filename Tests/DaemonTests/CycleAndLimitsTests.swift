@@ -25,10 +25,10 @@ import Testing
         let counts = buckets.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
         try #require(counts.count == buckets.count)
         #expect(zip(counts, counts.dropFirst()).allSatisfy { $0 <= $1 }, "buckets are cumulative: \(counts)")
-        #expect(buckets.last?.hasPrefix("resmon_cycle_duration_seconds_bucket{le=\"+Inf\"}") == true)
-        let total = lines.first { $0.hasPrefix("resmon_cycle_duration_seconds_count ") }?.split(separator: " ").last.flatMap { Int($0) }
+        #expect(buckets.last?.hasPrefix("resmon_cycle_duration_seconds_bucket{le=\"+Inf\",host=") == true)
+        let total = lines.first { $0.hasPrefix("resmon_cycle_duration_seconds_count{host=") }?.split(separator: " ").last.flatMap { Int($0) }
         #expect(total == counts.last && (total ?? 0) >= 3)
-        #expect(lines.contains { $0.hasPrefix("resmon_cycle_duration_seconds_sum ") })
+        #expect(lines.contains { $0.hasPrefix("resmon_cycle_duration_seconds_sum{host=") })
         let promtool = try Products.run("/usr/bin/promtool", ["check", "metrics"], input: text)
         #expect(promtool.status == 0, "promtool: \(promtool.output) \(promtool.error)")
     }

@@ -198,7 +198,7 @@ import Testing
         _ = try daemon.client.perform("stop", monitor: "old")
         let start = try daemon.client.send("POST", "/v1/monitors/old/start")
         #expect(start.status == 503)
-        #expect(try daemon.client.metrics().contains("resmon_busy 1"))
+        #expect(try daemon.client.metrics().split(separator: "\n").contains { $0.hasPrefix("resmon_busy{host=") && $0.hasSuffix("} 1") })
         // Existing monitors keep running while busy.
         _ = try daemon.client.push("app:test:level", value: 60)
         #expect(daemon.eventually { (try? daemon.client.events().events.map(\.monitorId)) == ["kept"] })

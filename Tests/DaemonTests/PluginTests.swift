@@ -173,8 +173,10 @@ import Testing
         let port = try freePort()
         let directory = TemporaryDirectory("resmon-plugin-scrape")
         try directory.write("config/subsystems.d/itself.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
+        // Its series carry `host`, which makes the scraped statistic's resource.
+        try directory.write("config/resmond.json", #"{"host": "self"}"#)
         let daemon = try DaemonHarness(arguments: ["--listen", "127.0.0.1:\(port)", "--step", "1"], directory: directory)
-        #expect(daemon.eventually { (try? daemon.client.statistic("itself:_:resmon_busy").value) == 0 })
+        #expect(daemon.eventually { (try? daemon.client.statistic("itself:host=self:resmon_busy").value) == 0 })
         #expect(try daemon.client.subsystems().first { $0.name == "itself" }?.plugin == "scrape")
     }
 
@@ -269,6 +271,8 @@ import Testing
             """)
         try directory.write("config/subsystems.d/node.json", #"{"kind": "scrape", "url": "http://127.0.0.1:\#(port)/metrics", "interval": 1}"#)
         try directory.write("config/subsystems.d/demo.json", #"{"kind": "exec", "command": ["\#(program)"], "interval": 1}"#)
+        // Every series carries the host last (docs/FLEET.md).
+        try directory.write("config/resmond.json", #"{"host": "h"}"#)
         let daemon = try DaemonHarness(directory: directory)
         var metrics = ""
         let complete = daemon.eventually(timeout: 30) {
@@ -285,19 +289,19 @@ import Testing
 
         let lines = metrics.split(separator: "\n").map(String.init)
         #expect(lines.contains("# TYPE resmon_node_go_gc_duration_seconds summary"))
-        #expect(lines.contains { $0.hasPrefix("resmon_node_go_gc_duration_seconds{quantile=\"0.5\"} ") })
+        #expect(lines.contains { $0.hasPrefix("resmon_node_go_gc_duration_seconds{quantile=\"0.5\",host=\"h\"} ") })
         let histogram = lines.filter { $0.contains("resmon_demo_demo_latency") && !$0.hasPrefix("# HELP") }
         #expect(
             histogram == [
                 "# TYPE resmon_demo_demo_latency_seconds histogram",
-                "resmon_demo_demo_latency_seconds_bucket{le=\"0.005\",path=\"/a\"} 3",
-                "resmon_demo_demo_latency_seconds_bucket{le=\"0.05\",path=\"/a\"} 7",
-                "resmon_demo_demo_latency_seconds_bucket{le=\"+Inf\",path=\"/a\"} 9",
-                "resmon_demo_demo_latency_seconds_sum{path=\"/a\"} 0.42",
-                "resmon_demo_demo_latency_seconds_count{path=\"/a\"} 9"
+                "resmon_demo_demo_latency_seconds_bucket{le=\"0.005\",path=\"/a\",host=\"h\"} 3",
+                "resmon_demo_demo_latency_seconds_bucket{le=\"0.05\",path=\"/a\",host=\"h\"} 7",
+                "resmon_demo_demo_latency_seconds_bucket{le=\"+Inf\",path=\"/a\",host=\"h\"} 9",
+                "resmon_demo_demo_latency_seconds_sum{path=\"/a\",host=\"h\"} 0.42",
+                "resmon_demo_demo_latency_seconds_count{path=\"/a\",host=\"h\"} 9"
             ])
-        #expect(lines.contains("# TYPE resmon_demo_demo_queue gauge") && lines.contains("resmon_demo_demo_queue 4"))
-        #expect(lines.contains("# TYPE resmon_demo_demo_jobs_total counter") && lines.contains("resmon_demo_demo_jobs_total 12"))
+        #expect(lines.contains("# TYPE resmon_demo_demo_queue gauge") && lines.contains("resmon_demo_demo_queue{host=\"h\"} 4"))
+        #expect(lines.contains("# TYPE resmon_demo_demo_jobs_total counter") && lines.contains("resmon_demo_demo_jobs_total{host=\"h\"} 12"))
         #expect(lines.contains("# TYPE resmon_node_node_entropy_available_bytes gauge"))
 
         // The statistics behind them, as the API shows them.

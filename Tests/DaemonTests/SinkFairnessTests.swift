@@ -81,8 +81,9 @@ final class SlowReceiver: @unchecked Sendable {
         print("flood: \(statuses)")
         // What the sink delivered and dropped is in /metrics (and /v1/sinks).
         let metrics = try daemon.client.metrics()
-        #expect(metrics.contains("resmon_sink_delivered_events_total{sink=\"hook\"} "), "\(metrics.suffix(600))")
-        #expect(metrics.contains("resmon_sink_dropped_events_total{sink=\"hook\"} 0"))
+        let lines = metrics.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("resmon_sink_delivered_events_total{sink=\"hook\",host=") }, "\(metrics.suffix(600))")
+        #expect(lines.contains { $0.hasPrefix("resmon_sink_dropped_events_total{sink=\"hook\",host=") && $0.hasSuffix("} 0") })
         try daemon.waitForHealth()
     }
 }

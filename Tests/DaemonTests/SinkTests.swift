@@ -192,13 +192,15 @@ func freePort() throws -> Int {
     }
 }
 
-/// The real Alertmanager from Debian on 127.0.0.1, without clustering.
+/// The real Alertmanager from Debian on 127.0.0.1 (or `host`: the fleet test's bridge), without clustering.
 final class Alertmanager {
     let directory = TemporaryDirectory("resmon-alertmanager")
+    let host: String
     let port: Int
     let process: SpawnedGroup
 
-    init() throws {
+    init(host: String = "127.0.0.1") throws {
+        self.host = host
         port = try freePort()
         try directory.write(
             "alertmanager.yml",
@@ -213,7 +215,7 @@ final class Alertmanager {
             "/usr/bin/prometheus-alertmanager",
             [
                 "--config.file=" + directory.file("alertmanager.yml"), "--storage.path=" + directory.file("data"),
-                "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address="
+                "--web.listen-address=\(host):\(port)", "--cluster.listen-address="
             ])
     }
 
@@ -228,7 +230,7 @@ final class Alertmanager {
 
     /// The alerts its API lists, nil while it does not answer.
     func alerts() -> [Alert]? {
-        guard let data = try? fetch("http://127.0.0.1:\(port)/api/v2/alerts") else { return nil }
+        guard let data = try? fetch("http://\(host):\(port)/api/v2/alerts") else { return nil }
         return try? JSONDecoder().decode([Alert].self, from: data)
     }
 
