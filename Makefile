@@ -133,7 +133,7 @@ soak: deps
 # printed a sanitizer report. ThreadSanitizer is not run: it cannot see Synchronization's Mutex
 # (a futex, not pthread), so it reports every access the Mutex orders as a race (docs/RELIABILITY.md).
 # Not part of make test: the build alone takes about 5 minutes on 2 cores.
-SANITIZE_SUITES ?= DaemonTests.DaemonTests|MonitorEndToEndTests|EventStreamTests|SinkTests|PluginTests|HistoryEndToEndTests|StorageFailureTests|TemplateInstanceDaemonTests|SlowConsumerTests|ReloadStormTests|EventAppendTests|HTTPHardeningTests
+SANITIZE_SUITES ?= MonitorEndToEndTests|EventStreamTests|SinkTests|PluginTests|HistoryEndToEndTests|StorageFailureTests|TemplateInstanceDaemonTests|SlowConsumerTests|EventAppendTests|HTTPHardeningTests|RawRequestTests|HostileNumbersTests|RegexBoundsTests
 sanitize: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --scratch-path .build/asan -Xswiftc -sanitize=address -Xcc -fsanitize=address --product resmond
