@@ -40,6 +40,8 @@ public struct StatusResponse: Codable, Sendable {
     public var lastCycleAgeSeconds: Double?
     /// Why the sampling thread counts as stalled (`/healthz` then answers 503); absent while it runs.
     public var stalled: String?
+    /// Prometheus remote_write's progress; absent when it is not configured.
+    public var remoteWrite: RemoteWriteStatus?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,

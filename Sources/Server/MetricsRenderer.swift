@@ -168,26 +168,12 @@ public enum MetricsRenderer {
         return output
     }
 
-    /// A built-in statistic's labels are `resource` and its own; a plug-in's are its source's
-    /// (from which its resource was made), without `metric`, so a histogram's or summary's
-    /// parts share one label set.
+    /// A statistic's labels in the exposition's braces: `PrometheusNames.series(of:)`, which
+    /// remote_write sends too.
     static func labels(_ descriptor: StatisticDescriptor) -> String {
-        if descriptor.family != nil {
-            let own = descriptor.labels.filter { $0.key != "metric" && isLabelName($0.key) }.sorted { $0.key < $1.key }
-            guard !own.isEmpty else { return "" }
-            return "{" + own.map { $0.key + "=\"" + escapeLabel($0.value) + "\"" }.joined(separator: ",") + "}"
-        }
-        var text = "{resource=\"" + escapeLabel(descriptor.key.resource) + "\""
-        for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "resource" && isLabelName(name) {
-            text += "," + name + "=\"" + escapeLabel(value) + "\""
-        }
-        return text + "}"
-    }
-
-    static func isLabelName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, first != 0x5f || name.utf8.dropFirst().first != 0x5f else { return false }
-        let isLetter = { (byte: UInt8) in (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || byte == 0x5f }
-        return isLetter(first) && name.utf8.allSatisfy { isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+        let labels = PrometheusNames.series(of: descriptor).labels
+        guard !labels.isEmpty else { return "" }
+        return "{" + labels.map { $0.name + "=\"" + escapeLabel($0.value) + "\"" }.joined(separator: ",") + "}"
     }
 
     static func escapeLabel(_ value: String) -> String {

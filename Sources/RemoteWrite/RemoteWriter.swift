@@ -1,0 +1,286 @@
+import Dispatch
+import HTTPClient
+import ResmonAPI
+import ResmonSystem
+import Statistics
+import Synchronization
+
+/// What `remoteWrite` in resmond.json configures (docs/CONFIG.md).
+public struct RemoteWriteSettings: Sendable, Equatable {
+    /// The receiver's write endpoint (`http://HOST:9090/api/v1/write` for Prometheus).
+    public var url: String
+    /// Seconds between requests while fewer than `batchSamples` wait.
+    public var intervalSeconds = 5.0
+    /// The most samples one request carries.
+    public var batchSamples = 2000
+    /// The most samples waiting (the request being sent included); past it the oldest are dropped.
+    public var queueSamples = 100_000
+    public var timeoutSeconds = 10.0
+    /// The longest wait between retries (they start at half a second and double).
+    public var maxBackoffSeconds = 30.0
+    /// Only statistics whose key this regular expression finds are sent; nil: all.
+    public var match: String?
+    /// Labels added to every series (a series' own label of the same name wins).
+    public var labels: [String: String] = [:]
+    /// Headers sent with every request (`Authorization` from `tokenFile` among them).
+    public var headers: [String: String] = [:]
+
+    public init(url: String) { self.url = url }
+}
+
+/// Prometheus remote_write (the 1.0 specification): the sampling thread copies each cycle's new
+/// readings into a bounded queue (`capture`, no encoding, no I/O), and the thread
+/// `resmond.remote-write` lays out the series, batches, encodes (protobuf, snappy), posts with
+/// HTTPClient and retries with back-off. A receiver that is away costs only the queue: the
+/// samples taken meanwhile are sent when it is back, in order, the oldest dropped past
+/// `queueSamples`.
+public final class RemoteWriter: Sendable {
+    private struct Capture {
+        var layout: SeriesLayout?
+        /// The last reading sent of each series of `layout` (milliseconds): a reading not newer
+        /// (its subsystem not sampled this cycle) is not sent again.
+        var lastSent: [Int64] = []
+        var values: [Double] = [], raws: [Double] = [], times: [Double] = [], generations: [UInt32] = []
+    }
+
+    private struct Progress {
+        var queue = SampleQueue()
+        var sent = 0, failed = 0, retries = 0
+        var lastError: String?
+        var lastSentAt: Double?
+        /// The table's structure changed: the sender lays the series out again.
+        var layoutWanted = true
+    }
+
+    private let table: SampleTable
+    private let settings: Mutex<RemoteWriteSettings>
+    private let log: @Sendable (String) -> Void
+    private let sampling = Mutex(Capture())
+    private let progress = Mutex(Progress())
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(table: SampleTable, settings: RemoteWriteSettings, log: @escaping @Sendable (String) -> Void) {
+        self.table = table
+        self.settings = Mutex(settings)
+        self.log = log
+    }
+
+    public func start() {
+        DispatchQueue(label: "resmond.remote-write", qos: .utility).async { [self] in
+            run()
+            finished.signal()
+        }
+    }
+
+    /// Ends the thread after the request in progress (bounded by `timeoutSeconds`) or at
+    /// `deadline`; what is queued is not sent.
+    public func stop(deadline: Double) {
+        stopping.store(true, ordering: .releasing)
+        wake.signal()
+        let seconds = max(0, deadline - Clock.monotonic())
+        _ = finished.wait(timeout: .now() + .nanoseconds(Int(seconds * 1e9)))
+    }
+
+    /// Applies a reloaded configuration; the queue is kept.
+    public func update(_ new: RemoteWriteSettings) {
+        let old = settings.withLock { settings in
+            defer { settings = new }
+            return settings
+        }
+        if old.match != new.match || old.labels != new.labels { progress.withLock { $0.layoutWanted = true } }
+        wake.signal()
+    }
+
+    public func status() -> RemoteWriteStatus {
+        progress.withLock {
+            RemoteWriteStatus(
+                samplesSent: $0.sent, samplesFailed: $0.failed, samplesDropped: $0.queue.dropped,
+                queuedSamples: $0.queue.count + $0.queue.inFlight, retries: $0.retries, lastError: $0.lastError,
+                lastSentAt: $0.lastSentAt)
+        }
+    }
+
+    /// On the sampling thread, after a cycle's collection: queues every series' reading newer
+    /// than the last one queued. Copies the table's columns and appends; the rest is the
+    /// sender's.
+    public func capture() {
+        let version = table.structureVersion
+        let (limit, batch) = settings.withLock { ($0.queueSamples, $0.batchSamples) }
+        let chunk: SampleChunk? = sampling.withLock { capture in
+            guard let layout = capture.layout else { return nil }
+            table.copyColumns(values: &capture.values, raws: &capture.raws, times: &capture.times, generations: &capture.generations)
+            var chunk = SampleChunk(layout: layout)
+            for index in 0..<layout.count {
+                let slot = Int(layout.slots[index])
+                guard slot < capture.generations.count, capture.generations[slot] == layout.generations[index] else { continue }
+                let time = capture.times[slot]
+                guard time.isFinite else { continue }
+                let milliseconds = Int64((time * 1000).rounded())
+                guard milliseconds > capture.lastSent[index] else { continue }
+                capture.lastSent[index] = milliseconds
+                chunk.series.append(Int32(index))
+                chunk.values.append(capture.raws[slot])
+                chunk.milliseconds.append(milliseconds)
+            }
+            return chunk
+        }
+        let signal = progress.withLock { progress in
+            if let chunk { progress.queue.append(chunk, limit: limit) }
+            if chunk?.layout.version != version { progress.layoutWanted = true }
+            return progress.layoutWanted || progress.queue.count >= batch
+        }
+        if signal { wake.signal() }
+    }
+
+    // MARK: - The sender thread
+
+    private enum Outcome {
+        case sent
+        case retry(String)
+        case refused(String)
+    }
+
+    private func run() {
+        var pending: (body: [UInt8], samples: Int)?
+        var backoff = 0.0
+        var nextAttempt = 0.0
+        var lastRequest = Clock.monotonic()
+        var failing = false
+        var lastRefusalLog = -Double.infinity
+        while !stopping.load(ordering: .acquiring) {
+            if progress.withLock({ $0.layoutWanted }) { layOut() }
+            let settings = self.settings.withLock { $0 }
+            let now = Clock.monotonic()
+            if pending == nil {
+                let taken: [SampleChunk] = progress.withLock { progress in
+                    let due = progress.queue.count >= settings.batchSamples || now - lastRequest >= settings.intervalSeconds
+                    guard due, progress.queue.count > 0 else { return [] }
+                    let chunks = progress.queue.take(settings.batchSamples)
+                    progress.queue.inFlight = chunks.reduce(0) { $0 + $1.count }
+                    return chunks
+                }
+                if !taken.isEmpty { pending = encode(taken) }
+            }
+            if let batch = pending, now >= nextAttempt {
+                lastRequest = now
+                switch send(batch.body, settings) {
+                case .sent:
+                    if failing { log("remote_write: \(settings.url) accepts samples again") }
+                    failing = false
+                    backoff = 0
+                    progress.withLock {
+                        $0.sent += batch.samples
+                        $0.queue.inFlight = 0
+                        $0.lastError = nil
+                        $0.lastSentAt = Clock.wall()
+                    }
+                    pending = nil
+                case .retry(let reason):
+                    if !failing { log("remote_write: \(settings.url): \(reason); retrying with back-off, samples wait in the queue") }
+                    failing = true
+                    backoff = backoff == 0 ? 0.5 : min(backoff * 2, settings.maxBackoffSeconds)
+                    nextAttempt = Clock.monotonic() + backoff
+                    progress.withLock {
+                        $0.retries += 1
+                        $0.lastError = reason
+                    }
+                case .refused(let reason):
+                    // The receiver will refuse these again: resending them would hold up the rest.
+                    if now - lastRefusalLog >= 60 {
+                        log("remote_write: \(settings.url) refused \(batch.samples) samples (\(reason)); dropped")
+                        lastRefusalLog = now
+                    }
+                    progress.withLock {
+                        $0.failed += batch.samples
+                        $0.queue.inFlight = 0
+                        $0.lastError = reason
+                    }
+                    pending = nil
+                }
+                continue
+            }
+            let wait = pending != nil ? nextAttempt - now : settings.intervalSeconds - (now - lastRequest)
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(max(wait, 0.01), 60) * 1e9)))
+        }
+    }
+
+    private func encode(_ chunks: [SampleChunk]) -> (body: [UInt8], samples: Int)? {
+        let samples = chunks.reduce(0) { $0 + $1.count }
+        do {
+            return (try Snappy.compress(RemoteWriteEncoding.writeRequest(chunks)), samples)
+        } catch {
+            log("remote_write: \(error); \(samples) samples dropped")
+            progress.withLock {
+                $0.failed += samples
+                $0.queue.inFlight = 0
+                $0.lastError = error.description
+            }
+            return nil
+        }
+    }
+
+    private func send(_ body: [UInt8], _ settings: RemoteWriteSettings) -> Outcome {
+        var headers = [
+            "Content-Encoding: snappy", "Content-Type: application/x-protobuf", "X-Prometheus-Remote-Write-Version: 0.1.0",
+            "User-Agent: resmond"
+        ]
+        for (name, value) in settings.headers.sorted(by: { $0.key < $1.key }) { headers.append(name + ": " + value) }
+        let response: HTTPClient.Response
+        do {
+            response = try HTTPClient.fetch(
+                settings.url, method: "POST", body: body, headers: headers,
+                timeoutMilliseconds: Int(settings.timeoutSeconds * 1000), maximumBytes: 64 << 10)
+        } catch {
+            return .retry(error.description)
+        }
+        if (200..<300).contains(response.status) { return .sent }
+        let answer = String(decoding: response.body.prefix(200), as: UTF8.self).filter { !$0.isNewline }
+        let reason = "HTTP \(response.status)" + (answer.isEmpty ? "" : ": " + answer)
+        return response.status == 429 || response.status >= 500 ? .retry(reason) : .refused(reason)
+    }
+
+    /// Lays out the series to send from the table as it is now (on the sender thread: a
+    /// regular expression per statistic and the labels' encoding stay off the sampler), keeping
+    /// each surviving series' last sent reading.
+    private func layOut() {
+        progress.withLock { $0.layoutWanted = false }
+        let (match, extra) = settings.withLock { ($0.match, $0.labels) }
+        var regex: BoundedRegex?
+        if let match {
+            do {
+                regex = try BoundedRegex(match, holder: .root)
+            } catch {
+                log("remote_write: match: \(error); nothing is sent")
+                sampling.withLock { $0 = Capture() }
+                return
+            }
+        }
+        let version = table.structureVersion
+        var slots: [Int32] = [], generations: [UInt32] = [], labels: [[UInt8]] = []
+        for (handle, descriptor) in table.handles() {
+            if let regex, !regex.matches(descriptor.key.text) { continue }
+            let series = PrometheusNames.series(of: descriptor)
+            var all = [(name: "__name__", value: series.name)] + series.labels
+            for (name, value) in extra.sorted(by: { $0.key < $1.key }) where !all.contains(where: { $0.name == name }) {
+                all.append((name, value))
+            }
+            slots.append(handle.index)
+            generations.append(handle.generation)
+            labels.append(RemoteWriteEncoding.labels(all))
+        }
+        let layout = SeriesLayout(version: version, slots: slots, generations: generations, labels: labels)
+        sampling.withLock { capture in
+            var previous: [Int: (generation: UInt32, sent: Int64)] = [:]
+            if let old = capture.layout {
+                for index in 0..<old.count { previous[Int(old.slots[index])] = (old.generations[index], capture.lastSent[index]) }
+            }
+            capture.lastSent = (0..<layout.count).map { index in
+                guard let known = previous[Int(layout.slots[index])], known.generation == layout.generations[index] else { return Int64.min }
+                return known.sent
+            }
+            capture.layout = layout
+        }
+    }
+}
