@@ -1,5 +1,6 @@
 import Events
 import FoundationEssentials
+import RemoteWrite
 import ResmonAPI
 import ResmonSystem
 import Statistics
@@ -112,6 +113,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var registryMaxSeries = 10_000
     /// Where events are delivered (`sinks`), in name order.
     public var sinks: [SinkConfiguration] = []
+    /// Where samples are pushed with Prometheus remote_write (`remoteWrite`), if anywhere.
+    public var remoteWrite: RemoteWriteSettings?
 
     public init(
         stateDirectory: String = DefaultPaths.stateDirectory(),
@@ -240,8 +243,9 @@ struct Reader {
             root, "",
             allowed: [
                 "stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                "sinks", "limits", "registry"
+                "sinks", "limits", "registry", "remoteWrite"
             ])
+        if let value = top["remoteWrite"] { configuration.remoteWrite = try remoteWrite(value) }
         if let value = top["registry"] {
             let registry = try object(value, "registry", allowed: ["refreshSeconds", "maxSeries"])
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }

@@ -15,6 +15,7 @@ struct StatusReport: Sendable {
     let sampling: SamplingService
     let selfLimits: SelfLimitsService
     let http: HTTPService
+    let remoteWrite: RemoteWriteService
 
     func response() -> StatusResponse {
         let configuration = self.configuration.current
@@ -39,6 +40,7 @@ struct StatusReport: Sendable {
         response.lastHistorySnapshot = sampling.snapshots.lastReport
         response.lastCycleAgeSeconds = sampling.lastCycleAge
         response.stalled = sampling.stall
+        response.remoteWrite = remoteWrite.status()
         return response
     }
 }

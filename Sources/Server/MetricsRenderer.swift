@@ -165,6 +165,19 @@ public enum MetricsRenderer {
                 "resmon_sink_dropped_events_total", "counter", "Events of uids other than root the sink dropped, their uid's backlog full",
                 sinks.map { ("{sink=\"\(escapeLabel($0.name))\"}", Double($0.dropped ?? 0)) })
         }
+        if let remote = status.remoteWrite {
+            family("resmon_remote_write_samples_sent_total", "counter", "Samples the remote_write receiver accepted", [("", Double(remote.samplesSent))])
+            family(
+                "resmon_remote_write_samples_failed_total", "counter", "Samples the remote_write receiver refused (4xx), dropped",
+                [("", Double(remote.samplesFailed))])
+            family(
+                "resmon_remote_write_samples_dropped_total", "counter", "Samples dropped unsent, the remote_write queue full",
+                [("", Double(remote.samplesDropped))])
+            family("resmon_remote_write_retries_total", "counter", "remote_write requests retried", [("", Double(remote.retries))])
+            family(
+                "resmon_remote_write_queued_samples", "gauge", "Samples waiting to be sent by remote_write",
+                [("", Double(remote.queuedSamples))])
+        }
         return output
     }
 
