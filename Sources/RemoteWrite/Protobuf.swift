@@ -64,12 +64,15 @@ public enum RemoteWriteEncoding {
         return writer.bytes
     }
 
-    /// Appends one `samples` field of a TimeSeries.
+    /// Appends one `samples` field of a TimeSeries, written in place (no message of its own:
+    /// this runs once per sample sent).
     static func appendSample(_ value: Double, milliseconds: Int64, to writer: inout ProtobufWriter) {
-        var sample = ProtobufWriter()
-        sample.double(1, value)
-        sample.int64(2, milliseconds)
-        writer.lengthDelimited(2, sample.bytes)
+        let timestamp = UInt64(bitPattern: milliseconds)
+        // 1 + 8 bytes for the value's key and fixed64, 1 for the timestamp's key, then its varint.
+        writer.key(2, .lengthDelimited)
+        writer.varint(UInt64(10 + (64 - timestamp.leadingZeroBitCount + 6) / 7 + (timestamp == 0 ? 1 : 0)))
+        writer.double(1, value)
+        writer.int64(2, milliseconds)
     }
 
     /// Appends one `timeseries` field of a WriteRequest: encoded labels, then encoded samples.

@@ -81,38 +81,27 @@ struct SampleQueue {
         }
         return taken
     }
-
-    mutating func removeAll() {
-        chunks = []
-        count = 0
-    }
 }
 
 extension RemoteWriteEncoding {
     /// A WriteRequest of the samples taken: one TimeSeries per series, its samples in the order
     /// they were taken (time order, as the receiver requires).
     static func writeRequest(_ chunks: [SampleChunk]) -> [UInt8] {
-        struct SeriesKey: Hashable {
-            let layout: ObjectIdentifier
-            let series: Int32
-        }
-        var positions: [SeriesKey: Int] = [:]
+        // Each layout's series' places among the TimeSeries, looked up per chunk, not per sample.
+        var positions: [ObjectIdentifier: [Int32]] = [:]
         var entries: [(labels: [UInt8], samples: ProtobufWriter)] = []
         for chunk in chunks {
             let layout = ObjectIdentifier(chunk.layout)
+            var places = positions.removeValue(forKey: layout) ?? [Int32](repeating: -1, count: chunk.layout.count)
             for index in chunk.start..<chunk.series.count {
-                let series = chunk.series[index]
-                let key = SeriesKey(layout: layout, series: series)
-                let position: Int
-                if let known = positions[key] {
-                    position = known
-                } else {
-                    position = entries.count
-                    positions[key] = position
-                    entries.append((chunk.layout.labels[Int(series)], ProtobufWriter()))
+                let series = Int(chunk.series[index])
+                if places[series] < 0 {
+                    places[series] = Int32(entries.count)
+                    entries.append((chunk.layout.labels[series], ProtobufWriter()))
                 }
-                appendSample(chunk.values[index], milliseconds: chunk.milliseconds[index], to: &entries[position].samples)
+                appendSample(chunk.values[index], milliseconds: chunk.milliseconds[index], to: &entries[Int(places[series])].samples)
             }
+            positions[layout] = places
         }
         var writer = ProtobufWriter()
         for entry in entries { appendSeries(labels: entry.labels, samples: entry.samples.bytes, to: &writer) }

@@ -149,8 +149,9 @@ public final class RemoteWriter: Sendable {
         var lastRequest = Clock.monotonic()
         var failing = false
         var lastRefusalLog = -Double.infinity
+        var cache = LayoutCache()
         while !stopping.load(ordering: .acquiring) {
-            if progress.withLock({ $0.layoutWanted }) { layOut() }
+            if progress.withLock({ $0.layoutWanted }) { layOut(&cache) }
             let settings = self.settings.withLock { $0 }
             let now = Clock.monotonic()
             if pending == nil {
@@ -241,12 +242,29 @@ public final class RemoteWriter: Sendable {
         return response.status == 429 || response.status >= 500 ? .retry(reason) : .refused(reason)
     }
 
+    /// What the last layout worked out per slot, so that the next one (a process came or went,
+    /// which changes the table's structure every few seconds on a busy host) works out only
+    /// the statistics that are new: whether `match` chose it, and its labels encoded.
+    private struct LayoutCache {
+        struct Entry {
+            var generation: UInt32
+            var labels: [String: String]
+            /// nil: `match` did not choose it.
+            var encoded: [UInt8]?
+        }
+
+        var entries: [Entry?] = []
+        var match: String?
+        var extra: [String: String] = [:]
+    }
+
     /// Lays out the series to send from the table as it is now (on the sender thread: a
     /// regular expression per statistic and the labels' encoding stay off the sampler), keeping
     /// each surviving series' last sent reading.
-    private func layOut() {
+    private func layOut(_ cache: inout LayoutCache) {
         progress.withLock { $0.layoutWanted = false }
         let (match, extra) = settings.withLock { ($0.match, $0.labels) }
+        if cache.match != match || cache.extra != extra { cache = LayoutCache(match: match, extra: extra) }
         var regex: BoundedRegex?
         if let match {
             do {
@@ -260,27 +278,45 @@ public final class RemoteWriter: Sendable {
         let version = table.structureVersion
         var slots: [Int32] = [], generations: [UInt32] = [], labels: [[UInt8]] = []
         for (handle, descriptor) in table.handles() {
-            if let regex, !regex.matches(descriptor.key.text) { continue }
-            let series = PrometheusNames.series(of: descriptor)
-            var all = [(name: "__name__", value: series.name)] + series.labels
-            for (name, value) in extra.sorted(by: { $0.key < $1.key }) where !all.contains(where: { $0.name == name }) {
-                all.append((name, value))
+            let slot = Int(handle.index)
+            if slot >= cache.entries.count { cache.entries += repeatElement(nil, count: slot + 1 - cache.entries.count) }
+            let encoded: [UInt8]?
+            if let entry = cache.entries[slot], entry.generation == handle.generation, entry.labels == descriptor.labels {
+                encoded = entry.encoded
+            } else {
+                encoded = regex.map { $0.matches(descriptor.key.text) } == false ? nil : RemoteWriter.labels(descriptor, extra: extra)
+                cache.entries[slot] = LayoutCache.Entry(generation: handle.generation, labels: descriptor.labels, encoded: encoded)
             }
+            guard let encoded else { continue }
             slots.append(handle.index)
             generations.append(handle.generation)
-            labels.append(RemoteWriteEncoding.labels(all))
+            labels.append(encoded)
         }
         let layout = SeriesLayout(version: version, slots: slots, generations: generations, labels: labels)
         sampling.withLock { capture in
-            var previous: [Int: (generation: UInt32, sent: Int64)] = [:]
+            // Each slot's last sent reading under the old layout, for the same statistic in the new one.
+            var previous = [(generation: UInt32, sent: Int64)](repeating: (0, .min), count: cache.entries.count)
             if let old = capture.layout {
-                for index in 0..<old.count { previous[Int(old.slots[index])] = (old.generations[index], capture.lastSent[index]) }
+                for index in 0..<old.count where Int(old.slots[index]) < previous.count {
+                    previous[Int(old.slots[index])] = (old.generations[index], capture.lastSent[index])
+                }
             }
             capture.lastSent = (0..<layout.count).map { index in
-                guard let known = previous[Int(layout.slots[index])], known.generation == layout.generations[index] else { return Int64.min }
-                return known.sent
+                let known = previous[Int(layout.slots[index])]
+                return known.generation == layout.generations[index] ? known.sent : .min
             }
             capture.layout = layout
         }
+    }
+
+    /// A series' labels encoded: `__name__` and those `/metrics` gives it, then the extra ones
+    /// it does not have.
+    private static func labels(_ descriptor: StatisticDescriptor, extra: [String: String]) -> [UInt8] {
+        let series = PrometheusNames.series(of: descriptor)
+        var all = [(name: "__name__", value: series.name)] + series.labels
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) where !all.contains(where: { $0.name == name }) {
+            all.append((name, value))
+        }
+        return RemoteWriteEncoding.labels(all)
     }
 }
