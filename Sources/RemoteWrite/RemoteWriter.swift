@@ -229,12 +229,17 @@ public final class RemoteWriter: Sendable {
         ]
         for (name, value) in settings.headers.sorted(by: { $0.key < $1.key }) { headers.append(name + ": " + value) }
         let response: HTTPClient.Response
-        do {
-            response = try HTTPClient.fetch(
-                settings.url, method: "POST", body: body, headers: headers,
-                timeoutMilliseconds: Int(settings.timeoutSeconds * 1000), maximumBytes: 64 << 10)
-        } catch {
-            return .retry(error.description)
+        let timeout = Int(settings.timeoutSeconds * 1000)
+        // A plain-HTTP receiver through resmond's own client: libcurl and its TLS libraries
+        // cost 8 MB of RSS; https goes through libcurl.
+        let outcome =
+            HTTPClient.postPlain(settings.url, body: body, headers: headers, timeoutMilliseconds: timeout, maximumBytes: 64 << 10)
+            ?? Result { () throws(HTTPClient.Failure) in
+                try HTTPClient.fetch(settings.url, method: "POST", body: body, headers: headers, timeoutMilliseconds: timeout, maximumBytes: 64 << 10)
+            }
+        switch outcome {
+        case .success(let answer): response = answer
+        case .failure(let failure): return .retry(failure.description)
         }
         if (200..<300).contains(response.status) { return .sent }
         let answer = String(decoding: response.body.prefix(200), as: UTF8.self).filter { !$0.isNewline }
