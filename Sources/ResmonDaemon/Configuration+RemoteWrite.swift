@@ -64,6 +64,9 @@ extension Reader {
                 else {
                     throw fail(key + ".headers." + name, "a header name without ':' or spaces, and a value on one line")
                 }
+                guard !Reader.remoteWriteOwnHeaders.contains(name.lowercased()) else {
+                    throw fail(key + ".headers." + name, "resmond sets this header itself")
+                }
                 settings.headers[name] = text
             }
         }
@@ -76,6 +79,12 @@ extension Reader {
         }
         return settings
     }
+
+    /// The headers every remote_write request carries already.
+    static let remoteWriteOwnHeaders: Set<String> = [
+        "host", "content-length", "content-type", "content-encoding", "x-prometheus-remote-write-version", "connection",
+        "transfer-encoding"
+    ]
 
     /// The bearer token for the receiver: a secret, so the file must be readable by its owner
     /// only (root or resmond's user); one line.

@@ -38,7 +38,8 @@ final class RemoteWriteService: Service {
             }
         }
         started?.start()
-        stopped?.stop(deadline: Clock.monotonic() + 1)
+        // Not waited for (this is the sampling thread): it ends after the request in progress.
+        stopped?.stop(deadline: Clock.monotonic())
     }
 
     /// `job` is `resmon` and `instance` the host name unless configured, as a scrape of this

@@ -180,6 +180,20 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
         try unreachable.waitForCycles(2)
     }
 
+    /// A reload starts remote_write, and a later one without it stops it; resmond serves throughout.
+    @Test func aReloadStartsAndStopsRemoteWrite() throws {
+        let daemon = try DaemonHarness()
+        #expect(try daemon.client.status().remoteWrite == nil)
+        let url = "http://127.0.0.1:\(try freePort())/api/v1/write"
+        try daemon.directory.write("config/resmond.json", #"{"remoteWrite": {"url": "\#(url)", "intervalSeconds": 1}}"#)
+        _ = try daemon.client.reload()
+        #expect(daemon.eventually(timeout: 30) { ((try? daemon.client.status().remoteWrite?.retries) ?? 0) >= 1 })
+        try daemon.directory.write("config/resmond.json", "{}")
+        _ = try daemon.client.reload()
+        #expect(try daemon.client.status().remoteWrite == nil)
+        try daemon.waitForCycles(2)
+    }
+
     @Test func badRemoteWriteConfigurationIsRefusedWithTheKey() throws {
         let cases: [(String, String)] = [
             (#"{"remoteWrite": {}}"#, "remoteWrite.url"),
@@ -190,6 +204,7 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
             (#"{"remoteWrite": {"url": "http://h/w", "labels": {"__name__": "x"}}}"#, "remoteWrite.labels.__name__"),
             (#"{"remoteWrite": {"url": "http://h/w", "headers": {"X-A": "a\nb"}}}"#, "remoteWrite.headers.X-A"),
             (#"{"remoteWrite": {"url": "http://h/w", "tokenFile": "/nonexistent/token"}}"#, "remoteWrite.tokenFile"),
+            (#"{"remoteWrite": {"url": "http://h/w", "headers": {"Content-Encoding": "gzip"}}}"#, "remoteWrite.headers.Content-Encoding"),
             (#"{"remoteWrite": {"url": "http://h/w", "colour": "red"}}"#, "remoteWrite.colour")
         ]
         for (text, key) in cases {
