@@ -117,7 +117,10 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
             })
         let status = try #require(try daemon.client.status().remoteWrite)
         #expect(status.samplesSent > 0 && status.samplesFailed == 0 && status.samplesDropped == 0)
-        #expect(try daemon.client.metrics().contains("resmon_remote_write_samples_sent_total "))
+        let exposition = try daemon.client.metrics()
+        #expect(exposition.contains("resmon_remote_write_samples_sent_total "))
+        let promtool = try Products.run("/usr/bin/promtool", ["check", "metrics"], input: exposition)
+        #expect(promtool.status == 0, "promtool: \(promtool.output) \(promtool.error)")
     }
 
     /// Prometheus away for a while: resmond queues, retries with back-off, and once Prometheus is
