@@ -6,7 +6,7 @@ SWIFT ?= swift
 # ~4 MB smaller (only the code it uses is mapped; docs/PERFORMANCE.md).
 RELEASE := -c release --static-swift-stdlib
 # What building needs.
-BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libre2-dev
+BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libre2-dev libsnappy-dev
 # What the running daemon uses from the system: Chart.js for the dashboard (docs/DASHBOARD.md),
 # which resmond serves from /usr/share/javascript/chart.js/.
 RUN_PACKAGES := libjs-chart.js

@@ -31,6 +31,9 @@ let package = Package(
         // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "HTTPClient", dependencies: ["CCurlShim"], swiftSettings: functionSections),
+        // Snappy's block format for remote_write (snappy-c.h from libsnappy-dev). libsnappy is
+        // loaded with dlopen on first use, as libcurl is, so only a resmond that pushes needs it.
+        .target(name: "CSnappyShim", linkerSettings: [.linkedLibrary("dl")]),
 
         // RE2 (libre2-dev) behind a C interface: regular expressions with bounds on time and
         // memory, where glibc's regcomp has none (issue 22).
@@ -44,6 +47,10 @@ let package = Package(
         .target(name: "History", dependencies: ["ResmonSystem", "Statistics", "Storage"], swiftSettings: functionSections),
         .target(name: "ResmonAPI", swiftSettings: functionSections),
         .target(name: "Events", dependencies: ["HTTPClient", "ResmonAPI", "ResmonSystem", "Storage"], swiftSettings: functionSections),
+        // Prometheus remote_write: the sample queue, the protobuf encoding and the sender.
+        .target(
+            name: "RemoteWrite", dependencies: ["CSnappyShim", "HTTPClient", "ResmonAPI", "ResmonSystem", "Statistics"],
+            swiftSettings: functionSections),
         .target(name: "Monitoring", dependencies: ["ResmonSystem", "Statistics", "Events", "Storage", "ResmonAPI"], swiftSettings: functionSections),
         .target(
             name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"],
@@ -57,7 +64,10 @@ let package = Package(
         .target(name: "Libresmon", dependencies: ["CResmon", "ResmonClient", "ResmonAPI", "Monitoring", "Events"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(
             name: "ResmonDaemon",
-            dependencies: ["CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server"],
+            dependencies: [
+                "CShim", "HTTPClient", "ResmonSystem", "Statistics", "History", "Storage", "Monitoring", "Events", "ResmonAPI", "Server",
+                "RemoteWrite"
+            ],
             swiftSettings: functionSections),
 
         // lld packs the binary's 38,000 relative relocations into 7.5 KB (DT_RELR, glibc 2.36)
@@ -98,6 +108,7 @@ let package = Package(
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "ResmonAPITests", dependencies: ["ResmonAPI"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),
+        .testTarget(name: "RemoteWriteTests", dependencies: ["RemoteWrite", "Statistics"]),
         .testTarget(name: "CLITests", dependencies: ["ResmonAPI", "ResmonTestSupport"]),
         // Shell/ holds the zsh script that captures what zsh's completion offers.
         .testTarget(name: "DocsTests", dependencies: ["ResmonDocs", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["Shell"]),
@@ -107,7 +118,7 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "HTTPClient", "ResmonDaemon", "Statistics", "ResmonClient", "ResmonAPI", "ResmonCLI", "Server", "ResmonTestSupport",
-                "BenchSupport"
+                "BenchSupport", "RemoteWrite"
             ],
             // The browser test's selenium script, which DashboardBrowserTests runs with Python.
             exclude: ["Browser"]),

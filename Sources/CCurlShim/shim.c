@@ -252,8 +252,11 @@ static long dechunk(char *data, size_t length) {
     }
 }
 
-int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
-                      size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error) {
+/* One HTTP/1.0 exchange: `method path`, extra_headers (each line ending in \r\n, or NULL), and
+ * request_body (request_length bytes, with its Content-Length) when not NULL. */
+static int plain_request(const char *host, const char *port, const char *method, const char *path,
+                         const char *extra_headers, const char *request_body, size_t request_length, long timeout_ms,
+                         size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error) {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -292,25 +295,33 @@ int rs_http_get_plain(const char *host, const char *port, const char *path, long
         return -1;
     }
 
-    char request[2048];
-    int request_length = snprintf(request, sizeof request,
-                                  "GET %s HTTP/1.0\r\nHost: %s%s%s:%s\r\nAccept: text/plain;version=0.0.4\r\n"
-                                  "User-Agent: resmond\r\nConnection: close\r\n\r\n",
-                                  path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
-    if (request_length < 0 || (size_t)request_length >= sizeof request) {
+    char length_header[64] = "";
+    if (request_body) snprintf(length_header, sizeof length_header, "Content-Length: %zu\r\n", request_length);
+    char *request = NULL;
+    int head_length = asprintf(&request, "%s %s HTTP/1.0\r\nHost: %s%s%s:%s\r\n%s%sUser-Agent: resmond\r\nConnection: close\r\n\r\n",
+                               method, path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port,
+                               extra_headers ? extra_headers : "", length_header);
+    if (head_length < 0) {
         close(fd);
-        snprintf(error, 256, "the URL is too long");
+        snprintf(error, 256, "out of memory");
         return -1;
     }
-    for (int sent = 0; sent < request_length;) {
-        ssize_t written = send(fd, request + sent, (size_t)(request_length - sent), MSG_NOSIGNAL);
-        if (written > 0) { sent += (int)written; continue; }
-        if (written < 0 && errno == EINTR) continue;
-        if (written < 0 && errno == EAGAIN && wait_ready(fd, POLLOUT, &deadline) == 1) continue;
-        snprintf(error, 256, "cannot send the request: %s", written < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
-        close(fd);
-        return -1;
+    /* The head, then the body. */
+    const char *parts[2] = {request, request_body};
+    size_t lengths[2] = {(size_t)head_length, request_body ? request_length : 0};
+    for (int part = 0; part < 2; part++) {
+        for (size_t sent = 0; sent < lengths[part];) {
+            ssize_t written = send(fd, parts[part] + sent, lengths[part] - sent, MSG_NOSIGNAL);
+            if (written > 0) { sent += (size_t)written; continue; }
+            if (written < 0 && errno == EINTR) continue;
+            if (written < 0 && errno == EAGAIN && wait_ready(fd, POLLOUT, &deadline) == 1) continue;
+            snprintf(error, 256, "cannot send the request: %s", written < 0 && errno != EAGAIN ? strerror(errno) : "timed out");
+            free(request);
+            close(fd);
+            return -1;
+        }
     }
+    free(request);
 
     /* The answer: headers (at most 64 KiB) and the body, read until the server closes. */
     size_t limit = max_body_bytes + 65536, capacity = 65536, length = 0;
@@ -389,4 +400,17 @@ int rs_http_get_plain(const char *host, const char *port, const char *path, long
     *body_length = size;
     *status = code;
     return 0;
+}
+
+int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
+                      size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error) {
+    return plain_request(host, port, "GET", path, "Accept: text/plain;version=0.0.4\r\n", NULL, 0, timeout_ms,
+                         max_body_bytes, status, body, body_length, error);
+}
+
+int rs_http_post_plain(const char *host, const char *port, const char *path, const char *headers,
+                       const char *request_body, size_t request_length, long timeout_ms, size_t max_body_bytes,
+                       long *status, char **body, size_t *body_length, char *error) {
+    return plain_request(host, port, "POST", path, headers, request_body ? request_body : "", request_length, timeout_ms,
+                         max_body_bytes, status, body, body_length, error);
 }

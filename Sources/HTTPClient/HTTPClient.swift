@@ -118,6 +118,30 @@ extension HTTPClient {
         return .success(Response(status: status, body: Array(UnsafeRawBufferPointer(start: body, count: length))))
     }
 
+    /// A POST to `http://HOST[:PORT][/PATH]` with resmond's own HTTP/1.0 client, as `getPlain`
+    /// (remote_write to a plain-HTTP receiver need not load libcurl). `headers` are `Name: value`
+    /// lines. Nil when the URL is not such a plain one (use `fetch`).
+    public static func postPlain(
+        _ url: String, body: [UInt8], headers: [String], timeoutMilliseconds: Int, maximumBytes: Int
+    ) -> Result<Response, Failure>? {
+        guard let plain = PlainURL(url) else { return nil }
+        var status = 0
+        var answer: UnsafeMutablePointer<CChar>?
+        var length = 0
+        var error = [CChar](repeating: 0, count: 256)
+        let lines = headers.map { $0 + "\r\n" }.joined()
+        let result = body.withUnsafeBytes { bytes in
+            rs_http_post_plain(
+                plain.host, plain.port, plain.path, lines, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), body.count,
+                timeoutMilliseconds, maximumBytes, &status, &answer, &length, &error)
+        }
+        defer { free(answer) }
+        guard result == 0, let answer else {
+            return .failure(Failure(description: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        }
+        return .success(Response(status: status, body: Array(UnsafeRawBufferPointer(start: answer, count: length))))
+    }
+
     /// `http://HOST[:PORT][/PATH]`, without credentials: what `getPlain` fetches.
     public struct PlainURL: Equatable, Sendable {
         public var host: String

@@ -44,6 +44,8 @@ public struct StatusResponse: Codable, Sendable {
     public var host: String?
     /// The fleet labels every event and alert carries, and `/metrics`' `resmon_host_info`.
     public var labels: [String: String]?
+    /// Prometheus remote_write's progress; absent when it is not configured.
+    public var remoteWrite: RemoteWriteStatus?
 
     public init(
         version: String, pid: Int32, startedAt: Double, uptimeSeconds: Double, stepSeconds: Double,

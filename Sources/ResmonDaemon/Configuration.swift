@@ -1,5 +1,6 @@
 import Events
 import FoundationEssentials
+import RemoteWrite
 import ResmonAPI
 import ResmonSystem
 import Statistics
@@ -115,6 +116,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The host's name and fleet labels in events, alerts and `/metrics` (nil host: the hostname).
     public var host: String?
     public var labels: [String: String] = [:]
+    /// Where samples are pushed with Prometheus remote_write (`remoteWrite`), if anywhere.
+    public var remoteWrite: RemoteWriteSettings?
 
     public init(
         stateDirectory: String = DefaultPaths.stateDirectory(),
@@ -243,9 +246,10 @@ struct Reader {
             root, "",
             allowed: [
                 "stateDir", "step", "cycles", "http", "collect", "push", "history", "events",
-                "sinks", "limits", "registry", "host", "labels"
+                "sinks", "limits", "registry", "host", "labels", "remoteWrite"
             ])
         try identity(top, to: &configuration)
+        if let value = top["remoteWrite"] { configuration.remoteWrite = try remoteWrite(value) }
         if let value = top["registry"] {
             let registry = try object(value, "registry", allowed: ["refreshSeconds", "maxSeries"])
             if let value = registry["refreshSeconds"] { configuration.registryRefreshSeconds = try integer(value, "registry.refreshSeconds", 1...86400) }

@@ -173,6 +173,7 @@ public final class Daemon: Sendable {
         // Read once: the hostname could change under a running resmond, its identity does not.
         let identity = configuration.identity
         let sinks = SinkService(runner: SinkRunner(database: database), configuration: self.configuration, host: identity.host)
+        let remoteWrite = RemoteWriteService(table: table, configuration: self.configuration)
         let events = EventStore(database: database)
         let streams = EventStreamService(maximumStreams: configuration.maxConnections, events: events)
         let wake = DispatchSemaphore(value: 0)
@@ -202,7 +203,7 @@ public final class Daemon: Sendable {
             SamplingService.Parts(
                 configuration: self.configuration, collector: collector, table: table,
                 history: history, snapshots: snapshots, engine: engine, pushed: pushed,
-                sinks: sinks, selfLimits: selfLimits, reloads: reloads, wake: wake),
+                sinks: sinks, remoteWrite: remoteWrite, selfLimits: selfLimits, reloads: reloads, wake: wake),
             requestStop: { [stopRequest] in stopRequest.request() })
         let reloader = Reloader(
             options: options, configuration: self.configuration, requests: reloads, engine: engine, wake: { wake.signal() })
@@ -211,7 +212,7 @@ public final class Daemon: Sendable {
         let http = HTTPService(configuration: configuration, router: boundRouter)
         let status = StatusReport(
             startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,
-            sampling: sampling, selfLimits: selfLimits, http: http)
+            sampling: sampling, selfLimits: selfLimits, http: http, remoteWrite: remoteWrite)
         let writeToken = configuration.tokenFile.flatMap { try? DaemonConfiguration.readToken($0, source: configuration.configFile) }
         var context = APIContext(
             table: table, status: { status.response() },
@@ -232,6 +233,8 @@ public final class Daemon: Sendable {
         let services = ServiceGroup([
             .init(service: snapshots, stopSeconds: 10),
             .init(service: sinks, stopSeconds: 5),
+            // Before the sampler, which hands it each step's readings.
+            .init(service: remoteWrite, stopSeconds: 2),
             .init(service: sampling, stopSeconds: 1.5),
             // After the sampling service has loaded the monitors; stops before its final save.
             .init(service: stateSnapshots, stopSeconds: 2),

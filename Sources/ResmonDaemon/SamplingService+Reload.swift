@@ -23,6 +23,7 @@ extension SamplingService {
         messages += applyRegistry()
         engine.setStormLimits(perMonitorPerMinute: reloaded.eventsPerMonitorPerMinute, maximumPerSecond: reloaded.eventsPerSecond)
         sinks.apply(reloaded)
+        remoteWrite.apply(reloaded)
         selfLimits.periodChanged()
         return messages
     }

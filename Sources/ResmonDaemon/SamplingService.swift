@@ -22,6 +22,7 @@ final class SamplingService: Service {
     let engine: MonitorEngine
     let pushed: PushedStatistics
     let sinks: SinkService
+    let remoteWrite: RemoteWriteService
     let selfLimits: SelfLimitsService
     let reloads: ReloadRequests
     /// Signalled to wake the thread early: to stop, to apply a reload, or because a monitor's
@@ -53,6 +54,7 @@ final class SamplingService: Service {
         let engine: MonitorEngine
         let pushed: PushedStatistics
         let sinks: SinkService
+        let remoteWrite: RemoteWriteService
         let selfLimits: SelfLimitsService
         let reloads: ReloadRequests
         let wake: DispatchSemaphore
@@ -67,6 +69,7 @@ final class SamplingService: Service {
         engine = parts.engine
         pushed = parts.pushed
         sinks = parts.sinks
+        remoteWrite = parts.remoteWrite
         selfLimits = parts.selfLimits
         reloads = parts.reloads
         wake = parts.wake
@@ -166,6 +169,7 @@ final class SamplingService: Service {
     private func sample() {
         let started = Clock.threadCPU()
         collector.collect(time: Clock.wall(), monotonicTime: Clock.monotonic())
+        remoteWrite.capture()
         history.record(table) { [collector] in
             Dictionary(uniqueKeysWithValues: collector.statuses().map { ($0.name, $0.periodSeconds) })
         }

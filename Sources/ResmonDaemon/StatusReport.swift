@@ -15,6 +15,7 @@ struct StatusReport: Sendable {
     let sampling: SamplingService
     let selfLimits: SelfLimitsService
     let http: HTTPService
+    let remoteWrite: RemoteWriteService
 
     func response() -> StatusResponse {
         let configuration = self.configuration.current
@@ -41,6 +42,7 @@ struct StatusReport: Sendable {
         response.stalled = sampling.stall
         response.host = sampling.engine.identity.host
         response.labels = sampling.engine.identity.labels
+        response.remoteWrite = remoteWrite.status()
         return response
     }
 }

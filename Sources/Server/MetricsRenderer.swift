@@ -156,7 +156,7 @@ public enum MetricsRenderer {
             for sample in samples { output += name + hosted(sample.labels) + " " + format(sample.value) + "\n" }
         }
         if let name = status.host {
-            let fleet = (status.labels ?? [:]).filter { isLabelName($0.key) && $0.key != "host" }.sorted { $0.key < $1.key }
+            let fleet = (status.labels ?? [:]).filter { PrometheusNames.isLabelName($0.key) && $0.key != "host" }.sorted { $0.key < $1.key }
             let labels = "{host=\"" + escapeLabel(name) + "\"" + fleet.map { "," + $0.key + "=\"" + escapeLabel($0.value) + "\"" }.joined() + "}"
             output += "# HELP resmon_host_info The host's name and fleet labels (resmond.json's host and labels)\n"
             output += "# TYPE resmon_host_info gauge\nresmon_host_info" + labels + " 1\n"
@@ -185,41 +185,28 @@ public enum MetricsRenderer {
                 "resmon_sink_dropped_events_total", "counter", "Events of uids other than root the sink dropped, their uid's backlog full",
                 sinks.map { ("{sink=\"\(escapeLabel($0.name))\"}", Double($0.dropped ?? 0)) })
         }
+        if let remote = status.remoteWrite {
+            family("resmon_remote_write_samples_sent_total", "counter", "Samples the remote_write receiver accepted", [("", Double(remote.samplesSent))])
+            family(
+                "resmon_remote_write_samples_failed_total", "counter", "Samples the remote_write receiver refused (4xx), dropped",
+                [("", Double(remote.samplesFailed))])
+            family(
+                "resmon_remote_write_samples_dropped_total", "counter", "Samples dropped unsent, the remote_write queue full",
+                [("", Double(remote.samplesDropped))])
+            family("resmon_remote_write_retries_total", "counter", "remote_write requests retried", [("", Double(remote.retries))])
+            family(
+                "resmon_remote_write_queued_samples", "gauge", "Samples waiting to be sent by remote_write",
+                [("", Double(remote.queuedSamples))])
+        }
         return output
     }
 
-    /// A built-in statistic's labels are `resource` and its own; a plug-in's are its source's
-    /// (from which its resource was made), without `metric`, so a histogram's or summary's
-    /// parts share one label set. `host` comes last when given; a statistic's own `host` label
-    /// is then renamed `exported_host`, as Prometheus renames a scraped label that clashes with
-    /// a target label.
+    /// A statistic's labels in the exposition's braces: `PrometheusNames.series(of:host:)`,
+    /// which remote_write sends too.
     static func labels(_ descriptor: StatisticDescriptor, host: String? = nil) -> String {
-        var parts: [String] = []
-        var named: Set<String> = host == nil ? [] : ["host"]
-        func own(_ name: String, _ value: String) {
-            let name = host != nil && name == "host" ? "exported_host" : name
-            // A label twice makes the whole scrape fail: a plug-in's own exported_host goes.
-            guard named.insert(name).inserted else { return }
-            parts.append(name + "=\"" + escapeLabel(value) + "\"")
-        }
-        if descriptor.family != nil {
-            for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "metric" && isLabelName(name) {
-                own(name, value)
-            }
-        } else {
-            parts.append("resource=\"" + escapeLabel(descriptor.key.resource) + "\"")
-            for (name, value) in descriptor.labels.sorted(by: { $0.key < $1.key }) where name != "resource" && isLabelName(name) {
-                own(name, value)
-            }
-        }
-        if let host { parts.append("host=\"" + escapeLabel(host) + "\"") }
-        return parts.isEmpty ? "" : "{" + parts.joined(separator: ",") + "}"
-    }
-
-    static func isLabelName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, first != 0x5f || name.utf8.dropFirst().first != 0x5f else { return false }
-        let isLetter = { (byte: UInt8) in (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || byte == 0x5f }
-        return isLetter(first) && name.utf8.allSatisfy { isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+        let labels = PrometheusNames.series(of: descriptor, host: host).labels
+        guard !labels.isEmpty else { return "" }
+        return "{" + labels.map { $0.name + "=\"" + escapeLabel($0.value) + "\"" }.joined(separator: ",") + "}"
     }
 
     static func escapeLabel(_ value: String) -> String {

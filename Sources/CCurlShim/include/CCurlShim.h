@@ -34,4 +34,11 @@ int rs_http_stream(const char *socket_path, const char *url, const char *headers
 int rs_http_get_plain(const char *host, const char *port, const char *path, long timeout_ms,
                       size_t max_body_bytes, long *status, char **body, size_t *body_length, char *error);
 
+/* POST to http://host:port/path the same way: headers are lines each ending in "\r\n" (or
+ * NULL); the body goes with its Content-Length (remote_write: libcurl's 8 MB for a push to a
+ * plain-HTTP receiver). Returns as rs_http_get_plain. */
+int rs_http_post_plain(const char *host, const char *port, const char *path, const char *headers,
+                       const char *request_body, size_t request_length, long timeout_ms, size_t max_body_bytes,
+                       long *status, char **body, size_t *body_length, char *error);
+
 #endif
