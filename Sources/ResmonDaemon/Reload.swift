@@ -36,6 +36,9 @@ struct RestartOnlyKey {
             RestartOnlyKey("http.requestSeconds", \.requestSeconds),
             RestartOnlyKey("http.headerSeconds", \.headerSeconds),
             RestartOnlyKey("http.tokenFile", \.tokenFile),
+            RestartOnlyKey("http.tlsCertificate", \.tlsCertificate),
+            RestartOnlyKey("http.tlsKey", \.tlsKey),
+            RestartOnlyKey("http.insecure", \.insecure),
             RestartOnlyKey("history.maxPluginStatistics", \.historyMaxPluginStatistics),
             RestartOnlyKey("collect.procRoot", \.procRoot),
             RestartOnlyKey("collect.sysRoot", \.sysRoot)
