@@ -36,6 +36,26 @@ import Testing
         #expect(local.output == "200")
     }
 
+    /// A TLS handshake trickled a byte at a time (a record that never completes) is cut at the
+    /// header deadline, as a plain slowloris is; the listener keeps serving.
+    @Test func aTrickledHandshakeIsCutAtTheHeaderDeadline() throws {
+        let tls = try TestCertificate()
+        let daemon = try DaemonHarness(
+            arguments: ["--step", "1"],
+            configuration: #"{"http": {"listen": "127.0.0.1:0", "headerSeconds": 1, "requestSeconds": 2, \#(tls.httpMembers)}}"#)
+        let port = try HTTPHardeningTests.tcpPort(daemon).port
+        // A handshake record's header declaring 0x3F61 bytes (under TLS's 16 KiB, so gnutls
+        // waits for them), then its body one byte at a time: only the deadline ends it.
+        let trickler = try Trickler(port: port, start: "\u{16}\u{03}\u{01}\u{3F}")
+        #expect(
+            daemon.eventually(timeout: 30) {
+                trickler.trickle()
+                return trickler.isClosed
+            }, "the trickled handshake was not cut")
+        let served = try curl(["--cacert", tls.certificate, "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port)/healthz"])
+        #expect(served.output == "200", "\(served.error)")
+    }
+
     func checkConfig(_ http: String, in directory: TemporaryDirectory) throws -> ProgramResult {
         try directory.write("config/resmond.json", #"{"http": {\#(http)}}"#)
         return try Products.run(Products.path("resmond"), ["--config-dir", directory.file("config"), "--check-config"])
