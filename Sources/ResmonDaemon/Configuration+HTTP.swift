@@ -66,7 +66,7 @@ extension DaemonConfiguration {
         if let listen, !listen.isLoopback, tlsCertificate == nil, !insecure {
             throw ConfigurationError(
                 source: configFile, key: "http.listen",
-                reason: "\(listen) is not a loopback address: serving it needs TLS (http.tlsCertificate and http.tlsKey), "
+                reason: "\(listen) (http.listen or --listen) is not a loopback address: serving it needs TLS (http.tlsCertificate and http.tlsKey), "
                     + "or set http.insecure to true to serve plain HTTP there anyway")
         }
         _ = try readTLS()
