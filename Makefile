@@ -6,20 +6,21 @@ SWIFT ?= swift
 # ~4 MB smaller (only the code it uses is mapped; docs/PERFORMANCE.md).
 RELEASE := -c release --static-swift-stdlib
 # What building needs.
-BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libre2-dev libsnappy-dev
+BUILD_PACKAGES := pkg-config libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libre2-dev libsnappy-dev
 # What the running daemon uses from the system: Chart.js for the dashboard (docs/DASHBOARD.md),
 # which resmond serves from /usr/share/javascript/chart.js/.
 RUN_PACKAGES := libjs-chart.js
 # The real tools the tests check against: promtool (in prometheus), rrdtool, stress-ng for load,
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
+# openssl makes the self-signed certificates of the TLS tests (TLSListenerTests, RemoteCLITests).
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
 # groff-base (groff -man -ww) and mandoc (-T lint) check that the man pages render without a
 # warning; bash, zsh and fish run the shell completions (Tests/DocsTests); iproute2's ip netns
 # makes the fleet test's hosts (FleetTests).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl procps gcc g++ valgrind \
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl openssl procps gcc g++ valgrind \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv

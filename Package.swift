@@ -26,7 +26,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         // Variadic C calls (MHD_start_daemon), closed enums, peer credentials and sd_notify.
-        .target(name: "CShim", dependencies: ["CMicroHTTPD"]),
+        // gnutls (libgnutls28-dev, which libmicrohttpd-dev depends on) checks the TLS listener's
+        // certificate and key before libmicrohttpd loads them: the file at fault, and why.
+        .target(name: "CShim", dependencies: ["CMicroHTTPD"], linkerSettings: [.linkedLibrary("gnutls")]),
         // The libcurl client calls. libcurl is loaded with dlopen on first use (its headers come
         // from libcurl4-openssl-dev), so resmond maps it only when an HTTP sink needs it.
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),

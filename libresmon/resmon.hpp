@@ -199,6 +199,13 @@ class Session {
 public:
     /// socket_path null: $RESMON_SOCKET, then the default socket.
     explicit Session(const char *socket_path = nullptr) { detail::check(resmon_open(socket_path, &session_), "resmon_open"); }
+    /// A remote resmond's TCP listener (resmon_open_url): null arguments read $RESMON_URL,
+    /// $RESMON_TOKEN_FILE and $RESMON_CACERT.
+    static Session remote(const char *url, const char *token_file = nullptr, const char *ca_file = nullptr) {
+        Session session(nullptr, 0);
+        detail::check(resmon_open_url(url, token_file, ca_file, &session.session_), "resmon_open_url");
+        return session;
+    }
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
     Session(Session &&other) noexcept : session_(std::exchange(other.session_, nullptr)) {}
@@ -213,6 +220,11 @@ public:
         if (session_) resmon_close(session_);
     }
     resmon_session *get() const noexcept { return session_; }
+
+private:
+    Session(std::nullptr_t, int) noexcept {}
+
+public:
 
     Statistic statistic(const std::string &key) const {
         resmon_statistic out;

@@ -341,6 +341,7 @@ static int peer_gone(int fd) {
  * was never answered is. */
 static void answer_late_head(const struct rs_http_server *server, struct rs_tracked *tracked) {
     if (tracked->receiving != RS_HEADERS) return;
+    if (server->tls_key) return; /* plain bytes on a TLS session would be garbage to the client */
     if (server->transport ? bytes_received(tracked->fd) <= tracked->received : tracked->served) return;
     char body[400], answer[600];
     int body_length = snprintf(body, sizeof body,

@@ -202,7 +202,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
         if (!state->target) return MHD_NO;
         state->started = 1;
         if (rs_request_fills_pool(connection, RS_POOL_BYTES)) {
-            rs_answer_too_large(connection, RS_POOL_BYTES);
+            /* Written to the socket directly, the answer would break a TLS session: closed without one. */
+            if (!server->tls_key) rs_answer_too_large(connection, RS_POOL_BYTES);
             return MHD_NO;
         }
         if (!state->malformed) state->malformed = rs_request_layout_problem(connection, method, version, state->target);
@@ -302,6 +303,21 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     }
     server->sweeping = 1;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    /* TLS options ride in an option array, so that one call serves both kinds of listener. The
+     * PEM texts are kept until the server stops (libmicrohttpd reads them at start). */
+    struct MHD_OptionItem tls_options[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    if (limits->tls_certificate && limits->tls_key) {
+        server->tls_certificate = strdup(limits->tls_certificate);
+        server->tls_key = strdup(limits->tls_key);
+        if (!server->tls_certificate || !server->tls_key) {
+            rs_http_stop(server);
+            rs_fail(error, "rs_http_start", "out of memory");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls_options[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, server->tls_certificate};
+        tls_options[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, server->tls_key};
+    }
     server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, server,
                                       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                       MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
@@ -311,10 +327,13 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
                                       MHD_OPTION_CONNECTION_LIMIT, limits->connection_limit,
                                       MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_seconds,
                                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RS_POOL_BYTES,
+                                      MHD_OPTION_ARRAY, tls_options,
                                       MHD_OPTION_END);
     if (!server->daemon) {
+        int tls = server->tls_key != NULL;
         rs_http_stop(server);
-        rs_fail(error, "MHD_start_daemon", "libmicrohttpd could not start on the listening socket");
+        rs_fail(error, "MHD_start_daemon",
+                tls ? "libmicrohttpd could not start TLS on the listening socket" : "libmicrohttpd could not start on the listening socket");
         return NULL;
     }
     return server;
@@ -333,5 +352,8 @@ void rs_http_stop(rs_http_server *server) {
     if (server->daemon) MHD_stop_daemon(server->daemon);
     pthread_cond_destroy(&server->wake);
     pthread_mutex_destroy(&server->lock);
+    free(server->tls_certificate);
+    if (server->tls_key) explicit_bzero(server->tls_key, strlen(server->tls_key));
+    free(server->tls_key);
     free(server);
 }

@@ -72,6 +72,8 @@ struct rs_http_server {
     struct rs_tracked *tracked;
     int stopping;
     int sweeping; /* the sweeper thread was started */
+    char *tls_certificate; /* PEM, when the listener serves TLS; else NULL */
+    char *tls_key;         /* PEM, wiped when the server stops; NULL for plain HTTP */
     pthread_t sweeper;
 };
 

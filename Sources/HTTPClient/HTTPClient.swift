@@ -23,9 +23,10 @@ public enum HTTPClient {
     ///   - unixSocket: the socket to connect to instead of the URL's host and port.
     ///   - headers: `Name: value` lines.
     ///   - maximumBytes: a longer answer is a failure.
+    ///   - caFile: PEM certificates an https server's must chain to, instead of the system's.
     public static func fetch(
         _ url: String, method: String = "GET", body: [UInt8]? = nil, headers: [String] = [],
-        unixSocket: String? = nil, timeoutMilliseconds: Int, maximumBytes: Int
+        unixSocket: String? = nil, timeoutMilliseconds: Int, maximumBytes: Int, caFile: String? = nil
     ) throws(Failure) -> Response {
         var status = 0
         var answer: UnsafeMutablePointer<CChar>?
@@ -35,14 +36,14 @@ public enum HTTPClient {
             guard let body else {
                 return rs_http_fetch(
                     unixSocket, url, method, nil, 0, headers.isEmpty ? nil : headerText, timeoutMilliseconds,
-                    maximumBytes, &status, &answer, &length, &error)
+                    maximumBytes, caFile, &status, &answer, &length, &error)
             }
             // A trailing NUL keeps the pointer valid for an empty body; it is not sent.
             let terminated = body.map { CChar(bitPattern: $0) } + [0]
             return terminated.withUnsafeBufferPointer { chars in
                 rs_http_fetch(
                     unixSocket, url, method, chars.baseAddress, body.count, headers.isEmpty ? nil : headerText,
-                    timeoutMilliseconds, maximumBytes, &status, &answer, &length, &error)
+                    timeoutMilliseconds, maximumBytes, caFile, &status, &answer, &length, &error)
             }
         }
         defer { free(answer) }
@@ -64,15 +65,18 @@ extension HTTPClient {
         public let failure: String?
     }
 
-    /// A GET over a Unix socket whose body is handed to `onChunk` as it arrives (server-sent
-    /// events); `onChunk` returns false to stop. libcurl calls back through a C function pointer
-    /// with a context pointer, so the bridge (`Unmanaged`) stays here with the other libcurl calls.
+    /// A GET whose body is handed to `onChunk` as it arrives (server-sent events); `onChunk`
+    /// returns false to stop. libcurl calls back through a C function pointer with a context
+    /// pointer, so the bridge (`Unmanaged`) stays here with the other libcurl calls.
     /// - Parameters:
+    ///   - unixSocket: the socket to connect to; nil: the URL's host and port.
+    ///   - headers: `Name: value` lines.
+    ///   - caFile: PEM certificates an https server's must chain to, instead of the system's.
     ///   - connectTimeoutMilliseconds: bounds connecting only.
     ///   - idleMilliseconds: when > 0, ends the transfer after that long without a byte.
     public static func stream(
-        _ url: String, unixSocket: String, connectTimeoutMilliseconds: Int, idleMilliseconds: Int,
-        onChunk: ([UInt8]) -> Bool
+        _ url: String, unixSocket: String?, headers: [String] = [], caFile: String? = nil,
+        connectTimeoutMilliseconds: Int, idleMilliseconds: Int, onChunk: ([UInt8]) -> Bool
     ) -> StreamOutcome {
         withoutActuallyEscaping(onChunk) { handler in
             let receiver = ChunkReceiver(handler)
@@ -80,7 +84,8 @@ extension HTTPClient {
             var error = [CChar](repeating: 0, count: 256)
             let result = withExtendedLifetime(receiver) {
                 rs_http_stream(
-                    unixSocket, url, nil, connectTimeoutMilliseconds, idleMilliseconds,
+                    unixSocket, url, headers.isEmpty ? nil : headers.joined(separator: "\n"), caFile,
+                    connectTimeoutMilliseconds, idleMilliseconds,
                     { data, length, context in
                         guard let context else { return 0 }
                         let receiver = Unmanaged<ChunkReceiver>.fromOpaque(context).takeUnretainedValue()

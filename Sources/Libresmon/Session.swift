@@ -81,6 +81,7 @@ func failure(_ error: ClientError, context: String = "") -> Int32 {
     case .unreachable(let socket, let reason):
         let lowered = reason.lowercased()
         if lowered.contains("timeout") || lowered.contains("timed out") { return failure(ETIMEDOUT, error.description) }
+        if socket.contains("://") { return failure(ECONNREFUSED, error.description) }
         return failure(access(socket, F_OK) == 0 ? ECONNREFUSED : ENOENT, error.description)
     case .api(let status, _, let message):
         let code: Int32 =
@@ -97,6 +98,7 @@ func failure(_ error: ClientError, context: String = "") -> Int32 {
             }
         return failure(code, message)
     case .malformedResponse: return failure(EIO, error.description)
+    case .invalidSetting: return failure(EINVAL, error.description)
     }
 }
 
@@ -135,6 +137,32 @@ public func resmonOpen(_ socketPath: UnsafePointer<CChar>?, _ out: UnsafeMutable
     guard let out else { return failure(EINVAL, "resmon_open: out is NULL") }
     out.pointee = nil
     let client = ResmonClient(socketPath: socketPath.map { String(cString: $0) }, timeoutMilliseconds: 10_000)
+    return open(client, out)
+}
+
+@_cdecl("resmon_open_url")
+public func resmonOpenURL(
+    _ url: UnsafePointer<CChar>?, _ tokenFile: UnsafePointer<CChar>?, _ caFile: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guard let out else { return failure(EINVAL, "resmon_open_url: out is NULL") }
+    out.pointee = nil
+    func text(_ pointer: UnsafePointer<CChar>?) -> String? { pointer.map { String(cString: $0) } }
+    guard let url = text(url) ?? getenv("RESMON_URL").map({ String(cString: $0) }), !url.isEmpty else {
+        return failure(EINVAL, "resmon_open_url: url is NULL and $RESMON_URL is not set")
+    }
+    let client: ResmonClient
+    do {
+        client = try ResmonClient.configured(
+            socketPath: nil, url: url, tokenFile: text(tokenFile), caFile: text(caFile), timeoutMilliseconds: 10_000)
+    } catch {
+        return failure(error)
+    }
+    return open(client, out)
+}
+
+/// Opens a session on `client` once resmond answers `/healthz`.
+private func open(_ client: ResmonClient, _ out: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
     do {
         _ = try client.health()
     } catch {

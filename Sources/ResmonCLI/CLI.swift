@@ -29,12 +29,17 @@ public enum CLI {
     public static let globalOptions: [OptionDeclaration] = [
         .flag("--json", help: "print JSON instead of a table"),
         .value("--socket", placeholder: "PATH", help: "the daemon's socket (else $RESMON_SOCKET, else \(DefaultPaths.socket()))"),
+        .value("--url", placeholder: "URL", help: "a remote resmond's TCP listener, https://HOST:PORT, instead of the socket (else $RESMON_URL)"),
+        .value("--token-file", placeholder: "FILE", help: "with --url: the bearer token that writes need (else $RESMON_TOKEN_FILE)"),
+        .value("--cacert", placeholder: "FILE", help: "with --url: PEM CA certificates to verify resmond's with (else $RESMON_CACERT, else the system's)"),
         .flag("--help", "-h", help: "this help")
     ]
 
     /// What resmon is, for `resmon --help` and resmon(1).
     public static var about: String {
-        "Reads resmond, the resmon daemon, over its Unix socket (--socket, else $RESMON_SOCKET, else \(DefaultPaths.socket()))."
+        "Reads resmond, the resmon daemon, over its Unix socket (--socket, else $RESMON_SOCKET, else \(DefaultPaths.socket())), "
+            + "or a remote resmond over HTTPS (--url, else $RESMON_URL; the certificate verified against --cacert or the system's CAs; "
+            + "writes need the token)."
     }
 
     /// The exit statuses, for `resmon --help` and resmon(1).
@@ -48,13 +53,16 @@ public enum CLI {
     /// The environment variables resmon reads, for resmon(1).
     public static let environment: [(name: String, meaning: String)] = [
         ("RESMON_SOCKET", "the daemon's socket when --socket is not given"),
+        ("RESMON_URL", "a remote resmond's https://HOST:PORT when neither --url nor --socket is given"),
+        ("RESMON_TOKEN_FILE", "with a URL: the file holding the bearer token that writes need, when --token-file is not given"),
+        ("RESMON_CACERT", "with a URL: PEM CA certificates to verify resmond's with, when --cacert is not given"),
         ("XDG_STATE_HOME", "for a user other than root, the default socket is $XDG_STATE_HOME/resmon/resmond.sock (else under ~/.local/state)")
     ]
 
     static var usage: String {
         let width = commands.map(\.name.count).max() ?? 0
         return """
-            Usage: resmon [--socket PATH] [--json] COMMAND [ARGUMENTS]
+            Usage: resmon [--socket PATH | --url URL [--token-file FILE] [--cacert FILE]] [--json] COMMAND [ARGUMENTS]
 
             \(about)
 
@@ -95,7 +103,19 @@ public enum CLI {
         var positional = parsed.positional
         if let index = positional.firstIndex(of: name) { positional.remove(at: index) }
         let invocation = Invocation(command: command, parsed: parsed, arguments: positional)
-        let client = ResmonClient(socketPath: parsed.value("--socket"))
+        if parsed.value("--socket") != nil && parsed.value("--url") != nil {
+            printError("give --socket or --url, not both (see resmon --help)")
+            return ExitCode.usage
+        }
+        let client: ResmonClient
+        do {
+            client = try ResmonClient.configured(
+                socketPath: parsed.value("--socket"), url: parsed.value("--url"), tokenFile: parsed.value("--token-file"),
+                caFile: parsed.value("--cacert"))
+        } catch {
+            printError(error.description + " (see resmon --help)")
+            return ExitCode.usage
+        }
         do {
             try checkArgumentCount(invocation)
             try command.run(client, invocation)
@@ -113,12 +133,12 @@ public enum CLI {
         }
     }
 
-    /// The first word that is neither an option nor the value of `--socket`.
+    /// The first word that is neither an option nor the value of a global option (`--socket`).
     static func commandName(in words: [String]) -> String? {
         var index = 0
         while index < words.count {
             let word = words[index]
-            if word == "--socket" {
+            if ["--socket", "--url", "--token-file", "--cacert"].contains(word) {
                 index += 2
                 continue
             }

@@ -101,7 +101,7 @@ extension ResmonClient {
         if let after { query.append(("after", String(after))) }
         if let filter { query.append(("filter", filter)) }
         let url =
-            "http://localhost/v1/events/stream?"
+            baseURL + "/v1/events/stream?"
             + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         return try withoutActuallyEscaping(onEvent) { handler throws(ClientError) -> StreamEnd in
             try withoutActuallyEscaping(stopping) { stopping throws(ClientError) -> StreamEnd in
@@ -112,7 +112,7 @@ extension ResmonClient {
 
     private func stream(_ url: String, heartbeat: Double, _ reader: StreamReader) throws(ClientError) -> StreamEnd {
         let outcome = HTTPClient.stream(
-            url, unixSocket: socketPath, connectTimeoutMilliseconds: 5000,
+            url, unixSocket: socketPath, headers: authorization, caFile: caFile, connectTimeoutMilliseconds: 5000,
             // Within the server's 0.1 to 300 s (it answers 400 to the rest): Int(nan) would trap.
             idleMilliseconds: Int((heartbeat >= 0.1 && heartbeat <= 300 ? heartbeat : 300) * 3000) + 1000
         ) { reader.take($0) }
@@ -122,7 +122,7 @@ extension ResmonClient {
         if let failure = reader.failure { throw failure }
         if reader.stopped { return .stopped }
         if reader.overflowed { return .overflow }
-        if let reason = outcome.failure { throw .unreachable(socket: socketPath, reason: reason) }
+        if let reason = outcome.failure { throw .unreachable(socket: location, reason: reason) }
         return .ended
     }
 

@@ -8,19 +8,25 @@ import ResmonAPI
 
 /// Why a request to resmond did not give the answer asked for.
 public enum ClientError: Error, Sendable, CustomStringConvertible {
-    /// Nothing answered on the socket: resmond is not running, or the path is wrong.
+    /// Nothing answered on the socket (or at the URL): resmond is not running, the path is
+    /// wrong, or its certificate could not be verified.
     case unreachable(socket: String, reason: String)
     /// resmond answered with an error (`{"error": {"code", "message"}}`).
     case api(status: Int, code: APIErrorCode, message: String)
     /// resmond answered something this client cannot read.
     case malformedResponse(String)
+    /// The client cannot be set up as asked: a URL it cannot use, a token file it cannot read.
+    case invalidSetting(String)
 
     public var description: String {
         switch self {
+        case .unreachable(let url, let reason) where url.contains("://"):
+            "no resmond answers at \(url) (\(reason)); check --url (or $RESMON_URL), and --cacert for a certificate the system does not trust"
         case .unreachable(let socket, let reason):
             "no resmond answers on \(socket) (\(reason)); start it with 'resmond' or 'make run', or pass --socket"
         case .api(let status, let code, let message): "\(message) (HTTP \(status), \(code))"
         case .malformedResponse(let detail): "unreadable answer from resmond: \(detail)"
+        case .invalidSetting(let detail): detail
         }
     }
 }
@@ -31,15 +37,64 @@ public struct ClientResponse: Sendable {
     public let body: [UInt8]
 }
 
-/// The Swift consumer library: resmond's HTTP API over its Unix socket, through libcurl.
+/// The Swift consumer library: resmond's HTTP API over its Unix socket, or over TCP (HTTPS) to
+/// a remote resmond, through libcurl.
 public struct ResmonClient: Sendable {
-    public let socketPath: String
+    public let endpoint: Endpoint
     public var timeoutMilliseconds: Int
+
+    /// Where resmond answers.
+    public enum Endpoint: Sendable, Equatable {
+        case unixSocket(String)
+        /// A TCP listener: the base URL (`https://HOST:PORT`, no trailing slash), the bearer
+        /// token sent with every request (writes over TCP need it), and a PEM file of the CA
+        /// certificates resmond's must chain to (nil: the system's).
+        case url(String, token: String?, caFile: String?)
+    }
 
     /// A client of the resmond on `socketPath` (default: `$RESMON_SOCKET`, else the default socket).
     public init(socketPath: String? = nil, timeoutMilliseconds: Int = 10_000) {
-        self.socketPath = socketPath ?? ResmonClient.defaultSocket()
+        self.endpoint = .unixSocket(socketPath ?? ResmonClient.defaultSocket())
         self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// A client of a remote resmond's TCP listener at `url` (`https://HOST:PORT`; `http://` for
+    /// loopback or a listener with `http.insecure`), the certificate verified against `caFile`
+    /// (a self-signed certificate is its own CA) or the system's CAs, with the bearer token read
+    /// from `tokenFile` (one line; without it, TCP is read-only).
+    public init(url: String, tokenFile: String?, caFile: String?, timeoutMilliseconds: Int = 10_000) throws(ClientError) {
+        let token = try tokenFile.map { path throws(ClientError) in try ResmonClient.readToken(path) }
+        try self.init(url: url, token: token, caFile: caFile, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The same with the token itself.
+    public init(url: String, token: String?, caFile: String?, timeoutMilliseconds: Int = 10_000) throws(ClientError) {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://"), !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }),
+            !url.contains("?"), !url.contains("#")
+        else {
+            throw .invalidSetting("expected a URL such as https://HOST:9465 (no query), got \"\(url)\"")
+        }
+        if let token, token.isEmpty || token.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw .invalidSetting("a bearer token is one word without spaces")
+        }
+        var base = Substring(url)
+        while base.hasSuffix("/") { base = base.dropLast() }
+        self.endpoint = .url(String(base), token: token, caFile: caFile)
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// The socket's path, or nil for a client of a URL.
+    public var socketPath: String? {
+        if case .unixSocket(let path) = endpoint { return path }
+        return nil
+    }
+
+    /// The socket's path or the URL, for messages.
+    public var location: String {
+        switch endpoint {
+        case .unixSocket(let path): path
+        case .url(let url, _, _): url
+        }
     }
 
     /// `$RESMON_SOCKET` when set, else the socket in the default state directory.
@@ -236,19 +291,36 @@ public struct ResmonClient: Sendable {
         _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         headers: [String] = []
     ) throws(ClientError) -> ClientResponse {
-        var url = "http://localhost" + path
+        var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { ResmonClient.escapeQuery($0.0) + "=" + ResmonClient.escapeQuery($0.1) }.joined(separator: "&")
         }
-        let headerLines = (body != nil ? ["Content-Type: application/json"] : []) + headers
+        let headerLines = (body != nil ? ["Content-Type: application/json"] : []) + headers + authorization
         do {
             let answer = try HTTPClient.fetch(
                 url, method: method, body: body, headers: headerLines, unixSocket: socketPath,
-                timeoutMilliseconds: timeoutMilliseconds, maximumBytes: 256 << 20)
+                timeoutMilliseconds: timeoutMilliseconds, maximumBytes: 256 << 20, caFile: caFile)
             return ClientResponse(status: answer.status, body: answer.body)
         } catch {
-            throw .unreachable(socket: socketPath, reason: error.description)
+            throw .unreachable(socket: location, reason: error.description)
         }
+    }
+
+    /// What a request's path is appended to.
+    var baseURL: String {
+        if case .url(let url, _, _) = endpoint { return url }
+        return "http://localhost"
+    }
+
+    /// The bearer token's header line, when there is one.
+    var authorization: [String] {
+        if case .url(_, let token?, _) = endpoint { return ["Authorization: Bearer " + token] }
+        return []
+    }
+
+    var caFile: String? {
+        if case .url(_, _, let caFile) = endpoint { return caFile }
+        return nil
     }
 
     static func check(_ response: ClientResponse) throws(ClientError) {

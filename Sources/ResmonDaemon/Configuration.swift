@@ -98,6 +98,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var pushExpireSeconds = 300
     /// A root-owned file holding the bearer token that authorizes writes over TCP.
     public var tokenFile: String?
+    /// The TCP listener's TLS certificate (chain) and private key, PEM files; both or neither.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Serve plain HTTP on an address other than loopback, which is refused otherwise.
+    public var insecure = false
     /// Self-limits: over this CPU share of one core or this RSS, new monitors are refused (503 busy).
     public var cpuLimitPercent = 5.0
     public var memoryLimitMB = 25
@@ -287,44 +292,7 @@ struct Reader {
         if let value = top["cycles"] {
             configuration.cycles = value == .null ? nil : try integer(value, "cycles", 1...Int(Int32.max))
         }
-        if let value = top["http"] {
-            let http = try object(
-                value, "http",
-                allowed: [
-                    "socket", "socketGroup", "listen", "maxRequestBytes", "threads", "tokenFile",
-                    "maxConnections", "connectionsPerAddress", "requestSeconds", "headerSeconds",
-                    "streamsPerAddress", "maxStreams"
-                ])
-            if let value = http["tokenFile"] { configuration.tokenFile = try path(value, "http.tokenFile") }
-            if let value = http["socket"] { configuration.socket = try path(value, "http.socket") }
-            if let value = http["socketGroup"] { configuration.socketGroup = try string(value, "http.socketGroup") }
-            if let value = http["listen"] {
-                let text = try string(value, "http.listen")
-                configuration.listen = try ListenFlag.parse(text, source: source, key: "http.listen")
-            }
-            if let value = http["maxRequestBytes"] {
-                configuration.maxRequestBytes = try integer(value, "http.maxRequestBytes", 1024...(64 << 20))
-            }
-            if let value = http["threads"] { configuration.httpThreads = try integer(value, "http.threads", 1...16) }
-            if let value = http["maxConnections"] {
-                configuration.maxConnections = try integer(value, "http.maxConnections", 16...65536)
-            }
-            if let value = http["connectionsPerAddress"] {
-                configuration.connectionsPerAddress = try integer(value, "http.connectionsPerAddress", 1...65536)
-            }
-            if let value = http["streamsPerAddress"] {
-                configuration.streamsPerAddress = try integer(value, "http.streamsPerAddress", 1...65536)
-            }
-            if let value = http["maxStreams"] {
-                configuration.maxStreams = try integer(value, "http.maxStreams", 1...65536)
-            }
-            if let value = http["requestSeconds"] {
-                configuration.requestSeconds = try integer(value, "http.requestSeconds", 1...3600)
-            }
-            if let value = http["headerSeconds"] {
-                configuration.headerSeconds = try integer(value, "http.headerSeconds", 1...3600)
-            }
-        }
+        if let value = top["http"] { try applyHTTP(value, to: &configuration) }
         if let value = top["history"] {
             let history = try object(value, "history", allowed: ["snapshotSeconds", "processTiers", "pluginTiers", "maxPluginStatistics"])
             if let value = history["maxPluginStatistics"] {

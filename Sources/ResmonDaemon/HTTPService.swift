@@ -34,8 +34,11 @@ final class HTTPService: Service {
             // The TCP port is bound and published first: a client that reaches the Unix socket
             // the moment it answers finds the listen address in /v1/status.
             var tcpDescriptor: Int32?
+            let tls = try configuration.readTLS()
             if let listen = configuration.listen {
-                if !listen.isLoopback { Log.warning("serving HTTP on \(listen), which is not a loopback address") }
+                if !listen.isLoopback && tls == nil {
+                    Log.warning("serving plain HTTP on \(listen), which is not a loopback address (http.insecure)")
+                }
                 let (descriptor, port) = try ListeningSocket.tcp(host: listen.host, port: listen.port)
                 tcpDescriptor = descriptor
                 listenAddress.withLock { $0 = ListenAddress(host: listen.host, port: port).description }
@@ -44,7 +47,7 @@ final class HTTPService: Service {
             var started = [try serve(unixDescriptor, .unixSocket, router)]
             if let tcpDescriptor {
                 do {
-                    started.append(try serve(tcpDescriptor, .tcp, router))
+                    started.append(try serve(tcpDescriptor, .tcp, router, tls: tls))
                 } catch {
                     started.forEach { $0.stop() }
                     throw error
@@ -56,13 +59,13 @@ final class HTTPService: Service {
         }
     }
 
-    private func serve(_ descriptor: Int32, _ transport: HTTPRequest.Transport, _ router: APIRouter) throws -> HTTPServer {
+    private func serve(_ descriptor: Int32, _ transport: HTTPRequest.Transport, _ router: APIRouter, tls: TLSMaterial? = nil) throws -> HTTPServer {
         try HTTPServer(
             descriptor: descriptor, transport: transport, handler: router,
             maxBodyBytes: configuration.maxRequestBytes, threads: configuration.httpThreads,
             connectionLimit: configuration.maxConnections, connectionsPerAddress: configuration.connectionsPerAddress,
             requestSeconds: configuration.requestSeconds, headerSeconds: configuration.headerSeconds,
-            streamsPerPeer: configuration.streamsPerAddress, maxStreams: configuration.maxStreams)
+            streamsPerPeer: configuration.streamsPerAddress, maxStreams: configuration.maxStreams, tls: tls)
     }
 
     /// Finishes the requests in progress (libmicrohttpd waits for them), then removes the socket

@@ -23,6 +23,7 @@ extension DaemonConfiguration {
         if let tokenFile {
             _ = try DaemonConfiguration.readToken(tokenFile, source: source)
         }
+        try validateListener()
         if socketPath.utf8.count > 107 {
             throw ConfigurationError(source: source, key: "http.socket", reason: "\(socketPath) is longer than a Unix socket path may be (107 bytes)")
         }

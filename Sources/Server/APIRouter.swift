@@ -329,12 +329,17 @@ public struct APIRouter: HTTPHandler {
             guard let peer = request.peer else { return .nobody }
             return peer.uid == 0 ? .root : .user(Int(peer.uid))
         case .tcp:
-            if let token, request.headers["authorization"] == "Bearer " + token { return .root }
+            if let token, carries(token, request) { return .root }
             return .address(request.peerAddress ?? "unknown")
         }
     }
 
     private func requester(_ request: HTTPRequest) -> Requester { APIRouter.requester(request, token: context.writeToken) }
+
+    /// Whether `request` carries `Authorization: Bearer TOKEN`, compared in constant time.
+    static func carries(_ token: String, _ request: HTTPRequest) -> Bool {
+        ConstantTime.equal(Array((request.headers["authorization"] ?? "").utf8), Array(("Bearer " + token).utf8))
+    }
 
     /// Writes over TCP need the configured bearer token; over the Unix socket the socket's
     /// permissions decide.
@@ -343,7 +348,7 @@ public struct APIRouter: HTTPHandler {
         guard let token = context.writeToken else {
             throw Failure(status: 403, code: .forbidden, message: "TCP is read-only: write through the Unix socket, or configure http.tokenFile")
         }
-        guard request.headers["authorization"] == "Bearer " + token else {
+        guard APIRouter.carries(token, request) else {
             throw Failure(status: 403, code: .forbidden, message: "writes over TCP need the bearer token of http.tokenFile")
         }
     }

@@ -235,11 +235,13 @@ public final class HTTPServer: @unchecked Sendable {
     ///   - streamsPerPeer: event streams one TCP address, or one Unix-socket uid other than root,
     ///     may hold (at most half of `connectionsPerAddress`).
     ///   - maxStreams: event streams the listener may hold (at most half of `connectionLimit`).
+    ///   - tls: serve TLS with this certificate and key (checked with `TLSMaterial.problem` first);
+    ///     nil: plain HTTP.
     public init(
         descriptor: Int32, transport: HTTPRequest.Transport, handler: any HTTPHandler,
         maxBodyBytes: Int = 1 << 20, threads: Int = 2, connectionLimit: Int = 256,
         connectionsPerAddress: Int = 0, idleSeconds: Int = 15, requestSeconds: Int = 10, headerSeconds: Int = 5,
-        streamsPerPeer: Int = 16, maxStreams: Int = 128
+        streamsPerPeer: Int = 16, maxStreams: Int = 128, tls: TLSMaterial? = nil
     ) throws(ServerError) {
         context = Unmanaged.passRetained(Context(handler: handler, transport: transport))
         var error = [CChar](repeating: 0, count: 256)
@@ -249,9 +251,21 @@ public final class HTTPServer: @unchecked Sendable {
             connections_per_address: UInt32(clamping: connectionsPerAddress),
             idle_seconds: UInt32(clamping: idleSeconds), request_seconds: UInt32(clamping: requestSeconds),
             header_seconds: UInt32(clamping: headerSeconds), streams_per_peer: UInt32(clamping: streamsPerPeer),
-            max_streams: UInt32(clamping: maxStreams))
-        server = rs_http_start(
-            descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch, context.toOpaque(), &limits, &error)
+            max_streams: UInt32(clamping: maxStreams), tls_certificate: nil, tls_key: nil)
+        // NUL-terminated copies for libmicrohttpd, which takes PEM as C strings; the key's is wiped.
+        let certificate = (tls?.certificate ?? []).map { CChar(bitPattern: $0) } + [0]
+        var key = (tls?.key ?? []).map { CChar(bitPattern: $0) } + [0]
+        defer { key.withUnsafeMutableBytes { buffer in buffer.baseAddress.map { explicit_bzero($0, buffer.count) } } }
+        server = certificate.withUnsafeBufferPointer { certificate in
+            key.withUnsafeBufferPointer { key in
+                if tls != nil {
+                    limits.tls_certificate = certificate.baseAddress
+                    limits.tls_key = key.baseAddress
+                }
+                return rs_http_start(
+                    descriptor, transport == .unixSocket ? 0 : 1, HTTPServer.dispatch, context.toOpaque(), &limits, &error)
+            }
+        }
         guard server != nil else {
             context.release()
             close(descriptor)

@@ -28,7 +28,7 @@ import Testing
             executable = try network.resmond(for: number, in: directory)
             configuration = """
                 {"host": "fleet-\(number)", "labels": {"dc": "dc\(number)", "fleet": "test"},
-                 "http": {"listen": "\(network.address(of: number)):9465"},
+                 "http": {"listen": "\(network.address(of: number)):9465", "insecure": true},
                  "sinks": {"am": {"type": "alertmanager", "url": "http://\(alertmanager.host):\(alertmanager.port)",
                                   "resendSeconds": 1, "maxBackoffSeconds": 1}}}
                 """

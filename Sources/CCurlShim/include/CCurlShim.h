@@ -6,11 +6,13 @@
 /* The HTTP client side (libcurl). libcurl is loaded with dlopen on first use, so resmond only
  * maps it (and the TLS stack it brings) when a webhook or Alertmanager sink is configured. */
 
-/* One request; socket_path NULL means TCP. Returns 0 on success, else fills error (size 256).
- * *body is malloc'd (NUL-terminated) and owned by the caller. */
+/* One request; socket_path NULL means TCP. ca_file, when not NULL, holds the PEM certificates
+ * an https server's must chain to (instead of the system's CAs; verification is never off).
+ * Returns 0 on success, else fills error (size 256). *body is malloc'd (NUL-terminated) and
+ * owned by the caller. */
 int rs_http_fetch(const char *socket_path, const char *url, const char *method,
                   const char *request_body, size_t request_length, const char *headers,
-                  long timeout_ms, size_t max_response_bytes,
+                  long timeout_ms, size_t max_response_bytes, const char *ca_file,
                   long *status, char **body, size_t *body_length, char *error);
 
 /* Receives a streamed body: called with each chunk as it arrives; return 0 to stop. */
@@ -19,7 +21,7 @@ typedef int (*rs_http_chunk)(const char *data, size_t length, void *context);
 /* A GET whose body is handed to on_chunk as it arrives (server-sent events). Returns 0 when the
  * server ended the body, else fills error. connect_timeout_ms bounds connecting only; idle_ms,
  * when > 0, ends the transfer after that long without a byte. *status is the HTTP status. */
-int rs_http_stream(const char *socket_path, const char *url, const char *headers,
+int rs_http_stream(const char *socket_path, const char *url, const char *headers, const char *ca_file,
                    long connect_timeout_ms, long idle_ms, rs_http_chunk on_chunk, void *context,
                    long *status, char *error);
 

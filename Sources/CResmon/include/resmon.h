@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 #define RESMON_VERSION_MAJOR 1
-#define RESMON_VERSION_MINOR 0
+#define RESMON_VERSION_MINOR 1
 
 typedef struct resmon_session resmon_session;           /* thread-safe */
 typedef struct resmon_subscription resmon_subscription;
@@ -21,6 +21,12 @@ typedef uint64_t resmon_handle;                          /* 0 is never a handle 
 
 /* socket_path NULL: $RESMON_SOCKET, then the default. Checks that a daemon answers. */
 int resmon_open(const char *socket_path, resmon_session **out);
+/* A remote resmond's TCP listener (since 1.1): url "https://HOST:PORT" (NULL: $RESMON_URL),
+ * token_file holding the bearer token that writes need (NULL: $RESMON_TOKEN_FILE, else none:
+ * read-only), ca_file the PEM CA certificates resmond's must chain to, a self-signed one being
+ * its own (NULL: $RESMON_CACERT, else the system's). The certificate is always verified.
+ * Checks that a daemon answers; -ECONNREFUSED when none does (or its certificate fails). */
+int resmon_open_url(const char *url, const char *token_file, const char *ca_file, resmon_session **out);
 /* Ends the session's subscriptions (resmon_unsubscribe each first if you keep pointers) and frees it. */
 void resmon_close(resmon_session *session);
 const char *resmon_last_error(void);                     /* this thread's last failure; "" if none */

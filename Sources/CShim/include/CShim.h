@@ -91,7 +91,15 @@ typedef struct rs_http_limits {
     unsigned header_seconds;          /* its line and headers within this (or request_seconds if shorter) */
     unsigned streams_per_peer;        /* event streams one TCP address or non-root uid may hold (0: none) */
     unsigned max_streams;             /* event streams the listener may hold */
+    const char *tls_certificate;      /* PEM (NUL-terminated): serve TLS with it and tls_key; NULL: plain HTTP */
+    const char *tls_key;              /* PEM, unencrypted; copied, and wiped when the server stops */
 } rs_http_limits;
+
+/* Checks a PEM certificate (chain) and its private key as the TLS listener would load them:
+ * 0 when usable, else 1 (the certificate is at fault) or 2 (the key is: unreadable, encrypted,
+ * or not the certificate's), with the reason in error (size 256). Also refuses when
+ * libmicrohttpd was built without TLS (1). tls.c, with gnutls as libmicrohttpd uses it. */
+int rs_tls_check(const char *certificate, size_t certificate_length, const char *key, size_t key_length, char *error);
 
 /* Starts serving fd on libmicrohttpd's own threads. Returns NULL and fills error on failure. */
 rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, void *context,
