@@ -22,7 +22,12 @@ extension CLI {
         default:
             return ExitCode.usage
         }
-        print(candidates.sorted().joined(separator: "\n"), terminator: candidates.isEmpty ? "" : "\n")
+        // A candidate holding a control character could not be typed back, and one holding a line
+        // end would read as two: neither is offered. The shells quote what is (see dist/completion).
+        let offered = candidates.filter { candidate in
+            !candidate.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" }
+        }
+        print(offered.sorted().joined(separator: "\n"), terminator: offered.isEmpty ? "" : "\n")
         return ExitCode.success
     }
 }

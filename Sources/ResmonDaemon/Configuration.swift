@@ -41,7 +41,18 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    public var isLoopback: Bool { host.hasPrefix("127.") || host == "::1" }
+    /// Whether the address is a loopback one in any spelling: 127.0.0.0/8, `::1` however
+    /// written (`0:0:0:0:0:0:0:1`), and IPv4-mapped `::ffff:127.x.y.z` (attack round 5: those
+    /// two turned the Host check off and were logged as not loopback).
+    public var isLoopback: Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff && bytes[12] == 127
+    }
 }
 
 /// Everything resmond can be told, from `resmond.json` and the command line (docs/CONFIG.md).

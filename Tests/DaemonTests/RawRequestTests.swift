@@ -1,5 +1,6 @@
 import Foundation
 import ResmonClient
+import ResmonDaemon
 import ResmonTestSupport
 import Testing
 
@@ -115,5 +116,18 @@ func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throw
         #expect(Self.status(try get("/healthz", host: "rebound.example")).contains(" 200 "))
         #expect(Self.status(try get("/v1/status", host: "rebound.example", unix: true)).contains(" 200 "))
         #expect(try daemon.client.health().status == "ok")
+    }
+
+    /// Every spelling of a loopback address keeps the check on (attack round 5: `[::ffff:127.0.0.1]`
+    /// and `[0:0:0:0:0:0:0:1]` turned it off).
+    @Test func everySpellingOfLoopbackIsLoopback() throws {
+        for text in ["127.0.0.1:1", "127.255.3.4:1", "localhost:1", "[::1]:1", "[0:0:0:0:0:0:0:1]:1", "[::ffff:127.0.0.1]:1", "[::FFFF:127.1.2.3]:1"] {
+            let address = try #require(ListenAddress(parsing: text), "\(text)")
+            #expect(address.isLoopback, "\(text)")
+        }
+        for text in ["128.0.0.1:1", "0.0.0.0:1", "[::]:1", "[::2]:1", "[::ffff:10.0.0.1]:1", "[fe80::1]:1", "example.org:1"] {
+            let address = try #require(ListenAddress(parsing: text), "\(text)")
+            #expect(!address.isLoopback, "\(text)")
+        }
     }
 }

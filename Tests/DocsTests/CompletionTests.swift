@@ -112,4 +112,24 @@ import Testing
         let gone = try Products.run(resmon, ["--complete", "statistics", "cpu:"], environment: ["RESMON_SOCKET": "/nonexistent/resmond.sock"])
         #expect(gone.status != 0 && gone.output.isEmpty && gone.error.isEmpty, "quiet without a daemon: \(gone.error)")
     }
+
+    /// A statistic key is anyone's who may push one (attack round 5): `$(…)` in it must reach the
+    /// command line quoted, never as shell code, and a glob pattern in it must not expand.
+    @Test func aHostileKeyIsOfferedQuotedAndNeverRun() throws {
+        let daemon = try DaemonHarness()
+        let scratch = TemporaryDirectory("resmon-completion")
+        let marker = scratch.file("ran")
+        let hostile = "app:web$(touch " + marker + "):requests"
+        _ = try daemon.client.push(hostile, value: 1)
+        _ = try daemon.client.push("app:glob*:x", value: 1)
+        let offered = try Self.bash("resmon get app:w", socket: daemon.socket)
+        let reply = try #require(offered.first, "the hostile key is offered")
+        // What bash inserts, read back as the shell reads a command line, is the key's last part.
+        let words = try Products.run("/bin/bash", ["--norc", "--noprofile", "-c", "eval \"set -- $1\"; printf '%s' \"$1\"", "bash", reply])
+        #expect(words.output == String(hostile.split(separator: ":", maxSplits: 1)[1]), "quoted: \(reply)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the key's $(…) never ran")
+        #expect(try Self.bash("resmon get app:g", socket: daemon.socket) == ["glob\\*:x"], "a glob pattern is offered quoted")
+        #expect(try Self.fish("resmon get app:w", socket: daemon.socket).count == 1)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
 }
