@@ -10,10 +10,12 @@ extension RoundRobinDatabase {
         var size = 8 * 9 + 8 + kind.rawValue.utf8.count
         for archive in archives { size += 8 + archive.function.rawValue.utf8.count + 8 * 8 }
         size += 8
-        for ring in storage { size += 8 + 8 + ring.count * 4 }
+        for ring in rings { size += 8 + 8 + ring.encodedWords * 4 }
         return size
     }
 
+    /// Version 3 (docs/HISTORY.md): per archive its definition, its consolidation in progress
+    /// and its ring; then each ring as its runs or its plain rows, oldest first.
     func encode(into writer: inout ByteWriter) {
         writer.integer(step)
         writer.string(kind.rawValue)
@@ -30,21 +32,33 @@ extension RoundRobinDatabase {
             writer.integer(archive.stepsPerRow)
             writer.integer(archive.rows)
             writer.double(archive.xff)
-            let state = consolidations[index]
+            let state = pendingConsolidation(index)
             writer.double(state.value)
             writer.double(state.primary)
             writer.double(state.secondary)
             writer.integer(state.unknownPDPs)
-            writer.integer(storageIndex[index])
+            writer.integer(ring(of: index))
         }
-        writer.integer(storage.count)
-        for (ring, values) in storage.enumerated() {
-            writer.integer(newestRow[ring])
-            writer.floats(values)
+        writer.integer(rings.count)
+        for ring in rings {
+            switch ring.encoded {
+            case .runs(let runs):
+                writer.integer(RoundRobinDatabase.runsTag)
+                writer.words(runs)
+            case .plain(let rows):
+                writer.integer(RoundRobinDatabase.plainTag)
+                writer.words(rows)
+            }
         }
     }
 
-    init(decoding reader: inout ByteReader) throws(SnapshotError) {
+    /// How a version 3 snapshot marks a ring held as runs, or as plain rows.
+    static let runsTag = 0
+    static let plainTag = 1
+
+    /// Reads a database of a snapshot of `version` 3, or of 1 and 2, which kept every ring as
+    /// plain rows after the index of its newest row.
+    init(decoding reader: inout ByteReader, version: Int) throws(SnapshotError) {
         step = try reader.integer(in: 1...86400)
         guard let kind = DataSourceKind(rawValue: try reader.string()) else { throw SnapshotError("unknown data-source kind") }
         self.kind = kind
@@ -55,10 +69,10 @@ extension RoundRobinDatabase {
         lastReading = try reader.double()
         pdpValue = try reader.double()
         pdpUnknownSeconds = try reader.integer(in: 0...Int(Int32.max))
-        let count = try reader.integer(in: 0...64)
+        let count = try reader.integer(in: 0...RoundRobinDatabase.maximumArchives)
         var archives: [ArchiveDefinition] = []
         var consolidations: [Consolidation] = []
-        var storageIndex: [Int] = []
+        var ringIndex: [Int] = []
         for _ in 0..<count {
             guard let function = ConsolidationFunction(rawValue: try reader.string()) else { throw SnapshotError("unknown consolidation function") }
             let stepsPerRow = try reader.integer(in: 1...10_000_000)
@@ -69,29 +83,57 @@ extension RoundRobinDatabase {
             state.value = try reader.double()
             state.primary = try reader.double()
             state.secondary = try reader.double()
-            state.unknownPDPs = try reader.integer(in: 0...10_000_000)
-            consolidations.append(state)
-            storageIndex.append(try reader.integer(in: 0...63))
+            state.unknownPDPs = Int32(try reader.integer(in: 0...10_000_000))
+            if stepsPerRow > 1 { consolidations.append(state) }
+            ringIndex.append(try reader.integer(in: 0...63))
         }
-        let rings = try reader.integer(in: 0...64)
-        var storage: [[Float]] = []
-        var newestRow: [Int] = []
-        for _ in 0..<rings {
-            newestRow.append(try reader.integer(in: 0...1_000_000))
-            storage.append(try reader.floats())
+        let ringCount = try reader.integer(in: 0...RoundRobinDatabase.maximumArchives)
+        var decoded: [ArchiveRows] = []
+        for _ in 0..<ringCount { decoded.append(try RoundRobinDatabase.decodeRing(&reader, version: version, rowCounts: archives, ringIndex)) }
+        for (index, ring) in ringIndex.enumerated() where ring >= decoded.count || decoded[ring].count != archives[index].rows {
+            throw SnapshotError("archive storage does not match its definition")
         }
-        for (index, ring) in storageIndex.enumerated() {
-            guard ring < storage.count, storage[ring].count == archives[index].rows, newestRow[ring] < storage[ring].count else {
-                throw SnapshotError("archive storage does not match its definition")
+        // Rings in archive order: a timescale's archives share one when the snapshot has them
+        // share one, else each has its own (versions 1 and 2 appended parted rings at the end).
+        var ringStarts: UInt64 = 0
+        var rings: [ArchiveRows] = []
+        var start = 0
+        while start < archives.count {
+            var end = start + 1
+            while end < archives.count && RoundRobinDatabase.sameRows(archives[start], archives[end]) { end += 1 }
+            let shared = ringIndex[start..<end].allSatisfy { $0 == ringIndex[start] }
+            for index in start..<end where index == start || !shared {
+                ringStarts |= 1 << UInt64(index)
+                rings.append(decoded[ringIndex[index]])
             }
+            start = end
         }
         // The standard layout's shared array, when the snapshot holds that layout.
         let standard = ArchiveDefinition.standard(step: step, tiers: max(1, archives.count / 4))
         self.archives = standard == archives ? standard : archives
         self.consolidations = consolidations
-        self.storageIndex = storageIndex
-        self.storage = storage
-        self.newestRow = newestRow
+        self.ringStarts = ringStarts
+        self.rings = rings
+    }
+
+    /// One ring of a snapshot: its rows count is that of an archive that uses it.
+    private static func decodeRing(
+        _ reader: inout ByteReader, version: Int, rowCounts archives: [ArchiveDefinition], _ ringIndex: [Int]
+    ) throws(SnapshotError) -> ArchiveRows {
+        guard version >= 3 else {
+            let newest = try reader.integer(in: 0...1_000_000)
+            let rows = try reader.floats()
+            guard newest < rows.count else { throw SnapshotError("archive storage does not match its definition") }
+            return ArchiveRows(Array(rows[(newest + 1)...] + rows[...newest]))
+        }
+        let tag = try reader.integer(in: 0...1)
+        let words = try reader.words()
+        // The archives' row counts bound the ring's (a run's length is checked against it).
+        let count = tag == plainTag ? words.count : words.enumerated().reduce(0) { $0 + ($1.offset % 2 == 1 ? Int($1.element) : 0) }
+        guard let rows = ArchiveRows(count: count, tag == plainTag ? .plain(words) : .runs(words)), count <= 1_000_000 else {
+            throw SnapshotError("a ring's runs do not make its rows")
+        }
+        return rows
     }
 }
 
@@ -166,6 +208,13 @@ struct ByteWriter {
         ensure(values.count * 4)
         bytes.appendLittleEndian(contentsOf: values)
     }
+    mutating func words(_ values: [UInt32]) {
+        integer(values.count)
+        ensure(values.count * 4)
+        for value in values {
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        }
+    }
 }
 
 /// Bounds-checked reading of what `ByteWriter` wrote.
@@ -205,5 +254,14 @@ struct ByteReader {
     mutating func floats() throws(SnapshotError) -> [Float] {
         let count = try integer(in: 0...10_000_000)
         return [Float](littleEndianBytes: try take(count * 4))
+    }
+
+    mutating func words() throws(SnapshotError) -> [UInt32] {
+        let count = try integer(in: 0...10_000_000)
+        let bytes = try take(count * 4)
+        return (0..<count).map { word in
+            let at = bytes.startIndex + word * 4
+            return UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+        }
     }
 }
