@@ -7,15 +7,27 @@ extension RoundRobinDatabase {
     /// estimate short of it by a kilobyte a database doubled the buffer, and a snapshot of an
     /// 8 MB store peaked at 25 MB (heaptrack, with node_exporter plugged in).
     var encodedSize: Int {
-        var size = 8 * 9 + 8 + kind.rawValue.utf8.count
-        for archive in archives { size += 8 + archive.function.rawValue.utf8.count + 8 * 8 }
-        size += 8
+        var size = 8 * 8 + 8 + kind.rawValue.utf8.count + 8
+        if standardTiers == nil {
+            size += 8
+            for archive in archives { size += 8 + archive.function.rawValue.utf8.count + 8 * 3 }
+        }
+        size += consolidations.count * 8 * 4 + 8
         for ring in rings { size += 8 + 8 + ring.encodedWords * 4 }
         return size
     }
 
-    /// Version 3 (docs/HISTORY.md): per archive its definition, its consolidation in progress
-    /// and its ring; then each ring as its runs or its plain rows, oldest first.
+    /// How many timescales of the standard layout the database has, nil for another layout.
+    private var standardTiers: Int? {
+        let tiers = archives.count / 4
+        guard tiers >= 1, tiers <= 4, archives == ArchiveDefinition.standard(step: step, tiers: tiers) else { return nil }
+        return tiers
+    }
+
+    /// Version 3 (docs/HISTORY.md): the data source; its layout, as the standard layout's
+    /// timescales or each archive's definition; the consolidation in progress of each archive of
+    /// more than one step per row; which archives start a ring; each ring as runs or plain rows.
+    /// Version 2 wrote every archive's definition, state and ring index, 1.2 KB a database.
     func encode(into writer: inout ByteWriter) {
         writer.integer(step)
         writer.string(kind.rawValue)
@@ -26,20 +38,25 @@ extension RoundRobinDatabase {
         writer.double(lastReading)
         writer.double(pdpValue)
         writer.integer(pdpUnknownSeconds)
-        writer.integer(archives.count)
-        for (index, archive) in archives.enumerated() {
-            writer.string(archive.function.rawValue)
-            writer.integer(archive.stepsPerRow)
-            writer.integer(archive.rows)
-            writer.double(archive.xff)
-            let state = pendingConsolidation(index)
+        if let tiers = standardTiers {
+            writer.integer(tiers)
+        } else {
+            writer.integer(0)
+            writer.integer(archives.count)
+            for archive in archives {
+                writer.string(archive.function.rawValue)
+                writer.integer(archive.stepsPerRow)
+                writer.integer(archive.rows)
+                writer.double(archive.xff)
+            }
+        }
+        for state in consolidations {
             writer.double(state.value)
             writer.double(state.primary)
             writer.double(state.secondary)
-            writer.integer(state.unknownPDPs)
-            writer.integer(ring(of: index))
+            writer.integer(Int(state.unknownPDPs))
         }
-        writer.integer(rings.count)
+        writer.raw64(ringStarts)
         for ring in rings {
             switch ring.encoded {
             case .runs(let runs):
@@ -56,8 +73,7 @@ extension RoundRobinDatabase {
     static let runsTag = 0
     static let plainTag = 1
 
-    /// Reads a database of a snapshot of `version` 3, or of 1 and 2, which kept every ring as
-    /// plain rows after the index of its newest row.
+    /// Reads a database of a snapshot of `version` 3, or of 1 and 2 (`decodeVersionTwo`).
     init(decoding reader: inout ByteReader, version: Int) throws(SnapshotError) {
         step = try reader.integer(in: 1...86400)
         guard let kind = DataSourceKind(rawValue: try reader.string()) else { throw SnapshotError("unknown data-source kind") }
@@ -69,38 +85,108 @@ extension RoundRobinDatabase {
         lastReading = try reader.double()
         pdpValue = try reader.double()
         pdpUnknownSeconds = try reader.integer(in: 0...Int(Int32.max))
+        let body =
+            version >= 3
+            ? try RoundRobinDatabase.decodeVersionThree(&reader, step: step)
+            : try RoundRobinDatabase.decodeVersionTwo(&reader)
+        // The standard layout's shared array, when the snapshot holds that layout.
+        let standard = ArchiveDefinition.standard(step: step, tiers: max(1, body.archives.count / 4))
+        self.archives = standard == body.archives ? standard : body.archives
+        self.consolidations = body.consolidations
+        self.ringStarts = body.ringStarts
+        self.rings = body.rings
+    }
+
+    typealias DecodedBody = (archives: [ArchiveDefinition], consolidations: [Consolidation], ringStarts: UInt64, rings: [ArchiveRows])
+
+    private static func decodeArchive(_ reader: inout ByteReader) throws(SnapshotError) -> ArchiveDefinition {
+        guard let function = ConsolidationFunction(rawValue: try reader.string()) else { throw SnapshotError("unknown consolidation function") }
+        let stepsPerRow = try reader.integer(in: 1...10_000_000)
+        let rows = try reader.integer(in: 1...1_000_000)
+        return ArchiveDefinition(function, stepsPerRow: stepsPerRow, rows: rows, xff: try reader.double())
+    }
+
+    private static func decodeConsolidation(_ reader: inout ByteReader) throws(SnapshotError) -> Consolidation {
+        var state = Consolidation()
+        state.value = try reader.double()
+        state.primary = try reader.double()
+        state.secondary = try reader.double()
+        state.unknownPDPs = Int32(try reader.integer(in: 0...10_000_000))
+        return state
+    }
+
+    private static func decodeVersionThree(_ reader: inout ByteReader, step: Int) throws(SnapshotError) -> DecodedBody {
+        let tiers = try reader.integer(in: 0...4)
+        var archives: [ArchiveDefinition] = []
+        if tiers > 0 {
+            archives = ArchiveDefinition.standard(step: step, tiers: tiers)
+        } else {
+            let count = try reader.integer(in: 0...RoundRobinDatabase.maximumArchives)
+            for _ in 0..<count { archives.append(try decodeArchive(&reader)) }
+        }
+        var consolidations: [Consolidation] = []
+        for archive in archives where archive.stepsPerRow > 1 { consolidations.append(try decodeConsolidation(&reader)) }
+        let ringStarts = try reader.raw64()
+        // Which archives start a ring: the first; never one continuing an archive of another
+        // row size; in a timescale, the first alone (shared) or every one (parted).
+        var start = 0
+        var rings: [ArchiveRows] = []
+        guard archives.count == 64 || ringStarts >> UInt64(archives.count) == 0, archives.isEmpty || ringStarts & 1 == 1 else {
+            throw SnapshotError("the archives' rings do not match their definitions")
+        }
+        while start < archives.count {
+            var end = start + 1
+            while end < archives.count && sameRows(archives[start], archives[end]) { end += 1 }
+            let starting = (start..<end).filter { (ringStarts >> UInt64($0)) & 1 == 1 }
+            guard starting == [start] || starting.count == end - start else {
+                throw SnapshotError("the archives' rings do not match their definitions")
+            }
+            for archive in starting {
+                let tag = try reader.integer(in: 0...1)
+                let words = try reader.words()
+                guard let ring = ArchiveRows(count: archives[archive].rows, tag == plainTag ? .plain(words) : .runs(words)) else {
+                    throw SnapshotError("a ring's runs do not make its rows")
+                }
+                rings.append(ring)
+            }
+            start = end
+        }
+        return (archives, consolidations, ringStarts, rings)
+    }
+
+    /// Versions 1 and 2: every archive's definition, consolidation and ring index, then every
+    /// ring as the index of its newest row and its rows (parted rings appended at the end).
+    private static func decodeVersionTwo(_ reader: inout ByteReader) throws(SnapshotError) -> DecodedBody {
         let count = try reader.integer(in: 0...RoundRobinDatabase.maximumArchives)
         var archives: [ArchiveDefinition] = []
         var consolidations: [Consolidation] = []
         var ringIndex: [Int] = []
         for _ in 0..<count {
-            guard let function = ConsolidationFunction(rawValue: try reader.string()) else { throw SnapshotError("unknown consolidation function") }
-            let stepsPerRow = try reader.integer(in: 1...10_000_000)
-            let rows = try reader.integer(in: 1...1_000_000)
-            let xff = try reader.double()
-            archives.append(ArchiveDefinition(function, stepsPerRow: stepsPerRow, rows: rows, xff: xff))
-            var state = Consolidation()
-            state.value = try reader.double()
-            state.primary = try reader.double()
-            state.secondary = try reader.double()
-            state.unknownPDPs = Int32(try reader.integer(in: 0...10_000_000))
-            if stepsPerRow > 1 { consolidations.append(state) }
+            let archive = try decodeArchive(&reader)
+            archives.append(archive)
+            let state = try decodeConsolidation(&reader)
+            if archive.stepsPerRow > 1 { consolidations.append(state) }
             ringIndex.append(try reader.integer(in: 0...63))
         }
         let ringCount = try reader.integer(in: 0...RoundRobinDatabase.maximumArchives)
         var decoded: [ArchiveRows] = []
-        for _ in 0..<ringCount { decoded.append(try RoundRobinDatabase.decodeRing(&reader, version: version, rowCounts: archives, ringIndex)) }
+        for _ in 0..<ringCount {
+            let newest = try reader.integer(in: 0...1_000_000)
+            let rows = try reader.floats()
+            guard newest < rows.count else { throw SnapshotError("archive storage does not match its definition") }
+            decoded.append(ArchiveRows(Array(rows[(newest + 1)...] + rows[...newest])))
+        }
         for (index, ring) in ringIndex.enumerated() where ring >= decoded.count || decoded[ring].count != archives[index].rows {
             throw SnapshotError("archive storage does not match its definition")
         }
         // Rings in archive order: a timescale's archives share one when the snapshot has them
-        // share one, else each has its own (versions 1 and 2 appended parted rings at the end).
+        // share one, else each has its own.
         var ringStarts: UInt64 = 0
         var rings: [ArchiveRows] = []
         var start = 0
         while start < archives.count {
             var end = start + 1
-            while end < archives.count && RoundRobinDatabase.sameRows(archives[start], archives[end]) { end += 1 }
+            while end < archives.count && sameRows(archives[start], archives[end]) { end += 1 }
             let shared = ringIndex[start..<end].allSatisfy { $0 == ringIndex[start] }
             for index in start..<end where index == start || !shared {
                 ringStarts |= 1 << UInt64(index)
@@ -108,32 +194,7 @@ extension RoundRobinDatabase {
             }
             start = end
         }
-        // The standard layout's shared array, when the snapshot holds that layout.
-        let standard = ArchiveDefinition.standard(step: step, tiers: max(1, archives.count / 4))
-        self.archives = standard == archives ? standard : archives
-        self.consolidations = consolidations
-        self.ringStarts = ringStarts
-        self.rings = rings
-    }
-
-    /// One ring of a snapshot: its rows count is that of an archive that uses it.
-    private static func decodeRing(
-        _ reader: inout ByteReader, version: Int, rowCounts archives: [ArchiveDefinition], _ ringIndex: [Int]
-    ) throws(SnapshotError) -> ArchiveRows {
-        guard version >= 3 else {
-            let newest = try reader.integer(in: 0...1_000_000)
-            let rows = try reader.floats()
-            guard newest < rows.count else { throw SnapshotError("archive storage does not match its definition") }
-            return ArchiveRows(Array(rows[(newest + 1)...] + rows[...newest]))
-        }
-        let tag = try reader.integer(in: 0...1)
-        let words = try reader.words()
-        // The archives' row counts bound the ring's (a run's length is checked against it).
-        let count = tag == plainTag ? words.count : words.enumerated().reduce(0) { $0 + ($1.offset % 2 == 1 ? Int($1.element) : 0) }
-        guard let rows = ArchiveRows(count: count, tag == plainTag ? .plain(words) : .runs(words)), count <= 1_000_000 else {
-            throw SnapshotError("a ring's runs do not make its rows")
-        }
-        return rows
+        return (archives, consolidations, ringStarts, rings)
     }
 }
 

@@ -75,6 +75,16 @@ import Testing
         #expect(try copy.restore(image) == 4)
         for (key, expected) in Self.databases() { try Self.expectSame(copy.database(key), expected, key) }
         #expect(image.count * 2 < (try Self.versionTwo()).count, "\(image.count)")
+        // A layout of its own (not the standard timescales): written archive by archive.
+        let archives =
+            ConsolidationFunction.allCases.flatMap { function in
+                [ArchiveDefinition(function, stepsPerRow: 1, rows: 40), ArchiveDefinition(function, stepsPerRow: 3, rows: 20, xff: 0.25)]
+            } + ConsolidationFunction.allCases.map { ArchiveDefinition($0, stepsPerRow: 6, rows: 7) }
+        var custom = RoundRobinDatabase(step: 5, kind: .counter, heartbeat: 12, archives: archives, start: Self.start)
+        for offset in 1...200 { try custom.update(time: Self.start + offset * 5, reading: Double(offset * offset % 97 + offset * 10)) }
+        store.replace(with: ["test:custom:value": custom])
+        #expect(try copy.restore(store.snapshot()) == 1)
+        try Self.expectSame(copy.database("test:custom:value"), custom, "custom")
     }
 
     @Test func ringsWhoseRunsDoNotMakeTheirRowsAreRefused() throws {

@@ -284,7 +284,7 @@ struct SplitMix: RandomNumberGenerator {
 
     @Test func aSnapshotIsWrittenInPiecesNotBuiltWhole() throws {
         // Built whole, the image took the store's size again at every minute's snapshot.
-        let (store, databases) = Self.store(statistics: 300)
+        let (store, databases) = Self.store(statistics: 1500)
         var pieces: [Int] = []
         var image: [UInt8] = []
         store.encodeSnapshot { (piece: [UInt8]) in
@@ -296,7 +296,7 @@ struct SplitMix: RandomNumberGenerator {
         #expect(pieces.allSatisfy { $0 < HistoryStore.pieceBytes + largest + 64 }, "\(pieces)")
         #expect(image == store.snapshot())
         let copy = HistoryStore(settings: .init(step: 5))
-        #expect(try copy.restore(image) == 300)
+        #expect(try copy.restore(image) == 1500)
         for database in databases.values {
             var writer = ByteWriter()
             database.encode(into: &writer)
