@@ -184,14 +184,21 @@ import Testing
         }
     }
 
-    @Test(arguments: [DataSourceKind.gauge, .derive, .counter, .absolute])
-    func agreesWithRRDTool(_ kind: DataSourceKind) throws {
+    /// `grouped`: each timescale's functions next to each other, as the standard layout has them,
+    /// so that they share a ring and part (a gauge holds still for its first 60 readings).
+    @Test(arguments: [DataSourceKind.gauge, .derive, .counter, .absolute], [false, true])
+    func agreesWithRRDTool(_ kind: DataSourceKind, grouped: Bool) throws {
         let directory = TemporaryDirectory("resmon-rrd")
         let file = directory.file("x.rrd")
         let start = 1_700_000_000
-        let archives = ConsolidationFunction.allCases.flatMap { function in
-            [ArchiveDefinition(function, stepsPerRow: 1, rows: 40), ArchiveDefinition(function, stepsPerRow: 3, rows: 20)]
-        }
+        let archives =
+            grouped
+            ? [(1, 40), (3, 20), (12, 8)].flatMap { stepsPerRow, rows in
+                ConsolidationFunction.allCases.map { ArchiveDefinition($0, stepsPerRow: stepsPerRow, rows: rows) }
+            }
+            : ConsolidationFunction.allCases.flatMap { function in
+                [ArchiveDefinition(function, stepsPerRow: 1, rows: 40), ArchiveDefinition(function, stepsPerRow: 3, rows: 20)]
+            }
         let minimum = kind == .derive ? 0.0 : Double.nan
         var database = RoundRobinDatabase(step: 5, kind: kind, heartbeat: 12, minimum: minimum, archives: archives, start: start)
         let create = try Products.run(
@@ -206,7 +213,7 @@ import Testing
         var time = start
         var total = 1000.0
         var updates: [String] = []
-        for _ in 0..<150 {
+        for count in 0..<150 {
             time += Int(generator.next() % 9) + 1  // irregular, sometimes past the heartbeat
             if generator.next() % 20 == 0 { time += 13 }
             let unknown = generator.next() % 10 == 0
@@ -217,7 +224,7 @@ import Testing
                 unknown
                 ? Double.nan
                 : (kind == .gauge
-                    ? Double(generator.next() % 1000) / 10
+                    ? (grouped && count < 60 ? 25.5 : Double(generator.next() % 1000) / 10)
                     : kind == .absolute ? Double(generator.next() % 1000) : total)
             try database.update(time: time, reading: reading)
             updates.append("\(time):" + (reading.isNaN ? "U" : kind == .gauge ? "\(reading)" : "\(Int(reading))"))
