@@ -52,6 +52,24 @@ struct HeapAccountingTests {
         print("heap accounting: the finest timescale, moving: rows \(finest.storageBytes) B, in memory \(finest.memoryBytes) B")
     }
 
+    /// What a snapshot allocates while it is written: the highest heap in use seen between
+    /// pieces, above the heap before it.
+    @Test func bytesASnapshotTakesWhileItIsWritten() {
+        let store = HistoryStore(settings: .init(step: 1, pluginTiers: 4))
+        var databases: [String: RoundRobinDatabase] = [:]
+        for index in 0..<Self.count { databases["bulk:i=\(index):bulk_value"] = Self.database(moving: index % 2 == 1, index: index) }
+        store.replace(with: databases)
+        databases = [:]
+        let before = Self.heapInUse()
+        var peak = before
+        var bytes = 0
+        store.encodeSnapshot { (piece: [UInt8]) in
+            peak = max(peak, Self.heapInUse())
+            bytes += piece.count
+        }
+        print("heap accounting: a snapshot of \(Self.count) statistics, \(bytes) bytes, took \((peak - before) / 1024) KiB of heap at most")
+    }
+
     /// The store as resmond keeps it: a sample table of plug-in statistics, recorded each second.
     @Test func bytesThroughTheStore() {
         let before = Self.heapInUse()
