@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "StatisticsTests", dependencies: ["ResmonSystem", "Statistics", "ResmonTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport"]),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "Statistics", "ResmonTestSupport", "CShim"], exclude: ["Fixtures"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Statistics", "Events", "Storage", "ResmonAPI", "ResmonTestSupport"]),
         .testTarget(name: "ResmonAPITests", dependencies: ["ResmonAPI"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "ResmonAPI"]),

@@ -120,6 +120,8 @@ int rs_sd_notify(const char *state) {
 
 void rs_malloc_trim(void) { malloc_trim(0); }
 
+size_t rs_heap_in_use(void) { return mallinfo2().uordblks; }
+
 void rs_malloc_tune(void) {
     /* Buffers of 128 KiB and more are mapped on their own and unmapped when freed. glibc would
        otherwise raise this threshold after the first such free and serve later large buffers

@@ -187,12 +187,20 @@ public enum RRDUpdates {
                 }
             }
         }
+        // Each column's rows read once: a ring held as runs finds one row by walking its runs.
+        let series = sources.map { $0.column.database.rows(of: $0.archive) }
         var rows: [(time: Int, values: [Double])] = []
         var offset = 0
         while offset < rowCount {
             let time = lastRow - offset * span
             if time < start { break }
-            rows.append((time, sources.map { $0.column.database.value($0.archive, endingAt: time) * $0.column.scale }))
+            let values = zip(sources, series).map { source, series in
+                // As `value(_:endingAt:)`: rows end on multiples of the span, NaN outside the archive.
+                let (index, remainder) = (time - series.firstRowEnd).quotientAndRemainder(dividingBy: span)
+                let value = remainder == 0 && index >= 0 && index < series.values.count ? Double(series.values[index]) : .nan
+                return value * source.column.scale
+            }
+            rows.append((time, values))
             offset += 1
         }
         return Table(start: firstRow, step: span, end: lastRow, legend: legend, rows: rows)

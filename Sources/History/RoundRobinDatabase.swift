@@ -76,6 +76,7 @@ public struct ArchiveDefinition: Sendable, Equatable, Codable {
 ///
 /// Archives of one step per row hold the same values whatever their function, so they share
 /// one ring of storage; so do a coarser timescale's functions while their rows are all equal.
+/// A ring keeps its rows as runs of one value while that is smaller (`ArchiveRows`).
 public struct RoundRobinDatabase: Sendable {
     public let step: Int
     public let kind: DataSourceKind
@@ -97,21 +98,28 @@ public struct RoundRobinDatabase: Sendable {
         var value: Double = .nan
         var primary: Double = .nan
         var secondary: Double = .nan
-        var unknownPDPs = 0
+        var unknownPDPs: Int32 = 0
     }
 
-    /// Per archive: its row storage index (archives of one step per row share one) and its state.
-    /// Settable in the module: SnapshotEncoding.swift restores them.
-    var storageIndex: [Int]
+    /// Bit `i` set: archive `i` starts a ring of rows of its own; clear: it shares the ring of
+    /// archive `i − 1` (the functions of a timescale, while their rows are equal). Settable in
+    /// the module, as the rest: SnapshotEncoding.swift restores them.
+    var ringStarts: UInt64
+    /// The rings, in the order of the archives that start them.
+    var rings: [ArchiveRows]
+    /// The consolidation in progress of each archive of more than one step per row, in archive
+    /// order: one of one step per row writes each PDP as it comes, and has none to keep.
     var consolidations: [Consolidation]
-    var storage: [[Float]]
-    /// Per storage ring, the index of the newest row.
-    var newestRow: [Int]
 
+    /// The most archives a database has (`ringStarts`' bits); the standard layout has 16.
+    public static let maximumArchives = 64
+
+    /// `archives` holds at most `maximumArchives` definitions; the standard layout's are shared.
     public init(
         step: Int, kind: DataSourceKind, heartbeat: Int, minimum: Double = .nan, maximum: Double = .nan,
         archives: [ArchiveDefinition], start: Int
     ) {
+        precondition(archives.count <= RoundRobinDatabase.maximumArchives, "at most 64 archives")
         self.step = step
         self.kind = kind
         self.heartbeat = heartbeat
@@ -120,28 +128,39 @@ public struct RoundRobinDatabase: Sendable {
         self.archives = archives
         self.lastUpdate = start
         self.pdpUnknownSeconds = start % step
-        // Archives of one row size next to each other (the functions of one timescale) start on
+        // Archives of one row size next to each other (the functions of a timescale) start on
         // one ring: see `addPDPs`.
-        var storageIndex: [Int] = []
-        var storage: [[Float]] = []
-        for (index, archive) in archives.enumerated() {
-            if index > 0, archives[index - 1].stepsPerRow == archive.stepsPerRow, archives[index - 1].rows == archive.rows {
-                storageIndex.append(storageIndex[index - 1])
-                continue
-            }
-            storage.append([Float](repeating: .nan, count: archive.rows))
-            storageIndex.append(storage.count - 1)
+        var ringStarts: UInt64 = 0
+        var rings: [ArchiveRows] = []
+        for (index, archive) in archives.enumerated() where index == 0 || !RoundRobinDatabase.sameRows(archives[index - 1], archive) {
+            ringStarts |= 1 << UInt64(index)
+            rings.append(ArchiveRows(count: archive.rows, filledWith: .nan))
         }
-        self.storageIndex = storageIndex
-        self.storage = storage
-        self.newestRow = storage.map { $0.count - 1 }
+        self.ringStarts = ringStarts
+        self.rings = rings
         // PDPs of the first row before the start count as unknown, as rrdtool create does.
-        self.consolidations = archives.map { archive in
+        self.consolidations = archives.filter { $0.stepsPerRow > 1 }.map { archive in
             var state = Consolidation()
-            state.unknownPDPs = ((start - start % step) % (step * archive.stepsPerRow)) / step
+            state.unknownPDPs = Int32(((start - start % step) % (step * archive.stepsPerRow)) / step)
             state.value = RoundRobinDatabase.neutral(archive.function)
             return state
         }
+    }
+
+    /// Whether two archives have rows of one size, so that they may share a ring.
+    static func sameRows(_ first: ArchiveDefinition, _ second: ArchiveDefinition) -> Bool {
+        first.stepsPerRow == second.stepsPerRow && first.rows == second.rows
+    }
+
+    /// The ring holding an archive's rows.
+    func ring(of archive: Int) -> Int {
+        let below = archive + 1 >= 64 ? UInt64.max : (1 << UInt64(archive + 1)) - 1
+        return (ringStarts & below).nonzeroBitCount - 1
+    }
+
+    /// Whether archives `group` (of one row size, next to each other) share one ring.
+    private func shares(_ group: Range<Int>) -> Bool {
+        group.count == 1 || (ringStarts >> UInt64(group.lowerBound + 1)) & 1 == 0
     }
 
     static func neutral(_ function: ConsolidationFunction) -> Double {
@@ -152,9 +171,6 @@ public struct RoundRobinDatabase: Sendable {
         case .last: .nan
         }
     }
-
-    /// Bytes of row storage (what the archives cost in memory, without bookkeeping).
-    public var storageBytes: Int { storage.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size } }
 
     /// Updates with a reading newer than the last update; an older or equal one is ignored.
     mutating func updateIfNewer(time: Int, reading: Double) {
@@ -242,50 +258,49 @@ public struct RoundRobinDatabase: Sendable {
     /// 11 KB a statistic, however still it was (issue 17).
     private mutating func addPDPs(_ value: Double, count: Int, endingAt lastIndex: Int) {
         var start = 0
+        var ring = 0
+        var state = 0
         while start < archives.count {
             var end = start + 1
-            while end < archives.count && archives[end].stepsPerRow == archives[start].stepsPerRow && archives[end].rows == archives[start].rows {
-                end += 1
-            }
-            feed(start..<end, value, count: count, endingAt: lastIndex)
+            while end < archives.count && RoundRobinDatabase.sameRows(archives[start], archives[end]) { end += 1 }
+            feed(start..<end, ring: ring, state: state, value, count: count, endingAt: lastIndex)
+            ring += shares(start..<end) ? 1 : end - start
+            if archives[start].stepsPerRow > 1 { state += end - start }
             start = end
         }
     }
 
-    /// `addPDPs` for one group of archives of the same row size.
-    private mutating func feed(_ group: Range<Int>, _ value: Double, count: Int, endingAt lastIndex: Int) {
+    /// `addPDPs` for one group of archives of the same row size, whose first ring is `ring` and
+    /// first consolidation `state`.
+    private mutating func feed(_ group: Range<Int>, ring: Int, state: Int, _ value: Double, count: Int, endingAt lastIndex: Int) {
         let perRow = archives[group.lowerBound].stepsPerRow
         if perRow == 1 {
-            for index in group where index == group.lowerBound || storageIndex[index] != storageIndex[index - 1] {
-                write(value, times: count, ring: storageIndex[index])
-            }
+            for index in ring..<(ring + (shares(group) ? 1 : group.count)) { rings[index].append(Float(value), times: count) }
             return
         }
+        let states = state..<(state + group.count)
         var remaining = count
         var pdpIndex = lastIndex - count  // the index of the PDP before the first one fed
         while remaining > 0 {
             let toRowEnd = perRow - ((pdpIndex % perRow) + perRow) % perRow
             let taken = min(remaining, toRowEnd)
-            for index in group {
-                RoundRobinDatabase.accumulate(&consolidations[index], value, count: taken, function: archives[index].function)
+            for (index, archive) in zip(states, group) {
+                RoundRobinDatabase.accumulate(&consolidations[index], value, count: taken, function: archives[archive].function)
             }
             pdpIndex += taken
             remaining -= taken
             guard pdpIndex % perRow == 0 else { continue }
-            for index in group {
-                consolidations[index].primary = RoundRobinDatabase.finish(consolidations[index], archives[index], lastPDP: value)
-                consolidations[index].value = RoundRobinDatabase.neutral(archives[index].function)
+            for (index, archive) in zip(states, group) {
+                consolidations[index].primary = RoundRobinDatabase.finish(consolidations[index], archives[archive], lastPDP: value)
+                consolidations[index].value = RoundRobinDatabase.neutral(archives[archive].function)
                 consolidations[index].unknownPDPs = 0
             }
-            writeRow(group)
+            writeRow(group, ring: ring, states: states)
             // Whole rows of the same value: written at once, however long the gap.
             let wholeRows = remaining / perRow
             if wholeRows > 0 {
-                for index in group { consolidations[index].secondary = value }
-                write(value, times: wholeRows, ring: storageIndex[group.lowerBound])
-                for index in group.dropFirst() where storageIndex[index] != storageIndex[index - 1] {
-                    write(value, times: wholeRows, ring: storageIndex[index])
-                }
+                for index in states { consolidations[index].secondary = value }
+                for index in ring..<(ring + (shares(group) ? 1 : group.count)) { rings[index].append(Float(value), times: wholeRows) }
                 pdpIndex += wholeRows * perRow
                 remaining -= wholeRows * perRow
             }
@@ -295,32 +310,27 @@ public struct RoundRobinDatabase: Sendable {
     /// Writes the row each archive of `group` has just completed (its consolidation's `primary`):
     /// once, to the ring they share, while the values are equal as stored; otherwise each to its
     /// own ring, first parting a shared one into copies.
-    private mutating func writeRow(_ group: Range<Int>) {
-        let first = group.lowerBound
-        let ring = storageIndex[first]
-        if group.count > 1 && storageIndex[group.upperBound - 1] == ring {
-            let stored = Float(consolidations[first].primary)
-            let same = group.dropFirst().allSatisfy { index in
+    private mutating func writeRow(_ group: Range<Int>, ring: Int, states: Range<Int>) {
+        if group.count > 1 && shares(group) {
+            let stored = Float(consolidations[states.lowerBound].primary)
+            let same = states.dropFirst().allSatisfy { index in
                 let other = Float(consolidations[index].primary)
                 return other == stored || (other.isNaN && stored.isNaN)
             }
             if same {
-                write(consolidations[first].primary, times: 1, ring: ring)
+                rings[ring].append(stored, times: 1)
                 return
             }
-            for index in group.dropFirst() {
-                storage.append(storage[ring])
-                newestRow.append(newestRow[ring])
-                storageIndex[index] = storage.count - 1
-            }
+            rings.insert(contentsOf: repeatElement(rings[ring], count: group.count - 1), at: ring + 1)
+            for index in group.dropFirst() { ringStarts |= 1 << UInt64(index) }
         }
-        for index in group { write(consolidations[index].primary, times: 1, ring: storageIndex[index]) }
+        for (offset, index) in states.enumerated() { rings[ring + offset].append(Float(consolidations[index].primary), times: 1) }
     }
 
     private static func accumulate(_ state: inout Consolidation, _ value: Double, count: Int, function: ConsolidationFunction) {
         guard count > 0 else { return }
         if value.isNaN {
-            state.unknownPDPs += count
+            state.unknownPDPs += Int32(count)
             if function == .last { state.value = .nan }
             return
         }
@@ -335,93 +345,9 @@ public struct RoundRobinDatabase: Sendable {
     private static func finish(_ state: Consolidation, _ archive: ArchiveDefinition, lastPDP: Double) -> Double {
         if Double(state.unknownPDPs) > Double(archive.stepsPerRow) * archive.xff { return .nan }
         switch archive.function {
-        case .average: return state.value / Double(archive.stepsPerRow - state.unknownPDPs)
+        case .average: return state.value / Double(archive.stepsPerRow - Int(state.unknownPDPs))
         case .minimum, .maximum: return state.value.isFinite ? state.value : .nan
         case .last: return lastPDP
         }
-    }
-
-    private mutating func write(_ value: Double, times: Int, ring: Int) {
-        let rows = storage[ring].count
-        let stored = Float(value)
-        for _ in 0..<min(times, rows) {
-            newestRow[ring] = (newestRow[ring] + 1) % rows
-            storage[ring][newestRow[ring]] = stored
-        }
-        if times > rows {
-            // Skipped rows wrapped around completely: the ring holds only the fill value.
-            newestRow[ring] = (newestRow[ring] + times - rows) % rows
-        }
-    }
-
-    /// The end time of the newest row of an archive.
-    public func newestRowTime(_ archive: Int) -> Int {
-        let span = archives[archive].stepsPerRow * step
-        return lastUpdate - lastUpdate % span
-    }
-
-    /// The row of an archive that ends at `time` (a multiple of its span); NaN outside the archive.
-    public func value(_ archive: Int, endingAt time: Int) -> Double {
-        let span = archives[archive].stepsPerRow * step
-        let (difference, overflow) = newestRowTime(archive).subtractingReportingOverflow(time)
-        let back = difference / span
-        let ring = storageIndex[archive]
-        let rows = storage[ring].count
-        guard !overflow, time % span == 0, back >= 0, back < rows else { return .nan }
-        return Double(storage[ring][(newestRow[ring] - back + rows) % rows])
-    }
-
-    /// The consolidation in progress of an archive (for rrdtool's cdp_prep).
-    func pendingConsolidation(_ archive: Int) -> (value: Double, primary: Double, secondary: Double, unknownPDPs: Int) {
-        let state = consolidations[archive]
-        return (state.value, state.primary, state.secondary, state.unknownPDPs)
-    }
-
-    /// The PDP in progress: rate × seconds gathered and unknown seconds (for rrdtool's ds block).
-    var pendingPDP: (value: Double, unknownSeconds: Int) { (pdpValue, pdpUnknownSeconds) }
-
-    /// The rows of one archive, oldest first, with the end time of the first row.
-    public func rows(of archive: Int) -> (firstRowEnd: Int, values: [Float]) {
-        let ring = storageIndex[archive]
-        let rows = storage[ring].count
-        let span = archives[archive].stepsPerRow * step
-        var values: [Float] = []
-        values.reserveCapacity(rows)
-        for offset in 1...rows { values.append(storage[ring][(newestRow[ring] + offset) % rows]) }
-        return (newestRowTime(archive) - (rows - 1) * span, values)
-    }
-
-    /// A time series for `function` from `start` to `end`: the finest archive whose span
-    /// reaches back to `start` (xcp-rrdd's and rrdtool fetch's choice), or the coarsest when none
-    /// does, optionally no finer than `resolution` seconds. Each value covers (time − step, time];
-    /// rows are limited to what the archive holds.
-    public func fetch(_ function: ConsolidationFunction, start: Int, end: Int, resolution: Int = 0)
-        -> (step: Int, times: [Int], values: [Double])
-    {
-        let candidates = archives.indices.filter { archives[$0].function == function }
-            .sorted { archives[$0].stepsPerRow < archives[$1].stepsPerRow }
-        guard !candidates.isEmpty else { return (step, [], []) }
-        let chosen =
-            candidates.first { index in
-                let span = archives[index].stepsPerRow * step
-                return span >= resolution && newestRowTime(index) - archives[index].rows * span <= start
-            } ?? candidates.last!
-        let span = archives[chosen].stepsPerRow * step
-        let (firstEnd, values) = rows(of: chosen)
-        var times: [Int] = []
-        var result: [Double] = []
-        // Only the archive's own rows: a far start or end must not turn into millions of empty
-        // rows, and is clamped to them before it is rounded (`start` near Int.max overflowed).
-        let newest = newestRowTime(chosen)
-        let from = min(max(start, firstEnd - span), newest)
-        var time = max((from / span + 1) * span, firstEnd)
-        let last = min(end, newest)
-        while time <= last {
-            let index = (time - firstEnd) / span
-            times.append(time)
-            result.append(index >= 0 && index < values.count ? Double(values[index]) : .nan)
-            time += span
-        }
-        return (span, times, result)
     }
 }

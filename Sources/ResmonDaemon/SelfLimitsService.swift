@@ -149,7 +149,7 @@ final class SelfLimitsService: Service {
                 "RSS measured: \(megabytes($0.anonymous)) anonymous (data) + \(megabytes($0.file)) file-backed (code and libraries); "
             } ?? ""
         return measured + "estimated: monitors ≈ \(megabytes(Double(engine.approximateBytes))) for \(engine.count), "
-            + "history \(megabytes(Double(history.storageBytes))) for \(history.count) statistics, \(table.count) statistics sampled, "
+            + "history \(megabytes(Double(history.memoryBytes))) for \(history.count) statistics, \(table.count) statistics sampled, "
             + "regular expressions may use up to \(megabytes(Double(patterns))) (reserved, not measured; part of the anonymous)"
     }
 

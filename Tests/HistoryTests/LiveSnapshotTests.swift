@@ -27,7 +27,7 @@ import Testing
 
     @Test func recordingGoesOnBetweenPiecesAndLandsInTheRest() throws {
         let start = 1_800_000_005.0
-        let (table, handles, store) = Self.recorded(100, start: start)  // about 20 databases a piece
+        let (table, handles, store) = Self.recorded(1000, start: start)  // about 120 databases a piece
         var pieces = 0
         var image: [UInt8] = []
         store.encodeSnapshot { (piece: [UInt8]) in
@@ -38,9 +38,9 @@ import Testing
         }
         #expect(pieces > 4)
         let copy = HistoryStore(settings: .init(step: 5))
-        #expect(try copy.restore(image) == 100)
-        let updates = (0..<100).compactMap { copy.database("memory:m\($0):used_bytes")?.lastUpdate }
-        #expect(updates.count == 100)
+        #expect(try copy.restore(image) == 1000)
+        let updates = (0..<1000).compactMap { copy.database("memory:m\($0):used_bytes")?.lastUpdate }
+        #expect(updates.count == 1000)
         // Encoded before the recording: its first time; after it: the second. From a copy, all
         // would have the first.
         #expect(updates.contains(Int(start)) && updates.contains(Int(start) + 5), "\(Set(updates))")

@@ -111,6 +111,9 @@ void rs_http_stop(rs_http_server *server);
 /* Returns freed heap memory to the system (glibc's malloc_trim). */
 void rs_malloc_trim(void);
 
+/* Bytes of the heap's main arena in use (glibc's mallinfo2().uordblks): for accounting in tests. */
+size_t rs_heap_in_use(void);
+
 /* A long-running daemon's malloc: large buffers go back to the system when freed, two arenas. */
 void rs_malloc_tune(void);
 
