@@ -29,7 +29,7 @@ function __resmon_words
                 set skip socket
             case '--socket=*'
                 test $argv[1] = socket; and string replace -- --socket= '' $word
-            case --where --interval --count --since --cf --kind --unit --help-text --samples --cancel-below --cancel-above --cancel-value --cancel-samples --tolerance --transform --severity --cancel-severity --logging-rate --rate --interval-limit --name --id --from-file --fill --select --aggregate --filter --after --limit --key --value --threshold --time --object
+            case --url --token-file --cacert --where --interval --count --since --cf --kind --unit --help-text --samples --cancel-below --cancel-above --cancel-value --cancel-samples --tolerance --transform --severity --cancel-severity --logging-rate --rate --interval-limit --name --id --from-file --fill --select --aggregate --filter --after --limit --key --value --threshold --time --object --output --group
                 set skip 1
             case '-*'
             case '*'
@@ -100,6 +100,7 @@ complete -c resmon -n '__resmon_kind | string match -q command' -a monitor -d 'c
 complete -c resmon -n '__resmon_kind | string match -q command' -a events -d 'the event log; --follow prints events as they happen'
 complete -c resmon -n '__resmon_kind | string match -q command' -a event -d 'append an application monitor\'s event to the event log'
 complete -c resmon -n '__resmon_kind | string match -q command' -a import-perfmon -d 'perfmon\'s XML configuration as monitors'
+complete -c resmon -n '__resmon_kind | string match -q command' -a export -d 'resmond\'s threshold monitors as a Prometheus alerting-rules file'
 complete -c resmon -n '__resmon_kind | string match -q command' -a sinks -d 'where events are delivered: each sink\'s position, deliveries, retries, last error'
 complete -c resmon -n '__resmon_kind | string match -q command' -a reload -d 're-read resmond.json, subsystems.d and monitors.d (root), and say what changed'
 complete -c resmon -n '__resmon_kind | string match -q command' -a version -d 'the version of resmon'
@@ -110,6 +111,9 @@ complete -c resmon -n '__resmon_kind | string match -q monitor' -a '(__resmon_co
 complete -c resmon -n '__resmon_kind | string match -q file' -F
 complete -c resmon -l json -d 'print JSON instead of a table'
 complete -c resmon -l socket -r -F -d 'the daemon\'s socket (else $RESMON_SOCKET, else STATE-DIR/resmond.sock)'
+complete -c resmon -l url -x -d 'a remote resmond\'s TCP listener, https://HOST:PORT, instead of the socket (else $RESMON_URL)'
+complete -c resmon -l token-file -r -F -d 'with --url: the bearer token that writes need (else $RESMON_TOKEN_FILE)'
+complete -c resmon -l cacert -r -F -d 'with --url: PEM CA certificates to verify resmond\'s with (else $RESMON_CACERT, else the system\'s)'
 complete -c resmon -l help -s h -d 'this help'
 complete -c resmon -n '__resmon_command_is stats' -l where -x -d 'a label condition: label=value, label!=value, label~regex, label!~regex'
 complete -c resmon -n '__resmon_command_is watch' -l interval -x -d 'between refreshes, 0.1 to 3600 (default: the daemon\'s step)'
@@ -157,3 +161,6 @@ complete -c resmon -n '__resmon_command_is event' -l value -x -d 'the reading'
 complete -c resmon -n '__resmon_command_is event' -l threshold -x -d 'the monitor\'s threshold'
 complete -c resmon -n '__resmon_command_is event' -l time -x -d 'seconds since the epoch (default now)'
 complete -c resmon -n '__resmon_command_is import-perfmon' -l object -x -d 'host, or cgroup:/PATH for a control group (perfmon\'s VM)'
+complete -c resmon -n '__resmon_command_is export' -l output -r -F -d 'write the rules to FILE instead of standard output'
+complete -c resmon -n '__resmon_command_is export' -l group -x -d 'the rule group\'s name (default resmon)'
+complete -c resmon -n '__resmon_command_is export' -l this-host -d 'select the series of this resmond\'s host only'
