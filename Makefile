@@ -14,9 +14,10 @@ RUN_PACKAGES := libjs-chart.js
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
+# systemd's systemd-analyze and systemd-sysusers check dist/systemd and dist/sysusers.d (nothing is enabled).
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind systemd \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
