@@ -25,7 +25,7 @@ BROWSER_VENV := $(CURDIR)/.build/browser-venv
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps clean lib install
+.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps clean lib install uninstall deb
 
 all: build
 
@@ -83,17 +83,21 @@ lib: deps
 	$(SWIFT) build $(LIB_BUILD) --target Libresmon
 	$(CURDIR)/libresmon/build.sh $(CURDIR) $(CONFIG) $(LIB_DIR)
 
-# make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
+# make install PREFIX=/usr/local DESTDIR=: resmond (sbin), resmon (bin), libresmon with its
+# headers and resmon.pc, the man pages, the systemd unit, the sysusers.d snippet, the
+# completions, the examples under share/doc/resmon and the default monitors in /etc/resmon
+# (dist/install.sh; docs/INSTALL.md). Installs the release build (CONFIG=debug: the debug
+# one), building it first. make uninstall removes exactly what make install laid there.
 PREFIX ?= /usr/local
 DESTDIR ?=
+INSTALL_VARIABLES = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(CURDIR)/.build/$(CONFIG)" LIB_DIR="$(LIB_DIR)"
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man3
-	install -m 755 $(LIB_DIR)/libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/libresmon.so
-	install -m 644 $(LIB_DIR)/libresmon.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(LIB_DIR)/include/* $(DESTDIR)$(PREFIX)/include/
-	install -m 644 libresmon/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e "s|@LIBDIR@|$(PREFIX)/lib|" -e "s|@INCLUDEDIR@|$(PREFIX)/include|" libresmon/resmon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resmon.pc
+	$(SWIFT) build $(LIB_BUILD) --product resmond
+	$(SWIFT) build $(LIB_BUILD) --product resmon
+	$(INSTALL_VARIABLES) $(CURDIR)/dist/install.sh
+
+uninstall:
+	$(INSTALL_VARIABLES) $(CURDIR)/dist/install.sh --uninstall
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
 # make format rewrites the tree to it.
