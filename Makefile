@@ -14,10 +14,11 @@ RUN_PACKAGES := libjs-chart.js
 # Alertmanager and node_exporter as receivers and sources, readelf (binutils) for what resmond links,
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
-# systemd's systemd-analyze and systemd-sysusers check dist/systemd and dist/sysusers.d (nothing is enabled).
+# systemd's systemd-analyze and systemd-sysusers check dist/systemd and dist/sysusers.d (nothing is enabled);
+# make test-deb checks the package with lintian and installs it into a debootstrap root.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind systemd \
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind systemd lintian debootstrap dpkg-dev \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
@@ -71,6 +72,8 @@ test: test-deps lint
 	$(SWIFT) build --build-tests
 	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
 	$(SWIFT) test --skip-build
+	@if curl -sfI --max-time 10 $(DEB_MIRROR)/dists/bookworm/Release >/dev/null 2>&1; then $(MAKE) test-deb; \
+	else echo "make test: the Debian package test (make test-deb) skipped: $(DEB_MIRROR) does not answer"; fi
 
 # libresmon, the C and C++ consumer library (docs/C-API.md): libresmon.so.1, libresmon.a,
 # include/resmon.h and resmon.pc (for the build tree) in .build/lib, the Swift runtime inside.
@@ -98,6 +101,29 @@ install: lib
 
 uninstall:
 	$(INSTALL_VARIABLES) $(CURDIR)/dist/install.sh --uninstall
+
+# make deb: resmon_VERSION-1_ARCH.deb here (dist/deb.sh; docs/INSTALL.md), always from the
+# release build (the debug programs need the toolchain's Swift libraries), libresmon linked
+# into .build/deb/lib. dpkg-dev's dpkg-shlibdeps finds the dependencies.
+VERSION := $(shell sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/ResmonAPI/DefaultPaths.swift)
+DEB_FILE = resmon_$(VERSION)-1_$(shell dpkg --print-architecture).deb
+deb: deps
+	$(call install_missing,dpkg-dev)
+	$(SWIFT) build $(RELEASE) --target Libresmon
+	$(SWIFT) build $(RELEASE) --product resmond
+	$(SWIFT) build $(RELEASE) --product resmon
+	$(CURDIR)/libresmon/build.sh $(CURDIR) release $(CURDIR)/.build/deb/lib
+	BUILD=$(CURDIR)/.build/release LIB_DIR=$(CURDIR)/.build/deb/lib $(CURDIR)/dist/deb.sh $(CURDIR)
+
+# The package checked by lintian, then installed, run and purged in a Debian 12 root made
+# with debootstrap (cached in .build/debian12; Tests/DaemonTests/DebianPackageTests.swift, as
+# root). About a minute once the root is cached, one more to make it. make test runs it when
+# the archive answers.
+DEB_MIRROR ?= http://deb.debian.org/debian
+test-deb: deb
+	$(call install_missing,debootstrap lintian)
+	$(SWIFT) build --build-tests
+	RESMON_DEB=$(CURDIR)/$(DEB_FILE) DEB_MIRROR=$(DEB_MIRROR) $(SWIFT) test --skip-build --filter DebianPackageTests
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
 # make format rewrites the tree to it.
