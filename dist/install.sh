@@ -32,13 +32,12 @@ if [ "${1:-}" = "--uninstall" ]; then
   [ -f "$DESTDIR$record" ] || { echo "install.sh: $DESTDIR$record is missing: nothing installed there" >&2; exit 1; }
   # Files first, then directories deepest first, each only when empty (another package's
   # file keeps it).
+  made=$(grep '^d ' "$DESTDIR$record.dirs" 2>/dev/null | cut -c3- | sort -r || true)
   grep '^f ' "$DESTDIR$record" | cut -c3- | while IFS= read -r path; do rm -f "$DESTDIR$path"; done
-  rm -f "$DESTDIR$record"
-  grep '^d ' "$DESTDIR$record.dirs" 2>/dev/null | cut -c3- | sort -r | while IFS= read -r path; do
-    rmdir "$DESTDIR$path" 2>/dev/null || true
+  rm -f "$DESTDIR$record" "$DESTDIR$record.dirs"
+  echo "$made" | while IFS= read -r path; do
+    if [ -n "$path" ]; then rmdir "$DESTDIR$path" 2>/dev/null || true; fi
   done
-  rm -f "$DESTDIR$record.dirs"
-  rmdir "$DESTDIR$PREFIX/share/resmon" 2>/dev/null || true
   echo "resmon removed from $DESTDIR$PREFIX"
   exit 0
 fi
@@ -46,6 +45,8 @@ fi
 for program in resmond resmon; do
   [ -x "$BUILD/$program" ] || { echo "install.sh: $BUILD/$program is missing: build it first (make install does)" >&2; exit 1; }
 done
+# DESTDIR itself is the caller's: made when missing, never recorded nor removed.
+if [ -n "$DESTDIR" ]; then mkdir -p "$DESTDIR"; fi
 files=$(mktemp) dirs=$(mktemp) work=$(mktemp -d)
 trap 'rm -rf "$files" "$dirs" "$work"' EXIT
 
@@ -53,7 +54,7 @@ trap 'rm -rf "$files" "$dirs" "$work"' EXIT
 directory() {
   missing=""
   path=$1
-  while [ ! -d "$DESTDIR$path" ]; do missing="$path $missing"; path=$(dirname "$path"); done
+  while [ "$path" != / ] && [ ! -d "$DESTDIR$path" ]; do missing="$path $missing"; path=$(dirname "$path"); done
   for made in $missing; do mkdir -m 755 "$DESTDIR$made" && echo "d $made" >>"$dirs"; done
 }
 # put MODE SOURCE TARGET: installs a file (TARGET is the full path).

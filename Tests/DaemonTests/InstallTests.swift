@@ -32,8 +32,10 @@ import Testing
     func installLaysOutTheTreeAndUninstallRemovesExactlyIt(prefix: String) throws {
         let directory = TemporaryDirectory("resmon-install")
         let destination = directory.file("root")
-        // Another package's file in a directory make install uses: it stays.
-        try directory.write("root\(prefix)/share/man/man1/other.1", ".TH OTHER 1\n")
+        // With /usr/local, another package's file in a directory make install uses: it stays.
+        // With /usr, DESTDIR does not exist yet: install makes it, uninstall leaves it empty.
+        let other = prefix == "/usr/local" ? ["\(String(prefix.dropFirst()))/share/man/man1/other.1"] : []
+        for path in other { try directory.write("root/" + path, ".TH OTHER 1\n") }
         let installed = try install(destination, prefix: prefix)
         try #require(installed.status == 0, "\(installed.output)\(installed.error)")
         let tree = Set(files(under: destination))
@@ -82,10 +84,10 @@ import Testing
 
         let removed = try install(destination, prefix: prefix, uninstall: true)
         #expect(removed.status == 0, "\(removed.error)")
-        #expect(files(under: destination) == ["\(relative)/share/man/man1/other.1"])
+        #expect(files(under: destination) == other)
         let left = (FileManager.default.enumerator(atPath: destination)?.allObjects as? [String] ?? []).sorted()
-        var kept = ["\(relative)/share/man/man1/other.1"]
-        var parent = (kept[0] as NSString).deletingLastPathComponent
+        var kept = other
+        var parent = ((other.first ?? "") as NSString).deletingLastPathComponent
         while !parent.isEmpty {
             kept.append(parent)
             parent = (parent as NSString).deletingLastPathComponent
