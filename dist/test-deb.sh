@@ -52,41 +52,54 @@ in_root getent passwd resmon >/dev/null || { echo "test-deb: the postinst made n
 in_root getent group resmon >/dev/null || { echo "test-deb: the postinst made no group resmon" >&2; exit 1; }
 files=$(in_root dpkg -L resmon)
 
-step "resmond --cycles 3 as the unit runs it (user resmon)"
-# Root's process, whose /proc/PID/io and fd resmond (user resmon) reads with its capabilities.
-sleep 600 &
-sleeper=$!
 # What StateDirectory=resmon makes; then resmond as resmon with the unit's two capabilities.
 install -d -o "$(in_root id -u resmon)" -g "$(in_root id -g resmon)" -m 750 "$target/var/lib/resmon"
-chroot "$target" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setpriv --reuid=resmon --regid=resmon --init-groups --inh-caps=+dac_read_search,+sys_ptrace \
-  --ambient-caps=+dac_read_search,+sys_ptrace \
-  resmond --state-dir /var/lib/resmon --config-dir /etc/resmon --listen none --step 5 --cycles 3 \
-  >"$work/resmond.log" 2>&1 &
-daemon=$!
+# resmond ARGUMENTS...: started in the background as the unit runs it; its pid in $daemon.
+resmond() {
+  : >"$work/resmond.log"
+  chroot "$target" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setpriv --reuid=resmon --regid=resmon --init-groups \
+    --inh-caps=+dac_read_search,+sys_ptrace --ambient-caps=+dac_read_search,+sys_ptrace \
+    resmond --state-dir /var/lib/resmon --config-dir /etc/resmon --listen none "$@" >>"$work/resmond.log" 2>&1 &
+  daemon=$!
+}
+# finished: waits for resmond, prints its log, fails unless it exited 0 without a complaint.
+finished() {
+  status=0
+  wait "$daemon" || status=$?
+  cat "$work/resmond.log"
+  [ "$status" -eq 0 ] || { echo "test-deb: resmond exited with $status" >&2; exit 1; }
+  if grep -q "cannot write\|warning\|error" "$work/resmond.log"; then echo "test-deb: resmond complained (above)" >&2; exit 1; fi
+}
+
+step "resmond --cycles 3 as the unit runs it (user resmon), resmon status"
+resmond --step 5 --cycles 3
 answered=""
-for _ in $(seq 1 300); do
+while kill -0 "$daemon" 2>/dev/null; do
   if in_root resmon status >"$work/status.txt" 2>&1; then answered=1; break; fi
-  kill -0 "$daemon" 2>/dev/null || break
   sleep 0.2
 done
-# Another user's /proc/PID/io and fd (root's sleep): what the unit's two capabilities are for.
-# An unreadable file's statistic has no value; a counter has one from its second sample.
+finished
+grep -q "stopped after 3 sampling cycles" "$work/resmond.log" || { echo "test-deb: resmond did not stop after 3 cycles" >&2; exit 1; }
+[ -n "$answered" ] || { echo "test-deb: resmon status never answered:" >&2; cat "$work/status.txt" >&2; exit 1; }
+cat "$work/status.txt"
+
+step "resmond reads another user's /proc/PID/io and fd (the unit's two capabilities)"
+# Root's process; its statistics have no value when resmond cannot read the files (a counter
+# has one from its second sample). resmond runs until they have, then stops on SIGTERM.
+sleep 600 &
+sleeper=$!
+resmond --step 1
 read_others=""
-while [ -n "$answered" ] && kill -0 "$daemon" 2>/dev/null; do
+for _ in $(seq 1 240); do
+  kill -0 "$daemon" 2>/dev/null || break
   in_root resmon --json get "process:$sleeper:read_bytes_total" >"$work/io.txt" 2>&1 || true
   in_root resmon --json get "process:$sleeper:open_fds" >>"$work/io.txt" 2>&1 || true
   if [ "$(grep -Ec '"value" *: *[0-9]' "$work/io.txt")" -eq 2 ]; then read_others=1; break; fi
   sleep 0.5
 done
-status=0
-wait "$daemon" || status=$?
-cat "$work/resmond.log"
-[ "$status" -eq 0 ] || { echo "test-deb: resmond exited with $status" >&2; exit 1; }
-[ -n "$answered" ] || { echo "test-deb: resmon status never answered:" >&2; cat "$work/status.txt" >&2; exit 1; }
-cat "$work/status.txt"
+kill -TERM "$daemon" 2>/dev/null || true
+finished
 [ -n "$read_others" ] || { echo "test-deb: resmond (user resmon) did not read root's process's io and fd:" >&2; cat "$work/io.txt" >&2; exit 1; }
-grep -q "stopped after 3 sampling cycles" "$work/resmond.log" || { echo "test-deb: resmond did not run 3 cycles" >&2; exit 1; }
-if grep -q "cannot write\|warning\|error" "$work/resmond.log"; then echo "test-deb: resmond complained (above)" >&2; exit 1; fi
 
 step "apt purge resmon"
 in_root apt-get purge -y -q resmon >>"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
