@@ -15,12 +15,15 @@ RUN_PACKAGES := libjs-chart.js
 # curl as the README tour's and perfmon's HTTP client, pkill (procps) for the tests' reaper.
 # openssl makes the self-signed certificates of the TLS tests (TLSListenerTests, RemoteCLITests).
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
+# systemd's systemd-analyze and systemd-sysusers check dist/systemd and dist/sysusers.d (nothing is enabled);
+# make test-deb checks the package with lintian and installs it into a debootstrap root.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
 # groff-base (groff -man -ww) and mandoc (-T lint) check that the man pages render without a
 # warning; bash, zsh and fish run the shell completions (Tests/DocsTests); iproute2's ip netns
-# makes the fleet test's hosts (FleetTests).
-TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl openssl procps gcc g++ valgrind \
+# makes the fleet test's hosts (FleetTests); systemd-analyze checks the unit, and lintian,
+# debootstrap and dpkg-dev build, check and install the .deb (SystemdUnitTests, DebianPackageTests).
+TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl openssl procps gcc g++ valgrind systemd lintian debootstrap dpkg-dev \
 	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
@@ -28,7 +31,7 @@ BROWSER_VENV := $(CURDIR)/.build/browser-venv
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps clean lib install man completion
+.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps clean lib install uninstall deb test-deb man completion
 
 all: build
 
@@ -74,6 +77,8 @@ test: test-deps lint
 	$(SWIFT) build --build-tests
 	$(CURDIR)/libresmon/build.sh $(CURDIR) debug $(LIB_DIR)
 	$(SWIFT) test --skip-build
+	@if curl -sfI --max-time 10 $(DEB_MIRROR)/dists/bookworm/Release >/dev/null 2>&1; then $(MAKE) test-deb; \
+	else echo "make test: the Debian package test (make test-deb) skipped: $(DEB_MIRROR) does not answer"; fi
 
 # libresmon, the C and C++ consumer library (docs/C-API.md): libresmon.so.1, libresmon.a,
 # include/resmon.h and resmon.pc (for the build tree) in .build/lib, the Swift runtime inside.
@@ -94,17 +99,44 @@ man completion: deps
 	$(SWIFT) build --product resmon-docs
 	$(CURDIR)/.build/debug/resmon-docs $(CURDIR) $@
 
-# make install PREFIX=/usr/local DESTDIR=: the library, its headers, resmon.pc and resmon.3.
+# make install PREFIX=/usr/local DESTDIR=: resmond (sbin), resmon (bin), libresmon with its
+# headers and resmon.pc, the man pages, the systemd unit, the sysusers.d snippet, the
+# completions, the examples under share/doc/resmon and the default monitors in /etc/resmon
+# (dist/install.sh; docs/INSTALL.md). Installs the release build (CONFIG=debug: the debug
+# one), building it first. make uninstall removes exactly what make install laid there.
 PREFIX ?= /usr/local
 DESTDIR ?=
+INSTALL_VARIABLES = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(CURDIR)/.build/$(CONFIG)" LIB_DIR="$(LIB_DIR)"
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man3
-	install -m 755 $(LIB_DIR)/libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libresmon.so.1 $(DESTDIR)$(PREFIX)/lib/libresmon.so
-	install -m 644 $(LIB_DIR)/libresmon.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(LIB_DIR)/include/* $(DESTDIR)$(PREFIX)/include/
-	install -m 644 dist/man/resmon.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e "s|@LIBDIR@|$(PREFIX)/lib|" -e "s|@INCLUDEDIR@|$(PREFIX)/include|" libresmon/resmon.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/resmon.pc
+	$(SWIFT) build $(LIB_BUILD) --product resmond
+	$(SWIFT) build $(LIB_BUILD) --product resmon
+	$(INSTALL_VARIABLES) $(CURDIR)/dist/install.sh
+
+uninstall:
+	$(INSTALL_VARIABLES) $(CURDIR)/dist/install.sh --uninstall
+
+# make deb: resmon_VERSION-1_ARCH.deb here (dist/deb.sh; docs/INSTALL.md), always from the
+# release build (the debug programs need the toolchain's Swift libraries), libresmon linked
+# into .build/deb/lib. dpkg-dev's dpkg-shlibdeps finds the dependencies.
+VERSION := $(shell sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/ResmonAPI/DefaultPaths.swift)
+DEB_FILE = resmon_$(VERSION)-1_$(shell dpkg --print-architecture).deb
+deb: deps
+	$(call install_missing,dpkg-dev)
+	$(SWIFT) build $(RELEASE) --target Libresmon
+	$(SWIFT) build $(RELEASE) --product resmond
+	$(SWIFT) build $(RELEASE) --product resmon
+	$(CURDIR)/libresmon/build.sh $(CURDIR) release $(CURDIR)/.build/deb/lib
+	BUILD=$(CURDIR)/.build/release LIB_DIR=$(CURDIR)/.build/deb/lib $(CURDIR)/dist/deb.sh $(CURDIR)
+
+# The package checked by lintian, then installed, run and purged in a Debian 12 root made
+# with debootstrap (cached in .build/debian12; Tests/DaemonTests/DebianPackageTests.swift, as
+# root). About a minute once the root is cached, one more to make it. make test runs it when
+# the archive answers.
+DEB_MIRROR ?= http://deb.debian.org/debian
+test-deb: deb
+	$(call install_missing,debootstrap lintian)
+	$(SWIFT) build --build-tests
+	RESMON_DEB=$(CURDIR)/$(DEB_FILE) DEB_MIRROR=$(DEB_MIRROR) $(SWIFT) test --skip-build --filter DebianPackageTests
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
 # make format rewrites the tree to it.

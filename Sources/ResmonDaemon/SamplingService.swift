@@ -30,6 +30,8 @@ final class SamplingService: Service {
     let wake: DispatchSemaphore
     /// Asks resmond to stop (after `--cycles N`).
     private let requestStop: @Sendable () -> Void
+    /// systemd's watchdog, pinged from the loop (nil when systemd asks for none).
+    private let watchdog = Watchdog.fromEnvironment()
 
     private let cycles = Atomic<Int>(0)
     private let lastSampleCPU = Mutex<Double?>(nil)
@@ -129,6 +131,8 @@ final class SamplingService: Service {
 
     private func loop() {
         while !stopping.load(ordering: .acquiring) {
+            // From the loop itself, so that a cycle that never ends stops the pings.
+            watchdog?.pingIfDue()
             let (step, limit, refresh) = configuration.read { (Double($0.step), $0.cycles, Double($0.registryRefreshSeconds)) }
             if let limit, cycles.load(ordering: .relaxed) >= limit {
                 requestStop()
@@ -140,7 +144,12 @@ final class SamplingService: Service {
             let fast = engine.fastSchedule()
             var wakeAt = nextStep
             if let fast { wakeAt = min(nextStep, ((now / fast.interval).rounded(.down) + 1) * fast.interval) }
-            _ = wake.wait(timeout: .now() + .nanoseconds(Int(max(0, wakeAt - now) * 1e9)))
+            var wait = max(0, wakeAt - now)
+            if let watchdog {
+                let monotonic = Clock.monotonic()
+                wait = min(wait, max(0, watchdog.nextPing(now: monotonic) - monotonic))
+            }
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(wait * 1e9)))
             if stopping.load(ordering: .acquiring) { return }
             if let (plan, generation) = reloads.take() {
                 let messages = apply(plan)
