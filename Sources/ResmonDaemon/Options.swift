@@ -64,7 +64,15 @@ public struct DaemonOptions: Sendable, Equatable {
     public static let environment: [(name: String, meaning: String)] = [
         ("XDG_STATE_HOME", "for a user other than root, the default state directory is $XDG_STATE_HOME/resmon (else ~/.local/state/resmon)"),
         ("XDG_CONFIG_HOME", "for a user other than root, the default configuration directory is $XDG_CONFIG_HOME/resmon (else ~/.config/resmon)"),
-        ("NOTIFY_SOCKET", "set by systemd: resmond reports READY=1 and STOPPING=1 there (sd_notify)")
+        ("NOTIFY_SOCKET", "set by systemd: resmond reports READY=1 and STOPPING=1 there (sd_notify)"),
+        (
+            "WATCHDOG_USEC",
+            "set by systemd with WatchdogSec=: the sampling loop sends WATCHDOG=1 every half of it, so a hung loop is restarted (WATCHDOG_PID, if set, must be resmond's)"
+        ),
+        (
+            "JOURNAL_STREAM",
+            "set by systemd when standard error is the journal: each log line then starts with its priority (<3> error, <4> warning, <6> info), so journalctl -p works"
+        )
     ]
 
     public static var usage: String {
