@@ -7,10 +7,21 @@ import Storage
 /// the statistic that id stood for, and statistics a template leaves without an instance are
 /// logged and said in its state.
 extension MonitorEngine {
-    /// Earlier ids → the current id of the statistic each stood for, per scheme.
+    /// Earlier ids → the current id of the statistic each stood for, per scheme: a per-resource
+    /// id the last of its resource's selected statistics in order, an FNV-1a one the first that
+    /// had it (as each scheme gave them out).
     struct LegacyIDs {
         var perResource: [String: String] = [:]
         var fnv: [String: String] = [:]
+
+        /// From the selected statistics, in order, with their current ids.
+        init(_ selected: [(id: String, descriptor: StatisticDescriptor)], template: String) {
+            for (id, descriptor) in selected {
+                perResource[MonitorEngine.legacyInstanceID(template: template, descriptor: descriptor)] = id
+                let earlier = MonitorEngine.fnvInstanceID(template: template, descriptor: descriptor)
+                if fnv[earlier] == nil { fnv[earlier] = id }
+            }
+        }
     }
 
     /// The saved state of the pre-upgrade instance `descriptor`'s new instance `id` replaces, if

@@ -151,9 +151,7 @@ extension MonitorEngine {
             // one id (or an id another monitor holds) is refused and said, never shared.
             var wanted: [String: StatisticDescriptor] = [:]
             var unwatched: [(key: String, reason: String)] = []
-            // The statistic each earlier id stood for: a per-resource id the last of its resource's
-            // in order, an FNV-1a one the first that had it.
-            var legacy = LegacyIDs()
+            var ordered: [(id: String, descriptor: StatisticDescriptor)] = []
             for (_, descriptor) in selection {
                 let id = MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)
                 if let other = wanted[id] {
@@ -161,10 +159,10 @@ extension MonitorEngine {
                     continue
                 }
                 wanted[id] = descriptor
-                legacy.perResource[MonitorEngine.legacyInstanceID(template: definition.id, descriptor: descriptor)] = id
-                let earlier = MonitorEngine.fnvInstanceID(template: definition.id, descriptor: descriptor)
-                if legacy.fnv[earlier] == nil { legacy.fnv[earlier] = id }
+                ordered.append((id, descriptor))
             }
+            // What each earlier id stood for, worked out only when a new instance is made.
+            var legacy: LegacyIDs?
             for (id, _) in template.instances where wanted[id] == nil {
                 if let instance = core.indexByID[id], core.slots[instance].loggedRaised {
                     retiringEvents.append(cancelEvent(instance, core, reason: "its resource went away"))
@@ -196,7 +194,13 @@ extension MonitorEngine {
                 let saved: SavedState?
                 var adopted: String?
                 do {
-                    saved = try store.savedInstanceState(id) ?? legacyState(of: descriptor, for: id, definition.id, legacy, core: &core, adopted: &adopted)
+                    if let state = try store.savedInstanceState(id) {
+                        saved = state
+                    } else {
+                        let earlier = legacy ?? LegacyIDs(ordered, template: definition.id)
+                        legacy = earlier
+                        saved = try legacyState(of: descriptor, for: id, definition.id, earlier, core: &core, adopted: &adopted)
+                    }
                 } catch {
                     core.selectionsPending = true
                     continue
@@ -286,8 +290,8 @@ extension MonitorEngine {
             !key.resource.isEmpty && key.resource.utf8.allSatisfy(MonitorEngine.isWordByte)
             && start.map { !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } } ?? true
         guard !readable || id.utf8.count > 64 else { return id }
-        let digest = SHA256.digest((template + "\u{0}" + key.text + "\u{0}" + (start ?? "")).utf8)
-        let hex = digest.prefix(8).map { String($0 >> 4, radix: 16) + String($0 & 15, radix: 16) }.joined()
+        let digits = String(SHA256.prefix64((template + "\u{0}" + key.text + "\u{0}" + (start ?? "")).utf8), radix: 16)
+        let hex = String(repeating: "0", count: 16 - digits.count) + digits
         let kept = String(id.map { MonitorEngine.idCharacter($0) ? $0 : "_" }.prefix(64 - 18))
         return kept + "--" + hex
     }

@@ -15,6 +15,17 @@ enum SHA256 {
 
     /// The 32-byte digest of `bytes`.
     static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        hash(bytes).flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
+    }
+
+    /// The digest's first 8 bytes as one big-endian number (an instance id's 16 hex digits).
+    static func prefix64(_ bytes: some Collection<UInt8>) -> UInt64 {
+        let state = hash(bytes)
+        return UInt64(state[0]) << 32 | UInt64(state[1])
+    }
+
+    /// The digest as FIPS 180-4's eight words; `a`…`h` below are its working variables.
+    private static func hash(_ bytes: some Collection<UInt8>) -> [UInt32] {
         var state: [UInt32] = [
             0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
         ]
@@ -46,9 +57,16 @@ enum SHA256 {
                 let majority = (a & b) ^ (a & c) ^ (b & c)
                 (h, g, f, e, d, c, b, a) = (g, f, e, d &+ first, c, b, a, first &+ big0 &+ majority)
             }
-            for (index, value) in [a, b, c, d, e, f, g, h].enumerated() { state[index] = state[index] &+ value }
+            state[0] &+= a
+            state[1] &+= b
+            state[2] &+= c
+            state[3] &+= d
+            state[4] &+= e
+            state[5] &+= f
+            state[6] &+= g
+            state[7] &+= h
         }
-        return state.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
+        return state
     }
 
     private static func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 { (value >> count) | (value << (32 - count)) }
