@@ -1,25 +1,49 @@
 import Statistics
 import Storage
 
-/// Template instances' ids changed from one per resource (`<template>.<resource>`) to one per
-/// statistic (issue 22, attack 4): an instance's saved state stored under the old id is taken
-/// over, once, by the statistic that id stood for, and statistics a template leaves without an
-/// instance are logged and said in its state.
+/// Template instances' ids changed twice: from one per resource (`<template>.<resource>`) to one
+/// per statistic (issue 22, attack 4), then to a scheme whose readable and hashed forms cannot
+/// meet (attack 5). An instance's saved state stored under an earlier id is taken over, once, by
+/// the statistic that id stood for, and statistics a template leaves without an instance are
+/// logged and said in its state.
 extension MonitorEngine {
+    /// Earlier ids → the current id of the statistic each stood for, per scheme: a per-resource
+    /// id the last of its resource's selected statistics in order, an FNV-1a one the first that
+    /// had it (as each scheme gave them out).
+    struct LegacyIDs {
+        var perResource: [String: String] = [:]
+        var fnv: [String: String] = [:]
+
+        /// From the selected statistics, in order, with their current ids.
+        init(_ selected: [(id: String, descriptor: StatisticDescriptor)], template: String) {
+            for (id, descriptor) in selected {
+                perResource[MonitorEngine.legacyInstanceID(template: template, descriptor: descriptor)] = id
+                let earlier = MonitorEngine.fnvInstanceID(template: template, descriptor: descriptor)
+                if fnv[earlier] == nil { fnv[earlier] = id }
+            }
+        }
+    }
+
     /// The saved state of the pre-upgrade instance `descriptor`'s new instance `id` replaces, if
-    /// `legacy` (old id → the new id it stands for now) says this is the statistic it watched
-    /// and nothing took it over yet; `adopted` is then its old id.
+    /// `legacy` says this is the statistic it watched and nothing took it over yet; `adopted` is
+    /// then its old id. The latest scheme's first.
     func legacyState(
-        of descriptor: StatisticDescriptor, for id: String, _ template: String, _ legacy: [String: String],
+        of descriptor: StatisticDescriptor, for id: String, _ template: String, _ legacy: LegacyIDs,
         core: inout Core, adopted: inout String?
     ) throws -> SavedState? {
-        let old = MonitorEngine.legacyInstanceID(template: template, descriptor: descriptor)
-        guard old != id, legacy[old] == id, core.indexByID[old] == nil, !core.legacyAdopted.contains(old),
-            let state = try store.savedInstanceState(old)
-        else { return nil }
-        core.legacyAdopted.insert(old)
-        adopted = old
-        return state
+        let earlier = [
+            (MonitorEngine.fnvInstanceID(template: template, descriptor: descriptor), legacy.fnv),
+            (MonitorEngine.legacyInstanceID(template: template, descriptor: descriptor), legacy.perResource)
+        ]
+        for (old, stoodFor) in earlier {
+            guard old != id, stoodFor[old] == id, core.indexByID[old] == nil, !core.legacyAdopted.contains(old),
+                let state = try store.savedInstanceState(old)
+            else { continue }
+            core.legacyAdopted.insert(old)
+            adopted = old
+            return state
+        }
+        return nil
     }
 
     /// Writes the adopting instances' state and forgets the old ids' rows, in one transaction;
@@ -31,7 +55,7 @@ extension MonitorEngine {
             try MonitorStore.forgetInstances(ids, in: database)
         }
         for (old, index) in adoptions {
-            report(.problem("template instance \(old) is now \(core.definitions.id(index)) (one instance per statistic): its state carried over"))
+            report(.problem("template instance \(old) is now \(core.definitions.id(index)) (instance ids changed form): its state carried over"))
         }
     }
 

@@ -151,8 +151,7 @@ extension MonitorEngine {
             // one id (or an id another monitor holds) is refused and said, never shared.
             var wanted: [String: StatisticDescriptor] = [:]
             var unwatched: [(key: String, reason: String)] = []
-            // The statistic each pre-upgrade id stood for: the last of its resource's in order.
-            var legacy: [String: String] = [:]
+            var ordered: [(id: String, descriptor: StatisticDescriptor)] = []
             for (_, descriptor) in selection {
                 let id = MonitorEngine.instanceID(template: definition.id, descriptor: descriptor)
                 if let other = wanted[id] {
@@ -160,8 +159,10 @@ extension MonitorEngine {
                     continue
                 }
                 wanted[id] = descriptor
-                legacy[MonitorEngine.legacyInstanceID(template: definition.id, descriptor: descriptor)] = id
+                ordered.append((id, descriptor))
             }
+            // What each earlier id stood for, worked out only when a new instance is made.
+            var legacy: LegacyIDs?
             for (id, _) in template.instances where wanted[id] == nil {
                 if let instance = core.indexByID[id], core.slots[instance].loggedRaised {
                     retiringEvents.append(cancelEvent(instance, core, reason: "its resource went away"))
@@ -193,7 +194,13 @@ extension MonitorEngine {
                 let saved: SavedState?
                 var adopted: String?
                 do {
-                    saved = try store.savedInstanceState(id) ?? legacyState(of: descriptor, for: id, definition.id, legacy, core: &core, adopted: &adopted)
+                    if let state = try store.savedInstanceState(id) {
+                        saved = state
+                    } else {
+                        let earlier = legacy ?? LegacyIDs(ordered, template: definition.id)
+                        legacy = earlier
+                        saved = try legacyState(of: descriptor, for: id, definition.id, earlier, core: &core, adopted: &adopted)
+                    }
                 } catch {
                     core.selectionsPending = true
                     continue
@@ -267,12 +274,32 @@ extension MonitorEngine {
 
     /// A template instance's id: the template's, then the statistic's key with its start time —
     /// `<template>.<subsystem>.<resource>[-<start>].<statistic>` (for a process its PID and start
-    /// time, so a reused PID starts fresh). One per statistic and injective over key and start:
-    /// a resource whose name had to be changed to fit an id (`t c`, `t/c`) or that holds a `-`
-    /// (which could be read as the start's) gets a hash of the whole appended, as does an id past
-    /// 64 bytes. (Before, `<template>.<resource>`: one instance for all of a resource's
-    /// statistics, and `t c`, `t_c` one for both; issue 22, attack 4.)
+    /// time, so a reused PID starts fresh) when the resource is letters, digits and `_` only and
+    /// the start digits, which reads back one way (subsystem and statistic are `[a-z0-9_]+`).
+    /// Any other, or an id past 64 bytes, is a readable prefix and `--` and 16 hex digits of a
+    /// SHA-256 of template, key and start: a readable id never ends so, so the two forms cannot
+    /// meet, and no user can steer a key onto another's hash. Before (issue 22, attack 5), a `.`
+    /// in a resource stayed readable and the hash was FNV-1a after a `.`: `app:t_c.b:<hex>` could
+    /// spell the id of `app:t c:b`.
     static func instanceID(template: String, descriptor: StatisticDescriptor) -> String {
+        let key = descriptor.key
+        let start = descriptor.labels["start_time"]
+        let identity = key.subsystem + "." + key.resource + (start.map { "-" + $0 } ?? "") + "." + key.statistic
+        let id = template + "." + identity
+        let readable =
+            !key.resource.isEmpty && key.resource.utf8.allSatisfy(MonitorEngine.isWordByte)
+            && start.map { !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } } ?? true
+        guard !readable || id.utf8.count > 64 else { return id }
+        let digits = String(SHA256.prefix64((template + "\u{0}" + key.text + "\u{0}" + (start ?? "")).utf8), radix: 16)
+        let hex = String(repeating: "0", count: 16 - digits.count) + digits
+        let kept = String(id.map { MonitorEngine.idCharacter($0) ? $0 : "_" }.prefix(64 - 18))
+        return kept + "--" + hex
+    }
+
+    /// The id issue 22's fourth attack's fix gave an instance (readable also with a `.` in the
+    /// resource, else an FNV-1a after a `.`): its saved state is taken over once, by the
+    /// statistic that id then stood for (the first of those that shared it, in order).
+    static func fnvInstanceID(template: String, descriptor: StatisticDescriptor) -> String {
         let key = descriptor.key
         let start = descriptor.labels["start_time"]
         let identity = key.subsystem + "." + key.resource + (start.map { "-" + $0 } ?? "") + "." + key.statistic
@@ -280,8 +307,6 @@ extension MonitorEngine {
         let id = template + "." + kept
         let exact = kept == identity && !key.resource.contains("-")
         guard !exact || id.utf8.count > 64 else { return id }
-        // A hash of the whole, stable across runs (FNV-1a, not hashValue, which Swift seeds per
-        // process) so the instance keeps its state across restarts.
         let hash = MonitorEngine.fnv1a(template + "\u{0}" + key.text + "\u{0}" + (start ?? ""))
         let digits = String(hash, radix: 16)
         let suffix = "." + String(repeating: "0", count: 16 - digits.count) + digits
@@ -301,6 +326,11 @@ extension MonitorEngine {
 
     static func idCharacter(_ character: Character) -> Bool {
         character.isASCII && (character.isLetter || character.isNumber || character == "-" || character == "_" || character == ".")
+    }
+
+    /// An ASCII letter, digit or `_`.
+    static func isWordByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte == 0x5f
     }
 
     static func fnv1a(_ text: String) -> UInt64 {

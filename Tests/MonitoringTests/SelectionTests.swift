@@ -145,7 +145,7 @@ import Testing
             kind: .gauge, unit: "bytes", help: "")
         #expect(
             MonitorEngine.instanceID(template: "defaults.cgroup-memory", descriptor: descriptor)
-                == "defaults.cgroup-memory.cgroup._process_api_1ed3.4bb77ed83c398eca")
+                == "defaults.cgroup-memory.cgroup._process_api_1ed--6c5901fac8b3fcbf")
         let process = StatisticDescriptor(
             key: StatisticKey(parsing: "process:4242:rss_bytes")!, kind: .gauge, unit: "bytes",
             labels: ["start_time": "987654"], help: "")

@@ -63,6 +63,49 @@ import Testing
         #expect(ids.allSatisfy { $0.utf8.count <= 64 })
     }
 
+    /// Issue 22, attack 5, finding 4: a resource may hold a `.`, so the readable id of
+    /// `app:t_c.b:9292ade9fa9faf72` was the hashed id of `app:t c:b`. Hostile keys — spaces,
+    /// dots, underscores, dashes, start times, keys long enough to be hashed — and for each the
+    /// key whose readable id would spell its id, all get distinct ids.
+    @Test func instanceIDsAreInjectiveOverHostileKeys() throws {
+        func descriptor(_ key: String, start: String? = nil) -> StatisticDescriptor? {
+            StatisticKey(parsing: key).map {
+                StatisticDescriptor(key: $0, kind: .gauge, unit: "", labels: start.map { ["start_time": $0] } ?? [:], help: "")
+            }
+        }
+        var candidates: [StatisticDescriptor] = []
+        let letters = ["a", "_", ".", " ", "-", "/", "é", "%"]
+        var resources = letters
+        for first in letters { for second in letters { resources += [first + second, first + "1" + second] } }
+        resources += ["t c.b", "t_c.b", "t.c.b", String(repeating: "x", count: 60), String(repeating: "x", count: 61) + ".y"]
+        for resource in resources {
+            for statistic in ["v", "v_w", "9292ade9fa9faf72"] {
+                let key = StatisticKey(subsystem: "app", resource: resource, statistic: statistic).text
+                candidates += [descriptor(key), descriptor(key, start: "3"), descriptor(key, start: "3.v")].compactMap { $0 }
+            }
+        }
+        candidates += ["app:t c:b", "app:t_c.b:9292ade9fa9faf72", "process:12-3:v", "process:12:v"].compactMap { descriptor($0) }
+        // For each id, the key whose readable form would be it: `tq.<sub>.<resource…>.<statistic>`.
+        for id in candidates.map({ MonitorEngine.instanceID(template: "tq", descriptor: $0) }) {
+            let parts = id.dropFirst("tq.".count).split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            let key = StatisticKey(subsystem: String(parts[0]), resource: parts.dropFirst().dropLast().joined(separator: "."), statistic: String(parts.last!))
+            if let crafted = descriptor(key.text) { candidates.append(crafted) }
+        }
+        var owners: [String: String] = [:]
+        var collisions: [String] = []
+        for candidate in candidates {
+            let identity = candidate.key.text + "\u{0}" + (candidate.labels["start_time"] ?? "")
+            let id = MonitorEngine.instanceID(template: "tq", descriptor: candidate)
+            #expect(id.utf8.count <= 64 && id.allSatisfy(MonitorEngine.idCharacter), "\(id)")
+            if let other = owners.updateValue(identity, forKey: id), other != identity { collisions.append("\(id): \(other) and \(identity)") }
+        }
+        #expect(collisions.count == 0, "\(collisions.prefix(3))")
+        let root = try #require(descriptor("app:t c:b"))
+        let crafted = try #require(descriptor("app:t_c.b:9292ade9fa9faf72"))
+        #expect(MonitorEngine.instanceID(template: "tq", descriptor: root) != MonitorEngine.instanceID(template: "tq", descriptor: crafted))
+    }
+
     /// An id another monitor holds is refused for the instance, and the template says so in
     /// its state rather than leaving the statistic silently unwatched.
     @Test func aStatisticLeftWithoutInstanceIsSaidInTheTemplatesState() throws {
@@ -103,5 +146,34 @@ import Testing
         rig.set("web", 1)
         rig.cycle()
         #expect(rig.events.map(\.type) == ["above", "canceled"], "its logged raise still gets its cancel")
+    }
+
+    /// State saved under the id the fourth attack's fix gave (`tc.app.web.1.rss`, readable with
+    /// the `.` in its resource) comes back under the hashed id that statistic has now.
+    @Test func aStateSavedUnderAnFNVIDIsCarriedOver() throws {
+        let rig = try Rig()
+        rig.put(key: "app:web.1:rss", value: 10)
+        _ = try rig.engine.create([Self.template("tc", "^app:web")], owner: 0)
+        rig.cycle()
+        let id = try #require(rig.engine.list().first { $0.spec.template == "tc" }?.id)
+        #expect(id.hasPrefix("tc.app.web.1.rss--"), "\(id)")
+        try rig.restart()
+        try rig.database.withDatabase { try $0.execute("UPDATE instance_state SET id = 'tc.app.web.1.rss' WHERE id = ?", [.text(id)]) }
+        try rig.restart()
+        rig.cycle()
+        #expect(rig.engine.monitor(id)?.state.phase == "raised")
+        #expect(rig.events.map(\.type) == ["above"], "no second raise")
+        let rows = try rig.database.withDatabase { try $0.execute("SELECT id FROM instance_state") }.compactMap { $0.first?.text }
+        #expect(rows == [id])
+    }
+
+    @Test func sha256MatchesFIPSVectors() {
+        func hex(_ text: String) -> String { SHA256.digest(text.utf8).map { String(format: "%02x", $0) }.joined() }
+        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(
+            hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 }
