@@ -16,15 +16,23 @@ RUN_PACKAGES := libjs-chart.js
 # gcc, g++ and valgrind build libresmon's C and C++ examples and check them for leaks.
 # chromium, chromium-driver and python3-venv (for selenium, from PyPI into BROWSER_VENV) drive
 # the dashboard in a real browser (Tests/DaemonTests/DashboardBrowserTests.swift).
+# python3-yaml turns docs/openapi.yaml into the JSON resmond serves (make openapi), and the test
+# that the two agree runs it again.
 TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter binutils curl procps gcc g++ valgrind \
-	$(RUN_PACKAGES) chromium chromium-driver python3-venv
+	$(RUN_PACKAGES) chromium chromium-driver python3-venv python3-yaml
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
+# schemathesis, which fuzzes a real resmond against docs/openapi.yaml
+# (Tests/DaemonTests/SchemathesisTests.swift), from PyPI into its own venv when missing.
+SCHEMATHESIS_VENV := $(CURDIR)/.build/schemathesis-venv
+# Examples per operation: a bounded run in make test (about 2 minutes), a long one in schemathesis-long.
+SCHEMATHESIS_LONG_EXAMPLES ?= 1000
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps clean lib install
+.PHONY: all build run test lint format bench bench-peers hot-functions deps test-deps browser-deps schemathesis-deps \
+	schemathesis-long openapi clean lib install
 
 all: build
 
@@ -49,11 +57,25 @@ deps:
 
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
-	$(MAKE) browser-deps
+	$(MAKE) browser-deps schemathesis-deps
 
 browser-deps:
 	@$(BROWSER_VENV)/bin/python -c "import selenium" 2>/dev/null || { \
 	  python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q "selenium>=4.10,<5"; }
+
+# schemathesis 3 (its command line and checks; 4 renamed both).
+schemathesis-deps:
+	@$(SCHEMATHESIS_VENV)/bin/python -c "import schemathesis" 2>/dev/null || { \
+	  python3 -m venv $(SCHEMATHESIS_VENV) && $(SCHEMATHESIS_VENV)/bin/pip install -q "schemathesis>=3.30,<4"; }
+
+# The JSON copy of docs/openapi.yaml that resmond embeds and serves at /v1/openapi.json.
+openapi:
+	/usr/bin/python3 $(CURDIR)/tools/openapi_json.py $(CURDIR)/docs/openapi.yaml > $(CURDIR)/Sources/Server/OpenAPI/openapi.json
+
+# schemathesis against a real resmond with many more examples per operation than make test's.
+schemathesis-long: test-deps
+	$(SWIFT) build --build-tests
+	SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_LONG_EXAMPLES) $(SWIFT) test --skip-build --filter SchemathesisTests
 
 build: deps
 	$(SWIFT) build
