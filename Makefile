@@ -63,10 +63,13 @@ browser-deps:
 	@$(BROWSER_VENV)/bin/python -c "import selenium" 2>/dev/null || { \
 	  python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q "selenium>=4.10,<5"; }
 
-# schemathesis 3 (its command line and checks; 4 renamed both).
+# schemathesis 3 (its command line and checks; 4 renamed both), with a Hypothesis from before
+# 6.131: later ones dropped what schemathesis 3's hypothesis-jsonschema calls (every operation
+# with a body or parameters then errors "'many' object has no attribute 'more'").
 schemathesis-deps:
-	@$(SCHEMATHESIS_VENV)/bin/python -c "import schemathesis" 2>/dev/null || { \
-	  python3 -m venv $(SCHEMATHESIS_VENV) && $(SCHEMATHESIS_VENV)/bin/pip install -q "schemathesis>=3.30,<4"; }
+	@$(SCHEMATHESIS_VENV)/bin/python -c "import schemathesis, hypothesis; assert hypothesis.__version_info__ < (6, 131)" 2>/dev/null || { \
+	  python3 -m venv $(SCHEMATHESIS_VENV) && \
+	  $(SCHEMATHESIS_VENV)/bin/pip install -q "schemathesis>=3.30,<4" "hypothesis>=6.103,<6.131"; }
 
 # The JSON copy of docs/openapi.yaml that resmond embeds and serves at /v1/openapi.json.
 openapi:
