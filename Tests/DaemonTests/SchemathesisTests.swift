@@ -57,7 +57,7 @@ import Testing
             ],
             // Hypothesis keeps caches in ./.hypothesis unless told otherwise: not in the source tree.
             environment: ["SCHEMATHESIS_TELEMETRY": "false", "HOME": secrets.path, "HYPOTHESIS_STORAGE_DIRECTORY": secrets.file("hypothesis")],
-            timeout: 1800)
+            timeout: Double(max(1800, Self.examples * 8)))
         let summary = result.output.split(separator: "\n").suffix(60).joined(separator: "\n")
         print("schemathesis (\(Self.examples) examples per operation):\n\(summary)")
         #expect(result.status == 0, "schemathesis found something:\n\(result.output.suffix(20_000))\n\(result.error.suffix(3000))")
