@@ -22,16 +22,24 @@ RUN_PACKAGES := libjs-chart.js
 # groff-base (groff -man -ww) and mandoc (-T lint) check that the man pages render without a
 # warning; bash, zsh and fish run the shell completions (Tests/DocsTests); iproute2's ip netns
 # makes the fleet test's hosts (FleetTests); systemd-analyze checks the unit, and lintian,
-# debootstrap and dpkg-dev build, check and install the .deb (SystemdUnitTests, DebianPackageTests).
+# debootstrap and dpkg-dev build, check and install the .deb (SystemdUnitTests, DebianPackageTests);
+# python3-yaml turns docs/openapi.yaml into the JSON resmond serves (make openapi), and the test
+# that the two agree runs it again.
 TEST_PACKAGES := prometheus stress-ng rrdtool prometheus-alertmanager prometheus-node-exporter iproute2 binutils curl openssl procps gcc g++ valgrind systemd lintian debootstrap dpkg-dev \
-	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish
+	$(RUN_PACKAGES) chromium chromium-driver python3-venv groff-base mandoc bash zsh fish python3-yaml
 # Python's selenium for the browser test, installed once from PyPI (pip) when missing.
 BROWSER_VENV := $(CURDIR)/.build/browser-venv
+# schemathesis, which fuzzes a real resmond against docs/openapi.yaml
+# (Tests/DaemonTests/SchemathesisTests.swift), from PyPI into its own venv when missing.
+SCHEMATHESIS_VENV := $(CURDIR)/.build/schemathesis-venv
+# Examples per operation: a bounded run in make test (about 2 minutes), a long one in schemathesis-long.
+SCHEMATHESIS_LONG_EXAMPLES ?= 1000
 
 # The peers `make bench-peers` runs beside resmond.
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
-.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps clean lib install uninstall deb test-deb man completion
+.PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps schemathesis-deps \
+	schemathesis-long openapi clean lib install uninstall deb test-deb man completion
 
 all: build
 
@@ -56,11 +64,28 @@ deps:
 
 test-deps: deps
 	$(call install_missing,$(TEST_PACKAGES))
-	$(MAKE) browser-deps
+	$(MAKE) browser-deps schemathesis-deps
 
 browser-deps:
 	@$(BROWSER_VENV)/bin/python -c "import selenium" 2>/dev/null || { \
 	  python3 -m venv $(BROWSER_VENV) && $(BROWSER_VENV)/bin/pip install -q "selenium>=4.10,<5"; }
+
+# schemathesis 3 (its command line and checks; 4 renamed both), with a Hypothesis from before
+# 6.131: later ones dropped what schemathesis 3's hypothesis-jsonschema calls (every operation
+# with a body or parameters then errors "'many' object has no attribute 'more'").
+schemathesis-deps:
+	@$(SCHEMATHESIS_VENV)/bin/python -c "import schemathesis, hypothesis; assert hypothesis.__version_info__ < (6, 131)" 2>/dev/null || { \
+	  python3 -m venv $(SCHEMATHESIS_VENV) && \
+	  $(SCHEMATHESIS_VENV)/bin/pip install -q "schemathesis>=3.30,<4" "hypothesis>=6.103,<6.131"; }
+
+# The JSON copy of docs/openapi.yaml that resmond embeds and serves at /v1/openapi.json.
+openapi:
+	/usr/bin/python3 $(CURDIR)/tools/openapi_json.py $(CURDIR)/docs/openapi.yaml > $(CURDIR)/Sources/Server/OpenAPI/openapi.json
+
+# schemathesis against a real resmond with many more examples per operation than make test's.
+schemathesis-long: test-deps
+	$(SWIFT) build --build-tests
+	SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_LONG_EXAMPLES) $(SWIFT) test --skip-build --filter SchemathesisTests
 
 build: deps
 	$(SWIFT) build

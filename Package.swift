@@ -58,7 +58,8 @@ let package = Package(
             name: "Server", dependencies: ["CShim", "ResmonSystem", "Statistics", "History", "Monitoring", "Events", "ResmonAPI"],
             // The dashboard's HTML, CSS and JavaScript, compiled into the binary as byte arrays
             // (no Bundle, no files beside an installed resmond; docs/DASHBOARD.md).
-            resources: [.embedInCode("Dashboard")], swiftSettings: functionSections),
+            // docs/openapi.yaml as JSON (`make openapi` writes it) for `GET /v1/openapi.json`.
+            resources: [.embedInCode("Dashboard"), .embedInCode("OpenAPI")], swiftSettings: functionSections),
         .target(name: "ResmonClient", dependencies: ["HTTPClient", "ResmonAPI"]),
         // The C consumer library: resmon.h (the contract of DESIGN.md) and its C helpers, and the
         // Swift half over ResmonClient exporting resmon_* with @_cdecl.

@@ -123,136 +123,120 @@ public struct APIRouter: HTTPHandler {
 
     private func route(_ request: HTTPRequest) throws -> HTTPResponse {
         let path = request.path
-        if DashboardRoutes.serves(path) {
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly([], request)
+        guard let (route, value) = APIRoute.find(path) else { throw APIRouter.notFound(path) }
+        try allow(request, route.methods)
+        if let query = route.operations.first(where: { $0.method == request.method })?.query {
+            try acceptOnly(query, request)
+        }
+        switch route.handler {
+        case .dashboard:
             guard let answer = DashboardRoutes.response(path, chartLibrary: context.chartLibraryPath, ifNoneMatch: request.headers["if-none-match"])
             else {
                 throw Failure(status: 404, code: .notFound, message: "no such path: \(path) (the dashboard is at /)")
             }
             return answer
-        }
-        switch path {
-        case "/healthz":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly([], request)
+        case .health:
             if let reason = context.stall() { return try json(HealthResponse(status: "stalled", reason: reason), status: 503) }
             return try json(HealthResponse(status: "ok"))
-        case "/v1/status":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly([], request)
+        case .status:
             return try json(context.status())
-        case "/v1/subsystems":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly([], request)
+        case .subsystems:
             return try json(SubsystemList(subsystems: context.subsystems().map(APIRouter.info)))
-        case "/v1/statistics":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["match", "where"], request)
+        case .statistics:
             return try listStatistics(
                 match: request.query["match"], requester: requester(request),
                 where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
-        case "/metrics":
-            try allow(request, ["GET", "HEAD"])
+        case .statistic:
+            // Only pushed statistics (`app:`) may be written.
+            if !value.hasPrefix("app:") { try allow(request, ["GET", "HEAD"]) }
+            switch request.method {
+            case "PUT": return try push(key: value, request)
+            case "DELETE": return try unpush(key: value, request)
+            default: return try statistic(key: value)
+            }
+        case .metrics:
             let body = context.metrics.render(
                 table: context.table, status: context.status(), subsystems: context.subsystems(), sinks: context.sinks())
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
-        case "/v1/monitors":
-            try acceptOnly([], request)
+        case .openAPI:
+            return HTTPResponse(status: 200, body: PackageResources.openapi_json)
+        case .monitors, .monitor, .monitorState, .monitorCapture, .monitorAction:
             return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
-                .route(request, path: path) { methods in try allow(request, methods) }
-        case "/v1/monitors/test":
-            try allow(request, ["POST"])
-            try acceptOnly([], request)
+                .route(request, route.handler, id: value)
+        case .backtest:
             return try HistoryRoutes(context: context).backtest(request, history: try historyStore())
-        case "/v1/monitors/import/perfmon":
-            try allow(request, ["POST"])
-            try acceptOnly(["object"], request)
-            try authorizeWrite(request)
-            let engine = try monitorEngine()
-            guard let text = request.query["object"], let object = PerfmonImport.Object(parsing: text) else {
-                throw Failure(status: 400, code: .badRequest, message: "object: expected host or cgroup:/PATH, got \"\(request.query["object"] ?? "")\"")
-            }
-            let variables: [PerfmonImport.Variable]
-            do {
-                variables = try PerfmonImport.variables(xml: request.body, object: object, step: engine.stepSeconds, table: context.table)
-            } catch {
-                throw Failure(status: 400, code: .badRequest, message: error.message)
-            }
-            let answer: PerfmonImportResponse
-            do {
-                answer = try engine.importPerfmon(variables, object: object, caller: MonitorRoutes.caller(request))
-            } catch {
-                throw MonitorRoutes.failure(error)
-            }
-            // 201 when a monitor was made; a refresh that only kept or replaced them is 200.
-            return try json(answer, status: answer.variables.contains { $0.outcome == "created" } ? 201 : 200)
-        case "/v1/events":
-            try allow(request, ["GET", "HEAD", "POST"])
+        case .perfmonImport:
+            return try perfmonImport(request)
+        case .events:
             guard request.method == "POST" else {
-                try acceptOnly(["after", "limit", "monitor", "filter", "since", "until", "order"], request)
                 return try MonitorRoutes.events(request, store: try eventStore(), requester: requester(request))
             }
-            try acceptOnly([], request)
             try authorizeWrite(request)
             let stored = try EventAppendRoute(engine: try monitorEngine())
                 .append(request, caller: MonitorRoutes.caller(request), now: EventFilter.now())
             return try json(stored, status: 201)
-        case "/v1/reload":
-            try allow(request, ["POST"])
-            try acceptOnly([], request)
-            try authorizeWrite(request)
-            guard MonitorRoutes.caller(request) == 0 else {
-                throw Failure(status: 403, code: .forbidden, message: "only root may reload resmond's configuration")
-            }
-            guard let reload = context.reload else {
-                throw Failure(status: 404, code: .notFound, message: "this resmond does not offer reloading")
-            }
-            switch reload() {
-            case .success(let done): return try json(done)
-            case .failure(let refused) where refused.storage: throw Failure(status: 507, code: .storage, message: refused.message)
-            case .failure(let refused): throw Failure(status: 400, code: .badRequest, message: refused.message)
-            }
-        case "/v1/sinks":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly([], request)
-            return try json(SinkList(sinks: context.sinks()))
-        case "/v1/events/stream":
-            try allow(request, ["GET"])
-            try acceptOnly(["after", "monitor", "filter", "heartbeat"], request)
+        case .eventStream:
             guard let hub = context.streams else {
                 throw Failure(status: 404, code: .notFound, message: "event streams are not offered by this resmond")
             }
             return try MonitorRoutes.stream(request, hub: hub, requester: requester(request))
-        case "/rrd_updates":
-            try allow(request, ["GET", "HEAD"])
-            try acceptOnly(["start", "cf", "interval", "host", "json", "vm_uuid", "session_id", "native"], request)
+        case .sinks:
+            return try json(SinkList(sinks: context.sinks()))
+        case .reload:
+            return try reload(request)
+        case .history, .historyDump:
+            return try HistoryRoutes(context: context).history(
+                request, history: try historyStore(), key: value, dump: route.handler == .historyDump)
+        case .rrdUpdates:
             return try HistoryRoutes(context: context).rrdUpdates(request, history: try historyStore())
-        default:
-            if path == "/v1/monitors/" || path.hasPrefix("/v1/monitors/") || path == "/v1/monitors" {
-                try acceptOnly([], request)
-                return try MonitorRoutes(engine: try monitorEngine(), authorizeWrite: authorizeWrite)
-                    .route(request, path: path) { methods in try allow(request, methods) }
-            }
-            if path.hasPrefix("/v1/history/") {
-                try allow(request, ["GET", "HEAD"])
-                try acceptOnly(["cf", "start", "end", "resolution"], request)
-                return try HistoryRoutes(context: context).history(
-                    request, history: try historyStore(),
-                    key: String(path.dropFirst("/v1/history/".count)))
-            }
-            if path.hasPrefix("/v1/statistics/") {
-                let text = String(path.dropFirst("/v1/statistics/".count))
-                let pushable = text.hasPrefix("app:")
-                try allow(request, pushable ? ["GET", "HEAD", "PUT", "DELETE"] : ["GET", "HEAD"])
-                try acceptOnly([], request)
-                switch request.method {
-                case "PUT": return try push(key: text, request)
-                case "DELETE": return try unpush(key: text, request)
-                default: return try statistic(key: text)
-                }
-            }
-            throw Failure(status: 404, code: .notFound, message: "no such path: \(path)")
+        }
+    }
+
+    /// No route has `path`; a monitor's unknown action says which there are.
+    static func notFound(_ path: String) -> Failure {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 5, path.hasPrefix("/v1/monitors/"), !parts[3].isEmpty {
+            return Failure(
+                status: 404, code: .notFound,
+                message: "no action \(parts[4]) (start, stop, pause, resume, reset, reset-notification, state, capture)")
+        }
+        return Failure(status: 404, code: .notFound, message: "no such path: \(path)")
+    }
+
+    private func perfmonImport(_ request: HTTPRequest) throws -> HTTPResponse {
+        try authorizeWrite(request)
+        let engine = try monitorEngine()
+        guard let text = request.query["object"], let object = PerfmonImport.Object(parsing: text) else {
+            throw Failure(status: 400, code: .badRequest, message: "object: expected host or cgroup:/PATH, got \"\(request.query["object"] ?? "")\"")
+        }
+        let variables: [PerfmonImport.Variable]
+        do {
+            variables = try PerfmonImport.variables(xml: request.body, object: object, step: engine.stepSeconds, table: context.table)
+        } catch {
+            throw Failure(status: 400, code: .badRequest, message: error.message)
+        }
+        let answer: PerfmonImportResponse
+        do {
+            answer = try engine.importPerfmon(variables, object: object, caller: MonitorRoutes.caller(request))
+        } catch {
+            throw MonitorRoutes.failure(error)
+        }
+        // 201 when a monitor was made; a refresh that only kept or replaced them is 200.
+        return try json(answer, status: answer.variables.contains { $0.outcome == "created" } ? 201 : 200)
+    }
+
+    private func reload(_ request: HTTPRequest) throws -> HTTPResponse {
+        try authorizeWrite(request)
+        guard MonitorRoutes.caller(request) == 0 else {
+            throw Failure(status: 403, code: .forbidden, message: "only root may reload resmond's configuration")
+        }
+        guard let reload = context.reload else {
+            throw Failure(status: 404, code: .notFound, message: "this resmond does not offer reloading")
+        }
+        switch reload() {
+        case .success(let done): return try json(done)
+        case .failure(let refused) where refused.storage: throw Failure(status: 507, code: .storage, message: refused.message)
+        case .failure(let refused): throw Failure(status: 400, code: .badRequest, message: refused.message)
         }
     }
 

@@ -42,9 +42,6 @@ public struct DashboardRoutes {
         ("Cache-Control", "no-cache")
     ]
 
-    /// Whether `path` is the dashboard's.
-    static func serves(_ path: String) -> Bool { path == "/" || path.hasPrefix("/dashboard/") }
-
     /// The file at `path`, a 304 when the browser's copy is current, or nil when there is none.
     static func response(_ path: String, chartLibrary: String, ifNoneMatch: String?) -> HTTPResponse? {
         if path == "/dashboard/chart.js" { return self.chartLibrary(path: chartLibrary, ifNoneMatch: ifNoneMatch) }

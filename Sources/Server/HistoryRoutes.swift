@@ -37,10 +37,8 @@ struct HistoryRoutes {
         }
     }
 
-    func history(_ request: HTTPRequest, history: HistoryStore, key text: String) throws -> HTTPResponse {
-        var keyText = text
-        let wantsXML = keyText.hasSuffix("/rrdtool.xml")
-        if wantsXML { keyText = String(keyText.dropLast("/rrdtool.xml".count)) }
+    /// `GET /v1/history/{key}`, or with `dump` `…/{key}/rrdtool.xml`.
+    func history(_ request: HTTPRequest, history: HistoryStore, key keyText: String, dump wantsXML: Bool) throws -> HTTPResponse {
         guard let key = StatisticKey(parsing: keyText) else {
             throw APIRouter.Failure(status: 400, code: .invalidKey, message: "\"\(keyText)\" is not a statistic key")
         }

@@ -46,62 +46,53 @@ struct MonitorRoutes {
         }
     }
 
-    func route(_ request: HTTPRequest, path: String, allow: ([String]) throws -> Void) throws -> HTTPResponse {
-        let rest = path.dropFirst("/v1/monitors".count).split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+    /// The `/v1/monitors…` routes (APIRoute.table); the method is one the route allows.
+    func route(_ request: HTTPRequest, _ handler: APIRoute.Handler, id: String) throws -> HTTPResponse {
         do {
-            if rest.isEmpty || (rest.count == 1 && rest.first == "") {
-                try allow(["GET", "HEAD", "POST"])
+            switch handler {
+            case .monitors:
                 if request.method == "POST" { return try create(request) }
                 return try json(MonitorList(monitors: engine.list()))
-            }
-            let id = String(rest.first!)
-            if rest.count == 1 {
-                try allow(["GET", "HEAD", "PATCH", "DELETE"])
-                switch request.method {
-                case "PATCH":
-                    try authorizeWrite(request)
-                    let body: JSONValue
-                    do {
-                        body = try StrictJSON.parse(request.body)
-                    } catch {
-                        throw APIRouter.Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
-                    }
-                    guard case .object(let patch) = body else {
-                        throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a JSON object of the fields to change")
-                    }
-                    return try json(try engine.update(id, patch: patch, caller: MonitorRoutes.caller(request)))
-                case "DELETE":
-                    try authorizeWrite(request)
-                    try engine.delete(id, caller: MonitorRoutes.caller(request))
-                    return HTTPResponse(status: 204, body: [])
-                default:
-                    guard let monitor = engine.monitor(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
-                    return try json(monitor)
-                }
-            }
-            guard rest.count == 2 else { throw APIRouter.Failure(status: 404, code: .notFound, message: "no such path: \(path)") }
-            let verb = String(rest.last!)
-            switch verb {
-            case "state":
-                try allow(["GET", "HEAD"])
+            case .monitor:
+                return try monitor(request, id: id)
+            case .monitorState:
                 guard let monitor = engine.monitor(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
                 return try json(monitor.state)
-            case "capture":
-                try allow(["GET", "HEAD"])
+            case .monitorCapture:
                 guard let readings = engine.captured(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
                 return try json(["readings": readings])
             default:
-                guard let action = MonitorEngine.Action(rawValue: verb) else {
-                    throw APIRouter.Failure(
-                        status: 404, code: .notFound,
-                        message: "no action \(verb) (start, stop, pause, resume, reset, reset-notification, state, capture)")
-                }
-                try allow(["POST"])
+                let verb = request.path.split(separator: "/").last.map(String.init) ?? ""
+                guard let action = MonitorEngine.Action(rawValue: verb) else { throw APIRouter.notFound(request.path) }
                 try authorizeWrite(request)
                 return try json(try engine.perform(action, on: id, caller: MonitorRoutes.caller(request)))
             }
         } catch let error as MonitorError {
             throw MonitorRoutes.failure(error)
+        }
+    }
+
+    private func monitor(_ request: HTTPRequest, id: String) throws -> HTTPResponse {
+        switch request.method {
+        case "PATCH":
+            try authorizeWrite(request)
+            let body: JSONValue
+            do {
+                body = try StrictJSON.parse(request.body)
+            } catch {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "not valid JSON: \(error)")
+            }
+            guard case .object(let patch) = body else {
+                throw APIRouter.Failure(status: 400, code: .badRequest, message: "expected a JSON object of the fields to change")
+            }
+            return try json(try engine.update(id, patch: patch, caller: MonitorRoutes.caller(request)))
+        case "DELETE":
+            try authorizeWrite(request)
+            try engine.delete(id, caller: MonitorRoutes.caller(request))
+            return HTTPResponse(status: 204, body: [])
+        default:
+            guard let monitor = engine.monitor(id) else { throw MonitorError(kind: .notFound, message: "no monitor \(id)") }
+            return try json(monitor)
         }
     }
 
