@@ -10,7 +10,8 @@ import Testing
         #expect(options.resmondPath == "/r/.build/release/resmond")
         #expect(options.outputPath == "bench/results.json")
         #expect(options.only == nil && !options.peers && options.hotFunctionsPath == nil)
-        #expect(BenchOptions.Section.allCases.allSatisfy(options.wants))
+        // Every section but the soak, which `make soak` runs alone for an hour.
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == BenchOptions.Section.allCases.filter { $0 != .soak })
         #expect(options.idleSeconds == 60 && options.maxMonitors == Int.max)
         // Users' path: monitors through the API at three scales, each soaked five minutes.
         #expect(options.apiMonitors == [10_000, 100_000, 1_000_000] && options.soakSeconds == 300)
@@ -22,6 +23,11 @@ import Testing
         #expect(options.peers && options.only == .peers && options.runs == 3)
         #expect(BenchOptions.Section.allCases.filter(options.wants) == [.peers])
         #expect(try BenchOptions(arguments: ["--peers", "--runs", "5"]).runs == 5)
+    }
+
+    @Test func makeSoakRunsTheSoakAlone() throws {
+        let options = try BenchOptions(arguments: ["--only", "soak", "--soak", "3600", "--resmond", "/r/resmond", "--output", "bench/soak.json"])
+        #expect(BenchOptions.Section.allCases.filter(options.wants) == [.soak] && options.soakSeconds == 3600)
     }
 
     @Test func aQuickAPIRun() throws {
