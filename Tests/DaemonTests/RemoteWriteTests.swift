@@ -4,10 +4,10 @@ import ResmonAPI
 import ResmonTestSupport
 import Testing
 
-/// The real Prometheus from Debian on 127.0.0.1, with its remote-write receiver
+/// The real Prometheus from Debian on 127.0.0.1 as a remote-write receiver
 /// (`--web.enable-remote-write-receiver`) unless told otherwise; its storage outlives a stop, so
 /// a restart keeps what it had received.
-final class PrometheusServer {
+final class PrometheusReceiver {
     let directory = TemporaryDirectory("resmon-prometheus")
     let port: Int
     private let receiver: Bool
@@ -91,13 +91,13 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
     /// What resmond pushes is what a scrape of `/metrics` would have given: the same name, the
     /// same labels, plus `job` and `instance`; and `/v1/status` and `/metrics` count it.
     @Test(.enabled(if: prometheusInstalled)) func pushedSeriesAreQueriedBackFromPrometheus() throws {
-        let prometheus = try PrometheusServer()
+        let prometheus = try PrometheusReceiver()
         let daemon = try DaemonHarness(
             configuration: """
                 {"remoteWrite": {"url": "\(prometheus.writeURL)", "intervalSeconds": 1, "labels": {"instance": "test-host"}}}
                 """)
         _ = try daemon.client.push("app:queue:depth", value: 42)
-        var found: [PrometheusServer.Series] = []
+        var found: [PrometheusReceiver.Series] = []
         #expect(
             daemon.eventually(timeout: 60) {
                 found = prometheus.query(#"resmon_app_depth{instance="test-host"}"#) ?? []
@@ -126,7 +126,7 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
     /// Prometheus away for a while: resmond queues, retries with back-off, and once Prometheus is
     /// back (same storage) the samples taken during the outage arrive with their own times.
     @Test(.enabled(if: prometheusInstalled)) func samplesTakenDuringAnOutageArriveAfterIt() throws {
-        let prometheus = try PrometheusServer()
+        let prometheus = try PrometheusReceiver()
         let daemon = try DaemonHarness(
             configuration: """
                 {"remoteWrite": {"url": "\(prometheus.writeURL)", "intervalSeconds": 1, "maxBackoffSeconds": 1,
@@ -161,7 +161,7 @@ let prometheusInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin
     /// once: logged, counted, dropped, never retried; a port nobody listens on is retried. The
     /// daemon keeps running either way.
     @Test(.enabled(if: prometheusInstalled)) func refusedBatchesAreDroppedAndUnreachableOnesRetried() throws {
-        let prometheus = try PrometheusServer(receiver: false)
+        let prometheus = try PrometheusReceiver(receiver: false)
         let refused = try DaemonHarness(
             configuration: """
                 {"remoteWrite": {"url": "\(prometheus.writeURL)", "intervalSeconds": 1, "match": "^self:"}}
