@@ -1,5 +1,6 @@
 import Events
 import ResmonTestSupport
+import Statistics
 import Storage
 import Testing
 
@@ -48,5 +49,27 @@ import Testing
         let rows = try database.withDatabase { try $0.execute("SELECT owner, monitor_id FROM sink_alerts WHERE sink = 'am' ORDER BY monitor_id") }
         let owners = Dictionary(uniqueKeysWithValues: rows.compactMap { row in row[1].text.map { ($0, Int(row[0].integer ?? -1)) } })
         #expect(owners == ["appx": 65534, "forged": 1003, "appy": 1000, "m": 1001, "t.x": 1002, "zz": 0])
+    }
+}
+
+/// A monitor stored before resmond refused the labels `uid` and `source` is loaded without them
+/// (and rewritten), so its events name its real owner.
+@Suite struct StoredServerLabelTests {
+    @Test func aStoredMonitorsForgedLabelsAreDroppedAtLoad() throws {
+        let directory = TemporaryDirectory("resmon-stored-labels")
+        let database = try StateDatabase(path: directory.file("state.db"), migrations: MonitorStore.migrations)
+        let spec = #"{"id":"dbcheck","target":"app:test:level","condition":"above","value":50,"labels":{"uid":"0","source":"application","team":"db"}}"#
+        try database.withDatabase { database in
+            try database.execute("INSERT INTO monitors (id, spec, owner, created) VALUES ('dbcheck', ?, 65534, 1)", [.text(spec)])
+        }
+        let table = SampleTable()
+        _ = table.register(
+            StatisticDescriptor(key: StatisticKey(parsing: "app:test:level")!, kind: .gauge, unit: "", upperBound: nil, help: "test"))
+        let engine = MonitorEngine(database: database, table: table, step: 1, host: "test")
+        let problems = try engine.load()
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(engine.monitor("dbcheck")?.spec.labels == ["team": "db"])
+        let stored = try database.withDatabase { try $0.execute("SELECT spec FROM monitors WHERE id = 'dbcheck'") }
+        #expect(stored.first?[0].text?.contains("\"uid\"") == false, "rewritten without")
     }
 }
