@@ -52,7 +52,7 @@ final class SyslogTransport: SinkTransport, @unchecked Sendable {
         self.host = host
     }
 
-    func deliver(_ event: EventRecord) -> DeliveryResult {
+    func deliver(_ event: EventRecord, owner _: Int) -> DeliveryResult {
         let line = Array(SyslogTransport.format(event, facility: facility, appName: appName, host: host).utf8)
         if socket == nil, let failure = open() { return .retry(failure) }
         do {
@@ -160,7 +160,7 @@ final class WebhookTransport: SinkTransport {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    func deliver(_ event: EventRecord) -> DeliveryResult {
+    func deliver(_ event: EventRecord, owner _: Int) -> DeliveryResult {
         guard let body = try? jsonEncoder.encode(event) else { return .rejected("the event cannot be encoded") }
         let answer = post(
             url: url, body: Array(body), headers: headers + ["X-Resmon-Event-Id: \(event.id)"],
@@ -174,7 +174,9 @@ final class WebhookTransport: SinkTransport {
 /// Alertmanager API v2 (`POST /api/v2/alerts`): a raise starts a firing alert, re-sent every
 /// `resendSeconds` with `endsAt` four intervals ahead (as Prometheus does, so the alert resolves
 /// by itself if resmond goes away); a cancel sends it with `endsAt` set to the cancel's time.
-/// Firing alerts are kept in `sink_alerts` so that re-sending survives a restart.
+/// Firing alerts are kept in `sink_alerts` so that re-sending survives a restart, each under its
+/// owner's uid and its monitor id: an application's `monitorId` is in its own uid's namespace, so
+/// another user's cancel or raise of the same id never resolves or replaces root's alert.
 /// Sendable by hand: `lastResend` is read and written by the one sink thread that calls
 /// `deliver` and `idle`; firing alerts live in the database.
 final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
@@ -211,13 +213,13 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
         self.log = log
     }
 
-    func deliver(_ event: EventRecord) -> DeliveryResult {
+    func deliver(_ event: EventRecord, owner: Int) -> DeliveryResult {
         guard let monitor = event.monitorId else { return .delivered }
         if event.type.isCancel {
-            guard var alert = firing()[monitor] else { return .delivered }
+            guard var alert = firing(owner: owner, monitor: monitor) else { return .delivered }
             alert.endsAt = rfc3339(event.time)
             let result = send([alert])
-            if result == .delivered || result.isRejected { forget(monitor) }
+            if result == .delivered || result.isRejected { forget(owner: owner, monitor: monitor) }
             return result
         }
         guard event.type.isRaise else { return .delivered }
@@ -225,14 +227,14 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
         var sent = alert
         sent.endsAt = rfc3339(EventFilter.now() + 4 * resendSeconds)
         let result = send([sent])
-        if result == .delivered { remember(monitor, alert) }
+        if result == .delivered { remember(alert, owner: owner, monitor: monitor) }
         return result
     }
 
     func idle(now: Double) {
         guard now - lastResend >= resendSeconds else { return }
         lastResend = now
-        let alerts = firing().values.map { alert -> Alert in
+        let alerts = firing().map { alert -> Alert in
             var sent = alert
             sent.endsAt = rfc3339(now + 4 * resendSeconds)
             return sent
@@ -269,33 +271,39 @@ final class AlertmanagerTransport: SinkTransport, @unchecked Sendable {
         return outcome(post(url: endpoint, body: Array(body), headers: [], timeoutSeconds: timeoutSeconds), url: endpoint)
     }
 
-    private func firing() -> [String: Alert] {
+    /// Every firing alert of this sink.
+    private func firing() -> [Alert] {
         let rows =
             (try? database.withDatabase { database in
-                try database.execute("SELECT monitor_id, alert FROM sink_alerts WHERE sink = ?", [.text(sink)])
+                try database.execute("SELECT alert FROM sink_alerts WHERE sink = ?", [.text(sink)])
             }) ?? []
-        var alerts: [String: Alert] = [:]
-        for row in rows {
-            guard let id = row[0].text, let text = row[1].text,
-                let alert = try? JSONDecoder().decode(Alert.self, from: Data(text.utf8))
-            else { continue }
-            alerts[id] = alert
-        }
-        return alerts
+        return rows.compactMap { row in row[0].text.flatMap { try? JSONDecoder().decode(Alert.self, from: Data($0.utf8)) } }
     }
 
-    private func remember(_ monitor: String, _ alert: Alert) {
+    /// The firing alert of uid `owner`'s monitor `monitor`, if any.
+    private func firing(owner: Int, monitor: String) -> Alert? {
+        let rows =
+            (try? database.withDatabase { database in
+                try database.execute(
+                    "SELECT alert FROM sink_alerts WHERE sink = ? AND owner = ? AND monitor_id = ?",
+                    [.text(sink), .integer(Int64(owner)), .text(monitor)])
+            }) ?? []
+        return rows.first?[0].text.flatMap { try? JSONDecoder().decode(Alert.self, from: Data($0.utf8)) }
+    }
+
+    private func remember(_ alert: Alert, owner: Int, monitor: String) {
         guard let text = try? jsonEncoder.encode(alert) else { return }
         _ = try? database.withDatabase { database in
             try database.execute(
-                "INSERT OR REPLACE INTO sink_alerts (sink, monitor_id, alert) VALUES (?, ?, ?)",
-                [.text(sink), .text(monitor), .text(String(decoding: text, as: UTF8.self))])
+                "INSERT OR REPLACE INTO sink_alerts (sink, owner, monitor_id, alert) VALUES (?, ?, ?, ?)",
+                [.text(sink), .integer(Int64(owner)), .text(monitor), .text(String(decoding: text, as: UTF8.self))])
         }
     }
 
-    private func forget(_ monitor: String) {
+    private func forget(owner: Int, monitor: String) {
         _ = try? database.withDatabase { database in
-            try database.execute("DELETE FROM sink_alerts WHERE sink = ? AND monitor_id = ?", [.text(sink), .text(monitor)])
+            try database.execute(
+                "DELETE FROM sink_alerts WHERE sink = ? AND owner = ? AND monitor_id = ?", [.text(sink), .integer(Int64(owner)), .text(monitor)])
         }
     }
 }
@@ -341,7 +349,7 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
 
     deinit { reaper.cancel() }
 
-    func deliver(_ event: EventRecord) -> DeliveryResult {
+    func deliver(_ event: EventRecord, owner _: Int) -> DeliveryResult {
         while children.state.withLock({ $0.count }) >= concurrency {
             usleep(10_000)
         }

@@ -62,7 +62,9 @@ public enum DeliveryResult: Sendable, Equatable {
 
 /// Delivers events to one kind of receiver.
 public protocol SinkTransport: AnyObject, Sendable {
-    func deliver(_ event: EventRecord) -> DeliveryResult
+    /// Delivers `event` of uid `owner` (its monitor's owner, or the application that appended
+    /// it: an application's `monitorId` is in its own uid's namespace).
+    func deliver(_ event: EventRecord, owner: Int) -> DeliveryResult
     /// Called about once a second while the sink is idle (Alertmanager re-sends firing alerts).
     func idle(now: Double)
 }
@@ -81,6 +83,30 @@ public final class SinkRunner: Sendable {
     public static let schema = [
         "CREATE TABLE sink_cursors (name TEXT PRIMARY KEY, after INTEGER NOT NULL)",
         "CREATE TABLE sink_alerts (sink TEXT NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL, PRIMARY KEY (sink, monitor_id))"
+    ]
+
+    /// The migration that keys firing alerts by their owner's uid too (issue 22: another user's
+    /// cancel of an application's `monitorId` resolved root's alert). A stored alert's owner is
+    /// its raise's (the `event` annotation) while the log has it, else the application's `uid`
+    /// label, its monitor's owner, its template's owner, root.
+    public static let ownerSchema = [
+        """
+        CREATE TABLE sink_alerts_owned (sink TEXT NOT NULL, owner INTEGER NOT NULL, monitor_id TEXT NOT NULL, alert TEXT NOT NULL,
+            PRIMARY KEY (sink, owner, monitor_id))
+        """,
+        """
+        INSERT OR REPLACE INTO sink_alerts_owned (sink, owner, monitor_id, alert)
+        SELECT a.sink, COALESCE(
+            (SELECT e.owner FROM events e WHERE json_valid(a.alert) AND e.id = CAST(json_extract(a.alert, '$.annotations.event') AS INTEGER)),
+            CASE WHEN json_valid(a.alert) AND json_extract(a.alert, '$.labels.source') = 'application'
+                THEN CAST(json_extract(a.alert, '$.labels.uid') AS INTEGER) END,
+            (SELECT m.owner FROM monitors m WHERE m.id = a.monitor_id),
+            (SELECT m.owner FROM instance_state i JOIN monitors m ON m.id = i.template WHERE i.id = a.monitor_id),
+            0), a.monitor_id, a.alert
+        FROM sink_alerts a
+        """,
+        "DROP TABLE sink_alerts",
+        "ALTER TABLE sink_alerts_owned RENAME TO sink_alerts"
     ]
 
     private let workers: Mutex<[SinkWorker]>
@@ -257,13 +283,13 @@ final class SinkWorker: @unchecked Sendable {
                     reportedDrops = drops
                 }
             }
-            guard let (_, event) = queues.next else {
+            guard let (owner, event) = queues.next else {
                 save()
                 transport.idle(now: EventFilter.now())
                 pause(1)
                 continue
             }
-            switch transport.deliver(event) {
+            switch transport.deliver(event, owner: owner) {
             case .delivered:
                 backoff = 1
                 progress.withLock {

@@ -66,6 +66,11 @@ public struct MonitorDefinition: Sendable {
     public let owner: Int
     public let createdAt: Double
 
+    /// Labels resmond sets on events itself, which a monitor's labels may not name: `uid` (its
+    /// owner's) and `source` (an application's events'), so that no monitor's events pass for
+    /// another user's or an application's (issue 22).
+    public static let serverLabels: Set<String> = ["source", "uid"]
+
     /// `process:PID:STATISTIC` of a live process the process subsystem has not sampled yet (it
     /// samples every 5 s): accepted, and unknown until sampled, so that a consumer can watch
     /// itself at once (issue 18). Not a process statistic, or no such process: refused as before.
@@ -294,6 +299,11 @@ public struct MonitorDefinition: Sendable {
             if map.contains(where: { $0.key.isEmpty || $0.key.utf8.count > 128 || $0.value.utf8.count > 4096 }) {
                 throw MonitorSpecError("\(field): names of 1 to 128 bytes, values up to 4096 bytes")
             }
+        }
+        if !stored, let name = spec.labels?.keys.filter(MonitorDefinition.serverLabels.contains).sorted().first {
+            throw MonitorSpecError(
+                "labels: \"\(name)\" is set by resmond (uid: the monitor's owner, on every event; source: \"application\" on an application's events); choose another name"
+            )
         }
         let id = spec.id ?? MonitorDefinition.randomUUID()
         spec.id = id

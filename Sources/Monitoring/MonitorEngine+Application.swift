@@ -6,10 +6,6 @@ import ResmonAPI
 /// and the same commit and publication as the engine's own events, so streams, sinks and
 /// filters see them like any other. They never touch a monitor of resmond's.
 extension MonitorEngine {
-    /// How many application monitors' logged raises are remembered for their cancels'
-    /// `cancels`; past it a raise is still logged, and its cancel is rate-limited like a raise.
-    static let applicationRaisesLimit = 10_000
-
     /// Appends `event` (its id, `cancels` and storm accounting are the engine's), found by an
     /// application of uid `caller`, and returns it as stored. Refuses (`conflict`) a monitor id
     /// that is one of resmond's monitors; holds back (`quota`, counted into the next
@@ -22,12 +18,10 @@ extension MonitorEngine {
                 throw MonitorError(
                     kind: .conflict, message: "monitorId \(monitorID) is one of resmond's monitors: an application's events need an id of their own")
             }
-            let pairing = "\(caller) \(monitorID)"
             var event = event
             event.id = 0
             event.cancels = nil
-            let raise = event.type.isCancel ? nil : pairing
-            if event.type.isCancel, let raised = core.applicationRaises[pairing] {
+            if event.type.isCancel, let raised = core.applicationRaises.raise(of: caller, monitor: monitorID) {
                 event.cancels = raised
                 core.storm.charge(owner: caller, now: now)
             } else {
@@ -48,14 +42,51 @@ extension MonitorEngine {
             guard let stored = try commit(events: [event], saving: [], core: &core, owner: caller).first else {
                 throw MonitorError(kind: .storage, message: "the event was not stored")
             }
-            if let raise {
-                if core.applicationRaises[raise] != nil || core.applicationRaises.count < MonitorEngine.applicationRaisesLimit {
-                    core.applicationRaises[raise] = stored.id
-                }
+            if event.type.isCancel {
+                core.applicationRaises.forget(of: caller, monitor: monitorID)
             } else {
-                core.applicationRaises[pairing] = nil
+                core.applicationRaises.remember(stored.id, of: caller, monitor: monitorID)
             }
             return stored
         }
+    }
+}
+
+/// Applications' logged raises (`monitorId` → event id), per uid, for their cancels' `cancels`.
+/// Bounded per uid and in all, root apart: one uid's raises never cancelled fill its own share
+/// only, never another uid's or root's (issue 22). Past its share a raise is still logged, and
+/// its cancel is rate-limited like a raise.
+struct ApplicationRaises {
+    /// Raises remembered for one uid other than root (its monitors' quota is as many).
+    static let perUser = 1_000
+    /// For all uids other than root together, and for root alone.
+    static let othersInAll = 10_000
+    static let root = 10_000
+
+    private var byOwner: [Int: [String: Int64]] = [:]
+    /// How many are remembered for uids other than root.
+    private var others = 0
+
+    func raise(of owner: Int, monitor: String) -> Int64? { byOwner[owner]?[monitor] }
+
+    /// Remembers `id` as uid `owner`'s raise of `monitor`, when its share has room (a monitor
+    /// raised again replaces its entry).
+    mutating func remember(_ id: Int64, of owner: Int, monitor: String) {
+        let count = byOwner[owner]?.count ?? 0
+        if byOwner[owner]?[monitor] == nil {
+            if owner == 0 {
+                guard count < ApplicationRaises.root else { return }
+            } else {
+                guard count < ApplicationRaises.perUser, others < ApplicationRaises.othersInAll else { return }
+                others += 1
+            }
+        }
+        byOwner[owner, default: [:]][monitor] = id
+    }
+
+    mutating func forget(of owner: Int, monitor: String) {
+        guard byOwner[owner]?.removeValue(forKey: monitor) != nil else { return }
+        if owner != 0 { others -= 1 }
+        if byOwner[owner]?.isEmpty == true { byOwner[owner] = nil }
     }
 }

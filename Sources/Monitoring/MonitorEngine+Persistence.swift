@@ -40,10 +40,14 @@ extension MonitorEngine {
     private func repairServerOwnedFields(_ monitor: inout MonitorStore.Stored) {
         let template = monitor.spec.template != nil
         let source = monitor.spec.source != nil && monitor.owner != 0
-        guard template || source else { return }
+        // Stored before resmond refused them (issue 22): labels that would forge an event's owner.
+        let labels = monitor.spec.labels?.keys.contains(where: MonitorDefinition.serverLabels.contains) ?? false
+        guard template || source || labels else { return }
         if template { monitor.spec.template = nil }
         if source { monitor.spec.source = nil }
-        let fields = [template ? "template" : nil, source ? "source" : nil].compactMap { $0 }.joined(separator: " and ")
+        if labels { monitor.spec.labels = monitor.spec.labels?.filter { !MonitorDefinition.serverLabels.contains($0.key) } }
+        let fields = [template ? "template" : nil, source ? "source" : nil, labels ? "labels uid or source" : nil].compactMap { $0 }
+            .joined(separator: " and ")
         do {
             let spec = monitor.spec
             let id = monitor.id

@@ -82,9 +82,9 @@ public final class MonitorEngine: Sendable {
         var unwatchedNoted: Set<String> = []
         /// Pre-upgrade instance ids whose saved state an instance has taken over.
         var legacyAdopted: Set<String> = []
-        /// Applications' logged raises (`"uid monitorId"` → event id), for their cancels'
-        /// `cancels` (MonitorEngine+Application).
-        var applicationRaises: [String: Int64] = [:]
+        /// Applications' logged raises, per uid, for their cancels' `cancels`
+        /// (MonitorEngine+Application).
+        var applicationRaises = ApplicationRaises()
         /// Monitors a create is storing, not yet placed (MonitorEngine+Create): their ids are
         /// taken for other creates, monitors.d and templates' instances.
         var claims = CreateClaims()

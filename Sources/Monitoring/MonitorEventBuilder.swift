@@ -13,6 +13,14 @@ struct MonitorEventBuilder: Sendable {
     /// Where the words look up units and process or unit names.
     let table: SampleTable
 
+    /// A monitor's event's labels: the fleet labels, the monitor's over them, and `uid`, its
+    /// owner's, over all (a monitor's labels cannot name it, nor `source`).
+    func labels(of definition: MonitorDefinition) -> [String: String] {
+        var labels = identity.labeling(definition.spec.labels?.filter { !MonitorDefinition.serverLabels.contains($0.key) } ?? [:])
+        labels["uid"] = String(definition.owner)
+        return labels
+    }
+
     func noData(_ definition: MonitorDefinition, time: Double) -> EventRecord {
         let spec = definition.spec
         return EventRecord(
@@ -20,7 +28,7 @@ struct MonitorEventBuilder: Sendable {
             severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: nil, threshold: spec.staleAfter, host: host,
             message: "\(definition.subject(in: table)) has had no value for \(MonitorDefinition.number(spec.staleAfter ?? 0)) s",
-            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+            cancels: nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
     }
 
     /// The monitor's statistic went away (`vanished`) or came back.
@@ -31,7 +39,7 @@ struct MonitorEventBuilder: Sendable {
             type: .resourceConfigurationChange, severity: .notice,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText, value: nil, threshold: nil,
             host: host, message: "\(definition.subject(in: table)) " + (vanished ? "went away; the monitor reads unknown until it returns" : "is back"),
-            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+            cancels: nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
     }
 
     func watermark(_ definition: MonitorDefinition, value: Double, previous: Double, time: Double) -> EventRecord {
@@ -42,7 +50,7 @@ struct MonitorEventBuilder: Sendable {
             id: 0, time: time, code: EventType.Kind.watermark.code, type: .watermark,
             severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
             key: definition.targetText, value: value, threshold: previous.isFinite ? previous : nil, host: host,
-            message: message, cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+            message: message, cancels: nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
     }
 
     /// A threshold's or a leaky bucket's raise; `repeated` says "(still)" on a repeat of a
@@ -57,7 +65,7 @@ struct MonitorEventBuilder: Sendable {
                 id: 0, time: time, code: EventType.Kind.counterRateExceeded.code, type: .counterRateExceeded,
                 severity: definition.severity, monitorId: definition.id, monitorName: spec.name,
                 key: definition.targetText, value: value.isFinite ? value : nil, threshold: spec.fillValue, host: host,
-                message: message, cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+                message: message, cancels: nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
         }
         let type = definition.raiseType(value: value)
         let message =
@@ -67,7 +75,7 @@ struct MonitorEventBuilder: Sendable {
             id: 0, time: time, code: type.code, type: EventType(type), severity: definition.severity,
             monitorId: definition.id, monitorName: spec.name, key: definition.targetText,
             value: value.isFinite ? value : nil, threshold: spec.value, host: host, message: message,
-            cancels: nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+            cancels: nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
     }
 
     /// Ends what the event `cancels` raised (0: nothing known, the field is left out).
@@ -79,7 +87,7 @@ struct MonitorEventBuilder: Sendable {
             monitorName: spec.name, key: definition.targetText, value: value.isFinite ? value : nil,
             threshold: definition.kind == .leakyBucket ? spec.fillValue : spec.value, host: host,
             message: "\(spec.name ?? definition.id): \(reason)",
-            cancels: cancels > 0 ? cancels : nil, labels: identity.labeling(spec.labels ?? [:]), annotations: spec.annotations ?? [:])
+            cancels: cancels > 0 ? cancels : nil, labels: labels(of: definition), annotations: spec.annotations ?? [:])
     }
 
     /// What the storm limits held back since the last summary, and the limits that did it.

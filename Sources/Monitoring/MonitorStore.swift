@@ -21,12 +21,12 @@ public struct MonitorStore: Sendable {
     ]
 
     /// The state database's migrations, in order: events and monitors, sink cursors, instance
-    /// state, the database's identity (`meta`, StateMarker), events' owners. An existing database
+    /// state, the database's identity (`meta`, StateMarker), events' owners, firing alerts' owners. An existing database
     /// has run a prefix of them, counted by position in its `user_version`: append new ones,
     /// never change or reorder these.
     public static let migrations = [
         EventStore.schema + MonitorStore.schema, SinkRunner.schema, MonitorStore.instanceSchema, StateContinuity.schema,
-        EventStore.ownerSchema
+        EventStore.ownerSchema, SinkRunner.ownerSchema
     ]
 
     /// What the state database's marker watches: event ids never go backwards, monitors never

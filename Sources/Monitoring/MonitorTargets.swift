@@ -347,7 +347,8 @@ extension MonitorEngine {
         spec.target = .key(descriptor.key.text)
         spec.template = nil
         spec.name = (template.spec.name ?? template.id) + " (" + descriptor.key.resource + ")"
-        spec.labels = descriptor.labels.filter { $0.key != "cmdline" }.merging(template.spec.labels ?? [:]) { $1 }
+        spec.labels = descriptor.labels.filter { $0.key != "cmdline" && !MonitorDefinition.serverLabels.contains($0.key) }
+            .merging(template.spec.labels ?? [:]) { $1 }
         guard
             var instance = try? MonitorDefinition(
                 spec: spec, owner: template.owner, createdAt: template.createdAt, step: step,

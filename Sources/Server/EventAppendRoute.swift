@@ -2,6 +2,7 @@ import Events
 import FoundationEssentials
 import Monitoring
 import ResmonAPI
+import Statistics
 
 /// `POST /v1/events`: an application appends an event its own monitor found (libresmon's inline
 /// monitors with `forward`). Any writer may (the Unix socket's users; TCP with the bearer
@@ -40,10 +41,22 @@ struct EventAppendRoute {
             guard let text else { continue }
             let limit = EventAppendRoute.textLimits[field] ?? 256
             guard text.utf8.count <= limit else { throw EventAppendRoute.invalid("\(field) is longer than \(limit) bytes") }
-            // Shown in terminals, syslog lines and Alertmanager: no escape sequence or line break.
-            if let control = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
-                throw EventAppendRoute.invalid("\(field): control character U+\(String(control.value, radix: 16, uppercase: true)) is not allowed")
+            // Shown in terminals, syslog lines, webhooks and Alertmanager: no escape sequence, line
+            // break, bidirectional override or zero-width character gets in, as for a push (HiddenText).
+            if let hidden = HiddenText.first(in: text) {
+                throw EventAppendRoute.invalid(
+                    "\(field): \(hidden) is not allowed (control, format, bidirectional, zero-width and line separator characters are refused)")
             }
+        }
+        // A statistic key, parsed as a push's: an application's monitor names what it watches
+        // (its claim, as `source: application` says), never a malformed `statistic` label.
+        var key = body.key
+        if let text = body.key {
+            guard let parsed = StatisticKey(parsing: text) else {
+                throw EventAppendRoute.invalid(
+                    "key: \"\(text)\" is not a statistic key: expected subsystem:resource:statistic with subsystem and statistic in [a-z0-9_]+")
+            }
+            key = parsed.text
         }
         guard !body.message.isEmpty else { throw EventAppendRoute.invalid("message: required, 1 to 1024 bytes") }
         for (field, number) in [("value", body.value), ("threshold", body.threshold)] where number.map({ !$0.isFinite }) ?? false {
@@ -55,7 +68,7 @@ struct EventAppendRoute {
         }
         let event = EventRecord(
             id: 0, time: time, code: type.code, type: EventType(type), severity: Severity(severity), monitorId: id,
-            monitorName: body.monitorName, key: body.key, value: body.value, threshold: body.threshold, host: engine.hostName,
+            monitorName: body.monitorName, key: key, value: body.value, threshold: body.threshold, host: engine.hostName,
             message: body.message, cancels: nil, labels: engine.identity.labeling(["source": "application", "uid": String(caller)]), annotations: [:])
         do {
             return try engine.appendApplicationEvent(event, caller: caller, now: now)

@@ -31,7 +31,7 @@ import Testing
                 return raise != nil
             }, "the monitor raised: \(daemon.stderr)")
         #expect(raise?.host == "web-7")
-        #expect(raise?.labels == ["team": "storage", "dc": "monitor-says", "role": "db"])
+        #expect(raise?.labels == ["team": "storage", "dc": "monitor-says", "role": "db", "uid": String(getuid())])
 
         let appended = try daemon.client.appendEvent(
             EventAppendRequest(type: "above", monitorId: "app-monitor", message: "the application's queue is long"))
@@ -140,6 +140,6 @@ extension HostIdentityTests {
         _ = try daemon.client.createMonitors([spec])
         _ = try daemon.client.push("app:test:level", value: 75)
         let line = receiver.receive(timeout: 30) ?? ""
-        #expect(line.contains("Z web-7 resmond ") && line.contains(#"[labels@32473 dc="fra1"]"#), "\(line)")
+        #expect(line.contains("Z web-7 resmond ") && line.contains(#"[labels@32473 dc="fra1" uid="\#(getuid())"]"#), "\(line)")
     }
 }

@@ -120,7 +120,7 @@ func freePort() throws -> Int {
         let line = String(decoding: buffer[0..<max(0, count)], as: UTF8.self)
         // local3 (19) × 8 + warning (4) = 156.
         let pattern =
-            #"^<156>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ resmond \d+ above \[resmon@32473 id="1" code="501" severity="warning" monitorId="disk-full" monitorName="app:test:level above 50" key="app:test:level" value="75" threshold="50"\]\[labels@32473 team="ops \\"core\\""\] app:test:level is 75, above 50$"#
+            #"^<156>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ resmond \d+ above \[resmon@32473 id="1" code="501" severity="warning" monitorId="disk-full" monitorName="app:test:level above 50" key="app:test:level" value="75" threshold="50"\]\[labels@32473 team="ops \\"core\\"" uid="0"\] app:test:level is 75, above 50$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
         // The cancel is a notice: the sink's filter keeps it out.
         _ = try daemon.client.push("app:test:level", value: 1)

@@ -115,7 +115,7 @@ import Testing
         let ids = Set(rig.engine.list().map(\.id))
         #expect(ids == ["nginx-rss", "nginx-rss.app.101.rss", "nginx-rss.app.102.rss"])
         #expect(rig.events.map(\.monitorId) == ["nginx-rss.app.102.rss"])
-        #expect(rig.events[0].labels == ["name": "nginx", "team": "web"])
+        #expect(rig.events[0].labels == ["name": "nginx", "team": "web", "uid": "0"], "resmond adds the owner's uid")
         #expect(rig.engine.monitor("nginx-rss.app.102.rss")?.spec.template == "nginx-rss")
         #expect(throws: MonitorError.self) { try rig.engine.delete("nginx-rss.app.102.rss", caller: 0) }
 

@@ -435,7 +435,7 @@ final class Rig {
         let events = rig.events
         #expect(events.map(\.type) == ["above", "canceled"])
         #expect(events.first?.monitorName == "monitor number 0")
-        #expect(events.first?.labels == ["team": "t0"])
+        #expect(events.first?.labels == ["team": "t0", "uid": "0"])
         #expect(events.first?.annotations == ["runbook": "https://example.com/0"])
         #expect(events.last?.cancels == events.first?.id)
         let listed = rig.engine.list()
