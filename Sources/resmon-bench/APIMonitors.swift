@@ -182,19 +182,6 @@ enum APIMonitors {
             results.report(name + "_cycles_missed", max(0, missed), "cycles")
         }
     }
-
-    /// SIGTERM, then SIGKILL if it has not stopped within 120 s (saving a million monitors' state
-    /// takes a while).
-    static func stop(_ pid: pid_t) {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        for _ in 0..<1200 {
-            if waitpid(pid, &status, WNOHANG) == pid { return }
-            usleep(100_000)
-        }
-        kill(pid, SIGKILL)
-        waitpid(pid, &status, 0)
-    }
 }
 
 /// A process's memory: RSS and PSS from smaps_rollup, RssAnon from status, in bytes.

@@ -47,20 +47,10 @@ struct BenchDaemon {
         return daemon
     }
 
-    /// SIGTERM, a wait of up to two minutes (a large state is written on the way out), then
-    /// SIGKILL; the directory is removed.
+    /// Ends it (two minutes' grace: a large state is written on the way out) and removes the
+    /// directory.
     func stop() {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        var ended = false
-        for _ in 0..<1200 where !ended {
-            ended = waitpid(pid, &status, WNOHANG) == pid
-            if !ended { usleep(100_000) }
-        }
-        if !ended {
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
-        }
+        terminate(pid, graceSeconds: 120)
         _ = Glibc.system("rm -rf '\(directory)'")
     }
 }

@@ -88,15 +88,6 @@ enum DashboardCost {
             return nil
         }
 
-        func stop() {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            for _ in 0..<300 {
-                if waitpid(pid, &status, WNOHANG) == pid { return }
-                usleep(100_000)
-            }
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
-        }
+        func stop() { terminate(pid, graceSeconds: 30) }
     }
 }

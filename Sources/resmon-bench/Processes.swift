@@ -21,6 +21,19 @@ func spawn(_ path: String, _ arguments: [String]) -> pid_t? {
     return posix_spawn(&child, path, &actions, nil, argv, environ) == 0 ? child : nil
 }
 
+/// SIGTERM, a wait of up to `graceSeconds` for the process to end (a resmond writes a large
+/// state on its way out), then SIGKILL; reaped either way.
+func terminate(_ pid: pid_t, graceSeconds: Double) {
+    kill(pid, SIGTERM)
+    var status: Int32 = 0
+    for _ in 0..<Int(graceSeconds * 10) {
+        if waitpid(pid, &status, WNOHANG) == pid { return }
+        usleep(100_000)
+    }
+    kill(pid, SIGKILL)
+    waitpid(pid, &status, 0)
+}
+
 /// A `Field:   123 kB` line of /proc/PID/status or smaps_rollup, in kibibytes.
 func kibibytes(_ field: String, in text: String) -> Double? {
     for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {

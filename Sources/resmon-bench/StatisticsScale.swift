@@ -38,7 +38,7 @@ enum StatisticsScale {
             print("\(name): cannot start \(resmondPath)")
             return
         }
-        defer { APIMonitors.stop(pid) }
+        defer { terminate(pid, graceSeconds: 120) }
         let client = ResmonClient(socketPath: directory + "/resmond.sock", timeoutMilliseconds: 60_000)
         let started = Clock.monotonic()
         while (try? client.health()) == nil {

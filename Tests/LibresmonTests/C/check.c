@@ -17,14 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(condition)                                                                                        \
-    do {                                                                                                        \
-        if (!(condition)) {                                                                                     \
-            fprintf(stderr, "%s:%d: failed: %s (last error: %s)\n", __FILE__, __LINE__, #condition, resmon_last_error()); \
-            failures++;                                                                                         \
-        }                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static void pause_ms(long ms) {
     struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};

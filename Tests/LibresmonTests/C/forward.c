@@ -10,14 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(condition)                                                                                        \
-    do {                                                                                                        \
-        if (!(condition)) {                                                                                     \
-            fprintf(stderr, "%s:%d: failed: %s (last error: %s)\n", __FILE__, __LINE__, #condition, resmon_last_error()); \
-            failures++;                                                                                         \
-        }                                                                                                       \
-    } while (0)
+#include "check.h"
 
 static resmon_session *open_session(void) {
     resmon_session *session = NULL;
