@@ -27,23 +27,28 @@ import Testing
         return files.sorted()
     }
 
-    /// Runs every input; in the child. Names each input on stderr before running it, so that
-    /// the parent can say which one trapped.
+    /// Where the child notes the input it is about to run, so that the parent can name the one
+    /// that trapped (an exit test's result is not returned when its condition fails).
+    static func progressFile(_ name: String, parent: Int32) -> String { NSTemporaryDirectory() + "/resmon-fuzz-replay-\(name)-\(parent)" }
+
+    /// Runs every input; in the child.
     static func replay(_ name: String) {
         guard let harness = FuzzTargets.harness(named: name) else { fatalError("no harness \(name)") }
+        let progress = progressFile(name, parent: getppid())
         for path in inputs(name) {
-            FileHandle.standardError.write(Data("replaying \(path)\n".utf8))
+            try? Data(path.utf8).write(to: URL(fileURLWithPath: progress))
             guard let bytes = FileManager.default.contents(atPath: path) else { continue }
             harness.run(Array(bytes))
         }
+        try? FileManager.default.removeItem(atPath: progress)
     }
 
-    /// Runs the harness's inputs in a child; a trap fails the test with the input's path.
+    /// After the child: names the input it trapped on, if it did.
     static func expectReplays(_ name: String, _ child: ExitTest.Result?) {
-        guard let child else { return }
-        let log = String(decoding: child.standardErrorContent, as: UTF8.self)
-        let last = log.split(separator: "\n").last { $0.hasPrefix("replaying ") }
-        #expect(child.exitStatus == .exitCode(0), "harness \(name) trapped on \(last.map { String($0.dropFirst(10)) } ?? "?"):\n\(log.suffix(2000))")
+        let progress = progressFile(name, parent: getpid())
+        defer { try? FileManager.default.removeItem(atPath: progress) }
+        guard child == nil, let input = try? String(contentsOfFile: progress, encoding: .utf8) else { return }
+        Issue.record("harness \(name) trapped on \(input): replay it with .build/debug/resmon-fuzz \(name) \(input)")
     }
 
     @Test func everyHarnessHasSeeds() {
@@ -53,42 +58,42 @@ import Testing
     }
 
     @Test func filter() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("filter") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("filter") }
         FuzzReplayTests.expectReplays("filter", child)
     }
 
     @Test func prometheus() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("prometheus") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("prometheus") }
         FuzzReplayTests.expectReplays("prometheus", child)
     }
 
     @Test func perfmon() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("perfmon") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("perfmon") }
         FuzzReplayTests.expectReplays("perfmon", child)
     }
 
     @Test func configuration() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("configuration") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("configuration") }
         FuzzReplayTests.expectReplays("configuration", child)
     }
 
     @Test func request() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("request") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("request") }
         FuzzReplayTests.expectReplays("request", child)
     }
 
     @Test func sse() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("sse") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("sse") }
         FuzzReplayTests.expectReplays("sse", child)
     }
 
     @Test func history() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("history") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("history") }
         FuzzReplayTests.expectReplays("history", child)
     }
 
     @Test func proc() async {
-        let child = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { FuzzReplayTests.replay("proc") }
+        let child = await #expect(processExitsWith: .success) { FuzzReplayTests.replay("proc") }
         FuzzReplayTests.expectReplays("proc", child)
     }
 }
