@@ -111,7 +111,7 @@ let package = Package(
             ],
             // The browser test's selenium script, which DashboardBrowserTests runs with Python.
             exclude: ["Browser"]),
-        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets", "History"]),
         // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
         // against a real resmond.
         .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])

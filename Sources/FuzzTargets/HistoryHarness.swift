@@ -34,15 +34,23 @@ public func fuzzHistorySnapshot(_ data: [UInt8]) {
             _ = database.value(archive, endingAt: database.newestRowTime(archive))
         }
     }
-    _ = store.snapshot()
+    // What resmond writes at a stop it must read back at the next start.
+    let image = store.snapshot()
+    let count = store.databases(where: { _ in true }).count
+    do {
+        let again = try HistoryStore(settings: .init(step: 5)).restore(image)
+        if again != count { fatalError("a snapshot of \(count) databases restored \(again)") }
+    } catch {
+        fatalError("a snapshot of a restored store does not read back: \(error)")
+    }
 }
 
-enum HistorySnapshots {
+package enum HistorySnapshots {
     static let gauge = StatisticKey(subsystem: "memory", resource: "host", statistic: "used_bytes")
     static let counter = StatisticKey(subsystem: "net", resource: "eth0", statistic: "receive_bytes_total")
 
     /// A version 2 snapshot around `payload`: magic, version, payload, checksum.
-    static func wrap(_ payload: [UInt8]) -> [UInt8] {
+    package static func wrap(_ payload: [UInt8]) -> [UInt8] {
         var bytes = HistoryStore.magic
         bytes.appendLittleEndian(UInt64(2))
         bytes += payload

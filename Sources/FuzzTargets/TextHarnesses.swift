@@ -53,22 +53,28 @@ public func fuzzPerfmonXML(_ data: [UInt8]) {
 }
 
 /// The client's server-sent event parser (ResmonClient), fed the input in chunks cut where the
-/// input's first bytes say, as a stream arrives.
+/// input's first byte says, as a stream arrives; each event's data decoded as the client
+/// decodes it. Where a stream is cut must not matter: the events must be those of the input
+/// fed whole (a difference is a finding).
 public func fuzzSSE(_ data: [UInt8]) {
     var cursor = InputCursor(data)
     let cut = 1 + cursor.choice(64)
     let rest = cursor.rest
     var parser = ServerSentEventParser()
+    var events: [ServerSentEvent] = []
     var start = 0
     while start < rest.count {
         let end = min(start + cut, rest.count)
         for event in parser.feed(Array(rest[start..<end])) {
-            // What the client does with a stream's event: decode it.
             _ = try? JSONDecoder().decode(EventRecord.self, from: Data(event.data.utf8))
             _ = event.id.flatMap { Int64($0) }
+            events.append(event)
         }
         start = end
     }
+    var whole = ServerSentEventParser()
+    let expected = whole.feed(rest)
+    if events != expected { fatalError("fed in chunks of \(cut) bytes, the parser gave \(events); fed whole, \(expected)") }
 }
 
 /// A sample table with statistics of the shapes the daemon has (host, per-device, cgroup), for

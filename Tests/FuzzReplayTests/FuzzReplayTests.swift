@@ -1,5 +1,6 @@
 import Foundation
 import FuzzTargets
+import History
 import Testing
 
 /// Every seed and every past crash in Tests/FuzzCorpus/HARNESS (crashes/ included) through its
@@ -55,6 +56,19 @@ import Testing
         for harness in FuzzTargets.harnesses {
             #expect(FuzzReplayTests.inputs(harness.name).count >= 3, "Tests/FuzzCorpus/\(harness.name) needs seed inputs")
         }
+    }
+
+    /// The history seeds reach the decoder: a wrapped payload (first byte not 0 mod 4) has a
+    /// right checksum and restores databases, which the harness then records into.
+    @Test func historySeedsRestore() throws {
+        let seeds = FuzzReplayTests.inputs("history").filter { $0.contains("/seed-") }
+        var restored = 0
+        for path in seeds {
+            let bytes = try #require(FileManager.default.contents(atPath: path))
+            guard let choice = bytes.first, choice % 4 != 0 else { continue }
+            restored += try HistoryStore(settings: .init(step: 5)).restore(HistorySnapshots.wrap(Array(bytes.dropFirst())))
+        }
+        #expect(restored >= 3)
     }
 
     @Test func filter() async {
