@@ -124,12 +124,12 @@ fuzz: fuzz-build
 	if [ -n "$$failed" ]; then echo "make fuzz: a finding in:$$failed (see .build/fuzz/HARNESS.log and Tests/FuzzCorpus/HARNESS/crashes/)"; exit 1; fi
 
 # Adds to Tests/FuzzCorpus/HARNESS the inputs of the last runs (.build/fuzz/corpus) that reach
-# coverage the checked-in ones do not (libFuzzer's -merge=1: the fewest that do): review, then
+# coverage the checked-in ones do not (libFuzzer's -set_cover_merge=1: few that do): review, then
 # commit them, so that make test replays them. Inputs over 16 KB are left out.
 fuzz-minimize: fuzz-build
 	@for harness in $(FUZZ_HARNESSES); do \
 	  before=$$(find $(CURDIR)/Tests/FuzzCorpus/$$harness -type f | wc -l); \
-	  RESMON_FUZZ_HARNESS=$$harness SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BINARY) -merge=1 -max_len=16384 \
+	  RESMON_FUZZ_HARNESS=$$harness SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BINARY) -set_cover_merge=1 -max_len=16384 \
 	    $(CURDIR)/Tests/FuzzCorpus/$$harness $(FUZZ_BUILD)/corpus/$$harness 2>$(FUZZ_BUILD)/$$harness-merge.log; \
 	  echo "$$harness: $$(( $$(find $(CURDIR)/Tests/FuzzCorpus/$$harness -type f | wc -l) - before )) inputs added"; \
 	done
