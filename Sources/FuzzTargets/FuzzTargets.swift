@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -29,6 +30,13 @@ public enum FuzzTargets {
 
     public static func harness(named name: String) -> Harness? { harnesses.first { $0.name == name } }
 
+    /// Removes the process's scratch directory (a replay's child does before it exits); the
+    /// harnesses that need it must not run after.
+    public static func removeScratchDirectory() {
+        guard Scratch.made.withLock({ $0 }) else { return }
+        try? FileManager.default.removeItem(atPath: Scratch.directory)
+    }
+
     /// The repository's root, from this file's place in it: the fixtures the proc harness
     /// mutates are read from Tests/.
     static let repositoryRoot = String(#filePath.dropLast("/Sources/FuzzTargets/FuzzTargets.swift".count))
@@ -37,7 +45,9 @@ public enum FuzzTargets {
 /// A directory of the fuzzing process's own, made on first use (the harnesses that need files:
 /// a state database, a /proc tree).
 enum Scratch {
+    static let made = Mutex(false)
     static let directory: String = {
+        made.withLock { $0 = true }
         var template = Array("/tmp/resmon-fuzz-XXXXXX".utf8CString)
         return template.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress, let made = mkdtemp(base) else { return "/tmp" }

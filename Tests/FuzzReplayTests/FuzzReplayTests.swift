@@ -42,6 +42,7 @@ import Testing
             harness.run(Array(bytes))
         }
         try? FileManager.default.removeItem(atPath: progress)
+        FuzzTargets.removeScratchDirectory()
     }
 
     /// After the child: names the input it trapped on, if it did.
