@@ -39,7 +39,7 @@ SCHEMATHESIS_LONG_EXAMPLES ?= 1000
 PEER_PACKAGES := prometheus-node-exporter collectd-core rrdtool prometheus
 
 .PHONY: all build run test lint format bench bench-peers soak sanitize hot-functions deps test-deps browser-deps schemathesis-deps \
-	schemathesis-long openapi clean lib install uninstall deb test-deb man completion
+	schemathesis-long openapi clean lib install uninstall deb test-deb man completion fuzz fuzz-build fuzz-minimize
 
 all: build
 
@@ -162,6 +162,46 @@ test-deb: deb
 	$(call install_missing,debootstrap lintian)
 	$(SWIFT) build --build-tests
 	RESMON_DEB=$(CURDIR)/$(DEB_FILE) DEB_MIRROR=$(DEB_MIRROR) $(SWIFT) test --skip-build --filter DebianPackageTests
+
+# Coverage-guided fuzzing (docs/RELIABILITY.md): every harness of Sources/FuzzTargets for
+# FUZZ_SECONDS each, one after the other, under libFuzzer with AddressSanitizer. resmon-fuzz is
+# built into a scratch path of its own (.build/fuzz), so the ordinary build is never rebuilt
+# with sanitizers. Each harness reads its seeds from Tests/FuzzCorpus/HARNESS (crashes/
+# included: past findings run first) and keeps what it finds in .build/fuzz/corpus/HARNESS; a
+# crash is written to Tests/FuzzCorpus/HARNESS/crashes/ (check it in once fixed: make test
+# replays it) and fails the target after the other harnesses have run.
+# make fuzz FUZZ_SECONDS=600 FUZZ_HARNESSES="filter request"
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?= filter prometheus perfmon configuration request sse history proc
+FUZZ_FLAGS ?=
+FUZZ_BUILD := $(CURDIR)/.build/fuzz
+FUZZ_BINARY := $(FUZZ_BUILD)/debug/resmon-fuzz
+fuzz-build: deps
+	$(SWIFT) build --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --product resmon-fuzz
+
+fuzz: fuzz-build
+	@failed=""; for harness in $(FUZZ_HARNESSES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$harness $(CURDIR)/Tests/FuzzCorpus/$$harness/crashes; \
+	  echo "== $$harness: $(FUZZ_SECONDS) s"; \
+	  RESMON_FUZZ_HARNESS=$$harness SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BINARY) \
+	    $(FUZZ_BUILD)/corpus/$$harness $(CURDIR)/Tests/FuzzCorpus/$$harness -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(CURDIR)/Tests/FuzzCorpus/$$harness/crashes/ $(FUZZ_FLAGS) \
+	    2>$(FUZZ_BUILD)/$$harness.log || failed="$$failed $$harness"; \
+	  grep -E "^#[0-9]+.*(DONE|pulse|NEW)" $(FUZZ_BUILD)/$$harness.log | tail -1; \
+	  grep -E "^stat::(number_of_executed_units|average_exec_per_sec)" $(FUZZ_BUILD)/$$harness.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: a finding in:$$failed (see .build/fuzz/HARNESS.log and Tests/FuzzCorpus/HARNESS/crashes/)"; exit 1; fi
+
+# Adds to Tests/FuzzCorpus/HARNESS the inputs of the last runs (.build/fuzz/corpus) that reach
+# coverage the checked-in ones do not (libFuzzer's -set_cover_merge=1: few that do): review, then
+# commit them, so that make test replays them. Inputs over 16 KB are left out.
+fuzz-minimize: fuzz-build
+	@for harness in $(FUZZ_HARNESSES); do \
+	  before=$$(find $(CURDIR)/Tests/FuzzCorpus/$$harness -type f | wc -l); \
+	  RESMON_FUZZ_HARNESS=$$harness SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BINARY) -set_cover_merge=1 -max_len=16384 \
+	    $(CURDIR)/Tests/FuzzCorpus/$$harness $(FUZZ_BUILD)/corpus/$$harness 2>$(FUZZ_BUILD)/$$harness-merge.log; \
+	  echo "$$harness: $$(( $$(find $(CURDIR)/Tests/FuzzCorpus/$$harness -type f | wc -l) - before )) inputs added"; \
+	done
 
 # The layout .swift-format sets (it ships with the toolchain): make test fails on a finding;
 # make format rewrites the tree to it.

@@ -102,6 +102,13 @@ let package = Package(
                 "ResmonAPI", "ResmonClient", "Server", "CResmon"
             ]),
 
+        // The fuzzers' entry points, one per parser that reads outside input (docs/RELIABILITY.md):
+        // replayed by FuzzReplayTests, run by libFuzzer through resmon-fuzz (`make fuzz`).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["ResmonSystem", "Statistics", "History", "Storage", "ResmonAPI", "Events", "Monitoring", "Server", "ResmonClient", "ResmonDaemon"]),
+        .executableTarget(name: "resmon-fuzz", dependencies: ["FuzzTargets"]),
+
         .target(name: "ResmonTestSupport", dependencies: ["ResmonClient", "ResmonAPI", "ResmonSystem", "Statistics"], path: "Tests/ResmonTestSupport"),
         .testTarget(name: "ResmonSystemTests", dependencies: ["ResmonSystem"]),
         .testTarget(
@@ -125,6 +132,7 @@ let package = Package(
             ],
             // The browser test's selenium script, which DashboardBrowserTests runs with Python.
             exclude: ["Browser"]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzTargets", "History"]),
         // libresmon's tests: C programs (C/) compiled against the library `make lib` built, run
         // against a real resmond.
         .testTarget(name: "LibresmonTests", dependencies: ["Libresmon", "ResmonTestSupport", "ResmonClient", "ResmonAPI"], exclude: ["C"])

@@ -50,7 +50,7 @@ public final class HistoryStore: Sendable {
         var removals: [String: Int?] = [:]
     }
     /// Snapshot format: magic, version, payload, then a checksum over the payload.
-    static let magic = Array("RESMONH\u{0}".utf8)
+    package static let magic = Array("RESMONH\u{0}".utf8)
     static let version = 3
 
     public init(settings: Settings) {
@@ -330,7 +330,7 @@ public final class HistoryStore: Sendable {
 
     /// FNV-1a over 64-bit little-endian words (then the tail bytes): eight times fewer steps
     /// than bytewise, which matters for a snapshot of megabytes written at every stop.
-    static func checksum(_ raw: Span<UInt8>) -> UInt64 {
+    package static func checksum(_ raw: Span<UInt8>) -> UInt64 {
         do {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             let words = raw.count / 8

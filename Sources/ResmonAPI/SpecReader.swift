@@ -275,6 +275,9 @@ public struct SpecReader {
 
     private mutating func double() -> Double? {
         guard let number = numberText(), let value = Double(number.text), value.isFinite else { return nil }
+        // JSONDecoder refuses some zeros with an exponent (`0e9`, `0E1`; not `0e10`, `0e+9` or
+        // `-0e9`), valid JSON though they are: left to it, whichever it does (found by fuzzing).
+        if value == 0, !number.whole, number.text.utf8.contains(where: { $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) { return nil }
         return value
     }
 

@@ -172,13 +172,19 @@ public struct ConfigurationFile {
     /// Applies the file to `configuration`. A missing file changes nothing.
     public func apply(to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
         guard let (text, _) = try ConfigurationFile.read(path, source: path) else { return }
+        try ConfigurationFile.apply(text, source: path, to: &configuration)
+    }
+
+    /// Applies a file's bytes, read already, to `configuration`; errors name `source`. What
+    /// `apply(to:)` does after reading, apart so that the fuzzer (FuzzTargets) feeds it bytes.
+    package static func apply(_ text: [UInt8], source: String, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
         let root: JSONValue
         do {
             root = try StrictJSON.parse(text)
         } catch {
-            throw ConfigurationError(source: path, key: nil, reason: "not valid JSON: \(error)")
+            throw ConfigurationError(source: source, key: nil, reason: "not valid JSON: \(error)")
         }
-        var reader = Reader(source: path)
+        var reader = Reader(source: source)
         try reader.apply(root, to: &configuration)
     }
 

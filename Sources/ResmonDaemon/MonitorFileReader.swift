@@ -10,7 +10,7 @@ import Storage
 
 /// `monitors.d/*.json` in the configuration directory: each file an object of entry name →
 /// monitor spec. A monitor's id is `<file stem>.<entry name>`.
-enum MonitorFileReader {
+package enum MonitorFileReader {
     /// Every declared monitor, and a line for each file or entry that cannot be used.
     static func read(configDirectory: String) -> (monitors: [FileMonitor], problems: [String]) {
         let directory = configDirectory + "/monitors.d"
@@ -37,35 +37,44 @@ enum MonitorFileReader {
                 problems.append(error.description)
                 continue
             }
-            let root: JSONValue
+            let (found, refused) = MonitorFileReader.monitors(bytes, stem: stem, source: source)
+            monitors += found
+            problems += refused
+        }
+        return (monitors, problems)
+    }
+
+    /// The monitors one file's bytes declare (`stem` its name before .json, checked), and a line
+    /// for each entry that cannot be used: apart so that the fuzzer (FuzzTargets) feeds it bytes.
+    package static func monitors(_ bytes: [UInt8], stem: String, source: String) -> (monitors: [FileMonitor], problems: [String]) {
+        let root: JSONValue
+        do {
+            root = try StrictJSON.parse(bytes)
+        } catch {
+            return ([], ["\(source): not valid JSON: \(error)"])
+        }
+        guard case .object(let entries) = root else {
+            return ([], ["\(source): expected a JSON object of entry name → monitor spec"])
+        }
+        var monitors: [FileMonitor] = []
+        var problems: [String] = []
+        for (entry, value) in entries.sorted(by: { $0.key < $1.key }) {
+            let id = stem + "." + entry
+            guard isName(entry), id.utf8.count <= 64 else {
+                problems.append("\(source): entry \"\(entry)\": names are [A-Za-z0-9._-], and file + entry at most 63 characters")
+                continue
+            }
             do {
-                root = try StrictJSON.parse(bytes)
-            } catch {
-                problems.append("\(source): not valid JSON: \(error)")
-                continue
-            }
-            guard case .object(let entries) = root else {
-                problems.append("\(source): expected a JSON object of entry name → monitor spec")
-                continue
-            }
-            for (entry, value) in entries.sorted(by: { $0.key < $1.key }) {
-                let id = stem + "." + entry
-                guard isName(entry), id.utf8.count <= 64 else {
-                    problems.append("\(source): entry \"\(entry)\": names are [A-Za-z0-9._-], and file + entry at most 63 characters")
+                let spec = try JSONDecoder().decode(MonitorSpec.self, from: try JSONEncoder().encode(value))
+                if let given = spec.id, given != id {
+                    problems.append("\(source): \(entry): the id is \(id) (from file and entry); leave \"id\" out")
                     continue
                 }
-                do {
-                    let spec = try JSONDecoder().decode(MonitorSpec.self, from: try JSONEncoder().encode(value))
-                    if let given = spec.id, given != id {
-                        problems.append("\(source): \(entry): the id is \(id) (from file and entry); leave \"id\" out")
-                        continue
-                    }
-                    monitors.append(FileMonitor(id: id, spec: spec, source: source))
-                } catch let error as MonitorSpec.UnknownField {
-                    problems.append("\(source): \(entry): \(error.description)")
-                } catch {
-                    problems.append("\(source): \(entry): not a monitor spec (\(StrictJSON.describe(error)))")
-                }
+                monitors.append(FileMonitor(id: id, spec: spec, source: source))
+            } catch let error as MonitorSpec.UnknownField {
+                problems.append("\(source): \(entry): \(error.description)")
+            } catch {
+                problems.append("\(source): \(entry): not a monitor spec (\(StrictJSON.describe(error)))")
             }
         }
         return (monitors, problems)

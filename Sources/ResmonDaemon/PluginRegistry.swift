@@ -9,7 +9,7 @@ import Statistics
 
 /// `subsystems.d/NAME.json` in the configuration directory: one plug-in subsystem per file
 /// (docs/PLUGINS.md), as the RMF's rmtab registry.
-enum PluginRegistry {
+package enum PluginRegistry {
     /// Every plug-in the files declare, and a line for each file that cannot be used.
     static func read(configDirectory: String, step: Int) -> (plugins: [PluginConfiguration], problems: [String]) {
         let directory = configDirectory + "/subsystems.d"
@@ -39,6 +39,13 @@ enum PluginRegistry {
         if geteuid() == 0, info.st_uid != 0 || info.st_mode & 0o022 != 0 {
             throw fail(nil, "must be owned by root and writable by nobody else")
         }
+        return try plugin(bytes, name: name, source: source, step: step)
+    }
+
+    /// The plug-in a file's bytes declare, once read and trusted (`name` checked): apart so that
+    /// the fuzzer (FuzzTargets) feeds it bytes.
+    package static func plugin(_ bytes: [UInt8], name: String, source: String, step: Int) throws(ConfigurationError) -> PluginConfiguration {
+        func fail(_ key: String?, _ reason: String) -> ConfigurationError { ConfigurationError(source: source, key: key, reason: reason) }
         let root: JSONValue
         do {
             root = try StrictJSON.parse(bytes)

@@ -9,6 +9,12 @@ public struct PeerCredentials: Sendable, Equatable {
     public let uid: UInt32
     public let gid: UInt32
     public let pid: Int32
+
+    package init(uid: UInt32, gid: UInt32, pid: Int32) {
+        self.uid = uid
+        self.gid = gid
+        self.pid = pid
+    }
 }
 
 /// One HTTP request as the routes see it: decoded path and query, lower-cased header names.

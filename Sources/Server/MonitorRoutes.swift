@@ -5,7 +5,7 @@ import ResmonAPI
 import ResmonSystem
 
 /// `/v1/monitors…` and `/v1/events`.
-struct MonitorRoutes {
+package struct MonitorRoutes {
     let engine: MonitorEngine
     let authorizeWrite: (HTTPRequest) throws -> Void
 
@@ -140,7 +140,7 @@ struct MonitorRoutes {
     static let comma = Array(",".utf8)
 
     /// A body as JSONDecoder reads it: one spec, or an array of them.
-    static func decode(_ bytes: [UInt8]) throws -> (specs: [MonitorSpec], single: Bool) {
+    package static func decode(_ bytes: [UInt8]) throws -> (specs: [MonitorSpec], single: Bool) {
         let body = Data(bytes)
         if bytes.first(where: { $0 != 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }) == UInt8(ascii: "[") {
             return (try JSONDecoder().decode([MonitorSpec].self, from: body), false)

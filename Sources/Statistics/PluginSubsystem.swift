@@ -328,7 +328,8 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     }
 
     /// Registers what is new, records every value, and retires what the run no longer has.
-    private func apply(_ samples: [PrometheusText.Sample], into batch: inout SampleBatch) {
+    /// Package-wide for the fuzzer (FuzzTargets), which feeds it what the parser made of any bytes.
+    package func apply(_ samples: [PrometheusText.Sample], into batch: inout SampleBatch) {
         var seen = Set<String>(minimumCapacity: samples.count)
         var mappings: [String: Mapping] = [:]
         for sample in samples {
