@@ -170,6 +170,7 @@ test-deb: deb
 # included: past findings run first) and keeps what it finds in .build/fuzz/corpus/HARNESS; a
 # crash is written to Tests/FuzzCorpus/HARNESS/crashes/ (check it in once fixed: make test
 # replays it) and fails the target after the other harnesses have run.
+# Then schemathesis runs longer than in make test (make schemathesis-long; SCHEMATHESIS_LONG_EXAMPLES).
 # make fuzz FUZZ_SECONDS=600 FUZZ_HARNESSES="filter request"
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES ?= filter prometheus perfmon configuration request sse history proc
@@ -191,6 +192,7 @@ fuzz: fuzz-build
 	  grep -E "^stat::(number_of_executed_units|average_exec_per_sec)" $(FUZZ_BUILD)/$$harness.log; \
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: a finding in:$$failed (see .build/fuzz/HARNESS.log and Tests/FuzzCorpus/HARNESS/crashes/)"; exit 1; fi
+	$(MAKE) schemathesis-long
 
 # Adds to Tests/FuzzCorpus/HARNESS the inputs of the last runs (.build/fuzz/corpus) that reach
 # coverage the checked-in ones do not (libFuzzer's -set_cover_merge=1: few that do): review, then
