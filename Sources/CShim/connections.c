@@ -57,6 +57,7 @@ struct rs_tracked {
     int streaming;     /* its request holds a claim among the event streams: 1 counted, 2 root's (Unix socket) */
     rs_stream *stream; /* the stream its answer serves (a reference), or NULL */
     int served;        /* a request on it has been answered: it may wait idle, kept alive */
+    int started;       /* kept alive, its next request has begun: its head's deadline was restarted */
     uint64_t received; /* bytes received (TCP) when it started waiting for this request */
 };
 
@@ -238,6 +239,7 @@ void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *co
         ended = tracked->stream;
         tracked->stream = NULL;
         tracked->served = 1;
+        tracked->started = 0;
         if (server->transport) tracked->received = bytes_received(tracked->fd);
         tracked->since = monotonic_milliseconds();
         tracked->deadline = tracked->since + server->header_milliseconds;
@@ -246,6 +248,38 @@ void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *co
     }
     pthread_mutex_unlock(&server->lock);
     if (ended) rs_stream_release(ended);
+}
+
+/* A kept-alive connection waits for its next request at most header_seconds, and then has
+ * header_seconds for that request's line and headers: once a request has begun, its deadline
+ * counts from then. Before, one deadline counted from the previous answer, so a request sent just
+ * before it (or in the quarter second before the sweeper acted on it) was cut unanswered, or
+ * answered 400 as a slow head (issue 23: schemathesis' "Remote end closed connection without
+ * response" on a second request 5.05 to 5.3 s after the first). */
+static void restart_head_deadline(const struct rs_http_server *server, struct rs_tracked *tracked, uint64_t now) {
+    tracked->started = 1;
+    tracked->since = now;
+    tracked->deadline = now + server->header_milliseconds;
+}
+
+void rs_track_request_line(struct rs_http_server *server, struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!server || !info || !info->socket_context) return;
+    struct rs_tracked *tracked = info->socket_context;
+    pthread_mutex_lock(&server->lock);
+    if (tracked->served && !tracked->started && tracked->receiving == RS_HEADERS && !tracked->cut)
+        restart_head_deadline(server, tracked, monotonic_milliseconds());
+    pthread_mutex_unlock(&server->lock);
+}
+
+/* Under the lock, for a kept-alive connection at its idle deadline: whether its next request has
+ * begun though its line is not complete yet (bytes wait in the socket, or, over TCP, arrived since
+ * it began waiting). On the Unix socket bytes libmicrohttpd has read already cannot be told. */
+static int next_request_began(const struct rs_http_server *server, const struct rs_tracked *tracked) {
+    if (!tracked->served || tracked->started || tracked->receiving != RS_HEADERS) return 0;
+    char byte;
+    if (recv(tracked->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return 1;
+    return server->transport && bytes_received(tracked->fd) > tracked->received;
 }
 
 /* ---------------------------------------------------------------- event streams' share */
@@ -363,6 +397,10 @@ void *rs_sweep(void *cls) {
         uint64_t now = monotonic_milliseconds();
         for (struct rs_tracked *tracked = server->tracked; tracked; tracked = tracked->next) {
             if (tracked->receiving && !tracked->cut && tracked->fd >= 0 && now >= tracked->deadline) {
+                if (next_request_began(server, tracked)) {
+                    restart_head_deadline(server, tracked, now);
+                    continue;
+                }
                 answer_late_head(server, tracked);
                 shutdown(tracked->fd, SHUT_RDWR);
                 tracked->cut = 1;

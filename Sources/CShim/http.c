@@ -43,7 +43,7 @@ struct rs_connection {
  * the copy kept here (HTTPServer.swift), and libmicrohttpd's is emptied: the target is its read
  * buffer, writable, and the byte after the '?' is the start of the string it would parse. */
 static void *request_started(void *cls, const char *uri, struct MHD_Connection *connection) {
-    (void)cls; (void)connection;
+    rs_track_request_line(cls, connection);
     struct rs_connection *state = calloc(1, sizeof *state);
     if (state && uri) state->target = strdup(uri);
     if (state && uri) state->malformed = rs_request_prescan((char *)uri);

@@ -85,6 +85,8 @@ void rs_connection_notified(void *cls, struct MHD_Connection *connection, void *
 /* RS_HEADERS when a response is done and the connection waits for the next request, whose
  * deadlines start now; RS_BODY once its headers are in; RS_DONE once it has fully arrived. */
 void rs_track_receiving(struct rs_http_server *server, struct MHD_Connection *connection, enum rs_receiving receiving);
+/* A kept-alive connection's next request line is in: its head's deadline counts from now. */
+void rs_track_request_line(struct rs_http_server *server, struct MHD_Connection *connection);
 /* What rs_http_claim_stream's slot points to: the request's listener and connection. */
 struct rs_stream_slot {
     struct rs_http_server *server;

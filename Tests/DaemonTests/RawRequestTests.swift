@@ -11,9 +11,23 @@ import Testing
 /// Sends `bytes` as they are over a fresh connection (the Unix socket at `path`, or TCP to
 /// 127.0.0.1:`port`) and returns everything the server sends until it closes or 20 s pass.
 func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throws -> String {
+    let descriptor = try rawConnect(unixPath: unixPath, port: port)
+    defer { close(descriptor) }
+    _ = Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL))
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received += buffer[0..<count]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
+/// A blocking connection to the Unix socket at `path`, or to 127.0.0.1:`port`, whose reads give up after 20 s.
+func rawConnect(unixPath: String? = nil, port: Int = 0) throws -> Int32 {
     let descriptor = socket(unixPath == nil ? AF_INET : AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw DaemonHarness.NotReady(description: "socket failed") }
-    defer { close(descriptor) }
     var timeout = timeval(tv_sec: 20, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let connected: Int32
@@ -39,16 +53,12 @@ func rawExchange(_ bytes: [UInt8], unixPath: String? = nil, port: Int = 0) throw
             }
         }
     }
-    guard connected == 0 else { throw DaemonHarness.NotReady(description: "connect: \(String(cString: strerror(errno)))") }
-    _ = Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL))
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = recv(descriptor, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        received += buffer[0..<count]
+    guard connected == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(descriptor)
+        throw DaemonHarness.NotReady(description: "connect: \(reason)")
     }
-    return String(decoding: received, as: UTF8.self)
+    return descriptor
 }
 
 /// Raw NUL bytes in the request line and headers (issue 22, re-attack item 2): libmicrohttpd hands
