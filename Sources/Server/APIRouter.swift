@@ -26,6 +26,8 @@ public struct APIContext: Sendable {
     public var hostUUID: String
     /// `/metrics`' layout, kept between scrapes.
     public let metrics = MetricsExposition()
+    /// Recent statistics queries' selections, for a dashboard's listing each step.
+    let listings = ListingCache()
     /// Re-reads the configuration and applies it (`POST /v1/reload`): what it did, or why the
     /// file was refused (the running configuration is then kept). Nil: reloading is not offered.
     public var reload: (@Sendable () -> Result<ReloadResponse, ReloadRefused>)?
@@ -145,7 +147,7 @@ public struct APIRouter: HTTPHandler {
         case .statistics:
             return try listStatistics(
                 match: request.query["match"], requester: requester(request),
-                where: request.queryItems.filter { $0.0 == "where" }.map(\.1))
+                where: request.queryItems.filter { $0.0 == "where" }.map(\.1), fields: request.query["fields"])
         case .statistic:
             // Only pushed statistics (`app:`) may be written.
             if !value.hasPrefix("app:") { try allow(request, ["GET", "HEAD"]) }
@@ -265,7 +267,31 @@ public struct APIRouter: HTTPHandler {
     /// The CPU seconds one `GET /v1/statistics?match=&where=` may spend matching (docs/API.md).
     static let selectionBudget = 2.0
 
-    private func listStatistics(match pattern: String?, requester: Requester, where conditions: [String]) throws -> HTTPResponse {
+    private func listStatistics(match pattern: String?, requester: Requester, where conditions: [String], fields: String?)
+        throws -> HTTPResponse
+    {
+        var members = StatisticFields.all
+        if let fields {
+            switch StatisticFields.parse(fields) {
+            case .success(let chosen): members = chosen
+            case .failure(let unknown): throw Failure(status: 400, code: .badRequest, message: unknown.description)
+            }
+        }
+        // The version is read before the handles: a change in between leaves a stale entry, never a wrong one.
+        let identity = ListingCache.identity(match: pattern, where: conditions)
+        let version = context.table.structureVersion
+        let selected =
+            try context.listings.selection(identity, version: version)
+            ?? select(match: pattern, requester: requester, where: conditions, identity: identity, version: version)
+        let samples = selected.compactMap { context.table.sample($0) }
+        // Written by hand (WireWriter: JSONEncoder's bytes, a third of the cost of a listing).
+        return HTTPResponse(status: 200, body: try StatisticList(statistics: samples.map(APIRouter.info)).wireJSON(fields: members))
+    }
+
+    /// The statistics `match` and `where` choose, in key order, remembered for the next identical query.
+    private func select(match pattern: String?, requester: Requester, where conditions: [String], identity: String, version: UInt64)
+        throws -> [StatisticHandle]
+    {
         let selector: Selector
         do {
             selector = try Selector(match: pattern, where: conditions, holder: .request(requester))
@@ -279,7 +305,7 @@ public struct APIRouter: HTTPHandler {
         // sixteen costly patterns over a large table still take seconds.
         let live = context.table.handles()
         let start = Clock.threadCPU()
-        var selected: [StatisticHandle] = []
+        var selected: [(handle: StatisticHandle, key: String)] = []
         for (position, (handle, descriptor)) in live.enumerated() {
             if position % 64 == 63 && Clock.threadCPU() - start > APIRouter.selectionBudget {
                 throw Failure(
@@ -288,11 +314,11 @@ public struct APIRouter: HTTPHandler {
                         "match and where too costly: \(position) of \(live.count) statistics matched in \(APIRouter.selectionBudget) s; narrow them (fewer or simpler patterns)"
                 )
             }
-            if selector.matches(descriptor) { selected.append(handle) }
+            if selector.matches(descriptor) { selected.append((handle, descriptor.key.text)) }
         }
-        let samples = selected.compactMap { context.table.sample($0) }.sorted { $0.descriptor.key.text < $1.descriptor.key.text }
-        // Written by hand (WireWriter: JSONEncoder's bytes, a third of the cost of a listing).
-        return HTTPResponse(status: 200, body: try StatisticList(statistics: samples.map(APIRouter.info)).wireJSON())
+        let ordered = selected.sorted { $0.key < $1.key }.map(\.handle)
+        context.listings.remember(identity, ordered, version: version)
+        return ordered
     }
 
     private func parseKey(_ text: String) throws -> StatisticKey {

@@ -83,7 +83,7 @@ public struct APIRoute: Sendable {
         APIRoute("/v1/openapi.json", .openAPI, read),
         APIRoute("/v1/status", .status, read),
         APIRoute("/v1/subsystems", .subsystems, read),
-        APIRoute("/v1/statistics", .statistics, read(["match", "where"])),
+        APIRoute("/v1/statistics", .statistics, read(["match", "where", "fields"])),
         APIRoute("/v1/statistics/{key}", .statistic, read + [("PUT", []), ("DELETE", [])]),
         APIRoute("/v1/history/{key}/rrdtool.xml", .historyDump, read),
         APIRoute("/v1/history/{key}", .history, read(["cf", "start", "end", "resolution"])),

@@ -45,7 +45,7 @@ async function buildOverview() {
 // One reading of every statistic a chart shows, each step.
 async function pollLive() {
   if (R.range !== 600 || !cards.size) return;
-  const list = await api("/v1/statistics?match=" + encodeURIComponent(overviewPattern));
+  const list = await api("/v1/statistics?fields=key,time,value&match=" + encodeURIComponent(overviewPattern));
   const extra = [...cards].flatMap((card) => card.series.map((s) => s.key)).filter((key) => !new RegExp(overviewPattern).test(key));
   const more = await Promise.all([...new Set(extra)].map((key) => api("/v1/statistics/" + keyPath(key)).catch(() => null)));
   feedCharts(list.statistics.concat(more.filter(Boolean)));
