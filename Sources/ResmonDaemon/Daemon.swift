@@ -210,9 +210,12 @@ public final class Daemon: Sendable {
         let signalledReloads = CoalescedReloads { _ = reloader.reload() }
         let boundRouter = LateBound<APIRouter>()
         let http = HTTPService(configuration: configuration, router: boundRouter)
+        let stateWatch = StateDirectoryWatch(
+            database: database, directory: configuration.stateDirectory,
+            group: StatePermissions.groupID(socketGroup: configuration.socketGroup))
         let status = StatusReport(
             startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,
-            sampling: sampling, selfLimits: selfLimits, http: http, remoteWrite: remoteWrite)
+            sampling: sampling, selfLimits: selfLimits, http: http, remoteWrite: remoteWrite, stateWatch: stateWatch)
         let writeToken = configuration.tokenFile.flatMap { try? DaemonConfiguration.readToken($0, source: configuration.configFile) }
         var context = APIContext(
             table: table, status: { status.response() },
@@ -231,6 +234,8 @@ public final class Daemon: Sendable {
                 StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
             })
         let services = ServiceGroup([
+            // Stops last: its check at the stop writes back what the others saved.
+            .init(service: stateWatch, stopSeconds: 10),
             .init(service: snapshots, stopSeconds: 10),
             .init(service: sinks, stopSeconds: 5),
             // Before the sampler, which hands it each step's readings.

@@ -5,7 +5,7 @@
 
 /// One resmond per state directory: an exclusive `flock` on `resmond.lock`, held for the life
 /// of the process (the kernel drops it when the process dies, even by kill -9).
-final class InstanceLock {
+final class InstanceLock: Sendable {
     private let descriptor: Int32
 
     struct Held: Error, CustomStringConvertible {
@@ -38,6 +38,18 @@ final class InstanceLock {
         _ = ftruncate(descriptor, 0)
         _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }
         self.descriptor = descriptor
+    }
+
+    /// Whether `directory`'s lock file is the one this process holds (its pid in it, locked).
+    static func isHeldByThisProcess(directory: String) -> Bool {
+        let descriptor = open(directory + "/resmond.lock", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = pread(descriptor, &buffer, buffer.count, 0)
+        guard count > 0, Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingNewlines()) == getpid() else { return false }
+        // Locked by someone: a file with this pid left by a process before this one is not held.
+        return flock(descriptor, LOCK_SH | LOCK_NB) != 0
     }
 
     deinit {

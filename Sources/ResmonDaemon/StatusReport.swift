@@ -16,6 +16,7 @@ struct StatusReport: Sendable {
     let selfLimits: SelfLimitsService
     let http: HTTPService
     let remoteWrite: RemoteWriteService
+    let stateWatch: StateDirectoryWatch
 
     func response() -> StatusResponse {
         let configuration = self.configuration.current
@@ -33,7 +34,7 @@ struct StatusReport: Sendable {
             busy: busy != nil,
             cpuSecondsTotal: Clock.processCPU(), residentBytes: HostFacts.residentBytes(),
             lastSampleCPUSeconds: sampling.lastCycleCPU, busyReason: busy,
-            limits: selfLimits.limits(configuration), storageError: sampling.engine.storageProblem,
+            limits: selfLimits.limits(configuration), storageError: sampling.engine.storageProblem ?? stateWatch.problem,
             reloads: sampling.reloads.applications)
         response.longestCycleSeconds = cycleDurations.longest
         response.cycleDurations = cycleDurations.histogram

@@ -16,10 +16,15 @@ public final class StateDatabase: Sendable {
     private let marker: Mutex<StateMarker?>
     /// What opening found that resmond's log must say loudly (a loss accepted, a crash).
     public let startReport: [String]
+    public let path: String
+    /// The file `path` named when it was opened (or written back): device and inode.
+    private let file: Mutex<FileIdentity?>
 
     public init(path: String, migrations: [[String]], continuity: StateContinuity? = nil) throws {
         self.continuity = continuity
+        self.path = path
         markerPath = path + ".marker"
+        file = Mutex(FileIdentity(path))
         guard let continuity else {
             let opened = try Database(path: path)
             try opened.migrate(migrations)
@@ -70,6 +75,83 @@ public final class StateDatabase: Sendable {
                 marker = next
             }
         }
+    }
+
+    // MARK: - The file under a running resmond
+
+    /// A file's device and inode, or nil when the path names nothing.
+    struct FileIdentity: Equatable {
+        let device: UInt64
+        let inode: UInt64
+        init?(_ path: String) {
+            var status = stat()
+            guard stat(path, &status) == 0 else { return nil }
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
+    }
+
+    /// Whether `path` still names the file resmond writes.
+    public enum Whereabouts: Equatable, Sendable {
+        case inPlace
+        /// Nothing is at the path: the file was removed, or the file system holding it unmounted.
+        case gone
+        /// Another file is at the path.
+        case replaced
+    }
+
+    /// Where the open database is: SQLite keeps writing to the file it opened, which no path may
+    /// reach any more (the state directory removed, its file system unmounted), and what it holds
+    /// would be lost at the next start.
+    public var whereabouts: Whereabouts {
+        let now = FileIdentity(path)
+        return now == nil ? .gone : now == file.withLock({ $0 }) ? .inPlace : .replaced
+    }
+
+    /// Writes what the open database holds to `path`, where nothing is now, and goes on with that
+    /// file: a copy (`VACUUM INTO`, every committed transaction, the write-ahead log's included)
+    /// made beside it, synced, then renamed into place, so the path never names half a database;
+    /// the marker is written again with it. The caller has made the directory and holds its lock.
+    public func writeBack() throws {
+        try database.withLock { database in
+            let copy = path + ".restoring-\(getpid())"
+            unlink(copy)
+            try database.execute("VACUUM INTO ?", [.text(copy)])
+            try StateDatabase.sync(copy)
+            guard access(path, F_OK) != 0 else {
+                unlink(copy)
+                throw StorageError("\(path) appeared while resmond was writing its state back; left as it is")
+            }
+            guard rename(copy, path) == 0 else {
+                let reason = Errno.current
+                unlink(copy)
+                throw StorageError("cannot rename \(copy) to \(path): \(reason)")
+            }
+            try StateDatabase.sync(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+            let reopened = try Database(path: path)
+            reopened.reservation = database.reservation
+            reopened.reservedKey = database.reservedKey
+            reopened.committedID = database.committedID
+            database = reopened
+            file.withLock { $0 = FileIdentity(path) }
+            try marker.withLock { marker in try marker?.write(markerPath) }
+        }
+    }
+
+    /// Writes a copy of what the open database holds to `copy` (which must not exist), for when
+    /// another file has taken its path: resmond goes on with the file it has open.
+    public func keepCopy(at copy: String) throws {
+        try database.withLock { database in
+            try database.execute("VACUUM INTO ?", [.text(copy)])
+            try StateDatabase.sync(copy)
+        }
+    }
+
+    private static func sync(_ path: String) throws(StorageError) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StorageError("cannot open \(path) to sync it: \(Errno.current)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw StorageError("cannot sync \(path): \(Errno.current)") }
     }
 
     /// The `meta` key keeping the ids of the sequence reserved so far (as the marker does).

@@ -1,4 +1,5 @@
 import Foundation
+import ResmonAPI
 import ResmonTestSupport
 import Storage
 import Testing
@@ -73,5 +74,85 @@ import Testing
         let daemon = try DaemonHarness(directory: directory)
         #expect(try daemon.client.monitors().count == 3)
         #expect(try daemon.client.events(limit: 100).events.count == 3)
+    }
+
+    /// Monitors created on `daemon` and the events of their raising: what it acknowledged.
+    static func acknowledge(_ daemon: DaemonHarness, ids: [String], events: Int) throws {
+        let specs = ids.map { id in
+            var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+            spec.id = id
+            return spec
+        }
+        _ = try daemon.client.createMonitors(specs)
+        _ = try daemon.client.push("app:test:level", value: 60)
+        try #require(daemon.eventually(timeout: 30) { (try? daemon.client.events(limit: 1000).events.count) == events })
+    }
+
+    static func stopCleanly(_ daemon: DaemonHarness) throws {
+        daemon.signal(SIGTERM)
+        try #require(daemon.waitForExit(timeout: 30) == 0, "\(daemon.stderr)")
+    }
+
+    /// The database files removed under a running resmond (the socket left, so that it can be
+    /// written to before the watch notices): what it acknowledged after the removal went to a
+    /// file no path reached, lost at the next start before; now written back.
+    @Test func aStateDatabaseRemovedUnderAResmondIsWrittenBackWithEverythingAcknowledged() throws {
+        let directory = TemporaryDirectory("resmon-removed-db")
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        try Self.acknowledge(daemon, ids: ["before0", "before1"], events: 2)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        for name in ["state.db", "state.db-wal", "state.db-shm", "state.db.marker"] { unlink(directory.file("state/" + name)) }
+        // Acknowledged while no path reaches the file: only the write-back keeps it.
+        try Self.acknowledge(daemon, ids: ["after0", "after1", "after2"], events: 5)
+        #expect(
+            daemon.eventually(timeout: 60) { daemon.stderr.contains("wrote the state database it had open back to") },
+            "\(daemon.stderr)")
+        #expect(daemon.stderr.contains(directory.file("state/state.db")), "names the file: \(daemon.stderr)")
+        // After the write-back the file in place is the one written.
+        try Self.acknowledge(daemon, ids: ["later"], events: 6)
+        try Self.stopCleanly(daemon)
+        let again = try DaemonHarness(directory: directory)
+        #expect(Set(try again.client.monitors().map(\.id)) == ["before0", "before1", "after0", "after1", "after2", "later"])
+        #expect(try again.client.events(limit: 100).events.count == 6)
+        #expect(!again.stderr.contains("lost its contents") && !again.stderr.contains("is missing"), "\(again.stderr)")
+    }
+
+    /// The whole state directory removed (`rm -rf`): made again, the state written back, and a
+    /// stop right after the removal, before the watch's next look, still writes it back.
+    @Test func aStateDirectoryRemovedUnderAResmondThatStopsIsWrittenBack() throws {
+        let directory = TemporaryDirectory("resmon-removed-dir")
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        try Self.acknowledge(daemon, ids: ["m0", "m1", "m2"], events: 3)
+        try FileManager.default.removeItem(atPath: directory.file("state"))
+        try Self.stopCleanly(daemon)
+        #expect(daemon.stderr.contains("restart resmond"), "says what to do about the socket: \(daemon.stderr)")
+        let again = try DaemonHarness(directory: directory)
+        #expect(Set(try again.client.monitors().map(\.id)) == ["m0", "m1", "m2"])
+        #expect(try again.client.events(limit: 100).events.count == 3)
+    }
+
+    /// Another file put at the path: left alone; resmond keeps a copy of what it holds beside it,
+    /// again at its stop, and says so in its log and `/v1/status`.
+    @Test func aStateDatabaseReplacedUnderAResmondIsLeftAloneAndACopyKept() throws {
+        let directory = TemporaryDirectory("resmon-replaced-db")
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        try Self.acknowledge(daemon, ids: ["m0", "m1"], events: 2)
+        let path = directory.file("state/state.db")
+        let stranger = directory.file("stranger.db")
+        try Database(path: stranger).execute("CREATE TABLE stranger (x)")
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        #expect(rename(stranger, path) == 0)
+        #expect(daemon.eventually(timeout: 60) { daemon.stderr.contains("another file is at \(path)") }, "\(daemon.stderr)")
+        #expect(daemon.eventually(timeout: 20) { (try? daemon.client.status().storageError)?.contains("another file") == true })
+        try Self.acknowledge(daemon, ids: ["m2"], events: 3)
+        try Self.stopCleanly(daemon)
+        // The stranger is untouched; the copy made at the stop holds everything.
+        #expect(try Database(path: path).execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'monitors'").first?.first?.integer == 0)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory.file("state")).filter { $0.hasSuffix("-at-stop") }
+        let copy = directory.file("state/" + (try #require(kept.first, "no copy at the stop")))
+        #expect(try Database(path: copy).execute("SELECT COUNT(*) FROM monitors").first?.first?.integer == 3)
     }
 }

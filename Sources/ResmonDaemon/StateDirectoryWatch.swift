@@ -1,0 +1,138 @@
+import Dispatch
+import ResmonSystem
+import Storage
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Notices the state database's file leaving its path under a running resmond — the state
+/// directory removed, its file system unmounted, the file replaced — and puts what it holds back.
+/// SQLite keeps writing to the file it opened, which no path reaches any more: before, resmond
+/// did not notice, and everything acknowledged after that was lost at its next start (issue 23).
+///
+/// Every 5 s, and once more when resmond stops: when nothing is at the path, the directory is made
+/// again (a file system unmounted leaves its mount point, so the state goes there), the instance
+/// lock taken again (another resmond started on the directory meanwhile keeps it, and the state
+/// stays in memory), and the open database written back (`StateDatabase.writeBack`); resmond
+/// goes on with that file. When another file is at the path, it is left alone: a copy of the open
+/// database is kept beside it (`state.db.kept-TIME`) and the problem stays in the log and in
+/// `/v1/status` until an administrator settles it. The Unix socket, removed with the directory,
+/// is not bound again: resmond's log says to restart it once its state is back.
+final class StateDirectoryWatch: Service {
+    let name = "state directory watch"
+    static let interval = 5
+
+    private let database: StateDatabase
+    private let directory: String
+    private let group: gid_t?
+    private let queue = DispatchQueue(label: "resmond.state-watch", qos: .utility)
+    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private struct State {
+        var problem: String?
+        /// The instance lock taken again after a write-back (the first one's file is gone).
+        var lock: InstanceLock?
+        var keptCopy: String?
+    }
+    private let state = Mutex(State())
+
+    init(database: StateDatabase, directory: String, group: gid_t?) {
+        self.database = database
+        self.directory = directory
+        self.group = group
+    }
+
+    /// Why the state is not where it belongs, for `/v1/status`; nil when it is.
+    var problem: String? { state.withLock { $0.problem } }
+
+    func start() {
+        timer.withLock { timer in
+            let source = DispatchSource.makeTimerSource(queue: queue)
+            source.setEventHandler { [self] in check() }
+            let interval = DispatchTimeInterval.seconds(StateDirectoryWatch.interval)
+            source.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(1))
+            source.resume()
+            timer = source
+        }
+    }
+
+    /// Ends the timer and checks once more, so that a stop right after the directory went still
+    /// writes the state back.
+    func stop(deadline: Double) {
+        timer.withLock { timer in
+            timer?.cancel()
+            timer = nil
+        }
+        queue.sync { check(stopping: true) }
+    }
+
+    /// At a stop, a copy kept beside another file is made again: it holds what came since.
+    func check(stopping: Bool = false) {
+        switch database.whereabouts {
+        case .inPlace:
+            let cleared = state.withLock { state in
+                defer { state.problem = nil }
+                return state.problem
+            }
+            if let problem = cleared {
+                Log.info("the state database is at \(database.path) again (was: \(problem))")
+            }
+        case .gone: writeBack()
+        case .replaced:
+            if stopping { state.withLock { $0.keptCopy = database.path + ".kept-\(Int(Clock.wall()))-at-stop" } }
+            keepCopy()
+        }
+    }
+
+    private func writeBack() {
+        let what = "\(database.path) is gone (its directory removed, or its file system unmounted)"
+        do {
+            try makeDirectories(directory, mode: StatePermissions.directoryMode)
+            // Only the database's files gone, the lock file is still the one this resmond holds.
+            let lock = InstanceLock.isHeldByThisProcess(directory: directory) ? nil : try InstanceLock(directory: directory)
+            try database.writeBack()
+            for problem in StatePermissions.apply(stateDirectory: directory, group: group) { Log.warning(problem) }
+            state.withLock { state in
+                if let lock { state.lock = lock }
+                state.problem = nil
+            }
+            Log.error(
+                "\(what): resmond wrote the state database it had open back to \(database.path) — every monitor and event "
+                    + "it acknowledged — and goes on with it. Its Unix socket went with the directory: restart resmond "
+                    + "(systemctl restart resmond) to be reached on it again; nothing is lost by restarting now")
+        } catch {
+            report(
+                "\(what), and resmond cannot write its state back: \(error). It keeps it in the database it has open; make "
+                    + "\(directory) writable and resmond writes it back within \(StateDirectoryWatch.interval) s — do not "
+                    + "stop resmond before, or what it holds since is lost")
+        }
+    }
+
+    private func keepCopy() {
+        let copy = state.withLock { $0.keptCopy } ?? (database.path + ".kept-\(Int(Clock.wall()))")
+        var kept = access(copy, F_OK) == 0
+        if !kept {
+            do {
+                try database.keepCopy(at: copy)
+                kept = true
+                state.withLock { $0.keptCopy = copy }
+            } catch {
+                Log.error("cannot keep a copy of the state database at \(copy): \(error)")
+            }
+        }
+        report(
+            "another file is at \(database.path) now (replaced, or another resmond started on \(directory)); resmond goes on with the database it opened, which no path reaches"
+                + (kept ? ", and kept a copy of it at \(copy) as of when it noticed" : "")
+                + ": stop resmond, then put the copy or the new file in place as state.db and start it again")
+    }
+
+    /// Logs a problem when it starts or changes, and keeps it for `/v1/status`.
+    private func report(_ problem: String) {
+        let changed = state.withLock { state in
+            defer { state.problem = problem }
+            return state.problem != problem
+        }
+        if changed { Log.error(problem) }
+    }
+}
