@@ -9,7 +9,10 @@ extension CLI {
     static func complete(_ words: [String]) -> Int32 {
         guard (1...2).contains(words.count) else { return ExitCode.usage }
         let prefix = words.count == 2 ? words[1] : ""
-        let client = ResmonClient(timeoutMilliseconds: 1000)
+        // The resmond the other commands reach without options: $RESMON_URL (with its token and CA
+        // files) when set, else $RESMON_SOCKET or the default socket.
+        guard let client = try? ResmonClient.configured(socketPath: nil, url: nil, tokenFile: nil, caFile: nil, timeoutMilliseconds: 1000)
+        else { return ExitCode.failure }
         let candidates: [String]
         switch words[0] {
         case "monitors":

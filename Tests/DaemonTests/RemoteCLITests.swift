@@ -54,6 +54,11 @@ struct RemoteCLITests {
         let environment = ["RESMON_URL": url, "RESMON_CACERT": tls.certificate, "RESMON_TOKEN_FILE": token]
         let viaEnvironment = try resmon(["get", "app:remote:value", "--json"], environment: environment)
         #expect(viaEnvironment.status == 0 && viaEnvironment.output.contains("app:remote:value"), "\(viaEnvironment.error)")
+        // The shell completions ask the same resmond (they called the default socket before).
+        let completed = try resmon(["--complete", "statistics", "app:remote:"], environment: environment)
+        #expect(completed.status == 0 && completed.output == "app:remote:value\n", "\(completed.output) \(completed.error)")
+        let ids = try resmon(["--complete", "monitors", ""], environment: environment)
+        #expect(ids.status == 0 && ids.output == (monitors.first?.id ?? "?") + "\n", "\(ids.output) \(ids.error)")
     }
 
     @Test func writesWithoutTheTokenAreRefusedAndReadsAreNot() throws {

@@ -50,7 +50,7 @@ import Testing
         let rig = try RouterRig()
         let misspelt = rig.send("GET", "/v1/statistics", query: [("mach", "^cpu:")])
         #expect(misspelt.isError(400, .badRequest), "\(misspelt)")
-        #expect(misspelt.error?.message == "unknown query parameter \"mach\" (accepted: match, where)", "\(misspelt)")
+        #expect(misspelt.error?.message == "unknown query parameter \"mach\" (accepted: fields, match, where)", "\(misspelt)")
         let none = rig.send("GET", "/healthz", query: [("verbose", "1")])
         #expect(none.isError(400, .badRequest) && none.error?.message.contains("(accepted: none)") == true, "\(none)")
         let events = rig.send("GET", "/v1/events", query: [("limit", "5"), ("monitorId", "x")])
