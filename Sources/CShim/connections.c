@@ -277,9 +277,7 @@ void rs_track_request_line(struct rs_http_server *server, struct MHD_Connection 
  * it began waiting). On the Unix socket bytes libmicrohttpd has read already cannot be told. */
 static int next_request_began(const struct rs_http_server *server, const struct rs_tracked *tracked) {
     if (!tracked->served || tracked->started || tracked->receiving != RS_HEADERS) return 0;
-    char byte;
-    if (recv(tracked->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return 1;
-    return server->transport && bytes_received(tracked->fd) > tracked->received;
+    return has_unread_bytes(tracked->fd) || (server->transport && bytes_received(tracked->fd) > tracked->received);
 }
 
 /* ---------------------------------------------------------------- event streams' share */

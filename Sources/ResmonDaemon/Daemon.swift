@@ -234,8 +234,6 @@ public final class Daemon: Sendable {
                 StateDump.write(router: router, stateDirectory: configuration.read { $0.stateDirectory })
             })
         let services = ServiceGroup([
-            // Stops last: its check at the stop writes back what the others saved.
-            .init(service: stateWatch, stopSeconds: 10),
             .init(service: snapshots, stopSeconds: 10),
             .init(service: sinks, stopSeconds: 5),
             // Before the sampler, which hands it each step's readings.
@@ -248,7 +246,10 @@ public final class Daemon: Sendable {
             // SIGHUP) must find its handler, not the default action, which ends the process.
             .init(service: signals, stopSeconds: 1),
             .init(service: http, stopSeconds: 5),
-            .init(service: streams, stopSeconds: 3)
+            .init(service: streams, stopSeconds: 3),
+            // Stops first: its look at the stop puts a removed state directory and database back,
+            // so that the sampler's final save and the history snapshot land in them.
+            .init(service: stateWatch, stopSeconds: 10)
         ])
         return (services, http, sampling, database)
     }

@@ -79,9 +79,7 @@ final class StateDirectoryWatch: Service {
                 Log.info("the state database is at \(database.path) again (was: \(problem))")
             }
         case .gone: writeBack()
-        case .replaced:
-            if stopping { state.withLock { $0.keptCopy = database.path + ".kept-\(Int(Clock.wall()))-at-stop" } }
-            keepCopy()
+        case .replaced: keepCopy(stopping: stopping)
         }
     }
 
@@ -89,9 +87,10 @@ final class StateDirectoryWatch: Service {
         let what = "\(database.path) is gone (its directory removed, or its file system unmounted)"
         do {
             try makeDirectories(directory, mode: StatePermissions.directoryMode)
+            try StateDirectoryWatch.checkOwnership(directory)
             // Only the database's files gone, the lock file is still the one this resmond holds.
             let lock = InstanceLock.isHeldByThisProcess(directory: directory) ? nil : try InstanceLock(directory: directory)
-            try database.writeBack()
+            if let warning = try database.writeBack() { Log.warning(warning) }
             for problem in StatePermissions.apply(stateDirectory: directory, group: group) { Log.warning(problem) }
             state.withLock { state in
                 if let lock { state.lock = lock }
@@ -109,21 +108,35 @@ final class StateDirectoryWatch: Service {
         }
     }
 
-    private func keepCopy() {
-        let copy = state.withLock { $0.keptCopy } ?? (database.path + ".kept-\(Int(Clock.wall()))")
-        var kept = access(copy, F_OK) == 0
-        if !kept {
+    /// Made again, the directory must be resmond's: a directory another user made at the path
+    /// (where its parent lets them) would receive the state.
+    static func checkOwnership(_ directory: String) throws(StorageError) {
+        var status = stat()
+        guard lstat(directory, &status) == 0 else { throw StorageError("cannot examine \(directory): \(Errno.current)") }
+        guard status.st_mode & S_IFMT == S_IFDIR, status.st_uid == geteuid(), status.st_mode & 0o022 == 0 else {
+            throw StorageError(
+                "\(directory) is not a directory of resmond's user that only it may write (a symbolic link, another owner, or writable by others)")
+        }
+    }
+
+    /// Keeps one copy from when the replacement was noticed, and one at the stop (`stopping`).
+    private func keepCopy(stopping: Bool) {
+        let made = state.withLock { $0.keptCopy }
+        var copy = made
+        if made == nil || stopping {
+            let name = database.path + ".kept-\(Int(Clock.wall()))" + (stopping ? "-at-stop" : "")
             do {
-                try database.keepCopy(at: copy)
-                kept = true
-                state.withLock { $0.keptCopy = copy }
+                try database.keepCopy(at: name)
+                copy = name
+                state.withLock { $0.keptCopy = name }
             } catch {
-                Log.error("cannot keep a copy of the state database at \(copy): \(error)")
+                Log.error("cannot keep a copy of the state database: \(error)")
             }
         }
+        let kept = copy != nil
         report(
             "another file is at \(database.path) now (replaced, or another resmond started on \(directory)); resmond goes on with the database it opened, which no path reaches"
-                + (kept ? ", and kept a copy of it at \(copy) as of when it noticed" : "")
+                + (kept ? ", and kept a copy of it at \(copy ?? "") as of \(stopping ? "its stop" : "when it noticed")" : "")
                 + ": stop resmond, then put the copy or the new file in place as state.db and start it again")
     }
 

@@ -90,6 +90,14 @@ public final class Database: @unchecked Sendable {
 
     deinit { sqlite3_close(handle) }
 
+    /// Closes the connection now (every statement is finalized as it ends): SQLite checkpoints
+    /// its log into the file and deletes the log and shared-memory files by their names. Any use
+    /// after this fails.
+    public func close() {
+        sqlite3_close(handle)
+        handle = nil
+    }
+
     private func error(_ code: Int32) -> DatabaseError {
         DatabaseError(code: code, message: String(cString: sqlite3_errmsg(handle)))
     }

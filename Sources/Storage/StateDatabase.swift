@@ -24,16 +24,18 @@ public final class StateDatabase: Sendable {
         self.continuity = continuity
         self.path = path
         markerPath = path + ".marker"
-        file = Mutex(FileIdentity(path))
         guard let continuity else {
             let opened = try Database(path: path)
             try opened.migrate(migrations)
             database = Mutex(opened)
             marker = Mutex(nil)
             startReport = []
+            file = Mutex(FileIdentity(path))
             return
         }
         let (opened, marker, report) = try StateDatabase.open(path: path, markerPath: markerPath, migrations: migrations, continuity)
+        // The file opened, not one a damaged file was moved aside for.
+        file = Mutex(FileIdentity(path))
         self.marker = Mutex(marker)
         startReport = report
         database = Mutex(opened)
@@ -110,41 +112,83 @@ public final class StateDatabase: Sendable {
 
     /// Writes what the open database holds to `path`, where nothing is now, and goes on with that
     /// file: a copy (`VACUUM INTO`, every committed transaction, the write-ahead log's included)
-    /// made beside it, synced, then renamed into place, so the path never names half a database;
-    /// the marker is written again with it. The caller has made the directory and holds its lock.
-    public func writeBack() throws {
+    /// made beside it in a file created for it (never one found there), synced; then the old
+    /// connection closed (SQLite deletes its log and shared-memory files by name, which must not
+    /// be the new file's: a log left at the path by `rm state.db` would be laid over the new
+    /// file), what is left of them removed, the copy linked into place (never over a file that
+    /// appeared meanwhile) and opened. The marker is written again with it. The caller has made
+    /// the directory and holds its instance lock. Returns what went wrong that loses nothing now.
+    @discardableResult
+    public func writeBack() throws -> String? {
         try database.withLock { database in
-            let copy = path + ".restoring-\(getpid())"
-            unlink(copy)
-            try database.execute("VACUUM INTO ?", [.text(copy)])
-            try StateDatabase.sync(copy)
-            guard access(path, F_OK) != 0 else {
+            let copy = try StateDatabase.createEmpty(path + ".restoring-\(getpid())")
+            do {
+                try database.execute("VACUUM INTO ?", [.text(copy)])
+                try StateDatabase.sync(copy)
+            } catch {
                 unlink(copy)
-                throw StorageError("\(path) appeared while resmond was writing its state back; left as it is")
+                throw StorageError("cannot copy the open state database to \(copy): \(error)")
             }
-            guard rename(copy, path) == 0 else {
-                let reason = Errno.current
+            // From here the copy holds everything: the old connection goes, and whatever fails
+            // next, resmond goes on with the copy, in place or where it was made.
+            let old = database
+            old.close()
+            for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+            var target = copy
+            var problem: String?
+            var warning: String?
+            if link(copy, path) == 0 {
                 unlink(copy)
-                throw StorageError("cannot rename \(copy) to \(path): \(reason)")
+                target = path
+                // A directory not synced loses only the name, at a power cut: not a reason to stop.
+                do {
+                    try StateDatabase.sync(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+                } catch {
+                    warning = "\(error): \(path) may be lost at a power cut before the directory is written"
+                }
+            } else {
+                problem = "cannot put the written-back state database at \(path) (\(Errno.current)); resmond goes on with \(copy)"
             }
-            try StateDatabase.sync(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-            let reopened = try Database(path: path)
-            reopened.reservation = database.reservation
-            reopened.reservedKey = database.reservedKey
-            reopened.committedID = database.committedID
+            let reopened: Database
+            do {
+                reopened = try Database(path: target)
+            } catch {
+                fatalError("the state database was written back to \(target), which cannot be opened: \(error); start resmond again")
+            }
+            reopened.reservation = old.reservation
+            reopened.reservedKey = old.reservedKey
+            reopened.committedID = old.committedID
             database = reopened
             file.withLock { $0 = FileIdentity(path) }
             try marker.withLock { marker in try marker?.write(markerPath) }
+            if let problem { throw StorageError(problem) }
+            return warning
         }
     }
 
-    /// Writes a copy of what the open database holds to `copy` (which must not exist), for when
-    /// another file has taken its path: resmond goes on with the file it has open.
+    /// Writes a copy of what the open database holds to a file created for it at `copy` (one
+    /// already there is refused), for when another file has taken its path: resmond goes on
+    /// with the file it has open.
     public func keepCopy(at copy: String) throws {
+        let created = try StateDatabase.createEmpty(copy)
         try database.withLock { database in
-            try database.execute("VACUUM INTO ?", [.text(copy)])
-            try StateDatabase.sync(copy)
+            do {
+                try database.execute("VACUUM INTO ?", [.text(created)])
+                try StateDatabase.sync(created)
+            } catch {
+                unlink(created)
+                throw StorageError("cannot copy the open state database to \(created): \(error)")
+            }
         }
+    }
+
+    /// Creates an empty file at `path` for `VACUUM INTO` (which takes an empty file): never one
+    /// that exists, and never through a symbolic link someone placed there.
+    private static func createEmpty(_ path: String) throws(StorageError) -> String {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else { throw StorageError("cannot create \(path): \(Errno.current)") }
+        close(descriptor)
+        return path
     }
 
     private static func sync(_ path: String) throws(StorageError) {

@@ -93,16 +93,18 @@ import Testing
         try #require(daemon.waitForExit(timeout: 30) == 0, "\(daemon.stderr)")
     }
 
-    /// The database files removed under a running resmond (the socket left, so that it can be
+    /// The database's files removed under a running resmond (the socket left, so that it can be
     /// written to before the watch notices): what it acknowledged after the removal went to a
-    /// file no path reached, lost at the next start before; now written back.
-    @Test func aStateDatabaseRemovedUnderAResmondIsWrittenBackWithEverythingAcknowledged() throws {
+    /// file no path reached, lost at the next start before; now written back. `rm state.db`
+    /// alone leaves the old connection's log at the path, which must not be laid over the new
+    /// file; and the file written back must hold what comes after it, through a `kill -9`.
+    @Test(arguments: [(["state.db"], false), (["state.db", "state.db-wal", "state.db-shm", "state.db.marker"], false), (["state.db"], true)])
+    func aStateDatabaseRemovedUnderAResmondIsWrittenBackWithEverythingAcknowledged(removed: [String], killed: Bool) throws {
         let directory = TemporaryDirectory("resmon-removed-db")
         let daemon = try DaemonHarness(directory: directory)
         _ = try daemon.client.push("app:test:level", value: 10)
         try Self.acknowledge(daemon, ids: ["before0", "before1"], events: 2)
-        _ = try daemon.client.push("app:test:level", value: 10)
-        for name in ["state.db", "state.db-wal", "state.db-shm", "state.db.marker"] { unlink(directory.file("state/" + name)) }
+        for name in removed { unlink(directory.file("state/" + name)) }
         // Acknowledged while no path reaches the file: only the write-back keeps it.
         try Self.acknowledge(daemon, ids: ["after0", "after1", "after2"], events: 5)
         #expect(
@@ -111,11 +113,17 @@ import Testing
         #expect(daemon.stderr.contains(directory.file("state/state.db")), "names the file: \(daemon.stderr)")
         // After the write-back the file in place is the one written.
         try Self.acknowledge(daemon, ids: ["later"], events: 6)
-        try Self.stopCleanly(daemon)
+        if killed {
+            daemon.signal(SIGKILL)
+            _ = daemon.waitForExit(timeout: 30)
+        } else {
+            try Self.stopCleanly(daemon)
+        }
         let again = try DaemonHarness(directory: directory)
         #expect(Set(try again.client.monitors().map(\.id)) == ["before0", "before1", "after0", "after1", "after2", "later"])
         #expect(try again.client.events(limit: 100).events.count == 6)
         #expect(!again.stderr.contains("lost its contents") && !again.stderr.contains("is missing"), "\(again.stderr)")
+        try Database(path: directory.file("state/state.db")).checkPages()
     }
 
     /// The whole state directory removed (`rm -rf`): made again, the state written back, and a
