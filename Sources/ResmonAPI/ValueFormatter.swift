@@ -77,11 +77,19 @@ extension ValueFormatter {
     /// The unit a statistic key's name implies by Prometheus' conventions, for where only the
     /// key is at hand: `_ratio` → `ratio`, `_bytes` → `bytes`, `_seconds` → `seconds`.
     public static func unit(ofKey key: String) -> String {
-        let name = key.split(separator: ":").last.map(String.init) ?? key
-        let base = name.hasSuffix("_total") ? String(name.dropLast(6)) : name
-        for unit in ["ratio", "bytes", "seconds"] where base.hasSuffix("_" + unit) { return unit }
+        // The last part between colons that is not empty (as `split(separator: ":").last`),
+        // without making strings: every monitor created without a name formats its value.
+        var end = key.endIndex
+        while end > key.startIndex, key[key.index(before: end)] == ":" { end = key.index(before: end) }
+        let trimmed = key[..<end]
+        var name = trimmed.lastIndex(of: ":").map { trimmed[trimmed.index(after: $0)...] } ?? trimmed
+        if trimmed.isEmpty { name = key[...] }
+        if name.hasSuffix("_total") { name = name.dropLast(6) }
+        for (suffix, unit) in unitSuffixes where name.hasSuffix(suffix) { return unit }
         return ""
     }
+
+    private static let unitSuffixes = [("_ratio", "ratio"), ("_bytes", "bytes"), ("_seconds", "seconds")]
 }
 
 extension MonitorSpec {

@@ -19,11 +19,18 @@ public struct StatisticKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a text key; `nil` when it is not `subsystem:resource:statistic` with valid names.
     public init?(parsing text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, StatisticKey.isName(parts[0]), StatisticKey.isName(parts[2]),
-            !parts[1].isEmpty, let resource = StatisticKey.unescape(parts[1])
+        // Exactly two colons, found in the UTF-8 bytes: a bulk create parses every target, and
+        // splitting into an array of substrings was a twelfth of its CPU (issue 17).
+        let utf8 = text.utf8
+        guard let first = utf8.firstIndex(of: 0x3a), let last = utf8.lastIndex(of: 0x3a), first != last else { return nil }
+        let middle = text[text.index(after: first)..<last]
+        guard !middle.utf8.contains(0x3a) else { return nil }
+        let subsystem = text[..<first]
+        let statistic = text[text.index(after: last)...]
+        guard StatisticKey.isName(subsystem), StatisticKey.isName(statistic), !middle.isEmpty,
+            let resource = StatisticKey.unescape(middle)
         else { return nil }
-        self.init(subsystem: String(parts[0]), resource: resource, statistic: String(parts[2]))
+        self.init(subsystem: String(subsystem), resource: resource, statistic: String(statistic))
     }
 
     public var description: String { text }
