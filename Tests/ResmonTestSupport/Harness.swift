@@ -156,6 +156,8 @@ public final class DaemonHarness: @unchecked Sendable {
     public let process: ChildProcess
     public let client: ResmonClient
     private let log = Mutex<Data>()
+    /// Whether the log's pipe has reached its end (resmond and whatever shared its stderr are gone).
+    private let logEnded = Mutex<Bool>(false)
     private let logReader: FileHandle
 
     public var stateDirectory: String { directory.file("state") }
@@ -195,9 +197,10 @@ public final class DaemonHarness: @unchecked Sendable {
         logReader = FileHandle(fileDescriptor: dup(errors.read), closeOnDealloc: true)
         client = ResmonClient(socketPath: directory.file("state/resmond.sock"), timeoutMilliseconds: 5000)
         let sink = log
+        let ended = logEnded
         logReader.readabilityHandler = { handle in
             let data = handle.availableData
-            if !data.isEmpty { sink.set(sink.get() + data) }
+            if data.isEmpty { ended.set(true) } else { sink.set(sink.get() + data) }
         }
         if waitUntilReady { try waitForHealth() }
     }
@@ -237,8 +240,14 @@ public final class DaemonHarness: @unchecked Sendable {
     public func signal(_ number: Int32) { process.signal(number) }
 
     /// Waits for the process to exit: its exit code (128 + the signal when one ended it), or nil
-    /// when it is still running at the deadline.
-    public func waitForExit(timeout: Double) -> Int32? { process.waitForExit(timeout: timeout) }
+    /// when it is still running at the deadline. Once it has exited, `stderr` holds all it wrote
+    /// (up to 10 s more for the pipe's end: on a busy machine the reader thread lagged, and a test
+    /// read the log of a resmond that had exited before its last words arrived).
+    public func waitForExit(timeout: Double) -> Int32? {
+        guard let code = process.waitForExit(timeout: timeout) else { return nil }
+        _ = eventually(timeout: 10) { logEnded.get() }
+        return code
+    }
 
     /// Waits until resmond has completed `count` more sampling cycles than it had when called:
     /// what was asked of it before (a withdrawn rate, a pushed value) has taken effect.
