@@ -16,30 +16,9 @@ import Testing
 @Suite struct RequesterCPUTests {
     /// One `GET path` over its own TCP connection: the status, or 0 when there was no answer.
     static func get(port: Int, _ path: String) -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return 0 }
-        defer { close(descriptor) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return 0 }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
-        guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return 0 }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            received += buffer[0..<count]
-        }
-        let head = String(decoding: received.prefix(12), as: UTF8.self)
-        return Int(head.dropFirst("HTTP/1.1 ".count).prefix(3)) ?? 0
+        guard let answer = try? rawExchange(request, port: port) else { return 0 }
+        return Int(answer.dropFirst("HTTP/1.1 ".count).prefix(3)) ?? 0
     }
 
     @Test func aTCPReadLoopGetsItsOwn429AndRootsCreatesAreNotRefused() throws {
