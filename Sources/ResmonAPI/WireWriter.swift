@@ -283,7 +283,7 @@ extension MonitorList {
 extension StatisticInfo {
     /// The statistic as `WireJSON.encoder()` encodes it, or only its `fields` (a dashboard lists
     /// its statistics every step: JSONEncoder was two thirds of a listing's cost, and what a chart
-    /// needs, `key,time,value`, is a fifth of the bytes).
+    /// needs, `key,time,value`, is about a quarter of the bytes).
     public func write(to writer: inout WireWriter, fields: StatisticFields = .all) throws(WireWriter.NonFiniteNumber) {
         try writer.object { (members: inout WireWriter.Members) throws(WireWriter.NonFiniteNumber) in
             if fields.contains(.help) { members.string("help", help) }
