@@ -228,16 +228,21 @@ soak: deps
 	mkdir -p bench
 	$(CURDIR)/.build/release/resmon-bench --only soak --soak $(SOAK_SECONDS) --resmond $(CURDIR)/.build/release/resmond --output bench/soak.json
 
-# make sanitize: resmond built with AddressSanitizer in its own scratch path (.build stays as it
-# is), and the daemon's end-to-end suites run against it; DaemonHarness fails a test whose resmond
-# printed a sanitizer report. ThreadSanitizer is not run: it cannot see Synchronization's Mutex
-# (a futex, not pthread), so it reports every access the Mutex orders as a race (docs/RELIABILITY.md).
-# Not part of make test: the build alone takes about 5 minutes on 2 cores.
-SANITIZE_SUITES ?= MonitorEndToEndTests|EventStreamTests|SinkTests|PluginTests|HistoryEndToEndTests|StorageFailureTests|TemplateInstanceDaemonTests|SlowConsumerTests|EventAppendTests|HTTPHardeningTests|RawRequestTests|HostileNumbersTests|RegexBoundsTests
+# make sanitize: resmond built with AddressSanitizer, then with ThreadSanitizer, each in its own
+# scratch path (.build stays as it is), and the daemon's end-to-end suites run against each;
+# DaemonHarness fails a test whose resmond printed a sanitizer report. For ThreadSanitizer every
+# lock in resmond is a pthread mutex (-D RESMON_THREAD_SANITIZER, Sources/ResmonSystem/Lock.swift):
+# it cannot see the futex Synchronization's Mutex waits on. .ci/run runs it after make test: the
+# two builds take about 10 minutes on 2 cores, too long for make test's 20 (docs/RELIABILITY.md).
+SANITIZE_SUITES ?= MonitorEndToEndTests|EventStreamTests|SinkTests|PluginTests|HistoryEndToEndTests|StorageFailureTests|TemplateInstanceDaemonTests|SlowConsumerTests|EventAppendTests|HTTPHardeningTests|RawRequestTests|HostileNumbersTests|RegexBoundsTests|FaultMatrixTests|KeepAliveTests
 sanitize: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) build --scratch-path .build/asan -Xswiftc -sanitize=address -Xcc -fsanitize=address --product resmond
 	RESMOND_UNDER_TEST=$(CURDIR)/.build/asan/debug/resmond ASAN_OPTIONS="detect_leaks=0" \
+	  $(SWIFT) test --skip-build --filter '$(SANITIZE_SUITES)'
+	$(SWIFT) build --scratch-path .build/tsan -Xswiftc -sanitize=thread -Xswiftc -DRESMON_THREAD_SANITIZER \
+	  -Xcc -fsanitize=thread --product resmond
+	RESMOND_UNDER_TEST=$(CURDIR)/.build/tsan/debug/resmond TSAN_OPTIONS="halt_on_error=0" \
 	  $(SWIFT) test --skip-build --filter '$(SANITIZE_SUITES)'
 
 # The inline section calls resmon_inline_update in the release libresmon linked here.

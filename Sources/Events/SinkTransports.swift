@@ -4,7 +4,6 @@ import HTTPClient
 import ResmonAPI
 import ResmonSystem
 import Storage
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -318,7 +317,7 @@ extension DeliveryResult {
 /// group with an empty signal mask, the event as JSON on stdin and as RESMON_* variables, at most
 /// `concurrency` at once, the group killed at `timeoutSeconds`. A failing program is logged, not
 /// retried: a program is not a receiver that comes back.
-/// Sendable by hand: the children table, shared with the reaper timer, is behind a Mutex; the
+/// Sendable by hand: the children table, shared with the reaper timer, is behind a Lock; the
 /// rest is immutable.
 final class ExecTransport: SinkTransport, @unchecked Sendable {
     let command: [String]
@@ -327,7 +326,7 @@ final class ExecTransport: SinkTransport, @unchecked Sendable {
     let log: @Sendable (String) -> Void
     /// Running children: pid → (deadline, event id).
     final class Children: Sendable {
-        let state = Mutex<[pid_t: Child]>([:])
+        let state = Lock<[pid_t: Child]>([:])
     }
     struct Child: Sendable {
         var deadline: Double

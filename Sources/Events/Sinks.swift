@@ -109,12 +109,12 @@ public final class SinkRunner: Sendable {
         "ALTER TABLE sink_alerts_owned RENAME TO sink_alerts"
     ]
 
-    private let workers: Mutex<[SinkWorker]>
+    private let workers: Lock<[SinkWorker]>
     private let database: StateDatabase
 
     public init(database: StateDatabase) {
         self.database = database
-        self.workers = Mutex([])
+        self.workers = Lock([])
     }
 
     /// Starts (or, on reload, restarts) the configured sinks; unchanged ones keep running.
@@ -179,7 +179,7 @@ public final class SinkRunner: Sendable {
 }
 
 /// One sink's delivery loop.
-/// Sendable by hand: what other threads read (`progress`, `stopping`) is behind a Mutex or
+/// Sendable by hand: what other threads read (`progress`, `stopping`) is behind a Lock or
 /// atomic; the transport and cursor are used by the worker's own thread only.
 final class SinkWorker: @unchecked Sendable {
     // `progress` is guarded by its lock; the rest is set in init.
@@ -194,7 +194,7 @@ final class SinkWorker: @unchecked Sendable {
     private let signal = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
-    private let progress: Mutex<SinkStatus>
+    private let progress: Lock<SinkStatus>
     private static let page = 200
 
     init(
@@ -207,7 +207,7 @@ final class SinkWorker: @unchecked Sendable {
         self.database = database
         self.events = EventStore(database: database)
         self.log = log
-        progress = Mutex(
+        progress = Lock(
             SinkStatus(
                 name: configuration.name, type: configuration.kind.name, filter: configuration.filter,
                 after: 0, delivered: 0, rejected: 0, retries: 0, lastError: nil, retryAt: nil))

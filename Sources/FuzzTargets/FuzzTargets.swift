@@ -1,5 +1,5 @@
 import FoundationEssentials
-import Synchronization
+import ResmonSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -45,7 +45,7 @@ public enum FuzzTargets {
 /// A directory of the fuzzing process's own, made on first use (the harnesses that need files:
 /// a state database, a /proc tree).
 enum Scratch {
-    static let made = Mutex(false)
+    static let made = Lock(false)
     static let directory: String = {
         made.withLock { $0 = true }
         var template = Array("/tmp/resmon-fuzz-XXXXXX".utf8CString)

@@ -1,7 +1,6 @@
 import ResmonSystem
 import Statistics
 import Storage
-import Synchronization
 
 /// The recent past of every archived statistic: one round-robin database per key, fed from the
 /// sample table after each sampling cycle, persisted in snapshots.
@@ -31,18 +30,18 @@ public final class HistoryStore: Sendable {
     }
 
     private let settings: Settings
-    private let databases = Mutex<[String: RoundRobinDatabase]>([:])
+    private let databases = Lock<[String: RoundRobinDatabase]>([:])
     /// Table slot → (generation, key), so a cycle's readings find their databases without keys.
-    private let slots = Mutex<[(generation: UInt32, key: String)?]>([])
-    private let recordBuffer = Mutex<[SampleTable.Reading]>([])
+    private let slots = Lock<[(generation: UInt32, key: String)?]>([])
+    private let recordBuffer = Lock<[SampleTable.Reading]>([])
     /// The keys of the plug-in statistics archived, counted against `maxPluginStatistics`
     /// (taken inside `databases`' lock).
-    private let pluginKeys = Mutex<Set<String>>([])
+    private let pluginKeys = Lock<Set<String>>([])
     /// The snapshot being written: the keys it has still to encode (its count is written first),
     /// whose removal waits until it is done, and those removals. Taken inside `databases`' lock.
-    private let pendingSnapshot = Mutex<PendingSnapshot?>(nil)
+    private let pendingSnapshot = Lock<PendingSnapshot?>(nil)
     /// One snapshot at a time.
-    private let snapshotWriter = Mutex<Void>(())
+    private let snapshotWriter = Lock<Void>(())
 
     private struct PendingSnapshot {
         var keys: Set<String>

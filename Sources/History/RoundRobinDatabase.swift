@@ -1,5 +1,4 @@
 import ResmonSystem
-import Synchronization
 
 /// How a data source's raw readings become rates (rrdtool's data-source types).
 public enum DataSourceKind: String, Sendable, Codable {
@@ -54,7 +53,7 @@ public struct ArchiveDefinition: Sendable, Equatable, Codable {
 
     /// One array per layout, which every database of that layout shares (copy on write): each
     /// database held its own 16 definitions, 560 bytes.
-    private static let sharedStandard = Mutex<[StandardKey: [ArchiveDefinition]]>([:])
+    private static let sharedStandard = Lock<[StandardKey: [ArchiveDefinition]]>([:])
 
     private struct StandardKey: Hashable {
         var step: Int

@@ -165,7 +165,7 @@ extension MonitorEngine {
             _ = removeInstances(of: index, reason: "", core: &core, events: &ignored)
             remove(index, from: &core)
             let newIndex = add(definition, to: &core)
-            try? commit(events: [], saving: [newIndex], core: &core)
+            _ = try? commit(events: [], saving: [newIndex], core: &core)
             return info(newIndex, core, definition: definition)
         }
     }

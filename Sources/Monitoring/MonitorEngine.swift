@@ -92,16 +92,16 @@ public final class MonitorEngine: Sendable {
         init(definitions: MonitorDirectory) { self.definitions = definitions }
     }
 
-    let core: Mutex<Core>
+    let core: Lock<Core>
     /// Why resmond is over its self-limits (nil: it is not): new monitors and starts are refused.
-    private let busyReason = Mutex<String?>(nil)
+    private let busyReason = Lock<String?>(nil)
     /// Transactions that wrote or may have written the monitors' tables (`monitors`,
     /// `monitor_state`, `instance_state`), but for the state snapshot's own: each adds one before
     /// it writes, under the engine's lock. The snapshot writer writes a chunk without the
     /// engine's lock only when none came since its copy (MonitorEngine+Snapshot).
     let stateWrites = Atomic<Int>(0)
     /// Why the last write to the state database failed (nil: it succeeded): `/v1/status` shows it.
-    let storageFailure = Mutex<String?>(nil)
+    let storageFailure = Lock<String?>(nil)
     /// Where the engine tells of a storage failure and of its end (resmond's log).
     let report: @Sendable (Report) -> Void
     /// The monitors' tables; the event log shares their database file (one transaction holds
@@ -137,7 +137,7 @@ public final class MonitorEngine: Sendable {
         let store = MonitorStore(database: database)
         self.store = store
         self.eventStore = EventStore(database: database)
-        self.core = Mutex(Core(definitions: MonitorDirectory(load: MonitorEngine.loader(store: store, table: table, step: step))))
+        self.core = Lock(Core(definitions: MonitorDirectory(load: MonitorEngine.loader(store: store, table: table, step: step))))
         self.scheduleChanged = scheduleChanged
         self.samplingRequest = samplingRequest
         self.table = table

@@ -1,6 +1,5 @@
 import ResmonSystem
 import Statistics
-import Synchronization
 
 /// Which statistics each distinct selector (an aggregate's or a template's `select` and `where`)
 /// chooses, kept up to date from what changed in the sample table: a statistic is matched
@@ -63,7 +62,7 @@ final class SelectionCache: Sendable {
         var countsVersion = UInt64.max
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// The thread CPU seconds one resolution may spend matching new statistics.
     static let budget = 0.03

@@ -53,17 +53,17 @@ public final class RemoteWriter: Sendable {
     }
 
     private let table: SampleTable
-    private let settings: Mutex<RemoteWriteSettings>
+    private let settings: Lock<RemoteWriteSettings>
     private let log: @Sendable (String) -> Void
-    private let sampling = Mutex(Capture())
-    private let progress = Mutex(Progress())
+    private let sampling = Lock(Capture())
+    private let progress = Lock(Progress())
     private let wake = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
     public init(table: SampleTable, settings: RemoteWriteSettings, log: @escaping @Sendable (String) -> Void) {
         self.table = table
-        self.settings = Mutex(settings)
+        self.settings = Lock(settings)
         self.log = log
     }
 

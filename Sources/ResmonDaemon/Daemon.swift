@@ -211,7 +211,7 @@ public final class Daemon: Sendable {
         let boundRouter = LateBound<APIRouter>()
         let http = HTTPService(configuration: configuration, router: boundRouter)
         let stateWatch = StateDirectoryWatch(
-            database: database, directory: configuration.stateDirectory,
+            database: database, http: http, directory: configuration.stateDirectory,
             group: StatePermissions.groupID(socketGroup: configuration.socketGroup))
         let status = StatusReport(
             startedAt: Clock.wall(), configuration: self.configuration, collector: collector, table: table,

@@ -1,5 +1,5 @@
+import ResmonSystem
 import Server
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -11,8 +11,8 @@ final class HTTPService: Service {
     let name = "HTTP servers"
     private let configuration: DaemonConfiguration
     private let router: LateBound<APIRouter>
-    private let servers = Mutex<[HTTPServer]>([])
-    private let listenAddress = Mutex<String?>(nil)
+    private let servers = Lock<[HTTPServer]>([])
+    private let listenAddress = Lock<String?>(nil)
 
     /// `router` is bound before the group starts; it is late only because the router's status
     /// reads this service's listen address.
@@ -26,10 +26,7 @@ final class HTTPService: Service {
 
     func start() throws {
         guard let router = router.value else { throw DaemonFailure("the HTTP servers were started without a router") }
-        var groupID: UInt32?
-        if let name = configuration.socketGroup ?? (getgrnam("resmon") != nil ? "resmon" : nil), let group = getgrnam(name) {
-            groupID = group.pointee.gr_gid
-        }
+        let groupID = socketGroupID()
         do {
             // The TCP port is bound and published first: a client that reaches the Unix socket
             // the moment it answers finds the listen address in /v1/status.
@@ -57,6 +54,33 @@ final class HTTPService: Service {
         } catch {
             throw DaemonFailure("\(error)")
         }
+    }
+
+    /// Binds the Unix socket again when nothing is at its path any more (removed with the state
+    /// directory, which the state directory watch has made again): a new server on a new socket
+    /// takes its place. The old one, which no path reaches now, goes on serving the connections it
+    /// has (an event stream may last for days) until resmond stops. Returns whether it bound one;
+    /// a file another program put at the path is left alone.
+    func rebindUnixSocketIfGone() throws(DaemonFailure) -> Bool {
+        let path = configuration.socketPath
+        var status = stat()
+        guard lstat(path, &status) != 0, errno == ENOENT else { return false }
+        guard let router = router.value, servers.withLock({ !$0.isEmpty }) else { return false }
+        do {
+            let descriptor = try ListeningSocket.unix(path: path, mode: 0o660, groupID: socketGroupID())
+            let server = try serve(descriptor, .unixSocket, router)
+            servers.withLock { $0.append(server) }
+        } catch {
+            throw DaemonFailure("cannot bind the Unix socket \(path) again: \(error)")
+        }
+        return true
+    }
+
+    private func socketGroupID() -> UInt32? {
+        guard let name = configuration.socketGroup ?? (getgrnam("resmon") != nil ? "resmon" : nil), let group = getgrnam(name) else {
+            return nil
+        }
+        return group.pointee.gr_gid
     }
 
     private func serve(_ descriptor: Int32, _ transport: HTTPRequest.Transport, _ router: APIRouter, tls: TLSMaterial? = nil) throws -> HTTPServer {

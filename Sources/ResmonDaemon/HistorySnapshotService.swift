@@ -19,12 +19,12 @@ final class HistorySnapshotService: Service {
     private let history: HistoryStore
     private let configuration: RunningConfiguration
     /// Monotonic second of the last snapshot (or of the restore).
-    private let lastSnapshot = Mutex<Double>(0)
+    private let lastSnapshot = Lock<Double>(0)
     private let writer = DispatchQueue(label: "resmond.history-snapshot", qos: .utility)
     /// A snapshot is being written: the next one waits for it rather than queueing behind it.
     private let writing = Atomic<Bool>(false)
     /// What the last snapshot cost, for `/v1/status` (nil until one is written).
-    private let lastWritten = Mutex<HistorySnapshotReport?>(nil)
+    private let lastWritten = Lock<HistorySnapshotReport?>(nil)
 
     /// The last snapshot written: when, its size, and its wall and CPU time.
     var lastReport: HistorySnapshotReport? { lastWritten.withLock { $0 } }

@@ -3,7 +3,6 @@ import Monitoring
 import ResmonAPI
 import ResmonSystem
 import Server
-import Synchronization
 
 /// A key of resmond.json that takes effect only at the next start, named as docs/CONFIG.md
 /// names it, with where DaemonConfiguration holds it.
@@ -97,7 +96,7 @@ final class ReloadRequests: Sendable {
         var newestQueued = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// A number for a reload about to read the files: of two reloads preparing at once (a
     /// signal and `POST /v1/reload`), the one that read later wins, whichever finishes first.
@@ -232,7 +231,7 @@ final class CoalescedReloads: Sendable {
         var again = false
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let queue = DispatchQueue(label: "resmond.reloader")
     private let reload: @Sendable () -> Void
 

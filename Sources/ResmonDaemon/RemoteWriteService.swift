@@ -2,7 +2,6 @@ import RemoteWrite
 import ResmonAPI
 import ResmonSystem
 import Statistics
-import Synchronization
 
 /// Prometheus remote_write (`remoteWrite` in resmond.json): the sampling thread hands it each
 /// cycle's readings (`capture`), its own thread sends them. A reload starts, changes or stops it;
@@ -11,7 +10,7 @@ final class RemoteWriteService: Service {
     let name = "remote-write"
     private let table: SampleTable
     private let configuration: RunningConfiguration
-    private let writer = Mutex<RemoteWriter?>(nil)
+    private let writer = Lock<RemoteWriter?>(nil)
 
     init(table: SampleTable, configuration: RunningConfiguration) {
         self.table = table

@@ -34,16 +34,16 @@ final class SamplingService: Service {
     private let watchdog = Watchdog.fromEnvironment()
 
     private let cycles = Atomic<Int>(0)
-    private let lastSampleCPU = Mutex<Double?>(nil)
-    private let cycleTimes = Mutex(CycleTimes())
+    private let lastSampleCPU = Lock<Double?>(nil)
+    private let cycleTimes = Lock(CycleTimes())
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     /// Monotonic second of the last `malloc_trim`.
     private let lastTrim = Atomic<Int>(0)
     /// When the last step's cycle ended, or the thread started (monotonic).
-    private let lastCycleEnded = Mutex<Double>(Clock.monotonic())
+    private let lastCycleEnded = Lock<Double>(Clock.monotonic())
     /// When `subsystems.d` was last read (monotonic).
-    let lastRegistryRead = Mutex<Double>(0)
+    let lastRegistryRead = Lock<Double>(0)
     /// The series all plug-ins together may hold (`registry.maxSeries`), shared by every plug-in.
     let pluginSeries = PluginSeriesBudget()
 

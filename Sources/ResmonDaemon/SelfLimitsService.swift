@@ -24,7 +24,7 @@ final class SelfLimitsService: Service {
     private let requestWork: RequestWork
     /// Its own queue: the check measures the process, not the sampling, and must not wait for it.
     private let queue = DispatchQueue(label: "resmond.self-limits", qos: .utility)
-    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let timer = Lock<(any DispatchSourceTimer)?>(nil)
 
     /// The last check: when (monotonic), the process's and the API requests' CPU seconds then,
     /// and what it measured.
@@ -37,7 +37,7 @@ final class SelfLimitsService: Service {
         var memoryMB: Double?
         var memoryUse: String?
     }
-    private let last = Mutex(Check())
+    private let last = Lock(Check())
     private let startupPagesReleased = Atomic<Bool>(false)
 
     init(configuration: RunningConfiguration, engine: MonitorEngine, table: SampleTable, history: HistoryStore, requestWork: RequestWork) {

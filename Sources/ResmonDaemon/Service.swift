@@ -25,7 +25,7 @@ final class ServiceGroup: Sendable {
 
     private let members: [Member]
     /// How many members have started, so that a failed start stops only those.
-    private let started = Mutex<Int>(0)
+    private let started = Lock<Int>(0)
     /// Past its deadline a stop may still finish bounded work (a save after a bounded wait);
     /// only beyond this is it reported and left behind.
     private static let grace = 2.0
@@ -86,7 +86,7 @@ final class StopRequest: Sendable {
 /// A value bound once after construction, for two parts that each need the other (the event
 /// stream hub reads the monitor engine's log; the engine publishes to the hub).
 final class LateBound<Value: Sendable>: Sendable {
-    private let storage = Mutex<Value?>(nil)
+    private let storage = Lock<Value?>(nil)
     init() {}
     func bind(_ value: Value) { storage.withLock { $0 = value } }
     var value: Value? { storage.withLock { $0 } }
@@ -94,8 +94,8 @@ final class LateBound<Value: Sendable>: Sendable {
 
 /// The configuration in force, replaced whole by an applied reload and read by every service.
 final class RunningConfiguration: Sendable {
-    private let storage: Mutex<DaemonConfiguration>
-    init(_ configuration: DaemonConfiguration) { storage = Mutex(configuration) }
+    private let storage: Lock<DaemonConfiguration>
+    init(_ configuration: DaemonConfiguration) { storage = Lock(configuration) }
     var current: DaemonConfiguration { storage.withLock { $0 } }
     func read<Value: Sendable>(_ body: (DaemonConfiguration) -> Value) -> Value { storage.withLock { body($0) } }
     func replace(with configuration: DaemonConfiguration) { storage.withLock { $0 = configuration } }

@@ -2,7 +2,6 @@ import Dispatch
 import ResmonSystem
 import Server
 import Storage
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,7 +15,7 @@ final class SignalService: Service {
     private let reload: @Sendable () -> Void
     private let dump: @Sendable () -> Void
     private let queue = DispatchQueue(label: "resmond.signals")
-    private let sources = Mutex<[any DispatchSourceSignal]>([])
+    private let sources = Lock<[any DispatchSourceSignal]>([])
 
     init(stop: @escaping @Sendable () -> Void, reload: @escaping @Sendable () -> Void, dump: @escaping @Sendable () -> Void) {
         self.stop = stop

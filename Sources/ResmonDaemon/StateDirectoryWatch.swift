@@ -1,7 +1,6 @@
 import Dispatch
 import ResmonSystem
 import Storage
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -12,33 +11,37 @@ import Synchronization
 /// SQLite keeps writing to the file it opened, which no path reaches any more: before, resmond
 /// did not notice, and everything acknowledged after that was lost at its next start (issue 23).
 ///
-/// Every 5 s, and once more when resmond stops: when nothing is at the path, the directory is made
-/// again (a file system unmounted leaves its mount point, so the state goes there), the instance
-/// lock taken again (another resmond started on the directory meanwhile keeps it, and the state
-/// stays in memory), and the open database written back (`StateDatabase.writeBack`); resmond
-/// goes on with that file. When another file is at the path, it is left alone: a copy of the open
-/// database is kept beside it (`state.db.kept-TIME`) and the problem stays in the log and in
-/// `/v1/status` until an administrator settles it. The Unix socket, removed with the directory,
-/// is not bound again: resmond's log says to restart it once its state is back.
+/// Every 5 s, after each write that finds the file gone from its path (before the writer
+/// acknowledges what it wrote: `StateDatabase.whenLeftItsPath`), and once more when resmond
+/// stops: when nothing is at the path, the directory is made again (a file system unmounted
+/// leaves its mount point, so the state goes there), the instance lock taken again (another
+/// resmond started on the directory meanwhile keeps it, and the state stays in memory), and the
+/// open database written back (`StateDatabase.writeBack`); resmond goes on with that file. When
+/// another file is at the path, it is left alone: a copy of the open database is kept beside it
+/// (`state.db.kept-TIME`) and the problem stays in the log and in `/v1/status` until an
+/// administrator settles it. The Unix socket, when it went with the directory, is bound again.
 final class StateDirectoryWatch: Service {
     let name = "state directory watch"
     static let interval = 5
 
     private let database: StateDatabase
+    private let http: HTTPService
     private let directory: String
     private let group: gid_t?
     private let queue = DispatchQueue(label: "resmond.state-watch", qos: .utility)
-    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let timer = Lock<(any DispatchSourceTimer)?>(nil)
     private struct State {
         var problem: String?
         /// The instance lock taken again after a write-back (the first one's file is gone).
         var lock: InstanceLock?
         var keptCopy: String?
+        var socketProblem: String?
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
-    init(database: StateDatabase, directory: String, group: gid_t?) {
+    init(database: StateDatabase, http: HTTPService, directory: String, group: gid_t?) {
         self.database = database
+        self.http = http
         self.directory = directory
         self.group = group
     }
@@ -47,6 +50,7 @@ final class StateDirectoryWatch: Service {
     var problem: String? { state.withLock { $0.problem } }
 
     func start() {
+        database.whenLeftItsPath { [weak self] in self?.checkNow() }
         timer.withLock { timer in
             let source = DispatchSource.makeTimerSource(queue: queue)
             source.setEventHandler { [self] in check() }
@@ -67,6 +71,11 @@ final class StateDirectoryWatch: Service {
         queue.sync { check(stopping: true) }
     }
 
+    /// Looks at once, on the caller's thread: a write found the file gone from its path.
+    func checkNow() {
+        queue.sync { check() }
+    }
+
     /// At a stop, a copy kept beside another file is made again: it holds what came since.
     func check(stopping: Bool = false) {
         switch database.whereabouts {
@@ -80,6 +89,27 @@ final class StateDirectoryWatch: Service {
             }
         case .gone: writeBack()
         case .replaced: keepCopy(stopping: stopping)
+        }
+        if !stopping { bindSocketAgain() }
+    }
+
+    /// The Unix socket, removed with the state directory (or by itself), bound again.
+    private func bindSocketAgain() {
+        do {
+            if try http.rebindUnixSocketIfGone() {
+                Log.warning("the Unix socket was gone from its path; resmond bound it again")
+            }
+            let cleared = state.withLock { state in
+                defer { state.socketProblem = nil }
+                return state.socketProblem != nil
+            }
+            if cleared { Log.info("the Unix socket is bound again") }
+        } catch {
+            let changed = state.withLock { state in
+                defer { state.socketProblem = error.description }
+                return state.socketProblem != error.description
+            }
+            if changed { Log.error("\(error); resmond tries again every \(StateDirectoryWatch.interval) s, and answers on its TCP listener if it has one") }
         }
     }
 
@@ -98,8 +128,7 @@ final class StateDirectoryWatch: Service {
             }
             Log.error(
                 "\(what): resmond wrote the state database it had open back to \(database.path) — every monitor and event "
-                    + "it acknowledged — and goes on with it. Its Unix socket went with the directory: restart resmond "
-                    + "(systemctl restart resmond) to be reached on it again; nothing is lost by restarting now")
+                    + "it acknowledged — and goes on with it")
         } catch {
             report(
                 "\(what), and resmond cannot write its state back: \(error). It keeps it in the database it has open; make "

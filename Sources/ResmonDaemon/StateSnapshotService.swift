@@ -11,7 +11,7 @@ final class StateSnapshotService: Service {
     let name = "state snapshots"
     private let engine: MonitorEngine
     private let queue = DispatchQueue(label: "resmond.state-writer", qos: .utility)
-    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let timer = Lock<(any DispatchSourceTimer)?>(nil)
     private let stopping = Atomic<Bool>(false)
     /// Seconds between snapshots: a crash forgets at most this much movement.
     static let interval = 60

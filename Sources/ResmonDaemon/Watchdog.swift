@@ -1,6 +1,5 @@
 import CShim
 import ResmonSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -15,7 +14,7 @@ final class Watchdog: Sendable {
     /// The longest systemd waits between pings, in seconds.
     let timeout: Double
     /// Monotonic second of the last ping sent.
-    private let lastPing = Mutex<Double?>(nil)
+    private let lastPing = Lock<Double?>(nil)
 
     init(timeout: Double) { self.timeout = timeout }
 

@@ -1,5 +1,4 @@
 import CRE2
-import Synchronization
 
 /// A regular expression in RE2's syntax, compiled once and searched unanchored, as perfmon's
 /// `re.search` does, with bounds on what any pattern can cost: at most `maximumPatternBytes`
@@ -186,7 +185,7 @@ public final class BoundedRegex: @unchecked Sendable {
         var sweepAt = 1024
     }
 
-    private static let live = Mutex(Live())
+    private static let live = Lock(Live())
 
     /// The compiled pattern, shared with every other live user of the same text and holder:
     /// 10,000 aggregate monitors over ten patterns compile ten. Each holder compiles its own,

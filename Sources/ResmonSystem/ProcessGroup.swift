@@ -1,5 +1,4 @@
 import CSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -62,7 +61,7 @@ public enum ProcessGroup {
 
     /// The children `spawn` started that have not been reaped through `wait` yet: every other
     /// child of resmond is an orphan it inherited as a subreaper.
-    private static let known = Mutex<Set<pid_t>>([])
+    private static let known = Lock<Set<pid_t>>([])
 
     /// `waitpid` for a child `spawn` started (`options` as waitpid's, WNOHANG say): the pid once
     /// reaped, 0 while it runs, -1 when it is not a child. Every reap of such a child goes

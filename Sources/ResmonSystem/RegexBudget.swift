@@ -1,5 +1,3 @@
-import Synchronization
-
 extension BoundedRegex {
     /// What live patterns may reserve together (`total`), and large ones among them (`large`):
     /// each pattern holds its RE2 `max_mem` from compiling until it dies. Within it, each uid
@@ -52,7 +50,7 @@ extension BoundedRegex {
             var byRequester: [Requester: Held] = [:]
         }
 
-        private let held = Mutex(Ledger())
+        private let held = Lock(Ledger())
 
         public init(
             total: Int64, large: Int64, perUser: Share = BoundedRegex.perUserShare, allUsers: Share = BoundedRegex.allUsersShare,

@@ -1,5 +1,5 @@
+import ResmonSystem
 import Statistics
-import Synchronization
 
 /// The statistics recent `GET /v1/statistics` queries selected, by the text of their `match` and
 /// `where`, until the sample table's structure changes (a statistic comes, goes or changes its
@@ -25,7 +25,7 @@ final class ListingCache: Sendable {
         var clock: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// One string per distinct query: `match` absent and empty differ, and no condition holds a
     /// NUL (the router refuses one in a query).

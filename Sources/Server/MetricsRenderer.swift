@@ -1,6 +1,6 @@
 import ResmonAPI
+import ResmonSystem
 import Statistics
-import Synchronization
 
 /// The Prometheus text exposition format (version 0.0.4) of every statistic, plus resmond's own.
 ///
@@ -38,7 +38,7 @@ public final class MetricsExposition: Sendable {
         var generations: [UInt32] = []
     }
 
-    private let layout = Mutex(Layout())
+    private let layout = Lock(Layout())
 
     public init() {}
 

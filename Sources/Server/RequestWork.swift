@@ -1,5 +1,4 @@
 import ResmonSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +33,7 @@ public final class RequestWork: Sendable {
         var byRequester: [Requester: Usage] = [:]
     }
 
-    private let ledger = Mutex(Ledger())
+    private let ledger = Lock(Ledger())
     private let percent: @Sendable () -> Double
 
     /// `percent`: what one requester other than root may use, percent of one core (read at each

@@ -1,5 +1,4 @@
 import ResmonSystem
-import Synchronization
 
 /// What `resmon subsystems` shows about one subsystem.
 public struct SubsystemStatus: Sendable, Equatable {
@@ -50,7 +49,7 @@ public struct SubsystemSettings: Sendable, Equatable {
 ///
 /// `collect` is called from the sampling thread only; `statuses` may be read from any thread.
 /// Sendable by hand: `entries`, `step` and `batch` belong to the sampling thread; what other
-/// threads read or request (`board`, `fasterRequests`) is behind a Mutex.
+/// threads read or request (`board`, `fasterRequests`) is behind a Lock.
 public final class Collector: @unchecked Sendable {
     // The subsystems and their schedule are confined to the sampling thread; only the status
     // board crosses threads, behind its mutex.
@@ -66,9 +65,9 @@ public final class Collector: @unchecked Sendable {
     private var entries: [Entry]
     private var step: Double
     private var batch = SampleBatch()
-    private let board: Mutex<[SubsystemStatus]>
+    private let board: Lock<[SubsystemStatus]>
     /// Consumers that need a subsystem sampled faster than configured: requester → (subsystem, period).
-    private let fasterRequests = Mutex(PeriodRequests())
+    private let fasterRequests = Lock(PeriodRequests())
 
     /// Who asked for what, and per subsystem how many asked for each period, so that the
     /// fastest is found without walking every request (a million monitors make a million).
@@ -92,7 +91,7 @@ public final class Collector: @unchecked Sendable {
         }
     }
     /// The plug-in subsystems by name, for their health in `statuses()` from any thread.
-    private let plugins = Mutex<[String: PluginSubsystem]>([:])
+    private let plugins = Lock<[String: PluginSubsystem]>([:])
     /// Called on the sampling thread when a subsystem becomes available, unavailable or disabled.
     public var onStateChange: (@Sendable (SubsystemStatus) -> Void)?
 
@@ -103,7 +102,7 @@ public final class Collector: @unchecked Sendable {
         self.table = table
         self.step = step
         self.entries = subsystems.map { Entry(subsystem: $0, settings: settings[$0.name] ?? SubsystemSettings()) }
-        self.board = Mutex(
+        self.board = Lock(
             subsystems.map { subsystem in
                 let configured = settings[subsystem.name] ?? SubsystemSettings()
                 return SubsystemStatus(

@@ -1,5 +1,4 @@
 import ResmonSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -15,9 +14,9 @@ public final class PluginSeriesBudget: Sendable {
         var total = 0
     }
 
-    private let claims: Mutex<Claims>
+    private let claims: Lock<Claims>
 
-    public init(limit: Int = .max) { claims = Mutex(Claims(limit: limit)) }
+    public init(limit: Int = .max) { claims = Lock(Claims(limit: limit)) }
 
     public var limit: Int {
         get { claims.withLock { $0.limit } }

@@ -1,6 +1,5 @@
 import Dispatch
 import ResmonSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -116,7 +115,7 @@ public final class PluginSubsystem: Subsystem, @unchecked Sendable {
     private let table: SampleTable
     private let fetch: Fetch
     private let budget: PluginSeriesBudget
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let queue: DispatchQueue
     private var mapped: [String: Mapped] = [:]
     private var families: [String: SourceFamily] = [:]

@@ -63,7 +63,7 @@ public final class PushedStatistics: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let expireSeconds: Atomic<Int>
 
     public init(table: SampleTable, expireSeconds: Int = 300) {

@@ -1,4 +1,4 @@
-import Synchronization
+import ResmonSystem
 
 /// An index into the sample table, resolved once from a key.
 public struct StatisticHandle: Hashable, Sendable {
@@ -64,7 +64,7 @@ public final class SampleTable: Sendable {
         var structureVersion: UInt64 = 0
     }
 
-    private let storage = Mutex(Storage())
+    private let storage = Lock(Storage())
 
     public init() {}
 

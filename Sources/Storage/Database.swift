@@ -209,6 +209,10 @@ public final class Database: @unchecked Sendable {
 
     public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// The rows this connection has inserted, updated or deleted since it opened: whether a use
+    /// of it wrote.
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
     /// The highest id the marker has reserved, and how to reserve more (StateDatabase sets it):
     /// called with the id to hand out and the highest id committed so far.
     var reservation: (ceiling: Int64, reserve: @Sendable (_ id: Int64, _ committed: Int64) throws -> Int64)?

@@ -1,5 +1,4 @@
 import ResmonSystem
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -10,15 +9,16 @@ import Synchronization
 /// `StateContinuity`, it keeps a marker beside the file (StateMarker) and refuses a database
 /// that lost its contents.
 public final class StateDatabase: Sendable {
-    private let database: Mutex<Database>
+    private let database: Lock<Database>
     private let continuity: StateContinuity?
     private let markerPath: String
-    private let marker: Mutex<StateMarker?>
+    private let marker: Lock<StateMarker?>
     /// What opening found that resmond's log must say loudly (a loss accepted, a crash).
     public let startReport: [String]
     public let path: String
     /// The file `path` named when it was opened (or written back): device and inode.
-    private let file: Mutex<FileIdentity?>
+    private let file: Lock<FileIdentity?>
+    private let leftItsPath = Lock<(@Sendable () -> Void)?>(nil)
 
     public init(path: String, migrations: [[String]], continuity: StateContinuity? = nil) throws {
         self.continuity = continuity
@@ -27,18 +27,18 @@ public final class StateDatabase: Sendable {
         guard let continuity else {
             let opened = try Database(path: path)
             try opened.migrate(migrations)
-            database = Mutex(opened)
-            marker = Mutex(nil)
+            database = Lock(opened)
+            marker = Lock(nil)
             startReport = []
-            file = Mutex(FileIdentity(path))
+            file = Lock(FileIdentity(path))
             return
         }
         let (opened, marker, report) = try StateDatabase.open(path: path, markerPath: markerPath, migrations: migrations, continuity)
         // The file opened, not one a damaged file was moved aside for.
-        file = Mutex(FileIdentity(path))
-        self.marker = Mutex(marker)
+        file = Lock(FileIdentity(path))
+        self.marker = Lock(marker)
         startReport = report
-        database = Mutex(opened)
+        database = Lock(opened)
         let reserve: @Sendable (Int64, Int64) throws -> Int64 = { [markerPath, continuity, weak self] id, committed in
             try self?.marker.withLock { marker in
                 guard var next = marker else { return Int64.max }
@@ -54,8 +54,24 @@ public final class StateDatabase: Sendable {
         opened.committedID = marker.floor
     }
 
+    /// Runs `body` with the database, alone. When it wrote and the path no longer names the file
+    /// (the state directory removed, the file replaced), the handler set by `whenLeftItsPath`
+    /// runs before this returns: what was written is put back where the next start finds it
+    /// before the caller acknowledges it.
     public func withDatabase<Result>(_ body: (Database) throws -> Result) rethrows -> Result {
-        try database.withLock { try body($0) }
+        let (result, wrote) = try database.withLock { database in
+            let before = database.totalChanges
+            let result = try body(database)
+            return (result, database.totalChanges != before)
+        }
+        if wrote, whereabouts != .inPlace, let handler = leftItsPath.withLock({ $0 }) { handler() }
+        return result
+    }
+
+    /// Sets what runs when a write finds the file gone from its path (the state directory watch).
+    /// It runs on the writer's thread, without the database's lock.
+    public func whenLeftItsPath(_ handler: @escaping @Sendable () -> Void) {
+        leftItsPath.withLock { $0 = handler }
     }
 
     /// At a clean stop: moves everything from the write-ahead log into the database file

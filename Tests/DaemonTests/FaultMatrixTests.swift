@@ -135,10 +135,50 @@ import Testing
         try Self.acknowledge(daemon, ids: ["m0", "m1", "m2"], events: 3)
         try FileManager.default.removeItem(atPath: directory.file("state"))
         try Self.stopCleanly(daemon)
-        #expect(daemon.stderr.contains("restart resmond"), "says what to do about the socket: \(daemon.stderr)")
+        #expect(daemon.stderr.contains("wrote the state database it had open back to"), "\(daemon.stderr)")
         let again = try DaemonHarness(directory: directory)
         #expect(Set(try again.client.monitors().map(\.id)) == ["m0", "m1", "m2"])
         #expect(try again.client.events(limit: 100).events.count == 3)
+    }
+
+    /// A write that finds the file gone writes it back before it is acknowledged: a `kill -9`
+    /// right after the answer, before the watch's next look, loses nothing. (The file is at its
+    /// path when the answer comes; before, it came back only at the watch's look, 5 s later.)
+    @Test func whatIsAcknowledgedAfterTheFileWentSurvivesAKillRightAfterTheAnswer() throws {
+        let directory = TemporaryDirectory("resmon-removed-then-killed")
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        try Self.acknowledge(daemon, ids: ["before"], events: 1)
+        let path = directory.file("state/state.db")
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        var spec = MonitorSpec(target: "app:test:level", condition: "above", value: 50)
+        spec.id = "after"
+        _ = try daemon.client.createMonitors([spec])
+        #expect(FileManager.default.fileExists(atPath: path), "the answer came before the file was written back")
+        daemon.signal(SIGKILL)
+        _ = daemon.waitForExit(timeout: 30)
+        let again = try DaemonHarness(directory: directory)
+        #expect(Set(try again.client.monitors().map(\.id)) == ["before", "after"])
+        #expect(!again.stderr.contains("lost its contents") && !again.stderr.contains("is missing"), "\(again.stderr)")
+    }
+
+    /// The whole state directory removed: the socket that went with it is bound again, and
+    /// what is acknowledged on it afterwards survives a `kill -9`.
+    @Test func theUnixSocketRemovedWithTheStateDirectoryIsBoundAgain() throws {
+        let directory = TemporaryDirectory("resmon-socket-again")
+        let daemon = try DaemonHarness(directory: directory)
+        _ = try daemon.client.push("app:test:level", value: 10)
+        try Self.acknowledge(daemon, ids: ["m0"], events: 1)
+        try FileManager.default.removeItem(atPath: directory.file("state"))
+        #expect(
+            daemon.eventually(timeout: 60) { (try? daemon.client.status()) != nil }, "not reached on its socket again: \(daemon.stderr)")
+        #expect(daemon.eventually(timeout: 20) { daemon.stderr.contains("bound it again") }, "\(daemon.stderr)")
+        try Self.acknowledge(daemon, ids: ["m1"], events: 2)
+        daemon.signal(SIGKILL)
+        _ = daemon.waitForExit(timeout: 30)
+        let again = try DaemonHarness(directory: directory)
+        #expect(Set(try again.client.monitors().map(\.id)) == ["m0", "m1"])
+        #expect(try again.client.events(limit: 100).events.count == 2)
     }
 
     /// Another file put at the path: left alone; resmond keeps a copy of what it holds beside it,
