@@ -3,6 +3,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -339,8 +341,80 @@ rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, vo
     return server;
 }
 
+/* The adopter's thread: accepts and hands each connection to libmicrohttpd, which closes it
+ * when it cannot take it. A failure such as EMFILE waits a tenth of a second (polling again at
+ * once would spin on the connection still waiting). */
+static void *adopt_connections(void *cls) {
+    struct rs_adopter *adopter = cls;
+    pthread_setname_np(pthread_self(), "resmond.unix-adopt");
+    struct pollfd watched[2] = {{adopter->fd, POLLIN, 0}, {adopter->wake[0], POLLIN, 0}};
+    for (;;) {
+        if (poll(watched, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (watched[1].revents) break;
+        struct sockaddr_storage address;
+        socklen_t length = sizeof address;
+        int client = accept4(adopter->fd, (struct sockaddr *)&address, &length, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (client < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && poll(&watched[1], 1, 100) > 0) break;
+            continue;
+        }
+        if (length == 0) {
+            address.ss_family = AF_UNIX;
+            length = sizeof address.ss_family;
+        }
+        MHD_add_connection(adopter->daemon, client, (struct sockaddr *)&address, length);
+    }
+    return NULL;
+}
+
+static void adopter_stop(struct rs_adopter *adopter) {
+    if (!adopter) return;
+    char byte = 1;
+    while (write(adopter->wake[1], &byte, 1) < 0 && errno == EINTR) {}
+    pthread_join(adopter->thread, NULL);
+    close(adopter->fd);
+    close(adopter->wake[0]);
+    close(adopter->wake[1]);
+    free(adopter);
+}
+
+int rs_http_adopt(rs_http_server *server, int fd, char *error) {
+    struct rs_adopter *adopter = calloc(1, sizeof *adopter);
+    if (!adopter || !server->daemon) {
+        free(adopter);
+        close(fd);
+        rs_fail(error, "rs_http_adopt", adopter ? "the server is not running" : "out of memory");
+        return -1;
+    }
+    adopter->fd = fd;
+    adopter->daemon = server->daemon;
+    if (pipe2(adopter->wake, O_CLOEXEC) != 0) {
+        rs_fail(error, "pipe2", strerror(errno));
+        close(fd);
+        free(adopter);
+        return -1;
+    }
+    if (pthread_create(&adopter->thread, NULL, adopt_connections, adopter) != 0) {
+        rs_fail(error, "rs_http_adopt", "cannot start the thread that accepts on the socket");
+        close(fd);
+        close(adopter->wake[0]);
+        close(adopter->wake[1]);
+        free(adopter);
+        return -1;
+    }
+    adopter_stop(server->adopter);
+    server->adopter = adopter;
+    return 0;
+}
+
 void rs_http_stop(rs_http_server *server) {
     if (!server) return;
+    /* Before the daemon goes: the adopter's thread hands connections to it. */
+    adopter_stop(server->adopter);
+    server->adopter = NULL;
     if (server->sweeping) {
         pthread_mutex_lock(&server->lock);
         server->stopping = 1;

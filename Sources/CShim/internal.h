@@ -75,6 +75,16 @@ struct rs_http_server {
     char *tls_certificate; /* PEM, when the listener serves TLS; else NULL */
     char *tls_key;         /* PEM, wiped when the server stops; NULL for plain HTTP */
     pthread_t sweeper;
+    struct rs_adopter *adopter; /* a listening socket bound again (rs_http_adopt), or NULL */
+};
+
+/* A listening socket whose connections a running server takes as its own (MHD_add_connection):
+ * the Unix socket bound again after its path was removed. One thread accepts; a pipe ends it. */
+struct rs_adopter {
+    int fd;
+    int wake[2];
+    pthread_t thread;
+    struct MHD_Daemon *daemon;
 };
 
 enum rs_receiving { RS_DONE = 0, RS_HEADERS = 1, RS_BODY = 2 };

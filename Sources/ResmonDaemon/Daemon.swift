@@ -143,6 +143,8 @@ public final class Daemon: Sendable {
         stopRequest.wait()
         _ = rs_sd_notify("STOPPING=1")
         group.services.stop()
+        // A copy kept beside another file at state.db's path holds the services' last writes.
+        group.stateWatch.lastLook()
         do {
             // Everything in the database file, none left in its write-ahead log; the marker
             // records what it holds, for the next start to check.
@@ -156,7 +158,7 @@ public final class Daemon: Sendable {
 
     /// The services in the order they start; each needs only those before it.
     private func makeServices(_ configuration: DaemonConfiguration) throws
-        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService, database: StateDatabase)
+        -> (services: ServiceGroup, http: HTTPService, sampling: SamplingService, database: StateDatabase, stateWatch: StateDirectoryWatch)
     {
         let database: StateDatabase
         do {
@@ -251,6 +253,6 @@ public final class Daemon: Sendable {
             // so that the sampler's final save and the history snapshot land in them.
             .init(service: stateWatch, stopSeconds: 10)
         ])
-        return (services, http, sampling, database)
+        return (services, http, sampling, database, stateWatch)
     }
 }

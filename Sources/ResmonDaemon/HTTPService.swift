@@ -56,24 +56,28 @@ final class HTTPService: Service {
         }
     }
 
-    /// Binds the Unix socket again when nothing is at its path any more (removed with the state
-    /// directory, which the state directory watch has made again): a new server on a new socket
-    /// takes its place. The old one, which no path reaches now, goes on serving the connections it
-    /// has (an event stream may last for days) until resmond stops. Returns whether it bound one;
-    /// a file another program put at the path is left alone.
-    func rebindUnixSocketIfGone() throws(DaemonFailure) -> Bool {
-        let path = configuration.socketPath
+    /// Whether nothing is at the Unix socket's path any more (removed with the state directory).
+    var unixSocketIsGone: Bool {
         var status = stat()
-        guard lstat(path, &status) != 0, errno == ENOENT else { return false }
-        guard let router = router.value, servers.withLock({ !$0.isEmpty }) else { return false }
+        return lstat(configuration.socketPath, &status) != 0 && errno == ENOENT
+    }
+
+    /// Binds the Unix socket again at its path, where nothing is now, and has the Unix socket's
+    /// server take its connections as its own (`HTTPServer.adopt`: the same threads, limits and
+    /// quotas; the socket adopted at an earlier removal is closed). The caller holds the state
+    /// directory's instance lock. Returns false when the servers have stopped.
+    func rebindUnixSocket() throws(DaemonFailure) -> Bool {
+        let path = configuration.socketPath
         do {
-            let descriptor = try ListeningSocket.unix(path: path, mode: 0o660, groupID: socketGroupID())
-            let server = try serve(descriptor, .unixSocket, router)
-            servers.withLock { $0.append(server) }
+            return try servers.withLock { servers throws(ServerError) -> Bool in
+                // Under the lock: a stop empties the list before it stops the servers.
+                guard let server = servers.first else { return false }
+                try server.adopt(ListeningSocket.unix(path: path, mode: 0o660, groupID: socketGroupID()))
+                return true
+            }
         } catch {
             throw DaemonFailure("cannot bind the Unix socket \(path) again: \(error)")
         }
-        return true
     }
 
     private func socketGroupID() -> UInt32? {

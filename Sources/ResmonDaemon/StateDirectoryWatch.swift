@@ -18,8 +18,11 @@ import Storage
 /// resmond started on the directory meanwhile keeps it, and the state stays in memory), and the
 /// open database written back (`StateDatabase.writeBack`); resmond goes on with that file. When
 /// another file is at the path, it is left alone: a copy of the open database is kept beside it
-/// (`state.db.kept-TIME`) and the problem stays in the log and in `/v1/status` until an
-/// administrator settles it. The Unix socket, when it went with the directory, is bound again.
+/// (`state.db.kept-TIME`, and `…-at-stop` after the other services' last writes) and the problem
+/// stays in the log and in `/v1/status` until an administrator settles it. The Unix socket, when
+/// it went with the directory, is bound again on the timer's look, once the state is back and
+/// this resmond holds the directory's lock: the socket server takes the new socket's connections
+/// as its own (`HTTPServer.adopt`).
 final class StateDirectoryWatch: Service {
     let name = "state directory watch"
     static let interval = 5
@@ -36,6 +39,8 @@ final class StateDirectoryWatch: Service {
         var lock: InstanceLock?
         var keptCopy: String?
         var socketProblem: String?
+        /// When the last write-back failed (monotonic seconds); nil after one succeeded.
+        var failedAt: Double?
     }
     private let state = Lock(State())
 
@@ -46,14 +51,14 @@ final class StateDirectoryWatch: Service {
         self.group = group
     }
 
-    /// Why the state is not where it belongs, for `/v1/status`; nil when it is.
-    var problem: String? { state.withLock { $0.problem } }
+    /// Why the state (or the Unix socket) is not where it belongs, for `/v1/status`; nil when it is.
+    var problem: String? { state.withLock { $0.problem ?? $0.socketProblem } }
 
     func start() {
         database.whenLeftItsPath { [weak self] in self?.checkNow() }
         timer.withLock { timer in
             let source = DispatchSource.makeTimerSource(queue: queue)
-            source.setEventHandler { [self] in check() }
+            source.setEventHandler { [self] in check(.timer) }
             let interval = DispatchTimeInterval.seconds(StateDirectoryWatch.interval)
             source.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(1))
             source.resume()
@@ -62,22 +67,39 @@ final class StateDirectoryWatch: Service {
     }
 
     /// Ends the timer and checks once more, so that a stop right after the directory went still
-    /// writes the state back.
+    /// writes the state back before the other services' last writes.
     func stop(deadline: Double) {
         timer.withLock { timer in
             timer?.cancel()
             timer = nil
         }
-        queue.sync { check(stopping: true) }
+        queue.sync { check(.stopping) }
     }
 
-    /// Looks at once, on the caller's thread: a write found the file gone from its path.
+    /// After every other service has stopped, before the database is closed: the copy kept
+    /// beside another file at the stop holds their last writes too.
+    func lastLook() {
+        queue.sync { check(.stopped) }
+    }
+
+    /// Looks at once, on the writer's thread (which may hold the monitor engine's lock: nothing
+    /// here takes it): a write found the file gone from its path.
     func checkNow() {
-        queue.sync { check() }
+        queue.sync { check(.afterWrite) }
     }
 
-    /// At a stop, a copy kept beside another file is made again: it holds what came since.
-    func check(stopping: Bool = false) {
+    /// When the watch looks.
+    enum Moment {
+        case timer
+        /// A write found the file gone from its path (`checkNow`).
+        case afterWrite
+        /// At the watch's stop, before the other services' last writes.
+        case stopping
+        /// After them (`lastLook`).
+        case stopped
+    }
+
+    func check(_ moment: Moment) {
         switch database.whereabouts {
         case .inPlace:
             let cleared = state.withLock { state in
@@ -87,29 +109,39 @@ final class StateDirectoryWatch: Service {
             if let problem = cleared {
                 Log.info("the state database is at \(database.path) again (was: \(problem))")
             }
-        case .gone: writeBack()
-        case .replaced: keepCopy(stopping: stopping)
+        case .gone:
+            // A write-back that failed is retried by the timer, not by every write meanwhile:
+            // each would copy the whole database again, the engine's lock held.
+            let failedRecently = state.withLock { state in
+                state.failedAt.map { Clock.monotonic() - $0 < Double(StateDirectoryWatch.interval) } ?? false
+            }
+            if moment != .afterWrite || !failedRecently { writeBack() }
+        case .replaced:
+            // The copy at the stop waits for the last writes.
+            if moment == .timer || moment == .stopped { keepCopy(stopping: moment == .stopped) }
         }
-        if !stopping { bindSocketAgain() }
+        if moment == .timer { bindSocketAgain() }
     }
 
-    /// The Unix socket, removed with the state directory (or by itself), bound again.
+    /// The Unix socket, removed with the state directory (or by itself), bound again: only
+    /// while the state is in place and this resmond holds the directory's instance lock (another
+    /// resmond started on the directory meanwhile owns what is there).
     private func bindSocketAgain() {
+        guard http.unixSocketIsGone, database.whereabouts == .inPlace, InstanceLock.isHeldByThisProcess(directory: directory) else {
+            return
+        }
         do {
-            if try http.rebindUnixSocketIfGone() {
-                Log.warning("the Unix socket was gone from its path; resmond bound it again")
-            }
-            let cleared = state.withLock { state in
-                defer { state.socketProblem = nil }
-                return state.socketProblem != nil
-            }
-            if cleared { Log.info("the Unix socket is bound again") }
+            guard try http.rebindUnixSocket() else { return }
+            state.withLock { $0.socketProblem = nil }
+            Log.warning("the Unix socket was gone from its path; resmond bound it again")
         } catch {
             let changed = state.withLock { state in
                 defer { state.socketProblem = error.description }
                 return state.socketProblem != error.description
             }
-            if changed { Log.error("\(error); resmond tries again every \(StateDirectoryWatch.interval) s, and answers on its TCP listener if it has one") }
+            if changed {
+                Log.error("\(error); resmond tries again every \(StateDirectoryWatch.interval) s, and answers on its TCP listener if it has one")
+            }
         }
     }
 
@@ -125,11 +157,13 @@ final class StateDirectoryWatch: Service {
             state.withLock { state in
                 if let lock { state.lock = lock }
                 state.problem = nil
+                state.failedAt = nil
             }
             Log.error(
                 "\(what): resmond wrote the state database it had open back to \(database.path) — every monitor and event "
                     + "it acknowledged — and goes on with it")
         } catch {
+            state.withLock { $0.failedAt = Clock.monotonic() }
             report(
                 "\(what), and resmond cannot write its state back: \(error). It keeps it in the database it has open; make "
                     + "\(directory) writable and resmond writes it back within \(StateDirectoryWatch.interval) s — do not "

@@ -213,11 +213,12 @@ public enum ListeningSocket {
 }
 
 /// An HTTP/1.1 server on libmicrohttpd's own threads over one listening socket.
-/// Sendable by hand: `server` is set by `start` and cleared by `stop`, both called by the HTTP
-/// service's owner in turn, never at once; libmicrohttpd's threads only see `context`, which is
+/// Sendable by hand: `server` is set by `init` and cleared by `stop`, and `adopt` reads it; the
+/// HTTP service never calls them at once (it adopts under its lock, only while the server is in
+/// its list, which its stop empties first); libmicrohttpd's threads only see `context`, which is
 /// immutable.
 public final class HTTPServer: @unchecked Sendable {
-    // `server` is written in init and stop only, both on the owner's thread.
+    // `server` is written in init and stop only.
     private final class Context {
         let handler: any HTTPHandler
         let transport: HTTPRequest.Transport
@@ -277,6 +278,18 @@ public final class HTTPServer: @unchecked Sendable {
             close(descriptor)
             throw ServerError(message: message(error))
         }
+    }
+
+    /// Serves the connections of another listening socket too, as its own (the same threads,
+    /// limits and deadlines): the Unix socket bound again at its path after it was removed. The
+    /// socket adopted before, if any, is closed. The server owns `descriptor` from now on.
+    public func adopt(_ descriptor: Int32) throws(ServerError) {
+        guard let server else {
+            close(descriptor)
+            throw ServerError(message: "the server has stopped")
+        }
+        var error = [CChar](repeating: 0, count: 256)
+        guard rs_http_adopt(server, descriptor, &error) == 0 else { throw ServerError(message: message(error)) }
     }
 
     /// Stops accepting, finishes the requests in progress, and closes the socket.

@@ -162,23 +162,29 @@ import Testing
         #expect(!again.stderr.contains("lost its contents") && !again.stderr.contains("is missing"), "\(again.stderr)")
     }
 
-    /// The whole state directory removed: the socket that went with it is bound again, and
-    /// what is acknowledged on it afterwards survives a `kill -9`.
+    /// The whole state directory removed, twice: the socket that went with it is bound again
+    /// each time (its server adopts the new socket), what is acknowledged on it is kept, and the
+    /// stop is clean and removes the socket.
     @Test func theUnixSocketRemovedWithTheStateDirectoryIsBoundAgain() throws {
         let directory = TemporaryDirectory("resmon-socket-again")
         let daemon = try DaemonHarness(directory: directory)
         _ = try daemon.client.push("app:test:level", value: 10)
         try Self.acknowledge(daemon, ids: ["m0"], events: 1)
-        try FileManager.default.removeItem(atPath: directory.file("state"))
-        #expect(
-            daemon.eventually(timeout: 60) { (try? daemon.client.status()) != nil }, "not reached on its socket again: \(daemon.stderr)")
-        #expect(daemon.eventually(timeout: 20) { daemon.stderr.contains("bound it again") }, "\(daemon.stderr)")
-        try Self.acknowledge(daemon, ids: ["m1"], events: 2)
-        daemon.signal(SIGKILL)
-        _ = daemon.waitForExit(timeout: 30)
+        for (round, id) in ["m1", "m2"].enumerated() {
+            try FileManager.default.removeItem(atPath: directory.file("state"))
+            #expect(
+                daemon.eventually(timeout: 60) { (try? daemon.client.status()) != nil },
+                "not reached on its socket again: \(daemon.stderr)")
+            #expect(
+                daemon.eventually(timeout: 20) { daemon.stderr.components(separatedBy: "bound it again").count == round + 2 },
+                "\(daemon.stderr)")
+            try Self.acknowledge(daemon, ids: [id], events: round + 2)
+        }
+        try Self.stopCleanly(daemon)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket), "the socket is left after the stop")
         let again = try DaemonHarness(directory: directory)
-        #expect(Set(try again.client.monitors().map(\.id)) == ["m0", "m1"])
-        #expect(try again.client.events(limit: 100).events.count == 2)
+        #expect(Set(try again.client.monitors().map(\.id)) == ["m0", "m1", "m2"])
+        #expect(try again.client.events(limit: 100).events.count == 3)
     }
 
     /// Another file put at the path: left alone; resmond keeps a copy of what it holds beside it,

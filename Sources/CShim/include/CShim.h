@@ -105,6 +105,10 @@ int rs_tls_check(const char *certificate, size_t certificate_length, const char 
 rs_http_server *rs_http_start(int fd, int transport, rs_http_handler handler, void *context,
                               const rs_http_limits *limits, char *error);
 void rs_http_stop(rs_http_server *server);
+/* Makes the connections accepted on the listening socket `fd` the server's own, with its
+ * threads, limits and deadlines: for the Unix socket bound again at its path. The socket it
+ * adopted before, if any, is closed. Takes `fd` (closed on failure too); 0, or -1 with `error`. */
+int rs_http_adopt(rs_http_server *server, int fd, char *error);
 
 /* ---- systemd and process helpers ---- */
 
